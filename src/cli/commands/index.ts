@@ -1,0 +1,6 @@
+// Every CLI command module exports `register(program)`; this list is the CLI's table of contents.
+import type { Command } from 'commander';
+
+export type RegisterCommand = (program: Command) => void;
+
+export const commands: RegisterCommand[] = [];

@@ -1,0 +1,137 @@
+// The one schema. Every config type in kubeadm2ha is inferred from here; the YAML loader and the Ansible INI
+// loader both produce a plain object that goes through `Inventory.safeParse`, so both formats get the same checks
+// and the same error text. Cross-field rules (one primary master, odd etcd count, VIP inside the node subnet…)
+// live in rules.ts, because zod's object-level refinements would stop at the first structural error.
+import { z } from 'zod';
+
+const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const hostname = /^(?=.{1,253}$)[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*$/;
+
+/** Kubernetes release we support: 1.28 and newer (older ones are out of support upstream). Accepts a leading `v`. */
+export const KubernetesVersion = z
+  .string()
+  .regex(/^v?1\.\d+\.\d+$/, 'expected a Kubernetes version like 1.32.4')
+  .transform((v) => v.replace(/^v/, ''))
+  .refine((v) => Number(v.split('.')[1]) >= 28, 'Kubernetes older than 1.28 is not supported (kubeadm2ha targets 1.28+)');
+
+export const Port = z.number().int().min(1).max(65535);
+
+export const Address = z.union([z.ipv4(), z.string().regex(hostname, 'expected an IPv4 address or a DNS name')]);
+
+export const Role = z.enum(['primary-master', 'secondary-master', 'etcd', 'worker']);
+export type Role = z.infer<typeof Role>;
+
+/** SSH settings shared by all hosts; a host may override the connection fields. */
+export const SshSettings = z
+  .object({
+    user: z.string().min(1).default('root'),
+    port: Port.default(22),
+    /** Private key file. Never the key itself: keys must not travel through Temporal history. */
+    identityFile: z.string().min(1).optional(),
+    /** Use $SSH_AUTH_SOCK when set. */
+    useAgent: z.boolean().default(true),
+    /** Defaults to ~/.ssh/known_hosts. */
+    knownHostsFile: z.string().min(1).optional(),
+    /** `strict` refuses unknown keys; `accept-new` records unknown keys. A changed key is always refused. */
+    hostKeyPolicy: z.enum(['strict', 'accept-new']).default('strict'),
+    /** OpenSSH client config to read HostName/User/Port/IdentityFile/ProxyJump from (default ~/.ssh/config if present). */
+    configFile: z.string().min(1).optional(),
+    /** Jump host, as `[user@]host[:port]`. */
+    bastion: z.string().min(1).optional(),
+    /** Run privileged commands through `sudo -n` (for a non-root user with passwordless sudo). */
+    sudo: z.boolean().default(false),
+    connectTimeoutSeconds: z.number().positive().default(10),
+    commandTimeoutSeconds: z.number().positive().default(600),
+    /** At most this many hosts are worked on at once by one worker. */
+    maxConcurrency: z.number().int().positive().default(50),
+  })
+  .strict();
+export type SshSettings = z.infer<typeof SshSettings>;
+
+export const HostSsh = z
+  .object({ user: z.string().min(1), port: Port, identityFile: z.string().min(1), bastion: z.string().min(1) })
+  .partial()
+  .strict();
+
+export const Host = z
+  .object({
+    /** Node name as Kubernetes will know it; also the hostname the host must report. */
+    name: z.string().regex(dnsLabel, 'expected a lower-case DNS label (a-z, 0-9, -)').max(63),
+    address: Address,
+    roles: z.array(Role).min(1, 'a host needs at least one role'),
+    ssh: HostSsh.optional(),
+    /** Free-form labels applied to the Kubernetes node. */
+    labels: z.record(z.string(), z.string()).optional(),
+  })
+  .strict();
+export type Host = z.infer<typeof Host>;
+
+export const Vip = z
+  .object({
+    address: z.ipv4(),
+    /** Prefix length of the subnet the VIP lives in (the masters' subnet). */
+    prefixLength: z.number().int().min(8).max(32).default(24),
+    interface: z.string().min(1).default('eth0'),
+    virtualRouterId: z.number().int().min(1).max(255).default(51),
+  })
+  .strict();
+
+export const LoadBalancer = z
+  .object({
+    kind: z.enum(['haproxy', 'nginx', 'none']).default('haproxy'),
+    /** Port the VIP answers on for the apiserver; 6443 stays the apiserver's own port on each master. */
+    port: Port.default(8443),
+  })
+  .strict();
+
+export const Cluster = z
+  .object({
+    name: z.string().regex(dnsLabel, 'expected a lower-case DNS label (a-z, 0-9, -)').max(40),
+    kubernetesVersion: KubernetesVersion,
+    podSubnet: z.cidrv4().default('10.244.0.0/16'),
+    serviceSubnet: z.cidrv4().default('10.96.0.0/12'),
+    dnsDomain: z.string().regex(hostname).default('cluster.local'),
+    /** Where kubeadm pulls control-plane images from; a local registry for air-gapped clusters. */
+    imageRepository: z.string().min(1).default('registry.k8s.io'),
+    vip: Vip,
+    loadBalancer: LoadBalancer.prefault({}),
+    etcd: z
+      .object({
+        /** `external`: our own etcd cluster on the etcd hosts (the seed's layout); `stacked`: kubeadm-managed. */
+        mode: z.enum(['external', 'stacked']).default('external'),
+        version: z.string().regex(/^\d+\.\d+\.\d+$/, 'expected an etcd version like 3.5.16').optional(),
+      })
+      .strict()
+      .prefault({}),
+    containerRuntime: z
+      .object({ kind: z.enum(['containerd']).default('containerd'), version: z.string().min(1).optional() })
+      .strict()
+      .prefault({}),
+    packages: z
+      .object({
+        /** apt/yum repository URL serving kubeadm, kubelet, kubectl (and etcd for external etcd). */
+        mirror: z.url().optional(),
+      })
+      .strict()
+      .prefault({}),
+    pki: z
+      .object({
+        keyType: z.enum(['ecdsa-p256', 'rsa-2048', 'rsa-3072', 'rsa-4096']).default('ecdsa-p256'),
+        caValidityDays: z.number().int().positive().default(3650),
+        certValidityDays: z.number().int().positive().default(365),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+export type Cluster = z.infer<typeof Cluster>;
+
+export const Inventory = z
+  .object({
+    cluster: Cluster,
+    ssh: SshSettings.prefault({}),
+    hosts: z.array(Host).min(1, 'an inventory needs at least one host'),
+  })
+  .strict();
+export type Inventory = z.infer<typeof Inventory>;
+export type InventoryInput = z.input<typeof Inventory>;
