@@ -1,3 +1,34 @@
-// Placeholder until the Temporal server provisioning lands: replaced by a real dev server per test run.
-export function setup(): void {}
-export function teardown(): void {}
+// vitest globalSetup for the `integration` project: one real Temporal dev server per test run, on a free port,
+// headless, with a throw-away but *persistent* SQLite file (so durability behaves as in production), and our
+// search attributes. Test files read the address with `inject('temporalAddress')` (or
+// process.env.TEMPORAL_TEST_ADDRESS, which forked workers inherit).
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { ensureTemporalCli } from '../../src/temporal/cli-binary.js';
+import { startDevServer, stopDevServer, type DevServerOptions } from '../../src/temporal/dev-server.js';
+import { freePort } from '../../src/temporal/process-util.js';
+
+let server: DevServerOptions | undefined;
+let dir: string | undefined;
+
+export async function setup(project: TestProject): Promise<void> {
+  const cliPath = await ensureTemporalCli();
+  dir = await mkdtemp(join(tmpdir(), 'kubeadm2ha-temporal-'));
+  server = { cliPath, port: await freePort(), headless: true, dbFile: join(dir, 'temporal.db'), logLevel: 'error' };
+  const info = await startDevServer(server);
+  project.provide('temporalAddress', info.address);
+  project.provide('temporalNamespace', 'default');
+  process.env.TEMPORAL_TEST_ADDRESS = info.address;
+  process.stderr.write(`[temporal] dev server ${info.address} healthy in ${info.startMs} ms (log ${info.logFile})\n`);
+}
+
+export async function teardown(): Promise<void> {
+  if (server) {
+    const res = await stopDevServer(server);
+    if (res.forced) process.stderr.write(`[temporal] dev server needed SIGKILL after ${res.elapsedMs} ms\n`);
+  }
+  // Keep the db and log when asked to, for post-mortems of a failing run.
+  if (dir && !process.env.KUBEADM2HA_KEEP_TEST_SERVER) await rm(dir, { recursive: true, force: true });
+}
