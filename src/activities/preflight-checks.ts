@@ -1,0 +1,266 @@
+// Each preflight check is one read-only probe script (one SSH round trip) plus a pure `evaluate` that turns its
+// `key=value` output into a verdict. Keeping evaluation pure lets unit tests cover every verdict without a host.
+import type { CheckResult, CheckSpec, CheckStatus, PreflightCheckId } from '../plan/types.js';
+import { quote } from '../ssh/quote.js';
+
+export type Facts = Map<string, string[]>;
+
+/** Parse `key=value` lines; a key may repeat (e.g. one `mac=` per interface). */
+export function parseFacts(text: string): Facts {
+  const facts: Facts = new Map();
+  for (const line of text.split('\n')) {
+    const i = line.indexOf('=');
+    if (i <= 0) continue;
+    const k = line.slice(0, i).trim();
+    facts.set(k, [...(facts.get(k) ?? []), line.slice(i + 1).trim()]);
+  }
+  return facts;
+}
+const one = (f: Facts, k: string): string => f.get(k)?.[0] ?? '';
+
+type Verdict = Omit<CheckResult, 'host' | 'check'>;
+const v = (status: CheckStatus, message: string, facts?: CheckResult['facts']): Verdict => ({
+  status,
+  message,
+  ...(facts && { facts }),
+});
+
+export interface ProbeContext {
+  /** The probe's raw stdout, for probes whose output is not key=value. */
+  raw: string;
+  /** Host clock minus operator clock, corrected for half the round trip. */
+  skewMs?: number;
+}
+
+export interface Probe {
+  script(spec: CheckSpec): string;
+  evaluate(facts: Facts, spec: CheckSpec, ctx: ProbeContext): Verdict;
+}
+
+/** Distributions kubeadm packages are published for, with the oldest release still supported upstream. */
+const supportedOs: Record<string, number> = { debian: 11, ubuntu: 20.04, rhel: 8, rocky: 8, almalinux: 8, centos: 9, ol: 8 };
+
+function versionAtLeast(actual: string, min: number[]): boolean {
+  const a = actual.split(/[.-]/).map((x) => Number.parseInt(x, 10) || 0);
+  for (let i = 0; i < min.length; i++) {
+    if ((a[i] ?? 0) !== min[i]) return (a[i] ?? 0) > (min[i] ?? 0);
+  }
+  return true;
+}
+
+export const probes: Record<PreflightCheckId, Probe> = {
+  os: {
+    script: () =>
+      '. /etc/os-release 2>/dev/null; echo "id=$ID"; echo "version=$VERSION_ID"; echo "pretty=$PRETTY_NAME"; ' +
+      'echo "kernel=$(uname -r)"; echo "arch=$(uname -m)"',
+    evaluate(f) {
+      const id = one(f, 'id');
+      const version = one(f, 'version');
+      const kernel = one(f, 'kernel');
+      const arch = one(f, 'arch');
+      const facts = { os: id, version, kernel, arch };
+      if (!['x86_64', 'aarch64'].includes(arch)) return v('fail', `architecture ${arch} has no Kubernetes packages here`, facts);
+      const min = supportedOs[id];
+      if (min === undefined) return v('warn', `${one(f, 'pretty') || id} is not a tested distribution`, facts);
+      if (Number.parseFloat(version) < min) return v('fail', `${one(f, 'pretty')} is too old (need ${id} ${min}+)`, facts);
+      // Kubernetes 1.32+ documents 4.19 (LTS) as the oldest kernel it supports.
+      if (!versionAtLeast(kernel, [4, 19])) return v('warn', `kernel ${kernel} is older than 4.19`, facts);
+      return v('pass', `${one(f, 'pretty')}, kernel ${kernel}`, facts);
+    },
+  },
+  resources: {
+    script: () => `echo "cpus=$(nproc)"; awk '/^MemTotal:/ {print "memKiB=" $2}' /proc/meminfo`,
+    evaluate(f, spec) {
+      const cpus = Number(one(f, 'cpus'));
+      const memMiB = Math.floor(Number(one(f, 'memKiB')) / 1024);
+      const facts = { cpus, memoryMiB: memMiB };
+      const problems: string[] = [];
+      if (cpus < (spec.params.minCpus ?? 1)) problems.push(`${cpus} CPU(s), need ${spec.params.minCpus}`);
+      if (memMiB < (spec.params.minMemoryMiB ?? 0)) problems.push(`${memMiB} MiB memory, need ${spec.params.minMemoryMiB}`);
+      if (problems.length) return v('fail', problems.join('; '), facts);
+      return v('pass', `${cpus} CPUs, ${memMiB} MiB`, facts);
+    },
+  },
+  swap: {
+    script: () =>
+      `echo "active=$(tail -n +2 /proc/swaps | wc -l)"; ` +
+      `echo "fstab=$(awk '$1 !~ /^#/ && $3 == "swap"' /etc/fstab 2>/dev/null | wc -l)"`,
+    evaluate(f) {
+      const active = Number(one(f, 'active'));
+      const fstab = Number(one(f, 'fstab'));
+      if (active > 0) return v('fail', `${active} swap device(s) active: run swapoff -a and remove swap from /etc/fstab`, { active });
+      if (fstab > 0) return v('warn', 'swap is off but /etc/fstab would enable it again at boot', { fstab });
+      return v('pass', 'no swap', { active });
+    },
+  },
+  hostname: {
+    script: () => 'echo "hostname=$(cat /proc/sys/kernel/hostname)"',
+    evaluate(f, spec) {
+      const actual = one(f, 'hostname');
+      const expected = spec.params.expectedHostname ?? '';
+      if (actual.toLowerCase() !== expected)
+        return v('warn', `hostname is ${actual}, inventory says ${expected}; the node will be registered as ${expected}`, {
+          hostname: actual,
+        });
+      return v('pass', actual, { hostname: actual });
+    },
+  },
+  identity: {
+    script: () =>
+      'echo "hostname=$(cat /proc/sys/kernel/hostname)"; echo "machineId=$(cat /etc/machine-id 2>/dev/null)"; ' +
+      'echo "productUuid=$(cat /sys/class/dmi/id/product_uuid 2>/dev/null)"; ' +
+      'for i in /sys/class/net/*; do n=${i##*/}; [ "$n" = lo ] && continue; ' +
+      '[ -e "$i/device" ] || [ "$n" = eth0 ] || continue; echo "mac=$(cat "$i/address")"; done',
+    evaluate(f) {
+      const macs = (f.get('mac') ?? []).filter((m) => m && m !== '00:00:00:00:00:00');
+      const facts = {
+        hostname: one(f, 'hostname'),
+        machineId: one(f, 'machineId'),
+        productUuid: one(f, 'productUuid').toLowerCase(),
+        macs,
+      };
+      if (!facts.machineId) return v('fail', '/etc/machine-id is empty; run systemd-machine-id-setup', facts);
+      const uuid = facts.productUuid ? `product_uuid ${facts.productUuid}` : 'no product_uuid (not exposed by this platform)';
+      return v('pass', `machine-id ${facts.machineId.slice(0, 8)}…, ${uuid}, ${macs.length} MAC(s)`, facts);
+    },
+  },
+  clock: {
+    script: () => 'echo "epochNs=$(date +%s%N)"',
+    evaluate(_f, spec, ctx) {
+      const skew = Math.abs(ctx.skewMs ?? 0);
+      const facts = { skewMs: Math.round(ctx.skewMs ?? 0) };
+      if (skew > (spec.params.maxSkewMs ?? 2000))
+        return v('fail', `clock differs from the operator's by ${facts.skewMs} ms; certificates and etcd need NTP`, facts);
+      if (skew > (spec.params.warnSkewMs ?? 500)) return v('warn', `clock differs by ${facts.skewMs} ms`, facts);
+      return v('pass', `skew ${facts.skewMs} ms`, facts);
+    },
+  },
+  ports: {
+    // -p names the owner when we are root (or sudo); without it we still see the port.
+    script: () => 'ss -Htlnp 2>/dev/null || ss -Htln',
+    evaluate: (_f, spec, ctx) => evaluatePorts(ctx.raw, spec.params.ports ?? []),
+  },
+  disk: {
+    script: () => `df -Pk /var/lib | awk 'NR==2 {print "availKiB=" $4}'`,
+    evaluate(f, spec) {
+      const freeMiB = Math.floor(Number(one(f, 'availKiB')) / 1024);
+      const min = spec.params.minFreeDiskMiB ?? 0;
+      if (freeMiB < min) return v('warn', `${freeMiB} MiB free under /var/lib; images and etcd want ${min} MiB`, { freeMiB });
+      return v('pass', `${freeMiB} MiB free`, { freeMiB });
+    },
+  },
+  'kernel-modules': {
+    script: () =>
+      'test -d /proc/sys/net/bridge && echo br_netfilter=1 || echo br_netfilter=0; ' +
+      'grep -qw overlay /proc/filesystems && echo overlay=1 || echo overlay=0; ' +
+      'test -d /proc/sys/net/ipv4/vs && echo ip_vs=1 || echo ip_vs=0',
+    evaluate(f) {
+      const has = (m: string) => one(f, m) === '1';
+      const facts = { br_netfilter: has('br_netfilter'), overlay: has('overlay'), ip_vs: has('ip_vs') };
+      const missing = ['br_netfilter', 'overlay'].filter((m) => !has(m));
+      if (missing.length)
+        return v('fail', `not loaded: ${missing.join(', ')}; modprobe them and list them in /etc/modules-load.d/k8s.conf`, facts);
+      // The seed required ip_vs; today kube-proxy defaults to iptables/nftables and only IPVS mode needs it.
+      if (!facts.ip_vs) return v('warn', 'ip_vs not loaded (needed only for kube-proxy IPVS mode)', facts);
+      return v('pass', 'br_netfilter, overlay, ip_vs', facts);
+    },
+  },
+  sysctl: {
+    script: () =>
+      'for k in net/bridge/bridge-nf-call-iptables net/ipv4/ip_forward; do ' +
+      'echo "$k=$(cat /proc/sys/$k 2>/dev/null || echo missing)"; done',
+    evaluate(f) {
+      const want: [string, string][] = [
+        ['net/bridge/bridge-nf-call-iptables', 'net.bridge.bridge-nf-call-iptables'],
+        ['net/ipv4/ip_forward', 'net.ipv4.ip_forward'],
+      ];
+      const facts: Record<string, string> = {};
+      const wrong: string[] = [];
+      for (const [path, name] of want) {
+        const value = one(f, path);
+        facts[name] = value;
+        if (value !== '1') wrong.push(`${name}=${value}`);
+      }
+      if (wrong.length) return v('fail', `${wrong.join(', ')}; set them to 1 in /etc/sysctl.d/k8s.conf`, facts);
+      return v('pass', 'bridge-nf-call-iptables=1, ip_forward=1', facts);
+    },
+  },
+  cgroups: {
+    script: () => 'echo "fs=$(stat -fc %T /sys/fs/cgroup)"',
+    evaluate(f, spec) {
+      const v2 = one(f, 'fs') === 'cgroup2fs';
+      const facts = { cgroupVersion: v2 ? 2 : 1 };
+      if (v2) return v('pass', 'cgroup v2', facts);
+      // kubelet's failCgroupV1 defaults to true from 1.35: it will not start on cgroup v1.
+      if ((spec.params.kubernetesMinor ?? 0) >= 35)
+        return v('fail', 'cgroup v1: the kubelet refuses it from Kubernetes 1.35; boot with cgroup v2', facts);
+      return v('warn', 'cgroup v1 is deprecated (kubelet refuses it from 1.35); plan a move to cgroup v2', facts);
+    },
+  },
+  'container-runtime': {
+    script: () =>
+      'command -v containerd >/dev/null && echo "containerd=$(containerd --version | cut -d" " -f3)"; ' +
+      'command -v runc >/dev/null && echo "runc=$(runc --version | head -n1 | cut -d" " -f3)"; ' +
+      'test -S /run/containerd/containerd.sock && echo socket=1 || echo socket=0',
+    evaluate(f) {
+      const containerd = one(f, 'containerd').replace(/^v/, '');
+      const facts = { containerd, runc: one(f, 'runc'), socket: one(f, 'socket') === '1' };
+      if (!containerd) return v('warn', 'containerd is not installed; setup will install it', facts);
+      if (!versionAtLeast(containerd, [1, 6])) return v('fail', `containerd ${containerd} is too old (need 1.6+)`, facts);
+      if (!facts.runc) return v('warn', `containerd ${containerd} without runc; setup will install runc`, facts);
+      const state = facts.socket ? 'running' : 'installed, not running';
+      return v('pass', `containerd ${containerd} (${state}), runc ${facts.runc}`, facts);
+    },
+  },
+  'vip-subnet': {
+    script: (spec) => {
+      const iface = quote(spec.params.vipInterface ?? 'eth0');
+      const vip = quote(spec.params.vip ?? '');
+      return (
+        `ip -o -4 addr show dev ${iface} 2>/dev/null | awk '{print "addr=" $4}'; ` +
+        `echo "route=$(ip -4 -o route get ${vip} 2>&1 | head -n1)"; ` +
+        `ip -o -4 addr show | awk '{split($4, a, "/"); print "hostaddr=" a[1]}'`
+      );
+    },
+    evaluate(f, spec) {
+      const vip = spec.params.vip ?? '';
+      const prefix = spec.params.vipPrefixLength ?? 24;
+      const iface = spec.params.vipInterface ?? 'eth0';
+      const addrs = f.get('addr') ?? [];
+      const route = one(f, 'route');
+      const facts = { interface: iface, addresses: addrs, route };
+      if (!addrs.length) return v('fail', `interface ${iface} has no IPv4 address (keepalived binds the VIP there)`, facts);
+      const inSubnet = addrs.some((a) => sameSubnet(a.split('/')[0] ?? '', vip, prefix));
+      if (!inSubnet) return v('fail', `VIP ${vip}/${prefix} is not in the subnet of ${iface} (${addrs.join(', ')})`, facts);
+      if (/\bvia\b/.test(route)) return v('fail', `VIP ${vip} is routed through a gateway (${route}); it must be on-link`, facts);
+      if ((f.get('hostaddr') ?? []).includes(vip)) return v('warn', `VIP ${vip} is already up on this host`, facts);
+      return v('pass', `VIP ${vip} on-link via ${iface}`, facts);
+    },
+  },
+};
+
+/** Ports are evaluated against the parsed `ss` listing; kept separate because the listing is not key=value. */
+export function evaluatePorts(ssOutput: string, ports: number[]): Verdict {
+  const listening = new Map<number, string>();
+  for (const line of ssOutput.split('\n')) {
+    const cols = line.trim().split(/\s+/);
+    const local = cols[3];
+    if (!local) continue;
+    const port = Number(local.slice(local.lastIndexOf(':') + 1));
+    const owner = /users:\(\("([^"]+)"/.exec(line)?.[1] ?? 'unknown process';
+    if (Number.isInteger(port)) listening.set(port, owner);
+  }
+  const busy = ports.filter((p) => listening.has(p)).map((p) => `${p} (${listening.get(p)})`);
+  const facts = { required: ports.map(String) };
+  if (busy.length) return v('fail', `in use: ${busy.join(', ')}`, facts);
+  return v('pass', ports.length ? `${ports.join(', ')} free` : 'no ports required', facts);
+}
+
+function toInt(ip: string): number {
+  return ip.split('.').reduce((acc, o) => acc * 256 + (Number(o) & 255), 0);
+}
+export function sameSubnet(a: string, b: string, prefix: number): boolean {
+  if (!a || !b) return false;
+  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return ((toInt(a) & mask) >>> 0) === ((toInt(b) & mask) >>> 0);
+}

@@ -1,0 +1,32 @@
+// The preflight activity: run one read-only check on one host. Idempotent by nature (it changes nothing), quick,
+// and retried by the workflow on transient SSH failures.
+import type { CheckResult, CheckSpec, HostContext } from '../plan/types.js';
+import type { ActivityDeps } from './deps.js';
+import { parseFacts, probes } from './preflight-checks.js';
+import { withFailures } from './failures.js';
+
+export interface RunCheckInput {
+  host: HostContext;
+  check: CheckSpec;
+}
+
+export function createPreflightActivities(deps: ActivityDeps) {
+  return {
+    async runPreflightCheck({ host, check }: RunCheckInput): Promise<CheckResult> {
+      return withFailures(async () => {
+        const probe = probes[check.id];
+        const shell = deps.shell(host);
+        const before = deps.now();
+        const out = await shell.script(probe.script(check), { action: `preflight ${check.id}`, timeoutMs: 30_000 });
+        const after = deps.now();
+        const facts = parseFacts(out.stdout);
+        let skewMs: number | undefined;
+        const ns = facts.get('epochNs')?.[0];
+        // The host read its clock somewhere inside [before, after]; assume the middle.
+        if (ns) skewMs = Number(BigInt(ns) / 1_000_000n) - (before + after) / 2;
+        const verdict = probe.evaluate(facts, check, { raw: out.stdout, ...(skewMs !== undefined && { skewMs }) });
+        return { host: host.target.name, check: check.id, ...verdict };
+      });
+    },
+  };
+}

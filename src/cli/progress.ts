@@ -1,0 +1,58 @@
+// Live progress of an operation, drawn from the workflow's `progress` query: one line per host on a terminal
+// (redrawn in place), or one line per finished step when output is a pipe or a CI log.
+import type { Progress, StepState } from '../plan/types.js';
+
+const mark: Record<StepState, string> = {
+  pending: '·',
+  running: '▸',
+  done: '✓',
+  warn: '!',
+  failed: '✗',
+  skipped: '-',
+};
+
+export function hostLine(host: Progress['hosts'][number], width: number): string {
+  const finished = host.steps.filter((s) => s.state !== 'pending' && s.state !== 'running').length;
+  const running = host.steps.find((s) => s.state === 'running');
+  const fails = host.steps.filter((s) => s.state === 'failed').length;
+  const warns = host.steps.filter((s) => s.state === 'warn').length;
+  const marks = host.steps.map((s) => mark[s.state]).join('');
+  let tail = running ? `running: ${running.title}` : finished === host.steps.length ? 'finished' : 'waiting';
+  if (fails) tail += `, ${fails} failed`;
+  if (warns) tail += `, ${warns} warning${warns > 1 ? 's' : ''}`;
+  return `${host.name.padEnd(width)}  ${marks}  ${finished}/${host.steps.length}  ${tail}`;
+}
+
+export function renderProgress(p: Progress): string[] {
+  const width = Math.max(4, ...p.hosts.map((h) => h.name.length));
+  return [`${p.operation} ${p.cluster}: ${p.phase}`, ...p.hosts.map((h) => hostLine(h, width))];
+}
+
+/** Draws progress snapshots. On a TTY it rewrites its previous block; elsewhere it prints step transitions once. */
+export class ProgressView {
+  private drawn = 0;
+  private readonly seen = new Map<string, StepState>();
+
+  constructor(
+    private readonly out: NodeJS.WriteStream,
+    private readonly tty = Boolean(out.isTTY),
+  ) {}
+
+  update(p: Progress): void {
+    if (this.tty) {
+      const lines = renderProgress(p);
+      if (this.drawn) this.out.write(`\x1b[${this.drawn}F\x1b[0J`);
+      this.out.write(lines.join('\n') + '\n');
+      this.drawn = lines.length;
+      return;
+    }
+    for (const h of p.hosts) {
+      for (const s of h.steps) {
+        const key = `${h.name}/${s.id}`;
+        if (s.state === 'pending' || s.state === 'running' || this.seen.get(key) === s.state) continue;
+        this.seen.set(key, s.state);
+        this.out.write(`${h.name} ${mark[s.state]} ${s.title}${s.message ? `: ${s.message}` : ''}\n`);
+      }
+    }
+  }
+}

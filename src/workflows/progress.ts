@@ -1,0 +1,49 @@
+// Progress state kept inside a workflow and served by the `progress` query. Plain data, deterministic.
+import type { HostPlan, Progress, StepState } from '../plan/types.js';
+
+export class ProgressTracker {
+  private readonly state: Progress;
+
+  constructor(operation: string, cluster: string, hosts: HostPlan<{ id: string; title: string }>[]) {
+    this.state = {
+      operation,
+      cluster,
+      phase: 'starting',
+      done: false,
+      hosts: hosts.map((h) => ({
+        name: h.target.name,
+        steps: h.steps.map((s) => ({ id: s.id, title: s.title, state: 'pending' as StepState })),
+      })),
+    };
+  }
+
+  phase(phase: string): void {
+    this.state.phase = phase;
+  }
+
+  set(host: string, step: string, state: StepState, message?: string): void {
+    const s = this.state.hosts.find((h) => h.name === host)?.steps.find((x) => x.id === step);
+    if (!s) return;
+    s.state = state;
+    if (message !== undefined) s.message = message;
+  }
+
+  /** Mark every step of a host that has not run yet. */
+  skipRemaining(host: string, message: string): void {
+    for (const s of this.state.hosts.find((h) => h.name === host)?.steps ?? []) {
+      if (s.state === 'pending') {
+        s.state = 'skipped';
+        s.message = message;
+      }
+    }
+  }
+
+  finish(): void {
+    this.state.done = true;
+    this.state.phase = 'done';
+  }
+
+  snapshot(): Progress {
+    return this.state;
+  }
+}
