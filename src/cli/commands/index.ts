@@ -1,6 +1,7 @@
 // Every CLI command module exports `register(program)`; this list is the CLI's table of contents.
 import type { Command } from 'commander';
+import * as server from './server.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [];
+export const commands: RegisterCommand[] = [server.register];

@@ -1,0 +1,130 @@
+// `kubeadm2ha server start|stop|status`: the local Temporal dev server that is kubeadm2ha's default backend.
+// Other commands call ensureLocalServer() so a first-time user never has to start it by hand.
+import type { Command } from 'commander';
+import { FailureType, InvalidInputError, KubeadmHaError } from '../../errors.js';
+import { TemporalCliError } from '../../temporal/cli-binary.js';
+import { resolveTemporalOptions, type TemporalFlags } from '../../temporal/connection.js';
+import {
+  DEFAULT_PORT,
+  DEFAULT_UI_PORT,
+  devServerStatus,
+  startDevServer,
+  stopDevServer,
+  type DevServerOptions,
+} from '../../temporal/dev-server.js';
+
+interface ServerFlags {
+  port: number;
+  uiPort: number;
+  headless?: boolean;
+  dbFile?: string;
+  uiCodecEndpoint?: string;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  const server = program.command('server').description('run the local Temporal dev server (the default backend)');
+
+  withServerOptions(server.command('start').description('start the dev server (no-op if it already runs)'))
+    .option('--headless', 'no Web UI')
+    .option('--ui-codec-endpoint <url>', 'codec server the Web UI uses to decode payloads')
+    .action(async (flags: ServerFlags) => {
+      const info = await start(toDevServerOptions(flags));
+      if (flags.json) return printJson(info);
+      console.log(
+        info.reused
+          ? `Temporal dev server already running at ${info.address}${info.pid ? ` (pid ${info.pid})` : ''}`
+          : `Temporal dev server started at ${info.address} (pid ${info.pid}, healthy in ${info.startMs} ms)`,
+      );
+      if (info.uiUrl) console.log(`Web UI: ${info.uiUrl}`);
+      console.log(`Database: ${info.dbFile}`);
+      if (info.addedSearchAttributes.length)
+        console.log(`Added search attributes: ${info.addedSearchAttributes.join(', ')}`);
+    });
+
+  withServerOptions(server.command('stop').description('stop the dev server gracefully (SIGTERM)')).action(
+    async (flags: ServerFlags) => {
+      const res = await stopDevServer(toDevServerOptions(flags));
+      if (flags.json) return printJson(res);
+      if (!res.stopped) console.log(`Nothing stopped: ${res.reason}`);
+      else console.log(`Stopped pid ${res.pid} in ${res.elapsedMs} ms${res.forced ? ' (had to SIGKILL)' : ''}`);
+    },
+  );
+
+  withServerOptions(server.command('status').description('show pid, address, Web UI and health')).action(
+    async (flags: ServerFlags) => {
+      const st = await devServerStatus(toDevServerOptions(flags));
+      // Exit 3 (cannot reach Temporal) so scripts can test `kubeadm2ha server status`.
+      if (!st.healthy) process.exitCode = 3;
+      if (flags.json) return printJson(st);
+      console.log(`Address:  ${st.address} (${st.healthy ? `healthy, server ${st.serverVersion}` : 'not answering'})`);
+      console.log(`Pid:      ${st.pid === undefined ? '-' : `${st.pid}${st.running ? '' : ' (not running)'}`}`);
+      console.log(`Web UI:   ${st.uiUrl ?? '-'}`);
+      console.log(`Database: ${st.dbFile}`);
+      console.log(`Log:      ${st.logFile}`);
+    },
+  );
+}
+
+/**
+ * For other commands: the address to talk to. When the user named no server (no --address, no TEMPORAL_ADDRESS),
+ * make sure the local dev server runs (starting it if needed) and return its address.
+ */
+export async function ensureLocalServer(flags: TemporalFlags = {}, opts: DevServerOptions = {}): Promise<string> {
+  const resolved = resolveTemporalOptions(flags);
+  if (resolved.addressIsExplicit) return resolved.address;
+  const info = await start(opts);
+  if (!info.reused) {
+    process.stderr.write(
+      `kubeadm2ha: started the local Temporal dev server at ${info.address}${info.uiUrl ? `; Web UI ${info.uiUrl}` : ''}\n`,
+    );
+  }
+  return info.address;
+}
+
+function withServerOptions(cmd: Command): Command {
+  return cmd
+    .option('--port <port>', 'frontend gRPC port', parsePort, DEFAULT_PORT)
+    .option('--ui-port <port>', 'Web UI port', parsePort, DEFAULT_UI_PORT)
+    .option('--db-file <path>', 'SQLite file (default: in the state directory, per CLI version)')
+    .option('--json', 'machine-readable output');
+}
+
+function toDevServerOptions(f: ServerFlags): DevServerOptions {
+  return {
+    port: f.port,
+    uiPort: f.uiPort,
+    ...(f.headless ? { headless: true } : {}),
+    ...(f.dbFile ? { dbFile: f.dbFile } : {}),
+    ...(f.uiCodecEndpoint ? { uiCodecEndpoint: checkUrl(f.uiCodecEndpoint) } : {}),
+  };
+}
+
+// Maps failures to the CLI's exit codes: a missing Go toolchain is an environment problem (1), a server that
+// never answers is "cannot reach Temporal" (3).
+async function start(opts: DevServerOptions) {
+  try {
+    return await startDevServer(opts);
+  } catch (err) {
+    if (err instanceof TemporalCliError) throw new KubeadmHaError(err.message, FailureType.HostNotSuitable);
+    throw new KubeadmHaError((err as Error).message, FailureType.HostUnreachable);
+  }
+}
+
+function parsePort(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidInputError(`invalid port: ${v}`);
+  return n;
+}
+
+function checkUrl(v: string): string {
+  try {
+    return new URL(v).toString().replace(/\/+$/, '');
+  } catch {
+    throw new InvalidInputError(`--ui-codec-endpoint: not a URL: ${v}`);
+  }
+}
+
+function printJson(v: unknown): void {
+  console.log(JSON.stringify(v, null, 2));
+}
