@@ -15,9 +15,9 @@ export function createPreflightActivities(deps: ActivityDeps) {
     async runPreflightCheck({ host, check }: RunCheckInput): Promise<CheckResult> {
       return withFailures(async () => {
         const probe = probes[check.id];
-        const shell = deps.shell(host);
+        const session = deps.session(host);
         const before = deps.now();
-        const out = await shell.script(probe.script(check), { action: `preflight ${check.id}`, timeoutMs: 30_000 });
+        const out = await session.run({ script: probe.script(check) }, { action: `preflight ${check.id}`, timeoutMs: 30_000 });
         const after = deps.now();
         const facts = parseFacts(out.stdout);
         let skewMs: number | undefined;

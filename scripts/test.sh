@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The test command of the README and of CI: set up what is missing, then types, lint and every test
+# (unit, and integration against a real Temporal dev server and real sshd lab hosts).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+npx tsc --noEmit
+npx eslint .
+npx vitest run "$@"

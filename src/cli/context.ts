@@ -1,0 +1,47 @@
+// What every operation command needs before it can run: the Temporal options from flags and env, the local dev
+// server started when the user did not point at another one, a client, and the worker mode.
+import type { Command } from 'commander';
+import { InvalidInputError } from '../errors.js';
+import {
+  addTemporalOptions,
+  createClient,
+  createNativeConnection,
+  resolveTemporalOptions,
+  type TemporalFlags,
+} from '../temporal/connection.js';
+import { ensureLocalServer } from './commands/server.js';
+import type { OperationContext, WorkerMode } from './operation.js';
+
+export interface OperationFlags extends TemporalFlags {
+  json?: boolean;
+  worker?: string;
+  taskQueue?: string;
+}
+
+/** Flags shared by every operation command. */
+export function addOperationOptions(cmd: Command): Command {
+  return addTemporalOptions(cmd)
+    .option('--json', 'print the result as JSON on stdout (progress goes to stderr)')
+    .option('--worker <mode>', 'auto: embed a worker unless one is polling; embedded; external', 'auto')
+    .option('--task-queue <name>', 'Temporal task queue of the workers', 'kubeadm2ha');
+}
+
+export async function operationContext(flags: OperationFlags): Promise<{ ctx: OperationContext; close: () => Promise<void> }> {
+  const mode = (flags.worker ?? 'auto') as WorkerMode;
+  if (!['auto', 'embedded', 'external'].includes(mode)) throw new InvalidInputError(`--worker must be auto, embedded or external, not ${mode}`);
+  const opts = resolveTemporalOptions(flags);
+  // The embedded default: our own dev server (SQLite + Web UI), started once and left running for the next command.
+  await ensureLocalServer(flags);
+  const client = await createClient(opts);
+  const ctx: OperationContext = {
+    client,
+    namespace: opts.namespace,
+    taskQueue: flags.taskQueue ?? 'kubeadm2ha',
+    uiBaseUrl: opts.uiUrl,
+    workerConnection: () => createNativeConnection(opts),
+    workerMode: mode,
+    json: Boolean(flags.json),
+    out: process.stderr,
+  };
+  return { ctx, close: () => client.connection.close() };
+}

@@ -1,0 +1,122 @@
+// Running one cluster operation from the CLI: start the workflow (or attach to the one already running under the
+// same id — that is how a person resumes), make sure a worker serves it, show live progress and the Web UI link,
+// and return the result. Every operation command (preflight, setup, upgrade, …) goes through here.
+import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
+import type { Progress } from '../plan/types.js';
+import { progressQuery } from '../workflows/messages.js';
+import { DEFAULT_TASK_QUEUE } from '../workflows/ids.js';
+import { workflowUiLink } from '../temporal/connection.js';
+import { ClusterName, KubernetesVersion, Operation } from '../temporal/search-attributes.js';
+import { ProgressView } from './progress.js';
+
+export type WorkerMode = 'auto' | 'embedded' | 'external';
+
+export interface OperationSpec<A> {
+  workflowType: string;
+  workflowId: string;
+  args: [A];
+  cluster: string;
+  operation: string;
+  kubernetesVersion: string;
+}
+
+export interface OperationContext {
+  client: Client;
+  namespace: string;
+  taskQueue?: string;
+  uiBaseUrl?: string;
+  /** Opens a worker connection when an embedded worker is needed. */
+  workerConnection: () => Promise<NativeConnection>;
+  workerMode: WorkerMode;
+  json: boolean;
+  /** Where progress and notes go (stderr, so --json stdout stays clean). */
+  out: NodeJS.WriteStream;
+}
+
+/** Workers that polled within this window count as alive (a long poll lasts up to a minute). */
+const LIVE_POLLER_MS = 70_000;
+
+export async function livePollers(client: Client, namespace: string, taskQueue: string): Promise<number> {
+  const res = await client.workflowService.describeTaskQueue({
+    namespace,
+    taskQueue: { name: taskQueue, kind: 1 /* NORMAL */ },
+    taskQueueType: 1 /* WORKFLOW */,
+  });
+  const now = Date.now();
+  return (res.pollers ?? []).filter((p) => {
+    const secs = Number(p.lastAccessTime?.seconds ?? 0);
+    return now - secs * 1000 < LIVE_POLLER_MS;
+  }).length;
+}
+
+async function startOrAttach<A>(ctx: OperationContext, spec: OperationSpec<A>): Promise<{ handle: WorkflowHandle; attached: boolean }> {
+  const taskQueue = ctx.taskQueue ?? DEFAULT_TASK_QUEUE;
+  try {
+    const handle = await ctx.client.workflow.start(spec.workflowType, {
+      workflowId: spec.workflowId,
+      taskQueue,
+      args: spec.args,
+      workflowIdConflictPolicy: 'FAIL',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      typedSearchAttributes: [
+        { key: ClusterName, value: spec.cluster },
+        { key: Operation, value: spec.operation },
+        { key: KubernetesVersion, value: spec.kubernetesVersion },
+      ],
+    });
+    return { handle, attached: false };
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    // Same cluster, same operation, still running: attach instead of starting a second one.
+    return { handle: ctx.client.workflow.getHandle(spec.workflowId), attached: true };
+  }
+}
+
+export async function runOperation<A, R>(ctx: OperationContext, spec: OperationSpec<A>): Promise<R> {
+  const taskQueue = ctx.taskQueue ?? DEFAULT_TASK_QUEUE;
+  const { handle, attached } = await startOrAttach(ctx, spec);
+  const desc = await handle.describe();
+  const note = (s: string) => ctx.out.write(`${s}\n`);
+  note(`${attached ? 'attached to running' : 'started'} ${spec.operation} of ${spec.cluster}: workflow ${spec.workflowId}`);
+  if (ctx.uiBaseUrl) note(`Web UI: ${workflowUiLink(ctx.uiBaseUrl, ctx.namespace, spec.workflowId, desc.runId)}`);
+
+  const result = handle.result() as Promise<R>;
+  let embedded: Promise<unknown> | undefined;
+  const pollers = ctx.workerMode === 'embedded' ? 0 : await livePollers(ctx.client, ctx.namespace, taskQueue);
+  if (ctx.workerMode === 'embedded' || (ctx.workerMode === 'auto' && pollers === 0)) {
+    note('worker: embedded in this process (stop it and run `kubeadm2ha resume` to go on later)');
+    const { createKubeadmHaWorker } = await import('../worker.js');
+    const w = await createKubeadmHaWorker({ connection: await ctx.workerConnection(), namespace: ctx.namespace, taskQueue });
+    embedded = w.run(result.then(() => undefined, () => undefined));
+  } else {
+    note(`worker: ${pollers || 'external'} worker(s) polling task queue ${taskQueue}`);
+  }
+
+  const view = ctx.json ? undefined : new ProgressView(ctx.out);
+  let settled = false;
+  const watch = (async () => {
+    while (!settled) {
+      try {
+        const p: Progress = await handle.query(progressQuery);
+        view?.update(p);
+      } catch {
+        // Not queryable yet (no workflow task processed) or the worker is restarting: try again shortly.
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
+  try {
+    const out = await result;
+    try {
+      view?.update(await handle.query(progressQuery));
+    } catch {
+      /* the final state is in the result anyway */
+    }
+    return out;
+  } finally {
+    settled = true;
+    await watch;
+    await embedded;
+  }
+}

@@ -1,0 +1,52 @@
+// The worker: runs kubeadm2ha's workflows (from the prebuilt bundle when there is one) and its activities (SSH to
+// the hosts). Run it standalone (`kubeadm2ha worker`, or `tsx src/worker.ts`) next to a production Temporal
+// cluster — as many as you like on one task queue — or let the CLI embed one for the local default.
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from './activities/index.js';
+import type { ActivityDeps } from './activities/deps.js';
+import { createSshDeps } from './activities/ssh-deps.js';
+import { loadWorkflowBundle } from './temporal/bundle.js';
+import { dataConverter } from './temporal/data-converter.js';
+import { activityLogInterceptor } from './worker/activity-log.js';
+import { DEFAULT_TASK_QUEUE } from './workflows/ids.js';
+
+export interface KubeadmHaWorkerOptions {
+  connection: NativeConnection;
+  namespace?: string;
+  taskQueue?: string;
+  /** Append one JSON line per activity start/completion/failure to this file. */
+  activityLogFile?: string;
+  maxConcurrentActivities?: number;
+  /** Default: real SSH with the settings each activity carries. */
+  deps?: ActivityDeps & { close?: () => Promise<void> };
+}
+
+export interface KubeadmHaWorker {
+  worker: Worker;
+  /** Run until `until` settles (or forever), then close SSH connections. */
+  run<T>(until?: Promise<T>): Promise<T | void>;
+}
+
+export async function createKubeadmHaWorker(opts: KubeadmHaWorkerOptions): Promise<KubeadmHaWorker> {
+  const deps = opts.deps ?? createSshDeps();
+  const worker = await Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace ?? 'default',
+    taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
+    workflowBundle: await loadWorkflowBundle(),
+    activities: createActivities(deps),
+    dataConverter: dataConverter(),
+    ...(opts.maxConcurrentActivities !== undefined && { maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities }),
+    ...(opts.activityLogFile && { interceptors: { activity: [activityLogInterceptor(opts.activityLogFile)] } }),
+  });
+  return {
+    worker,
+    async run<T>(until?: Promise<T>) {
+      try {
+        return until ? await worker.runUntil(until) : await worker.run();
+      } finally {
+        await deps.close?.();
+      }
+    },
+  };
+}
