@@ -12,7 +12,13 @@ export const KubernetesVersion = z
   .string()
   .regex(/^v?1\.\d+\.\d+$/, 'expected a Kubernetes version like 1.32.4')
   .transform((v) => v.replace(/^v/, ''))
-  .refine((v) => Number(v.split('.')[1]) >= 28, 'Kubernetes older than 1.28 is not supported (kubeadm2ha targets 1.28+)');
+  .refine(
+    (v) => Number(v.split('.')[1]) >= 28,
+    'Kubernetes older than 1.28 is not supported (kubeadm2ha targets 1.28+)',
+  );
+
+/** etcd-server in Debian 12 (bookworm); see cluster.etcd.version. */
+export const DEFAULT_ETCD_VERSION = '3.4.23';
 
 export const Port = z.number().int().min(1).max(65535);
 
@@ -99,7 +105,12 @@ export const Cluster = z
       .object({
         /** `external`: our own etcd cluster on the etcd hosts (the seed's layout); `stacked`: kubeadm-managed. */
         mode: z.enum(['external', 'stacked']).default('external'),
-        version: z.string().regex(/^\d+\.\d+\.\d+$/, 'expected an etcd version like 3.5.16').optional(),
+        /** Pinned etcd release for external etcd. The default is what Debian 12 ships (etcd-server 3.4.23), the
+         * version the lab and CI run; set it to whatever the package mirror serves. */
+        version: z
+          .string()
+          .regex(/^\d+\.\d+\.\d+$/, 'expected an etcd version like 3.5.16')
+          .default(DEFAULT_ETCD_VERSION),
       })
       .strict()
       .prefault({}),
