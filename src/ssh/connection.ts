@@ -13,7 +13,8 @@ import {
 import {
   appendKnownHost,
   checkHostKey,
-  fingerprint,
+  describeExpected,
+  describeKey,
   formatKnownHost,
   knownHostName,
   loadKnownHosts,
@@ -150,24 +151,29 @@ export class Connection {
     let refusal: KubeadmHaError | undefined;
     let newKey: Buffer | undefined;
 
+    const file = this.opts.knownHostsFile;
     const hostVerifier = (key: Buffer): boolean => {
       const verdict = checkHostKey(known, names, key);
-      const got = fingerprint(key);
       switch (verdict.kind) {
         case 'known':
           return true;
         case 'revoked':
-          refusal = new HostKeyMismatchError(label, `this key marked @revoked (line ${verdict.line})`, got);
+          refusal = new HostKeyMismatchError(
+            label,
+            `this key marked @revoked (${file}:${verdict.line})`,
+            describeKey(key),
+          );
           return false;
         case 'changed':
-          refusal = new HostKeyMismatchError(label, verdict.expected.join(', '), got);
+          // Refused whatever the policy: accept-new is for hosts never seen, never for a key that changed.
+          refusal = new HostKeyMismatchError(label, describeExpected(file, verdict.expected), describeKey(key));
           return false;
         case 'unknown':
           if (this.opts.hostKeyPolicy === 'accept-new') {
             newKey = key;
             return true;
           }
-          refusal = new HostKeyUnknownError(label, got, this.opts.knownHostsFile);
+          refusal = new HostKeyUnknownError(label, describeKey(key), file);
           return false;
       }
     };

@@ -93,8 +93,18 @@ export function fingerprint(key: Buffer): string {
   return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
 }
 
+/** A key known_hosts holds for a host, as an error message shows it. */
+export interface ExpectedKey {
+  keyType: string;
+  fingerprint: string;
+  line: number;
+}
+
 export type HostKeyVerdict =
-  { kind: 'known' } | { kind: 'unknown' } | { kind: 'changed'; expected: string[] } | { kind: 'revoked'; line: number };
+  | { kind: 'known' }
+  | { kind: 'unknown' }
+  | { kind: 'changed'; expected: ExpectedKey[] }
+  | { kind: 'revoked'; line: number };
 
 /** Check `key` for a host known under any of `names` (already in knownHostName form). */
 export function checkHostKey(
@@ -110,8 +120,23 @@ export function checkHostKey(
   // Any other key recorded for this host means the host no longer shows the key we trust. A different key *type*
   // counts too: we ask for the known types first (preferredAlgorithms), so a host offering only another type has
   // lost the key we know. OpenSSH treats this as new; refusing is the safer reading for unattended runs.
-  if (plain.length > 0) return { kind: 'changed', expected: plain.map((e) => `${e.keyType} ${fingerprint(e.key)}`) };
+  if (plain.length > 0) {
+    return {
+      kind: 'changed',
+      expected: plain.map((e) => ({ keyType: e.keyType, fingerprint: fingerprint(e.key), line: e.line })),
+    };
+  }
   return { kind: 'unknown' };
+}
+
+/** `ssh-ed25519 SHA256:… (/root/.ssh/known_hosts:3)`: what we trust and where it is written, so it can be checked. */
+export function describeExpected(file: string, expected: readonly ExpectedKey[]): string {
+  return expected.map((e) => `${e.keyType} ${e.fingerprint} (${file}:${e.line})`).join(', ');
+}
+
+/** `ssh-ed25519 SHA256:…` for a presented key blob. */
+export function describeKey(key: Buffer): string {
+  return `${blobKeyType(key) ?? 'unknown-type'} ${fingerprint(key)}`;
 }
 
 /** Host-key algorithms to ask for first, so the host shows a key we already know. */

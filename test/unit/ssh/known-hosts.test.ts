@@ -7,6 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   appendKnownHost,
   checkHostKey,
+  describeExpected,
+  describeKey,
   entryMatches,
   fingerprint,
   formatKnownHost,
@@ -79,12 +81,16 @@ describe('known_hosts parsing and matching', () => {
     expect(checkHostKey(entries, ['x.lab'], k1)).toEqual({ kind: 'unknown' });
   });
 
-  it('reports a changed key with the expected fingerprint', () => {
-    const entries = parseKnownHosts(`m1 ssh-ed25519 ${b64(k1)}`);
-    expect(checkHostKey(entries, ['m1'], k2)).toEqual({
+  it('reports a changed key with the expected fingerprint and its line', () => {
+    const entries = parseKnownHosts(`# header\nm2 ssh-ed25519 ${b64(k2)}\nm1 ssh-ed25519 ${b64(k1)}`);
+    const verdict = checkHostKey(entries, ['m1'], k2);
+    expect(verdict).toEqual({
       kind: 'changed',
-      expected: [`ssh-ed25519 ${fingerprint(k1)}`],
+      expected: [{ keyType: 'ssh-ed25519', fingerprint: fingerprint(k1), line: 3 }],
     });
+    if (verdict.kind !== 'changed') return;
+    expect(describeExpected('/kh', verdict.expected)).toBe(`ssh-ed25519 ${fingerprint(k1)} (/kh:3)`);
+    expect(describeKey(k2)).toBe(`ssh-ed25519 ${fingerprint(k2)}`);
   });
 
   it('refuses a @revoked key even when also listed as known', () => {
