@@ -30,14 +30,39 @@ export interface RunResult {
 
 export interface RawResult {
   code: number | null;
+  /** Signal name without the SIG prefix ('KILL') when the command was killed by one. */
   signal?: string;
   stdout: Buffer;
   stderr: Buffer;
   durationMs: number;
 }
 
-/** Build the remote command line. With `sudo`, the whole thing runs as `sudo -n -- sh -c <quoted>`. */
-export function buildCommand(command: Command, opts: { env?: Record<string, string>; sudo?: boolean } = {}): string {
+/**
+ * How long the remote `timeout` waits after TERM before it sends KILL, for a command that ignores TERM. Short: a
+ * command that has outlived its timeout gets only a brief chance to clean up.
+ */
+export const KILL_AFTER_SECONDS = 2;
+
+/**
+ * Our own deadline is the remote one plus this: it fires only when the remote `timeout` could not report back (the
+ * connection hangs), and then we stop waiting and close the channel.
+ */
+export const BACKSTOP_MS = (KILL_AFTER_SECONDS + 3) * 1000;
+
+export interface BuildOptions {
+  env?: Record<string, string>;
+  sudo?: boolean;
+  /** Wrap the command in coreutils `timeout`, so the host itself kills it (see execRaw for why). */
+  timeoutMs?: number;
+}
+
+/**
+ * Build the remote command line: `[sudo -n -- sh -c '…'] [timeout -k 2 <s>] [env K=V…] <command>`.
+ *
+ * argv[0] must be a program, not a shell builtin (`cd`, `command`, `export`): with `timeout` or `env` in front it is
+ * exec'd, not interpreted. Use `{ script }` for anything that needs the shell.
+ */
+export function buildCommand(command: Command, opts: BuildOptions = {}): string {
   let line = Array.isArray(command)
     ? shellCommand(command as readonly string[])
     : shellCommand(['sh', '-c', (command as { script: string }).script]);
@@ -49,6 +74,14 @@ export function buildCommand(command: Command, opts: { env?: Record<string, stri
     }
     line = `${shellCommand(['env', ...env.map(([k, v]) => `${k}=${v}`)])} ${line}`;
   }
+  if (opts.timeoutMs !== undefined) {
+    if (!Number.isFinite(opts.timeoutMs) || opts.timeoutMs <= 0)
+      throw new InvalidInputError(`invalid command timeout ${opts.timeoutMs} ms: expected a positive number`);
+    // Inside sudo, so that `timeout` runs as root and may kill what the command started as root. Without
+    // --foreground, timeout puts the command in its own process group and signals the whole group, so children
+    // (sh -c 'a; b', `sleep` in a loop) die too, while daemons that detached with setsid survive, as they should.
+    line = `timeout -k ${KILL_AFTER_SECONDS} ${(opts.timeoutMs / 1000).toFixed(3)} ${line}`;
+  }
   // -n: never prompt for a password (it would hang until the timeout); fail fast instead.
   return opts.sudo ? `sudo -n -- sh -c ${quote(line)}` : line;
 }
@@ -59,12 +92,27 @@ export function describe(command: Command, action: string | undefined): string {
   return Array.isArray(command) ? String((command as readonly string[])[0]) : 'script';
 }
 
-/** Run `line` on `conn` and collect everything. Does not judge the exit code. */
+export interface ExecLimits {
+  /** The command's timeout, as given to buildCommand: reported in CommandTimeoutError. */
+  timeoutMs: number;
+  /** When we stop waiting ourselves; default timeoutMs + BACKSTOP_MS. */
+  backstopMs?: number;
+}
+
+/**
+ * Run `line` on `conn` and collect everything. Does not judge the exit code.
+ *
+ * Killing a command that overran is the host's job (the `timeout` wrapper from buildCommand), not ours: sshd refuses
+ * channel "signal" requests for root logins (OpenSSH runs root sessions without the privilege-separated child and
+ * logs "session signalling requires privilege separation"), a non-root login could not signal what runs under sudo
+ * anyway, and closing the channel does not stop a command that never writes. The host-side deadline also holds when
+ * this process dies or the link drops. Our own timer is only a backstop for a hung connection.
+ */
 export async function execRaw(
   conn: Connection,
   line: string,
   action: string,
-  timeoutMs: number,
+  limits: ExecLimits,
   stdin?: string | Buffer,
 ): Promise<RawResult> {
   const label = conn.endpoint.label;
@@ -84,23 +132,20 @@ export async function execRaw(
       release();
       fn();
     };
-    const timer = setTimeout(() => {
-      // Kill the remote process (OpenSSH ≥ 7.9 honours signal requests) and close the channel. Settle now rather
-      // than wait for the close, which never comes if the connection is what hangs.
-      try {
-        channel.signal('KILL');
-      } catch {
-        /* the channel may already be closing */
-      }
-      channel.close();
-      finish(() => reject(new CommandTimeoutError(label, action, timeoutMs)));
-    }, timeoutMs);
+    const timer = setTimeout(
+      () => {
+        // Settle now rather than wait for the close, which never comes if the connection is what hangs.
+        channel.close();
+        finish(() => reject(new CommandTimeoutError(label, action, limits.timeoutMs)));
+      },
+      limits.backstopMs ?? limits.timeoutMs + BACKSTOP_MS,
+    );
     channel.on('data', (d: Buffer) => out.push(d));
     channel.stderr.on('data', (d: Buffer) => err.push(d));
     channel.on('exit', (c: number | null, sig?: string) => {
       exited = true;
       code = typeof c === 'number' ? c : null;
-      if (sig) signal = sig;
+      if (sig) signal = sig.replace(/^SIG/, ''); // ssh2 reports 'SIGKILL'; keep the bare name, as the protocol has it
     });
     channel.on('error', (e: Error) =>
       finish(() => reject(new HostUnreachableError(label, `${action}: channel error: ${e.message}`))),
@@ -128,8 +173,29 @@ export async function execRaw(
   });
 }
 
-/** Judge a raw result: non-zero exits become CommandFailedError with redacted stderr, unless allowed. */
-export function toRunResult(label: string, raw: RawResult, action: string, allowNonZero: boolean): RunResult {
+/**
+ * Did the remote `timeout` end this command? It exits 124 after TERM worked; after KILL it dies itself (exit
+ * signal KILL, or 137 through a shell). Checked against the elapsed time, so a command that exits 124 on its own
+ * before its deadline is still an ordinary failure.
+ */
+export function timedOut(raw: RawResult, timeoutMs: number): boolean {
+  const byTimeout = raw.code === 124 || raw.code === 137 || raw.signal === 'KILL';
+  return byTimeout && raw.durationMs >= timeoutMs;
+}
+
+/**
+ * Judge a raw result: a command the remote `timeout` ended becomes CommandTimeoutError (even with allowNonZero: it
+ * did not finish); other non-zero exits become CommandFailedError with redacted stderr, unless allowed.
+ */
+export function toRunResult(
+  label: string,
+  raw: RawResult,
+  action: string,
+  opts: { allowNonZero?: boolean; timeoutMs?: number } = {},
+): RunResult {
+  if (opts.timeoutMs !== undefined && timedOut(raw, opts.timeoutMs))
+    throw new CommandTimeoutError(label, action, opts.timeoutMs);
+  const allowNonZero = opts.allowNonZero ?? false;
   const stderr = raw.stderr.toString('utf8');
   if (raw.code !== 0 && !allowNonZero) {
     const tail = redactedTail(stderr) + (raw.signal ? `${stderr ? '\n' : ''}killed by SIG${raw.signal}` : '');

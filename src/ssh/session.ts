@@ -3,6 +3,8 @@
 import type { Connection } from './connection.js';
 import { buildCommand, describe, execRaw, toRunResult, type Command, type RunOptions, type RunResult } from './exec.js';
 import { putFile, type PutFileOptions } from './files.js';
+import { ensureSudo } from './sudo.js';
+import { InvalidInputError } from '../errors.js';
 
 export interface HostSession {
   /** Inventory name of the host, used as the prefix of every error message. */
@@ -27,11 +29,12 @@ export class PooledHostSession implements HostSession {
 
   async run(command: Command, opts: RunOptions = {}): Promise<RunResult> {
     const { conn, sudo } = await this.connection();
-    const env = opts.env ? { env: opts.env } : {};
-    const line = buildCommand(command, { ...env, sudo });
+    if (sudo) await ensureSudo(conn);
+    const timeoutMs = opts.timeoutMs ?? this.settings.commandTimeoutMs;
+    const line = buildCommand(command, { ...(opts.env ? { env: opts.env } : {}), sudo, timeoutMs });
     const action = describe(command, opts.action);
-    const raw = await execRaw(conn, line, action, opts.timeoutMs ?? this.settings.commandTimeoutMs, opts.stdin);
-    return toRunResult(this.name, raw, action, opts.allowNonZero ?? false);
+    const raw = await execRaw(conn, line, action, { timeoutMs }, opts.stdin);
+    return toRunResult(this.name, raw, action, { allowNonZero: opts.allowNonZero ?? false, timeoutMs });
   }
 
   putFile(remotePath: string, content: Buffer | string, opts: PutFileOptions): Promise<{ changed: boolean }> {
@@ -39,11 +42,14 @@ export class PooledHostSession implements HostSession {
   }
 
   async getFile(remotePath: string, opts: { timeoutMs?: number } = {}): Promise<Buffer> {
+    if (!remotePath.startsWith('/')) throw new InvalidInputError(`remote path must be absolute: ${remotePath}`);
     const { conn, sudo } = await this.connection();
+    if (sudo) await ensureSudo(conn);
+    const timeoutMs = opts.timeoutMs ?? this.settings.commandTimeoutMs;
     const action = `read ${remotePath}`;
-    const line = buildCommand(['cat', '--', remotePath], { sudo });
-    const raw = await execRaw(conn, line, action, opts.timeoutMs ?? this.settings.commandTimeoutMs);
-    toRunResult(this.name, { ...raw, stdout: Buffer.alloc(0) }, action, false); // throws on failure
+    const line = buildCommand(['cat', '--', remotePath], { sudo, timeoutMs });
+    const raw = await execRaw(conn, line, action, { timeoutMs });
+    toRunResult(this.name, { ...raw, stdout: Buffer.alloc(0) }, action, { timeoutMs }); // throws on failure
     return raw.stdout;
   }
 }
