@@ -29,6 +29,8 @@ const probeScript = 'if [ -f "$1" ]; then sha256sum < "$1" | cut -d" " -f1; stat
 // readable by others, even mid-upload.
 const uploadScript = [
   'set -e',
+  // mv onto a directory would move the file *into* it and report success.
+  '[ ! -d "$1" ] || { echo "$1 is a directory" >&2; exit 1; }',
   'dir=$(dirname -- "$1")',
   'mkdir -p -- "$dir"',
   'tmp=$(mktemp "$dir/.kubeadm2ha.XXXXXX")',

@@ -3,6 +3,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { SshSettings } from '../inventory/schema.js';
+import { HostUnreachableError } from '../errors.js';
 import { authMethods, KeyCache } from './auth.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 import { Limiter } from './limiter.js';
@@ -80,11 +81,22 @@ export class SshPool {
       const jump = this.connection(resolved.jump, endpointKey(resolved.jump), true);
       key += ` via ${endpointKey(resolved.jump)}`;
       const { host, port } = resolved.target;
+      const via = `${resolved.jump.user}@${resolved.jump.host}:${resolved.jump.port}`;
       tunnel = async () => {
         const client = await jump.get();
         return new Promise((resolve, reject) => {
           // Source address/port are informational for direct-tcpip; sshd only logs them.
-          client.forwardOut('127.0.0.1', 0, host, port, (err, stream) => (err ? reject(err) : resolve(stream)));
+          client.forwardOut('127.0.0.1', 0, host, port, (err, stream) => {
+            if (!err) return resolve(stream);
+            // "administratively prohibited" = AllowTcpForwarding no on the bastion; "Connection refused" = nothing
+            // listens on host:port as seen from the bastion. Either way, say which hop failed.
+            reject(
+              new HostUnreachableError(
+                target.name,
+                `bastion ${via} could not open a connection to ${host}:${port}: ${err.message}`,
+              ),
+            );
+          });
         });
       };
     }
