@@ -11,7 +11,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 pkgs=(openssh-server openssh-client etcd-server etcd-client keepalived nginx libnginx-mod-stream haproxy skopeo
-  docker-registry containerd runc ansible-core iproute2 iputils-ping busybox-static tcpdump openssl procps)
+  docker-registry containerd runc ansible-core iproute2 iputils-ping busybox-static tcpdump openssl procps sudo)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
