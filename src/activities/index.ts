@@ -1,11 +1,13 @@
 // All activities, built from their dependencies. The worker registers exactly this object, and workflows
 // `import type` it, so a renamed activity breaks the build rather than a run.
+import { createCertExpiryActivities } from './cert-expiry.js';
 import type { ActivityDeps } from './deps.js';
 import { createPreflightActivities } from './preflight.js';
 
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createPreflightActivities(deps),
+    ...createCertExpiryActivities(deps),
   };
 }
 

@@ -1,2 +1,3 @@
 // Every workflow type the worker serves. Workflow type names are recorded in history: they are API, never rename.
 export { preflightCluster } from './preflight.js';
+export { checkCertificates } from './certs.js';
