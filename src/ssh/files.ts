@@ -31,7 +31,8 @@ const uploadScript = [
   'set -e',
   // mv onto a directory would move the file *into* it and report success.
   '[ ! -d "$1" ] || { echo "$1 is a directory" >&2; exit 1; }',
-  'dir=$(dirname -- "$1")',
+  // Not $(dirname …): command substitution eats trailing newlines, which a directory name may end with.
+  'dir=${1%/*}; [ -n "$dir" ] || dir=/',
   'mkdir -p -- "$dir"',
   'tmp=$(mktemp "$dir/.kubeadm2ha.XXXXXX")',
   'trap \'rm -f -- "$tmp"\' EXIT',

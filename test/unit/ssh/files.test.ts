@@ -27,6 +27,15 @@ describe('putFile (local shell stand-in for a host)', () => {
     expect((await stat(target)).mtimeMs).toBe(mtime);
   });
 
+  it('writes into a directory whose name ends with a newline, not next to it', async () => {
+    const host = localShell();
+    const sub = join(dir, 'nl');
+    const target = join(`${sub}\n`, 'f');
+    expect(await putFile(host, target, 'x', { mode: 0o644 })).toEqual({ changed: true });
+    expect(await readFile(target, 'utf8')).toBe('x');
+    await expect(stat(sub)).rejects.toThrow(/ENOENT/);
+  });
+
   it('fixes only the mode when the content already matches', async () => {
     const host = localShell();
     const target = join(dir, 'mode-only');
