@@ -2,12 +2,16 @@
 // `import type` it, so a renamed activity breaks the build rather than a run.
 import { createCertExpiryActivities } from './cert-expiry.js';
 import type { ActivityDeps } from './deps.js';
+import { createEtcdActivities } from './etcd.js';
+import { createPkiActivities } from './pki.js';
 import { createPreflightActivities } from './preflight.js';
 
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createPreflightActivities(deps),
     ...createCertExpiryActivities(deps),
+    ...createPkiActivities(deps),
+    ...createEtcdActivities(deps),
   };
 }
 

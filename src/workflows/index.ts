@@ -1,3 +1,4 @@
 // Every workflow type the worker serves. Workflow type names are recorded in history: they are API, never rename.
 export { preflightCluster } from './preflight.js';
+export { setupEtcdCluster } from './etcd.js';
 export { checkCertificates } from './certs.js';

@@ -1,0 +1,33 @@
+// Heartbeats and cancellable waits for long activities. Outside an activity (unit tests, scripts) they degrade to
+// no-op and a plain timer, so the same code runs in both places.
+import { Context } from '@temporalio/activity';
+
+function current(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Tell Temporal we are alive; `details` must hold nothing secret (it is stored in history). */
+export function heartbeat(details?: unknown): void {
+  current()?.heartbeat(details);
+}
+
+/** Wait, but end early (rejecting) when the activity is cancelled, e.g. because its workflow was. */
+export function pause(ms: number): Promise<void> {
+  const ctx = current();
+  return ctx ? ctx.sleep(ms) : new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Heartbeat every `everyMs` while `work` runs: for one long remote command (apt-get) that cannot report itself. */
+export async function keepAlive<T>(work: Promise<T>, details?: unknown, everyMs = 5_000): Promise<T> {
+  heartbeat(details);
+  const timer = setInterval(() => heartbeat(details), everyMs);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
+  }
+}

@@ -1,0 +1,380 @@
+// External etcd activities, one concern each: the pinned binary (ensureEtcdInstalled), the member's configuration
+// and service definition (configureEtcd), the daemon running (ensureEtcdRunning), and the health gate
+// (waitEtcdHealthy). All idempotent: a rerun on a healthy cluster reads and compares, and writes nothing.
+import { FailureType, KubeadmHaError } from '../errors.js';
+import {
+  ETCD_CONFIG_PATH,
+  ETCD_SERVICE,
+  type EtcdClientTls,
+  type EtcdMemberConfig,
+  type EtcdMemberPlan,
+} from '../plan/etcd.js';
+import type { HostContext } from '../plan/types.js';
+import { quote, type HostSession } from '../ssh/index.js';
+import { heartbeat, keepAlive, pause } from './activity-context.js';
+import type { ActivityDeps } from './deps.js';
+import {
+  chooseInitialClusterState,
+  initialClusterStateOf,
+  renderEtcdConfig,
+  type InitialClusterState,
+} from './etcd-config.js';
+import {
+  etcdctlArgv,
+  membersNotStarted,
+  parseEndpointHealth,
+  parseMemberList,
+  type EndpointHealth,
+  type EtcdMember,
+} from './etcdctl.js';
+import { withFailures } from './failures.js';
+import {
+  detectServiceManager,
+  ensureService,
+  type EnsureAction,
+  type ServiceManagerKind,
+  type ServiceSpec,
+} from './services/index.js';
+
+export interface EnsureEtcdInstalledInput {
+  host: HostContext;
+  version: string;
+  mirror?: string;
+}
+
+export interface EtcdInstallResult {
+  host: string;
+  version: string;
+  /** Absolute path of the etcd binary the service runs. */
+  binary: string;
+  /** True when this call installed or changed the package. */
+  installed: boolean;
+}
+
+export interface ConfigureEtcdInput {
+  host: HostContext;
+  member: EtcdMemberConfig;
+  binary: string;
+}
+
+export interface ConfigureEtcdResult {
+  host: string;
+  changed: string[];
+  initialClusterState: InitialClusterState;
+  serviceManager: ServiceManagerKind;
+}
+
+export interface EnsureEtcdRunningInput {
+  host: HostContext;
+  binary: string;
+  /** Restart a running member: its configuration or certificates changed in this run. */
+  restartIfRunning: boolean;
+}
+
+export interface EtcdRunningResult {
+  host: string;
+  action: EnsureAction;
+  serviceManager: ServiceManagerKind;
+}
+
+export interface WaitEtcdHealthyInput {
+  members: { host: HostContext; plan: Pick<EtcdMemberPlan, 'clientUrl' | 'peerUrl'> }[];
+  tls: EtcdClientTls;
+  timeoutSeconds: number;
+  /** Pause between probes. */
+  intervalMs?: number;
+}
+
+export interface EtcdHealth {
+  healthy: boolean;
+  clusterId: string;
+  members: EtcdMember[];
+  /** Planned members whose endpoint did not answer healthy at the last probe, with etcdctl's reason. */
+  unhealthy: { name: string; endpoint: string; error: string }[];
+  /** Planned members whose daemon is not running: waiting longer cannot help, they need a start. */
+  down: string[];
+  probes: number;
+  elapsedMs: number;
+}
+
+/** The service definition of a member: etcd reads everything else from its config file. */
+export const etcdServiceSpec = (binary: string): ServiceSpec => ({
+  name: ETCD_SERVICE,
+  description: 'etcd key-value store (external etcd of a kubeadm2ha cluster)',
+  documentation: 'https://etcd.io/docs/',
+  command: [binary, '--config-file', ETCD_CONFIG_PATH],
+  notify: true,
+});
+
+/** `etcd --version` says "etcd Version: 3.4.23"; anything else (missing binary, garbage) gives ''. */
+export function parseEtcdVersion(text: string): string {
+  return /^etcd Version: (\S+)/m.exec(text)?.[1] ?? '';
+}
+
+/** The Debian/Ubuntu version string of `pkg` matching an upstream version, from `apt-cache madison` output. */
+export function pickPackageVersion(madison: string, upstream: string): string | undefined {
+  const versions = madison
+    .split('\n')
+    .map((l) => l.split('|')[1]?.trim())
+    .filter((v): v is string => Boolean(v));
+  // "3.4.23-4+b3", "3.4.23+dfsg-1", "1:3.4.23-1": the upstream part, after an optional epoch, is ours exactly.
+  return versions.find((v) => {
+    const up = v.replace(/^\d+:/, '');
+    return (
+      up === upstream || up.startsWith(`${upstream}-`) || up.startsWith(`${upstream}+`) || up.startsWith(`${upstream}~`)
+    );
+  });
+}
+
+const probeScript = [
+  'b=$(command -v etcd || true)',
+  'echo "binary=$b"',
+  'if [ -n "$b" ]; then "$b" --version 2>/dev/null | sed -n "s/^etcd Version: /version=/p"; fi',
+  'echo "etcdctl=$(command -v etcdctl || true)"',
+  'echo "apt=$(command -v apt-get || true)"',
+].join('\n');
+
+function facts(text: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) m.set(line.slice(0, i), line.slice(i + 1).trim());
+  }
+  return m;
+}
+
+async function probeEtcd(
+  session: HostSession,
+): Promise<{ binary: string; version: string; etcdctl: string; apt: string }> {
+  const f = facts((await session.run({ script: probeScript }, { action: 'etcd --version', timeoutMs: 30_000 })).stdout);
+  return {
+    binary: f.get('binary') ?? '',
+    version: f.get('version') ?? '',
+    etcdctl: f.get('etcdctl') ?? '',
+    apt: f.get('apt') ?? '',
+  };
+}
+
+const notSuitable = (host: string, message: string) => new KubeadmHaError(message, FailureType.HostNotSuitable, host);
+
+export function createEtcdActivities(deps: ActivityDeps) {
+  return {
+    async ensureEtcdInstalled({ host, version, mirror }: EnsureEtcdInstalledInput): Promise<EtcdInstallResult> {
+      return withFailures(async () => {
+        const name = host.target.name;
+        const session = deps.session(host);
+        const before = await probeEtcd(session);
+        if (before.version === version && before.etcdctl) {
+          return { host: name, version, binary: before.binary, installed: false };
+        }
+        const found = before.binary
+          ? `etcd ${before.version || '(unknown version)'} is installed`
+          : 'etcd is not installed';
+        if (!mirror) {
+          throw notSuitable(
+            name,
+            `etcd ${version} is required but ${found}${before.etcdctl ? '' : ' (and no etcdctl)'}; ` +
+              `install etcd ${version} (Debian: etcd-server and etcd-client) or set cluster.packages.mirror`,
+          );
+        }
+        if (!before.apt)
+          throw notSuitable(name, `${found}, and installing etcd is only supported with apt (Debian/Ubuntu)`);
+
+        // Only packages of exactly the pinned upstream version: a newer etcd from the mirror is a different cluster.
+        const madison = await session.run(['apt-cache', 'madison', 'etcd-server', 'etcd-client'], {
+          action: 'apt-cache madison etcd-server',
+          timeoutMs: 60_000,
+        });
+        const server = pickPackageVersion(
+          madison.stdout
+            .split('\n')
+            .filter((l) => l.trim().startsWith('etcd-server '))
+            .join('\n'),
+          version,
+        );
+        const client = pickPackageVersion(
+          madison.stdout
+            .split('\n')
+            .filter((l) => l.trim().startsWith('etcd-client '))
+            .join('\n'),
+          version,
+        );
+        if (!server || !client) {
+          throw notSuitable(
+            name,
+            `${found}; etcd-server/etcd-client ${version} are not available from the host's package sources ` +
+              `(mirror ${mirror}); available: ${
+                madison.stdout
+                  .split('\n')
+                  .map((l) => l.split('|').slice(0, 2).join(' ').trim())
+                  .filter(Boolean)
+                  .join(', ') || 'none'
+              }`,
+          );
+        }
+        await keepAlive(
+          session.run(
+            [
+              'env',
+              'DEBIAN_FRONTEND=noninteractive',
+              'apt-get',
+              'install',
+              '-y',
+              '-q',
+              '--allow-downgrades',
+              `etcd-server=${server}`,
+              `etcd-client=${client}`,
+            ],
+            { action: `apt-get install etcd-server=${server}`, timeoutMs: 900_000 },
+          ),
+          { host: name, installing: `etcd-server=${server}` },
+        );
+        const after = await probeEtcd(session);
+        if (after.version !== version) {
+          throw notSuitable(
+            name,
+            `installed etcd-server=${server} but etcd --version reports ${after.version || 'nothing'}`,
+          );
+        }
+        return { host: name, version, binary: after.binary, installed: true };
+      });
+    },
+
+    async configureEtcd({ host, member, binary }: ConfigureEtcdInput): Promise<ConfigureEtcdResult> {
+      return withFailures(async () => {
+        const name = host.target.name;
+        const session = deps.session(host);
+        // One round trip: does the data dir hold a member, and what does our current file say? etcd 3.5 refuses a
+        // data dir that is not 0700; 3.4 warns. Tightening the mode changes nothing for a running member.
+        const probe = await session.run(
+          {
+            script:
+              `mkdir -p ${quote(member.dataDir)} && chmod 700 ${quote(member.dataDir)}; ` +
+              `if [ -d ${quote(`${member.dataDir}/member`)} ]; then echo member=yes; fi; ` +
+              `if [ -f ${quote(ETCD_CONFIG_PATH)} ]; then echo ---; cat ${quote(ETCD_CONFIG_PATH)}; fi`,
+          },
+          { action: 'inspect etcd data dir', timeoutMs: 30_000 },
+        );
+        const [head = '', ...rest] = probe.stdout.split('---\n');
+        const hasMember = head.includes('member=yes');
+        const current = rest.length > 0 ? rest.join('---\n') : undefined;
+        const state = chooseInitialClusterState(hasMember, initialClusterStateOf(current));
+        const changed: string[] = [];
+        const cfg = await session.putFile(ETCD_CONFIG_PATH, renderEtcdConfig(member, state), {
+          mode: 0o644,
+          timeoutMs: 30_000,
+        });
+        if (cfg.changed) changed.push(ETCD_CONFIG_PATH);
+        const manager = await detectServiceManager(session);
+        const svc = await manager.install(etcdServiceSpec(binary));
+        if (svc.changed) changed.push(`${manager.kind}:${ETCD_SERVICE}`);
+        return { host: name, changed, initialClusterState: state, serviceManager: manager.kind };
+      });
+    },
+
+    async ensureEtcdRunning({ host, binary, restartIfRunning }: EnsureEtcdRunningInput): Promise<EtcdRunningResult> {
+      return withFailures(async () => {
+        const session = deps.session(host);
+        const manager = await detectServiceManager(session);
+        const { action } = await ensureService(manager, etcdServiceSpec(binary), { restartIfRunning });
+        return { host: host.target.name, action, serviceManager: manager.kind };
+      });
+    },
+
+    async waitEtcdHealthy({
+      members,
+      tls,
+      timeoutSeconds,
+      intervalMs = 200,
+    }: WaitEtcdHealthyInput): Promise<EtcdHealth> {
+      return withFailures(async () => {
+        const started = deps.now();
+        const deadline = started + timeoutSeconds * 1000;
+        const endpoints = members.map((m) => m.plan.clientUrl);
+        const nameOf = (endpoint: string) =>
+          members.find((m) => m.plan.clientUrl === endpoint)?.host.target.name ?? endpoint;
+        let probes = 0;
+
+        // Ask from a member (it has etcdctl and the healthcheck client certificate); if that host cannot be
+        // reached or cannot run etcdctl, the next one.
+        const etcdctl = async (command: string[]) => {
+          let lastErr: unknown;
+          for (const m of members) {
+            try {
+              return await deps.session(m.host).run(etcdctlArgv(tls, endpoints, command), {
+                action: `etcdctl ${command.join(' ')}`,
+                allowNonZero: true,
+                timeoutMs: 15_000,
+              });
+            } catch (err) {
+              lastErr = err;
+            }
+          }
+          throw lastErr instanceof Error ? lastErr : new Error(String(lastErr));
+        };
+
+        for (;;) {
+          probes++;
+          const health = await etcdctl(['endpoint', 'health']);
+          const parsed = parseEndpointHealth(health.stdout);
+          let unhealthy: EtcdHealth['unhealthy'];
+          if (!parsed) {
+            const why = (health.stderr.trim().split('\n').pop() ?? '').slice(0, 300) || `exit ${health.code}`;
+            unhealthy = members.map((m) => ({ name: m.host.target.name, endpoint: m.plan.clientUrl, error: why }));
+          } else {
+            unhealthy = endpoints
+              .map(
+                (e): EndpointHealth =>
+                  parsed.find((p) => p.endpoint === e) ?? { endpoint: e, health: false, error: 'not reported' },
+              )
+              .filter((e) => !e.health)
+              .map((e) => ({ name: nameOf(e.endpoint), endpoint: e.endpoint, error: e.error ?? 'unhealthy' }));
+          }
+
+          let list: ReturnType<typeof parseMemberList> = undefined;
+          if (unhealthy.length === 0) {
+            list = parseMemberList((await etcdctl(['member', 'list'])).stdout);
+            const missing = list
+              ? membersNotStarted(
+                  list,
+                  members.map((m) => ({ name: m.host.target.name, peerUrl: m.plan.peerUrl })),
+                )
+              : members.map((m) => m.host.target.name);
+            if (list && missing.length === 0) {
+              return {
+                healthy: true,
+                clusterId: list.clusterId,
+                members: list.members,
+                unhealthy: [],
+                down: [],
+                probes,
+                elapsedMs: deps.now() - started,
+              };
+            }
+            unhealthy = missing.map((n) => ({ name: n, endpoint: '', error: 'not a started member in `member list`' }));
+          }
+
+          // A member whose daemon is gone will not get healthy by waiting: hand it back to the workflow now.
+          const down: string[] = [];
+          for (const u of unhealthy) {
+            const m = members.find((x) => x.host.target.name === u.name);
+            if (!m) continue;
+            try {
+              const manager = await detectServiceManager(deps.session(m.host));
+              if (!(await manager.isActive(ETCD_SERVICE))) down.push(u.name);
+            } catch (err) {
+              // Unreachable host: it may come back within the deadline; keep waiting.
+              if (!(err instanceof KubeadmHaError)) throw err;
+            }
+          }
+          if (down.length > 0 || deps.now() >= deadline) {
+            const elapsedMs = deps.now() - started;
+            return { healthy: false, clusterId: '', members: list?.members ?? [], unhealthy, down, probes, elapsedMs };
+          }
+          heartbeat({ probes, unhealthy: unhealthy.map((u) => u.name) });
+          await pause(intervalMs);
+        }
+      });
+    },
+  };
+}
