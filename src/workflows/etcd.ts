@@ -69,7 +69,7 @@ export async function setupEtcdCluster({
   const p = plan(inventory);
   upsertSearchAttributes([
     { key: ClusterName, value: p.cluster },
-    { key: Operation, value: 'etcd-setup' },
+    { key: Operation, value: 'etcd' },
     { key: KubernetesVersion, value: p.kubernetesVersion },
   ]);
   const progress = new ProgressTracker('etcd setup', p.cluster, p.hosts);
