@@ -6,6 +6,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, DefaultLogger, type BundleOptions, type WorkflowBundleOption } from '@temporalio/worker';
+import { failureConverterPath } from './data-converter.js';
 
 /** The package root: the nearest directory above this module that has package.json (works from src/ and dist/). */
 export function projectRoot(): string {
@@ -27,6 +28,8 @@ export function workflowBundleOptions(root = projectRoot()): BundleOptions {
   const src = join(root, 'src', 'workflows', 'index.ts');
   return {
     workflowsPath: existsSync(src) ? src : join(root, 'dist', 'workflows', 'index.js'),
+    // Failures raised inside workflows are converted in the sandbox: it needs the same (encrypting) converter.
+    failureConverterPath: failureConverterPath(),
     // Webpack's info output is noise for CLI users; warnings and errors still show.
     logger: new DefaultLogger('WARN'),
   };
@@ -40,6 +43,7 @@ export async function loadWorkflowBundle(root = projectRoot()): Promise<Workflow
     const newest = Math.max(
       await newestMtime(join(root, 'src', 'workflows')),
       await newestMtime(join(root, 'src', 'plan')),
+      (await mtimeMs(failureConverterPath())) ?? 0,
     );
     if (bundleMtime >= newest) return { codePath };
   }
