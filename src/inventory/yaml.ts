@@ -1,0 +1,104 @@
+// Our own format: one YAML document shaped like the schema. Parsed as a Document with a LineCounter so every
+// node keeps its range; walking the tree once fills a SourceMap (path → line:column) and finds what the yaml
+// library lets through silently (duplicate keys are reported with their path, not just a position).
+import { readFile } from 'node:fs/promises';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
+import type { InventoryIssue, InventoryWarning } from './errors.js';
+import { formatPath, SourceMap, type Path, type Position } from './locate.js';
+
+export interface ParsedYaml {
+  value: unknown;
+  map: SourceMap;
+  issues: InventoryIssue[];
+  warnings: InventoryWarning[];
+}
+
+export interface YamlOptions {
+  /** Ansible's group_vars are YAML 1.1 (PyYAML): `no` is false there. Our own files are YAML 1.2. */
+  version?: '1.1' | '1.2';
+}
+
+export function parseYaml(text: string, file: string, opts: YamlOptions = {}): ParsedYaml {
+  const lc = new LineCounter();
+  const pos = (offset: number): Position => {
+    const { line, col } = lc.linePos(offset);
+    return { file, line, column: col };
+  };
+  const map = new SourceMap({ file, line: 1, column: 1 });
+  const issues: InventoryIssue[] = [];
+  const warnings: InventoryWarning[] = [];
+  const parsed = parseAllDocuments(text, {
+    lineCounter: lc,
+    prettyErrors: false,
+    uniqueKeys: false,
+    version: opts.version ?? '1.2',
+  });
+  const docs = Array.isArray(parsed) ? parsed : [];
+  for (const doc of docs) {
+    for (const e of doc.errors) issues.push({ ...pos(e.pos[0]), field: '(yaml)', message: e.message });
+    for (const w of doc.warnings) warnings.push({ ...pos(w.pos[0]), field: '(yaml)', text: w.message });
+  }
+  const [first, second] = docs;
+  if (second) {
+    const at = second.contents?.range?.[0] ?? text.length;
+    issues.push({ ...pos(at), field: '(yaml)', message: `expected one YAML document, found ${docs.length}` });
+  }
+  if (!first || issues.length > 0) return { value: undefined, map, issues, warnings };
+  walk(first, first.contents, [], undefined, { pos, map, issues });
+  return { value: first.toJS({ maxAliasCount: 1000 }) as unknown, map, issues, warnings };
+}
+
+interface WalkCtx {
+  pos: (offset: number) => Position;
+  map: SourceMap;
+  issues: InventoryIssue[];
+}
+
+function walk(
+  doc: Document,
+  raw: Node | null | undefined,
+  path: Path,
+  key: Position | undefined,
+  ctx: WalkCtx,
+  depth = 0,
+): void {
+  if (!raw || depth > 64) return;
+  const node = isAlias(raw) ? (raw.resolve(doc) ?? raw) : raw;
+  const start = node.range?.[0];
+  // An empty value (`key:`) has a zero-width range just after the colon; the key is the better place to point at.
+  const empty = isScalar(node) && node.range && node.range[0] === node.range[1];
+  const value = start === undefined || empty ? (key ?? ctx.map.root) : ctx.pos(start);
+  ctx.map.set(path, key ? { value, key } : { value });
+  if (isMap(node)) {
+    const seen = new Map<string, Position>();
+    for (const pair of node.items) {
+      const k = pair.key as Node | null;
+      const kPos = k?.range ? ctx.pos(k.range[0]) : value;
+      if (
+        !isScalar(k) ||
+        (typeof k.value !== 'string' && typeof k.value !== 'number' && typeof k.value !== 'boolean')
+      ) {
+        ctx.issues.push({ ...kPos, field: formatPath(path) || '(yaml)', message: 'keys must be plain scalars' });
+        continue;
+      }
+      const name = String(k.value);
+      const before = seen.get(name);
+      if (before) {
+        ctx.issues.push({
+          ...kPos,
+          field: formatPath([...path, name]),
+          message: `duplicate key (first set at line ${before.line})`,
+        });
+        continue;
+      }
+      seen.set(name, kPos);
+      walk(doc, pair.value as Node | null, [...path, name], kPos, ctx, depth + 1);
+    }
+  } else if (isSeq(node)) {
+    node.items.forEach((item, i) => walk(doc, item as Node | null, [...path, i], undefined, ctx, depth + 1));
+  }
+}
+
+export async function readYaml(file: string, opts: YamlOptions = {}): Promise<ParsedYaml> {
+  return parseYaml(await readFile(file, 'utf8'), file, opts);
+}
