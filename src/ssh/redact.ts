@@ -18,6 +18,11 @@ const rules: ReadonlyArray<readonly [RegExp, string]> = [
   ],
   // kubeadm: "Using certificate key:\n<64 hex>".
   [/(certificate key:\s*)[0-9a-f]{64}\b/gi, `$1${MASK}`],
+  // Config files echoed back: kubeadm's `certificateKey: <hex>` (YAML or JSON) and kubeconfig's base64 PEM
+  // `client-key-data:` (admin.conf carries the cluster-admin private key this way).
+  [/(\b(?:certificateKey|client-key-data)["']?\s*:\s*["']?)[A-Za-z0-9+/=]{16,}/g, `$1${MASK}`],
+  // kubeconfig / API `token: <bearer token>` (service-account JWTs); bootstrap tokens are caught below anyway.
+  [/(\btoken["']?\s*:\s*["']?)[A-Za-z0-9._~+/=-]{24,}/g, `$1${MASK}`],
   // Bootstrap tokens anywhere (YAML `token: …`, URLs, prose). The id part is public but masking both is simpler.
   [/\b[a-z0-9]{6}\.[a-z0-9]{16}\b/g, MASK],
   // HTTP bearer tokens (kubectl -v, curl).
