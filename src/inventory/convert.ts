@@ -23,5 +23,5 @@ export function toYaml(value: unknown, opts: { from: string[]; warnings: Invento
       : []),
   ];
   doc.commentBefore = lines.join('\n');
-  return doc.toString({ lineWidth: 0 });
+  return doc.toString({ lineWidth: 0, flowCollectionPadding: false });
 }

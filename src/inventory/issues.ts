@@ -110,8 +110,10 @@ function describe(issue: ZodIssue, input: unknown): string {
       if (typeof input !== 'string') return `expected a string, got ${kind(input)} ${show(input)}`;
       return `expected an IPv4 address or a DNS name; got ${show(input)}`;
     }
-    default:
-      return issue.message;
+    default: {
+      const scalar = typeof input === 'string' || typeof input === 'number' || typeof input === 'boolean';
+      return scalar ? `${issue.message}; got ${show(input)}` : issue.message;
+    }
   }
 }
 
