@@ -50,7 +50,10 @@ export async function livePollers(client: Client, namespace: string, taskQueue: 
   }).length;
 }
 
-async function startOrAttach<A>(ctx: OperationContext, spec: OperationSpec<A>): Promise<{ handle: WorkflowHandle; attached: boolean }> {
+async function startOrAttach<A>(
+  ctx: OperationContext,
+  spec: OperationSpec<A>,
+): Promise<{ handle: WorkflowHandle; attached: boolean }> {
   const taskQueue = ctx.taskQueue ?? DEFAULT_TASK_QUEUE;
   try {
     const handle = await ctx.client.workflow.start(spec.workflowType, {
@@ -74,12 +77,27 @@ async function startOrAttach<A>(ctx: OperationContext, spec: OperationSpec<A>): 
 }
 
 export async function runOperation<A, R>(ctx: OperationContext, spec: OperationSpec<A>): Promise<R> {
-  const taskQueue = ctx.taskQueue ?? DEFAULT_TASK_QUEUE;
   const { handle, attached } = await startOrAttach(ctx, spec);
+  return followOperation<R>(ctx, handle, {
+    label: `${attached ? 'attached to running' : 'started'} ${spec.operation} of ${spec.cluster}`,
+  });
+}
+
+/**
+ * Watch a workflow to its end: print the Web UI link, make sure a worker serves it (embedding one when none polls),
+ * draw live progress, and return its result. `resume` uses this alone, on a workflow started earlier.
+ */
+export async function followOperation<R>(
+  ctx: OperationContext,
+  handle: WorkflowHandle,
+  opts: { label: string },
+): Promise<R> {
   const desc = await handle.describe();
+  // The workflow's own queue: a resumed run keeps the queue it was started on, whatever today's flags say.
+  const taskQueue = desc.taskQueue || ctx.taskQueue || DEFAULT_TASK_QUEUE;
   const note = (s: string) => ctx.out.write(`${s}\n`);
-  note(`${attached ? 'attached to running' : 'started'} ${spec.operation} of ${spec.cluster}: workflow ${spec.workflowId}`);
-  if (ctx.uiBaseUrl) note(`Web UI: ${workflowUiLink(ctx.uiBaseUrl, ctx.namespace, spec.workflowId, desc.runId)}`);
+  note(`${opts.label}: workflow ${handle.workflowId}`);
+  if (ctx.uiBaseUrl) note(`Web UI: ${workflowUiLink(ctx.uiBaseUrl, ctx.namespace, handle.workflowId, desc.runId)}`);
 
   const result = handle.result() as Promise<R>;
   let embedded: Promise<unknown> | undefined;
@@ -87,8 +105,17 @@ export async function runOperation<A, R>(ctx: OperationContext, spec: OperationS
   if (ctx.workerMode === 'embedded' || (ctx.workerMode === 'auto' && pollers === 0)) {
     note('worker: embedded in this process (stop it and run `kubeadm2ha resume` to go on later)');
     const { createKubeadmHaWorker } = await import('../worker.js');
-    const w = await createKubeadmHaWorker({ connection: await ctx.workerConnection(), namespace: ctx.namespace, taskQueue });
-    embedded = w.run(result.then(() => undefined, () => undefined));
+    const w = await createKubeadmHaWorker({
+      connection: await ctx.workerConnection(),
+      namespace: ctx.namespace,
+      taskQueue,
+    });
+    embedded = w.run(
+      result.then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
   } else {
     note(`worker: ${pollers || 'external'} worker(s) polling task queue ${taskQueue}`);
   }

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# `npm run bench`: our preflight workflow vs ansible-playbook on the same 20 lab hosts, in one run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+npx tsx bench/preflight-vs-ansible.ts

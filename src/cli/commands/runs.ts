@@ -1,0 +1,134 @@
+// `kubeadm2ha status` and `kubeadm2ha resume`: find a cluster's operations in Temporal, show where each stands per
+// host, and pick a stopped-watching run back up (the workflow never stopped; only this terminal did).
+import type { Command } from 'commander';
+import type { WorkflowExecutionInfo } from '@temporalio/client';
+import { InvalidInputError } from '../../errors.js';
+import { loadInventory } from '../../inventory/index.js';
+import type { Progress } from '../../plan/types.js';
+import { workflowUiLink } from '../../temporal/connection.js';
+import { progressQuery } from '../../workflows/messages.js';
+import { isOperation, operations, workflowIdFor, type Operation } from '../../workflows/ids.js';
+import { addOperationOptions, operationContext, type OperationFlags } from '../context.js';
+import { followOperation } from '../operation.js';
+import { renderProgress } from '../progress.js';
+
+interface RunsFlags extends OperationFlags {
+  inventory?: string;
+  cluster?: string;
+  limit?: string;
+}
+
+async function clusterName(flags: RunsFlags): Promise<string> {
+  if (flags.cluster) return flags.cluster;
+  if (flags.inventory) return (await loadInventory(flags.inventory)).inventory.cluster.name;
+  throw new InvalidInputError('name the cluster: -i <inventory> or --cluster <name>');
+}
+
+/** Visibility queries quote values with single quotes; a cluster name never holds one (schema), but be strict. */
+function visibilityString(value: string): string {
+  if (/['\\]/.test(value)) throw new InvalidInputError(`cluster name ${JSON.stringify(value)} cannot be queried`);
+  return `'${value}'`;
+}
+
+interface RunSummary {
+  workflowId: string;
+  runId: string;
+  operation: string;
+  status: string;
+  startTime: string;
+  closeTime?: string;
+  link?: string;
+  progress?: Progress;
+}
+
+export async function status(flags: RunsFlags): Promise<RunSummary[]> {
+  const cluster = await clusterName(flags);
+  const { ctx, close } = await operationContext(flags);
+  try {
+    const limit = Number(flags.limit ?? 10);
+    const runs: RunSummary[] = [];
+    const query = `ClusterName = ${visibilityString(cluster)}`;
+    for await (const wf of ctx.client.workflow.list({ query }) as AsyncIterable<WorkflowExecutionInfo>) {
+      const summary: RunSummary = {
+        workflowId: wf.workflowId,
+        runId: wf.runId,
+        operation: wf.type,
+        status: wf.status.name,
+        startTime: wf.startTime.toISOString(),
+        ...(wf.closeTime && { closeTime: wf.closeTime.toISOString() }),
+        ...(ctx.uiBaseUrl && { link: workflowUiLink(ctx.uiBaseUrl, ctx.namespace, wf.workflowId, wf.runId) }),
+      };
+      if (wf.status.name === 'RUNNING') {
+        try {
+          summary.progress = await ctx.client.workflow.getHandle(wf.workflowId, wf.runId).query(progressQuery);
+        } catch {
+          // No worker has picked it up yet, so there is no progress to show; the status says RUNNING anyway.
+        }
+      }
+      runs.push(summary);
+      if (runs.length >= limit) break;
+    }
+    if (flags.json) console.log(JSON.stringify(runs, null, 2));
+    else if (runs.length === 0) console.log(`no operations recorded for cluster ${cluster}`);
+    else {
+      for (const r of runs) {
+        console.log(`${r.status.padEnd(10)} ${r.operation.padEnd(20)} ${r.startTime}  ${r.workflowId}`);
+        if (r.progress) for (const line of renderProgress(r.progress)) console.log(`    ${line}`);
+        if (r.link) console.log(`    ${r.link}`);
+      }
+    }
+    return runs;
+  } finally {
+    await close();
+  }
+}
+
+export async function resume(flags: RunsFlags & { operation?: string; workflowId?: string }): Promise<unknown> {
+  if (!flags.workflowId && !flags.operation)
+    throw new InvalidInputError('name the run: --operation <op> or --workflow-id <id>');
+  if (flags.operation && !isOperation(flags.operation)) {
+    throw new InvalidInputError(
+      `unknown operation ${JSON.stringify(flags.operation)}; one of: ${operations.join(', ')}`,
+    );
+  }
+  const workflowId = flags.workflowId ?? workflowIdFor(await clusterName(flags), flags.operation as Operation);
+  const { ctx, close } = await operationContext(flags);
+  try {
+    const handle = ctx.client.workflow.getHandle(workflowId);
+    const desc = await handle.describe();
+    if (desc.status.name !== 'RUNNING') {
+      throw new InvalidInputError(
+        `${workflowId} is not running (${desc.status.name}); start the operation again instead`,
+      );
+    }
+    const result = await followOperation<unknown>(ctx, handle, { label: 'resumed watching' });
+    if (flags.json) console.log(JSON.stringify(result, null, 2));
+    return result;
+  } finally {
+    await close();
+  }
+}
+
+export function register(program: Command): void {
+  addOperationOptions(
+    program
+      .command('status')
+      .description("list a cluster's recent operations with per-host progress of running ones")
+      .option('-i, --inventory <file>', 'inventory naming the cluster')
+      .option('--cluster <name>', 'cluster name (instead of an inventory)')
+      .option('--limit <n>', 'most recent runs to show', '10'),
+  ).action(async (flags: RunsFlags) => {
+    await status(flags);
+  });
+  addOperationOptions(
+    program
+      .command('resume')
+      .description('attach to a running operation: serve it with a worker if none polls, and follow it to its end')
+      .option('-i, --inventory <file>', 'inventory naming the cluster')
+      .option('--cluster <name>', 'cluster name (instead of an inventory)')
+      .option('--operation <op>', 'operation to resume (preflight, setup, upgrade, …)')
+      .option('--workflow-id <id>', 'workflow id (instead of cluster + operation)'),
+  ).action(async (flags: RunsFlags & { operation?: string; workflowId?: string }) => {
+    await resume(flags);
+  });
+}

@@ -1,0 +1,166 @@
+// Durability is the product: a preflight survives its worker being SIGKILLed mid-run, and survives the Temporal
+// server itself being stopped and started again on the same SQLite file. Checks that had completed are not run
+// again: the activity log (written before each completion is reported) proves it across both worker processes.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadInventory } from '../../src/inventory/index.js';
+import type { Inventory } from '../../src/inventory/schema.js';
+import { createLab, type Lab } from '../../src/lab/index.js';
+import { planPreflight } from '../../src/plan/preflight.js';
+import type { PreflightReport } from '../../src/plan/types.js';
+import { startDevServer, stopDevServer, type DevServerOptions } from '../../src/temporal/dev-server.js';
+import { freePort } from '../../src/temporal/process-util.js';
+import { createKubeadmHaWorker } from '../../src/worker.js';
+import { readActivityLog, type ActivityLogEntry } from '../../src/worker/activity-log.js';
+import { pollUntil, temporalAddress, uniqueQueue } from './helpers.js';
+
+const root = join(import.meta.dirname, '..', '..');
+let lab: Lab;
+let inventory: Inventory;
+let dir: string;
+
+beforeAll(async () => {
+  lab = await createLab({ hosts: 6 });
+  inventory = (await loadInventory(await lab.writeInventory())).inventory;
+  dir = await mkdtemp(join(tmpdir(), 'k2h-durability-'));
+});
+
+afterAll(async () => {
+  await lab?.destroy();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+function startWorkerProcess(address: string, taskQueue: string, log: string): ChildProcess {
+  // One activity at a time so a run lasts long enough to be interrupted half-way on any machine.
+  return spawn(
+    process.execPath,
+    [
+      join(root, 'bin', 'kubeadm2ha.js'),
+      'worker',
+      '--address',
+      address,
+      '--task-queue',
+      taskQueue,
+      '--max-concurrent-activities',
+      '1',
+      '--activity-log',
+      log,
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, KUBEADM2HA_FROM_SOURCE: '1' } },
+  );
+}
+
+const entries = (log: string): ActivityLogEntry[] =>
+  existsSync(log) ? readActivityLog(readFileSync(log, 'utf8')) : [];
+const completed = (log: string): string[] =>
+  entries(log)
+    .filter((e) => e.event === 'complete')
+    .map((e) => e.subject ?? '');
+const totalChecks = (): number => planPreflight(inventory).hosts.reduce((n, h) => n + h.steps.length, 0);
+
+describe('durability', () => {
+  it('a preflight goes on after its worker is killed, without re-running completed checks', async () => {
+    const address = temporalAddress();
+    const connection = await Connection.connect({ address });
+    const client = new Client({ connection });
+    const taskQueue = uniqueQueue('durable');
+    const log = join(dir, 'kill.jsonl');
+    try {
+      const handle = await client.workflow.start('preflightCluster', {
+        taskQueue,
+        workflowId: `${inventory.cluster.name}/preflight/${taskQueue}`,
+        args: [{ inventory }],
+      });
+      const first = startWorkerProcess(address, taskQueue, log);
+      await pollUntil(() => completed(log).length >= 10, '10 completed checks', 60_000, 20);
+      first.kill('SIGKILL');
+      await new Promise((r) => first.once('exit', r));
+      const doneBeforeKill = completed(log);
+      // The kill landed mid-run: the workflow is open and checks are left.
+      expect((await handle.describe()).status.name).toBe('RUNNING');
+      expect(doneBeforeKill.length).toBeLessThan(totalChecks());
+
+      const second = startWorkerProcess(address, taskQueue, log);
+      try {
+        const report = (await handle.result()) as PreflightReport;
+        expect(report.results.filter((r) => r.check !== 'unique-identity')).toHaveLength(totalChecks());
+        expect(report.ok).toBe(true);
+      } finally {
+        second.kill('SIGTERM');
+        await new Promise((r) => second.once('exit', r));
+      }
+      const all = entries(log);
+      const pids = new Set(all.map((e) => e.pid));
+      expect(pids.size).toBe(2);
+      // Every check completed exactly once, and none that had completed before the kill was started again.
+      const done = completed(log);
+      expect(new Set(done).size).toBe(totalChecks());
+      expect(done.length).toBe(totalChecks());
+      const secondPid = [...pids][1];
+      const rerun = all.filter(
+        (e) => e.pid === secondPid && e.event === 'start' && doneBeforeKill.includes(e.subject ?? ''),
+      );
+      expect(rerun).toEqual([]);
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it('a preflight completes across a Temporal server restart on the same database', async () => {
+    const server: DevServerOptions = {
+      port: await freePort(),
+      headless: true,
+      dbFile: join(dir, 'restart.db'),
+      logLevel: 'error',
+    };
+    const info = await startDevServer(server);
+    const log = join(dir, 'restart.jsonl');
+    const taskQueue = uniqueQueue('restart');
+    let connection = await Connection.connect({ address: info.address });
+    let client = new Client({ connection });
+    const workflowId = `${inventory.cluster.name}/preflight/${taskQueue}`;
+    await client.workflow.start('preflightCluster', { taskQueue, workflowId, args: [{ inventory }] });
+    let native = await NativeConnection.connect({ address: info.address });
+    let worker = await createKubeadmHaWorker({
+      connection: native,
+      taskQueue,
+      activityLogFile: log,
+      maxConcurrentActivities: 1,
+    });
+    const running = worker.run();
+    try {
+      await pollUntil(() => completed(log).length >= 8, '8 completed checks', 60_000, 20);
+      // Stop everything: worker first (as a crash of the whole operator machine would), then the server.
+      worker.worker.shutdown();
+      await running;
+      await native.close();
+      await connection.close();
+      const stopped = await stopDevServer(server);
+      expect(stopped.stopped).toBe(true);
+      const doneBefore = completed(log);
+      expect(doneBefore.length).toBeLessThan(totalChecks());
+
+      await startDevServer(server);
+      connection = await Connection.connect({ address: info.address });
+      client = new Client({ connection });
+      expect((await client.workflow.getHandle(workflowId).describe()).status.name).toBe('RUNNING');
+      native = await NativeConnection.connect({ address: info.address });
+      worker = await createKubeadmHaWorker({ connection: native, taskQueue, activityLogFile: log });
+      const report = (await worker.run(client.workflow.getHandle(workflowId).result())) as PreflightReport;
+      expect(report.ok).toBe(true);
+      const done = completed(log);
+      expect(done.length).toBe(totalChecks());
+      expect(new Set(done).size).toBe(totalChecks());
+    } finally {
+      await native.close().catch(() => undefined);
+      await connection.close().catch(() => undefined);
+      await stopDevServer(server);
+    }
+  });
+});

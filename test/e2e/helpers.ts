@@ -1,0 +1,54 @@
+// Shared plumbing for end-to-end tests: a client and worker connection to the run's Temporal server, unique ids,
+// and polling with a deadline (never a fixed sleep).
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { inject } from 'vitest';
+
+export function temporalAddress(): string {
+  return inject('temporalAddress') ?? process.env.TEMPORAL_TEST_ADDRESS ?? '127.0.0.1:7233';
+}
+
+export async function connectTemporal(address = temporalAddress()): Promise<{
+  client: Client;
+  native: NativeConnection;
+  close: () => Promise<void>;
+}> {
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace: 'default' });
+  const native = await NativeConnection.connect({ address });
+  return {
+    client,
+    native,
+    close: async () => {
+      await connection.close();
+      await native.close();
+    },
+  };
+}
+
+export const uniqueQueue = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
+
+/** Poll `fn` until it returns a truthy value or the deadline passes; returns that value. */
+export async function pollUntil<T>(
+  fn: () => T | Promise<T>,
+  what: string,
+  timeoutMs = 30_000,
+  everyMs = 50,
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`,
+      );
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
