@@ -1,0 +1,305 @@
+// setupEtcdCluster end to end: real Temporal dev server, real worker, real sshd and Debian's etcd 3.4 on three lab
+// hosts, real openssl and etcdctl for the independent checks. Payloads are left unencoded here on purpose, so the
+// history check proves that no key ever enters history, with or without the payload codec.
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities, type Activities } from '../../src/activities/index.js';
+import { createSshDeps } from '../../src/activities/ssh-deps.js';
+import { loadInventory } from '../../src/inventory/index.js';
+import type { Inventory } from '../../src/inventory/schema.js';
+import { createLab, type Lab } from '../../src/lab/index.js';
+import { issueCertificate } from '../../src/pki/index.js';
+import type { EtcdSetupReport } from '../../src/plan/etcd.js';
+import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
+import { activityLogInterceptor, readActivityLog } from '../../src/worker/activity-log.js';
+import { connectTemporal, uniqueQueue } from '../e2e/helpers.js';
+
+const run = promisify(execFile);
+
+let lab: Lab;
+let inventory: Inventory;
+let temporal: Awaited<ReturnType<typeof connectTemporal>>;
+let bundle: WorkflowBundleOption;
+let scratch: string;
+const previousStateDir = process.env.KUBEADM2HA_STATE_DIR;
+
+interface RunOptions {
+  inventory?: Inventory;
+  /** Replace or wrap activities (fault injection at an exact point of the run). */
+  wrap?: (a: Activities) => Activities;
+  activityLogFile?: string;
+}
+
+async function setupEtcd(opts: RunOptions = {}): Promise<{ report: EtcdSetupReport; history: string; ms: number }> {
+  const inv = opts.inventory ?? inventory;
+  const taskQueue = uniqueQueue('etcd');
+  const deps = createSshDeps();
+  const base = createActivities(deps);
+  const worker = await Worker.create({
+    connection: temporal.native,
+    taskQueue,
+    workflowBundle: bundle,
+    activities: opts.wrap ? opts.wrap(base) : base,
+    ...(opts.activityLogFile && { interceptors: { activity: [activityLogInterceptor(opts.activityLogFile)] } }),
+  });
+  const workflowId = `${inv.cluster.name}/etcd/${taskQueue}`;
+  const started = Date.now();
+  try {
+    const report = (await worker.runUntil(
+      temporal.client.workflow.execute('setupEtcdCluster', {
+        taskQueue,
+        workflowId,
+        args: [{ inventory: inv, healthTimeoutSeconds: 30 }],
+      }),
+    )) as EtcdSetupReport;
+    const ms = Date.now() - started;
+    const history = JSON.stringify(await temporal.client.workflow.getHandle(workflowId).fetchHistory());
+    return { report, history, ms };
+  } finally {
+    await deps.close();
+  }
+}
+
+const members = ['h1', 'h2', 'h3'];
+const sh = async (host: string, cmd: string) => (await lab.exec(host, cmd)).stdout;
+/** sha256 of every file under /etc/kubernetes/pki on a host, plus the etcd config and service definition. */
+const fileDigests = (host: string) =>
+  sh(host, 'find /etc/kubernetes/pki /etc/etcd /etc/kubeadm2ha -type f | sort | xargs sha256sum');
+const etcdPid = (host: string) => sh(host, 'cat /run/etcd.pid');
+
+/** A client certificate made here from the CA in the operator's store: the cluster must trust it, which it only
+ * does if its members really chain to that CA. Then etcdctl from the root namespace, over the lab bridge. */
+async function etcdctlFromOperator(args: string[]): Promise<string> {
+  const storeDir = join(scratch, 'state', 'clusters', inventory.cluster.name, 'pki');
+  const ca = {
+    certPem: await readFile(join(storeDir, 'etcd-ca.crt'), 'utf8'),
+    keyPem: await readFile(join(storeDir, 'etcd-ca.key'), 'utf8'),
+  };
+  const client = await issueCertificate({
+    ca,
+    commonName: 'operator-test',
+    keyType: 'ecdsa-p256',
+    validityDays: 1,
+    usages: 'client',
+  });
+  const dir = await mkdtemp(join(scratch, 'client-'));
+  await writeFile(join(dir, 'ca.crt'), ca.certPem);
+  await writeFile(join(dir, 'c.crt'), client.certPem);
+  await writeFile(join(dir, 'c.key'), client.keyPem, { mode: 0o600 });
+  const endpoints = lab.hosts
+    .slice(0, 3)
+    .map((h) => `https://${h.address}:2379`)
+    .join(',');
+  const { stdout } = await run(
+    'etcdctl',
+    [
+      '--endpoints',
+      endpoints,
+      '--cacert',
+      join(dir, 'ca.crt'),
+      '--cert',
+      join(dir, 'c.crt'),
+      '--key',
+      join(dir, 'c.key'),
+      '--command-timeout',
+      '2s',
+      '-w',
+      'json',
+      ...args,
+    ],
+    { env: { ...process.env, ETCDCTL_API: '3' }, timeout: 20_000 },
+  );
+  return stdout;
+}
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'k2h-etcd-test-'));
+  // The local CA store lives under the state dir; activities run in this process, so this isolates it.
+  process.env.KUBEADM2HA_STATE_DIR = join(scratch, 'state');
+  bundle = await loadWorkflowBundle();
+  lab = await createLab({ hosts: 3 });
+  inventory = (await loadInventory(await lab.writeInventory())).inventory;
+  temporal = await connectTemporal();
+});
+
+afterAll(async () => {
+  await temporal?.close();
+  await lab?.destroy();
+  if (previousStateDir === undefined) delete process.env.KUBEADM2HA_STATE_DIR;
+  else process.env.KUBEADM2HA_STATE_DIR = previousStateDir;
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+
+describe('setupEtcdCluster on lab hosts', () => {
+  let first: EtcdSetupReport;
+
+  it('builds a healthy 3-member TLS cluster that an independent client and openssl agree on', async () => {
+    const { report, history, ms } = await setupEtcd();
+    first = report;
+    process.stderr.write(`[etcd] first run (CA, 3 members from nothing, healthy): ${ms} ms\n`);
+    expect(report.members.map((m) => m.name).sort()).toEqual(members);
+    expect(report.members.every((m) => /^[0-9a-f]{1,16}$/.test(m.id))).toBe(true);
+    expect(report.ca.created).toBe(true);
+    expect(report.changed).toBe(true);
+    for (const h of report.hosts) {
+      expect(h.service).toBe('started');
+      expect(h.serviceManager).toBe('supervisor'); // lab hosts have no systemd
+      // (Which certificates an activity reports as issued depends on whether an attempt was retried after writing
+      // some of them, so the files themselves are checked below.)
+    }
+
+    // Independent view: etcdctl from the operator's namespace with a certificate the workflow never saw.
+    const health = JSON.parse(await etcdctlFromOperator(['endpoint', 'health', '--cluster'])) as {
+      endpoint: string;
+      health: boolean;
+    }[];
+    expect(health.map((e) => e.health)).toEqual([true, true, true]);
+    const list = await etcdctlFromOperator(['member', 'list']);
+    const ids = [...list.matchAll(/"ID":(\d+)/g)].map((m) => BigInt(m[1]!).toString(16)).sort();
+    expect(ids).toEqual(report.members.map((m) => m.id).sort());
+
+    // Every host's certificates verify against its CA file, which is the operator's CA; keys are 0600.
+    const storeCa = await readFile(
+      join(scratch, 'state', 'clusters', inventory.cluster.name, 'pki', 'etcd-ca.crt'),
+      'utf8',
+    );
+    for (const host of members) {
+      expect(await sh(host, 'cat /etc/kubernetes/pki/etcd/ca.crt')).toBe(storeCa);
+      const verify = await sh(
+        host,
+        'cd /etc/kubernetes/pki && openssl verify -CAfile etcd/ca.crt etcd/server.crt etcd/peer.crt etcd/healthcheck-client.crt apiserver-etcd-client.crt',
+      );
+      expect(verify.trim().split('\n')).toEqual([
+        'etcd/server.crt: OK',
+        'etcd/peer.crt: OK',
+        'etcd/healthcheck-client.crt: OK',
+        'apiserver-etcd-client.crt: OK',
+      ]);
+      expect(await sh(host, 'stat -c %a /etc/kubernetes/pki/etcd/server.key /etc/kubernetes/pki/etcd/peer.key')).toBe(
+        '600\n600\n',
+      );
+      // The CA key never leaves the operator's machine.
+      expect(await sh(host, 'ls /etc/kubernetes/pki/etcd/')).not.toContain('ca.key');
+    }
+    // No key material in the workflow's history, even without the payload codec.
+    expect(history).not.toMatch(/PRIVATE KEY/);
+    expect(history).not.toMatch(/BEGIN CERTIFICATE/);
+  });
+
+  it('changes nothing on a second run: same files, same member ids, same processes', async () => {
+    expect(first).toBeDefined();
+    const before = await Promise.all(members.map(async (h) => [await fileDigests(h), await etcdPid(h)]));
+    const { report, ms } = await setupEtcd();
+    process.stderr.write(`[etcd] second run (nothing to do): ${ms} ms\n`);
+    const after = await Promise.all(members.map(async (h) => [await fileDigests(h), await etcdPid(h)]));
+    expect(after).toEqual(before);
+    expect(before[0]![0]).toContain('/etc/kubernetes/pki/etcd/server.key');
+    expect(report.members.map((m) => m.id).sort()).toEqual(first.members.map((m) => m.id).sort());
+    expect(report.clusterId).toBe(first.clusterId);
+    expect(report.ca).toMatchObject({ created: false, sha256Fingerprint: first.ca.sha256Fingerprint });
+    expect(report.changed).toBe(false);
+    for (const h of report.hosts) {
+      expect(h.certificatesChanged).toEqual([]);
+      expect(h.configChanged).toEqual([]);
+      expect(h.service).toBe('none');
+    }
+  });
+
+  it('starts a member again that was killed right after it was started, and completes', async () => {
+    const pidBefore = await etcdPid('h2');
+    let killed = false;
+    const { report, ms } = await setupEtcd({
+      wrap: (a) => ({
+        ...a,
+        // Fault injection at an exact point: the moment h2's service step reports etcd running, kill it.
+        async ensureEtcdRunning(input) {
+          const r = await a.ensureEtcdRunning(input);
+          if (input.host.target.name === 'h2' && !killed) {
+            killed = true;
+            await lab.exec('h2', 'kill -KILL "$(cat /run/etcd.pid)"');
+          }
+          return r;
+        },
+      }),
+    });
+    process.stderr.write(`[etcd] run with h2 killed mid-run: ${ms} ms\n`);
+    expect(killed).toBe(true);
+    expect(report.restartedByHealthGate).toEqual(['h2']);
+    const pidAfter = await etcdPid('h2');
+    expect(pidAfter).not.toBe(pidBefore);
+    // Same data dir, so the same member came back: ids unchanged.
+    expect(report.members.map((m) => m.id).sort()).toEqual(first.members.map((m) => m.id).sort());
+    const health = JSON.parse(await etcdctlFromOperator(['endpoint', 'health', '--cluster'])) as { health: boolean }[];
+    expect(health.every((e) => e.health)).toBe(true);
+  });
+
+  it('fails at once on a host without the pinned etcd and no mirror, and leaves the hosts as they were', async () => {
+    const before = await Promise.all(members.map(async (h) => [await fileDigests(h), await etcdPid(h)]));
+    const log = join(scratch, 'activity-log.jsonl');
+    const wrong = {
+      ...inventory,
+      cluster: { ...inventory.cluster, etcd: { ...inventory.cluster.etcd, version: '3.5.99' } },
+    };
+    const err = await setupEtcd({ inventory: wrong, activityLogFile: log }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(err).toBeDefined();
+    const message = `${err?.message} ${String((err as { cause?: { message?: string } })?.cause?.message)}`;
+    expect(message).toMatch(/etcd 3\.5\.99 is required but etcd 3\.4\.23 is installed/);
+    expect(message).toMatch(/cluster\.packages\.mirror/);
+    // Not retryable: each host's install check ran exactly once, and nothing after it ran.
+    const entries = readActivityLog(await readFile(log, 'utf8')).filter((e) => e.event === 'start');
+    expect(entries.filter((e) => e.activityType === 'ensureEtcdInstalled').map((e) => e.attempt)).toEqual([1, 1, 1]);
+    expect(
+      entries.some((e) => ['ensureHostCertificates', 'configureEtcd', 'ensureEtcdRunning'].includes(e.activityType)),
+    ).toBe(false);
+    const after = await Promise.all(members.map(async (h) => [await fileDigests(h), await etcdPid(h)]));
+    expect(after).toEqual(before);
+  });
+
+  it('prints the plan on --dry-run without contacting hosts or Temporal', async () => {
+    // Addresses in a blackholed part of 10.200/16 and a Temporal address nobody listens on: any contact would hang
+    // or fail; the dry run must print the plan and exit 0.
+    const inv = join(scratch, 'dry.yaml');
+    await writeFile(
+      inv,
+      [
+        'cluster: { name: dry, kubernetesVersion: 1.32.4, vip: { address: 10.200.255.100 } }',
+        'ssh: { knownHostsFile: /nonexistent/known_hosts }',
+        'hosts:',
+        '  - { name: e1, address: 10.200.255.11, roles: [primary-master, etcd] }',
+        '  - { name: e2, address: 10.200.255.12, roles: [etcd] }',
+        '  - { name: e3, address: 10.200.255.13, roles: [etcd] }',
+        '',
+      ].join('\n'),
+    );
+    const started = Date.now();
+    const { stdout } = await run(
+      'npx',
+      ['tsx', 'src/cli.ts', 'etcd', 'setup', '-i', inv, '--dry-run', '--json', '--address', '127.0.0.1:1'],
+      {
+        timeout: 60_000,
+      },
+    );
+    const plan = JSON.parse(stdout) as {
+      members: { target: { name: string } }[];
+      endpoints: string[];
+      version: string;
+    };
+    expect(plan.members.map((m) => m.target.name)).toEqual(['e1', 'e2', 'e3']);
+    expect(plan.endpoints).toEqual([
+      'https://10.200.255.11:2379',
+      'https://10.200.255.12:2379',
+      'https://10.200.255.13:2379',
+    ]);
+    expect(plan.version).toBe('3.4.23');
+    expect(stdout).not.toMatch(/PRIVATE KEY/);
+    process.stderr.write(`[etcd] dry run: ${Date.now() - started} ms\n`);
+  });
+});
