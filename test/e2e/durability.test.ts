@@ -14,6 +14,7 @@ import type { Inventory } from '../../src/inventory/schema.js';
 import { createLab, type Lab } from '../../src/lab/index.js';
 import { planPreflight } from '../../src/plan/preflight.js';
 import type { PreflightReport } from '../../src/plan/types.js';
+import { dataConverter } from '../../src/temporal/data-converter.js';
 import { startDevServer, stopDevServer, type DevServerOptions } from '../../src/temporal/dev-server.js';
 import { freePort } from '../../src/temporal/process-util.js';
 import { createKubeadmHaWorker } from '../../src/worker.js';
@@ -68,7 +69,7 @@ describe('durability', () => {
   it('a preflight goes on after its worker is killed, without re-running completed checks', async () => {
     const address = temporalAddress();
     const connection = await Connection.connect({ address });
-    const client = new Client({ connection });
+    const client = new Client({ connection, dataConverter: dataConverter() });
     const taskQueue = uniqueQueue('durable');
     const log = join(dir, 'kill.jsonl');
     try {
@@ -123,7 +124,7 @@ describe('durability', () => {
     const log = join(dir, 'restart.jsonl');
     const taskQueue = uniqueQueue('restart');
     let connection = await Connection.connect({ address: info.address });
-    let client = new Client({ connection });
+    let client = new Client({ connection, dataConverter: dataConverter() });
     const workflowId = `${inventory.cluster.name}/preflight/${taskQueue}`;
     await client.workflow.start('preflightCluster', { taskQueue, workflowId, args: [{ inventory }] });
     let native = await NativeConnection.connect({ address: info.address });
@@ -148,7 +149,7 @@ describe('durability', () => {
 
       await startDevServer(server);
       connection = await Connection.connect({ address: info.address });
-      client = new Client({ connection });
+      client = new Client({ connection, dataConverter: dataConverter() });
       expect((await client.workflow.getHandle(workflowId).describe()).status.name).toBe('RUNNING');
       native = await NativeConnection.connect({ address: info.address });
       worker = await createKubeadmHaWorker({ connection: native, taskQueue, activityLogFile: log });

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { inject } from 'vitest';
+import { dataConverter } from '../../src/temporal/data-converter.js';
 
 export function temporalAddress(): string {
   return inject('temporalAddress') ?? process.env.TEMPORAL_TEST_ADDRESS ?? '127.0.0.1:7233';
@@ -15,7 +16,8 @@ export async function connectTemporal(address = temporalAddress()): Promise<{
   close: () => Promise<void>;
 }> {
   const connection = await Connection.connect({ address });
-  const client = new Client({ connection, namespace: 'default' });
+  // Same converter as createKubeadmHaWorker: results and failures come back encrypted.
+  const client = new Client({ connection, namespace: 'default', dataConverter: dataConverter() });
   const native = await NativeConnection.connect({ address });
   return {
     client,
