@@ -7,6 +7,10 @@ import { targetOf } from './topology.js';
 import type { HostPlan } from './types.js';
 
 export const DEFAULT_THRESHOLD_DAYS = 30;
+
+/** Memo keys each run sets: what the Web UI's memo panel, `status` and `certs schedule --show` display. */
+export const CERTS_MEMO_MIN_DAYS_LEFT = 'certsMinDaysLeft';
+export const CERTS_MEMO_SUMMARY = 'certsSummary';
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**

@@ -15,6 +15,8 @@ import type { Activities } from '../activities/index.js';
 import { InvalidInputError } from '../errors.js';
 import {
   buildCertReport,
+  CERTS_MEMO_MIN_DAYS_LEFT,
+  CERTS_MEMO_SUMMARY,
   planCertificateCheck,
   type CertReport,
   type CertsInput,
@@ -31,10 +33,6 @@ const { readHostCertificates } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 3 },
 });
-
-/** Memo keys: what the UI's memo panel and `status` show for a certificate check. */
-export const CERTS_MEMO_MIN_DAYS_LEFT = 'certsMinDaysLeft';
-export const CERTS_MEMO_SUMMARY = 'certsSummary';
 
 export async function checkCertificates(input: CertsInput): Promise<CertReport> {
   let plan: CertsPlan;

@@ -1,0 +1,145 @@
+// `kubeadm2ha certs check|schedule`: how long every certificate in the cluster has left, once (a durable
+// workflow, exit 1 when any is under the threshold) or daily (a Temporal Schedule starting that workflow).
+import type { Command } from 'commander';
+import { InvalidInputError } from '../../errors.js';
+import { loadInventory } from '../../inventory/index.js';
+import type { Inventory } from '../../inventory/schema.js';
+import {
+  describeCertsPlan,
+  formatCertTable,
+  planCertificateCheck,
+  type CertReport,
+  type CertsInput,
+} from '../../plan/certs.js';
+import { workflowIdFor } from '../../workflows/ids.js';
+import {
+  DEFAULT_EVERY,
+  deleteCertsSchedule,
+  describeCertsSchedule,
+  ensureCertsSchedule,
+  formatCertsSchedule,
+} from '../certs-schedule.js';
+import { addOperationOptions, operationContext, type OperationFlags } from '../context.js';
+import { runOperation } from '../operation.js';
+
+interface CertsFlags extends OperationFlags {
+  inventory: string;
+  thresholdDays: string;
+  dryRun?: boolean;
+}
+
+interface ScheduleFlags extends CertsFlags {
+  every: string;
+  delete?: boolean;
+  show?: boolean;
+}
+
+function thresholdOf(flags: { thresholdDays: string }): number {
+  const n = Number(flags.thresholdDays);
+  if (!/^\d+$/.test(flags.thresholdDays)) {
+    throw new InvalidInputError(
+      `--threshold-days must be a whole number of days, got ${JSON.stringify(flags.thresholdDays)}`,
+    );
+  }
+  return n;
+}
+
+async function inventoryOf(path: string): Promise<Inventory> {
+  const { inventory, warnings } = await loadInventory(path);
+  for (const w of warnings) process.stderr.write(`warning: ${w.text}\n`);
+  return inventory;
+}
+
+export async function check(flags: CertsFlags): Promise<CertReport | undefined> {
+  const inventory = await inventoryOf(flags.inventory);
+  const input: CertsInput = { inventory, thresholdDays: thresholdOf(flags) };
+  const plan = planCertificateCheck(input);
+  if (flags.dryRun) {
+    // The same plan the workflow runs; nothing is contacted.
+    if (flags.json) console.log(JSON.stringify(plan, null, 2));
+    else for (const line of describeCertsPlan(plan)) console.log(line);
+    return undefined;
+  }
+  const { ctx, close } = await operationContext(flags);
+  try {
+    const report = await runOperation<CertsInput, CertReport>(ctx, {
+      workflowType: 'checkCertificates',
+      workflowId: workflowIdFor(inventory.cluster.name, 'certs'),
+      args: [input],
+      cluster: inventory.cluster.name,
+      operation: 'certs',
+      kubernetesVersion: inventory.cluster.kubernetesVersion,
+    });
+    if (flags.json) console.log(JSON.stringify(report, null, 2));
+    else for (const line of formatCertTable(report)) console.log(line);
+    if (!report.ok) process.exitCode = 1;
+    return report;
+  } finally {
+    await close();
+  }
+}
+
+export async function schedule(flags: ScheduleFlags): Promise<void> {
+  const inventory = await inventoryOf(flags.inventory);
+  const cluster = inventory.cluster.name;
+  if (flags.delete && flags.show) throw new InvalidInputError('--delete and --show exclude each other');
+  const { ctx, close } = await operationContext(flags);
+  try {
+    if (flags.delete) {
+      const deleted = await deleteCertsSchedule(ctx.client, cluster);
+      console.log(
+        deleted
+          ? `deleted the certificate check schedule of ${cluster}`
+          : `${cluster} has no certificate check schedule`,
+      );
+      return;
+    }
+    if (!flags.show) {
+      const { created } = await ensureCertsSchedule(ctx.client, {
+        inventory,
+        every: flags.every,
+        thresholdDays: thresholdOf(flags),
+        taskQueue: ctx.taskQueue ?? 'kubeadm2ha',
+      });
+      ctx.out.write(
+        `${created ? 'created' : 'updated'} the certificate check schedule of ${cluster}; ` +
+          `scheduled runs need a worker polling task queue ${ctx.taskQueue} (\`kubeadm2ha worker\`)\n`,
+      );
+    }
+    const view = await describeCertsSchedule(ctx.client, cluster);
+    if (flags.json) console.log(JSON.stringify(view ?? null, null, 2));
+    else if (!view)
+      console.log(`${cluster} has no certificate check schedule (create one with \`kubeadm2ha certs schedule -i …\`)`);
+    else for (const line of formatCertsSchedule(view)) console.log(line);
+  } finally {
+    await close();
+  }
+}
+
+export function register(program: Command): void {
+  const certs = program.command('certs').description('certificate expiry: check now, check on a schedule, renew');
+
+  addOperationOptions(
+    certs
+      .command('check')
+      .description('read every certificate on every host; exit 1 when any expires within the threshold')
+      .requiredOption('-i, --inventory <file>', 'inventory: our YAML, or an Ansible INI inventory with group_vars')
+      .option('--threshold-days <n>', 'report certificates with fewer days left than this', '30')
+      .option('--dry-run', 'print which hosts and paths would be read, contact nothing'),
+  ).action(async (flags: CertsFlags) => {
+    await check(flags);
+  });
+
+  addOperationOptions(
+    certs
+      .command('schedule')
+      .description('check certificates on a Temporal Schedule (created or updated; one per cluster)')
+      .requiredOption('-i, --inventory <file>', 'inventory: our YAML, or an Ansible INI inventory with group_vars')
+      .option('--every <interval>', 'how often: 30m, 24h, 7d', DEFAULT_EVERY)
+      .option('--threshold-days <n>', 'report certificates with fewer days left than this', '30')
+      .option('--show', 'show the schedule, its next run times and the recent runs; change nothing')
+      .option('--delete', 'delete the schedule'),
+  ).action(async (flags: ScheduleFlags) => {
+    await schedule(flags);
+  });
+}

@@ -1,0 +1,325 @@
+// checkCertificates and its schedule end to end: real Temporal dev server, real worker, real sshd on lab hosts,
+// certificates made by src/pki placed on the hosts' filesystems.
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { Payload } from '@temporalio/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+
+import {
+  certsScheduleId,
+  deleteCertsSchedule,
+  describeCertsSchedule,
+  ensureCertsSchedule,
+} from '../../src/cli/certs-schedule.js';
+import { Inventory } from '../../src/inventory/schema.js';
+import { createLab, type Lab } from '../../src/lab/index.js';
+import { CERTS_MEMO_MIN_DAYS_LEFT, type CertReport, type CertsInput } from '../../src/plan/certs.js';
+import { createCa, issueCertificate, type CertificateAndKey } from '../../src/pki/index.js';
+import { quote } from '../../src/ssh/quote.js';
+import { dataConverter } from '../../src/temporal/data-converter.js';
+import { ClusterName, Operation } from '../../src/temporal/search-attributes.js';
+import { createKubeadmHaWorker } from '../../src/worker.js';
+import { connectTemporal, pollUntil, temporalAddress, uniqueQueue } from '../e2e/helpers.js';
+
+const DAY = 24 * 60 * 60 * 1000;
+const b64 = (s: string): string => Buffer.from(s).toString('base64');
+
+let lab: Lab;
+let inventory: Inventory;
+let temporal: Awaited<ReturnType<typeof connectTemporal>>;
+let taskQueue: string;
+let stopWorker: () => void;
+let workerDone: Promise<unknown>;
+const keys: string[] = [];
+
+async function put(host: string, path: string, content: string): Promise<void> {
+  const dir = path.slice(0, path.lastIndexOf('/'));
+  await lab.exec(host, `mkdir -p ${quote(dir)} && printf %s ${quote(b64(content))} | base64 -d > ${quote(path)}`);
+}
+
+async function putPair(host: string, base: string, pair: CertificateAndKey): Promise<void> {
+  keys.push(pair.keyPem);
+  await put(host, `${base}.crt`, pair.certPem);
+  await put(host, `${base}.key`, pair.keyPem);
+}
+
+/** Every payload of a workflow's history, decrypted with the worker's codec: what Temporal holds about the run,
+ * as anyone with the keyring would read it. */
+async function historyText(handle: WorkflowHandle): Promise<string> {
+  const history = await handle.fetchHistory();
+  const payloads: Payload[] = [];
+  const walk = (v: unknown): void => {
+    if (v instanceof Uint8Array) return;
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      if ('metadata' in v && 'data' in v && (v as Payload).data instanceof Uint8Array) payloads.push(v as Payload);
+      else Object.values(v).forEach(walk);
+    }
+  };
+  walk(history.events);
+  const codecs = dataConverter()?.payloadCodecs ?? [];
+  let decoded = payloads;
+  for (const codec of [...codecs].reverse()) decoded = await codec.decode(decoded);
+  return decoded.map((p) => Buffer.from(p.data ?? new Uint8Array()).toString('utf8')).join('\n');
+}
+
+function expectNoKeys(text: string): void {
+  expect(text).not.toMatch(/PRIVATE KEY|client-key-data|BEGIN CERTIFICATE/);
+  for (const key of keys) {
+    expect(text).not.toContain(key.split('\n')[1]);
+    expect(text).not.toContain(b64(key).slice(0, 40));
+  }
+}
+
+/** The CLI in a child process, asynchronously: the worker serving its workflow runs in this process. */
+function runCli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('npx', ['tsx', 'src/cli.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.once('error', reject);
+    child.once('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+/** The report of the lab as the hosts were prepared in beforeAll. */
+function expectLabReport(report: CertReport): void {
+  expect(report.rows.map((r) => `${r.host}:${r.path}:${r.status}`)).toEqual([
+    'h1:/etc/kubernetes/pki/apiserver-etcd-client.crt:expired',
+    'h1:/etc/kubernetes/pki/etcd/peer.crt:expiring',
+    'h2:/var/lib/kubelet/pki/kubelet-client-current.pem:expiring',
+    'h2:/etc/kubernetes/admin.conf:ok',
+    'h1:/etc/kubernetes/pki/etcd/server.crt:ok',
+    'h1:/etc/kubernetes/pki/etcd/ca.crt:ok',
+  ]);
+  const byPath = new Map(report.rows.map((r) => [r.path, r]));
+  // Whole days, rounded down, from the moment the workflow read them.
+  expect(byPath.get('/etc/kubernetes/pki/apiserver-etcd-client.crt')?.daysLeft).toBe(-36);
+  expect(byPath.get('/etc/kubernetes/pki/etcd/peer.crt')?.daysLeft).toBe(4);
+  expect(byPath.get('/etc/kubernetes/pki/etcd/server.crt')?.daysLeft).toBe(364);
+  expect(byPath.get('/etc/kubernetes/admin.conf')).toMatchObject({
+    subject: 'kubernetes-admin',
+    issuer: 'kubernetes',
+    source: 'kubeconfig',
+    daysLeft: 199,
+  });
+  expect(byPath.get('/var/lib/kubelet/pki/kubelet-client-current.pem')).toMatchObject({
+    subject: 'system:node:h2',
+    daysLeft: 9,
+  });
+  expect(byPath.get('/etc/kubernetes/pki/etcd/peer.crt')).toMatchObject({ subject: 'h1', issuer: 'etcd-ca' });
+  expect(report.hosts).toEqual([
+    { host: 'h1', certificates: 4, read: true },
+    { host: 'h2', certificates: 2, read: true },
+    { host: 'h3', certificates: 0, read: true },
+  ]);
+  expect(report).toMatchObject({ minDaysLeft: -36, expired: 1, expiring: 2, ok: false, problems: [] });
+}
+
+beforeAll(async () => {
+  lab = await createLab({ hosts: 3 });
+  inventory = Inventory.parse(lab.inventory());
+  temporal = await connectTemporal();
+  taskQueue = uniqueQueue('certs');
+  const w = await createKubeadmHaWorker({ connection: temporal.native, taskQueue });
+  workerDone = w.run(new Promise<void>((resolve) => (stopWorker = resolve)));
+
+  const etcdCa = await createCa({ commonName: 'etcd-ca', keyType: 'ecdsa-p256', validityDays: 3650 });
+  const kubeCa = await createCa({ commonName: 'kubernetes', keyType: 'ecdsa-p256', validityDays: 3650 });
+  const leaf = (ca: CertificateAndKey, commonName: string, validityDays: number, now = new Date()) =>
+    issueCertificate({ ca, commonName, keyType: 'ecdsa-p256', validityDays, usages: 'peer', now });
+  // h1: the etcd family: valid a year, five days left, and one that expired 35 days ago (issued 400 days ago).
+  await put('h1', '/etc/kubernetes/pki/etcd/ca.crt', etcdCa.certPem);
+  await putPair('h1', '/etc/kubernetes/pki/etcd/server', await leaf(etcdCa, 'h1', 365));
+  await putPair('h1', '/etc/kubernetes/pki/etcd/peer', await leaf(etcdCa, 'h1', 5));
+  await putPair(
+    'h1',
+    '/etc/kubernetes/pki/apiserver-etcd-client',
+    await leaf(etcdCa, 'kube-apiserver-etcd-client', 365, new Date(Date.now() - 400 * DAY - 60_000)),
+  );
+  // h2: a kubeconfig with an embedded client certificate and key, and kubelet's rotated client certificate
+  // (key and certificate in one file behind the -current link).
+  const admin = await issueCertificate({
+    ca: kubeCa,
+    commonName: 'kubernetes-admin',
+    organization: 'system:masters',
+    keyType: 'ecdsa-p256',
+    validityDays: 200,
+    usages: 'client',
+  });
+  keys.push(admin.keyPem);
+  await put(
+    'h2',
+    '/etc/kubernetes/admin.conf',
+    stringify({
+      apiVersion: 'v1',
+      clusters: [
+        {
+          cluster: { 'certificate-authority-data': b64(kubeCa.certPem), server: `https://${lab.vip}:8443` },
+          name: 'lab',
+        },
+      ],
+      contexts: [{ context: { cluster: 'lab', user: 'kubernetes-admin' }, name: 'kubernetes-admin@lab' }],
+      'current-context': 'kubernetes-admin@lab',
+      kind: 'Config',
+      preferences: {},
+      users: [
+        {
+          name: 'kubernetes-admin',
+          user: { 'client-certificate-data': b64(admin.certPem), 'client-key-data': b64(admin.keyPem) },
+        },
+      ],
+    }),
+  );
+  const kubelet = await issueCertificate({
+    ca: kubeCa,
+    commonName: 'system:node:h2',
+    keyType: 'ecdsa-p256',
+    validityDays: 10,
+    usages: 'client',
+  });
+  keys.push(kubelet.keyPem);
+  await put('h2', '/var/lib/kubelet/pki/kubelet-client-2025-01-01-00-00-00.pem', kubelet.certPem + kubelet.keyPem);
+  await lab.exec(
+    'h2',
+    'cd /var/lib/kubelet/pki && ln -s kubelet-client-2025-01-01-00-00-00.pem kubelet-client-current.pem',
+  );
+  keys.push(etcdCa.keyPem, kubeCa.keyPem);
+});
+
+afterAll(async () => {
+  stopWorker?.();
+  await workerDone;
+  await temporal?.close();
+  await lab?.destroy();
+});
+
+describe('checkCertificates on lab hosts', () => {
+  it('reports every certificate sorted by days left, flags the threshold, and keeps keys out of history', async () => {
+    const handle = await temporal.client.workflow.start('checkCertificates', {
+      taskQueue,
+      workflowId: `${inventory.cluster.name}/certs/${taskQueue}`,
+      args: [{ inventory, thresholdDays: 30 } satisfies CertsInput],
+    });
+    const report = (await handle.result()) as CertReport;
+    expectLabReport(report);
+    const desc = await handle.describe();
+    expect(desc.memo?.[CERTS_MEMO_MIN_DAYS_LEFT]).toBe(-36);
+    expect(desc.typedSearchAttributes.get(ClusterName)).toBe(inventory.cluster.name);
+    expect(desc.typedSearchAttributes.get(Operation)).toBe('certs');
+    const text = await historyText(handle);
+    expect(text).toContain('kube-apiserver-etcd-client');
+    expectNoKeys(text);
+  });
+
+  it('the CLI prints the table and exits 1 when a certificate is under the threshold, 0 when none is', async () => {
+    const inv = await lab.writeInventory();
+    const common = ['--address', temporalAddress(), '--task-queue', taskQueue, '--worker', 'external'];
+    const dry = await runCli(['certs', 'check', '-i', inv, '--dry-run']);
+    expect(dry.status).toBe(0);
+    expect(dry.stdout).toContain('/etc/kubernetes/pki/**/{*.crt}');
+    expect(dry.stdout).toContain(`h3 (${lab.hosts[2]!.address})`);
+
+    const bad = await runCli(['certs', 'check', '-i', inv, ...common]);
+    expect(bad.stderr).not.toMatch(/unexpected error/);
+    expect(bad.status).toBe(1);
+    const lines = bad.stdout.split('\n');
+    expect(lines[0]).toMatch(/^HOST\s+PATH\s+SUBJECT CN\s+NOT AFTER\s+DAYS LEFT\s+ISSUER$/);
+    expect(lines[1]).toMatch(
+      /^h1\s+\/etc\/kubernetes\/pki\/apiserver-etcd-client\.crt\s+kube-apiserver-etcd-client\s+\S+\s+-36\s+etcd-ca\s+EXPIRED$/,
+    );
+
+    // Only h3, which has no certificates yet: nothing under the threshold.
+    const onlyH3 = join(lab.dir, 'h3-only.yaml');
+    const h3 = lab.hosts[2]!;
+    await writeFile(
+      onlyH3,
+      stringify(lab.inventory({ hosts: [{ name: h3.name, address: h3.address, roles: ['primary-master', 'etcd'] }] })),
+    );
+    const good = await runCli(['certs', 'check', '-i', onlyH3, '--json', ...common]);
+    expect(good.stderr).not.toMatch(/unexpected error/);
+    expect(good.status).toBe(0);
+    expect(JSON.parse(good.stdout)).toMatchObject({
+      ok: true,
+      rows: [],
+      hosts: [{ host: 'h3', certificates: 0, read: true }],
+    });
+  });
+});
+
+describe('certificate check schedule', () => {
+  it('creates one schedule however often it runs, describes it, runs it on trigger and deletes it', async () => {
+    const cluster = inventory.cluster.name;
+    const first = await ensureCertsSchedule(temporal.client, { inventory, every: '24h', thresholdDays: 30, taskQueue });
+    const second = await ensureCertsSchedule(temporal.client, {
+      inventory,
+      every: '12h',
+      thresholdDays: 30,
+      taskQueue,
+    });
+    expect([first.created, second.created]).toEqual([true, false]);
+    try {
+      // Listing is eventually consistent: wait until the schedule shows, then count.
+      const listed = await pollUntil(async () => {
+        const ids: string[] = [];
+        for await (const s of temporal.client.schedule.list())
+          if (s.scheduleId.startsWith(`${cluster}/`)) ids.push(s.scheduleId);
+        return ids.length ? ids : undefined;
+      }, 'the schedule in the list');
+      expect(listed).toEqual([certsScheduleId(cluster)]);
+
+      const desc = await second.handle.describe();
+      expect(desc.action).toMatchObject({
+        type: 'startWorkflow',
+        workflowType: 'checkCertificates',
+        taskQueue,
+        workflowId: `${cluster}/certs`,
+      });
+      expect((desc.action.args?.[0] as CertsInput).inventory.cluster.name).toBe(cluster);
+      expect(desc.spec.intervals).toMatchObject([{ every: 12 * 60 * 60 * 1000 }]);
+      expect(desc.policies.overlap).toBe('SKIP');
+
+      await second.handle.trigger();
+      const action = await pollUntil(
+        async () => (await second.handle.describe()).info.recentActions[0],
+        'the triggered run',
+        30_000,
+        200,
+      );
+      const run = temporal.client.workflow.getHandle(
+        action.action.workflow.workflowId,
+        action.action.workflow.firstExecutionRunId,
+      );
+      expectLabReport((await run.result()) as CertReport);
+
+      const view = await pollUntil(async () => {
+        const v = await describeCertsSchedule(temporal.client, cluster);
+        return v?.recentRuns[0]?.status === 'COMPLETED' ? v : undefined;
+      }, 'the run to show as completed');
+      expect(view).toMatchObject({
+        everyMs: [12 * 3_600_000],
+        thresholdDays: 30,
+        taskQueue,
+        overlap: 'SKIP',
+        paused: false,
+        actionsTaken: 1,
+      });
+      expect(view.recentRuns[0]?.minDaysLeft).toBe(-36);
+      expect(view.nextRuns.length).toBeGreaterThan(0);
+      expect(Date.parse(view.nextRuns[0]!) - Date.now()).toBeLessThanOrEqual(12 * 3_600_000);
+    } finally {
+      expect(await deleteCertsSchedule(temporal.client, cluster)).toBe(true);
+    }
+    expect(await describeCertsSchedule(temporal.client, cluster)).toBeUndefined();
+    expect(await deleteCertsSchedule(temporal.client, cluster)).toBe(false);
+  });
+});
