@@ -121,7 +121,7 @@ export function parseIni(text: string, file: string): IniInventory {
   group('all').declared = at(1, 0);
   group('ungrouped').declared = at(1, 0);
   let current = group('ungrouped');
-  let state: 'hosts' | 'children' | 'vars' = 'hosts';
+  let state: 'hosts' | 'children' | 'vars' | 'skip' = 'hosts';
 
   text.split(/\r?\n/).forEach((rawLine, i) => {
     const lineNo = i + 1;
@@ -130,6 +130,8 @@ export function parseIni(text: string, file: string): IniInventory {
     if (line === '' || line.startsWith('#') || line.startsWith(';')) return;
     if (line.startsWith('[')) {
       const m = /^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:[#;].*)?$/.exec(line);
+      // After a bad header its lines are skipped: read as part of the previous section they would only add noise.
+      state = 'skip';
       if (!m)
         return issue(
           lineNo,
@@ -138,14 +140,17 @@ export function parseIni(text: string, file: string): IniInventory {
           'invalid section header: expected [group], [group:children] or [group:vars]',
         );
       const [, name = '', kind = 'hosts'] = m;
-      if (kind !== 'hosts' && kind !== 'children' && kind !== 'vars')
+      if (kind !== 'hosts' && kind !== 'children' && kind !== 'vars') {
+        group(name).declared ??= at(lineNo, indent);
         return issue(lineNo, indent, `[${name}:${kind}]`, `unknown section type "${kind}" (use :children or :vars)`);
+      }
       state = kind;
       current = group(name);
       if (kind === 'vars') current.varsHeaders.push(at(lineNo, indent));
       else current.declared ??= at(lineNo, indent);
       return;
     }
+    if (state === 'skip') return;
     if (state === 'vars') {
       const eq = line.indexOf('=');
       if (eq <= 0) return issue(lineNo, indent, `[${current.name}:vars]`, `expected key=value, got "${line}"`);

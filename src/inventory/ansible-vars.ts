@@ -43,6 +43,8 @@ export interface SeedOutput {
   map: SourceMap;
   issues: InventoryIssue[];
   warnings: InventoryWarning[];
+  /** Fields whose problem is already reported (an unusable template): schema "missing" errors there would repeat it. */
+  suppressed: Path[];
 }
 
 const at = (e: VarEntry): Position => e.site.value;
@@ -81,6 +83,7 @@ export function mapSeed(input: SeedInput): SeedOutput {
   const issues: InventoryIssue[] = [];
   const warnings: InventoryWarning[] = [];
   const usedByTemplates = new Set<string>();
+  const suppressed: Path[] = [];
   const issue = (p: Position, field: string, message: string): void => void issues.push({ ...p, field, message });
 
   const setFrom = (path: Path, value: unknown, e: VarEntry, alias = e.name): void => {
@@ -120,7 +123,9 @@ export function mapSeed(input: SeedInput): SeedOutput {
       if (!entry) continue;
       const r = resolveTemplate(entry.value, { lookup: (n) => vars.get(n)?.value, hostsOf: input.hostsOf });
       if ('error' in r) {
-        if (!chosen) issue(at(entry), name, r.error);
+        issue(at(entry), name, r.error);
+        const path: Path = clusterVars[name as ClusterVar] ?? [];
+        suppressed.push(path[1] === 'vip' ? path.slice(0, 2) : path);
         return undefined;
       }
       r.used.forEach((u) => usedByTemplates.add(u));
@@ -134,7 +139,7 @@ export function mapSeed(input: SeedInput): SeedOutput {
           name,
           `${name} is ${show(value)} for ${who} (set here) but ${show(chosen.value)} for ${chosen.who} (${where(at(chosen.entry), at(entry).file)}); kubeadm2ha settings are cluster-wide`,
         );
-        return undefined;
+        break;
       }
     }
     return chosen && { value: chosen.value, text: chosen.text, entry: chosen.entry };
@@ -199,7 +204,7 @@ export function mapSeed(input: SeedInput): SeedOutput {
       text: "the seed bound the VIP to each master's default-route interface; kubeadm2ha uses vip.interface (default eth0): set kubeadm2ha.cluster.vip.interface in group_vars if yours differs",
     });
   warnAboutUnused(input.allEntries, usedByTemplates, issues, warnings);
-  return { raw, map, issues, warnings };
+  return { raw, map, issues, warnings, suppressed };
 }
 
 function applyOverride(

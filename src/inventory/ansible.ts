@@ -157,6 +157,7 @@ export async function readAnsibleInventory(file: string): Promise<LoadedSource> 
   const graph = buildGroupGraph(inv);
   const files = await readVarFiles(dirname(file));
   const issues: InventoryIssue[] = [...inv.issues, ...graph.issues, ...files.issues];
+  const partial = issues.length > 0;
   const warnings: InventoryWarning[] = [...inv.warnings, ...files.warnings];
 
   for (const [g, set] of files.groups)
@@ -214,5 +215,7 @@ export async function readAnsibleInventory(file: string): Promise<LoadedSource> 
     issues: [...issues, ...out.issues],
     warnings: [...warnings, ...out.warnings],
     sourceFiles: [file, ...files.files],
+    partial,
+    suppressed: out.suppressed,
   };
 }

@@ -107,7 +107,8 @@ function describe(issue: ZodIssue, input: unknown): string {
     }
     case 'invalid_union': {
       // Our only unions are "IPv4 or DNS name"; the branch messages are each half the truth.
-      if (typeof input !== 'string') return `expected a string, got ${kind(input)} ${show(input)}`;
+      if (typeof input !== 'string')
+        return `expected a string, got ${kind(input)}${typeof input === 'object' ? '' : ` ${show(input)}`}`;
       return `expected an IPv4 address or a DNS name; got ${show(input)}`;
     }
     default: {
@@ -122,10 +123,14 @@ export function zodIssuesToInventoryIssues(
   raw: unknown,
   map: SourceMap,
   schema: z.core.$ZodType,
+  opts: { skipMissing?: boolean; suppressed?: readonly Path[] } = {},
 ): InventoryIssue[] {
   const out: InventoryIssue[] = [];
+  const under = (path: Path, prefix: Path): boolean =>
+    prefix.length <= path.length && prefix.every((p, i) => path[i] === p);
   for (const issue of zodIssues) {
     const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+    if (opts.suppressed?.some((s) => under(path, s))) continue;
     if (issue.code === 'unrecognized_keys') {
       const allowed = allowedKeys(schema, path);
       for (const k of issue.keys) {
@@ -142,6 +147,7 @@ export function zodIssuesToInventoryIssues(
     }
     const input = valueAt(raw, path);
     if (input === undefined && path.length > 0) {
+      if (opts.skipMissing) continue;
       const at = map.missing(path);
       const { hint, ...pos } = at;
       out.push({

@@ -88,8 +88,12 @@ export function validateSource(src: LoadedSource): Validated {
   const warnings = [...src.warnings];
   if (src.value === undefined) return { issues: sortIssues(issues), warnings };
   const parsed = Inventory.safeParse(src.value);
-  if (!parsed.success) issues.push(...zodIssuesToInventoryIssues(parsed.error.issues, src.value, src.map, Inventory));
-  for (const f of checkRules(ruleView(src.value, parsed.success ? parsed.data : undefined))) {
+  const opts = { skipMissing: src.partial ?? false, suppressed: src.suppressed ?? [] };
+  if (!parsed.success)
+    issues.push(...zodIssuesToInventoryIssues(parsed.error.issues, src.value, src.map, Inventory, opts));
+  const view = ruleView(src.value, parsed.success ? parsed.data : undefined);
+  if (src.partial) view.allHosts = false;
+  for (const f of checkRules(view)) {
     const at = f.at === 'key' ? src.map.key(f.path) : src.map.value(f.path);
     let message = f.message;
     if (f.see) {

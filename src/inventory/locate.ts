@@ -78,7 +78,9 @@ export class SourceMap {
   value(path: Path): Located {
     const { site, at } = this.nearest(path);
     const exact = at.length === path.length;
-    return { ...(site?.value ?? this.root), field: this.fieldFor(path, site, exact) };
+    // A value that is not written (a schema default) is about its parent: point at the parent's key if any.
+    const pos = exact ? site?.value : (site?.key ?? site?.value);
+    return { ...(pos ?? this.root), field: this.fieldFor(path, site, exact) };
   }
 
   /** Position of the key naming `path` — for unknown keys, which are wrong as names, not as values. */

@@ -128,13 +128,14 @@ export const oneControlPlane: Rule = ({ hosts, allHosts }) => {
     const why = workers.length
       ? `there are workers (${workers.map((w) => w.host.name).join(', ')}) but no masters`
       : 'there are no masters';
-    return [err(['hosts'], `${why}: exactly one host needs the primary-master role`)];
+    return [err(['hosts'], `${why}: exactly one host needs the primary-master role`, { at: 'key' })];
   }
   if (primaries.length === 0)
     return [
       err(
         ['hosts'],
         `no primary master: give exactly one of ${masters.map((m) => m.host.name).join(', ')} the primary-master role`,
+        { at: 'key' },
       ),
     ];
   const [first, ...extra] = primaries;
