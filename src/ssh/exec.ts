@@ -142,15 +142,26 @@ export async function execRaw(
     );
     channel.on('data', (d: Buffer) => out.push(d));
     channel.stderr.on('data', (d: Buffer) => err.push(d));
-    channel.on('exit', (c: number | null, sig?: string) => {
-      exited = true;
-      code = typeof c === 'number' ? c : null;
-      if (sig) signal = sig.replace(/^SIG/, ''); // ssh2 reports 'SIGKILL'; keep the bare name, as the protocol has it
-    });
+    const noteExit = (c: unknown, sig: unknown): void => {
+      if (typeof c === 'number') {
+        exited = true;
+        code = c;
+      } else if (c === null && typeof sig === 'string') {
+        exited = true;
+        code = null;
+        signal = sig.replace(/^SIG/, ''); // ssh2 reports 'SIGKILL'; keep the bare name, as the protocol has it
+      }
+    };
+    // The 'exit' event alone is not enough: when exec's reply, the output, exit-status and close arrive in one TCP
+    // read (a fast command), ssh2 emits 'exit' synchronously before our listeners exist (they are attached after the
+    // exec callback's promise resolves) and the status is lost. ssh2 repeats it as the arguments of 'close', which
+    // it emits only after the output stream ended, so that is where we take it from; 'exit' stays as a fallback.
+    channel.on('exit', noteExit);
     channel.on('error', (e: Error) =>
       finish(() => reject(new HostUnreachableError(label, `${action}: channel error: ${e.message}`))),
     );
-    channel.on('close', () => {
+    channel.on('close', (c?: unknown, sig?: unknown) => {
+      if (!exited) noteExit(c, sig);
       // No exit status and the connection gone: the link dropped mid-command. We cannot know whether it ran,
       // so we do not re-run it; the caller (an idempotent activity) decides.
       if (!exited && !conn.isLive(client)) {
@@ -198,7 +209,14 @@ export function toRunResult(
   const allowNonZero = opts.allowNonZero ?? false;
   const stderr = raw.stderr.toString('utf8');
   if (raw.code !== 0 && !allowNonZero) {
-    const tail = redactedTail(stderr) + (raw.signal ? `${stderr ? '\n' : ''}killed by SIG${raw.signal}` : '');
+    // Neither an exit status nor a signal: sshd closed the channel without saying how the command ended (it could
+    // not start it, or sshd itself was stopped). Say so rather than print a bare "exit signal".
+    const how = raw.signal
+      ? `killed by SIG${raw.signal}`
+      : raw.code === null
+        ? 'no exit status: sshd closed the channel without reporting how the command ended'
+        : '';
+    const tail = [redactedTail(stderr), how].filter(Boolean).join('\n');
     throw new CommandFailedError(label, action, raw.code, tail);
   }
   return { code: raw.code, stdout: raw.stdout.toString('utf8'), stderr, durationMs: raw.durationMs };
