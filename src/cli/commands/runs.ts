@@ -39,6 +39,8 @@ interface RunSummary {
   closeTime?: string;
   link?: string;
   progress?: Progress;
+  /** What the run recorded about itself (e.g. certsMinDaysLeft of a certificate check). */
+  memo?: Record<string, unknown>;
 }
 
 export async function status(flags: RunsFlags): Promise<RunSummary[]> {
@@ -57,6 +59,7 @@ export async function status(flags: RunsFlags): Promise<RunSummary[]> {
         startTime: wf.startTime.toISOString(),
         ...(wf.closeTime && { closeTime: wf.closeTime.toISOString() }),
         ...(ctx.uiBaseUrl && { link: workflowUiLink(ctx.uiBaseUrl, ctx.namespace, wf.workflowId, wf.runId) }),
+        ...(wf.memo && Object.keys(wf.memo).length > 0 && { memo: wf.memo }),
       };
       if (wf.status.name === 'RUNNING') {
         try {
@@ -73,6 +76,12 @@ export async function status(flags: RunsFlags): Promise<RunSummary[]> {
     else {
       for (const r of runs) {
         console.log(`${r.status.padEnd(10)} ${r.operation.padEnd(20)} ${r.startTime}  ${r.workflowId}`);
+        if (r.memo)
+          console.log(
+            `    ${Object.entries(r.memo)
+              .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+              .join(', ')}`,
+          );
         if (r.progress) for (const line of renderProgress(r.progress)) console.log(`    ${line}`);
         if (r.link) console.log(`    ${r.link}`);
       }
