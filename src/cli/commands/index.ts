@@ -5,6 +5,7 @@ import * as codec from './codec.js';
 import * as demo from './demo.js';
 import * as etcd from './etcd.js';
 import * as inventory from './inventory.js';
+import * as lab from './lab.js';
 import * as preflight from './preflight.js';
 import * as runs from './runs.js';
 import * as server from './server.js';
@@ -12,4 +13,4 @@ import * as worker from './worker.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [certs.register, codec.register, demo.register, etcd.register, inventory.register, preflight.register, runs.register, worker.register, server.register];
+export const commands: RegisterCommand[] = [certs.register, codec.register, demo.register, etcd.register, inventory.register, lab.register, preflight.register, runs.register, worker.register, server.register];
