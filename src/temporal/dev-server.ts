@@ -32,7 +32,8 @@ export interface DevServerOptions {
   /** Where the pid and log files go (default: the db file's directory). */
   runDir?: string;
   namespace?: string;
-  /** Remote codec server for the Web UI (decodes encrypted payloads in the browser). */
+  /** Remote codec server for the Web UI (decodes encrypted payloads in the browser; `kubeadm2ha codec serve`).
+   * Default: $KUBEADM2HA_UI_CODEC_ENDPOINT, so servers that other commands start on demand get it too. */
   uiCodecEndpoint?: string;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** Deadline for the server to answer after spawn (default 60 s). */
@@ -151,6 +152,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   }
 
   const cli = opts.cliPath ?? (await ensureTemporalCli());
+  const uiCodecEndpoint = opts.uiCodecEndpoint ?? (process.env.KUBEADM2HA_UI_CODEC_ENDPOINT || undefined);
   await mkdir(dirname(r.dbFile), { recursive: true });
   await mkdir(dirname(r.pidFile), { recursive: true });
   const args = [
@@ -173,7 +175,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     '--dynamic-config-value',
     'frontend.enableServerVersionCheck=false',
     ...searchAttributeCliArgs(),
-    ...(opts.uiCodecEndpoint ? ['--ui-codec-endpoint', opts.uiCodecEndpoint] : []),
+    ...(uiCodecEndpoint ? ['--ui-codec-endpoint', uiCodecEndpoint] : []),
     ...(opts.extraArgs ?? []),
   ];
 

@@ -20,6 +20,8 @@ import { ENCODING, EncryptionCodec } from '../../src/codec/encryption-codec.js';
 import { FileKeySource } from '../../src/codec/file-key-source.js';
 import { ensureTemporalCli } from '../../src/temporal/cli-binary.js';
 import { dataConverter, failureConverterPath } from '../../src/temporal/data-converter.js';
+import { startDevServer, stopDevServer, type DevServerOptions } from '../../src/temporal/dev-server.js';
+import { freePort } from '../../src/temporal/process-util.js';
 import type { Secrets, SecretsActivities } from './fixtures/secrets-round-trip.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -265,5 +267,28 @@ describe('secrets in workflow history', () => {
       run.keyBody,
       ...run.failureTexts,
     ]);
+  });
+});
+
+describe('Web UI wiring', () => {
+  it('a dev server started with uiCodecEndpoint tells its Web UI to decode through the codec server', async () => {
+    const uiPort = await freePort();
+    const server: DevServerOptions = {
+      cliPath: temporalCli,
+      port: await freePort(),
+      uiPort,
+      dbFile: join(dir, 'ui', 'temporal.db'),
+      logLevel: 'error',
+      uiCodecEndpoint: codecServer.url,
+    };
+    const info = await startDevServer(server);
+    try {
+      expect(info.uiUrl).toBe(`http://127.0.0.1:${uiPort}`);
+      // What the UI's browser code reads at load time to find its codec server.
+      const settings = (await (await fetch(`${info.uiUrl}/api/v1/settings`)).json()) as { Codec: { Endpoint: string } };
+      expect(settings.Codec.Endpoint).toBe(codecServer.url);
+    } finally {
+      await stopDevServer(server);
+    }
   });
 });

@@ -1,6 +1,7 @@
 // `kubeadm2ha codec serve|rotate-key|keys`: the payload encryption that keeps secrets out of Temporal history.
 // `serve` runs the codec server the Web UI (and `temporal --codec-endpoint`) uses to show decrypted payloads;
 // `rotate-key` adds a new active key (old ones keep decrypting); `keys` lists key ids — never key material.
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { startCodecServer, DEFAULT_CODEC_PORT, DEFAULT_UI_ORIGINS, normalizeOrigin } from '../../codec/codec-server.js';
 import { EncryptionCodec } from '../../codec/encryption-codec.js';
@@ -33,6 +34,18 @@ export function register(program: Command): void {
     )
     .option('--max-body <bytes>', 'largest request body accepted', parseSize, 4 * 1024 * 1024)
     .option('--quiet', 'no per-request log lines')
+    .addHelpText(
+      'after',
+      `
+The Web UI decodes in the browser: it POSTs encrypted payloads here and shows the answer; keys never leave this
+machine. To point the local dev server's UI at it (the UI reads the endpoint when the server starts):
+  kubeadm2ha codec serve &
+  kubeadm2ha server stop && kubeadm2ha server start --ui-codec-endpoint http://127.0.0.1:${DEFAULT_CODEC_PORT}
+(that is 'temporal server start-dev --ui-codec-endpoint <url>'; export KUBEADM2HA_UI_CODEC_ENDPOINT=<url> to have
+every local server kubeadm2ha starts on demand use it; another Temporal UI: env TEMPORAL_CODEC_ENDPOINT,
+or the codec server setting in the UI itself). A UI on another port or host name: add --ui-origin <its origin>.
+The Temporal CLI: temporal workflow show -w <id> --codec-endpoint http://127.0.0.1:${DEFAULT_CODEC_PORT}`,
+    )
     .action(async (flags: ServeFlags) => {
       const path = keyringPath();
       // Fail now, not on the first request, when there is no usable keyring.
@@ -65,8 +78,12 @@ export function register(program: Command): void {
     .description('add a new active key; payloads encrypted with older keys still decrypt')
     .action(async () => {
       const path = keyringPath();
-      // A first rotation on a machine without a keyring simply creates one.
-      await loadKeyring(path, { create: true });
+      if (!existsSync(path)) {
+        // Nothing to rotate yet: the first key is as new as a rotated one.
+        const ring = await loadKeyring(path, { create: true });
+        console.log(`Created ${path} with active key ${ring.activeId}`);
+        return;
+      }
       const r = await rotateKey(path);
       console.log(`New active key ${r.id} (was ${r.previous}); ${r.keyCount} key(s) in ${path}`);
       console.log('Copy the keyring to every machine that runs a kubeadm2ha worker or CLI for this namespace.');
