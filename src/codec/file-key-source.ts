@@ -8,6 +8,7 @@ import { loadKeyring, type CodecKey, type Keyring } from './keyring.js';
 export class FileKeySource implements KeySource {
   private cached?: { keyring: Keyring; stamp: string };
   private loading?: Promise<Keyring>;
+  private statting?: Promise<string | undefined>;
 
   constructor(readonly path: string) {}
 
@@ -27,7 +28,9 @@ export class FileKeySource implements KeySource {
 
   /** The keyring as the file is now; one stat per call, a full read only when the file changed. */
   private async keyring(create: boolean): Promise<Keyring> {
-    const before = await fileStamp(this.path);
+    // A decode of N payloads asks N times at once: they share one stat.
+    this.statting ??= fileStamp(this.path).finally(() => (this.statting = undefined));
+    const before = await this.statting;
     if (before === undefined) {
       // No file (yet): nothing to share or cache; loadKeyring creates it or explains what is missing.
       const keyring = await loadKeyring(this.path, { create });
