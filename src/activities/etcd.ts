@@ -246,25 +246,28 @@ export function createEtcdActivities(deps: ActivityDeps) {
         const session = deps.session(host);
         // One round trip: does the data dir hold a member, and what does our current file say? etcd 3.5 refuses a
         // data dir that is not 0700; 3.4 warns. Tightening the mode changes nothing for a running member.
+        const marker = '--- kubeadm2ha: current config ---';
         const probe = await session.run(
           {
             script:
               `mkdir -p ${quote(member.dataDir)} && chmod 700 ${quote(member.dataDir)}; ` +
               `if [ -d ${quote(`${member.dataDir}/member`)} ]; then echo member=yes; fi; ` +
-              `if [ -f ${quote(ETCD_CONFIG_PATH)} ]; then echo ---; cat ${quote(ETCD_CONFIG_PATH)}; fi`,
+              `if [ -f ${quote(ETCD_CONFIG_PATH)} ]; then echo "mode=$(stat -c %a ${quote(ETCD_CONFIG_PATH)})"; ` +
+              `echo ${quote(marker)}; cat ${quote(ETCD_CONFIG_PATH)}; fi`,
           },
           { action: 'inspect etcd data dir', timeoutMs: 30_000 },
         );
-        const [head = '', ...rest] = probe.stdout.split('---\n');
-        const hasMember = head.includes('member=yes');
-        const current = rest.length > 0 ? rest.join('---\n') : undefined;
-        const state = chooseInitialClusterState(hasMember, initialClusterStateOf(current));
+        const at = probe.stdout.indexOf(`${marker}\n`);
+        const head = at < 0 ? probe.stdout : probe.stdout.slice(0, at);
+        const current = at < 0 ? undefined : probe.stdout.slice(at + marker.length + 1);
+        const state = chooseInitialClusterState(/^member=yes$/m.test(head), initialClusterStateOf(current));
+        const wanted = renderEtcdConfig(member, state);
         const changed: string[] = [];
-        const cfg = await session.putFile(ETCD_CONFIG_PATH, renderEtcdConfig(member, state), {
-          mode: 0o644,
-          timeoutMs: 30_000,
-        });
-        if (cfg.changed) changed.push(ETCD_CONFIG_PATH);
+        // Compared here with what was just read, so an unchanged file costs no further round trip.
+        if (current !== wanted || !/^mode=644$/m.test(head)) {
+          const cfg = await session.putFile(ETCD_CONFIG_PATH, wanted, { mode: 0o644, timeoutMs: 30_000 });
+          if (cfg.changed) changed.push(ETCD_CONFIG_PATH);
+        }
         const manager = await detectServiceManager(session);
         const svc = await manager.install(etcdServiceSpec(binary));
         if (svc.changed) changed.push(`${manager.kind}:${ETCD_SERVICE}`);

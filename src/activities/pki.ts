@@ -55,23 +55,32 @@ export interface PkiActivityOptions {
   store?: (cluster: string) => LocalPkiStore;
 }
 
-/** Read several remote files in one round trip; base64 keeps binary and PEM newlines intact. Missing → absent. */
-const readFilesScript =
-  'for f in "$@"; do if [ -f "$f" ]; then echo "present $f"; base64 -w0 < "$f"; echo; else echo "absent $f"; fi; done';
+export interface RemoteFile {
+  content: string;
+  /** Permission bits, e.g. 0o600. */
+  mode: number;
+}
 
-export async function readRemoteFiles(session: HostSession, paths: string[]): Promise<Map<string, string>> {
+/** Read several remote files and their modes in one round trip; base64 keeps PEM newlines intact. Missing files
+ * are simply absent from the map. */
+const readFilesScript =
+  'for f in "$@"; do if [ -f "$f" ]; then echo "present $(stat -c %a -- "$f") $f"; base64 -w0 < "$f"; echo; fi; done';
+
+export async function readRemoteFiles(session: HostSession, paths: string[]): Promise<Map<string, RemoteFile>> {
   const out = await session.run(['sh', '-c', readFilesScript, 'sh', ...paths], {
     action: 'read existing certificates',
     timeoutMs: 30_000,
   });
-  const files = new Map<string, string>();
+  const files = new Map<string, RemoteFile>();
   const lines = out.stdout.split('\n');
   for (let i = 0; i < lines.length; i++) {
-    const line = lines[i] ?? '';
-    if (line.startsWith('present ')) {
-      files.set(line.slice('present '.length), Buffer.from(lines[i + 1] ?? '', 'base64').toString('utf8'));
-      i++;
-    }
+    const m = /^present ([0-7]+) (.+)$/.exec(lines[i] ?? '');
+    if (!m) continue;
+    files.set(m[2] ?? '', {
+      mode: parseInt(m[1] ?? '0', 8),
+      content: Buffer.from(lines[i + 1] ?? '', 'base64').toString('utf8'),
+    });
+    i++;
   }
   return files;
 }
@@ -159,12 +168,15 @@ export function createPkiActivities(deps: ActivityDeps, opts: PkiActivityOptions
           return ca;
         };
 
-        const existing = await readRemoteFiles(
-          session,
-          plan.certificates.flatMap((c) => [c.certPath, c.keyPath]),
-        );
+        // One round trip reads everything this host already has; a rerun with nothing to change ends there.
+        const existing = await readRemoteFiles(session, [
+          ...plan.caCertificates.map((c) => c.certPath),
+          ...plan.certificates.flatMap((c) => [c.certPath, c.keyPath]),
+        ]);
         const result: HostCertificatesResult = { host: name, changed: [], issued: [], fingerprints: {} };
         const put = async (path: string, content: string, mode: number) => {
+          const now = existing.get(path);
+          if (now?.content === content && now.mode === mode) return;
           const { changed } = await session.putFile(path, content, { mode, timeoutMs: 30_000 });
           if (changed) result.changed.push(path);
         };
@@ -179,7 +191,10 @@ export function createPkiActivities(deps: ActivityDeps, opts: PkiActivityOptions
         for (const leaf of plan.certificates) {
           heartbeat({ host: name, certificate: leaf.name });
           const ca = await caOf(leaf.ca);
-          const current = { certPem: existing.get(leaf.certPath), keyPem: existing.get(leaf.keyPath) };
+          const current = {
+            certPem: existing.get(leaf.certPath)?.content,
+            keyPem: existing.get(leaf.keyPath)?.content,
+          };
           const reasons = replaceReasons(leaf, current, ca.certPem);
           let pair: CertificateAndKey;
           if (reasons.length === 0 && current.certPem !== undefined && current.keyPem !== undefined) {
@@ -198,7 +213,7 @@ export function createPkiActivities(deps: ActivityDeps, opts: PkiActivityOptions
             result.issued.push({ path: leaf.certPath, reasons });
           }
           // Key before certificate: a crash in between leaves a mismatched pair, which the next run re-issues.
-          // Kept files go through putFile too: it changes nothing when content and mode match, and fixes a mode.
+          // Kept files are rewritten only when their mode drifted (put compares with what was read).
           await put(leaf.keyPath, pair.keyPem, KEY_MODE);
           await put(leaf.certPath, pair.certPem, CERT_MODE);
           result.fingerprints[leaf.certPath] = sha256OfCert(pair.certPem);

@@ -1,6 +1,7 @@
 // setupEtcdCluster end to end: real Temporal dev server, real worker, real sshd and Debian's etcd 3.4 on three lab
-// hosts, real openssl and etcdctl for the independent checks. Payloads are left unencoded here on purpose, so the
-// history check proves that no key ever enters history, with or without the payload codec.
+// hosts, real openssl and etcdctl for the independent checks. The payload codec is switched off for this file
+// (KUBEADM2HA_CODEC=off, client and worker alike), so the history check proves that no key ever enters history
+// by design, not because the codec hides it.
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,7 @@ import { createLab, type Lab } from '../../src/lab/index.js';
 import { issueCertificate } from '../../src/pki/index.js';
 import type { EtcdSetupReport } from '../../src/plan/etcd.js';
 import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
+import { CODEC_ENV, dataConverter } from '../../src/temporal/data-converter.js';
 import { activityLogInterceptor, readActivityLog } from '../../src/worker/activity-log.js';
 import { connectTemporal, uniqueQueue } from '../e2e/helpers.js';
 
@@ -27,6 +29,7 @@ let temporal: Awaited<ReturnType<typeof connectTemporal>>;
 let bundle: WorkflowBundleOption;
 let scratch: string;
 const previousStateDir = process.env.KUBEADM2HA_STATE_DIR;
+const previousCodec = process.env[CODEC_ENV];
 
 interface RunOptions {
   inventory?: Inventory;
@@ -44,6 +47,7 @@ async function setupEtcd(opts: RunOptions = {}): Promise<{ report: EtcdSetupRepo
     connection: temporal.native,
     taskQueue,
     workflowBundle: bundle,
+    dataConverter: dataConverter(),
     activities: opts.wrap ? opts.wrap(base) : base,
     ...(opts.activityLogFile && { interceptors: { activity: [activityLogInterceptor(opts.activityLogFile)] } }),
   });
@@ -121,6 +125,7 @@ beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), 'k2h-etcd-test-'));
   // The local CA store lives under the state dir; activities run in this process, so this isolates it.
   process.env.KUBEADM2HA_STATE_DIR = join(scratch, 'state');
+  process.env[CODEC_ENV] = 'off';
   bundle = await loadWorkflowBundle();
   lab = await createLab({ hosts: 3 });
   inventory = (await loadInventory(await lab.writeInventory())).inventory;
@@ -132,6 +137,8 @@ afterAll(async () => {
   await lab?.destroy();
   if (previousStateDir === undefined) delete process.env.KUBEADM2HA_STATE_DIR;
   else process.env.KUBEADM2HA_STATE_DIR = previousStateDir;
+  if (previousCodec === undefined) delete process.env[CODEC_ENV];
+  else process.env[CODEC_ENV] = previousCodec;
   if (scratch) await rm(scratch, { recursive: true, force: true });
 });
 
