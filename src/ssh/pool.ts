@@ -3,7 +3,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { SshSettings } from '../inventory/schema.js';
-import { HostUnreachableError } from '../errors.js';
+import { FailureType, HostUnreachableError, KubeadmHaError } from '../errors.js';
 import { authMethods, KeyCache } from './auth.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 import { Limiter } from './limiter.js';
@@ -81,21 +81,14 @@ export class SshPool {
       const jump = this.connection(resolved.jump, endpointKey(resolved.jump), true);
       key += ` via ${endpointKey(resolved.jump)}`;
       const { host, port } = resolved.target;
-      const via = `${resolved.jump.user}@${resolved.jump.host}:${resolved.jump.port}`;
+      const via = endpointKey(resolved.jump);
       tunnel = async () => {
         const client = await jump.get();
         return new Promise((resolve, reject) => {
           // Source address/port are informational for direct-tcpip; sshd only logs them.
           client.forwardOut('127.0.0.1', 0, host, port, (err, stream) => {
             if (!err) return resolve(stream);
-            // "administratively prohibited" = AllowTcpForwarding no on the bastion; "Connection refused" = nothing
-            // listens on host:port as seen from the bastion. Either way, say which hop failed.
-            reject(
-              new HostUnreachableError(
-                target.name,
-                `bastion ${via} could not open a connection to ${host}:${port}: ${err.message}`,
-              ),
-            );
+            reject(forwardError(target.name, via, `${host}:${port}`, err));
           });
         });
       };
@@ -147,4 +140,23 @@ export class SshPool {
 
 function endpointKey(ep: ResolvedEndpoint): string {
   return `${ep.user}@${ep.host}:${ep.port}`;
+}
+
+/** RFC 4254 §5.1 open-failure reason codes, as OpenSSH uses them for direct-tcpip. */
+const openFailure: Record<number, string> = {
+  1: 'administratively prohibited (AllowTcpForwarding or PermitOpen on the bastion)',
+  2: 'connect failed (nothing listens there, or it is unreachable from the bastion)',
+  3: 'unknown channel type',
+  4: 'resource shortage',
+};
+
+/**
+ * Say which hop failed. A bastion that forbids forwarding will not change its mind on retry: that one is not
+ * retryable. Anything else (the target is down, or not reachable yet) is.
+ */
+export function forwardError(name: string, via: string, to: string, err: Error & { reason?: unknown }): KubeadmHaError {
+  const reason = typeof err.reason === 'number' ? openFailure[err.reason] : undefined;
+  const message = `bastion ${via} could not open a connection to ${to}: ${reason ?? err.message}`;
+  if (err.reason === 1) return new KubeadmHaError(message, FailureType.HostNotSuitable, name);
+  return new HostUnreachableError(name, message);
 }
