@@ -86,7 +86,10 @@ export interface Validated {
 export function validateSource(src: LoadedSource): Validated {
   const issues = [...src.issues];
   const warnings = [...src.warnings];
-  if (src.value === undefined) return { issues: sortIssues(issues), warnings };
+  if (src.value === undefined) {
+    if (issues.length === 0) issues.push({ ...src.map.root, field: '', message: 'the inventory is empty' });
+    return { issues: sortIssues(issues), warnings };
+  }
   const parsed = Inventory.safeParse(src.value);
   const opts = { skipMissing: src.partial ?? false, suppressed: src.suppressed ?? [] };
   if (!parsed.success)
@@ -115,10 +118,6 @@ export async function loadInventory(
 ): Promise<{ inventory: Inventory; warnings: InventoryWarning[]; sourceFiles: string[] }> {
   const src = await readInventorySource(path);
   const { inventory, issues, warnings } = validateSource(src);
-  if (!inventory)
-    throw new InventoryError(
-      issues.length ? issues : [{ ...src.map.root, field: '', message: 'inventory is empty' }],
-      warnings,
-    );
+  if (!inventory) throw new InventoryError(issues, warnings);
   return { inventory, warnings, sourceFiles: src.sourceFiles };
 }

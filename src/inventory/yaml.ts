@@ -32,6 +32,8 @@ export function parseYaml(text: string, file: string, opts: YamlOptions = {}): P
     prettyErrors: false,
     uniqueKeys: false,
     version: opts.version ?? '1.2',
+    // `<<: *defaults` is common in hand-written YAML though 1.2 dropped it; PyYAML (YAML 1.1) has it too.
+    merge: true,
   });
   const docs = Array.isArray(parsed) ? parsed : [];
   for (const doc of docs) {
@@ -74,6 +76,8 @@ function walk(
     for (const pair of node.items) {
       const k = pair.key as Node | null;
       const kPos = k?.range ? ctx.pos(k.range[0]) : value;
+      // A merge key (`<<: *defaults`): its keys land in this map when converted; nothing to locate separately.
+      if (isScalar(k) && typeof k.value === 'symbol') continue;
       if (
         !isScalar(k) ||
         (typeof k.value !== 'string' && typeof k.value !== 'number' && typeof k.value !== 'boolean')

@@ -51,6 +51,11 @@ describe('our YAML format', () => {
     expect(inventory.cluster.podSubnet).toBe('10.244.0.0/16');
   });
 
+  it('accepts anchors and merge keys', async () => {
+    const { inventory } = await loadInventory(join(fixtures, 'yaml/anchors.yaml'));
+    expect(inventory.hosts[2]).toEqual({ name: 'h3', address: '10.200.0.13', roles: ['worker'], ssh: { port: 2222 } });
+  });
+
   it('reports every problem of a file at once, sorted by position', async () => {
     const file = join(tmp, 'many.yaml');
     await writeFile(

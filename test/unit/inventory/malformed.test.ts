@@ -341,6 +341,7 @@ const yaml: [string, Case][] = [
       message: /expected one YAML document, found 2/,
     },
   ],
+  ['empty file', { path: 'yaml/empty.yaml', line: 1, column: 1, field: '', message: /^the inventory is empty$/ }],
   [
     'top level is a list',
     { path: 'yaml/not-a-map.yaml', line: 1, column: 1, field: '', message: /expected a map, got list/ },
