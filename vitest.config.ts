@@ -17,6 +17,7 @@ export default defineConfig({
           name: 'integration',
           include: ['test/{ssh,lab,activities,workflows,e2e}/**/*.test.ts'],
           globalSetup: ['test/setup/temporal.ts'],
+          setupFiles: ['test/setup/logging.ts'],
           testTimeout: 180_000,
           hookTimeout: 180_000,
           pool: 'forks',

@@ -7,6 +7,7 @@ import { NativeConnection, type NativeConnectionOptions } from '@temporalio/work
 import type { Command } from 'commander';
 import { InvalidInputError } from '../errors.js';
 import { dataConverter } from './data-converter.js';
+import { installRedactingLogger } from '../worker/runtime-logging.js';
 
 export const DEFAULT_ADDRESS = '127.0.0.1:7233';
 export const DEFAULT_NAMESPACE = 'default';
@@ -121,6 +122,7 @@ export async function createClient(o: TemporalOptions): Promise<Client> {
 
 /** The worker's connection (Rust core). Pair with `dataConverter()` in Worker.create. */
 export function createNativeConnection(o: TemporalOptions): Promise<NativeConnection> {
+  installRedactingLogger();
   return NativeConnection.connect(nativeConnectionOptions(o));
 }
 

@@ -5,6 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { dataConverter } from '../../src/temporal/data-converter.js';
+import { installRedactingLogger } from '../../src/worker/runtime-logging.js';
 
 export function temporalAddress(): string {
   return inject('temporalAddress') ?? process.env.TEMPORAL_TEST_ADDRESS ?? '127.0.0.1:7233';
@@ -18,6 +19,7 @@ export async function connectTemporal(address = temporalAddress()): Promise<{
   const connection = await Connection.connect({ address });
   // Same converter as createKubeadmHaWorker: results and failures come back encrypted.
   const client = new Client({ connection, namespace: 'default', dataConverter: dataConverter() });
+  installRedactingLogger();
   const native = await NativeConnection.connect({ address });
   return {
     client,

@@ -84,7 +84,8 @@ describe('preflight on lab hosts', () => {
       expect(find(report, 'h1', 'ports')).toMatchObject({ status: 'fail' });
       expect(find(report, 'h1', 'ports')?.message).toMatch(/6443 \(python3/);
     } finally {
-      await lab.exec('h1', 'pkill -f "http.server 6443" || true');
+      // [.] keeps pkill from matching (and killing) the shell that runs it, whose own command line holds the pattern.
+      await lab.exec('h1', 'pkill -f "http[.]server 6443" || true');
     }
   });
 
