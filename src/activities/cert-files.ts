@@ -120,6 +120,7 @@ function fact(pem: string, path: string, source: CertSource['kind']): CertFact {
     notAfter: info.notAfter.toISOString(),
     isCa: info.isCa,
     serial: info.serial,
+    sha256Fingerprint: info.sha256Fingerprint,
   };
 }
 

@@ -74,6 +74,8 @@ export interface CertFact {
   notAfter: string;
   isCa: boolean;
   serial: string;
+  /** SHA-256 of the DER certificate, lower-case hex: tells two certificates with the same names apart. */
+  sha256Fingerprint: string;
 }
 
 /** One host's answer: its certificates, and files it found but could not read or parse. */

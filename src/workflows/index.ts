@@ -2,3 +2,4 @@
 export { preflightCluster } from './preflight.js';
 export { setupEtcdCluster } from './etcd.js';
 export { checkCertificates } from './certs.js';
+export { renewEtcdCertificates } from './cert-renewal.js';

@@ -1,8 +1,10 @@
 // checkCertificates and its schedule end to end: real Temporal dev server, real worker, real sshd on lab hosts,
 // certificates made by src/pki placed on the hosts' filesystems.
-import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,8 +18,9 @@ import {
 } from '../../src/cli/certs-schedule.js';
 import { Inventory } from '../../src/inventory/schema.js';
 import { createLab, type Lab } from '../../src/lab/index.js';
+import type { EtcdRenewalReport, RenewEtcdInput } from '../../src/plan/cert-renewal.js';
 import { CERTS_MEMO_MIN_DAYS_LEFT, type CertReport, type CertsInput } from '../../src/plan/certs.js';
-import { createCa, issueCertificate, type CertificateAndKey } from '../../src/pki/index.js';
+import { createCa, etcdHostSans, issueCertificate, type CertificateAndKey } from '../../src/pki/index.js';
 import { quote } from '../../src/ssh/quote.js';
 import { dataConverter } from '../../src/temporal/data-converter.js';
 import { ClusterName, Operation } from '../../src/temporal/search-attributes.js';
@@ -27,8 +30,11 @@ import { connectTemporal, pollUntil, temporalAddress, uniqueQueue } from '../e2e
 const DAY = 24 * 60 * 60 * 1000;
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
+const run = promisify(execFile);
 let lab: Lab;
 let inventory: Inventory;
+let scratch: string;
+const previousStateDir = process.env.KUBEADM2HA_STATE_DIR;
 let temporal: Awaited<ReturnType<typeof connectTemporal>>;
 let taskQueue: string;
 let stopWorker: () => void;
@@ -126,6 +132,9 @@ function expectLabReport(report: CertReport): void {
 }
 
 beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'k2h-certs-test-'));
+  // The local CA store (renewal) lives under the state dir; the activities run in this process.
+  process.env.KUBEADM2HA_STATE_DIR = join(scratch, 'state');
   lab = await createLab({ hosts: 3 });
   inventory = Inventory.parse(lab.inventory());
   temporal = await connectTemporal();
@@ -201,6 +210,9 @@ afterAll(async () => {
   await workerDone;
   await temporal?.close();
   await lab?.destroy();
+  if (previousStateDir === undefined) delete process.env.KUBEADM2HA_STATE_DIR;
+  else process.env.KUBEADM2HA_STATE_DIR = previousStateDir;
+  if (scratch) await rm(scratch, { recursive: true, force: true });
 });
 
 describe('checkCertificates on lab hosts', () => {
@@ -237,6 +249,14 @@ describe('checkCertificates on lab hosts', () => {
     expect(lines[1]).toMatch(
       /^h1\s+\/etc\/kubernetes\/pki\/apiserver-etcd-client\.crt\s+kube-apiserver-etcd-client\s+\S+\s+-36\s+etcd-ca\s+EXPIRED$/,
     );
+
+    // `status` shows what each check recorded: the fewest days left, from the run's memo.
+    const status = await runCli(['status', '-i', inv, '--json', '--address', temporalAddress()]);
+    expect(status.status).toBe(0);
+    const runs = JSON.parse(status.stdout) as { operation: string; memo?: Record<string, unknown> }[];
+    expect(runs.find((r) => r.operation === 'checkCertificates')?.memo).toMatchObject({
+      [CERTS_MEMO_MIN_DAYS_LEFT]: -36,
+    });
 
     // Only h3, which has no certificates yet: nothing under the threshold.
     const onlyH3 = join(lab.dir, 'h3-only.yaml');
@@ -321,5 +341,218 @@ describe('certificate check schedule', () => {
     }
     expect(await describeCertsSchedule(temporal.client, cluster)).toBeUndefined();
     expect(await deleteCertsSchedule(temporal.client, cluster)).toBe(false);
+  });
+});
+
+describe('etcd member certificate renewal', () => {
+  let etcdLab: Lab;
+  let inv: Inventory;
+  let ca: CertificateAndKey;
+  let clientDir: string;
+  const members = ['h1', 'h2', 'h3'];
+
+  const check = async (): Promise<CertReport> =>
+    (await temporal.client.workflow.execute('checkCertificates', {
+      taskQueue,
+      workflowId: `${inv.cluster.name}/certs/${uniqueQueue('check')}`,
+      args: [{ inventory: inv, thresholdDays: 30 } satisfies CertsInput],
+    })) as CertReport;
+  const etcdRows = (r: CertReport) => r.rows.filter((x) => x.path.startsWith('/etc/kubernetes/pki/etcd/') && !x.isCa);
+
+  /** etcdctl from the operator's namespace, over the lab bridge, with a client certificate of the store's CA. */
+  async function etcdctl(args: string[]): Promise<string> {
+    const endpoints = etcdLab.hosts.map((h) => `https://${h.address}:2379`).join(',');
+    const { stdout } = await run(
+      'etcdctl',
+      [
+        '--endpoints',
+        endpoints,
+        '--cacert',
+        join(clientDir, 'ca.crt'),
+        '--cert',
+        join(clientDir, 'c.crt'),
+        '--key',
+        join(clientDir, 'c.key'),
+        '--command-timeout',
+        '2s',
+        '-w',
+        'json',
+        ...args,
+      ],
+      { env: { ...process.env, ETCDCTL_API: '3' }, timeout: 20_000 },
+    );
+    return stdout;
+  }
+
+  beforeAll(async () => {
+    etcdLab = await createLab({ hosts: 3 });
+    inv = Inventory.parse(etcdLab.inventory());
+    // A real external etcd cluster, built by the etcd workflow (its CA goes to the store renewal signs with).
+    await temporal.client.workflow.execute('setupEtcdCluster', {
+      taskQueue,
+      workflowId: `${inv.cluster.name}/etcd/${taskQueue}`,
+      args: [{ inventory: inv, healthTimeoutSeconds: 60 }],
+    });
+    const store = join(scratch, 'state', 'clusters', inv.cluster.name, 'pki');
+    ca = {
+      certPem: await readFile(join(store, 'etcd-ca.crt'), 'utf8'),
+      keyPem: await readFile(join(store, 'etcd-ca.key'), 'utf8'),
+    };
+    keys.push(ca.keyPem);
+    clientDir = await mkdtemp(join(scratch, 'client-'));
+    const client = await issueCertificate({
+      ca,
+      commonName: 'operator-test',
+      keyType: 'ecdsa-p256',
+      validityDays: 1,
+      usages: 'client',
+    });
+    await writeFile(join(clientDir, 'ca.crt'), ca.certPem);
+    await writeFile(join(clientDir, 'c.crt'), client.certPem);
+    await writeFile(join(clientDir, 'c.key'), client.keyPem, { mode: 0o600 });
+  });
+
+  afterAll(async () => {
+    await etcdLab?.destroy();
+  });
+
+  it('reports a member certificate about to expire, renews every member one at a time, and etcd keeps quorum', async () => {
+    // h2's peer certificate: made here, by the cluster's CA, valid for five more days (names as setup gives them).
+    const h2 = inv.hosts.find((h) => h.name === 'h2')!;
+    const soon = await issueCertificate({
+      ca,
+      commonName: 'h2',
+      keyType: 'ecdsa-p256',
+      validityDays: 5,
+      usages: 'peer',
+      ...etcdHostSans(h2),
+    });
+    keys.push(soon.keyPem);
+    await etcdLab.exec(
+      'h2',
+      `printf %s ${quote(b64(soon.keyPem))} | base64 -d > /etc/kubernetes/pki/etcd/peer.key && printf %s ${quote(b64(soon.certPem))} | base64 -d > /etc/kubernetes/pki/etcd/peer.crt`,
+    );
+
+    const before = await check();
+    const near = before.rows.find((r) => r.host === 'h2' && r.path === '/etc/kubernetes/pki/etcd/peer.crt');
+    expect(near).toMatchObject({ status: 'expiring', daysLeft: 4, subject: 'h2', issuer: 'etcd-ca' });
+    expect(before.ok).toBe(false);
+    expect(etcdRows(before)).toHaveLength(3 * 3); // server, peer and healthcheck-client of each member
+    const pids = await Promise.all(
+      members.map(async (h) => (await etcdLab.exec(h, 'cat /run/etcd.pid')).stdout.trim()),
+    );
+
+    // Poll the cluster the whole time: a write needs quorum, and every member's health is recorded.
+    let renewing = true;
+    const probes: { wrote: boolean; healthy: number; error?: string }[] = [];
+    const poller = (async () => {
+      for (let i = 0; renewing; i++) {
+        const probe: (typeof probes)[number] = { wrote: false, healthy: 0 };
+        try {
+          await etcdctl(['put', 'k2h-renew-probe', String(i)]);
+          probe.wrote = true;
+        } catch (err) {
+          probe.error = String(err).slice(0, 300);
+        }
+        try {
+          const health = JSON.parse(await etcdctl(['endpoint', 'health'])) as { health: boolean }[];
+          probe.healthy = health.filter((e) => e.health).length;
+        } catch (err) {
+          // etcdctl exits 1 when an endpoint is unhealthy but still prints every endpoint's verdict.
+          const out = (err as { stdout?: string }).stdout ?? '[]';
+          probe.healthy = (JSON.parse(out || '[]') as { health: boolean }[]).filter((e) => e.health).length;
+        }
+        probes.push(probe);
+      }
+    })();
+    let report: EtcdRenewalReport;
+    const started = Date.now();
+    try {
+      report = (await temporal.client.workflow.execute('renewEtcdCertificates', {
+        taskQueue,
+        workflowId: `${inv.cluster.name}/certs/renew-etcd/${taskQueue}`,
+        args: [{ inventory: inv, healthTimeoutSeconds: 60 } satisfies RenewEtcdInput],
+      })) as EtcdRenewalReport;
+    } finally {
+      renewing = false;
+      await poller;
+    }
+    process.stderr.write(
+      `[certs] renewed 3 etcd members in ${Date.now() - started} ms; ${probes.length} probes, min healthy ${Math.min(...probes.map((p) => p.healthy))}/3\n`,
+    );
+
+    // One member at a time, in inventory order: the next member's certificates were written only after the
+    // previous member had restarted and all members were healthy again.
+    expect(report.members.map((m) => m.host)).toEqual(members);
+    for (const [i, m] of report.members.entries()) {
+      expect(m.renewed.map((r) => r.path).sort()).toEqual([
+        '/etc/kubernetes/pki/etcd/healthcheck-client.crt',
+        '/etc/kubernetes/pki/etcd/peer.crt',
+        '/etc/kubernetes/pki/etcd/server.crt',
+      ]);
+      expect(m.restart).toBe('restarted');
+      if (i > 0) expect(Date.parse(m.writtenAt)).toBeGreaterThanOrEqual(Date.parse(report.members[i - 1]!.healthyAt));
+    }
+    expect(report.members[1]?.renewed.find((r) => r.path.endsWith('peer.crt'))?.previousNotAfter).toBe(near?.notAfter);
+    // Quorum throughout: every write went through, and at least two members were healthy at every probe.
+    expect(probes.length).toBeGreaterThan(5);
+    expect(probes.filter((p) => !p.wrote)).toEqual([]);
+    expect(Math.min(...probes.map((p) => p.healthy))).toBeGreaterThanOrEqual(2);
+    // Every member's etcd runs as a new process.
+    const pidsAfter = await Promise.all(
+      members.map(async (h) => (await etcdLab.exec(h, 'cat /run/etcd.pid')).stdout.trim()),
+    );
+    pidsAfter.forEach((p, i) => expect(p).not.toBe(pids[i]));
+
+    const after = await check();
+    expect(after.rows.find((r) => r.host === 'h2' && r.path === '/etc/kubernetes/pki/etcd/peer.crt')).toMatchObject({
+      status: 'ok',
+      daysLeft: 364,
+    });
+    const renewedPaths = ['server.crt', 'peer.crt', 'healthcheck-client.crt'].map(
+      (f) => `/etc/kubernetes/pki/etcd/${f}`,
+    );
+    for (const row of etcdRows(after).filter((r) => renewedPaths.includes(r.path))) {
+      const old = etcdRows(before).find((r) => r.host === row.host && r.path === row.path);
+      expect(row.sha256Fingerprint).not.toBe(old?.sha256Fingerprint);
+      expect(row.daysLeft).toBe(364);
+    }
+    // The apiserver's client certificate is not the members' to renew, and stays as it was.
+    const apiClient = (r: CertReport) =>
+      r.rows.filter((x) => x.path.endsWith('apiserver-etcd-client.crt')).map((x) => x.sha256Fingerprint);
+    expect(apiClient(after)).toEqual(apiClient(before));
+    const health = JSON.parse(await etcdctl(['endpoint', 'health'])) as { health: boolean }[];
+    expect(health.map((e) => e.health)).toEqual([true, true, true]);
+  });
+
+  it('refuses to renew when a member trusts another CA, before changing anything', async () => {
+    const other = await createCa({ commonName: 'etcd-ca', keyType: 'ecdsa-p256', validityDays: 3650 });
+    const original = (await etcdLab.exec('h3', 'cat /etc/kubernetes/pki/etcd/ca.crt')).stdout;
+    const digests = async () =>
+      Promise.all(
+        members.map(
+          async (h) => (await etcdLab.exec(h, 'sha256sum /etc/kubernetes/pki/etcd/* && cat /run/etcd.pid')).stdout,
+        ),
+      );
+    await etcdLab.exec('h3', `printf %s ${quote(b64(other.certPem))} | base64 -d > /etc/kubernetes/pki/etcd/ca.crt`);
+    const snapshot = await digests();
+    try {
+      const err = await temporal.client.workflow
+        .execute('renewEtcdCertificates', {
+          taskQueue,
+          workflowId: `${inv.cluster.name}/certs/renew-etcd/${uniqueQueue('bad')}`,
+          args: [{ inventory: inv, healthTimeoutSeconds: 30 } satisfies RenewEtcdInput],
+        })
+        .then(
+          () => undefined,
+          (e: unknown) => e as Error & { cause?: Error },
+        );
+      expect(err?.cause?.message).toMatch(
+        /h3: \/etc\/kubernetes\/pki\/etcd\/ca\.crt is another CA .*nothing was changed/,
+      );
+      expect(await digests()).toEqual(snapshot);
+    } finally {
+      await etcdLab.exec('h3', `printf %s ${quote(b64(original))} | base64 -d > /etc/kubernetes/pki/etcd/ca.crt`);
+    }
   });
 });

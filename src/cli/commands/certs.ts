@@ -1,5 +1,6 @@
-// `kubeadm2ha certs check|schedule`: how long every certificate in the cluster has left, once (a durable
-// workflow, exit 1 when any is under the threshold) or daily (a Temporal Schedule starting that workflow).
+// `kubeadm2ha certs check|schedule|renew`: how long every certificate in the cluster has left, once (a durable
+// workflow, exit 1 when any is under the threshold) or daily (a Temporal Schedule starting that workflow); and
+// renewal of the external etcd members' certificates, one member at a time behind health gates.
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../errors.js';
 import { loadInventory } from '../../inventory/index.js';
@@ -11,6 +12,12 @@ import {
   type CertReport,
   type CertsInput,
 } from '../../plan/certs.js';
+import {
+  describeEtcdRenewal,
+  planEtcdRenewal,
+  type EtcdRenewalReport,
+  type RenewEtcdInput,
+} from '../../plan/cert-renewal.js';
 import { workflowIdFor } from '../../workflows/ids.js';
 import {
   DEFAULT_EVERY,
@@ -79,6 +86,58 @@ export async function check(flags: CertsFlags): Promise<CertReport | undefined> 
   }
 }
 
+interface RenewFlags extends OperationFlags {
+  inventory: string;
+  etcd?: boolean;
+  healthTimeout: string;
+  dryRun?: boolean;
+}
+
+/** Renewal has its own id under the cluster's certs: a `certs check` never attaches to a renewal, nor the reverse. */
+export const renewWorkflowId = (cluster: string): string => `${workflowIdFor(cluster, 'certs')}/renew-etcd`;
+
+export async function renew(flags: RenewFlags): Promise<EtcdRenewalReport | undefined> {
+  if (!flags.etcd) {
+    throw new InvalidInputError(
+      'say what to renew: --etcd (the external etcd members); kubeadm renews the control plane with `kubeadm certs renew`',
+    );
+  }
+  const healthTimeoutSeconds = Number(flags.healthTimeout);
+  if (!Number.isInteger(healthTimeoutSeconds) || healthTimeoutSeconds <= 0) {
+    throw new InvalidInputError(`--health-timeout must be a positive number of seconds, got ${flags.healthTimeout}`);
+  }
+  const inventory = await inventoryOf(flags.inventory);
+  const plan = planEtcdRenewal(inventory);
+  if (flags.dryRun) {
+    if (flags.json) console.log(JSON.stringify(plan, null, 2));
+    else for (const line of describeEtcdRenewal(plan)) console.log(line);
+    return undefined;
+  }
+  const { ctx, close } = await operationContext(flags);
+  try {
+    const report = await runOperation<RenewEtcdInput, EtcdRenewalReport>(ctx, {
+      workflowType: 'renewEtcdCertificates',
+      workflowId: renewWorkflowId(inventory.cluster.name),
+      args: [{ inventory, healthTimeoutSeconds }],
+      cluster: inventory.cluster.name,
+      operation: 'certs',
+      kubernetesVersion: inventory.cluster.kubernetesVersion,
+    });
+    if (flags.json) console.log(JSON.stringify(report, null, 2));
+    else {
+      for (const m of report.members) {
+        console.log(
+          `${m.host}: renewed ${m.renewed.length} (${m.renewed.map((r) => r.path).join(', ')}), etcd ${m.restart}, healthy at ${m.healthyAt}`,
+        );
+      }
+      console.log(`${report.cluster}: etcd member certificates renewed, CA ${report.caFingerprint.slice(0, 16)}…`);
+    }
+    return report;
+  } finally {
+    await close();
+  }
+}
+
 export async function schedule(flags: ScheduleFlags): Promise<void> {
   const inventory = await inventoryOf(flags.inventory);
   const cluster = inventory.cluster.name;
@@ -141,5 +200,17 @@ export function register(program: Command): void {
       .option('--delete', 'delete the schedule'),
   ).action(async (flags: ScheduleFlags) => {
     await schedule(flags);
+  });
+
+  addOperationOptions(
+    certs
+      .command('renew')
+      .description('renew certificates with the cluster healthy throughout; --etcd: one etcd member at a time')
+      .requiredOption('-i, --inventory <file>', 'inventory: our YAML, or an Ansible INI inventory with group_vars')
+      .option('--etcd', "renew the external etcd members' server, peer and healthcheck-client certificates")
+      .option('--health-timeout <seconds>', 'how long each health gate waits for all members', '120')
+      .option('--dry-run', 'print the order and the files, contact nothing'),
+  ).action(async (flags: RenewFlags) => {
+    await renew(flags);
   });
 }

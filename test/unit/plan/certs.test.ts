@@ -25,7 +25,8 @@ import {
   type CertFact,
   type CertSource,
 } from '../../../src/plan/certs.js';
-import { createCa, issueCertificate, type CertificateAndKey } from '../../../src/pki/index.js';
+import { describeEtcdRenewal, FORCE_RENEWAL_DAYS, planEtcdRenewal } from '../../../src/plan/cert-renewal.js';
+import { createCa, issueCertificate, needsRenewal, type CertificateAndKey } from '../../../src/pki/index.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const now = Date.parse('2030-01-01T00:00:00Z');
@@ -48,6 +49,7 @@ const fact = (path: string, daysFromNow: number, subject = path): CertFact => ({
   notAfter: new Date(now + daysFromNow * DAY).toISOString(),
   isCa: false,
   serial: '01',
+  sha256Fingerprint: 'ab'.repeat(32),
 });
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
@@ -283,5 +285,44 @@ describe('certificates from hosts', () => {
   it('notices a listing that was cut off', () => {
     expect(() => parseScriptOutput('cert\t/etc/kubernetes/pki/ca.crt\tAAAA\n')).toThrow(/ended early/);
     expect(parseScriptOutput('k2h-certs-end\n')).toEqual([]);
+  });
+});
+
+describe('etcd renewal plan', () => {
+  it('renews each member in inventory order: server, peer and healthcheck-client, forced', async () => {
+    const plan = planEtcdRenewal(inventory);
+    expect(plan.members.map((m) => m.target.name)).toEqual(['m1', 'm2']);
+    expect(plan.members[0]?.pki.certificates.map((c) => c.certPath)).toEqual([
+      '/etc/kubernetes/pki/etcd/server.crt',
+      '/etc/kubernetes/pki/etcd/peer.crt',
+      '/etc/kubernetes/pki/etcd/healthcheck-client.crt',
+    ]);
+    expect(plan.members[1]?.pki.certificates.every((c) => c.minDaysLeft === FORCE_RENEWAL_DAYS)).toBe(true);
+    expect(plan.members[1]?.pki.certificates[0]).toMatchObject({
+      commonName: 'm2',
+      ipAddresses: ['10.0.0.12', '127.0.0.1', '::1'],
+    });
+    expect(plan.hosts.map((h) => h.steps.map((s) => s.id))).toEqual([
+      ['certificates', 'restart', 'health'],
+      ['certificates', 'restart', 'health'],
+    ]);
+    expect(describeEtcdRenewal(plan)[1]).toMatch(
+      /^1\. m1 \(https:\/\/10\.0\.0\.11:2379\): .*server\.crt.*; restart etcd; wait healthy$/,
+    );
+    // The forced threshold makes needsRenewal replace even a brand-new certificate, for the stated reason.
+    const ca = await createCa({ commonName: 'etcd-ca', keyType: 'ecdsa-p256', validityDays: 3650 });
+    const fresh = await issueCertificate({
+      ca,
+      commonName: 'm1',
+      keyType: 'ecdsa-p256',
+      validityDays: 365,
+      usages: 'peer',
+    });
+    expect(needsRenewal(fresh.certPem, { ca: ca.certPem, minDaysLeft: FORCE_RENEWAL_DAYS }).renew).toBe(true);
+  });
+
+  it('refuses stacked etcd, which kubeadm manages', () => {
+    const stacked = Inventory.parse({ ...inventory, cluster: { ...inventory.cluster, etcd: { mode: 'stacked' } } });
+    expect(() => planEtcdRenewal(stacked)).toThrow(InvalidInputError);
   });
 });
