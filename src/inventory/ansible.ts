@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { buildGroupGraph, type GroupGraph } from './ansible-groups.js';
 import { parseIni, type IniInventory } from './ansible-ini.js';
 import { normalizeGroup, roleGroups, seedOtherGroups } from './ansible-seed-vars.js';
-import { effectiveVars, readVarFiles, type VarEntry, type VarFiles } from './ansible-varfiles.js';
+import { effectiveVars, readVarFiles, type VarEntry, type VarFiles, type VarSet } from './ansible-varfiles.js';
 import { mapSeed, type SeedHost, type SeedInput } from './ansible-vars.js';
 import type { InventoryIssue, InventoryWarning } from './errors.js';
 import { closest } from './issues.js';
@@ -160,24 +160,20 @@ export async function readAnsibleInventory(file: string): Promise<LoadedSource> 
   const partial = issues.length > 0;
   const warnings: InventoryWarning[] = [...inv.warnings, ...files.warnings];
 
-  for (const [g, set] of files.groups)
-    if (!inv.groups.has(g)) {
+  // Ansible ignores vars files for groups or hosts the inventory does not have; a typo there would go unnoticed.
+  const unused = (kind: 'group' | 'host', sets: Map<string, VarSet>, known: (name: string) => boolean): void => {
+    for (const [name, set] of sets) {
+      if (known(name)) continue;
       const first = [...set.values()][0];
       warnings.push({
-        ...(first?.site.value ?? { file: join(dirname(file), 'group_vars', g), line: 1, column: 1 }),
-        field: g,
-        text: `group_vars for "${g}", which is not a group of ${file}: not used`,
+        ...(first?.site.value ?? { file: join(dirname(file), `${kind}_vars`, name), line: 1, column: 1 }),
+        field: name,
+        text: `${kind}_vars for "${name}", which is not a ${kind} of ${file}: not used`,
       });
     }
-  for (const [h, set] of files.hosts)
-    if (!inv.hostOrder.includes(h)) {
-      const first = [...set.values()][0];
-      warnings.push({
-        ...(first?.site.value ?? { file: join(dirname(file), 'host_vars', h), line: 1, column: 1 }),
-        field: h,
-        text: `host_vars for "${h}", which is not a host of ${file}: not used`,
-      });
-    }
+  };
+  unused('group', files.groups, (g) => inv.groups.has(g));
+  unused('host', files.hosts, (h) => inv.hostOrder.includes(h));
   conflictingHostVars(inv, issues);
   const typos = typoGroups(inv, issues);
   const { hosts, vipHosts } = assignRoles(inv, graph, warnings, typos);

@@ -106,10 +106,11 @@ function describe(issue: ZodIssue, input: unknown): string {
       return `expected a number ${op} ${bound}; got ${show(input)}`;
     }
     case 'invalid_union': {
-      // Our only unions are "IPv4 or DNS name"; the branch messages are each half the truth.
       if (typeof input !== 'string')
         return `expected a string, got ${kind(input)}${typeof input === 'object' ? '' : ` ${show(input)}`}`;
-      return `expected an IPv4 address or a DNS name; got ${show(input)}`;
+      // Each branch's message is half the truth ("Invalid IPv4 address"); a branch with our own message says it all.
+      const own = issue.errors.flat().find((e) => !e.message.startsWith('Invalid'));
+      return `${own?.message ?? 'invalid value'}; got ${show(input)}`;
     }
     default: {
       const scalar = typeof input === 'string' || typeof input === 'number' || typeof input === 'boolean';
