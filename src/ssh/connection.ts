@@ -89,13 +89,18 @@ export class Connection {
    * Open an exec channel, waiting for a free channel slot. If the connection turns out to be dead before the
    * channel opened, reconnect once: nothing ran remotely, so retrying is safe.
    */
-  async exec(command: string): Promise<{ channel: ClientChannel; client: Client; release: () => void }> {
+  async exec(
+    command: string,
+  ): Promise<{ channel: ClientChannel; client: Client; release: () => void; sentAt: number }> {
     const release = await this.channels.acquire();
     try {
       for (let attempt = 0; ; attempt++) {
         const client = await this.get();
         try {
-          return { channel: await this.openChannel(client, command), client, release };
+          // When the exec request left: the remote command cannot have started earlier, so a duration measured
+          // from here is never shorter than the command's own (what the host-side timeout counts).
+          const sentAt = performance.now();
+          return { channel: await this.openChannel(client, command), client, release, sentAt };
         } catch (err) {
           if (!(err instanceof ConnectionLostError)) throw err;
           this.discard(client);

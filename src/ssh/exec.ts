@@ -25,6 +25,7 @@ export interface RunResult {
   code: number | null;
   stdout: string;
   stderr: string;
+  /** From sending the exec request to the channel's close, so never less than the command's own run time. */
   durationMs: number;
 }
 
@@ -116,8 +117,7 @@ export async function execRaw(
   stdin?: string | Buffer,
 ): Promise<RawResult> {
   const label = conn.endpoint.label;
-  const { channel, client, release } = await conn.exec(line);
-  const started = performance.now();
+  const { channel, client, release, sentAt: started } = await conn.exec(line);
   return new Promise<RawResult>((resolve, reject) => {
     const out: Buffer[] = [];
     const err: Buffer[] = [];
