@@ -179,6 +179,38 @@ describe('connections', () => {
   });
 });
 
+describe('a connection that hangs', () => {
+  it('is noticed by keepalive: the running command fails retryably and the next one reconnects', async () => {
+    const own = await labPool(lab, {}, { keepaliveIntervalMs: 250 });
+    const nap = 'sleep 36.4714';
+    let frozen = '';
+    try {
+      const h1 = own.session(target(lab, 'h1'));
+      const clientPort = (await h1.run(['sh', '-c', 'echo $SSH_CONNECTION'])).stdout.split(' ')[1] ?? '';
+      const run = h1.run({ script: nap }).catch((e: unknown) => e);
+      await pollUntil(async () => (await countProcesses(lab, 'h1', nap)) > 0, 'the command to start', 5000);
+      // Freeze the sshd serving us: TCP stays up (the kernel still ACKs), but nothing answers at the SSH level.
+      const pids = await lab.exec(
+        'h1',
+        `ss -tnpH state established '( sport = :22 and dport = :${Number(clientPort)} )' | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u`,
+      );
+      frozen = pids.stdout.split('\n').filter(Boolean).join(' ');
+      await lab.exec('h1', `kill -STOP ${frozen}`);
+      const started = performance.now();
+      const err = await run;
+      expect(err).toBeInstanceOf(HostUnreachableError);
+      expect((err as HostUnreachableError).retryable).toBe(true);
+      expect(performance.now() - started).toBeLessThan(5000); // 3 missed keepalives at 250 ms, not the 600 s timeout
+      expect((await h1.run(['echo', 'fresh'])).stdout).toBe('fresh\n');
+      expect(own.stats()[0]?.connects).toBe(2);
+    } finally {
+      await own.closeAll();
+      if (frozen) await lab.exec('h1', `kill -KILL ${frozen}`, { allowFail: true });
+      await lab.exec('h1', `pkill -x -f '${nap.replace('.', '\\.')}'`, { allowFail: true });
+    }
+  });
+});
+
 describe('files', () => {
   it('uploads atomically: a reader polling the file never sees a partial one', async () => {
     const h1 = pool.session(target(lab, 'h1'));
