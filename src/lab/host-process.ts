@@ -112,15 +112,15 @@ function termInit(p: Pick<HostProcess, 'unshare' | 'init'>): void {
 
 export async function stopHostProcess(p: HostProcess): Promise<void> {
   if (!isAlive(p.unshare)) return;
-  const exited = p.child ? childExit(p.child) : undefined;
   termInit(p);
   const gone = (): boolean => !isAlive(p.unshare);
   if (!(await pollFor(gone, STOP_GRACE_MS))) {
     signal(p.unshare, 'SIGKILL');
     await pollFor(gone, STOP_GRACE_MS);
   }
-  // Reap our own child so no zombie is left behind.
-  if (exited) await Promise.race([exited, pollFor(() => false, STOP_GRACE_MS)]);
+  // Reap our own child so no zombie is left behind (libuv reaps on SIGCHLD; 'exit' says it has).
+  const child = p.child;
+  if (child) await pollFor(() => child.exitCode !== null || child.signalCode !== null, STOP_GRACE_MS, 5);
 }
 
 /** The same, for the exit handler and other processes' labs: blocks, polls with a deadline. */
@@ -132,11 +132,6 @@ export function stopHostProcessSync(p: Pick<HostProcess, 'unshare' | 'init'>): v
     signal(p.unshare, 'SIGKILL');
     pollForSync(gone, STOP_GRACE_MS);
   }
-}
-
-function childExit(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
 /** One probe: connect and read the SSH banner. A host that is not listening yet answers with RST at once. */

@@ -2,12 +2,13 @@
 // mount and uts namespaces, filesystem view (overlays), hostname, machine-id and sshd. See /work/shared/LAB.md
 // §3–4 for the recipe and its measurements; this module is that recipe made safe to run concurrently (lab ids,
 // per-lab names and /24s) and to clean up after (teardown.ts).
-import { access, chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, writeFile } from 'node:fs/promises';
 import { constants, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { InventoryInput } from '../inventory/schema.js';
 import { execInHost, type ExecResult } from './exec.js';
-import { generateKey, HOST_INIT, prepareHost, sshConfigText } from './host-files.js';
+import { HOST_INIT, prepareHost, sshConfigText } from './host-files.js';
+import { writeEd25519KeyPair } from './openssh-key.js';
 import { initLogTail, startHostProcess, stopHostProcess, waitForSsh, type HostProcess } from './host-process.js';
 import { labInventory, writeLabInventory, type LabInventoryOverrides } from './inventory.js';
 import { bridgeAddressOf, hostAddress, hostName, MAX_HOSTS, netnsName, subnetOf, vipOf } from './names.js';
@@ -140,24 +141,40 @@ export async function createLab(opts: CreateLabOptions): Promise<Lab> {
     procs.set(h.name, p);
   };
 
+  // KUBEADM2HA_LAB_TRACE=1 prints how long each start-up phase took (stderr).
+  const t0 = performance.now();
+  let tPrev = t0;
+  const phase = (what: string): void => {
+    if (!process.env.KUBEADM2HA_LAB_TRACE) return;
+    const now = performance.now();
+    process.stderr.write(`lab ${id}: ${what} ${(now - tPrev).toFixed(0)} ms (total ${(now - t0).toFixed(0)})\n`);
+    tPrev = now;
+  };
   try {
     // A leftover with this id's names cannot be ours: clear it (the id is ours now, nobody else uses the names).
     removeNetwork(id);
     await ensureBlackhole();
-    await Promise.all([
+    phase('leftovers + blackhole');
+    const [clientPub] = await Promise.all([
+      writeEd25519KeyPair(privateKeyPath, `kubeadm2ha-lab${id}`),
       createNetwork(id, n),
-      generateKey(privateKeyPath, `kubeadm2ha-lab${id}`),
       writeFile(join(dir, 'host-init.sh'), HOST_INIT, { mode: 0o755 }),
     ]);
-    const clientPub = await readFile(`${privateKeyPath}.pub`, 'utf8');
-    const known = await Promise.all(hosts.map((h) => prepareHost(dir, id, h.index, n, clientPub)));
+    phase('network + client key');
+    // Each host boots as soon as its own files are there; known_hosts is only needed by clients, later.
+    const known = await Promise.all(
+      hosts.map(async (h) => {
+        const line = await prepareHost(dir, id, h.index, n, clientPub);
+        await boot(h, prepared);
+        return line;
+      }),
+    );
     await writeFile(knownHostsPath, known.join('\n') + '\n', { mode: 0o644 });
     await writeFile(sshConfigPath, sshConfigText(id, n, privateKeyPath, knownHostsPath));
-    await chmod(privateKeyPath, 0o600);
-
-    await Promise.all(hosts.map((h) => boot(h, prepared)));
     saveRecord();
+    phase('host files + processes');
     await waitAllReady(hosts, procs, dir, opts.readyTimeoutMs ?? 20_000);
+    phase('sshd accepting');
     if (detached) saveRecord();
   } catch (err) {
     if (!detached) forgetOnExit(id);

@@ -1,13 +1,14 @@
 // The lab itself, against the real kernel and real OpenSSH: namespace hosts on a private bridge, each with its own
 // sshd, identity, filesystem view and pid namespace; strict host keys; clean teardown, also after a crash.
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Inventory, SshSettings } from '../../src/inventory/schema.js';
-import { cleanupStaleLabs, createLab, type Lab } from '../../src/lab/index.js';
+import { cleanupStaleLabs, createLab, destroyLabById, labStatus, type Lab } from '../../src/lab/index.js';
 import { SshPool } from '../../src/ssh/index.js';
 
 const pexec = promisify(execFile);
@@ -107,10 +108,11 @@ afterAll(async () => {
 
 describe('lab hosts', () => {
   it('come up quickly, addressed inside the lab /24', () => {
-    console.log(`lab ${lab.id}: 5 hosts up in ${createMs.toFixed(0)} ms`);
-    // Idle machine: ~1.2 s (LAB.md: 0.67 s for 10 hosts). The bound leaves room for a parallel test file and
-    // other load on 2 cores; it still catches a serial or sleeping start-up.
-    expect(createMs).toBeLessThan(5000);
+    console.log(`lab ${lab.id}: 5 hosts up in ${createMs.toFixed(0)} ms (load average ${loadavg()[0]!.toFixed(1)})`);
+    // The brief: 5 hosts in under 2 s (measured ~1.2 s on an idle machine; LAB.md: 0.67 s for 10). Start-up is
+    // CPU-bound (≈15 execs per host), so on a machine busier than its cores the bound grows with the load average.
+    const busy = Math.max(1, loadavg()[0]! / cpus().length);
+    expect(createMs).toBeLessThan(2000 * busy);
     expect(lab.subnet).toBe(`10.200.${lab.id}.0/24`);
     expect(lab.bridgeAddress).toBe(`10.200.${lab.id}.1`);
     expect(lab.vip).toBe(`10.200.${lab.id}.100`);
@@ -274,17 +276,7 @@ describe('teardown', () => {
   });
 
   it('a lab whose process was SIGKILLed dies with it and cleanupStaleLabs removes the rest', async () => {
-    const script = join(import.meta.dirname, 'fixtures', 'hold-lab.ts');
-    const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const line = await new Promise<string>((resolve, reject) => {
-      let buf = '';
-      child.stdout.on('data', (d: Buffer) => {
-        buf += d.toString();
-        if (buf.includes('\n')) resolve(buf.split('\n')[0]!);
-      });
-      child.once('exit', (c) => reject(new Error(`hold-lab exited ${c} before printing`)));
-    });
-    const held = JSON.parse(line) as Snapshot;
+    const { child, held } = await holdLab();
     expect(held.pids.length).toBe(4);
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
@@ -295,4 +287,39 @@ describe('teardown', () => {
     expect(await leftovers(held)).toEqual([]); // ...until the next run's cleanup.
     expect((await ssh(lab, 'h1', 'hostname')).stdout.trim()).toBe('h1'); // live labs are left alone
   });
+
+  it('a detached lab outlives its creator, survives stale cleanup, and lab down removes it from another process', async () => {
+    const { child, held } = await holdLab('detached');
+    await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+    expect(held.pids.every(alive)).toBe(true);
+    await cleanupStaleLabs();
+    expect(held.pids.every(alive)).toBe(true);
+    expect(labStatus().find((l) => l.id === held.id)).toMatchObject({ live: true, detached: true, dir: held.dir });
+    const known = readFileSync(join(held.dir, 'known_hosts'), 'utf8');
+    expect(known.split('\n').filter(Boolean)).toHaveLength(2);
+    const r = await pexec('ssh', ['-F', join(held.dir, 'ssh_config'), 'h2', 'hostname']);
+    expect(r.stdout.trim()).toBe('h2');
+    destroyLabById(held.id);
+    expect(await leftovers(held)).toEqual([]);
+    expect(() => destroyLabById(held.id)).toThrow(/no lab with id/);
+  });
 });
+
+/** Runs test/lab/fixtures/hold-lab.ts in its own process and returns what it printed about its lab. */
+async function holdLab(mode?: 'detached'): Promise<{ child: ChildProcess; held: Snapshot }> {
+  const script = join(import.meta.dirname, 'fixtures', 'hold-lab.ts');
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...(mode ? [mode] : [])], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      if (buf.includes('\n')) resolve(buf.split('\n')[0]!);
+    });
+    child.once('exit', (c) =>
+      buf.includes('\n') ? undefined : reject(new Error(`hold-lab exited ${c} before printing`)),
+    );
+  });
+  return { child, held: JSON.parse(line) as Snapshot };
+}
