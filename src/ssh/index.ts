@@ -15,7 +15,7 @@
 // SudoUnavailableError, HostNotSuitable).
 //
 // Timeouts are enforced on the host: every command runs as `timeout -k 2 <s> …` (inside sudo), which kills its
-// whole process group (coreutils or busybox `timeout` must exist on the host, as it does on every supported distro).
+// whole process group (needs coreutils `timeout` on the host, which every supported distro ships).
 // With `sudo: true` and a non-root user, `sudo -n` is checked once per connection before the first command.
 //
 // Shell safety: argv commands are quoted element by element with `quote`; scripts run via `sh -c`. Anything you
