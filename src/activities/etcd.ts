@@ -111,18 +111,20 @@ export function parseEtcdVersion(text: string): string {
   return /^etcd Version: (\S+)/m.exec(text)?.[1] ?? '';
 }
 
-/** The Debian/Ubuntu version string of `pkg` matching an upstream version, from `apt-cache madison` output. */
-export function pickPackageVersion(madison: string, upstream: string): string | undefined {
-  const versions = madison
-    .split('\n')
-    .map((l) => l.split('|')[1]?.trim())
-    .filter((v): v is string => Boolean(v));
+/** `apt-cache madison` lines ("etcd-server | 3.4.23-4+b4 | http://… bookworm/main amd64 Packages"). */
+export function madisonEntries(text: string): { pkg: string; version: string }[] {
+  return text.split('\n').flatMap((l) => {
+    const [pkg, version] = l.split('|').map((x) => x.trim());
+    return pkg && version ? [{ pkg, version }] : [];
+  });
+}
+
+/** The Debian/Ubuntu package version whose upstream part is exactly `upstream`. */
+export function pickVersion(versions: string[], upstream: string): string | undefined {
   // "3.4.23-4+b3", "3.4.23+dfsg-1", "1:3.4.23-1": the upstream part, after an optional epoch, is ours exactly.
   return versions.find((v) => {
     const up = v.replace(/^\d+:/, '');
-    return (
-      up === upstream || up.startsWith(`${upstream}-`) || up.startsWith(`${upstream}+`) || up.startsWith(`${upstream}~`)
-    );
+    return up === upstream || ['-', '+', '~'].some((sep) => up.startsWith(`${upstream}${sep}`));
   });
 }
 
@@ -167,49 +169,33 @@ export function createEtcdActivities(deps: ActivityDeps) {
         if (before.version === version && before.etcdctl) {
           return { host: name, version, binary: before.binary, installed: false };
         }
-        const found = before.binary
-          ? `etcd ${before.version || '(unknown version)'} is installed`
-          : 'etcd is not installed';
+        const need = `etcd ${version} is required but ${
+          before.binary ? `etcd ${before.version || '(unknown version)'} is installed` : 'etcd is not installed'
+        }${before.etcdctl ? '' : ' (and no etcdctl)'}`;
         if (!mirror) {
           throw notSuitable(
             name,
-            `etcd ${version} is required but ${found}${before.etcdctl ? '' : ' (and no etcdctl)'}; ` +
-              `install etcd ${version} (Debian: etcd-server and etcd-client) or set cluster.packages.mirror`,
+            `${need}; install etcd ${version} (Debian: etcd-server and etcd-client) or set cluster.packages.mirror`,
           );
         }
         if (!before.apt)
-          throw notSuitable(name, `${found}, and installing etcd is only supported with apt (Debian/Ubuntu)`);
+          throw notSuitable(name, `${need}, and installing etcd is only supported with apt (Debian/Ubuntu)`);
 
         // Only packages of exactly the pinned upstream version: a newer etcd from the mirror is a different cluster.
         const madison = await session.run(['apt-cache', 'madison', 'etcd-server', 'etcd-client'], {
           action: 'apt-cache madison etcd-server',
           timeoutMs: 60_000,
         });
-        const server = pickPackageVersion(
-          madison.stdout
-            .split('\n')
-            .filter((l) => l.trim().startsWith('etcd-server '))
-            .join('\n'),
-          version,
-        );
-        const client = pickPackageVersion(
-          madison.stdout
-            .split('\n')
-            .filter((l) => l.trim().startsWith('etcd-client '))
-            .join('\n'),
-          version,
-        );
+        const offered = madisonEntries(madison.stdout);
+        const versionsOf = (pkg: string) => offered.filter((e) => e.pkg === pkg).map((e) => e.version);
+        const server = pickVersion(versionsOf('etcd-server'), version);
+        const client = pickVersion(versionsOf('etcd-client'), version);
         if (!server || !client) {
+          const list = offered.map((e) => `${e.pkg} ${e.version}`).join(', ') || 'none';
           throw notSuitable(
             name,
-            `${found}; etcd-server/etcd-client ${version} are not available from the host's package sources ` +
-              `(mirror ${mirror}); available: ${
-                madison.stdout
-                  .split('\n')
-                  .map((l) => l.split('|').slice(0, 2).join(' ').trim())
-                  .filter(Boolean)
-                  .join(', ') || 'none'
-              }`,
+            `${need}; etcd-server/etcd-client ${version} are not available from the host's package sources ` +
+              `(mirror ${mirror}); available: ${list}`,
           );
         }
         await keepAlive(

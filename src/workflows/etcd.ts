@@ -1,6 +1,7 @@
 // setupEtcdCluster: the external etcd cluster with TLS, as kubeadm's "external etcd" guide builds it.
 // Runbook: plan → etcd CA on the worker's machine (once; only its fingerprint comes back) → per host, in parallel:
-// certificates, then for members the pinned binary, config + service definition, running → health gate on all
+// for members the pinned binary first (read-only without a mirror, so a wrong host fails before anything is
+// written), then certificates, config + service definition, running → health gate on all
 // members (every endpoint healthy over TLS and every planned member started in `member list`). A member whose
 // daemon dies before the gate passes is started again and the gate rerun, a bounded number of times.
 // Rerunning on a healthy cluster changes nothing: certificates, config and service definition compare equal, and
@@ -91,7 +92,7 @@ export async function setupEtcdCluster({
     outcomes.set(target.name, out);
     const member = p.members.find((m) => m.target.name === target.name);
     const host = ctx(target.name);
-    let step: EtcdStepId = 'certificates';
+    let step: EtcdStepId = member ? 'install' : 'certificates';
     const run = async <T>(id: EtcdStepId, fn: () => Promise<T>, message: (r: T) => string): Promise<T> => {
       step = id;
       progress.set(target.name, id, 'running');
@@ -100,6 +101,19 @@ export async function setupEtcdCluster({
       return r;
     };
     try {
+      if (member) {
+        out.install = await run(
+          'install',
+          () =>
+            install.ensureEtcdInstalled({
+              host,
+              version: p.version,
+              ...(p.mirror !== undefined && { mirror: p.mirror }),
+            }),
+          (r) => `etcd ${r.version}${r.installed ? ' installed' : ''}`,
+        );
+        binaries.set(target.name, out.install.binary);
+      }
       const pkiPlan = p.pki.find((x) => x.host === target.name);
       if (!pkiPlan) throw ApplicationFailure.nonRetryable(`no PKI plan for ${target.name}`, FailureType.InvalidInput);
       out.certificates = await run(
@@ -118,18 +132,7 @@ export async function setupEtcdCluster({
               ? `updated ${r.changed.length}`
               : 'unchanged',
       );
-      if (!member) return;
-      out.install = await run(
-        'install',
-        () =>
-          install.ensureEtcdInstalled({
-            host,
-            version: p.version,
-            ...(p.mirror !== undefined && { mirror: p.mirror }),
-          }),
-        (r) => `etcd ${r.version}${r.installed ? ' installed' : ''}`,
-      );
-      binaries.set(target.name, out.install.binary);
+      if (!member || !out.install) return;
       const binary = out.install.binary;
       out.config = await run(
         'config',
@@ -153,7 +156,7 @@ export async function setupEtcdCluster({
   const failed = [...outcomes].filter(([, o]) => o.error !== undefined);
   if (failed.length > 0) {
     throw ApplicationFailure.nonRetryable(
-      `etcd setup failed on ${failed.map(([h, o]) => `${h}: ${o.error}`).join('; ')}`,
+      `etcd setup failed on ${failed.map(([h, o]) => (o.error?.startsWith(`${h}: `) ? o.error : `${h}: ${o.error}`)).join('; ')}`,
       'EtcdSetupFailed',
     );
   }

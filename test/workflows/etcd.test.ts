@@ -4,6 +4,8 @@
 // by design, not because the codec hides it.
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -270,6 +272,79 @@ describe('setupEtcdCluster on lab hosts', () => {
     expect(after).toEqual(before);
   });
 
+  it('with a mirror, names the versions it offers when the pinned one is not among them, without retrying', async () => {
+    const log = join(scratch, 'activity-log-mirror.jsonl');
+    const wrong = {
+      ...inventory,
+      cluster: {
+        ...inventory.cluster,
+        etcd: { ...inventory.cluster.etcd, version: '3.5.99' },
+        packages: { mirror: `http://${lab.bridgeAddress}:9/debian` },
+      },
+    };
+    const err = await setupEtcd({ inventory: wrong, activityLogFile: log }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    const message = `${err?.message} ${String((err as { cause?: { message?: string } })?.cause?.message)}`;
+    // The hosts' package lists (Debian 12's) offer 3.4.23 only: the error says what there is.
+    expect(message).toMatch(/etcd 3\.5\.99 is required but etcd 3\.4\.23 is installed/);
+    expect(message).toMatch(/etcd-server\/etcd-client 3\.5\.99 are not available .*available: etcd-server 3\.4\.23/);
+    const starts = readActivityLog(await readFile(log, 'utf8')).filter((e) => e.event === 'start');
+    expect(starts.filter((e) => e.activityType === 'ensureEtcdInstalled').map((e) => e.attempt)).toEqual([1, 1, 1]);
+  });
+
+  it('installs the pinned etcd from the mirror on a member that lacks it, and restarts only that member', async () => {
+    // A real apt repository on the lab bridge with Debian's etcd packages (fetched with apt-get download), and h3
+    // without etcd: its own package removed inside its filesystem view, its apt pointed at that repository only.
+    const repo = join(scratch, 'repo');
+    await run('mkdir', ['-p', repo]);
+    const version = (await run('dpkg-query', ['-W', '-f=${Version}', 'etcd-server'])).stdout.trim();
+    await run('apt-get', ['download', '-q', `etcd-server=${version}`, `etcd-client=${version}`], {
+      cwd: repo,
+      timeout: 120_000,
+    });
+    const packages = await run('dpkg-scanpackages', ['.', '/dev/null'], { cwd: repo });
+    await writeFile(join(repo, 'Packages'), packages.stdout);
+    const server = createServer((req, res) => {
+      const file = join(repo, decodeURIComponent((req.url ?? '/').split('?')[0] ?? '/'));
+      if (!file.startsWith(repo)) return res.writeHead(403).end();
+      readFile(file).then(
+        (data) => res.writeHead(200).end(data),
+        () => res.writeHead(404).end(),
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, lab.bridgeAddress, resolve));
+    const mirror = `http://${lab.bridgeAddress}:${(server.address() as AddressInfo).port}/`;
+    try {
+      await lab.exec(
+        'h3',
+        `mkdir -p /root/apt-off && mv /etc/apt/sources.list.d/* /root/apt-off/ 2>/dev/null; rm -f /etc/apt/sources.list; ` +
+          `echo 'deb [trusted=yes] ${mirror} ./' > /etc/apt/sources.list.d/k2h-test.list && apt-get update -q >/dev/null && ` +
+          `DEBIAN_FRONTEND=noninteractive dpkg -r etcd-server etcd-client >/dev/null`,
+      );
+      expect((await lab.exec('h3', 'command -v etcd', { allowFail: true })).stdout).toBe('');
+      const pids = await Promise.all(members.map(etcdPid));
+      const withMirror = { ...inventory, cluster: { ...inventory.cluster, packages: { mirror } } };
+      const { report, ms } = await setupEtcd({ inventory: withMirror });
+      process.stderr.write(`[etcd] run installing etcd on h3 from the lab mirror: ${ms} ms\n`);
+      const h3 = report.hosts.find((h) => h.name === 'h3')!;
+      expect(h3).toMatchObject({ installed: true, etcdVersion: '3.4.23', service: 'restarted' });
+      expect(report.hosts.filter((h) => h.name !== 'h3').map((h) => [h.installed, h.service])).toEqual([
+        [false, 'none'],
+        [false, 'none'],
+      ]);
+      expect(await sh('h3', 'etcd --version | head -1')).toBe('etcd Version: 3.4.23\n');
+      expect(await sh('h3', "dpkg-query -W -f='${Version}' etcd-server")).toBe(version);
+      const after = await Promise.all(members.map(etcdPid));
+      expect([after[0], after[1]]).toEqual([pids[0], pids[1]]);
+      expect(after[2]).not.toBe(pids[2]);
+      expect(report.members.map((m) => m.id).sort()).toEqual(first.members.map((m) => m.id).sort());
+    } finally {
+      server.close();
+    }
+  });
+
   it('prints the plan on --dry-run without contacting hosts or Temporal', async () => {
     // Addresses in a blackholed part of 10.200/16 and a Temporal address nobody listens on: any contact would hang
     // or fail; the dry run must print the plan and exit 0.
@@ -290,9 +365,7 @@ describe('setupEtcdCluster on lab hosts', () => {
     const { stdout } = await run(
       'npx',
       ['tsx', 'src/cli.ts', 'etcd', 'setup', '-i', inv, '--dry-run', '--json', '--address', '127.0.0.1:1'],
-      {
-        timeout: 60_000,
-      },
+      { timeout: 120_000 },
     );
     const plan = JSON.parse(stdout) as {
       members: { target: { name: string } }[];

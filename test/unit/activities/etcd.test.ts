@@ -11,7 +11,7 @@ import {
   initialClusterStateOf,
   renderEtcdConfig,
 } from '../../../src/activities/etcd-config.js';
-import { etcdServiceSpec, parseEtcdVersion, pickPackageVersion } from '../../../src/activities/etcd.js';
+import { etcdServiceSpec, madisonEntries, parseEtcdVersion, pickVersion } from '../../../src/activities/etcd.js';
 import {
   etcdctlArgv,
   membersNotStarted,
@@ -168,9 +168,12 @@ describe('etcd version and packages', () => {
       'etcd-server | 3.4.23-4+b3 | http://mirror.test/debian bookworm/main amd64 Packages',
       'etcd-server | 1:3.4.2-1 | http://mirror.test/debian old/main amd64 Packages',
     ].join('\n');
-    expect(pickPackageVersion(madison, '3.4.23')).toBe('3.4.23-4+b3');
-    expect(pickPackageVersion(madison, '3.4.2')).toBe('1:3.4.2-1');
-    expect(pickPackageVersion(madison, '3.5.16')).toBeUndefined();
+    const versions = madisonEntries(madison).map((e) => e.version);
+    expect(madisonEntries(madison)[1]).toEqual({ pkg: 'etcd-server', version: '3.4.23-4+b3' });
+    expect(pickVersion(versions, '3.4.23')).toBe('3.4.23-4+b3');
+    expect(pickVersion(versions, '3.4.2')).toBe('1:3.4.2-1');
+    expect(pickVersion(versions, '3.5.16')).toBeUndefined();
+    expect(pickVersion(['3.4.23+dfsg-1'], '3.4.23')).toBe('3.4.23+dfsg-1');
   });
 });
 
