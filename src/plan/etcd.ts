@@ -23,9 +23,11 @@ export interface EtcdStep {
   title: string;
 }
 
+// The binary is checked first: it is read-only unless a mirror is configured, so a host without the pinned etcd
+// fails the run before anything was written to it.
 const memberSteps: EtcdStep[] = [
-  { id: 'certificates', title: 'etcd certificates' },
   { id: 'install', title: 'etcd binary at the pinned version' },
+  { id: 'certificates', title: 'etcd certificates' },
   { id: 'config', title: 'etcd configuration and service' },
   { id: 'service', title: 'etcd running' },
   { id: 'health', title: 'member healthy in the cluster' },

@@ -77,9 +77,9 @@ describe('etcd setup plan', () => {
     expect(steps).toEqual({
       m1: ['certificates'],
       m2: ['certificates'],
-      e1: ['certificates', 'install', 'config', 'service', 'health'],
-      e2: ['certificates', 'install', 'config', 'service', 'health'],
-      e3: ['certificates', 'install', 'config', 'service', 'health'],
+      e1: ['install', 'certificates', 'config', 'service', 'health'],
+      e2: ['install', 'certificates', 'config', 'service', 'health'],
+      e3: ['install', 'certificates', 'config', 'service', 'health'],
     });
     const certs = (h: string) => plan.pki.find((x) => x.host === h)!.certificates.map((c) => c.name);
     expect(certs('m1')).toEqual(['apiserver-etcd-client']);
@@ -118,7 +118,7 @@ describe('etcd setup plan', () => {
     const lines = describeEtcdPlan(plan);
     expect(lines[0]).toContain('etcd 3.4.23 for cluster lab: 3 member(s)');
     expect(lines[0]).toContain('no package mirror');
-    expect(lines.find((l) => l.startsWith('e1 '))).toContain('certificates, install, config, service, health');
+    expect(lines.find((l) => l.startsWith('e1 '))).toContain('install, certificates, config, service, health');
     expect(lines.find((l) => l.startsWith('m1 '))).toContain('/etc/kubernetes/pki/apiserver-etcd-client.crt');
   });
 });
