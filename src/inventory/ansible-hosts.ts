@@ -19,6 +19,7 @@ export function mapHosts(
   const hosts: Record<string, unknown>[] = [];
   const perField = new Map<SshField, { index: number; value: unknown; entry: VarEntry }[]>();
   const become: { entry: VarEntry; on: boolean }[] = [];
+  const warnedArgs = new Set<string>();
   const issue = (e: VarEntry, message: string): void =>
     void issues.push({ ...at(e), field: e.site.alias ?? e.name, message });
 
@@ -92,7 +93,11 @@ export function mapHosts(
     for (const e of byKind.get('sshArgs') ?? []) {
       const { bastion, rest } = parseSshArgs(String(resolved(e)));
       if (bastion) perField.set('bastion', [...(perField.get('bastion') ?? []), { index, value: bastion, entry: e }]);
-      if (rest.length) warnings.push({ ...at(e), field: e.name, text: `${rest.join(' ')} ignored: ${topics.sshArgs}` });
+      const key = `${at(e).file}:${at(e).line}:${at(e).column}`;
+      if (rest.length && !warnedArgs.has(key)) {
+        warnedArgs.add(key);
+        warnings.push({ ...at(e), field: e.name, text: `${rest.join(' ')} ignored: ${topics.sshArgs}` });
+      }
     }
     const b = one('become');
     if (b) become.push({ entry: b, on: truthy(resolved(b)) });

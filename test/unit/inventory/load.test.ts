@@ -101,7 +101,8 @@ describe('Ansible INI inventory with group_vars', () => {
         serviceSubnet: '10.96.0.0/12',
         dnsDomain: 'cluster.local',
         imageRepository: 'registry.k8s.io',
-        vip: { address: '192.168.0.50', prefixLength: 24, interface: 'eth0', virtualRouterId: 51 },
+        // interface: from the `kubeadm2ha:` map in group_vars/my-cluster.yaml
+        vip: { address: '192.168.0.50', prefixLength: 24, interface: 'ens192', virtualRouterId: 51 },
         loadBalancer: { kind: 'haproxy', port: 8443 },
         etcd: { mode: 'external', version: '3.5.16' },
         containerRuntime: { kind: 'containerd' },
@@ -174,6 +175,16 @@ describe('Ansible INI inventory with group_vars', () => {
     expect(fields).not.toContain('KUBERNETES_MAJOR_VERSION');
     // The VRRP password is a secret: its value is not echoed.
     expect(JSON.stringify(warnings)).not.toContain('4be37dc3b4c90194d1600c483e10ad1d');
+  });
+
+  it('maps ansible_become and a ProxyJump shared by all hosts to global ssh settings', async () => {
+    const { inventory, warnings } = await loadInventory(join(fixtures, 'ini-become'));
+    expect(inventory.ssh).toMatchObject({ user: 'admin', sudo: true, bastion: 'jump@10.200.0.2:2222' });
+    expect(inventory.hosts.every((h) => h.ssh === undefined)).toBe(true);
+    // The other SSH option is reported once, at its line, not once per host.
+    expect(
+      warnings.filter((w) => w.field === 'ansible_ssh_common_args').map((w) => `${w.line}:${w.column} ${w.text}`),
+    ).toEqual([expect.stringMatching(/^29:25 -o ServerAliveInterval=30 ignored: only ProxyJump/)]);
   });
 
   it("merges variables in Ansible's precedence order", async () => {
