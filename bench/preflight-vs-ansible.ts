@@ -14,9 +14,11 @@ import type { Inventory } from '../src/inventory/schema.js';
 import { createLab, type Lab } from '../src/lab/index.js';
 import { planPreflight } from '../src/plan/preflight.js';
 import type { PreflightReport } from '../src/plan/types.js';
+import { dataConverter } from '../src/temporal/data-converter.js';
 import { startDevServer, stopDevServer } from '../src/temporal/dev-server.js';
 import { freePort } from '../src/temporal/process-util.js';
 import { createKubeadmHaWorker } from '../src/worker.js';
+import { installRedactingLogger } from '../src/worker/runtime-logging.js';
 
 const run = promisify(execFile);
 const HOSTS = Number(process.env.BENCH_HOSTS ?? 20);
@@ -24,7 +26,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 async function ours(inv: Inventory, address: string, round: number): Promise<number> {
   const connection = await Connection.connect({ address });
-  const client = new Client({ connection });
+  const client = new Client({ connection, dataConverter: dataConverter() });
+  installRedactingLogger();
   const native = await NativeConnection.connect({ address });
   const taskQueue = `bench-${process.pid}-${round}`;
   const w = await createKubeadmHaWorker({ connection: native, taskQueue });

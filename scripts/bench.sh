@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-npx tsx bench/preflight-vs-ansible.ts
+KUBEADM2HA_LOG_LEVEL=${KUBEADM2HA_LOG_LEVEL:-WARN} npx tsx bench/preflight-vs-ansible.ts
