@@ -135,13 +135,20 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await temporal?.close();
-  await lab?.destroy();
-  if (previousStateDir === undefined) delete process.env.KUBEADM2HA_STATE_DIR;
-  else process.env.KUBEADM2HA_STATE_DIR = previousStateDir;
-  if (previousCodec === undefined) delete process.env[CODEC_ENV];
-  else process.env[CODEC_ENV] = previousCodec;
-  if (scratch) await rm(scratch, { recursive: true, force: true });
+  // Each step runs even if an earlier one throws: the lab and the scratch dir (it holds the test CA's key) go.
+  try {
+    await temporal?.close();
+  } finally {
+    try {
+      await lab?.destroy();
+    } finally {
+      if (previousStateDir === undefined) delete process.env.KUBEADM2HA_STATE_DIR;
+      else process.env.KUBEADM2HA_STATE_DIR = previousStateDir;
+      if (previousCodec === undefined) delete process.env[CODEC_ENV];
+      else process.env[CODEC_ENV] = previousCodec;
+      if (scratch) await rm(scratch, { recursive: true, force: true });
+    }
+  }
 });
 
 describe('setupEtcdCluster on lab hosts', () => {
