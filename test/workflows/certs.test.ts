@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { stringify } from 'yaml';
 
 import {
@@ -16,6 +16,8 @@ import {
   describeCertsSchedule,
   ensureCertsSchedule,
 } from '../../src/cli/certs-schedule.js';
+import { check } from '../../src/cli/commands/certs.js';
+import { status } from '../../src/cli/commands/runs.js';
 import { Inventory } from '../../src/inventory/schema.js';
 import { createLab, type Lab } from '../../src/lab/index.js';
 import type { EtcdRenewalReport, RenewEtcdInput } from '../../src/plan/cert-renewal.js';
@@ -236,10 +238,16 @@ describe('checkCertificates on lab hosts', () => {
   it('the CLI prints the table and exits 1 when a certificate is under the threshold, 0 when none is', async () => {
     const inv = await lab.writeInventory();
     const common = ['--address', temporalAddress(), '--task-queue', taskQueue, '--worker', 'external'];
-    const dry = await runCli(['certs', 'check', '-i', inv, '--dry-run']);
-    expect(dry.status).toBe(0);
-    expect(dry.stdout).toContain('/etc/kubernetes/pki/**/{*.crt}');
-    expect(dry.stdout).toContain(`h3 (${lab.hosts[2]!.address})`);
+    // In process (each CLI child costs a tsx start): --dry-run contacts nothing and names hosts and paths.
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      expect(await check({ inventory: inv, thresholdDays: '30', dryRun: true })).toBeUndefined();
+      const printed = log.mock.calls.map((c) => String(c[0])).join('\n');
+      expect(printed).toContain('/etc/kubernetes/pki/**/{*.crt}');
+      expect(printed).toContain(`h3 (${lab.hosts[2]!.address})`);
+    } finally {
+      log.mockRestore();
+    }
 
     const bad = await runCli(['certs', 'check', '-i', inv, ...common]);
     expect(bad.stderr).not.toMatch(/unexpected error/);
@@ -251,9 +259,10 @@ describe('checkCertificates on lab hosts', () => {
     );
 
     // `status` shows what each check recorded: the fewest days left, from the run's memo.
-    const status = await runCli(['status', '-i', inv, '--json', '--address', temporalAddress()]);
-    expect(status.status).toBe(0);
-    const runs = JSON.parse(status.stdout) as { operation: string; memo?: Record<string, unknown> }[];
+    const quiet = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    const runs = await status({ inventory: inv, json: true, address: temporalAddress() }).finally(() =>
+      quiet.mockRestore(),
+    );
     expect(runs.find((r) => r.operation === 'checkCertificates')?.memo).toMatchObject({
       [CERTS_MEMO_MIN_DAYS_LEFT]: -36,
     });
