@@ -3,7 +3,7 @@
 // host is checked directly (lab.exec, not ssh) afterwards.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLab, type Lab } from '../../src/lab/index.js';
-import type { HostSession, SshPool } from '../../src/ssh/index.js';
+import { shellCommand, type HostSession, type SshPool } from '../../src/ssh/index.js';
 import { labPool, shq, target } from './helpers.js';
 
 const MARKER = '/tmp/pwned';
@@ -116,15 +116,13 @@ describe('hostile strings as arguments', () => {
     await expectNothingExecuted();
   });
 
-  it('reach a script as positional parameters, and through env and sudo-style sh -c nesting', async () => {
+  it('reach a script as positional parameters, through env, and two shells deep (as sudo -n -- sh -c does)', async () => {
     for (const s of hostile.filter((x) => x.length < 1000)) {
-      const viaArgs = await h1.run(['sh', '-c', 'printf %s "$1"', 'sh', s]);
-      expect(viaArgs.stdout, JSON.stringify(s)).toBe(s);
-      const viaEnv = await h1.run(['sh', '-c', 'printf %s "$V"'], { env: { V: s } });
-      expect(viaEnv.stdout, JSON.stringify(s)).toBe(s);
-      // Two shells deep, as `sudo -n -- sh -c <quoted line>` does it.
-      const nested = await h1.run(['sh', '-c', 'sh -c "$1"', 'sh', `printf %s ${shq(s)}`]);
-      expect(nested.stdout, JSON.stringify(s)).toBe(s);
+      // One command per string: $1 as a positional parameter, $V from env, and $2, a command line built by
+      // shellCommand and run by a second shell (quoting inside quoting); the three outputs are NUL-separated.
+      const script = 'printf "%s\\0" "$1" "$V"; sh -c "$2"';
+      const r = await h1.run(['sh', '-c', script, 'sh', s, shellCommand(['printf', '%s', s])], { env: { V: s } });
+      expect(r.stdout.split('\0'), JSON.stringify(s)).toEqual([s, s, s]);
     }
     await expectNothingExecuted();
   });
