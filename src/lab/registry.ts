@@ -21,24 +21,29 @@ export const registrationDir = (id: number): string => join(REGISTRY_DIR, String
 
 /** Claim the lowest free id. Throws when all are taken. */
 export function claimId(dir: string): number {
-  mkdirSync(REGISTRY_DIR, { recursive: true, mode: 0o755 });
   const me = procId(process.pid);
   if (!me) throw new Error('cannot read /proc/self/stat');
   const taken = new Set(listIds());
   for (let id = MIN_ID; id <= MAX_ID; id++) {
-    if (taken.has(id)) continue;
-    const tmp = join(REGISTRY_DIR, `.new-${process.pid}-${id}`);
-    mkdirSync(tmp, { recursive: true });
-    writeOwnerFile(tmp, { owner: me, dir, detached: false, hosts: [] });
-    try {
-      // Atomic: fails with ENOTEMPTY/EEXIST when another process took this id first (its dir holds owner.json).
-      renameSync(tmp, registrationDir(id));
-      return id;
-    } catch {
-      rmSync(tmp, { recursive: true, force: true });
-    }
+    if (!taken.has(id) && claimSpecificId(id, dir, me)) return id;
   }
   throw new Error(`no free lab id in ${MIN_ID}..${MAX_ID} (see \`kubeadm2ha lab status\`)`);
+}
+
+/** Take `id` if nobody holds it. Also used to clear orphan kernel objects of an id without racing its next user. */
+export function claimSpecificId(id: number, dir: string, me: ProcId = procId(process.pid)!): boolean {
+  mkdirSync(REGISTRY_DIR, { recursive: true, mode: 0o755 });
+  const tmp = join(REGISTRY_DIR, `.new-${process.pid}-${id}`);
+  mkdirSync(tmp, { recursive: true });
+  writeOwnerFile(tmp, { owner: me, dir, detached: false, hosts: [] });
+  try {
+    // Atomic: fails with ENOTEMPTY/EEXIST when another process took this id first (its dir holds owner.json).
+    renameSync(tmp, registrationDir(id));
+    return true;
+  } catch {
+    rmSync(tmp, { recursive: true, force: true });
+    return false;
+  }
 }
 
 function writeOwnerFile(regDir: string, owner: Owner): void {

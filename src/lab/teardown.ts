@@ -8,7 +8,7 @@ import { stopHostProcessSync } from './host-process.js';
 import { REGISTRY_DIR } from './names.js';
 import { labLinks, labNetns, netnsPids, releaseBlackhole, removeNetwork } from './network.js';
 import { isAlive, pollForSync, procId, runSync, signal, type ProcId } from './proc.js';
-import { claimReap, isLive, listIds, readOwner, release } from './registry.js';
+import { claimReap, claimSpecificId, isLive, listIds, readOwner, release } from './registry.js';
 
 /** What `${dir}/lab.json` holds: enough for another process to find and remove everything. */
 export interface LabRecord {
@@ -66,17 +66,20 @@ export function cleanupStaleLabsSync(): void {
     teardownLab(id, owner?.dir);
   }
   // Kernel objects of ids nobody holds: a lab killed between creating them and registering cannot happen (the id
-  // is claimed first), but a registration wiped by hand (/run cleaned) can leave them.
+  // is claimed first), but a registration wiped by hand (/run cleaned) can leave them. Claim the id while clearing
+  // them, so a lab starting with that id right now cannot have its fresh network removed under it.
   const orphanIds = new Set<number>();
   for (const name of [...allNetns(), ...allLinks()]) {
     const m = /^k2h(?:br)?(\d+)(?:-h\d+|v\d+)?$/.exec(name);
-    if (m && !registered.has(Number(m[1])) && !listIds().includes(Number(m[1]))) orphanIds.add(Number(m[1]));
+    if (m && !registered.has(Number(m[1]))) orphanIds.add(Number(m[1]));
   }
   for (const id of orphanIds) {
+    if (!claimSpecificId(id, '')) continue;
     killNetnsProcesses(id);
     removeNetwork(id);
+    releaseBlackhole(id);
+    release(id);
   }
-  if (orphanIds.size && listIds().length === 0) releaseBlackhole(0);
   // Registrations that never got renamed into place.
   try {
     for (const n of readdirSync(REGISTRY_DIR)) {
