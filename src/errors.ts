@@ -78,7 +78,7 @@ export class HostKeyMismatchError extends KubeadmHaError {
 export class HostKeyUnknownError extends KubeadmHaError {
   constructor(host: string, fingerprint: string, knownHosts: string) {
     super(
-      `host key ${fingerprint} is not in ${knownHosts}; verify it and add it, or run with --accept-new-host-keys`,
+      `host key ${fingerprint} is not in ${knownHosts}; verify it and add it, or set ssh.hostKeyPolicy: accept-new in the inventory to record it`,
       FailureType.HostKeyUnknown,
       host,
     );

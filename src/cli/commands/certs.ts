@@ -3,7 +3,7 @@
 // renewal of the external etcd members' certificates, one member at a time behind health gates.
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../errors.js';
-import { loadInventory } from '../../inventory/index.js';
+import { formatWarning, loadInventory } from '../../inventory/index.js';
 import type { Inventory } from '../../inventory/schema.js';
 import {
   describeCertsPlan,
@@ -53,7 +53,7 @@ function thresholdOf(flags: { thresholdDays: string }): number {
 
 async function inventoryOf(path: string): Promise<Inventory> {
   const { inventory, warnings } = await loadInventory(path);
-  for (const w of warnings) process.stderr.write(`warning: ${w.text}\n`);
+  for (const w of warnings) process.stderr.write(`warning: ${formatWarning(w)}\n`);
   return inventory;
 }
 

@@ -1,7 +1,7 @@
 // `kubeadm2ha etcd setup -i <inventory>`: the external etcd cluster with TLS, as a durable workflow.
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../errors.js';
-import { loadInventory } from '../../inventory/index.js';
+import { formatWarning, loadInventory } from '../../inventory/index.js';
 import { describeEtcdPlan, planEtcdSetup, type EtcdSetupReport } from '../../plan/etcd.js';
 import { workflowIdFor } from '../../workflows/ids.js';
 import type { SetupEtcdInput } from '../../workflows/etcd.js';
@@ -40,7 +40,7 @@ export function formatEtcdReport(r: EtcdSetupReport): string {
 
 export async function etcdSetup(flags: EtcdSetupFlags): Promise<EtcdSetupReport | undefined> {
   const { inventory, warnings } = await loadInventory(flags.inventory);
-  for (const w of warnings) process.stderr.write(`warning: ${w.text}\n`);
+  for (const w of warnings) process.stderr.write(`warning: ${formatWarning(w)}\n`);
   // Planning first also validates (stacked mode, no etcd hosts) before anything is started.
   const plan = planEtcdSetup(inventory);
   if (flags.dryRun) {

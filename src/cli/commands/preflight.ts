@@ -1,6 +1,6 @@
 // `kubeadm2ha preflight -i <inventory>`: check every host before setup, as a durable workflow.
 import type { Command } from 'commander';
-import { loadInventory } from '../../inventory/index.js';
+import { formatWarning, loadInventory } from '../../inventory/index.js';
 import { planPreflight } from '../../plan/preflight.js';
 import type { PreflightReport } from '../../plan/types.js';
 import { workflowIdFor } from '../../workflows/ids.js';
@@ -15,7 +15,7 @@ interface PreflightFlags extends OperationFlags {
 
 export async function preflight(flags: PreflightFlags): Promise<PreflightReport | undefined> {
   const { inventory, warnings } = await loadInventory(flags.inventory);
-  for (const w of warnings) process.stderr.write(`warning: ${w.text}\n`);
+  for (const w of warnings) process.stderr.write(`warning: ${formatWarning(w)}\n`);
   const plan = planPreflight(inventory);
   if (flags.dryRun) {
     // The same plan the workflow runs: nothing is contacted.
