@@ -1,7 +1,8 @@
 // The worker: runs kubeadm2ha's workflows (from the prebuilt bundle when there is one) and its activities (SSH to
 // the hosts). Run it standalone (`kubeadm2ha worker`, or `tsx src/worker.ts`) next to a production Temporal
 // cluster — as many as you like on one task queue — or let the CLI embed one for the local default.
-import { NativeConnection, Worker } from '@temporalio/worker';
+import type { NativeConnection} from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
 import type { ActivityDeps } from './activities/deps.js';
 import { createSshDeps } from './activities/ssh-deps.js';

@@ -12,7 +12,7 @@ export class ProgressTracker {
       done: false,
       hosts: hosts.map((h) => ({
         name: h.target.name,
-        steps: h.steps.map((s) => ({ id: s.id, title: s.title, state: 'pending' as StepState })),
+        steps: h.steps.map((s) => ({ id: s.id, title: s.title, state: 'pending' })),
       })),
     };
   }
