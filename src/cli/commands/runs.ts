@@ -12,6 +12,8 @@ import { addOperationOptions, operationContext, type OperationFlags } from '../c
 import { followOperation } from '../operation.js';
 import { renderProgress } from '../progress.js';
 
+const QUERY_DEADLINE_MS = 3_000;
+
 interface RunsFlags extends OperationFlags {
   inventory?: string;
   cluster?: string;
@@ -39,6 +41,8 @@ interface RunSummary {
   closeTime?: string;
   link?: string;
   progress?: Progress;
+  /** Why there is no progress for a running run, and what to do. */
+  note?: string;
   /** What the run recorded about itself (e.g. certsMinDaysLeft of a certificate check). */
   memo?: Record<string, unknown>;
 }
@@ -62,10 +66,15 @@ export async function status(flags: RunsFlags): Promise<RunSummary[]> {
         ...(wf.memo && Object.keys(wf.memo).length > 0 && { memo: wf.memo }),
       };
       if (wf.status.name === 'RUNNING') {
+        // Only a worker can answer a query; with none polling, the server holds it until its deadline. Ask briefly,
+        // and say what to do when nobody answers.
         try {
-          summary.progress = await ctx.client.workflow.getHandle(wf.workflowId, wf.runId).query(progressQuery);
+          const handle = ctx.client.workflow.getHandle(wf.workflowId, wf.runId);
+          summary.progress = await ctx.client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () =>
+            handle.query(progressQuery),
+          );
         } catch {
-          // No worker has picked it up yet, so there is no progress to show; the status says RUNNING anyway.
+          summary.note = `no worker is serving it (task queue ${wf.taskQueue}); run \`kubeadm2ha resume --workflow-id ${wf.workflowId}\` or start \`kubeadm2ha worker\``;
         }
       }
       runs.push(summary);
@@ -82,6 +91,7 @@ export async function status(flags: RunsFlags): Promise<RunSummary[]> {
               .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
               .join(', ')}`,
           );
+        if (r.note) console.log(`    ${r.note}`);
         if (r.progress) for (const line of renderProgress(r.progress)) console.log(`    ${line}`);
         if (r.link) console.log(`    ${r.link}`);
       }
