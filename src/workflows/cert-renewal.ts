@@ -7,7 +7,7 @@
 //
 // Reuses the etcd workflow's activities (ensureHostCertificates, ensureEtcdInstalled, ensureEtcdRunning,
 // waitEtcdHealthy): renewal writes exactly what setup writes, through the same code.
-import { ApplicationFailure, proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { EtcdHealth } from '../activities/etcd.js';
 import type { Activities } from '../activities/index.js';
 import { FailureType, KubeadmHaError } from '../errors.js';
@@ -20,10 +20,8 @@ import {
 } from '../plan/cert-renewal.js';
 import type { CertFact, CertSource } from '../plan/certs.js';
 import type { HostContext } from '../plan/types.js';
-import { ClusterName, KubernetesVersion, Operation } from '../temporal/search-attributes.js';
 import { failureMessage } from './failure-info.js';
-import { progressQuery } from './messages.js';
-import { ProgressTracker } from './progress.js';
+import { beginOperation } from './operation.js';
 
 const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 5 };
 const local = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry: { ...retry, maximumAttempts: 3 } });
@@ -49,13 +47,7 @@ const describeUnhealthy = (h: EtcdHealth): string =>
 export async function renewEtcdCertificates(input: RenewEtcdInput): Promise<EtcdRenewalReport> {
   const p = plan(input);
   const healthTimeoutSeconds = input.healthTimeoutSeconds ?? 120;
-  upsertSearchAttributes([
-    { key: ClusterName, value: p.cluster },
-    { key: Operation, value: 'certs' },
-    { key: KubernetesVersion, value: p.kubernetesVersion },
-  ]);
-  const progress = new ProgressTracker('etcd certificate renewal', p.cluster, p.hosts);
-  setHandler(progressQuery, () => progress.snapshot());
+  const progress = beginOperation('certs', 'etcd certificate renewal', p);
   const ctx = (target: HostContext['target']): HostContext => ({ target, ssh: input.inventory.ssh });
   const gate = proxyActivities<Activities>({
     startToCloseTimeout: `${healthTimeoutSeconds + 60} seconds`,

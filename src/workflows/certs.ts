@@ -4,13 +4,7 @@
 // reached is reported and the others still are, because the report is the product (as in preflight).
 //
 // A Temporal Schedule (`kubeadm2ha certs schedule`) starts this workflow daily; each run's result is the record.
-import {
-  ApplicationFailure,
-  proxyActivities,
-  setHandler,
-  upsertMemo,
-  upsertSearchAttributes,
-} from '@temporalio/workflow';
+import { ApplicationFailure, proxyActivities, upsertMemo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { InvalidInputError } from '../errors.js';
 import {
@@ -23,11 +17,9 @@ import {
   type CertsPlan,
   type HostCertificates,
 } from '../plan/certs.js';
-import { ClusterName, KubernetesVersion, Operation } from '../temporal/search-attributes.js';
 import { forEachLimited } from './concurrency.js';
 import { failureMessage } from './failure-info.js';
-import { progressQuery } from './messages.js';
-import { ProgressTracker } from './progress.js';
+import { beginOperation } from './operation.js';
 
 const { readHostCertificates } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
@@ -43,13 +35,7 @@ export async function checkCertificates(input: CertsInput): Promise<CertReport> 
     if (err instanceof InvalidInputError) throw ApplicationFailure.nonRetryable(err.message, err.type);
     throw err;
   }
-  upsertSearchAttributes([
-    { key: ClusterName, value: plan.cluster },
-    { key: Operation, value: 'certs' },
-    { key: KubernetesVersion, value: plan.kubernetesVersion },
-  ]);
-  const progress = new ProgressTracker('certs', plan.cluster, plan.hosts);
-  setHandler(progressQuery, () => progress.snapshot());
+  const progress = beginOperation('certs', 'certs', plan);
 
   const results: HostCertificates[] = [];
   const unreachable: { host: string; message: string }[] = [];

@@ -6,7 +6,7 @@
 // daemon dies before the gate passes is started again and the gate rerun, a bounded number of times.
 // Rerunning on a healthy cluster changes nothing: certificates, config and service definition compare equal, and
 // a member is restarted only when something it reads changed in this run.
-import { ApplicationFailure, proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { ConfigureEtcdResult, EtcdHealth, EtcdInstallResult, EtcdRunningResult } from '../activities/etcd.js';
 import type { HostCertificatesResult } from '../activities/pki.js';
@@ -14,11 +14,9 @@ import { FailureType, KubeadmHaError } from '../errors.js';
 import type { Inventory } from '../inventory/schema.js';
 import { planEtcdSetup, type EtcdSetupPlan, type EtcdSetupReport, type EtcdStepId } from '../plan/etcd.js';
 import type { HostContext } from '../plan/types.js';
-import { ClusterName, KubernetesVersion, Operation } from '../temporal/search-attributes.js';
 import { forEachLimited } from './concurrency.js';
 import { failureMessage } from './failure-info.js';
-import { progressQuery } from './messages.js';
-import { ProgressTracker } from './progress.js';
+import { beginOperation } from './operation.js';
 
 export interface SetupEtcdInput {
   inventory: Inventory;
@@ -68,13 +66,7 @@ export async function setupEtcdCluster({
   healthTimeoutSeconds = 120,
 }: SetupEtcdInput): Promise<EtcdSetupReport> {
   const p = plan(inventory);
-  upsertSearchAttributes([
-    { key: ClusterName, value: p.cluster },
-    { key: Operation, value: 'etcd' },
-    { key: KubernetesVersion, value: p.kubernetesVersion },
-  ]);
-  const progress = new ProgressTracker('etcd setup', p.cluster, p.hosts);
-  setHandler(progressQuery, () => progress.snapshot());
+  const progress = beginOperation('etcd', 'etcd setup', p);
   const ctx = (name: string): HostContext => {
     const target = p.hosts.find((h) => h.target.name === name)?.target;
     if (!target) throw ApplicationFailure.nonRetryable(`no plan for host ${name}`, FailureType.InvalidInput);

@@ -2,15 +2,13 @@
 // Runbook: plan the checks per role → run each host's checks in order (hosts in parallel, bounded) → compare
 // identities across hosts → report. A host that cannot be reached gets its remaining checks marked skipped
 // rather than failing the whole run: the report is the product.
-import { proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { crossHostChecks, planPreflight, summarize } from '../plan/preflight.js';
 import type { CheckResult, PreflightInput, PreflightReport } from '../plan/types.js';
-import { ClusterName, KubernetesVersion, Operation } from '../temporal/search-attributes.js';
 import { forEachLimited } from './concurrency.js';
 import { failureMessage, failureType, hostLevelFailures } from './failure-info.js';
-import { progressQuery } from './messages.js';
-import { ProgressTracker } from './progress.js';
+import { beginOperation } from './operation.js';
 
 const { runPreflightCheck } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
@@ -19,13 +17,7 @@ const { runPreflightCheck } = proxyActivities<Activities>({
 
 export async function preflightCluster({ inventory }: PreflightInput): Promise<PreflightReport> {
   const plan = planPreflight(inventory);
-  upsertSearchAttributes([
-    { key: ClusterName, value: plan.cluster },
-    { key: Operation, value: 'preflight' },
-    { key: KubernetesVersion, value: plan.kubernetesVersion },
-  ]);
-  const progress = new ProgressTracker('preflight', plan.cluster, plan.hosts);
-  setHandler(progressQuery, () => progress.snapshot());
+  const progress = beginOperation('preflight', 'preflight', plan);
   const results: CheckResult[] = [];
 
   progress.phase('checking hosts');
@@ -35,7 +27,12 @@ export async function preflightCluster({ inventory }: PreflightInput): Promise<P
       try {
         const r = await runPreflightCheck({ host: { target, ssh: inventory.ssh }, check });
         results.push(r);
-        progress.set(target.name, check.id, r.status === 'pass' ? 'done' : r.status === 'warn' ? 'warn' : 'failed', r.message);
+        progress.set(
+          target.name,
+          check.id,
+          r.status === 'pass' ? 'done' : r.status === 'warn' ? 'warn' : 'failed',
+          r.message,
+        );
       } catch (err) {
         const message = failureMessage(err);
         results.push({ host: target.name, check: check.id, status: 'fail', message });
@@ -51,7 +48,9 @@ export async function preflightCluster({ inventory }: PreflightInput): Promise<P
   progress.phase('comparing hosts');
   results.push(...crossHostChecks(results));
   // Report in inventory order, then plan order, whatever order the hosts finished in.
-  const order = new Map(plan.hosts.flatMap((h, i) => h.steps.map((s, j) => [`${h.target.name}/${s.id}`, i * 1000 + j])));
+  const order = new Map(
+    plan.hosts.flatMap((h, i) => h.steps.map((s, j) => [`${h.target.name}/${s.id}`, i * 1000 + j])),
+  );
   const rank = (r: CheckResult) => order.get(`${r.host}/${r.check}`) ?? Number.MAX_SAFE_INTEGER;
   results.sort((a, b) => rank(a) - rank(b));
   const summary = summarize(results);

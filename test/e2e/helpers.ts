@@ -6,6 +6,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { dataConverter } from '../../src/temporal/data-converter.js';
 import { installRedactingLogger } from '../../src/worker/runtime-logging.js';
+export { pollUntil } from '../support/poll.js';
 
 export function temporalAddress(): string {
   return inject('temporalAddress') ?? process.env.TEMPORAL_TEST_ADDRESS ?? '127.0.0.1:7233';
@@ -32,27 +33,3 @@ export async function connectTemporal(address = temporalAddress()): Promise<{
 }
 
 export const uniqueQueue = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
-
-/** Poll `fn` until it returns a truthy value or the deadline passes; returns that value. */
-export async function pollUntil<T>(
-  fn: () => T | Promise<T>,
-  what: string,
-  timeoutMs = 30_000,
-  everyMs = 50,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`,
-      );
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}

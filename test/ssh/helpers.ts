@@ -6,6 +6,7 @@ import type { Lab } from '../../src/lab/index.js';
 import { SshSettings } from '../../src/inventory/schema.js';
 import { SshPool, type SshPoolOptions, type SshTarget } from '../../src/ssh/index.js';
 import type { z } from 'zod';
+export { pollUntil } from '../support/poll.js';
 
 export type SshSettingsInput = z.input<typeof SshSettings>;
 
@@ -25,31 +26,6 @@ export function target(lab: Lab, name: string, extra: Partial<SshTarget> = {}): 
   const h = lab.hosts.find((x) => x.name === name);
   if (!h) throw new Error(`no host ${name} in lab ${lab.id}`);
   return { name: h.name, address: h.address, ...extra };
-}
-
-/** Poll `fn` until it returns a truthy value or the deadline passes; returns that value. */
-export async function pollUntil<T>(
-  fn: () => T | Promise<T>,
-  what: string,
-  timeoutMs = 10_000,
-  everyMs = 25,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }
 
 /** How many processes on `host` have exactly `cmdline` as their command line (pgrep -x -f). */

@@ -1,0 +1,24 @@
+// How every operation workflow begins: tag the run for search (cluster, operation, Kubernetes version) so
+// `kubeadm2ha status` and the Web UI find it, and serve per-host progress from the first workflow task on.
+import { setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import type { HostPlan } from '../plan/types.js';
+import { ClusterName, KubernetesVersion, Operation } from '../temporal/search-attributes.js';
+import { progressQuery } from './messages.js';
+import { ProgressTracker } from './progress.js';
+
+export interface OperationPlan {
+  cluster: string;
+  kubernetesVersion: string;
+  hosts: HostPlan<{ id: string; title: string }>[];
+}
+
+export function beginOperation(operation: string, title: string, plan: OperationPlan): ProgressTracker {
+  upsertSearchAttributes([
+    { key: ClusterName, value: plan.cluster },
+    { key: Operation, value: operation },
+    { key: KubernetesVersion, value: plan.kubernetesVersion },
+  ]);
+  const progress = new ProgressTracker(title, plan.cluster, plan.hosts);
+  setHandler(progressQuery, () => progress.snapshot());
+  return progress;
+}
