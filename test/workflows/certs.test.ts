@@ -1,10 +1,9 @@
 // checkCertificates and its schedule end to end: real Temporal dev server, real worker, real sshd on lab hosts,
 // certificates made by src/pki placed on the hosts' filesystems.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -28,11 +27,11 @@ import { dataConverter } from '../../src/temporal/data-converter.js';
 import { ClusterName, Operation } from '../../src/temporal/search-attributes.js';
 import { createKubeadmHaWorker } from '../../src/worker.js';
 import { connectTemporal, pollUntil, temporalAddress, uniqueQueue } from '../e2e/helpers.js';
+import { operatorEtcdctl } from '../support/etcdctl.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
-const run = promisify(execFile);
 let lab: Lab;
 let inventory: Inventory;
 let scratch: string;
@@ -370,27 +369,11 @@ describe('etcd member certificate renewal', () => {
 
   /** etcdctl from the operator's namespace, over the lab bridge, with a client certificate of the store's CA. */
   async function etcdctl(args: string[]): Promise<string> {
-    const endpoints = etcdLab.hosts.map((h) => `https://${h.address}:2379`).join(',');
-    const { stdout } = await run(
-      'etcdctl',
-      [
-        '--endpoints',
-        endpoints,
-        '--cacert',
-        join(clientDir, 'ca.crt'),
-        '--cert',
-        join(clientDir, 'c.crt'),
-        '--key',
-        join(clientDir, 'c.key'),
-        '--command-timeout',
-        '2s',
-        '-w',
-        'json',
-        ...args,
-      ],
-      { env: { ...process.env, ETCDCTL_API: '3' }, timeout: 20_000 },
+    return operatorEtcdctl(
+      etcdLab.hosts.map((h) => `https://${h.address}:2379`),
+      clientDir,
+      args,
     );
-    return stdout;
   }
 
   beforeAll(async () => {

@@ -22,6 +22,7 @@ import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
 import { CODEC_ENV, dataConverter } from '../../src/temporal/data-converter.js';
 import { activityLogInterceptor, readActivityLog } from '../../src/worker/activity-log.js';
 import { connectTemporal, uniqueQueue } from '../e2e/helpers.js';
+import { operatorEtcdctl } from '../support/etcdctl.js';
 
 const run = promisify(execFile);
 
@@ -97,30 +98,8 @@ async function etcdctlFromOperator(args: string[]): Promise<string> {
   await writeFile(join(dir, 'ca.crt'), ca.certPem);
   await writeFile(join(dir, 'c.crt'), client.certPem);
   await writeFile(join(dir, 'c.key'), client.keyPem, { mode: 0o600 });
-  const endpoints = lab.hosts
-    .slice(0, 3)
-    .map((h) => `https://${h.address}:2379`)
-    .join(',');
-  const { stdout } = await run(
-    'etcdctl',
-    [
-      '--endpoints',
-      endpoints,
-      '--cacert',
-      join(dir, 'ca.crt'),
-      '--cert',
-      join(dir, 'c.crt'),
-      '--key',
-      join(dir, 'c.key'),
-      '--command-timeout',
-      '2s',
-      '-w',
-      'json',
-      ...args,
-    ],
-    { env: { ...process.env, ETCDCTL_API: '3' }, timeout: 20_000 },
-  );
-  return stdout;
+  const endpoints = lab.hosts.slice(0, 3).map((h) => `https://${h.address}:2379`);
+  return operatorEtcdctl(endpoints, dir, args);
 }
 
 beforeAll(async () => {
