@@ -83,6 +83,13 @@ describe('durability', () => {
       first.kill('SIGKILL');
       await new Promise((r) => first.once('exit', r));
       const doneBeforeKill = completed(log);
+      // What Temporal recorded as completed when the worker died. The activity log is written just before a
+      // completion is reported, so with one activity at a time at most the last logged completion may not have
+      // reached the server; that one (and only that one) is legitimately run again: at-least-once, never more.
+      const history = await handle.fetchHistory();
+      const recordedAtKill = (history.events ?? []).filter((e) => e.activityTaskCompletedEventAttributes).length;
+      expect(recordedAtKill).toBeGreaterThanOrEqual(doneBeforeKill.length - 1);
+      const unrecorded = doneBeforeKill.slice(recordedAtKill);
       // The kill landed mid-run: the workflow is open and checks are left.
       expect((await handle.describe()).status.name).toBe('RUNNING');
       expect(doneBeforeKill.length).toBeLessThan(totalChecks());
@@ -99,15 +106,15 @@ describe('durability', () => {
       const all = entries(log);
       const pids = new Set(all.map((e) => e.pid));
       expect(pids.size).toBe(2);
-      // Every check completed exactly once, and none that had completed before the kill was started again.
+      // Every check completed, and none whose completion Temporal had recorded was started again.
       const done = completed(log);
       expect(new Set(done).size).toBe(totalChecks());
-      expect(done.length).toBe(totalChecks());
+      expect(done.length).toBe(totalChecks() + unrecorded.length);
       const secondPid = [...pids][1];
-      const rerun = all.filter(
-        (e) => e.pid === secondPid && e.event === 'start' && doneBeforeKill.includes(e.subject ?? ''),
-      );
-      expect(rerun).toEqual([]);
+      const rerun = all
+        .filter((e) => e.pid === secondPid && e.event === 'start' && doneBeforeKill.includes(e.subject ?? ''))
+        .map((e) => e.subject);
+      expect(rerun).toEqual(unrecorded);
     } finally {
       await connection.close();
     }
