@@ -1,7 +1,7 @@
 // checkCertificates and its schedule end to end: real Temporal dev server, real worker, real sshd on lab hosts,
 // certificates made by src/pki placed on the hosts' filesystems.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -27,7 +27,7 @@ import { dataConverter } from '../../src/temporal/data-converter.js';
 import { ClusterName, Operation } from '../../src/temporal/search-attributes.js';
 import { createKubeadmHaWorker } from '../../src/worker.js';
 import { connectTemporal, pollUntil, temporalAddress, uniqueQueue } from '../e2e/helpers.js';
-import { operatorEtcdctl } from '../support/etcdctl.js';
+import { operatorEtcdctl, writeOperatorClient } from '../support/etcdctl.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
@@ -386,22 +386,9 @@ describe('etcd member certificate renewal', () => {
       args: [{ inventory: inv, healthTimeoutSeconds: 60 }],
     });
     const store = join(scratch, 'state', 'clusters', inv.cluster.name, 'pki');
-    ca = {
-      certPem: await readFile(join(store, 'etcd-ca.crt'), 'utf8'),
-      keyPem: await readFile(join(store, 'etcd-ca.key'), 'utf8'),
-    };
-    keys.push(ca.keyPem);
     clientDir = await mkdtemp(join(scratch, 'client-'));
-    const client = await issueCertificate({
-      ca,
-      commonName: 'operator-test',
-      keyType: 'ecdsa-p256',
-      validityDays: 1,
-      usages: 'client',
-    });
-    await writeFile(join(clientDir, 'ca.crt'), ca.certPem);
-    await writeFile(join(clientDir, 'c.crt'), client.certPem);
-    await writeFile(join(clientDir, 'c.key'), client.keyPem, { mode: 0o600 });
+    ca = await writeOperatorClient(store, clientDir);
+    keys.push(ca.keyPem);
   });
 
   afterAll(async () => {

@@ -16,13 +16,12 @@ import { createSshDeps } from '../../src/activities/ssh-deps.js';
 import { loadInventory } from '../../src/inventory/index.js';
 import type { Inventory } from '../../src/inventory/schema.js';
 import { createLab, type Lab } from '../../src/lab/index.js';
-import { issueCertificate } from '../../src/pki/index.js';
 import type { EtcdSetupReport } from '../../src/plan/etcd.js';
 import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
 import { CODEC_ENV, dataConverter } from '../../src/temporal/data-converter.js';
 import { activityLogInterceptor, readActivityLog } from '../../src/worker/activity-log.js';
 import { connectTemporal, uniqueQueue } from '../e2e/helpers.js';
-import { operatorEtcdctl } from '../support/etcdctl.js';
+import { operatorEtcdctl, writeOperatorClient } from '../support/etcdctl.js';
 
 const run = promisify(execFile);
 
@@ -83,21 +82,8 @@ const etcdPid = (host: string) => sh(host, 'cat /run/etcd.pid');
  * does if its members really chain to that CA. Then etcdctl from the root namespace, over the lab bridge. */
 async function etcdctlFromOperator(args: string[]): Promise<string> {
   const storeDir = join(scratch, 'state', 'clusters', inventory.cluster.name, 'pki');
-  const ca = {
-    certPem: await readFile(join(storeDir, 'etcd-ca.crt'), 'utf8'),
-    keyPem: await readFile(join(storeDir, 'etcd-ca.key'), 'utf8'),
-  };
-  const client = await issueCertificate({
-    ca,
-    commonName: 'operator-test',
-    keyType: 'ecdsa-p256',
-    validityDays: 1,
-    usages: 'client',
-  });
   const dir = await mkdtemp(join(scratch, 'client-'));
-  await writeFile(join(dir, 'ca.crt'), ca.certPem);
-  await writeFile(join(dir, 'c.crt'), client.certPem);
-  await writeFile(join(dir, 'c.key'), client.keyPem, { mode: 0o600 });
+  await writeOperatorClient(storeDir, dir);
   const endpoints = lab.hosts.slice(0, 3).map((h) => `https://${h.address}:2379`);
   return operatorEtcdctl(endpoints, dir, args);
 }
