@@ -40,7 +40,7 @@ export function planTar(entries: readonly TarEntry[]): TarEntry[] {
   const byPath = new Map<string, TarEntry>();
   for (const e of entries) {
     const path = normalizeTarPath(e.path);
-    const n = { ...e, path } as TarEntry;
+    const n = { ...e, path };
     const prev = byPath.get(path);
     if (prev && JSON.stringify(describe(prev)) !== JSON.stringify(describe(n))) {
       throw new Error(`tar: two different entries for '${path}'`);
