@@ -131,5 +131,10 @@ mkdir /run/sshd
 # Last: this hides the lab directory (under /tmp) from the host.
 mount --bind "$H/tmp" /tmp
 cd /
+# What an init system starts at boot (containerd, the kubelet unit on Kubernetes lab hosts): each script starts
+# its daemon in the background and returns. A host that is stopped and started again comes back with them.
+for f in /etc/k2h-lab/boot.d/*; do
+  if [ -x "$f" ]; then "$f" || printf '%(%FT%T)T boot script %s failed\\n' -1 "$f"; fi
+done
 exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config
 `;

@@ -8,6 +8,8 @@ import { stopHostProcessSync } from './host-process.js';
 import { REGISTRY_DIR } from './names.js';
 import { labLinks, labNetns, netnsPids, releaseBlackhole, removeNetwork } from './network.js';
 import { isAlive, pollForSync, procId, runSync, signal, type ProcId } from './proc.js';
+import { stopLabServicesSync } from './lab-service.js';
+import { undoKubeletSideEffectsSync } from './k8s/side-effects.js';
 import { claimReap, claimSpecificId, isLive, listIds, readOwner, release } from './registry.js';
 
 /** What `${dir}/lab.json` holds: enough for another process to find and remove everything. */
@@ -38,6 +40,11 @@ export function teardownLab(id: number, dir?: string): void {
   for (const h of record?.hosts ?? [])
     if (h.unshare && h.init) stopHostProcessSync({ unshare: h.unshare, init: h.init });
   killNetnsProcesses(id);
+  if (isLabDir(dir)) {
+    stopLabServicesSync(dir);
+    // After the hosts: their kubelets' cgroups can only go once every process in them is gone.
+    undoKubeletSideEffectsSync(dir);
+  }
   removeNetwork(id);
   releaseBlackhole(id);
   if (isLabDir(dir)) rmSync(dir, { recursive: true, force: true });
