@@ -23,6 +23,17 @@ export const LAB_PACKAGES = [
   'tcpdump',
   'openssl',
   'procps',
+  'sudo',
+  // The real-Kubernetes lab (src/lab/k8s): CNI plugins for pods, iptables for kube-proxy's image, curl for probes,
+  // gpg to sign the apt mirror, dpkg-dev for its index, gcc + libc6-dev for the static pause binary.
+  'containernetworking-plugins',
+  'iptables',
+  'curl',
+  'gpg',
+  'dpkg-dev',
+  'gcc',
+  'libc6-dev',
+  'file',
 ] as const;
 
 export async function missingLabPackages(): Promise<string[]> {
