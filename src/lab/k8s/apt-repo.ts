@@ -4,12 +4,12 @@
 //
 // Signed by default because that is what operators run: pkgs.k8s.io is signed and hosts name its key with
 // `signed-by=`, so the lab exercises the same apt path (InRelease fetched and verified by gpgv) and a tampered index
-// fails here as it would there. `[trusted=yes]` is the fallback when gpg is missing, and AptRepo.signed says which.
+// fails here as it would there. `[trusted=yes]` is the fallback when gpg (or its gpg-agent) is missing, and AptRepo.signed says which.
 // The private key lives next to the repository, never inside it (the directory is served over HTTP), in the lab's
 // own directory, so it is made fresh per lab and never committed.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, copyFile, link, mkdir, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, link, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
@@ -77,8 +77,8 @@ export async function writeAptRepo(
   // -m: every version of a package, not just the newest; /dev/null: no override file.
   const packages = await tool('dpkg-scanpackages', ['-m', '.', '/dev/null'], { cwd: root });
   const packagesGz = gzipSync(Buffer.from(packages), { level: 9 });
-  await writeFile(join(root, 'Packages'), packages);
-  await writeFile(join(root, 'Packages.gz'), packagesGz);
+  await writeAtomic(join(root, 'Packages.gz'), packagesGz);
+  await writeAtomic(join(root, 'Packages'), packages);
   const listed = parsePackages(packages);
   const architectures = [...new Set(listed.map((p) => p.architecture))].sort();
 
@@ -93,33 +93,47 @@ export async function writeAptRepo(
     'Codename: lab',
     `Date: ${new Date().toUTCString()}`,
     `Architectures: ${architectures.join(' ') || 'all'}`,
-    'Description: kubeadm, kubelet and kubectl built for the kubeadm2ha test lab',
+    'Description: packages built for the kubeadm2ha test lab',
     'SHA256:',
     ...sums.map(([name, data]) => ` ${createHash('sha256').update(data).digest('hex')} ${data.length} ${name}`),
     '',
   ].join('\n');
-  await writeFile(join(root, 'Release'), release);
+  await writeAtomic(join(root, 'Release'), release);
 
   const signWith = opts.sign ?? 'auto';
-  let signed = false;
-  let keyringFile: string | undefined;
-  let fingerprint: string | undefined;
-  // A stale signature must never sit next to a new Release: apt would reject the repository.
-  await rm(join(root, 'InRelease'), { force: true });
-  await rm(join(root, 'Release.gpg'), { force: true });
-  if (signWith !== 'never') {
-    const hasGpg = await tool('gpg', ['--version']).then(
+  // gpg signs through gpg-agent (a separate package that gpg only recommends): both, or no signing.
+  const hasGpg =
+    signWith !== 'never' &&
+    (await Promise.all([tool('gpg', ['--version']), tool('gpg-agent', ['--version'])]).then(
       () => true,
       () => false,
-    );
-    if (!hasGpg && signWith === 'always')
-      throw new Error('signing the apt repository needs gpg (apt-get install gnupg)');
-    if (hasGpg) {
-      ({ keyringFile, fingerprint } = await sign(root, gnupgHome));
-      signed = true;
-    }
+    ));
+  if (!hasGpg && signWith === 'always') {
+    throw new Error('signing the apt repository needs gpg and gpg-agent (apt-get install gpg gpg-agent)');
   }
-  return { dir: root, packages: listed, signed, keyringFile, fingerprint, indexMs: Math.round(performance.now() - t0) };
+  let key: { keyringFile: string; fingerprint: string } | undefined;
+  // A stale signature must never sit next to a new Release (apt would reject the repository as tampered with):
+  // signing replaces both files atomically; without signing, or when signing fails, they go.
+  const dropSignatures = () =>
+    Promise.all(['InRelease', 'Release.gpg', 'Release.key'].map((f) => rm(join(root, f), { force: true })));
+  if (hasGpg) {
+    try {
+      key = await sign(root, gnupgHome);
+    } catch (err) {
+      await dropSignatures();
+      throw err;
+    }
+  } else {
+    await dropSignatures();
+  }
+  const ms = Math.round(performance.now() - t0);
+  return { dir: root, packages: listed, signed: !!key, ...key, indexMs: ms };
+}
+
+/** Readers (the mirror serving a host's apt-get update) see the old file or the new one, never half of one. */
+async function writeAtomic(path: string, data: string | Buffer): Promise<void> {
+  await writeFile(`${path}.tmp`, data);
+  await rename(`${path}.tmp`, path);
 }
 
 /** Hard link (no copy of 20 MB packages) when the cache and the repository share a filesystem, else a copy. */
@@ -152,8 +166,13 @@ async function sign(root: string, gnupgHome: string): Promise<{ keyringFile: str
     await gpg(['--yes', '--output', keyringFile, '--export', fingerprint]);
     await gpg(['--yes', '--armor', '--output', join(root, 'Release.key'), '--export', fingerprint]);
     const signArgs = ['--yes', '--local-user', fingerprint, '--digest-algo', 'SHA256'];
-    await gpg([...signArgs, '--clearsign', '--output', join(root, 'InRelease'), join(root, 'Release')]);
-    await gpg([...signArgs, '--armor', '--detach-sign', '--output', join(root, 'Release.gpg'), join(root, 'Release')]);
+    for (const [name, mode] of [
+      ['Release.gpg', ['--armor', '--detach-sign']],
+      ['InRelease', ['--clearsign']],
+    ] as const) {
+      await gpg([...signArgs, ...mode, '--output', join(root, `${name}.tmp`), join(root, 'Release')]);
+      await rename(join(root, `${name}.tmp`), join(root, name));
+    }
     return { keyringFile, fingerprint };
   } finally {
     // gpg starts an agent for this home and leaves it running: stop the one we started.

@@ -127,6 +127,12 @@ describe('kubeadm/kubelet/kubectl .deb packages (stand-in binaries)', () => {
       cur.debs.map((d) => d.file.split('/').pop()).sort(),
     );
     expect(parsePackages(await readFile(join(repo.dir, 'Packages'), 'utf8'))).toHaveLength(3);
+
+    // Unsigned on request: no signature may be left behind to contradict the new Release.
+    const unsigned = await writeAptRepo(join(work, 'repo'), cur.debs, { sign: 'never' });
+    expect(unsigned.signed).toBe(false);
+    expect(unsigned.keyringFile).toBeUndefined();
+    expect((await readdir(repo.dir)).filter((n) => /InRelease|Release\.(gpg|key)|\.tmp$/.test(n))).toEqual([]);
   });
 
   it('refuses to keep the signing key inside the served directory', async () => {
