@@ -41,7 +41,7 @@ export async function ensureEtcdBinaries(
   opts: EnsureEtcdOptions = {},
 ): Promise<EtcdBinaries> {
   const v = version.replace(/^v/, '');
-  if (!/^3\.\d+\.\d+$/.test(v)) throw new EtcdBuildError(`invalid etcd version '${version}': expected e.g. 3.6.5`);
+  if (!/^3\.\d+\.\d+$/.test(v)) throw new EtcdBuildError(`invalid etcd version '${version}': expected one like 3.6.5`);
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const script = buildScriptPath();
   const { code, stdout, tail } = await runStreaming('bash', [script, v], { ...process.env, ...opts.env }, log);
