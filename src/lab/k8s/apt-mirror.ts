@@ -112,6 +112,7 @@ export async function mirrorOnlyAptScript(o: MirrorOnlyOptions): Promise<string>
       'done',
     );
   }
-  if (o.update ?? true) lines.push('apt-get update -q -o Acquire::Retries=0 >/dev/null');
+  // --error-on=any: an unreachable mirror is an error, not a warning apt-get would exit 0 after.
+  if (o.update ?? true) lines.push('apt-get update -q --error-on=any -o Acquire::Retries=0 >/dev/null');
   return lines.join('\n') + '\n';
 }

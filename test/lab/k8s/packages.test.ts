@@ -210,6 +210,19 @@ describe('Kubernetes packages from the lab apt mirror', () => {
     },
   );
 
+  it('pointing a host at a mirror that does not answer fails loudly instead of leaving apt with stale lists', async () => {
+    const dead = await mirrorOnlyAptScript({ url: `http://${lab.bridgeAddress}:9/` });
+    const res = await lab.exec('h1', dead, { allowFail: true });
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toMatch(new RegExp(`Failed to fetch http://${lab.bridgeAddress.replaceAll('.', '\\.')}:9/`));
+    const good = await mirrorOnlyAptScript({
+      url: mirror.url,
+      ...(repo.keyringFile && { keyringFile: repo.keyringFile }),
+    });
+    await sh('h1', good);
+    expect(await sh('h1', 'apt-cache policy kubeadm')).toContain(mirror.url.replace(/\/$/, ''));
+  });
+
   it('the mirror is read-only and reachable only on the lab bridge address', async () => {
     for (const method of ['PUT', 'DELETE', 'POST']) {
       const status = await sh('h1', `curl -s -o /dev/null -w '%{http_code}' -X ${method} -d x ${mirror.url}Packages`);
