@@ -30,6 +30,8 @@ export const LAB_PACKAGES = [
   'iptables',
   'curl',
   'gpg',
+  'gpg-agent',
+  'python3',
   'dpkg-dev',
   'gcc',
   'libc6-dev',
