@@ -119,7 +119,14 @@ export async function buildImage(destDir: string, opts: BuildImageOptions): Prom
     });
     await writeFile(join(tmp, 'index.json'), index);
     await writeFile(join(tmp, 'oci-layout'), jsonBytes({ imageLayoutVersion: '1.0.0' }));
-    await replaceDir(tmp, destDir);
+    // Another process may have built the same image meanwhile (deterministic, so same digest): keep its copy
+    // rather than swap directories under a reader that is pushing from it.
+    const existing = await readImageLayout(destDir).catch(() => undefined);
+    if (existing?.manifest.digest === manifestDesc.digest && (await blobsPresent(existing))) {
+      await rm(tmp, { recursive: true, force: true });
+    } else {
+      await replaceDir(tmp, destDir);
+    }
     return { dir: destDir, manifest: manifestDesc, config: configDesc, layer };
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
@@ -196,6 +203,14 @@ async function writeLayer(entries: TarEntry[], blobs: string, level: number): Pr
     diffId: `sha256:${raw.hash.digest('hex')}`,
     uncompressedSize: raw.size,
   };
+}
+
+async function blobsPresent(layout: ImageLayout): Promise<boolean> {
+  for (const b of layout.blobs) {
+    const st = await stat(layout.blobPath(b.digest)).catch(() => undefined);
+    if (st?.size !== b.size) return false;
+  }
+  return true;
 }
 
 /** rename(2) cannot replace a non-empty directory: move the old one aside first, then drop it. */

@@ -2,7 +2,7 @@
 // it, and the same inputs must give the same manifest digest, byte for byte.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -42,6 +42,11 @@ describe('buildImage', () => {
     const c = await buildImage(join(work, 'c'), { ...opts, config: { ...opts.config, user: '65535' } });
     expect(c.manifest.digest).not.toBe(a.manifest.digest);
     expect(c.layer.digest).toBe(a.layer.digest); // only the config changed
+    // Building the same image again over itself keeps the existing directory (a concurrent pusher reads it).
+    const ino = (await stat(join(work, 'a'))).ino;
+    expect((await buildImage(join(work, 'a'), opts)).manifest.digest).toBe(a.manifest.digest);
+    expect((await stat(join(work, 'a'))).ino).toBe(ino);
+    expect((await readdir(work)).filter((n) => n.startsWith('a.'))).toEqual([]);
   });
 
   it('writes blobs named by their sha256 and an index pointing at the manifest', async () => {
