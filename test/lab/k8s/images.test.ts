@@ -134,6 +134,16 @@ describe(`Kubernetes ${VERSION} images in the lab registry`, () => {
     expect(ipt.stdout).toMatch(/^nftables v1\.\d+\.\d+/m);
     expect(ipt.stdout).toMatch(new RegExp(`^Kubernetes v${VERSION}$`, 'm'));
 
+    // And it works against the kernel, with its match plugins (tcp, comment), in the host's network namespace as
+    // kube-proxy runs (hostNetwork, privileged); the host's own iptables then sees the rule.
+    const kp = `${ctr} run --rm --privileged --net-host ${quote(ref('kube-proxy'))}`;
+    await sh(
+      `${kp} k2h-t8 iptables -w -t nat -N K2H-TEST && ` +
+        `${kp} k2h-t9 iptables -w -t nat -A K2H-TEST -p tcp --dport 80 -m comment --comment k2h-image -j RETURN`,
+    );
+    const saved = await sh('iptables-save -t nat');
+    expect(saved.stdout).toMatch(/^-A K2H-TEST -p tcp -m tcp --dport 80 -m comment --comment k2h-image -j RETURN$/m);
+
     // pause, as a sandbox would run it: stays up as user 65535 until told to stop.
     await sh(`${ctr} run -d ${quote(ref('pause'))} k2h-pause`);
     await pollUntil(
