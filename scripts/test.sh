@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/setup-k8s-lab.sh
 npx tsc --noEmit
 npx eslint .
 npx vitest run "$@"

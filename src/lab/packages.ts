@@ -28,6 +28,7 @@ export const LAB_PACKAGES = [
   // gpg to sign the apt mirror, dpkg-dev for its index, gcc + libc6-dev for the static pause binary.
   'containernetworking-plugins',
   'iptables',
+  'nftables',
   'curl',
   'gpg',
   'gpg-agent',
