@@ -4,12 +4,16 @@
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../errors.js';
 import { cleanupStaleLabs, createLab, destroyLabById, ensureLabPackages, labStatus } from '../../lab/index.js';
+import { MAX_K8S_HOSTS } from '../../lab/k8s/addresses.js';
+import { createK8sLab } from '../../lab/k8s/k8s-lab.js';
 import { MAX_HOSTS } from '../../lab/names.js';
 
 interface UpFlags {
   hosts: string;
   unprepared?: boolean;
   json?: boolean;
+  /** `--kubernetes` alone: the lab's current version; `--kubernetes 1.33.13`: that one. */
+  kubernetes?: string | boolean;
 }
 
 interface DownFlags {
@@ -24,6 +28,7 @@ export async function labUp(flags: UpFlags): Promise<void> {
     throw new InvalidInputError(`--hosts: expected 1..${MAX_HOSTS}, got ${flags.hosts}`);
   }
   await ensureLabPackages();
+  if (flags.kubernetes) return labUpKubernetes(hosts, flags);
   const t0 = performance.now();
   const lab = await createLab({ hosts, prepared: !flags.unprepared, detached: true });
   const inventory = await lab.writeInventory();
@@ -50,6 +55,45 @@ export async function labUp(flags: UpFlags): Promise<void> {
   console.log(`Lab ${lab.id} up in ${ms} ms: ${hosts} host(s) on ${lab.subnet}, VIP ${lab.vip}`);
   for (const h of lab.hosts) console.log(`  ${h.name}  ${h.address}`);
   console.log(`Directory: ${lab.dir}`);
+  console.log(`Inventory: ${inventory}`);
+  console.log(`Log in:    ssh -F ${lab.sshConfigPath} h1`);
+  console.log(`Remove:    kubeadm2ha lab down --id ${lab.id}`);
+}
+
+/** The real-Kubernetes variant: a registry and an apt mirror on the lab bridge, hosts ready for kubeadm. */
+async function labUpKubernetes(hosts: number, flags: UpFlags): Promise<void> {
+  if (hosts > MAX_K8S_HOSTS) throw new InvalidInputError(`--hosts: a Kubernetes lab has 1..${MAX_K8S_HOSTS} hosts`);
+  if (flags.unprepared) throw new InvalidInputError('--unprepared and --kubernetes do not go together');
+  const version = typeof flags.kubernetes === 'string' ? flags.kubernetes : undefined;
+  const t0 = performance.now();
+  const lab = await createK8sLab({ hosts, detached: true, ...(version && { version }) });
+  const inventory = await lab.writeInventory();
+  const ms = Math.round(performance.now() - t0);
+  const k = lab.kubernetes;
+  if (flags.json) {
+    const { binaries: _binaries, podRange: _podRange, ...info } = k;
+    const out = {
+      id: lab.id,
+      dir: lab.dir,
+      subnet: lab.subnet,
+      vip: lab.vip,
+      inventory,
+      hosts: lab.hosts,
+      startMs: ms,
+    };
+    console.log(JSON.stringify({ ...out, sshConfig: lab.sshConfigPath, kubernetes: info }, null, 2));
+    return;
+  }
+  console.log(`Kubernetes lab ${lab.id} up in ${ms} ms: ${hosts} host(s) on ${lab.subnet}, VIP ${lab.vip}`);
+  for (const h of lab.hosts) console.log(`  ${h.name}  ${h.address}  pods ${k.podRange(h)}`);
+  console.log(`Images:    ${k.imageRepository} (Kubernetes v${k.version}, no etcd image: etcd is external)`);
+  console.log(
+    `Packages:  ${k.aptMirror}  ${Object.values(k.packageVersions)
+      .map((v) => `kubeadm=${v}`)
+      .join(' ')}`,
+  );
+  console.log(`           etcd-server=${k.etcd.packageVersion}; hosts' apt knows only this mirror`);
+  console.log(`Services:  ${k.serviceSubnet}`);
   console.log(`Inventory: ${inventory}`);
   console.log(`Log in:    ssh -F ${lab.sshConfigPath} h1`);
   console.log(`Remove:    kubeadm2ha lab down --id ${lab.id}`);
@@ -109,6 +153,11 @@ export function register(program: Command): void {
       '3',
     )
     .option('--unprepared', 'leave net.ipv4.ip_forward and bridge-nf-call-iptables at kernel defaults')
+    .option(
+      '--kubernetes [version]',
+      'hosts that run a real kubelet, with an image registry and an apt mirror of kubeadm/kubelet/kubectl/etcd on ' +
+        'the lab network (builds what the cache lacks: tens of minutes cold)',
+    )
     .option('--json', 'machine-readable output')
     .action(labUp);
   lab

@@ -1,0 +1,457 @@
+// Issue 4's proof, by plain commands (no workflow yet): a real HA Kubernetes cluster on three lab hosts.
+// Packages come from the lab's apt mirror (`apt-get install kubeadm=<version>`), images from the lab registry, etcd
+// is an external 3-member TLS cluster built from the Go module proxy; then real `kubeadm init` on h1 with the VIP
+// (keepalived) as control-plane endpoint, `kubeadm join --control-plane` on h2, `kubeadm join` on h3, all nodes
+// Ready, a pod on the worker answers on its pod IP, the apiserver answers through the VIP — also after the VIP
+// moves to h2 — and `kubeadm reset` leaves every host clean. Nothing here is a stand-in.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCa, issueCertificate } from '../../../src/pki/index.js';
+import { createK8sLab, type K8sLab } from '../../../src/lab/k8s/k8s-lab.js';
+import { quote } from '../../../src/ssh/quote.js';
+import { pollUntil } from '../../support/poll.js';
+
+let lab: K8sLab;
+const ADMIN = 'kubectl --kubeconfig /etc/kubernetes/admin.conf';
+const timings: Record<string, number> = {};
+
+/** Tokens, certificate keys and join commands must not reach test output: errors are redacted before rethrow. */
+function redact(text: string): string {
+  return text
+    .replace(/[a-z0-9]{6}\.[a-z0-9]{16}/g, '<token>')
+    .replace(/\b[0-9a-f]{64}\b/g, '<hex64>')
+    .replace(/-----BEGIN [^-]+-----[\s\S]*?-----END [^-]+-----/g, '<pem>');
+}
+
+async function sh(host: string, cmd: string): Promise<string> {
+  try {
+    return (await lab.exec(host, cmd)).stdout;
+  } catch (err) {
+    throw new Error(redact((err as Error).message));
+  }
+}
+
+function writeFileCmd(path: string, content: string, mode = '0644'): string {
+  const dir = path.slice(0, path.lastIndexOf('/'));
+  return `mkdir -p ${quote(dir)} && printf %s ${quote(content)} > ${quote(path)} && chmod ${mode} ${quote(path)}`;
+}
+
+const hostOf = (name: string): { name: string; address: string; index: number } =>
+  lab.hosts.find((h) => h.name === name)!;
+
+function inCidr(ip: string, cidr: string): boolean {
+  const num = (a: string): number => a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+  const [base, bits] = cidr.split('/');
+  const mask = 2 ** 32 - 2 ** (32 - Number(bits));
+  return (num(ip) & mask) >>> 0 === (num(base!) & mask) >>> 0;
+}
+
+async function timed<T>(what: string, f: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  const v = await f();
+  timings[what] = Math.round(performance.now() - t0) / 1000;
+  return v;
+}
+
+// KUBEADM2HA_KEEP_LAB=1 leaves the lab up after the run, for a look around (`kubeadm2ha lab down --id N` removes it).
+const keep = process.env.KUBEADM2HA_KEEP_LAB === '1';
+
+beforeAll(async () => {
+  lab = await createK8sLab({ hosts: 3, detached: keep });
+}, 3_600_000);
+
+afterAll(async () => {
+  process.stderr.write(`[k8s proof] timings (s): ${JSON.stringify({ ...lab?.kubernetes.timings, ...timings })}\n`);
+  if (keep) process.stderr.write(`[k8s proof] lab ${lab?.id} kept: ssh -F ${lab?.sshConfigPath} h1\n`);
+  else await lab?.destroy();
+});
+
+/** On a timeout, what the cluster looked like: the failure message then says why. */
+async function explain<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    const pods = await lab.exec(
+      'h1',
+      `${ADMIN} get pods -A -o wide 2>&1 | tail -20; ` +
+        `for p in $(${ADMIN} -n kube-system get pods -o name | grep -E 'kube-proxy|coredns'); do ` +
+        `echo "== $p"; ${ADMIN} -n kube-system logs --tail=4 $p 2>&1; done`,
+      { allowFail: true },
+    );
+    throw new Error(`${(err as Error).message}\n${redact(pods.stdout)}`);
+  }
+}
+
+describe('real Kubernetes in the lab (kubeadm init + joins by plain commands)', () => {
+  it('installs kubeadm, kubelet, kubectl and etcd as pinned packages from the lab mirror', async () => {
+    const k = lab.kubernetes;
+    const pkgs = ['kubeadm', 'kubelet', 'kubectl'].map((p) => `${p}=${k.packageVersions[k.version]}`);
+    const etcd = ['etcd-server', 'etcd-client'].map((p) => `${p}=${k.etcd.packageVersion}`);
+    await timed('packages', () =>
+      Promise.all(
+        lab.hosts.map((h) =>
+          sh(h.name, `DEBIAN_FRONTEND=noninteractive apt-get install -y -q ${[...pkgs, ...etcd].join(' ')} >/dev/null`),
+        ),
+      ),
+    );
+    for (const h of lab.hosts) {
+      expect(await sh(h.name, 'kubeadm version -o short')).toBe(`v${k.version}\n`);
+      expect(await sh(h.name, 'kubelet --version')).toBe(`Kubernetes v${k.version}\n`);
+      expect(await sh(h.name, 'etcd --version | head -1')).toBe(`etcd Version: ${k.etcd.version}\n`);
+      expect(await sh(h.name, "apt-cache policy kubeadm | grep -m1 -o 'http://[^ ]*'")).toBe(
+        `${k.aptMirror.replace(/\/$/, '')}\n`,
+      );
+    }
+  });
+
+  it('runs an external 3-member etcd with TLS', async () => {
+    await timed('etcd', async () => {
+      const ca = await createCa({ commonName: 'etcd-ca', keyType: 'ecdsa-p256', validityDays: 30 });
+      const client = await issueCertificate({
+        ca,
+        commonName: 'kube-apiserver-etcd-client',
+        keyType: 'ecdsa-p256',
+        validityDays: 30,
+        usages: 'client',
+      });
+      const cluster = lab.hosts.map((h) => `${h.name}=https://${h.address}:2380`).join(',');
+      await Promise.all(
+        lab.hosts.map(async (h) => {
+          const server = await issueCertificate({
+            ca,
+            commonName: h.name,
+            keyType: 'ecdsa-p256',
+            validityDays: 30,
+            usages: 'peer',
+            dnsNames: [h.name, 'localhost'],
+            ipAddresses: [h.address, '127.0.0.1'],
+          });
+          const files: Array<[string, string, string]> = [
+            ['/etc/kubernetes/pki/etcd/ca.crt', ca.certPem, '0644'],
+            ['/etc/etcd/pki/server.crt', server.certPem, '0644'],
+            ['/etc/etcd/pki/server.key', server.keyPem, '0600'],
+            ['/etc/kubernetes/pki/apiserver-etcd-client.crt', client.certPem, '0644'],
+            ['/etc/kubernetes/pki/apiserver-etcd-client.key', client.keyPem, '0600'],
+          ];
+          const args = [
+            `--name=${h.name}`,
+            '--data-dir=/var/lib/etcd-external',
+            `--listen-client-urls=https://${h.address}:2379,https://127.0.0.1:2379`,
+            `--advertise-client-urls=https://${h.address}:2379`,
+            `--listen-peer-urls=https://${h.address}:2380`,
+            `--initial-advertise-peer-urls=https://${h.address}:2380`,
+            `--initial-cluster=${cluster}`,
+            '--initial-cluster-state=new',
+            '--client-cert-auth',
+            '--trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt',
+            '--cert-file=/etc/etcd/pki/server.crt',
+            '--key-file=/etc/etcd/pki/server.key',
+            '--peer-client-cert-auth',
+            '--peer-trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt',
+            '--peer-cert-file=/etc/etcd/pki/server.crt',
+            '--peer-key-file=/etc/etcd/pki/server.key',
+          ];
+          await sh(
+            h.name,
+            [
+              ...files.map(([p, c, m]) => writeFileCmd(p, c, m)),
+              `setsid nohup etcd ${args.map(quote).join(' ')} </dev/null >/var/log/etcd-external.log 2>&1 &`,
+            ].join(' && '),
+          );
+        }),
+      );
+      const etcdctl =
+        'etcdctl --cacert /etc/kubernetes/pki/etcd/ca.crt --cert /etc/kubernetes/pki/apiserver-etcd-client.crt ' +
+        '--key /etc/kubernetes/pki/apiserver-etcd-client.key --endpoints ' +
+        lab.hosts.map((h) => `https://${h.address}:2379`).join(',');
+      const health = await pollUntil(
+        async () => {
+          const out = await sh('h1', `${etcdctl} endpoint health 2>&1`);
+          return (out.match(/is healthy/g) ?? []).length === 3 && out;
+        },
+        'three healthy etcd members',
+        60_000,
+        250,
+      );
+      expect(health).not.toMatch(/unhealthy/);
+    });
+  }, 120_000);
+
+  it('puts the VIP on h1 with keepalived (h1 and h2, unicast VRRP)', async () => {
+    const cps = [hostOf('h1'), hostOf('h2')];
+    await Promise.all(
+      cps.map((h, k) => {
+        const peer = cps[1 - k]!.address;
+        const conf = [
+          `global_defs { router_id ${h.name}`,
+          '  enable_script_security',
+          '  script_user root }',
+          'vrrp_instance K2H_API { state BACKUP',
+          '  interface eth0',
+          '  virtual_router_id 51',
+          `  priority ${150 - 10 * k}`,
+          '  advert_int 1',
+          `  unicast_src_ip ${h.address}`,
+          `  unicast_peer { ${peer} }`,
+          `  virtual_ipaddress { ${lab.vip}/24 dev eth0 }`,
+          '}',
+          '',
+        ].join('\n');
+        return sh(
+          h.name,
+          `${writeFileCmd('/etc/keepalived/keepalived.conf', conf)} && keepalived -t -f /etc/keepalived/keepalived.conf && ` +
+            '{ setsid nohup keepalived -n -l -D -f /etc/keepalived/keepalived.conf -p /run/keepalived.pid ' +
+            '-r /run/keepalived_vrrp.pid -c /run/keepalived_checkers.pid </dev/null >/var/log/keepalived.log 2>&1 & }',
+        );
+      }),
+    );
+    await pollUntil(
+      async () => (await sh('h1', 'ip -4 -o addr show dev eth0')).includes(` ${lab.vip}/24 `),
+      'the VIP on h1',
+      30_000,
+      100,
+    );
+  });
+
+  it('kubeadm init on h1, join --control-plane on h2, join on h3: every node Ready', async () => {
+    const k = lab.kubernetes;
+    const endpoints = lab.hosts.map((h) => `https://${h.address}:2379`);
+    const clusterConfig = [
+      'apiVersion: kubeadm.k8s.io/v1beta4',
+      'kind: ClusterConfiguration',
+      `kubernetesVersion: v${k.version}`,
+      'clusterName: k2h-lab',
+      `controlPlaneEndpoint: ${lab.vip}:6443`,
+      `imageRepository: ${k.imageRepository}`,
+      `networking: { serviceSubnet: ${k.serviceSubnet} }`,
+      'apiServer:',
+      `  certSANs: [${lab.vip}]`,
+      'etcd:',
+      '  external:',
+      `    endpoints: [${endpoints.join(', ')}]`,
+      '    caFile: /etc/kubernetes/pki/etcd/ca.crt',
+      '    certFile: /etc/kubernetes/pki/apiserver-etcd-client.crt',
+      '    keyFile: /etc/kubernetes/pki/apiserver-etcd-client.key',
+      '---',
+      'apiVersion: kubelet.config.k8s.io/v1beta1',
+      'kind: KubeletConfiguration',
+      'cgroupDriver: cgroupfs',
+      '',
+    ].join('\n');
+    const initConfig = [
+      'apiVersion: kubeadm.k8s.io/v1beta4',
+      'kind: InitConfiguration',
+      `localAPIEndpoint: { advertiseAddress: ${hostOf('h1').address}, bindPort: 6443 }`,
+      'nodeRegistration: { name: h1, criSocket: unix:///run/containerd/containerd.sock }',
+      '---',
+      clusterConfig,
+    ].join('\n');
+    await sh('h1', writeFileCmd('/root/kubeadm-init.yaml', initConfig, '0600'));
+    const init = await timed('kubeadm init', () =>
+      sh('h1', 'kubeadm init --config /root/kubeadm-init.yaml --upload-certs 2>&1'),
+    );
+    expect(init).toMatch(/Your Kubernetes control-plane has initialized successfully/);
+
+    // The join secrets go from h1 to h2/h3 through files on the hosts, never through test output.
+    const token = (await sh('h1', 'kubeadm token create --ttl 30m')).trim();
+    const caHash = (
+      await sh(
+        'h1',
+        "openssl x509 -pubkey -noout -in /etc/kubernetes/pki/ca.crt | openssl pkey -pubin -outform der | sha256sum | cut -d' ' -f1",
+      )
+    ).trim();
+    const certKey = (
+      await sh('h1', 'kubeadm init phase upload-certs --upload-certs --config /root/kubeadm-init.yaml | tail -1')
+    ).trim();
+    expect(certKey).toMatch(/^[0-9a-f]{64}$/);
+    const joinConfig = (name: string, controlPlane: boolean): string =>
+      [
+        'apiVersion: kubeadm.k8s.io/v1beta4',
+        'kind: JoinConfiguration',
+        'discovery:',
+        '  bootstrapToken:',
+        `    apiServerEndpoint: ${lab.vip}:6443`,
+        `    token: ${token}`,
+        `    caCertHashes: [sha256:${caHash}]`,
+        `nodeRegistration: { name: ${name}, criSocket: unix:///run/containerd/containerd.sock }`,
+        ...(controlPlane
+          ? [
+              'controlPlane:',
+              `  localAPIEndpoint: { advertiseAddress: ${hostOf(name).address}, bindPort: 6443 }`,
+              `  certificateKey: ${certKey}`,
+            ]
+          : []),
+        '',
+      ].join('\n');
+    await sh('h2', writeFileCmd('/root/kubeadm-join.yaml', joinConfig('h2', true), '0600'));
+    await sh('h3', writeFileCmd('/root/kubeadm-join.yaml', joinConfig('h3', false), '0600'));
+    const joinCp = await timed('kubeadm join --control-plane', () =>
+      sh('h2', 'kubeadm join --config /root/kubeadm-join.yaml 2>&1'),
+    );
+    expect(joinCp).toMatch(/This node has joined the cluster and a new control plane instance was created/);
+    const joinWorker = await timed('kubeadm join (worker)', () =>
+      sh('h3', 'kubeadm join --config /root/kubeadm-join.yaml 2>&1'),
+    );
+    expect(joinWorker).toMatch(/This node has joined the cluster/);
+
+    await timed('nodes Ready', () =>
+      pollUntil(
+        async () => {
+          const out = await sh('h1', `${ADMIN} get nodes --no-headers`);
+          const ready = out.split('\n').filter((l) => / Ready /.test(l));
+          return ready.length === 3;
+        },
+        'three Ready nodes',
+        180_000,
+        500,
+      ),
+    );
+    const nodes = await sh(
+      'h1',
+      `${ADMIN} get nodes -o jsonpath='{range .items[*]}{.metadata.name} {.status.nodeInfo.kubeletVersion} {.status.addresses[0].address}{"\\n"}{end}'`,
+    );
+    expect(nodes.trim().split('\n').sort()).toEqual(lab.hosts.map((h) => `${h.name} v${k.version} ${h.address}`));
+    // For the notes: resident memory of everything running on each host (its own pid namespace).
+    const rss = await Promise.all(
+      lab.hosts.map(async (h) => {
+        const kib = (await sh(h.name, 'ps -eo rss=')).split('\n').reduce((n, l) => n + (Number(l.trim()) || 0), 0);
+        return `${h.name} ${Math.round(kib / 1024)} MiB`;
+      }),
+    );
+    process.stderr.write(`[k8s proof] memory per host (RSS): ${rss.join(', ')}\n`);
+    // Both control planes run the apiserver as a static pod from the lab registry's image.
+    const apiservers = await sh(
+      'h1',
+      `${ADMIN} -n kube-system get pods -l component=kube-apiserver -o jsonpath='{range .items[*]}{.spec.nodeName} {.spec.containers[0].image}{"\\n"}{end}'`,
+    );
+    expect(apiservers.trim().split('\n').sort()).toEqual(
+      ['h1', 'h2'].map((n) => `${n} ${k.imageRepository}/kube-apiserver:v${k.version}`),
+    );
+  }, 900_000);
+
+  it('a pod on the worker answers on its pod IP from another host', async () => {
+    const k = lab.kubernetes;
+    const pod = [
+      'apiVersion: v1',
+      'kind: Pod',
+      'metadata: { name: hello, namespace: default }',
+      'spec:',
+      '  nodeSelector: { kubernetes.io/hostname: h3 }',
+      '  containers:',
+      '    - name: hello',
+      `      image: ${k.imageRepository}/hello:1`,
+      '      ports: [{ containerPort: 8080 }]',
+      '      readinessProbe: { httpGet: { path: /healthz, port: 8080 }, periodSeconds: 1 }',
+      '',
+    ].join('\n');
+    await sh('h1', `${writeFileCmd('/root/hello.yaml', pod)} && ${ADMIN} apply -f /root/hello.yaml`);
+    const ip = await timed('pod Ready', () =>
+      pollUntil(
+        async () => {
+          const out = await sh(
+            'h1',
+            `${ADMIN} get pod hello -o jsonpath='{.status.podIP} {.status.conditions[?(@.type=="Ready")].status}'`,
+          );
+          const [podIp, ready] = out.trim().split(' ');
+          return ready === 'True' && podIp ? podIp : undefined;
+        },
+        'the hello pod Ready with an IP',
+        120_000,
+        250,
+      ),
+    );
+    // In h3's /28, reached from h1 through the lab's per-host route.
+    expect(inCidr(ip, k.podRange(hostOf('h3')))).toBe(true);
+    const answer = await sh('h1', `curl -sf --max-time 5 http://${ip}:8080/`);
+    expect(answer).toMatch(/^hello from hello /);
+    expect(answer).toContain(ip);
+  }, 180_000);
+
+  it('kube-proxy and CoreDNS run from the lab images: a Service IP and its DNS name reach the pod', async () => {
+    const k = lab.kubernetes;
+    await timed('kube-proxy + CoreDNS Ready', () =>
+      explain(() =>
+        pollUntil(
+          async () => {
+            const out = await sh(
+              'h1',
+              `${ADMIN} -n kube-system get pods -l 'k8s-app in (kube-proxy,kube-dns)' --no-headers`,
+            );
+            const lines = out.trim().split('\n');
+            return lines.length === 5 && lines.every((l) => /\s1\/1\s+Running\s/.test(l));
+          },
+          'three kube-proxy and two CoreDNS pods Ready',
+          120_000,
+          500,
+        ),
+      ),
+    );
+    await sh('h1', `${ADMIN} expose pod hello --name hello --port 80 --target-port 8080`);
+    const clusterIp = (await sh('h1', `${ADMIN} get service hello -o jsonpath='{.spec.clusterIP}'`)).trim();
+    expect(inCidr(clusterIp, k.serviceSubnet)).toBe(true);
+    // h2's kube-proxy programs h2's netns; the pod runs on h3.
+    const viaService = await pollUntil(
+      async () => (await lab.exec('h2', `curl -sf --max-time 2 http://${clusterIp}/`, { allowFail: true })).stdout,
+      'the Service answering through kube-proxy',
+      60_000,
+      250,
+    );
+    expect(viaService).toMatch(/^hello from hello /);
+    const dnsIp = (
+      await sh('h1', `${ADMIN} -n kube-system get service kube-dns -o jsonpath='{.spec.clusterIP}'`)
+    ).trim();
+    const answer = await pollUntil(
+      async () => {
+        const r = await lab.exec('h2', `busybox nslookup hello.default.svc.cluster.local ${dnsIp}`, {
+          allowFail: true,
+        });
+        return r.stdout.includes(clusterIp) && r.stdout;
+      },
+      'CoreDNS resolving the Service name',
+      60_000,
+      250,
+    );
+    expect(answer).toContain(clusterIp);
+  }, 300_000);
+
+  it('the apiserver answers through the VIP, also after the VIP moves to h2', async () => {
+    expect(await sh('h3', `curl -sk --max-time 5 https://${lab.vip}:6443/readyz`)).toBe('ok');
+    const viaVip = `${ADMIN} --server https://${lab.vip}:6443`;
+    expect(await sh('h2', `${viaVip} get nodes --no-headers | wc -l`)).toBe('3\n');
+    await sh('h1', 'kill $(cat /run/keepalived.pid)');
+    await timed('VIP failover', () =>
+      pollUntil(
+        async () => (await sh('h2', 'ip -4 -o addr show dev eth0')).includes(` ${lab.vip}/24 `),
+        'the VIP on h2',
+        30_000,
+        100,
+      ),
+    );
+    expect((await sh('h1', 'ip -4 -o addr show dev eth0')).includes(` ${lab.vip}/24 `)).toBe(false);
+    // Now served by h2's apiserver.
+    expect(await sh('h3', `curl -sk --max-time 5 https://${lab.vip}:6443/readyz`)).toBe('ok');
+    expect(
+      await sh(
+        'h3',
+        `kubectl --kubeconfig /etc/kubernetes/kubelet.conf --server https://${lab.vip}:6443 get node h3 -o name`,
+      ),
+    ).toBe('node/h3\n');
+  }, 60_000);
+
+  it('kubeadm reset leaves every host without Kubernetes state or containers', async () => {
+    for (const name of ['h3', 'h2', 'h1']) {
+      await lab.stopKubelet(name);
+      const out = await timed(`kubeadm reset ${name}`, () => sh(name, 'kubeadm reset -f 2>&1'));
+      expect(out).toMatch(/\[reset\]/);
+    }
+    for (const h of lab.hosts) {
+      expect(
+        await sh(h.name, 'ls -A /etc/kubernetes/manifests 2>/dev/null; ls -A /var/lib/kubelet 2>/dev/null; true'),
+      ).toBe('');
+      expect(await sh(h.name, 'ls /etc/kubernetes/*.conf 2>/dev/null; true')).toBe('');
+      expect(await sh(h.name, 'ctr -n k8s.io containers ls -q')).toBe('');
+      expect(await sh(h.name, 'pgrep -x "kubelet|kube-apiserver|kube-scheduler|kube-controller" || true')).toBe('');
+    }
+    // External etcd is not kubeadm's to reset: it still answers (and holds the cluster's data).
+    expect(await sh('h1', 'ls /var/lib/etcd-external/member')).toMatch(/snap/);
+  }, 300_000);
+});
