@@ -46,7 +46,7 @@ export interface K8sLabInfo {
   etcd: { version: string; packageVersion: string };
   serviceSubnet: string;
   podSubnet: string;
-  podRange(host: LabHost): string;
+  podRange: (host: LabHost) => string;
   /** Seconds spent, for the notes: artifacts (cache hits are ~0), lab, services, hosts. */
   timings: Record<string, number>;
 }
