@@ -3,7 +3,16 @@
 // services get a death signal from their creator (setpriv --pdeathsig, as the hosts do), and every service's pid
 // is written under <labDir>/services/, where teardownLab (from any process, also after a crash) finds and kills it.
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, readdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import {
+  mkdirSync,
+  openSync,
+  closeSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  writeFileSync,
+  renameSync,
+} from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { isAlive, pollFor, pollForSync, procId, signal, type ProcId } from './proc.js';
@@ -71,7 +80,9 @@ export async function startLabService(o: LabServiceOptions): Promise<LabService>
   await pollFor(
     async () => {
       if (exited()) return true;
-      accepting = await canConnect(o.ready.host, o.ready.port);
+      // The listening socket must be this process's own: something else already bound there (a leftover of a
+      // crashed run) would accept connections while ours dies with "address already in use".
+      accepting = listensOn(proc.pid, o.ready.host, o.ready.port) && (await canConnect(o.ready.host, o.ready.port));
       return accepting;
     },
     o.timeoutMs ?? 20_000,
@@ -121,6 +132,41 @@ export function stopLabServicesSync(labDir: string): void {
   if (pollForSync(() => procs.every((p) => !isAlive(p)), 3000)) return;
   for (const p of procs) if (isAlive(p)) signal(p, 'SIGKILL');
   pollForSync(() => procs.every((p) => !isAlive(p)), 3000);
+}
+
+/** Whether `pid` holds a TCP socket listening on host:port (IPv4), from /proc/<pid>/net/tcp and its fds. */
+export function listensOn(pid: number, host: string, port: number): boolean {
+  const want = `${host
+    .split('.')
+    .map((o) => Number(o).toString(16).padStart(2, '0'))
+    .reverse()
+    .join('')
+    .toUpperCase()}:${port.toString(16).padStart(4, '0').toUpperCase()}`;
+  let table: string;
+  try {
+    table = readFileSync(`/proc/${pid}/net/tcp`, 'utf8');
+  } catch {
+    return false;
+  }
+  const inodes = new Set<string>();
+  for (const line of table.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    // local_address, st (0A = LISTEN), inode
+    if (f[1] === want && f[3] === '0A' && f[9]) inodes.add(f[9]);
+  }
+  if (!inodes.size) return false;
+  try {
+    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        return m !== null && inodes.has(m[1]!);
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
 }
 
 function canConnect(host: string, port: number): Promise<boolean> {
