@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Inventory, SshSettings } from '../../src/inventory/schema.js';
 import { cleanupStaleLabs, createLab, destroyLabById, labStatus, type Lab } from '../../src/lab/index.js';
 import { SshPool } from '../../src/ssh/index.js';
+import { capture } from '../support/tcpdump.js';
 
 const pexec = promisify(execFile);
 
@@ -203,23 +204,8 @@ describe('lab hosts', () => {
   it('send nothing out of the machine: a capture on its uplink sees no lab packets while one on the bridge does', async () => {
     const uplink = /dev (\S+)/.exec(await sh('ip route show default'))?.[1] ?? 'eth0';
     const filter = 'net 10.200.0.0/16 or ip proto 112 or net 224.0.0.0/4';
-    const capture = (dev: string) => {
-      const p = spawn('tcpdump', ['-ni', dev, '-p', '--immediate-mode', filter], {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      let err = '';
-      p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      const listening = pollUntil(() => err.includes('listening on'), `tcpdump on ${dev}`);
-      const stop = async (): Promise<number> => {
-        const exited = new Promise((r) => p.once('exit', r));
-        p.kill('SIGINT');
-        await exited;
-        return Number(/(\d+) packets? captured/.exec(err)?.[1] ?? NaN);
-      };
-      return { listening, stop };
-    };
-    const out = capture(uplink);
-    const bridge = capture(`k2hbr${lab.id}`);
+    const out = capture(uplink, filter);
+    const bridge = capture(`k2hbr${lab.id}`, filter);
     await Promise.all([out.listening, bridge.listening]);
     const free = [...Array(250).keys()].map((k) => k + 1).find((k) => !existsSync(`/run/kubeadm2ha-lab/${k}`))!;
     await Promise.all([

@@ -12,6 +12,7 @@ import { createCa, issueCertificate } from '../../../src/pki/index.js';
 import { createK8sLab, type K8sLab } from '../../../src/lab/k8s/k8s-lab.js';
 import { quote } from '../../../src/ssh/quote.js';
 import { pollUntil } from '../../support/poll.js';
+import { capture, type Capture } from '../../support/tcpdump.js';
 
 let lab: K8sLab;
 const ADMIN = 'kubectl --kubeconfig /etc/kubernetes/admin.conf';
@@ -58,11 +59,22 @@ async function timed<T>(what: string, f: () => Promise<T>): Promise<T> {
 // KUBEADM2HA_KEEP_LAB=1 leaves the lab up after the run, for a look around (`kubeadm2ha lab down --id N` removes it).
 const keep = process.env.KUBEADM2HA_KEEP_LAB === '1';
 
+// Everything the cluster does is captured on the lab bridge: nothing may be addressed outside the lab's /24.
+let captures: { leaving: Capture; inside: Capture } | undefined;
+
 beforeAll(async () => {
   lab = await createK8sLab({ hosts: 3, detached: keep });
+  const bridge = `k2hbr${lab.id}`;
+  const own = `10.200.${lab.id}.0/24`;
+  captures = {
+    leaving: capture(bridge, `ip and not dst net ${own}`),
+    inside: capture(bridge, `ip and dst net ${own}`),
+  };
+  await Promise.all([captures.leaving.listening, captures.inside.listening]);
 }, 3_600_000);
 
 afterAll(async () => {
+  await Promise.all([captures?.leaving.stop(), captures?.inside.stop()]);
   process.stderr.write(`[k8s proof] timings (s): ${JSON.stringify({ ...lab?.kubernetes.timings, ...timings })}\n`);
   if (keep) process.stderr.write(`[k8s proof] lab ${lab?.id} kept: ssh -F ${lab?.sshConfigPath} h1\n`);
   else await lab?.destroy();
@@ -469,6 +481,13 @@ describe('real Kubernetes in the lab (kubeadm init + joins by plain commands)', 
     // External etcd is not kubeadm's to reset: it still answers (and holds the cluster's data).
     expect(await sh('h1', 'ls /var/lib/etcd-external/member')).toMatch(/snap/);
   }, 300_000);
+
+  it('sent nothing to any address outside the lab while doing all that', async () => {
+    const [leaving, inside] = await Promise.all([captures!.leaving.stop(), captures!.inside.stop()]);
+    process.stderr.write(`[k8s proof] packets on the lab bridge: ${inside} to lab addresses, ${leaving} elsewhere\n`);
+    expect(inside).toBeGreaterThan(1000); // the capture works: the cluster's own traffic is there
+    expect(leaving).toBe(0);
+  });
 
   it.skipIf(keep)(
     'taking the lab down puts back the sysctls the kubelets changed and removes their cgroups',
