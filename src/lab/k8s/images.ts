@@ -33,6 +33,8 @@ export interface K8sImageExtras {
   coredns?: string;
   /** The lab's test workload (an HTTP server); pushed as <repository>/hello:1. */
   hello?: string;
+  /** etcd, etcdctl and etcdutl built by etcd-binaries.ts, for stacked etcd (kubeadm's local etcd static pod). */
+  etcd?: { binDir: string; version: string };
 }
 
 export interface EnsureK8sImagesOptions {
@@ -92,10 +94,14 @@ export async function ensureK8sImages(version: string, opts: EnsureK8sImagesOpti
       if (!bin) skipped.push({ name, tag, reason: `no ${name} binary given (extras.${name})` });
       else if (wanted) specs.push({ name, tag, spec: () => Promise.resolve(singleBinarySpec(bin, `/${name}`, name)) });
     } else if (name === 'etcd') {
-      // The lab runs etcd outside kubeadm (external etcd, the README's HA recipe), from packages of its own
-      // (etcd-debs.ts), so kubeadm never asks for this image. Debian's etcd 3.4 could not fill it anyway: kubeadm's
-      // local-etcd static pod passes etcd 3.6 flags (--feature-gates=InitialCorruptCheck=true…) that 3.4 rejects.
-      skipped.push({ name, tag, reason: 'the lab runs external etcd; kubeadm needs no etcd image then' });
+      // Stacked etcd: kubeadm's local-etcd static pod runs `etcd` with 3.6-era flags (Debian's 3.4 rejects
+      // --feature-gates=InitialCorruptCheck=true), so the image carries our etcd build — only under the tag of
+      // that very version (kubeadm 1.34 asks for 3.6.5-0; 1.33's 3.5.24-0 would be a lie with a 3.6.5 binary).
+      const etcd = opts.extras?.etcd;
+      if (!etcd) skipped.push({ name, tag, reason: 'no etcd binaries given (extras.etcd)' });
+      else if (!tag.startsWith(`${etcd.version}-`)) {
+        skipped.push({ name, tag, reason: `kubeadm asks for etcd ${tag}; the lab builds etcd ${etcd.version}` });
+      } else if (wanted) specs.push({ name, tag, spec: () => Promise.resolve(etcdSpec(etcd.binDir)) });
     } else {
       skipped.push({ name, tag, reason: 'kubeadm lists an image this builder does not know' });
     }
@@ -173,6 +179,25 @@ function singleBinarySpec(source: string, path: string, upstream?: string): Buil
     // which our layers do not carry, so it stays root here (kubeadm's Deployment drops all capabilities but
     // NET_BIND_SERVICE either way).
     config: { entrypoint: [path], env: [PATH_ENV], ...(upstream === 'pause' && { user: '65535:65535' }) },
+    os: 'linux',
+    architecture: ociArchitecture(),
+  };
+}
+
+/** Like upstream's etcd image: the three commands in /usr/local/bin, run by the manifest's `command: [etcd, …]`. */
+function etcdSpec(binDir: string): BuildImageOptions {
+  const base = baseFiles();
+  return {
+    ...base,
+    files: [
+      ...base.files,
+      ...['etcd', 'etcdctl', 'etcdutl'].map((b) => ({
+        path: `/usr/local/bin/${b}`,
+        source: join(binDir, b),
+        mode: 0o755,
+      })),
+    ],
+    config: { env: [PATH_ENV] },
     os: 'linux',
     architecture: ociArchitecture(),
   };

@@ -82,7 +82,11 @@ export async function createK8sLab(opts: CreateK8sLabOptions): Promise<K8sLab> {
     const binaries = await ensureK8sBinaries(version, { log });
     const extras = await ensureK8sExtras({ log });
     const etcd = await ensureEtcdBinaries(ETCD_LAB_VERSION, { log });
-    const images = await ensureK8sImages(version, { binDir: binaries.binDir, extras, log });
+    const images = await ensureK8sImages(version, {
+      binDir: binaries.binDir,
+      extras: { ...extras, etcd: { binDir: etcd.binDir, version: etcd.version } },
+      log,
+    });
     const debs = [];
     for (const v of versions) {
       const b = v === version ? binaries : await ensureK8sBinaries(v, { log });

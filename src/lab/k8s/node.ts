@@ -130,7 +130,8 @@ pkill -x kubelet 2>/dev/null; rm -f /run/k2h-kubelet-service.pid; true`;
 
 export const START_KUBELET = `${BOOT_DIR}/20-kubelet`;
 
-function writeFileCmd(path: string, content: string, mode = '0644'): string {
+/** A shell command that writes `content` to `path` (directories made, mode set), every argument quoted. */
+export function writeFileCommand(path: string, content: string, mode = '0644'): string {
   const dir = path.slice(0, path.lastIndexOf('/')) || '/';
   return `mkdir -p ${quote(dir)} && printf %s ${quote(content)} > ${quote(path)} && chmod ${mode} ${quote(path)}`;
 }
@@ -154,18 +155,18 @@ export async function prepareK8sNode(
     .filter((h) => h.index !== host.index)
     .map((h) => `ip route replace ${podRangeOf(lab.id, h.index)} via ${h.address} dev eth0`);
   const cmds = [
-    writeFileCmd('/etc/containerd/config.toml', containerdConfig(s)),
-    writeFileCmd(`/etc/containerd/certs.d/${s.registry}/hosts.toml`, registryHostsToml(s.registry)),
-    writeFileCmd('/etc/cni/net.d/10-k2h-lab.conflist', cniConfig(podRangeOf(lab.id, host.index))),
-    writeFileCmd(
+    writeFileCommand('/etc/containerd/config.toml', containerdConfig(s)),
+    writeFileCommand(`/etc/containerd/certs.d/${s.registry}/hosts.toml`, registryHostsToml(s.registry)),
+    writeFileCommand('/etc/cni/net.d/10-k2h-lab.conflist', cniConfig(podRangeOf(lab.id, host.index))),
+    writeFileCommand(
       '/etc/default/kubelet',
       `# kubeadm2ha lab host: per-host kubelet flags (lab-only settings; see src/lab/k8s/node.ts)\nKUBELET_EXTRA_ARGS=${quote(kubeletArgs)}\n`,
     ),
-    writeFileCmd(KUBELET_SERVICE, KUBELET_SERVICE_SCRIPT, '0755'),
-    writeFileCmd(`${BOOT_DIR}/10-containerd`, CONTAINERD_BOOT, '0755'),
-    writeFileCmd(`${BOOT_DIR}/20-kubelet`, KUBELET_BOOT, '0755'),
+    writeFileCommand(KUBELET_SERVICE, KUBELET_SERVICE_SCRIPT, '0755'),
+    writeFileCommand(`${BOOT_DIR}/10-containerd`, CONTAINERD_BOOT, '0755'),
+    writeFileCommand(`${BOOT_DIR}/20-kubelet`, KUBELET_BOOT, '0755'),
     // Routes are per boot like any network configuration; kept in a boot script too.
-    writeFileCmd(`${BOOT_DIR}/05-pod-routes`, `#!/bin/sh\n${routes.join('\n')}\n`, '0755'),
+    writeFileCommand(`${BOOT_DIR}/05-pod-routes`, `#!/bin/sh\n${routes.join('\n')}\n`, '0755'),
     `${BOOT_DIR}/05-pod-routes`,
     `${BOOT_DIR}/10-containerd`,
     `${BOOT_DIR}/20-kubelet`,

@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureK8sBinaries, K8S_LAB_VERSIONS, type K8sBinaries } from '../../../src/lab/k8s-binaries.js';
 import { ensureK8sExtras, type K8sExtras } from '../../../src/lab/k8s/extras.js';
+import { ensureEtcdBinaries, ETCD_LAB_VERSION } from '../../../src/lab/k8s/etcd-binaries.js';
 import { ensureK8sImages, pushK8sImages, type K8sImages } from '../../../src/lab/k8s/images.js';
 import { containerdConfig, CONTAINERD_READY, registryHostsToml } from '../../../src/lab/k8s/node.js';
 import { startLabRegistry, type LabRegistry } from '../../../src/lab/k8s/registry-server.js';
@@ -22,7 +23,7 @@ const log = (line: string): void => void process.stderr.write(`images.test: ${li
 
 describe(`Kubernetes ${VERSION} images in the lab registry`, () => {
   let binaries: K8sBinaries;
-  let extras: K8sExtras;
+  let extras: K8sExtras & { etcd: { binDir: string; version: string } };
   let images: K8sImages;
   let lab: Lab | undefined;
   let registry: LabRegistry | undefined;
@@ -31,7 +32,8 @@ describe(`Kubernetes ${VERSION} images in the lab registry`, () => {
 
   beforeAll(async () => {
     binaries = await ensureK8sBinaries(VERSION, { log });
-    extras = await ensureK8sExtras({ log });
+    const etcd = await ensureEtcdBinaries(ETCD_LAB_VERSION, { log });
+    extras = { ...(await ensureK8sExtras({ log })), etcd: { binDir: etcd.binDir, version: etcd.version } };
     images = await ensureK8sImages(VERSION, { binDir: binaries.binDir, extras, log });
     lab = await createLab({ hosts: 1 });
     registry = await startLabRegistry({ labDir: lab.dir, address: lab.bridgeAddress });
@@ -41,7 +43,7 @@ describe(`Kubernetes ${VERSION} images in the lab registry`, () => {
     await lab?.destroy();
   });
 
-  it('builds every image kubeadm lists except etcd (external etcd), and a warm call builds none', async () => {
+  it('builds every image kubeadm lists (etcd from our 3.6.5 build), and a warm call builds none', async () => {
     expect(images.images.map((i) => `${i.name}:${i.tag}`).sort()).toEqual(
       [
         `kube-apiserver:v${VERSION}`,
@@ -50,10 +52,11 @@ describe(`Kubernetes ${VERSION} images in the lab registry`, () => {
         `kube-proxy:v${VERSION}`,
         'coredns:v1.12.1',
         'pause:3.10.1',
+        `etcd:${ETCD_LAB_VERSION}-0`,
         'hello:1',
       ].sort(),
     );
-    expect(images.skipped.map((s) => s.name)).toEqual(['etcd']);
+    expect(images.skipped).toEqual([]);
     const t0 = performance.now();
     const warm = await ensureK8sImages(VERSION, { binDir: binaries.binDir, extras, log });
     const warmMs = Math.round(performance.now() - t0);

@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCa, issueCertificate } from '../../../src/pki/index.js';
 import { createK8sLab, type K8sLab } from '../../../src/lab/k8s/k8s-lab.js';
+import { writeFileCommand } from '../../../src/lab/k8s/node.js';
 import { quote } from '../../../src/ssh/quote.js';
+import { labShell, redactSecrets } from '../../support/lab-shell.js';
 import { pollUntil } from '../../support/poll.js';
 import { capture, type Capture } from '../../support/tcpdump.js';
 
@@ -18,26 +20,8 @@ let lab: K8sLab;
 const ADMIN = 'kubectl --kubeconfig /etc/kubernetes/admin.conf';
 const timings: Record<string, number> = {};
 
-/** Tokens, certificate keys and join commands must not reach test output: errors are redacted before rethrow. */
-function redact(text: string): string {
-  return text
-    .replace(/[a-z0-9]{6}\.[a-z0-9]{16}/g, '<token>')
-    .replace(/\b[0-9a-f]{64}\b/g, '<hex64>')
-    .replace(/-----BEGIN [^-]+-----[\s\S]*?-----END [^-]+-----/g, '<pem>');
-}
-
-async function sh(host: string, cmd: string): Promise<string> {
-  try {
-    return (await lab.exec(host, cmd)).stdout;
-  } catch (err) {
-    throw new Error(redact((err as Error).message));
-  }
-}
-
-function writeFileCmd(path: string, content: string, mode = '0644'): string {
-  const dir = path.slice(0, path.lastIndexOf('/'));
-  return `mkdir -p ${quote(dir)} && printf %s ${quote(content)} > ${quote(path)} && chmod ${mode} ${quote(path)}`;
-}
+// Tokens, certificate keys and join commands must not reach test output: errors are redacted before rethrow.
+const sh = (host: string, cmd: string): Promise<string> => labShell(lab)(host, cmd);
 
 const hostOf = (name: string): { name: string; address: string; index: number } =>
   lab.hosts.find((h) => h.name === name)!;
@@ -92,7 +76,7 @@ async function explain<T>(f: () => Promise<T>): Promise<T> {
         `echo "== $p"; ${ADMIN} -n kube-system logs --tail=4 $p 2>&1; done`,
       { allowFail: true },
     );
-    throw new Error(`${(err as Error).message}\n${redact(pods.stdout)}`);
+    throw new Error(`${(err as Error).message}\n${redactSecrets(pods.stdout)}`);
   }
 }
 
@@ -168,7 +152,7 @@ describe('real Kubernetes in the lab (kubeadm init + joins by plain commands)', 
           await sh(
             h.name,
             [
-              ...files.map(([p, c, m]) => writeFileCmd(p, c, m)),
+              ...files.map(([p, c, m]) => writeFileCommand(p, c, m)),
               `setsid nohup etcd ${args.map(quote).join(' ')} </dev/null >/var/log/etcd-external.log 2>&1 &`,
             ].join(' && '),
           );
@@ -213,7 +197,7 @@ describe('real Kubernetes in the lab (kubeadm init + joins by plain commands)', 
         ].join('\n');
         return sh(
           h.name,
-          `${writeFileCmd('/etc/keepalived/keepalived.conf', conf)} && keepalived -t -f /etc/keepalived/keepalived.conf && ` +
+          `${writeFileCommand('/etc/keepalived/keepalived.conf', conf)} && keepalived -t -f /etc/keepalived/keepalived.conf && ` +
             '{ setsid nohup keepalived -n -l -D -f /etc/keepalived/keepalived.conf -p /run/keepalived.pid ' +
             '-r /run/keepalived_vrrp.pid -c /run/keepalived_checkers.pid </dev/null >/var/log/keepalived.log 2>&1 & }',
         );
@@ -266,7 +250,7 @@ describe('real Kubernetes in the lab (kubeadm init + joins by plain commands)', 
       '---',
       clusterConfig,
     ].join('\n');
-    await sh('h1', writeFileCmd('/root/kubeadm-init.yaml', initConfig, '0600'));
+    await sh('h1', writeFileCommand('/root/kubeadm-init.yaml', initConfig, '0600'));
     const init = await timed('kubeadm init', () =>
       sh('h1', 'kubeadm init --config /root/kubeadm-init.yaml --upload-certs 2>&1'),
     );
@@ -303,8 +287,8 @@ describe('real Kubernetes in the lab (kubeadm init + joins by plain commands)', 
           : []),
         '',
       ].join('\n');
-    await sh('h2', writeFileCmd('/root/kubeadm-join.yaml', joinConfig('h2', true), '0600'));
-    await sh('h3', writeFileCmd('/root/kubeadm-join.yaml', joinConfig('h3', false), '0600'));
+    await sh('h2', writeFileCommand('/root/kubeadm-join.yaml', joinConfig('h2', true), '0600'));
+    await sh('h3', writeFileCommand('/root/kubeadm-join.yaml', joinConfig('h3', false), '0600'));
     const joinCp = await timed('kubeadm join --control-plane', () =>
       sh('h2', 'kubeadm join --config /root/kubeadm-join.yaml 2>&1'),
     );
@@ -364,7 +348,7 @@ describe('real Kubernetes in the lab (kubeadm init + joins by plain commands)', 
       '      readinessProbe: { httpGet: { path: /healthz, port: 8080 }, periodSeconds: 1 }',
       '',
     ].join('\n');
-    await sh('h1', `${writeFileCmd('/root/hello.yaml', pod)} && ${ADMIN} apply -f /root/hello.yaml`);
+    await sh('h1', `${writeFileCommand('/root/hello.yaml', pod)} && ${ADMIN} apply -f /root/hello.yaml`);
     const ip = await timed('pod Ready', () =>
       pollUntil(
         async () => {
@@ -467,7 +451,8 @@ describe('real Kubernetes in the lab (kubeadm init + joins by plain commands)', 
       // the cluster is up: "Failed to remove etcd member: could not retrieve the list of etcd endpoints".
       const skip = name === 'h3' ? '' : ' --skip-phases=remove-etcd-member';
       const out = await timed(`kubeadm reset ${name}`, () => sh(name, `kubeadm reset -f${skip} --v=2 2>&1`));
-      if (performance.now() - t0 > 20_000) process.stderr.write(`[k8s proof] slow reset on ${name}:\n${redact(out)}\n`);
+      if (performance.now() - t0 > 20_000)
+        process.stderr.write(`[k8s proof] slow reset on ${name}:\n${redactSecrets(out)}\n`);
       expect(out).toMatch(/\[reset\]/);
     }
     for (const h of lab.hosts) {
