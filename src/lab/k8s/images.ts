@@ -31,6 +31,8 @@ const BUILDER_VERSION = 1;
 export interface K8sImageExtras {
   pause?: string;
   coredns?: string;
+  /** Version of the coredns binary (e.g. 1.12.1): it is only pushed under that tag. */
+  corednsVersion?: string;
   /** The lab's test workload (an HTTP server); pushed as <repository>/hello:1. */
   hello?: string;
   /** etcd, etcdctl and etcdutl built by etcd-binaries.ts, for stacked etcd (kubeadm's local etcd static pod). */
@@ -91,8 +93,17 @@ export async function ensureK8sImages(version: string, opts: EnsureK8sImagesOpti
       if (wanted) specs.push({ name, tag, spec: () => controlPlaneSpec(opts.binDir, name) });
     } else if (name === 'pause' || name === 'coredns') {
       const bin = opts.extras?.[name];
+      const corednsVersion = opts.extras?.corednsVersion;
       if (!bin) skipped.push({ name, tag, reason: `no ${name} binary given (extras.${name})` });
-      else if (wanted) specs.push({ name, tag, spec: () => Promise.resolve(singleBinarySpec(bin, `/${name}`, name)) });
+      else if (name === 'coredns' && corednsVersion && tag !== `v${corednsVersion}`) {
+        // kubeadm 1.33 asks for v1.12.0; ours is 1.12.1 and is not relabelled: it goes in under its own tag, and
+        // such a cluster names it (ClusterConfiguration `dns: { imageTag: v1.12.1 }`).
+        skipped.push({ name, tag, reason: `kubeadm asks for coredns ${tag}; the lab has v${corednsVersion}` });
+        const own = `v${corednsVersion}`;
+        if (wanted)
+          specs.push({ name, tag: own, spec: () => Promise.resolve(singleBinarySpec(bin, '/coredns', name)) });
+      } else if (wanted)
+        specs.push({ name, tag, spec: () => Promise.resolve(singleBinarySpec(bin, `/${name}`, name)) });
     } else if (name === 'etcd') {
       // Stacked etcd: kubeadm's local-etcd static pod runs `etcd` with 3.6-era flags (Debian's 3.4 rejects
       // --feature-gates=InitialCorruptCheck=true), so the image carries our etcd build — only under the tag of

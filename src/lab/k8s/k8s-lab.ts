@@ -23,9 +23,10 @@ import { saveMachineSysctls } from './side-effects.js';
 
 export interface CreateK8sLabOptions {
   hosts: number;
-  /** Kubernetes version whose images the registry holds (default: the lab's current one). */
+  /** The lab's Kubernetes version (default: the lab's current one); its pause image is the hosts' sandbox image. */
   version?: string;
-  /** Further versions packaged into the mirror (e.g. the one an upgrade test starts from); built when missing. */
+  /** Further versions whose packages go into the mirror and whose images go into the registry (an upgrade test
+   * starts from one and goes to `version`); built when missing. */
   extraPackageVersions?: string[];
   detached?: boolean;
   log?: (line: string) => void;
@@ -78,22 +79,21 @@ export async function createK8sLab(opts: CreateK8sLabOptions): Promise<K8sLab> {
 
   // Everything slow and cacheable first, before a lab exists: a cold build must not hold network namespaces.
   const versions = [version, ...(opts.extraPackageVersions ?? []).map((v) => v.replace(/^v/, ''))];
-  const { binaries, images, debs, etcdDebs } = await timed('artifacts', async () => {
+  const { binaries, images, imageSets, debs, etcdDebs } = await timed('artifacts', async () => {
     const binaries = await ensureK8sBinaries(version, { log });
     const extras = await ensureK8sExtras({ log });
     const etcd = await ensureEtcdBinaries(ETCD_LAB_VERSION, { log });
-    const images = await ensureK8sImages(version, {
-      binDir: binaries.binDir,
-      extras: { ...extras, etcd: { binDir: etcd.binDir, version: etcd.version } },
-      log,
-    });
+    const imageExtras = { ...extras, etcd: { binDir: etcd.binDir, version: etcd.version } };
     const debs = [];
+    const imageSets = [];
     for (const v of versions) {
       const b = v === version ? binaries : await ensureK8sBinaries(v, { log });
       debs.push(await buildK8sDebs(v, b.binDir, { log }));
+      imageSets.push(await ensureK8sImages(v, { binDir: b.binDir, extras: imageExtras, log }));
     }
+    const images = imageSets[0]!;
     const etcdDebs = await buildEtcdDebs(ETCD_LAB_VERSION, etcd.binDir, { log });
-    return { binaries, images, debs, etcdDebs };
+    return { binaries, images, imageSets, debs, etcdDebs };
   });
 
   const lab = await timed('lab', () => createLab({ hosts: n, detached: opts.detached ?? false }));
@@ -107,7 +107,8 @@ export async function createK8sLab(opts: CreateK8sLabOptions): Promise<K8sLab> {
         startLabRegistry({ labDir: lab.dir, address: lab.bridgeAddress, detached }),
         startAptMirror({ labDir: lab.dir, address: lab.bridgeAddress, repoDir: repo.dir, detached }),
       ]);
-      await pushK8sImages({ images, registryUrl: registry.url, repository: 'k8s', log });
+      for (const set of imageSets)
+        await pushK8sImages({ images: set, registryUrl: registry.url, repository: 'k8s', log });
       return { registry, mirror, repo };
     });
     const imageRepository = `${registry.host}/k8s`;
