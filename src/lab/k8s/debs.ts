@@ -7,13 +7,14 @@
 //            kubeadm, not kubelet: it is how kubeadm drives the kubelet, and a kubelet without kubeadm must not get it)
 // The packages are built once per version from the cached binaries (k8s-binaries.ts) and are byte-for-byte
 // reproducible: fixed mtimes and SOURCE_DATE_EPOCH, root:root owners, a fixed file order (dpkg-deb sorts).
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, copyFile, mkdir, readFile, rename, rm, stat, utimes, writeFile, constants } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { chmod, copyFile, mkdir, rm, stat, utimes, writeFile, constants } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { KubernetesVersion } from '../../inventory/schema.js';
 import { cacheDir } from '../../paths.js';
 import { run } from '../proc.js';
+import { cachedDebSet, debFileName } from './deb-cache.js';
 
 export const K8S_DEB_PACKAGES = ['kubeadm', 'kubelet', 'kubectl'] as const;
 export type K8sDebPackage = (typeof K8S_DEB_PACKAGES)[number];
@@ -56,13 +57,6 @@ export interface BuildK8sDebsOptions {
   log?: (line: string) => void;
 }
 
-interface DoneMarker {
-  layout: number;
-  /** sha256 of the binaries the packages were built from: other binaries, other packages. */
-  binaries: Record<K8sDebPackage, string>;
-  debs: Omit<K8sDeb, 'file'>[];
-}
-
 /** `1.34.12` -> `1.34.12-1.1`. */
 export function k8sDebVersion(version: string): string {
   return `${version.replace(/^v/, '')}-${K8S_DEB_REVISION}`;
@@ -91,81 +85,22 @@ export async function buildK8sDebs(version: string, binDir: string, opts: BuildK
     await Promise.all(K8S_DEB_PACKAGES.map(async (p) => [p, await sha256File(join(binDir, p))] as const)),
   ) as Record<K8sDebPackage, string>;
 
-  const hit = await readMarker(dir, binaries);
-  if (hit) return { version: v, dir, debs: hit, cached: true, buildMs: {} };
-
-  const arch = (await run('dpkg', ['--print-architecture'])).stdout.trim();
-  const tmp = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  await mkdir(tmp, { recursive: true });
-  try {
-    const debs: K8sDeb[] = [];
-    const buildMs: Partial<Record<K8sDebPackage, number>> = {};
-    for (const pkg of K8S_DEB_PACKAGES) {
-      const t0 = performance.now();
-      const deb = await buildOne(pkg, v, arch, binDir, tmp);
-      buildMs[pkg] = Math.round(performance.now() - t0);
-      log(`built ${basename(deb.file)} (${(deb.size / 1e6).toFixed(1)} MB) in ${buildMs[pkg]} ms`);
-      debs.push(deb);
-    }
-    const marker: DoneMarker = {
-      layout: LAYOUT,
-      binaries,
-      debs: debs.map(({ file: _file, ...d }) => d),
-    };
-    await writeFile(join(tmp, '.done'), JSON.stringify(marker, null, 2) + '\n');
-    await install(tmp, dir, binaries);
-    return {
-      version: v,
-      dir,
-      debs: debs.map((d) => ({ ...d, file: join(dir, basename(d.file)) })),
-      cached: false,
-      buildMs,
-    };
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
-  }
+  let arch: Promise<string> | undefined;
+  const set = await cachedDebSet<K8sDeb>({
+    dir,
+    layout: LAYOUT,
+    binaries,
+    packages: K8S_DEB_PACKAGES,
+    build: async (pkg, tmp) => {
+      arch ??= run('dpkg', ['--print-architecture']).then((r) => r.stdout.trim());
+      return buildOne(pkg, v, await arch, binDir, tmp);
+    },
+    log,
+  });
+  return { version: v, dir, ...set };
 }
 
-/** Moves a finished build into place. Another process may have finished the same build first: keep its result
- * when it matches these binaries, replace it when it is stale. */
-async function install(tmp: string, dir: string, binaries: Record<K8sDebPackage, string>): Promise<void> {
-  await mkdir(dirname(dir), { recursive: true });
-  try {
-    await rename(tmp, dir);
-    return;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-  }
-  if (await readMarker(dir, binaries)) return;
-  const old = `${dir}.old-${process.pid}-${randomBytes(4).toString('hex')}`;
-  await rename(dir, old);
-  await rename(tmp, dir);
-  await rm(old, { recursive: true, force: true });
-}
-
-async function readMarker(dir: string, binaries: Record<K8sDebPackage, string>): Promise<K8sDeb[] | undefined> {
-  let marker: DoneMarker;
-  try {
-    marker = JSON.parse(await readFile(join(dir, '.done'), 'utf8')) as DoneMarker;
-  } catch {
-    return undefined;
-  }
-  if (marker.layout !== LAYOUT) return undefined;
-  if (K8S_DEB_PACKAGES.some((p) => marker.binaries[p] !== binaries[p])) return undefined;
-  const debs = marker.debs.map((d) => ({ ...d, file: join(dir, debFileName(d.package, d.version, d.architecture)) }));
-  // The marker is written last, inside the directory that is renamed into place: if it is there, so are the files.
-  // A size check still catches a cache someone edited by hand.
-  for (const d of debs) {
-    const st = await stat(d.file).catch(() => undefined);
-    if (!st || st.size !== d.size) return undefined;
-  }
-  return debs;
-}
-
-export function debFileName(pkg: string, version: string, arch: string): string {
-  return `${pkg}_${version}_${arch}.deb`;
-}
+export { debFileName };
 
 interface PackageSpec {
   section: string;

@@ -16,13 +16,12 @@
 //   etcd-client: /usr/bin/etcdctl, /usr/bin/etcdutl (snapshot restore and defrag offline, which etcdctl lost in 3.6)
 // The Debian revision 0k2h1 sorts above Debian's own 3.4.23-4+bN (a higher upstream part) and below any Debian
 // 3.6.5-1, so installing ours over bookworm's is an ordinary upgrade and a real Debian package would win.
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { cacheDir } from '../../paths.js';
 import { run } from '../proc.js';
 import { writeDeb, type DebSpec } from './deb-package.js';
-import { debFileName, sha256File } from './debs.js';
+import { cachedDebSet } from './deb-cache.js';
+import { sha256File } from './debs.js';
 
 export const ETCD_DEB_PACKAGES = ['etcd-server', 'etcd-client'] as const;
 export type EtcdDebPackage = (typeof ETCD_DEB_PACKAGES)[number];
@@ -68,13 +67,6 @@ export interface BuildEtcdDebsOptions {
   log?: (line: string) => void;
 }
 
-interface DoneMarker {
-  layout: number;
-  /** sha256 of each binary the packages were built from: other binaries, other packages. */
-  binaries: Record<string, string>;
-  debs: Omit<EtcdDeb, 'file'>[];
-}
-
 /** `3.6.5` -> `3.6.5-0k2h1`. */
 export function etcdDebVersion(version: string): string {
   return `${version.replace(/^v/, '')}-${ETCD_DEB_REVISION}`;
@@ -99,35 +91,19 @@ export async function buildEtcdDebs(
     await Promise.all(names.map(async (b) => [b, await sha256File(join(binDir, b))] as const)),
   );
 
-  const hit = await readMarker(dir, binaries);
-  if (hit) return { version: v, dir, debs: hit, cached: true, buildMs: {} };
-
-  const arch = (await run('dpkg', ['--print-architecture'])).stdout.trim();
-  const tmp = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  await mkdir(tmp, { recursive: true });
-  try {
-    const debs: EtcdDeb[] = [];
-    const buildMs: Partial<Record<EtcdDebPackage, number>> = {};
-    for (const pkg of ETCD_DEB_PACKAGES) {
-      const t0 = performance.now();
-      const written = await writeDeb(specOf(pkg, v, arch, binDir), tmp, ETCD_DEB_EPOCH);
-      buildMs[pkg] = Math.round(performance.now() - t0);
-      log(`built ${basename(written.file)} (${(written.size / 1e6).toFixed(1)} MB) in ${buildMs[pkg]} ms`);
-      debs.push({ ...written, package: pkg });
-    }
-    const marker: DoneMarker = { layout: LAYOUT, binaries, debs: debs.map(({ file: _file, ...d }) => d) };
-    await writeFile(join(tmp, '.done'), JSON.stringify(marker, null, 2) + '\n');
-    await install(tmp, dir, binaries);
-    return {
-      version: v,
-      dir,
-      debs: debs.map((d) => ({ ...d, file: join(dir, basename(d.file)) })),
-      cached: false,
-      buildMs,
-    };
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
-  }
+  let arch: Promise<string> | undefined;
+  const set = await cachedDebSet<EtcdDeb>({
+    dir,
+    layout: LAYOUT,
+    binaries,
+    packages: ETCD_DEB_PACKAGES,
+    build: async (pkg, tmp) => {
+      arch ??= run('dpkg', ['--print-architecture']).then((r) => r.stdout.trim());
+      return { ...(await writeDeb(specOf(pkg, v, await arch, binDir), tmp, ETCD_DEB_EPOCH)), package: pkg };
+    },
+    log,
+  });
+  return { version: v, dir, ...set };
 }
 
 function specOf(pkg: EtcdDebPackage, version: string, architecture: string, binDir: string): DebSpec {
@@ -179,43 +155,6 @@ function takeOverFromDebian(debVersion: string): DebSpec['scripts'] {
     ),
     postrm: script(),
   };
-}
-
-/** Moves a finished build into place. Another process may have finished the same build first: keep its result when
- * it matches these binaries, replace it when it is stale. */
-async function install(tmp: string, dir: string, binaries: Record<string, string>): Promise<void> {
-  await mkdir(dirname(dir), { recursive: true });
-  try {
-    await rename(tmp, dir);
-    return;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-  }
-  if (await readMarker(dir, binaries)) return;
-  const old = `${dir}.old-${process.pid}-${randomBytes(4).toString('hex')}`;
-  await rename(dir, old);
-  await rename(tmp, dir);
-  await rm(old, { recursive: true, force: true });
-}
-
-async function readMarker(dir: string, binaries: Record<string, string>): Promise<EtcdDeb[] | undefined> {
-  let marker: DoneMarker;
-  try {
-    marker = JSON.parse(await readFile(join(dir, '.done'), 'utf8')) as DoneMarker;
-  } catch {
-    return undefined;
-  }
-  if (marker.layout !== LAYOUT) return undefined;
-  if (Object.entries(binaries).some(([b, sum]) => marker.binaries[b] !== sum)) return undefined;
-  const debs = marker.debs.map((d) => ({ ...d, file: join(dir, debFileName(d.package, d.version, d.architecture)) }));
-  // The marker is written last, inside the directory renamed into place: if it is there, so are the files. The size
-  // check still catches a cache edited by hand.
-  for (const d of debs) {
-    const st = await stat(d.file).catch(() => undefined);
-    if (!st || st.size !== d.size) return undefined;
-  }
-  return debs;
 }
 
 const COPYRIGHT = [
