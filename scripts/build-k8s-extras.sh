@@ -34,9 +34,9 @@ die() {
 
 [[ $# -eq 0 ]] || die "usage: scripts/build-k8s-extras.sh (no arguments)"
 command -v go >/dev/null || die "Go is not on PATH; building CoreDNS and locating pause.c need Go (https://go.dev/dl)"
-command -v flock >/dev/null || die "flock (util-linux) is not on PATH; it guards the cache against parallel builds"
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/cache-build.sh"
 extras="$repo/test/lab/k8s/extras"
 pause_mod="$repo/test/lab/k8s/$PAUSE_SOURCE_MODULE"
 [[ -f "$extras/go.mod" ]] || die "$extras/go.mod is missing"
@@ -65,55 +65,20 @@ inputs_hash() {
 hash="$(inputs_hash | sha256sum | cut -c1-12)"
 key="coredns-${COREDNS_VERSION}_pause-${PAUSE_VERSION}_$hash"
 
-cache_root="${KUBEADM2HA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kubeadm2ha}"
-dir="$cache_root/k8s/extras/$key"
-bin="$dir/bin"
-marker="$dir/.done"
-
-# The done-marker is written only after every binary is in place and answered its version check, so its presence
-# alone means the cache is complete; the extra -x checks catch a binary deleted by hand.
-complete() {
-  [[ -f "$marker" ]] || return 1
-  local b
-  for b in "${BINARIES[@]}"; do [[ -x "$bin/$b" ]] || return 1; done
-}
-
-if complete; then
-  printf '%s\n' "$bin"
-  exit 0
-fi
+cache_init "$(cache_root)/k8s/extras/$key"
+cache_exit_if_complete
 
 command -v gcc >/dev/null || die "gcc is not on PATH; pause.c is compiled with it (Debian: apt-get install gcc libc6-dev)"
 command -v strip >/dev/null || die "strip is not on PATH (Debian: apt-get install binutils)"
 
-mkdir -p "$dir"
-# flock, not a lock directory: the kernel drops it when the holder dies, so a killed build never blocks the next.
-exec 9>"$dir/.lock"
-if ! flock -n 9; then
-  log "another process is building $key; waiting for it…"
-  flock 9
-fi
-if complete; then
-  printf '%s\n' "$bin"
-  exit 0
-fi
+cache_lock "$key"
 
 jobs="${KUBEADM2HA_BUILD_JOBS:-$(getconf _NPROCESSORS_ONLN)}"
 niceness="${KUBEADM2HA_BUILD_NICE:-19}"
-tmp="$dir/.bin.tmp.$$"
-rm -rf "$tmp" "$dir"/.bin.tmp.* # leftovers of killed builds; we hold the lock, so none is live
-mkdir -p "$tmp"
-trap 'rm -rf "$tmp"' EXIT
+cache_tmp
 
 log "building $key with $(go env GOVERSION) and $(gcc -dumpfullversion) (-p $jobs, nice $niceness)"
 started=$SECONDS
-# CPU seconds used by this shell's finished children (cutime + cstime in /proc): with a shared, busy machine the wall
-# time says little, the CPU time is what the build costs.
-child_cpu() {
-  local f
-  read -ra f <"/proc/$$/stat"
-  echo $(((f[15] + f[16]) / $(getconf CLK_TCK)))
-}
 measured() {
   local b=$1 t0=$2 c0=$3
   log "  $b: $((SECONDS - t0)) s wall, $(($(child_cpu) - c0)) s CPU, $(($(stat -c %s "$tmp/$b") / 1024)) KiB"
@@ -150,10 +115,6 @@ reported="$("$tmp/pause" -v)"
 reported="$("$tmp/coredns" -version | head -n1)"
 [[ "$reported" == "CoreDNS-$COREDNS_VERSION" ]] || die "coredns -version says '$reported', expected CoreDNS-$COREDNS_VERSION"
 
-rm -rf "$bin"
-mv "$tmp" "$bin"
-printf 'coredns=%s\npause=%s\ngo=%s\ngcc=%s\nbuilt=%s\nseconds=%s\n' "$COREDNS_VERSION" "$PAUSE_VERSION" \
-  "$(go env GOVERSION)" "$(gcc -dumpfullversion)" "$(date -u +%FT%TZ)" "$((SECONDS - started))" >"$marker.tmp"
-mv "$marker.tmp" "$marker"
 log "$key built in $((SECONDS - started)) s: $bin"
-printf '%s\n' "$bin"
+cache_publish "coredns=$COREDNS_VERSION" "pause=$PAUSE_VERSION" "go=$(go env GOVERSION)" "gcc=$(gcc -dumpfullversion)" \
+  "built=$(date -u +%FT%TZ)" "seconds=$((SECONDS - started))"

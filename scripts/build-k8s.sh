@@ -30,38 +30,12 @@ version="${1#v}"
 minor="${BASH_REMATCH[1]}"
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cache_root="${KUBEADM2HA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kubeadm2ha}"
-dir="$cache_root/k8s/$version"
-bin="$dir/bin"
-marker="$dir/.done"
-
-# The done-marker is written only after every binary is in place and answered --version, so its presence alone
-# means the cache is complete; the extra -x checks catch a binary deleted by hand.
-complete() {
-  [[ -f "$marker" ]] || return 1
-  local b
-  for b in "${BINARIES[@]}"; do [[ -x "$bin/$b" ]] || return 1; done
-}
-
-if complete; then
-  printf '%s\n' "$bin"
-  exit 0
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/lib/cache-build.sh"
+cache_init "$(cache_root)/k8s/$version"
+cache_exit_if_complete
 
 command -v go >/dev/null || die "Go is not on PATH; building Kubernetes $version needs Go (https://go.dev/dl)"
-command -v flock >/dev/null || die "flock (util-linux) is not on PATH; it guards the cache against parallel builds"
-
-mkdir -p "$dir"
-# flock, not a lock directory: the kernel drops it when the holder dies, so a killed build never blocks the next.
-exec 9>"$dir/.lock"
-if ! flock -n 9; then
-  log "another process is building Kubernetes $version; waiting for it…"
-  flock 9
-fi
-if complete; then
-  printf '%s\n' "$bin"
-  exit 0
-fi
+cache_lock "Kubernetes $version"
 
 export GOWORK=off CGO_ENABLED=0 GOOS=linux
 # -mod=readonly: the build must use exactly the committed go.sum, never quietly rewrite it.
@@ -91,20 +65,10 @@ done
 tags=selinux,notest,grpcnotrace
 jobs="${KUBEADM2HA_BUILD_JOBS:-$(getconf _NPROCESSORS_ONLN)}"
 niceness="${KUBEADM2HA_BUILD_NICE:-19}"
-tmp="$dir/.bin.tmp.$$"
-rm -rf "$tmp" "$dir"/.bin.tmp.* # leftovers of killed builds; we hold the lock, so none is live
-mkdir -p "$tmp"
-trap 'rm -rf "$tmp"' EXIT
+cache_tmp
 
 log "building Kubernetes $version with $(go env GOVERSION) (-p $jobs, nice $niceness) from $src"
 started=$SECONDS
-# CPU seconds used by this shell's finished children (cutime + cstime in /proc): with a shared, busy machine the wall
-# time says little, the CPU time is what the build costs.
-child_cpu() {
-  local f
-  read -ra f <"/proc/$$/stat"
-  echo $(((f[15] + f[16]) / $(getconf CLK_TCK)))
-}
 # One binary at a time: each later one reuses the packages the earlier ones compiled, and the per-binary times in
 # the log show what each costs.
 for b in "${BINARIES[@]}"; do
@@ -118,10 +82,5 @@ done
 reported="$("$tmp/kubeadm" version -o short)"
 [[ "$reported" == "v$version" ]] || die "kubeadm reports '$reported', expected v$version"
 
-rm -rf "$bin"
-mv "$tmp" "$bin"
-printf 'version=v%s\ngo=%s\nbuilt=%s\nseconds=%s\n' "$version" "$(go env GOVERSION)" "$(date -u +%FT%TZ)" \
-  "$((SECONDS - started))" >"$marker.tmp"
-mv "$marker.tmp" "$marker"
 log "Kubernetes $version built in $((SECONDS - started)) s: $bin"
-printf '%s\n' "$bin"
+cache_publish "version=v$version" "go=$(go env GOVERSION)" "built=$(date -u +%FT%TZ)" "seconds=$((SECONDS - started))"
