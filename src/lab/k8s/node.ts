@@ -176,3 +176,20 @@ export async function prepareK8sNode(
 
 /** containerd answers on its socket (polled by the caller). */
 export const CONTAINERD_READY = 'ctr --timeout 2s version >/dev/null 2>&1';
+
+/**
+ * The component configurations a kubeadm config needs on these hosts, as YAML documents to append after
+ * `---`: the kubelet uses cgroupfs (no systemd to delegate to), and kube-proxy leaves nf_conntrack_max alone — it is
+ * one value for the whole machine, read-only from a lab host's network namespace ("open
+ * /proc/sys/net/netfilter/nf_conntrack_max: permission denied"). Everything else is what real hosts get.
+ */
+export const LAB_COMPONENT_CONFIGS = [
+  'apiVersion: kubeproxy.config.k8s.io/v1alpha1',
+  'kind: KubeProxyConfiguration',
+  'conntrack: { maxPerCore: 0 }',
+  '---',
+  'apiVersion: kubelet.config.k8s.io/v1beta1',
+  'kind: KubeletConfiguration',
+  'cgroupDriver: cgroupfs',
+  '',
+].join('\n');

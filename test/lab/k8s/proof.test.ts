@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCa, issueCertificate } from '../../../src/pki/index.js';
 import { createK8sLab, type K8sLab } from '../../../src/lab/k8s/k8s-lab.js';
-import { writeFileCommand } from '../../../src/lab/k8s/node.js';
+import { LAB_COMPONENT_CONFIGS, writeFileCommand } from '../../../src/lab/k8s/node.js';
 import { quote } from '../../../src/ssh/quote.js';
 import { labShell, redactSecrets } from '../../support/lab-shell.js';
 import { pollUntil } from '../../support/poll.js';
@@ -231,16 +231,7 @@ describe('real Kubernetes in the lab (kubeadm init + joins by plain commands)', 
       '    certFile: /etc/kubernetes/pki/apiserver-etcd-client.crt',
       '    keyFile: /etc/kubernetes/pki/apiserver-etcd-client.key',
       '---',
-      // Lab-only: nf_conntrack_max is one value for the whole machine, read-only from a lab host's network
-      // namespace ("open /proc/sys/net/netfilter/nf_conntrack_max: permission denied"); 0 leaves it alone.
-      'apiVersion: kubeproxy.config.k8s.io/v1alpha1',
-      'kind: KubeProxyConfiguration',
-      'conntrack: { maxPerCore: 0 }',
-      '---',
-      'apiVersion: kubelet.config.k8s.io/v1beta1',
-      'kind: KubeletConfiguration',
-      'cgroupDriver: cgroupfs',
-      '',
+      LAB_COMPONENT_CONFIGS,
     ].join('\n');
     const initConfig = [
       'apiVersion: kubeadm.k8s.io/v1beta4',
@@ -324,13 +315,27 @@ describe('real Kubernetes in the lab (kubeadm init + joins by plain commands)', 
     );
     process.stderr.write(`[k8s proof] memory per host (RSS): ${rss.join(', ')}\n`);
     // Both control planes run the apiserver as a static pod from the lab registry's image.
-    const apiservers = await sh(
-      'h1',
-      `${ADMIN} -n kube-system get pods -l component=kube-apiserver -o jsonpath='{range .items[*]}{.spec.nodeName} {.spec.containers[0].image}{"\\n"}{end}'`,
+    // Their mirror pods (the API's view of static pods) appear once each kubelet has posted them: poll.
+    const listApiservers = async (): Promise<string[]> =>
+      (
+        await sh(
+          'h1',
+          `${ADMIN} -n kube-system get pods -l component=kube-apiserver -o jsonpath='{range .items[*]}{.spec.nodeName} {.spec.containers[0].image}{"\\n"}{end}'`,
+        )
+      )
+        .trim()
+        .split('\n')
+        .sort();
+    const apiservers = await pollUntil(
+      async () => {
+        const l = await listApiservers();
+        return l.length === 2 && l;
+      },
+      'both apiserver mirror pods',
+      60_000,
+      250,
     );
-    expect(apiservers.trim().split('\n').sort()).toEqual(
-      ['h1', 'h2'].map((n) => `${n} ${k.imageRepository}/kube-apiserver:v${k.version}`),
-    );
+    expect(apiservers).toEqual(['h1', 'h2'].map((n) => `${n} ${k.imageRepository}/kube-apiserver:v${k.version}`));
   }, 900_000);
 
   it('a pod on the worker answers on its pod IP from another host', async () => {

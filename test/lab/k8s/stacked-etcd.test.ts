@@ -3,7 +3,7 @@
 // answers inside its pod, the node is Ready, and `kubeadm reset` removes the member's data.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createK8sLab, type K8sLab } from '../../../src/lab/k8s/k8s-lab.js';
-import { writeFileCommand } from '../../../src/lab/k8s/node.js';
+import { LAB_COMPONENT_CONFIGS, writeFileCommand } from '../../../src/lab/k8s/node.js';
 import { labShell } from '../../support/lab-shell.js';
 import { pollUntil } from '../../support/poll.js';
 
@@ -36,14 +36,7 @@ describe('stacked etcd in the Kubernetes lab', () => {
       `imageRepository: ${k.imageRepository}`,
       `networking: { serviceSubnet: ${k.serviceSubnet} }`,
       '---',
-      'apiVersion: kubeproxy.config.k8s.io/v1alpha1',
-      'kind: KubeProxyConfiguration',
-      'conntrack: { maxPerCore: 0 }',
-      '---',
-      'apiVersion: kubelet.config.k8s.io/v1beta1',
-      'kind: KubeletConfiguration',
-      'cgroupDriver: cgroupfs',
-      '',
+      LAB_COMPONENT_CONFIGS,
     ].join('\n');
     await sh('h1', writeFileCommand('/root/kubeadm.yaml', config, '0600'));
     const t0 = performance.now();
