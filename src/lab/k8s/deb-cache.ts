@@ -5,16 +5,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import type { WrittenDeb } from './deb-package.js';
 
-export interface CachedDeb {
-  package: string;
-  version: string;
-  architecture: string;
-  /** Absolute path of the .deb in the cache. */
-  file: string;
-  sha256: string;
-  size: number;
-}
+/** A package in the cache: what deb-package.ts's writeDeb describes, its file under the cache directory. */
+export type CachedDeb = WrittenDeb;
 
 export interface DebSet<D extends CachedDeb> {
   debs: D[];

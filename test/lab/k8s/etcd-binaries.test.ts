@@ -178,23 +178,24 @@ describe(`etcd ${ETCD_LAB_VERSION} built from the module proxy`, () => {
       }
     }, 120_000);
 
+    /** InitConfiguration for this host and the start of a ClusterConfiguration (the version set: without it kubeadm
+     * asks dl.k8s.io for the stable version); callers add the etcd section. */
+    const kubeadmConfigHead = (): string[] => [
+      'apiVersion: kubeadm.k8s.io/v1beta4',
+      'kind: InitConfiguration',
+      `localAPIEndpoint: { advertiseAddress: ${host.address}, bindPort: 6443 }`,
+      `nodeRegistration: { name: ${host.name}, criSocket: unix:///run/containerd/containerd.sock }`,
+      '---',
+      'apiVersion: kubeadm.k8s.io/v1beta4',
+      'kind: ClusterConfiguration',
+      `kubernetesVersion: v${K8S_LAB_VERSIONS.current}`,
+    ];
+
     /** The etcd command line kubeadm 1.34 writes into /etc/kubernetes/manifests/etcd.yaml, and the certificates it
      * names, made by kubeadm itself in the host. */
     async function kubeadmEtcdArgs(): Promise<string[]> {
       const l = lab!;
-      const config = [
-        'apiVersion: kubeadm.k8s.io/v1beta4',
-        'kind: InitConfiguration',
-        `localAPIEndpoint: { advertiseAddress: ${host.address}, bindPort: 6443 }`,
-        `nodeRegistration: { name: ${host.name}, criSocket: unix:///run/containerd/containerd.sock }`,
-        '---',
-        'apiVersion: kubeadm.k8s.io/v1beta4',
-        'kind: ClusterConfiguration',
-        // Without it kubeadm asks dl.k8s.io for the stable version.
-        `kubernetesVersion: v${K8S_LAB_VERSIONS.current}`,
-        'etcd: { local: { dataDir: /var/lib/etcd } }',
-        '',
-      ].join('\n');
+      const config = [...kubeadmConfigHead(), 'etcd: { local: { dataDir: /var/lib/etcd } }', ''].join('\n');
       await writeFile(join(hostTmp, 'kubeadm.yaml'), config);
       for (const phase of ['certs etcd-ca', 'certs etcd-server', 'certs etcd-peer', 'certs etcd-healthcheck-client']) {
         await l.exec(host.name, `/tmp/bin/kubeadm init phase ${phase} --config /tmp/kubeadm.yaml`);
@@ -266,14 +267,7 @@ describe(`etcd ${ETCD_LAB_VERSION} built from the module proxy`, () => {
       await writeFile(
         join(hostTmp, file),
         [
-          'apiVersion: kubeadm.k8s.io/v1beta4',
-          'kind: InitConfiguration',
-          `localAPIEndpoint: { advertiseAddress: ${host.address}, bindPort: 6443 }`,
-          `nodeRegistration: { name: ${host.name}, criSocket: unix:///run/containerd/containerd.sock }`,
-          '---',
-          'apiVersion: kubeadm.k8s.io/v1beta4',
-          'kind: ClusterConfiguration',
-          `kubernetesVersion: v${K8S_LAB_VERSIONS.current}`,
+          ...kubeadmConfigHead(),
           'etcd:',
           '  external:',
           `    endpoints: [${endpoint}]`,
