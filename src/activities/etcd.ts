@@ -9,6 +9,7 @@ import {
   type EtcdMemberConfig,
   type EtcdMemberPlan,
 } from '../plan/etcd.js';
+import { pickVersion } from '../plan/package-version.js';
 import type { HostContext } from '../plan/types.js';
 import { quote, type HostSession } from '../ssh/index.js';
 import { heartbeat, keepAlive, pause } from './activity-context.js';
@@ -35,6 +36,9 @@ import {
   type ServiceManagerKind,
   type ServiceSpec,
 } from './services/index.js';
+
+// Moved to plan/ (the upgrade planner names package versions too); kept exported here for existing callers.
+export { pickVersion };
 
 export interface EnsureEtcdInstalledInput {
   host: HostContext;
@@ -116,15 +120,6 @@ export function madisonEntries(text: string): { pkg: string; version: string }[]
   return text.split('\n').flatMap((l) => {
     const [pkg, version] = l.split('|').map((x) => x.trim());
     return pkg && version ? [{ pkg, version }] : [];
-  });
-}
-
-/** The Debian/Ubuntu package version whose upstream part is exactly `upstream`. */
-export function pickVersion(versions: string[], upstream: string): string | undefined {
-  // "3.4.23-4+b3", "3.4.23+dfsg-1", "1:3.4.23-1": the upstream part, after an optional epoch, is ours exactly.
-  return versions.find((v) => {
-    const up = v.replace(/^\d+:/, '');
-    return up === upstream || ['-', '+', '~'].some((sep) => up.startsWith(`${upstream}${sep}`));
   });
 }
 

@@ -12,6 +12,7 @@ import { createReadStream } from 'node:fs';
 import { chmod, copyFile, mkdir, rm, stat, utimes, writeFile, constants } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { KubernetesVersion } from '../../inventory/schema.js';
+import { K8S_PACKAGE_REVISION } from '../../plan/package-version.js';
 import { cacheDir } from '../../paths.js';
 import { run } from '../proc.js';
 import { cachedDebSet, debFileName } from './deb-cache.js';
@@ -20,7 +21,7 @@ export const K8S_DEB_PACKAGES = ['kubeadm', 'kubelet', 'kubectl'] as const;
 export type K8sDebPackage = (typeof K8S_DEB_PACKAGES)[number];
 
 /** pkgs.k8s.io's Debian revision for every release it publishes (1.34.12 -> 1.34.12-1.1). */
-export const K8S_DEB_REVISION = '1.1';
+export const K8S_DEB_REVISION = K8S_PACKAGE_REVISION;
 
 /** Every file in every package gets this mtime (2024-01-01T00:00:00Z) and dpkg-deb gets it as SOURCE_DATE_EPOCH:
  * a constant, not the build time, so two machines with the same binaries build identical .deb files. */
