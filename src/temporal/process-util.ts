@@ -1,6 +1,6 @@
 // Small process helpers for the dev server and the CLI build: liveness checks, polling with a deadline (we never
 // sleep a fixed time and hope), and a free-port finder for tests.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -64,4 +64,67 @@ export function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+export interface PortListener {
+  /** Owner of the listening socket (from /proc/net/tcp*, readable by everyone). */
+  uid: number;
+  /** Only found when the process is ours (other users' /proc/<pid>/fd is not readable). */
+  pid?: number;
+  cmdline?: string[];
+}
+
+/** Who listens on a TCP port on this machine (Linux; undefined elsewhere or when nobody does). */
+export function portListener(port: number): PortListener | undefined {
+  if (process.platform !== 'linux') return undefined;
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  let found: { uid: number; inode: string } | undefined;
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local_address is f[1] ("0100007F:1C41"), st is f[3] (0A = LISTEN), uid f[7], inode f[9].
+      if (f.length < 10 || f[3] !== '0A' || !f[1]!.endsWith(`:${hexPort}`)) continue;
+      found = { uid: Number(f[7]), inode: f[9]! };
+      break;
+    }
+    if (found) break;
+  }
+  if (!found) return undefined;
+  const target = `socket:[${found.inode}]`;
+  for (const pid of safeReaddir('/proc').filter((n) => /^\d+$/.test(n))) {
+    for (const fd of safeReaddir(`/proc/${pid}/fd`)) {
+      let link: string;
+      try {
+        link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      if (link === target) return { uid: found.uid, pid: Number(pid), cmdline: pidCommandLine(Number(pid)) };
+    }
+  }
+  return { uid: found.uid };
+}
+
+/** The uid that owns a process (Linux), undefined when it is gone or elsewhere. */
+export function pidOwner(pid: number): number | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    return statSync(`/proc/${pid}`).uid;
+  } catch {
+    return undefined;
+  }
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }

@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startCodecServer, type CodecServer } from '../../src/codec/codec-server.js';
 import { ENCODING, EncryptionCodec } from '../../src/codec/encryption-codec.js';
 import { FileKeySource } from '../../src/codec/file-key-source.js';
+import { loadUiSecret, loginLink } from '../../src/codec/ui-session.js';
 import { ensureTemporalCli } from '../../src/temporal/cli-binary.js';
 import { dataConverter, failureConverterPath } from '../../src/temporal/data-converter.js';
 import { startDevServer, stopDevServer, type DevServerOptions } from '../../src/temporal/dev-server.js';
@@ -35,6 +36,8 @@ let connection: Connection;
 let native: NativeConnection;
 let temporalCli: string;
 let codecServer: CodecServer;
+/** The session cookie a browser gets from the login link (name=value). */
+let session: string;
 
 beforeAll(async () => {
   address = inject('temporalAddress') ?? process.env.TEMPORAL_TEST_ADDRESS ?? '127.0.0.1:7233';
@@ -50,9 +53,14 @@ beforeAll(async () => {
   native = await NativeConnection.connect({ address });
   codecServer = await startCodecServer({
     codec: new EncryptionCodec(new FileKeySource(keyring)),
+    secret: await loadUiSecret(join(dir, 'config', 'webui-secret')),
     port: 0,
     uiOrigins: [UI_ORIGIN],
   });
+  const login = await fetch(loginLink(codecServer.url, await loadUiSecret(join(dir, 'config', 'webui-secret'))), {
+    redirect: 'manual',
+  });
+  session = login.headers.get('set-cookie')!.split(';')[0]!;
 });
 
 afterAll(async () => {
@@ -233,9 +241,9 @@ describe('secrets in workflow history', () => {
     expect(history).toContain('Encoded failure');
 
     // The codec server, as the Web UI calls it, gives the plaintext back.
-    const res = await fetch(`${codecServer.url}/decode`, {
+    const res = await fetch(`${codecServer.endpoint}/decode`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'X-Namespace': 'default', Origin: UI_ORIGIN },
+      headers: { 'Content-Type': 'application/json', 'X-Namespace': 'default', Origin: UI_ORIGIN, Cookie: session },
       body: JSON.stringify({ payloads: encrypted }),
     });
     expect(res.status).toBe(200);
@@ -260,8 +268,14 @@ describe('secrets in workflow history', () => {
     const history = await exportHistory(run.workflowId);
     expect(found(history, needlesOf(run))).toEqual([]);
 
-    // `temporal workflow show --codec-endpoint` (the CLI's codec client) reads it through the codec server.
-    const readable = await exportHistory(run.workflowId, ['--codec-endpoint', codecServer.url]);
+    // `temporal workflow show --codec-endpoint` (the CLI's codec client) reads it through the codec server, given
+    // the session a logged-in browser holds.
+    const readable = await exportHistory(run.workflowId, [
+      '--codec-endpoint',
+      codecServer.endpoint,
+      '--codec-header',
+      `Cookie=${session}`,
+    ]);
     expect(found(readable, [run.secrets.token, run.keyBody, ...run.failureTexts])).toEqual([
       run.secrets.token,
       run.keyBody,
@@ -279,14 +293,14 @@ describe('Web UI wiring', () => {
       uiPort,
       dbFile: join(dir, 'ui', 'temporal.db'),
       logLevel: 'error',
-      uiCodecEndpoint: codecServer.url,
+      uiCodecEndpoint: codecServer.endpoint,
     };
     const info = await startDevServer(server);
     try {
       expect(info.uiUrl).toBe(`http://127.0.0.1:${uiPort}`);
       // What the UI's browser code reads at load time to find its codec server.
       const settings = (await (await fetch(`${info.uiUrl}/api/v1/settings`)).json()) as { Codec: { Endpoint: string } };
-      expect(settings.Codec.Endpoint).toBe(codecServer.url);
+      expect(settings.Codec.Endpoint).toBe(codecServer.endpoint);
     } finally {
       await stopDevServer(server);
     }

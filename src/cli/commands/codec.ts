@@ -3,10 +3,17 @@
 // `rotate-key` adds a new active key (old ones keep decrypting); `keys` lists key ids — never key material.
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { startCodecServer, DEFAULT_CODEC_PORT, DEFAULT_UI_ORIGINS, normalizeOrigin } from '../../codec/codec-server.js';
+import {
+  CODEC_PATH,
+  DEFAULT_CODEC_PORT,
+  DEFAULT_UI_ORIGINS,
+  normalizeOrigin,
+  startCodecServer,
+} from '../../codec/codec-server.js';
 import { EncryptionCodec } from '../../codec/encryption-codec.js';
 import { FileKeySource } from '../../codec/file-key-source.js';
 import { keyringPath, loadKeyring, rotateKey } from '../../codec/keyring.js';
+import { LOGIN_TTL_MS, loadUiSecret, loginLink } from '../../codec/ui-session.js';
 import { InvalidInputError } from '../../errors.js';
 
 interface ServeFlags {
@@ -25,7 +32,7 @@ export function register(program: Command): void {
 
   codec
     .command('serve')
-    .description('serve /encode and /decode on 127.0.0.1 so the Temporal Web UI can show decrypted payloads')
+    .description('serve the codec (login + POST /_kubeadm2ha/codec/decode) on 127.0.0.1 for a Temporal Web UI')
     .option('--port <port>', 'port on 127.0.0.1', parsePort, DEFAULT_CODEC_PORT)
     .option(
       '--ui-origin <url>',
@@ -37,34 +44,35 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       `
-The Web UI decodes in the browser: it POSTs encrypted payloads here and shows the answer; keys never leave this
-machine. To point the local dev server's UI at it (the UI reads the endpoint when the server starts):
-  kubeadm2ha codec serve &
-  kubeadm2ha server stop && kubeadm2ha server start --ui-codec-endpoint http://127.0.0.1:${DEFAULT_CODEC_PORT}
-(that is 'temporal server start-dev --ui-codec-endpoint <url>'; export KUBEADM2HA_UI_CODEC_ENDPOINT=<url> to have
-every local server kubeadm2ha starts on demand use it; another Temporal UI: env TEMPORAL_CODEC_ENDPOINT,
-or the codec server setting in the UI itself). A UI on another port or host name: add --ui-origin <its origin>.
-The Temporal CLI: temporal workflow show -w <id> --codec-endpoint http://127.0.0.1:${DEFAULT_CODEC_PORT}`,
+The local dev server that kubeadm2ha starts needs none of this: its Web UI decodes out of the box (the codec is
+served on the UI's own origin; open the link \`kubeadm2ha server ui-link\` prints). This command is for another
+Temporal UI on this machine. The browser POSTs encrypted payloads here and shows the answer; keys never leave this
+machine. Only a browser that opened the one-time login link this command prints can decode (a session cookie,
+HttpOnly, SameSite=Strict); other local users get 401. The UI must send that cookie along: set its codec endpoint
+to http://127.0.0.1:<port>${CODEC_PATH} with "include credentials" on (Temporal UI server: codec.endpoint and
+codec.includeCredentials: true), and be served from 127.0.0.1 too (a cookie of 127.0.0.1 is not sent from localhost).`,
     )
     .action(async (flags: ServeFlags) => {
       const path = keyringPath();
       // Fail now, not on the first request, when there is no usable keyring.
       const ring = await loadKeyring(path);
+      const secret = await loadUiSecret();
+      const uiOrigins = flags.uiOrigin ?? DEFAULT_UI_ORIGINS;
       const server = await startCodecServer({
         codec: new EncryptionCodec(new FileKeySource(path)),
+        secret,
         port: flags.port,
-        uiOrigins: flags.uiOrigin ?? DEFAULT_UI_ORIGINS,
+        uiOrigins,
         maxBodyBytes: flags.maxBody,
         log: flags.quiet ? undefined : (line) => console.error(`codec: ${line}`),
       });
-      console.log(`Codec server: ${server.url}  (keyring ${path}, ${ring.keys.size} key(s), active ${ring.activeId})`);
-      console.log(`Allowed Web UI origins: ${(flags.uiOrigin ?? DEFAULT_UI_ORIGINS).join(', ')}`);
-      console.log('Point the Web UI at it, either:');
-      console.log(`  - kubeadm2ha server stop && kubeadm2ha server start --ui-codec-endpoint ${server.url}`);
-      console.log(`    (local dev server: passes --ui-codec-endpoint to 'temporal server start-dev')`);
-      console.log(`  - or, for any Temporal UI: its codec server setting (stored in your browser) = ${server.url}`);
-      console.log(`The CLI can use it too: temporal workflow show -w <id> --codec-endpoint ${server.url}`);
-      console.log('Anyone who can reach 127.0.0.1 on this machine can decrypt while it runs. Ctrl-C stops it.');
+      console.log(
+        `Codec endpoint: ${server.endpoint}  (keyring ${path}, ${ring.keys.size} key(s), active ${ring.activeId})`,
+      );
+      console.log(`Allowed Web UI origins: ${uiOrigins.join(', ')} (their codec setting must include credentials)`);
+      console.log(`Log this browser in (one use, valid ${LOGIN_TTL_MS / 60_000} min):`);
+      console.log(`  ${loginLink(server.url, secret)}`);
+      console.log('Ctrl-C stops it.');
       await new Promise<void>((resolve) => {
         const stop = (): void => resolve();
         process.once('SIGINT', stop);
