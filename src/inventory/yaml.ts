@@ -46,14 +46,32 @@ export function parseYaml(text: string, file: string, opts: YamlOptions = {}): P
     issues.push({ ...pos(at), field: '(yaml)', message: `expected one YAML document, found ${docs.length}` });
   }
   if (!first || issues.length > 0) return { value: undefined, map, issues, warnings };
-  walk(first, first.contents, [], undefined, { pos, map, issues });
-  return { value: first.toJS({ maxAliasCount: 1000 }) as unknown, map, issues, warnings };
+  const ctx: WalkCtx = { pos, map, issues, budget: MAX_EXPANDED_NODES };
+  walk(first, first.contents, [], undefined, ctx);
+  if (issues.length > 0) return { value: undefined, map, issues, warnings };
+  try {
+    return { value: first.toJS({ maxAliasCount: MAX_EXPANDED_NODES }) as unknown, map, issues, warnings };
+  } catch (err) {
+    // The library's own alias cap, for expansions nested deeper than the walk goes.
+    if (!(err instanceof ReferenceError)) throw err;
+    issues.push({ ...map.root, field: '(yaml)', message: `${err.message} (nested aliases multiply)` });
+    return { value: undefined, map, issues, warnings };
+  }
 }
+
+/**
+ * How many nodes a document may have once its aliases are expanded. Nested aliases multiply (a "billion laughs"
+ * file of a few lines expands to millions of nodes, and walking them took minutes of CPU), so the walk counts
+ * every node it visits and stops at this cap; a 1000-host inventory expands to well under it.
+ */
+export const MAX_EXPANDED_NODES = 100_000;
 
 interface WalkCtx {
   pos: (offset: number) => Position;
   map: SourceMap;
   issues: InventoryIssue[];
+  /** Nodes the walk may still visit; below zero, the walk has reported the alias bomb and stops. */
+  budget: number;
 }
 
 function walk(
@@ -63,8 +81,19 @@ function walk(
   key: Position | undefined,
   ctx: WalkCtx,
   depth = 0,
+  aliasAt?: Position,
 ): void {
-  if (!raw || depth > 64) return;
+  if (!raw || depth > 64 || ctx.budget < 0) return;
+  if (--ctx.budget < 0) {
+    ctx.issues.push({
+      ...(aliasAt ?? key ?? ctx.map.root),
+      field: formatPath(path) || '(yaml)',
+      message: `aliases expand to more than ${MAX_EXPANDED_NODES} nodes (nested aliases multiply); refusing to expand further`,
+    });
+    return;
+  }
+  // The outermost alias being expanded is what an error about expansion should point at.
+  if (!aliasAt && isAlias(raw) && raw.range) aliasAt = ctx.pos(raw.range[0]);
   const node = isAlias(raw) ? (raw.resolve(doc) ?? raw) : raw;
   const start = node.range?.[0];
   // An empty value (`key:`) has a zero-width range just after the colon; the key is the better place to point at.
@@ -96,10 +125,10 @@ function walk(
         continue;
       }
       seen.set(name, kPos);
-      walk(doc, pair.value as Node | null, [...path, name], kPos, ctx, depth + 1);
+      walk(doc, pair.value as Node | null, [...path, name], kPos, ctx, depth + 1, aliasAt);
     }
   } else if (isSeq(node)) {
-    node.items.forEach((item, i) => walk(doc, item as Node | null, [...path, i], undefined, ctx, depth + 1));
+    node.items.forEach((item, i) => walk(doc, item as Node | null, [...path, i], undefined, ctx, depth + 1, aliasAt));
   }
 }
 
