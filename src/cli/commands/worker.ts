@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { addTemporalOptions, createNativeConnection, resolveTemporalOptions, type TemporalFlags } from '../../temporal/connection.js';
 import { createKubeadmHaWorker } from '../../worker.js';
+import { positiveInteger } from '../flags.js';
 
 interface WorkerFlags extends TemporalFlags {
   taskQueue: string;
@@ -11,19 +12,30 @@ interface WorkerFlags extends TemporalFlags {
 }
 
 export async function runWorkerCommand(flags: WorkerFlags): Promise<void> {
+  // Checked before connecting: an open connection keeps the process alive after the error.
+  const maxConcurrentActivities =
+    flags.maxConcurrentActivities === undefined
+      ? undefined
+      : positiveInteger('--max-concurrent-activities', flags.maxConcurrentActivities);
   const opts = resolveTemporalOptions(flags);
   const connection = await createNativeConnection(opts);
-  const w = await createKubeadmHaWorker({
-    connection,
-    namespace: opts.namespace,
-    taskQueue: flags.taskQueue,
-    ...(flags.activityLog && { activityLogFile: flags.activityLog }),
-    ...(flags.maxConcurrentActivities && { maxConcurrentActivities: Number(flags.maxConcurrentActivities) }),
-  });
-  process.stderr.write(`worker: polling task queue ${flags.taskQueue} on ${opts.address} (namespace ${opts.namespace})\n`);
-  // The SDK shuts the worker down gracefully on SIGINT/SIGTERM; run() returns then.
-  await w.run();
-  await connection.close();
+  try {
+    const w = await createKubeadmHaWorker({
+      connection,
+      namespace: opts.namespace,
+      taskQueue: flags.taskQueue,
+      ...(flags.activityLog && { activityLogFile: flags.activityLog }),
+      ...(maxConcurrentActivities !== undefined && { maxConcurrentActivities }),
+    });
+    process.stderr.write(
+      `worker: polling task queue ${flags.taskQueue} on ${opts.address} (namespace ${opts.namespace})\n`,
+    );
+    // The SDK shuts the worker down gracefully on SIGINT/SIGTERM; run() returns then.
+    await w.run();
+  } finally {
+    // Also when the worker could not be created: an open connection would keep the process from exiting.
+    await connection.close();
+  }
 }
 
 export function register(program: Command): void {
