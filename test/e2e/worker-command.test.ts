@@ -22,10 +22,16 @@ function cli(args: string[], deadlineMs: number): Promise<{ code: number | null;
 }
 
 describe('worker command flags', () => {
-  it.each(['abc', '0', '-3', '1.5', ''])('--max-concurrent-activities %j exits 2 with a clear error', async (v) => {
-    const r = await cli(['worker', '--address', temporalAddress(), '--max-concurrent-activities', v], 60_000);
-    expect(r.code, `${r.stderr} (${Math.round(r.ms)} ms)`).toBe(2);
-    expect(r.stderr).toContain(`--max-concurrent-activities must be a whole number of at least 1, not ${JSON.stringify(v)}`);
-    expect(r.stderr).not.toMatch(/bug/);
-  }, 90_000);
+  it.each(['abc', '0', '-3', '1.5', ''])(
+    '--max-concurrent-activities %j exits 2 with a clear error',
+    async (v) => {
+      const r = await cli(['worker', '--address', temporalAddress(), '--max-concurrent-activities', v], 60_000);
+      expect(r.code, `${r.stderr} (${Math.round(r.ms)} ms)`).toBe(2);
+      expect(r.stderr).toContain(
+        `--max-concurrent-activities must be a whole number of at least 1, not ${JSON.stringify(v)}`,
+      );
+      expect(r.stderr).not.toMatch(/bug/);
+    },
+    90_000,
+  );
 });

@@ -1,7 +1,12 @@
 // `kubeadm2ha worker`: a standalone worker for a shared or production Temporal server. Run several on one task
 // queue to spread hosts over machines; each keeps one SSH connection per host it works on.
 import type { Command } from 'commander';
-import { addTemporalOptions, createNativeConnection, resolveTemporalOptions, type TemporalFlags } from '../../temporal/connection.js';
+import {
+  addTemporalOptions,
+  createNativeConnection,
+  resolveTemporalOptions,
+  type TemporalFlags,
+} from '../../temporal/connection.js';
 import { createKubeadmHaWorker } from '../../worker.js';
 import { positiveInteger } from '../flags.js';
 

@@ -18,7 +18,12 @@ afterAll(async () => {
 /** Level 0 is a list of nine scalars; every further level is a list of nine aliases to the level before. */
 function bomb(levels: number, indent = ''): string {
   const lines = [`${indent}l0: &l0 [${Array(9).fill('"lol"').join(', ')}]`];
-  for (let i = 1; i <= levels; i++) lines.push(`${indent}l${i}: &l${i} [${Array(9).fill(`*l${i - 1}`).join(', ')}]`);
+  for (let i = 1; i <= levels; i++)
+    lines.push(
+      `${indent}l${i}: &l${i} [${Array(9)
+        .fill(`*l${i - 1}`)
+        .join(', ')}]`,
+    );
   return lines.join('\n');
 }
 
