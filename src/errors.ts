@@ -19,6 +19,14 @@ export const FailureType = {
   InvalidInput: 'InvalidInput',
   /** A host is not in a state we can work with (wrong OS, missing binary). Not retryable without a person. */
   HostNotSuitable: 'HostNotSuitable',
+  /** etcd members did not all report healthy within the gate's time. Not retried by Temporal: a person decides. */
+  EtcdUnhealthy: 'EtcdUnhealthy',
+  /** A runbook run stopped because steps failed for good (on-failure abort); details list every failed host. */
+  RunFailed: 'RunFailed',
+  /** An operator aborted the run at the decision gate; this run's undo list ran first. */
+  RunAborted: 'RunAborted',
+  /** A decision or approval fits no waiting gate (update validators reject with this type). */
+  DecisionRejected: 'DecisionRejected',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 
@@ -28,6 +36,10 @@ export const nonRetryableFailureTypes: FailureType[] = [
   FailureType.AuthFailed,
   FailureType.InvalidInput,
   FailureType.HostNotSuitable,
+  FailureType.EtcdUnhealthy,
+  FailureType.RunFailed,
+  FailureType.RunAborted,
+  FailureType.DecisionRejected,
 ];
 
 /** Base class: every error we raise on purpose carries a failure type and the host it concerns (if any). */

@@ -1,6 +1,7 @@
 // Plain, serialisable data shared by the planner, workflows, activities and the CLI. Workflow-safe: no imports
 // with side effects, nothing but types and constants.
 import type { Inventory, Role, SshSettings } from '../inventory/schema.js';
+import type { Waiting } from './gates.js';
 
 /** How an activity reaches one host. Only names and paths, never key material: this travels through history. */
 export interface HostTarget {
@@ -93,6 +94,8 @@ export interface Progress {
   phase: string;
   hosts: { name: string; steps: { id: string; title: string; state: StepState; message?: string }[] }[];
   done: boolean;
+  /** Gates waiting for a person (runbook runs): a failed step's decision, an approval. */
+  waiting?: Waiting[];
 }
 
 export interface PreflightInput {

@@ -1,4 +1,5 @@
 // Progress state kept inside a workflow and served by the `progress` query. Plain data, deterministic.
+import type { Waiting } from '../plan/gates.js';
 import type { HostPlan, Progress, StepState } from '../plan/types.js';
 
 export class ProgressTracker {
@@ -36,6 +37,12 @@ export class ProgressTracker {
         s.message = message;
       }
     }
+  }
+
+  /** The gates waiting for a person right now (none: the field goes away). */
+  setWaiting(waiting: Waiting[]): void {
+    if (waiting.length) this.state.waiting = waiting;
+    else delete this.state.waiting;
   }
 
   finish(): void {

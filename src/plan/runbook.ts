@@ -1,0 +1,211 @@
+// The runbook: what an operation does, as plain serialisable data. Planners (src/plan/*) build one from the
+// inventory and gathered facts; `--dry-run` prints it; the one executor (src/workflows/runbook.ts) runs exactly it
+// and serves it back through `runbookQuery`, so what was shown is what runs. Nothing else orders steps.
+//
+// Shape (after k0sctl's phases and the "runbook" a person would follow):
+//   Runbook → ordered phases → (per-host phase) hosts × steps, fanned out by a rollout
+//                            → (once phase) steps that run one time for the whole cluster (the CA on the
+//                              operator's machine, a cluster-wide health gate)
+// A step's id IS the activity that runs it, with its arguments; the executor adds the host.
+//
+// Pure and workflow-safe: types and small functions only; activities are referenced by `import type`.
+import type { Activities } from '../activities/index.js';
+import type { SshSettings } from '../inventory/schema.js';
+import type { HostPlan, HostTarget } from './types.js';
+
+export type ActivityName = keyof Activities;
+export type ActivityInput<K extends ActivityName> = Parameters<Activities[K]>[0];
+
+/**
+ * Timeout and retry class of a step (the constants live in src/workflows/activity-options.ts):
+ * quick — local or read-only work; hostStep — one change on one host over SSH; install — long package work that
+ * heartbeats; wait — waiting for the cluster to converge (health gates), heartbeats.
+ */
+export type ActivityClass = 'quick' | 'hostStep' | 'install' | 'wait';
+
+/**
+ * Why bindings: a step often needs what an earlier step found out at run time (the etcd binary's path comes from
+ * the install step and feeds the config and service steps; the certificates need the CA's fingerprint from the
+ * CA phase). The planner cannot know these values, and letting activities read each other's results would couple
+ * them. So a step names, as data, which earlier result fills which argument; the executor fills it in from the
+ * record of completed steps. The dependency is visible in the dry-run and in history, and activities keep plain
+ * inputs.
+ *
+ * Lookup: the latest result of activity `from` on the same host, else from a once phase.
+ */
+export type Binding =
+  /** The value of `field` (dot path) of that result. */
+  | { from: ActivityName; field: string }
+  /** True when any of those fields is true or a non-empty array ("did anything change in this run?"). */
+  | { anyOf: { from: ActivityName; field: string }[] }
+  /** { hostName: value } over every host of the run that has that result (a cluster-wide step needs each host's). */
+  | { fromEachHost: ActivityName; field: string }
+  /** An object whose members are bindings (e.g. { 'etcd-ca': fingerprint }). */
+  | { record: Record<string, Binding> };
+
+/** An activity call. `args` excludes `host` (added by the executor on per-host steps) and bound arguments. */
+export interface StepCall {
+  id: ActivityName;
+  args: Record<string, unknown>;
+  bind?: Record<string, Binding>;
+}
+
+export interface Step extends StepCall {
+  title: string;
+  class: ActivityClass;
+  /** Registered once the step succeeded; an abort runs the undo list of the run newest first. */
+  undo?: StepCall;
+}
+
+export type Rollout =
+  | { kind: 'serial' }
+  /** At most `limit` hosts at once (default: inventory ssh.maxConcurrency). */
+  | { kind: 'parallel'; limit?: number }
+  /** Batch after batch, each batch in parallel: `size` hosts, or `percent` of the phase's hosts, at least one. */
+  | { kind: 'batches'; size: number }
+  | { kind: 'batches'; percent: number };
+
+/** Wait for `kubeadm2ha approve` before the phase (scope phase) or before each of its hosts (scope host). */
+export interface ApprovalGate {
+  scope: 'phase' | 'host';
+  /** Without approval by then the run parks at the decision gate ("approval timed out"); it never goes on by itself. */
+  timeoutSeconds?: number;
+}
+
+export interface HostRun {
+  target: HostTarget;
+  steps: Step[];
+  /** May an operator skip this host when a step fails for good? Workers yes; masters and etcd members no. */
+  maySkip: boolean;
+}
+
+interface PhaseBase {
+  /** Unique in the runbook; approvals name it (`--phase`). */
+  id: string;
+  title: string;
+  approval?: ApprovalGate;
+}
+
+export interface HostPhase extends PhaseBase {
+  kind: 'hosts';
+  rollout: Rollout;
+  hosts: HostRun[];
+}
+
+export interface OncePhase extends PhaseBase {
+  kind: 'once';
+  steps: Step[];
+}
+
+export type Phase = HostPhase | OncePhase;
+
+/** What a step does when it fails for good: park for a person (decide), or stop the run at once (abort). */
+export type OnFailure = 'decide' | 'abort';
+
+export interface Runbook {
+  /** Operation name as in workflow ids and the Operation search attribute. */
+  operation: string;
+  title: string;
+  cluster: string;
+  kubernetesVersion: string;
+  /** Paths and policies only; the executor builds each step's `host` from it and the phase's target. */
+  ssh: SshSettings;
+  onFailure: OnFailure;
+  phases: Phase[];
+}
+
+/** Once-phase steps appear in progress and results under this name instead of a host's. */
+export const ONCE = 'cluster';
+
+/** Build a step with its arguments type-checked against the activity's input (minus host and bound ones). */
+export function step<K extends ActivityName, B extends string = never>(
+  id: K,
+  title: string,
+  cls: ActivityClass,
+  args: Omit<ActivityInput<K>, 'host' | B>,
+  opts: { bind?: Record<B, Binding>; undo?: StepCall } = {},
+): Step {
+  return {
+    id,
+    title,
+    class: cls,
+    args: args,
+    ...(opts.bind && { bind: opts.bind }),
+    ...(opts.undo && { undo: opts.undo }),
+  };
+}
+
+/** Hosts of one batch after another, as the rollout orders them. Serial is batches of one. */
+export function batchesOf<T>(items: T[], rollout: Rollout, defaultLimit: number): { items: T[]; limit: number }[] {
+  if (items.length === 0) return [];
+  switch (rollout.kind) {
+    case 'serial':
+      return [{ items, limit: 1 }];
+    case 'parallel':
+      return [{ items, limit: Math.max(1, rollout.limit ?? defaultLimit) }];
+    case 'batches': {
+      const size = 'size' in rollout ? rollout.size : Math.ceil((items.length * Math.min(100, rollout.percent)) / 100);
+      const n = Math.max(1, size);
+      const out: { items: T[]; limit: number }[] = [];
+      for (let i = 0; i < items.length; i += n) out.push({ items: items.slice(i, i + n), limit: n });
+      return out;
+    }
+  }
+}
+
+/** Progress key of a step: the same activity may run in two phases on one host. */
+export const stepKey = (phase: string, id: string): string => `${phase}/${id}`;
+
+/** Every host with every step it will go through, in order: what the progress query starts from. */
+export function progressPlan(rb: Runbook): HostPlan<{ id: string; title: string }>[] {
+  const hosts = new Map<string, HostPlan<{ id: string; title: string }>>();
+  const entry = (target: HostTarget) => {
+    let h = hosts.get(target.name);
+    if (!h) hosts.set(target.name, (h = { target, steps: [] }));
+    return h;
+  };
+  const once: HostTarget = { name: ONCE, address: '', roles: [] };
+  for (const p of rb.phases) {
+    const gate = (h: HostPlan<{ id: string; title: string }>) =>
+      h.steps.push({ id: stepKey(p.id, 'approve'), title: `approval of ${p.title}` });
+    if (p.kind === 'once') {
+      const h = entry(once);
+      if (p.approval) gate(h);
+      for (const s of p.steps) h.steps.push({ id: stepKey(p.id, s.id), title: s.title });
+    } else {
+      for (const r of p.hosts) {
+        const h = entry(r.target);
+        if (p.approval) gate(h);
+        for (const s of r.steps) h.steps.push({ id: stepKey(p.id, s.id), title: s.title });
+      }
+    }
+  }
+  return [...hosts.values()];
+}
+
+/** One line per phase and host, for `--dry-run` without --json. */
+export function describeRunbook(rb: Runbook): string[] {
+  const lines = [`${rb.title} of ${rb.cluster} (on failure: ${rb.onFailure})`];
+  const rollout = (r: Rollout): string =>
+    r.kind === 'serial'
+      ? 'one host at a time'
+      : r.kind === 'parallel'
+        ? `in parallel${r.limit ? `, at most ${r.limit}` : ''}`
+        : 'size' in r
+          ? `in batches of ${r.size}`
+          : `in batches of ${r.percent}%`;
+  const steps = (ss: Step[]) =>
+    ss.map((s) => `${s.id}${s.bind ? `(${Object.keys(s.bind).join(', ')} from earlier steps)` : ''}`).join(' → ');
+  rb.phases.forEach((p, i) => {
+    const gate = p.approval ? `, after approval${p.approval.scope === 'host' ? ' of each host' : ''}` : '';
+    if (p.kind === 'once') {
+      lines.push(`${i + 1}. ${p.title} [${p.id}], once${gate}: ${steps(p.steps)}`);
+    } else {
+      lines.push(`${i + 1}. ${p.title} [${p.id}], ${rollout(p.rollout)}${gate}:`);
+      for (const h of p.hosts) {
+        lines.push(`   ${h.target.name} (${h.target.address})${h.maySkip ? '' : ' [no skip]'}: ${steps(h.steps)}`);
+      }
+    }
+  });
+  return lines;
+}

@@ -1,0 +1,35 @@
+// Timeouts and retries of every activity call, by class, and the only place proxyActivities is called. A step in a
+// runbook names its class (src/plan/runbook.ts ActivityClass); workflows outside the executor use these proxies.
+//
+// Transient trouble (a dropped SSH connection, a busy dpkg lock, a timeout) is retried; failures the activities
+// classify as non-retryable (bad input, unsuitable host, host key problems) are not. A step that still fails parks
+// the run at the decision gate, so retries here only need to cover the brief hiccups.
+import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { ActivityClass } from '../plan/runbook.js';
+
+const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds' } as const;
+
+/** Local or read-only work: the operator's PKI store, reading files or checks on a host. */
+export const QUICK: ActivityOptions = { startToCloseTimeout: '1 minute', retry: { ...retry, maximumAttempts: 3 } };
+/** One change on one host over SSH (write certificates, a config file, start a service). */
+export const HOST_STEP: ActivityOptions = { startToCloseTimeout: '2 minutes', retry: { ...retry, maximumAttempts: 5 } };
+/** Package installs and downloads: long, so they heartbeat and a lost worker is noticed within a minute. */
+export const INSTALL: ActivityOptions = {
+  startToCloseTimeout: '20 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { ...retry, maximumAttempts: 3 },
+};
+/** Waiting for the cluster to converge (health gates); the activity bounds its own wait and heartbeats. */
+export const WAIT: ActivityOptions = {
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { ...retry, maximumAttempts: 3 },
+};
+
+export const activities: Record<ActivityClass, Activities> = {
+  quick: proxyActivities<Activities>(QUICK),
+  hostStep: proxyActivities<Activities>(HOST_STEP),
+  install: proxyActivities<Activities>(INSTALL),
+  wait: proxyActivities<Activities>(WAIT),
+};
