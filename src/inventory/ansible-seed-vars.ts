@@ -14,6 +14,7 @@ export const clusterVars = {
   ETCD_VERSION: ['cluster', 'etcd', 'version'],
   LOAD_BALANCING: ['cluster', 'loadBalancer', 'kind'],
   APISERVER_LB_PORT: ['cluster', 'loadBalancer', 'port'],
+  NETWORK_PLUGIN: ['cluster', 'network', 'plugin'],
   VIP_MANAGER: [],
 } as const satisfies Record<string, readonly string[]>;
 export type ClusterVar = keyof typeof clusterVars;
@@ -57,7 +58,7 @@ export const topics = {
   docker: 'Docker is not used: Kubernetes removed dockershim in 1.24; kubeadm2ha installs containerd',
   etcdImage:
     "etcd no longer runs as a Docker image: external etcd comes from packages (ETCD_VERSION), stacked etcd is kubeadm's",
-  cni: 'kubeadm2ha does not install a pod network: apply your CNI (flannel, Calico, …) after setup; POD_NETWORK_CIDR becomes podSubnet',
+  cni: "kubeadm2ha installs flannel itself (network.plugin: flannel) or applies a manifest you name (network.plugin: manifest, network.manifest: <file>); the seed's per-plugin settings are not used",
   weave: 'Weave Net is discontinued (Weaveworks closed in 2024): pick a maintained CNI and apply it after setup',
   pinned:
     "keepalived, haproxy and nginx come from the distribution's packages: pinned versions and images are not used",
@@ -72,7 +73,7 @@ export const topics = {
   kubeVip: 'kube-vip is not used: keepalived holds the VIP',
   arch: 'the CPU architecture is detected on each host',
   registry:
-    'plain-HTTP registries need containerd registry configuration, which kubeadm2ha does not write; if the control-plane images are mirrored there, set kubeadm2ha.cluster.imageRepository',
+    'not mapped: describe the registry in kubeadm2ha.cluster.containerRuntime.registries (host, endpoints: [http://…]); if the control-plane images are mirrored there, set kubeadm2ha.cluster.imageRepository',
   ansibleOnly: 'Ansible-only setting: kubeadm2ha runs neither Ansible nor Python on the hosts',
   sshArgs:
     'only ProxyJump (-J) is taken from SSH arguments; put other client options in ~/.ssh/config (ssh.configFile)',
@@ -92,7 +93,7 @@ const rules: [RegExp, Topic][] = [
   [/^(SETUP_DOCKER|OS_DOCKER_CGROUP_DRIVER|DOCKER_IMAGES)$/, 'docker'],
   [/^INSECURE_REGISTRY$/, 'registry'],
   [/^ETCD_TAG$/, 'etcdImage'],
-  [/^(NETWORK_PLUGIN|FLANNEL_\w+|CALICO_\w+|WEAVENET_\w+)$/, 'cni'],
+  [/^(FLANNEL_\w+|CALICO_\w+|WEAVENET_\w+)$/, 'cni'],
   [/^(KEEPALIVED_VERSION|NGINX_VERSION|NGINX_TAG|KEEPALIVED_TAG|HAPROXY_TAG|KUBE_VIP_TAG)$/, 'pinned'],
   [/^(KUBERNETES_DNS_VERSION|KUBERNETES_CNI_VERSION|COREDNS_TAG|PAUSE_TAG|DNS_IP)$/, 'kubeadmPicks'],
   [/^CERT_\w+$/, 'certs'],
@@ -109,14 +110,12 @@ const rules: [RegExp, Topic][] = [
   [/^ansible_\w+$/, 'ansibleOnly'],
 ];
 
-export function classify(name: string, value: unknown): VarKind {
+export function classify(name: string): VarKind {
   if (name in clusterVars) return { kind: 'cluster', name: name as ClusterVar };
   if (name in connectionVars) return { kind: 'connection' };
   if (secretVars.has(name)) return { kind: 'secret' };
   if (name === OVERRIDE_VAR) return { kind: 'override' };
   if (/^KUBERNETES_(MAJOR|MINOR|PATCH)_VERSION$/.test(name)) return { kind: 'versionPart' };
-  if (name === 'NETWORK_PLUGIN' && String(value).toLowerCase().startsWith('weave'))
-    return { kind: 'ignored', topic: 'weave' };
   for (const [re, topic] of rules) if (re.test(name)) return { kind: 'ignored', topic };
   return { kind: 'ignored', topic: 'unknown' };
 }

@@ -95,6 +95,19 @@ export function mapSeed(input: SeedInput): SeedOutput {
         text: `kube-vip is not used: keepalived holds the VIP and the apiserver answers on it directly (loadBalancer.kind: none)`,
       });
       setFrom(path, 'none', entry);
+    } else if (name === 'NETWORK_PLUGIN') {
+      // The seed offered flannel, calico and weavenet; we install flannel ourselves and apply any other manifest
+      // the user names. Without one, no pod network is installed and the user is told so.
+      const plugin = String(value).toLowerCase();
+      if (plugin === 'flannel') setFrom(path, 'flannel', entry);
+      else {
+        warnings.push({
+          ...at(entry),
+          field: name,
+          text: `NETWORK_PLUGIN=${String(value)}: ${plugin.startsWith('weave') ? topics.weave : `kubeadm2ha installs no ${String(value)} by itself: set kubeadm2ha.cluster.network to { plugin: manifest, manifest: <its manifest file> }`} (network.plugin: none until then)`,
+        });
+        setFrom(path, 'none', entry);
+      }
     } else if (name === 'APISERVER_VIP' && (raw.cluster as { vip?: unknown }).vip) {
       const mv = map.get(['cluster', 'vip', 'address']);
       const current = (raw.cluster as { vip: { address?: unknown } }).vip.address;
@@ -202,7 +215,7 @@ function warnAboutUnused(
     const key = `${e.site.value.file}:${e.site.value.line}:${e.site.value.column}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    const kind = classify(e.name, e.value);
+    const kind = classify(e.name);
     if (kind.kind === 'secret') {
       issues.push({
         ...at(e),

@@ -262,6 +262,22 @@ export const imageRepository: Rule = ({ cluster }) =>
       ]
     : [];
 
+/** A manifest only means something for plugin: manifest, and that plugin needs one. */
+export const networkPlugin: Rule = ({ cluster }) => {
+  const n = cluster.network;
+  if (!n) return [];
+  if (n.plugin === 'manifest' && n.manifest === undefined)
+    return [err(['cluster', 'network', 'plugin'], 'plugin: manifest needs network.manifest, the file to apply')];
+  if (n.plugin !== 'manifest' && n.manifest !== undefined)
+    return [
+      err(
+        ['cluster', 'network', 'manifest'],
+        `a manifest is only applied with plugin: manifest (plugin is ${n.plugin}); set plugin: manifest or remove it`,
+      ),
+    ];
+  return [];
+};
+
 export const rules: Rule[] = [
   uniqueHosts,
   hostRoles,
@@ -271,6 +287,7 @@ export const rules: Rule[] = [
   sshSettings,
   nodeLabels,
   imageRepository,
+  networkPlugin,
   ...networkRules,
 ];
 

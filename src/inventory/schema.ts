@@ -90,6 +90,44 @@ export const LoadBalancer = z
   })
   .strict();
 
+/** The pod network: flannel (the seed's NETWORK_PLUGIN default), a manifest file the user names, or none (the user
+ * brings their own CNI after setup; nodes stay NotReady until then). */
+export const Network = z
+  .object({
+    plugin: z.enum(['flannel', 'manifest', 'none']).default('flannel'),
+    /** Path (on the operator's machine) of a manifest to `kubectl apply`, for plugin: manifest. */
+    manifest: z.string().min(1).optional(),
+  })
+  .strict();
+
+/** A registry containerd pulls some images from through other endpoints (a mirror, or plain HTTP). */
+export const RegistryMirror = z
+  .object({
+    /** Registry as images name it, e.g. docker.io or registry.example.com:5000. */
+    host: z.string().regex(/^[a-zA-Z0-9.-]+(:\d{1,5})?$/, 'expected a registry host[:port], without a scheme'),
+    /** Endpoints tried in order, e.g. https://mirror.example.com or http://10.0.0.5:5000 (plain HTTP). */
+    endpoints: z.array(z.url({ protocol: /^https?$/ })).min(1, 'a registry mirror needs at least one endpoint'),
+    /** Accept any TLS certificate from these endpoints (a self-signed registry). */
+    skipVerify: z.boolean().default(false),
+  })
+  .strict();
+
+export const ContainerRuntime = z
+  .object({
+    kind: z.enum(['containerd']).default('containerd'),
+    version: z.string().min(1).optional(),
+    /** cgroup driver of containerd's runc and of the kubelet: systemd on systemd hosts (kubeadm's default);
+     * cgroupfs where nothing manages cgroups (containers, the lab's namespace hosts). */
+    cgroupDriver: z.enum(['systemd', 'cgroupfs']).default('systemd'),
+    /** Pod sandbox ("pause") image; default: the pause image kubeadm names, from imageRepository. */
+    sandboxImage: z.string().min(1).optional(),
+    registries: z.array(RegistryMirror).default([]),
+    /** containerd's restrict_oom_score_adj: needed where containerd may not lower OOM scores (no CAP_SYS_RESOURCE:
+     * rootless, nested containers, the lab). */
+    restrictOomScoreAdj: z.boolean().default(false),
+  })
+  .strict();
+
 export const Cluster = z
   .object({
     name: z.string().regex(dnsLabel, 'expected a lower-case DNS label (a-z, 0-9, -)').max(40),
@@ -114,14 +152,26 @@ export const Cluster = z
       })
       .strict()
       .prefault({}),
-    containerRuntime: z
-      .object({ kind: z.enum(['containerd']).default('containerd'), version: z.string().min(1).optional() })
+    /** Node IPv4 pod range size the controller-manager hands each node out of podSubnet (kubeadm's default: 24).
+     * Smaller clusters in a small podSubnet need a longer prefix (the lab gives each node a /28). */
+    nodeCidrMaskSize: z.number().int().min(16).max(30).optional(),
+    network: Network.prefault({}),
+    containerRuntime: ContainerRuntime.prefault({}),
+    kubeProxy: z
+      .object({
+        /** kube-proxy's conntrack.maxPerCore; 0 leaves nf_conntrack_max alone, which hosts in containers or network
+         * namespaces need (the value is machine-wide and read-only there). Unset: kube-proxy's default (32768). */
+        conntrackMaxPerCore: z.number().int().min(0).optional(),
+      })
       .strict()
       .prefault({}),
     packages: z
       .object({
         /** apt/yum repository URL serving kubeadm, kubelet, kubectl (and etcd for external etcd). */
         mirror: z.url().optional(),
+        /** Hold kubeadm, kubelet and kubectl at kubernetesVersion (`apt-mark hold`), so an unattended upgrade
+         * cannot move a node ahead of its control plane. Upgrades unhold and hold again. */
+        hold: z.boolean().default(true),
       })
       .strict()
       .prefault({}),

@@ -251,7 +251,7 @@ describe('setupEtcdCluster on lab hosts', () => {
       cluster: {
         ...inventory.cluster,
         etcd: { ...inventory.cluster.etcd, version: '3.5.99' },
-        packages: { mirror: `http://${lab.bridgeAddress}:9/debian` },
+        packages: { ...inventory.cluster.packages, mirror: `http://${lab.bridgeAddress}:9/debian` },
       },
     };
     const err = await setupEtcd({ inventory: wrong, activityLogFile: log }).then(
@@ -297,7 +297,7 @@ describe('setupEtcdCluster on lab hosts', () => {
       );
       expect((await lab.exec('h3', 'command -v etcd', { allowFail: true })).stdout).toBe('');
       const pids = await Promise.all(members.map(etcdPid));
-      const withMirror = { ...inventory, cluster: { ...inventory.cluster, packages: { mirror } } };
+      const withMirror = { ...inventory, cluster: { ...inventory.cluster, packages: { ...inventory.cluster.packages, mirror } } };
       const { report, ms } = await setupEtcd({ inventory: withMirror });
       process.stderr.write(`[etcd] run installing etcd on h3 from the lab mirror: ${ms} ms\n`);
       const h3 = report.hosts.find((h) => h.name === 'h3')!;

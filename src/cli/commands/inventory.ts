@@ -36,7 +36,9 @@ export function summarize(inv: Inventory, format: string, files: string[], warni
   const etcd = c.etcd.mode === 'stacked' ? 'etcd stacked on the masters' : `etcd external ${c.etcd.version}`;
   const lines = [
     `${files[0] ?? ''}: valid (${format === 'ansible' ? `Ansible inventory${files.length > 1 ? ` + ${files.length - 1} vars file(s)` : ''}` : 'kubeadm2ha YAML'})`,
-    `cluster   ${c.name}, Kubernetes ${c.kubernetesVersion}, pods ${c.podSubnet}, services ${c.serviceSubnet}`,
+    `cluster   ${c.name}, Kubernetes ${c.kubernetesVersion}, pods ${c.podSubnet}, services ${c.serviceSubnet}, ${
+      c.network.plugin === 'manifest' ? `network from ${c.network.manifest ?? '?'}` : `network ${c.network.plugin}`
+    }`,
     `control   VIP ${c.vip.address}/${c.vip.prefixLength} on ${c.vip.interface}, ${lb}, ${etcd}`,
     `ssh       ${inv.ssh.user}@…:${inv.ssh.port}, host keys ${inv.ssh.hostKeyPolicy}${inv.ssh.sudo ? ', sudo' : ''}`,
     `hosts     ${inv.hosts.length}`,

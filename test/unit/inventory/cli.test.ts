@@ -54,7 +54,7 @@ describe('kubeadm2ha inventory validate', () => {
     expect(r.stdout).toContain('examples/ansible/hosts: valid (Ansible inventory + 2 vars file(s))');
     expect(r.stdout).toMatch(/cluster {3}my-cluster, Kubernetes 1\.32\.4/);
     expect(r.stdout).toMatch(/primary-master {3}my-cluster-master-1 \(192\.168\.0\.51\)/);
-    expect(r.stdout).toMatch(/warnings {2}5\n/);
+    expect(r.stdout).toMatch(/warnings {2}4\n/);
   });
 
   it('throws an InvalidInput error (exit code 2) naming group_vars lines for a seed inventory', async () => {

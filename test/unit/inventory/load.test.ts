@@ -105,8 +105,11 @@ describe('Ansible INI inventory with group_vars', () => {
         vip: { address: '192.168.0.50', prefixLength: 24, interface: 'ens192', virtualRouterId: 51 },
         loadBalancer: { kind: 'haproxy', port: 8443 },
         etcd: { mode: 'external', version: '3.5.16' },
-        containerRuntime: { kind: 'containerd' },
-        packages: {},
+        // NETWORK_PLUGIN: flannel in group_vars/all.yaml
+        network: { plugin: 'flannel' },
+        containerRuntime: { kind: 'containerd', cgroupDriver: 'systemd', registries: [], restrictOomScoreAdj: false },
+        kubeProxy: {},
+        packages: { hold: true },
         pki: { keyType: 'ecdsa-p256', caValidityDays: 3650, certValidityDays: 365 },
       },
       ssh: expect.objectContaining({
@@ -128,7 +131,6 @@ describe('Ansible INI inventory with group_vars', () => {
     expect(warnings.map((w) => `${w.file?.slice(root.length)}:${w.line} ${w.field}`)).toEqual([
       'examples/ansible/group_vars/all.yaml:9 HOST_ARCH',
       'examples/ansible/group_vars/all.yaml:10 MASTER_READY_WAIT_SEC',
-      'examples/ansible/group_vars/all.yaml:19 NETWORK_PLUGIN',
       'examples/ansible/group_vars/all.yaml:23 CERT_COMMON_NAME',
       'examples/ansible/hosts:32 my-cluster-nfs',
     ]);

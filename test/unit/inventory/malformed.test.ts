@@ -530,6 +530,66 @@ const yaml: [string, Case][] = [
       message: /without a scheme, e\.g\. registry\.example\.com\/k8s/,
     },
   ],
+  [
+    'network plugin manifest without a manifest',
+    {
+      path: 'yaml/network-manifest-missing.yaml',
+      line: 7,
+      column: 13,
+      field: 'cluster.network.plugin',
+      message: /plugin: manifest needs network\.manifest/,
+    },
+  ],
+  [
+    'network manifest with the default plugin',
+    {
+      path: 'yaml/network-manifest-unused.yaml',
+      line: 7,
+      column: 15,
+      field: 'cluster.network.manifest',
+      message: /only applied with plugin: manifest \(plugin is flannel\)/,
+    },
+  ],
+  [
+    'unknown network plugin',
+    {
+      path: 'yaml/network-plugin-unknown.yaml',
+      line: 7,
+      column: 13,
+      field: 'cluster.network.plugin',
+      message: /flannel.*manifest.*none/,
+    },
+  ],
+  [
+    'registry host with a scheme',
+    {
+      path: 'yaml/registry-host-scheme.yaml',
+      line: 8,
+      column: 15,
+      field: 'cluster.containerRuntime.registries[0].host',
+      message: /registry host\[:port\], without a scheme/,
+    },
+  ],
+  [
+    'registry mirror without endpoints',
+    {
+      path: 'yaml/registry-no-endpoints.yaml',
+      line: 9,
+      column: 20,
+      field: 'cluster.containerRuntime.registries[0].endpoints',
+      message: /at least one endpoint/,
+    },
+  ],
+  [
+    'unknown cgroup driver',
+    {
+      path: 'yaml/cgroup-driver-unknown.yaml',
+      line: 7,
+      column: 19,
+      field: 'cluster.containerRuntime.cgroupDriver',
+      message: /systemd.*cgroupfs/,
+    },
+  ],
 ];
 
 const ini: [string, Case][] = [
@@ -881,6 +941,18 @@ const ini: [string, Case][] = [
       column: 17,
       field: 'NETWORK_PLUGIN',
       message: /NETWORK_PLUGIN=weavenet: Weave Net is discontinued/,
+    },
+  ],
+  [
+    'Calico (NETWORK_PLUGIN other than flannel)',
+    {
+      path: 'ini/calico',
+      kind: 'warning',
+      file: 'ini/calico/group_vars/lab.yaml',
+      line: 4,
+      column: 17,
+      field: 'NETWORK_PLUGIN',
+      message: /NETWORK_PLUGIN=calico: kubeadm2ha installs no calico by itself: .*plugin: manifest/,
     },
   ],
   [
