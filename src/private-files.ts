@@ -4,6 +4,7 @@
 // when an older version created them.
 import { chmod, lstat, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { configDir, stateDir } from './paths.js';
 
 export const PRIVATE_DIR_MODE = 0o700;
 export const PRIVATE_FILE_MODE = 0o600;
@@ -55,4 +56,10 @@ export function withPrivateUmask<T>(fn: () => T): T {
   } finally {
     process.umask(old);
   }
+}
+
+/** The operator's whole state and config directories, private again (installs made by older versions were not). */
+export async function secureLocalState(): Promise<void> {
+  await tightenTree(stateDir());
+  await tightenTree(configDir());
 }

@@ -3,11 +3,10 @@
 // cache. v1.5.1 is the newest tag `go install` can build (later tags carry a replace directive).
 import { spawn } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
-import { access, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { access, mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { cacheDir } from '../paths.js';
-import { pidAlive, pollUntil } from './process-util.js';
+import { acquireDirLock } from './process-util.js';
 
 export const TEMPORAL_CLI_VERSION = '1.5.1';
 const MODULE = `github.com/temporalio/cli/cmd/temporal@v${TEMPORAL_CLI_VERSION}`;
@@ -67,42 +66,13 @@ async function isExecutable(path: string): Promise<boolean> {
   }
 }
 
-// mkdir is atomic, so the directory is the lock; its `owner` file lets a later process detect a lock left behind
-// by a build that was killed (the pid is gone) and take it over instead of waiting forever.
 async function acquireLock(lockDir: string, timeoutMs: number, log: (line: string) => void): Promise<void> {
-  await mkdir(dirname(lockDir), { recursive: true });
-  let announced = false;
-  await pollUntil(
-    async () => {
-      try {
-        await mkdir(lockDir);
-        await writeFile(join(lockDir, 'owner'), JSON.stringify({ pid: process.pid, host: hostname() }));
-        return true;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-      if (await lockIsStale(lockDir)) {
-        await rm(lockDir, { recursive: true, force: true });
-        return false;
-      }
-      if (!announced) {
-        log(`kubeadm2ha: another process is building the Temporal CLI ${TEMPORAL_CLI_VERSION}; waiting for it…`);
-        announced = true;
-      }
-      return false;
-    },
-    { timeoutMs, intervalMs: 1000, what: `the Temporal CLI build lock ${lockDir}` },
-  );
-}
-
-async function lockIsStale(lockDir: string): Promise<boolean> {
-  try {
-    const owner = JSON.parse(await readFile(join(lockDir, 'owner'), 'utf8')) as { pid: number; host: string };
-    return owner.host === hostname() && !pidAlive(owner.pid);
-  } catch {
-    // No owner file yet: the owner is between mkdir and writeFile. Not stale.
-    return false;
-  }
+  await acquireDirLock(lockDir, {
+    timeoutMs,
+    intervalMs: 1000,
+    onWait: () =>
+      log(`kubeadm2ha: another process is building the Temporal CLI ${TEMPORAL_CLI_VERSION}; waiting for it…`),
+  });
 }
 
 async function build(target: string, log: (line: string) => void): Promise<void> {

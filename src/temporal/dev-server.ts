@@ -3,15 +3,30 @@
 // SQLite file, and is described by a JSON pid file next to that file so `stop`/`status` find it later.
 //
 // One run directory can hold several servers: pid and log files are keyed by port.
+//
+// Only a server this tool started is ever reused: the pid file must be ours (owned by us, not writable by others)
+// and its pid a live `temporal server start-dev` of ours on that port. Anything else answering on the port — another
+// user's server, say, which would receive our workflows and payloads — stops the start with a message naming it.
+// The state is private: directories 0700, files 0600 (the server is spawned with umask 077, and modes left by
+// older versions are fixed on start).
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect as netConnect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { stateDir } from '../paths.js';
+import { ensurePrivateDir, PRIVATE_FILE_MODE, tightenTree, withPrivateUmask } from '../private-files.js';
 import { ensureTemporalCli, TEMPORAL_CLI_VERSION } from './cli-binary.js';
-import { pidAlive, pidCommandLine, pollUntil } from './process-util.js';
+import {
+  acquireDirLock,
+  pidAlive,
+  pidCommandLine,
+  pidOwner,
+  pollUntil,
+  portListener,
+  releaseDirLock,
+} from './process-util.js';
 import { ensureSearchAttributes } from './register-search-attributes.js';
 import { searchAttributeCliArgs } from './search-attributes.js';
 
@@ -59,6 +74,11 @@ export interface DevServerInfo {
   addedSearchAttributes: string[];
   /** Milliseconds from spawn to healthy (0 when reused). */
   startMs: number;
+}
+
+/** Something this tool did not start listens on the port we need. */
+export class PortTakenError extends Error {
+  override name = 'PortTakenError';
 }
 
 export interface DevServerStatus {
@@ -127,34 +147,39 @@ function resolve(opts: DevServerOptions): Resolved {
 }
 
 /**
- * Starts the dev server unless one already answers on the port (then it is reused). Either way, returns once the
- * server answers getSystemInfo and our search attributes exist in the namespace.
+ * Starts the dev server unless ours already runs on the port (then it is reused); throws PortTakenError when
+ * anything else listens there. Either way, returns once the server answers getSystemInfo and our search attributes
+ * exist in the namespace.
  */
 export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServerInfo> {
   const r = resolve(opts);
-  const base = { address: r.address, port: r.port, dbFile: r.dbFile, logFile: r.logFile, pidFile: r.pidFile };
-
-  // Reuse: a server already answers, or one we recorded is still starting (another `kubeadm2ha` call).
-  const record = await readPidRecord(r.pidFile);
-  const recordLive = record !== undefined && isOurServer(record.pid);
-  const healthyNow = (await probe(r.address)).healthy;
-  if (healthyNow || recordLive) {
-    if (!healthyNow) await waitHealthy(r.address, opts.startTimeoutMs ?? 60_000, () => recordLive);
-    const added = await ensureSearchAttributesWithRetry(r.address, r.namespace);
-    return {
-      ...base,
-      uiUrl: recordLive ? record.uiUrl : undefined,
-      pid: recordLive ? record.pid : undefined,
-      reused: true,
-      addedSearchAttributes: added,
-      startMs: 0,
-    };
+  await ensurePrivateDir(dirname(r.dbFile));
+  await ensurePrivateDir(dirname(r.pidFile));
+  await tightenTree(dirname(r.dbFile));
+  await tightenTree(dirname(r.pidFile));
+  // One starter per port at a time: the others wait, then find its pid file and reuse its server.
+  const lock = `${r.pidFile}.lock`;
+  await acquireDirLock(lock, { timeoutMs: (opts.startTimeoutMs ?? 60_000) + 30_000 });
+  try {
+    return await startLocked(opts, r);
+  } finally {
+    await releaseDirLock(lock);
   }
+}
+
+async function startLocked(opts: DevServerOptions, r: Resolved): Promise<DevServerInfo> {
+  const base = { address: r.address, port: r.port, dbFile: r.dbFile, logFile: r.logFile, pidFile: r.pidFile };
+  const record = await readPidRecord(r.pidFile, r.port);
+  if (record) {
+    if (!(await probe(r.address)).healthy)
+      await waitHealthy(r.address, opts.startTimeoutMs ?? 60_000, () => isOurServer(record.pid, r.port));
+    const added = await ensureSearchAttributesWithRetry(r.address, r.namespace);
+    return { ...base, uiUrl: record.uiUrl, pid: record.pid, reused: true, addedSearchAttributes: added, startMs: 0 };
+  }
+  if (await tcpOpen(r.address, 1000)) throw new PortTakenError(portTakenMessage(r.address, r.port));
 
   const cli = opts.cliPath ?? (await ensureTemporalCli());
   const uiCodecEndpoint = opts.uiCodecEndpoint ?? (process.env.KUBEADM2HA_UI_CODEC_ENDPOINT || undefined);
-  await mkdir(dirname(r.dbFile), { recursive: true });
-  await mkdir(dirname(r.pidFile), { recursive: true });
   const args = [
     'server',
     'start-dev',
@@ -162,7 +187,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     HOST,
     '--port',
     String(r.port),
-    ...(r.uiPort === undefined ? ['--headless'] : ['--ui-port', String(r.uiPort)]),
+    ...(r.uiPort === undefined ? ['--headless'] : ['--ui-ip', HOST, '--ui-port', String(r.uiPort)]),
     '--db-filename',
     r.dbFile,
     '--namespace',
@@ -179,13 +204,14 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     ...(opts.extraArgs ?? []),
   ];
 
-  const logFd = openSync(r.logFile, 'a');
+  const logFd = openSync(r.logFile, 'a', PRIVATE_FILE_MODE);
   const started = Date.now();
   let exited: string | undefined;
   let pid: number;
   try {
     // detached: its own process group, so it survives our exit and `stop` can signal the whole group.
-    const child = spawn(cli, args, { detached: true, stdio: ['ignore', logFd, logFd] });
+    // umask 077: the SQLite, WAL and shm files it creates are 0600.
+    const child = withPrivateUmask(() => spawn(cli, args, { detached: true, stdio: ['ignore', logFd, logFd] }));
     child.on('exit', (code, signal) => (exited = `exited with ${signal ?? `code ${code}`}`));
     const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
     spawnError.catch(() => {}); // observed below through `exited`/pid
@@ -200,11 +226,6 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   try {
     await waitHealthy(r.address, opts.startTimeoutMs ?? 60_000, () => exited === undefined);
   } catch (err) {
-    // Lost a race with another starter on the same port: its server is fine, use it.
-    if (exited !== undefined && (await probe(r.address)).healthy) {
-      const added = await ensureSearchAttributesWithRetry(r.address, r.namespace);
-      return { ...base, reused: true, addedSearchAttributes: added, startMs: 0 };
-    }
     if (exited === undefined) killGroup(pid, 'SIGKILL');
     const tail = await logTail(r.logFile);
     throw new Error(
@@ -222,7 +243,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     cliVersion: TEMPORAL_CLI_VERSION,
     startedAt: new Date(started).toISOString(),
   };
-  await writeFile(r.pidFile, `${JSON.stringify(rec, null, 2)}\n`);
+  await writeFile(r.pidFile, `${JSON.stringify(rec, null, 2)}\n`, { mode: PRIVATE_FILE_MODE });
   const added = await ensureSearchAttributesWithRetry(r.address, r.namespace);
   return { ...base, uiUrl, pid, reused: false, addedSearchAttributes: added, startMs };
 }
@@ -234,9 +255,9 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
 export async function stopDevServer(opts: DevServerOptions & { timeoutMs?: number } = {}): Promise<StopResult> {
   const r = resolve(opts);
   const started = Date.now();
-  const record = await readPidRecord(r.pidFile);
-  if (!record) return { stopped: false, forced: false, elapsedMs: 0, reason: `no pid file ${r.pidFile}` };
-  if (!isOurServer(record.pid)) {
+  const record = await readPidRecord(r.pidFile, r.port, { live: false });
+  if (!record) return { stopped: false, forced: false, elapsedMs: 0, reason: `no pid file of ours: ${r.pidFile}` };
+  if (!isOurServer(record.pid, r.port)) {
     // Stale file (server died, machine rebooted): the pid may now belong to an unrelated process. Never signal it.
     await rm(r.pidFile, { force: true });
     return {
@@ -270,8 +291,8 @@ export async function stopDevServer(opts: DevServerOptions & { timeoutMs?: numbe
 
 export async function devServerStatus(opts: DevServerOptions = {}): Promise<DevServerStatus> {
   const r = resolve(opts);
-  const record = await readPidRecord(r.pidFile);
-  const running = record !== undefined && isOurServer(record.pid);
+  const record = await readPidRecord(r.pidFile, r.port, { live: false });
+  const running = record !== undefined && isOurServer(record.pid, r.port);
   const p = await probe(r.address);
   return {
     address: r.address,
@@ -377,19 +398,55 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** Alive and (where we can tell) really a `temporal server start-dev`: guards against pid reuse. */
-function isOurServer(pid: number): boolean {
+/**
+ * Ours: alive, owned by this user, and really a `temporal server start-dev` on this port (guards against pid reuse and
+ * against a pid file pointing at someone else's process).
+ */
+function isOurServer(pid: number, port: number): boolean {
   if (!pidAlive(pid)) return false;
+  const owner = pidOwner(pid);
+  if (owner !== undefined && owner !== process.getuid?.()) return false;
   const cmd = pidCommandLine(pid);
-  return cmd === undefined || cmd.includes('start-dev');
+  if (cmd === undefined) return process.platform !== 'linux';
+  const i = cmd.indexOf('--port');
+  return cmd.includes('start-dev') && i >= 0 && cmd[i + 1] === String(port);
 }
 
-async function readPidRecord(pidFile: string): Promise<PidRecord | undefined> {
+/**
+ * Our pid record for the port: the file is a regular file of ours that nobody else can write, and (unless
+ * live: false) its process is our server. Undefined otherwise.
+ */
+async function readPidRecord(
+  pidFile: string,
+  port: number,
+  opts: { live?: boolean } = {},
+): Promise<PidRecord | undefined> {
   try {
-    return JSON.parse(await readFile(pidFile, 'utf8')) as PidRecord;
+    const st = await lstat(pidFile);
+    const uid = process.getuid?.();
+    if (!st.isFile() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0) return undefined;
+    const rec = JSON.parse(await readFile(pidFile, 'utf8')) as PidRecord;
+    if (rec.port !== port || !Number.isInteger(rec.pid) || rec.pid <= 1) return undefined;
+    if (opts.live !== false && !isOurServer(rec.pid, port)) return undefined;
+    return rec;
   } catch {
     return undefined;
   }
+}
+
+/** What listens on the port, in words, and the ways out. */
+function portTakenMessage(address: string, port: number): string {
+  const who = portListener(port);
+  const uid = process.getuid?.();
+  let what = 'a process kubeadm2ha did not start';
+  if (who?.pid !== undefined)
+    what = `pid ${who.pid} (${(who.cmdline ?? []).join(' ').slice(0, 200)}), not started by kubeadm2ha`;
+  else if (who && who.uid !== uid) what = `a process of another user (uid ${who.uid})`;
+  return (
+    `${address} is taken by ${what}. kubeadm2ha only uses a local server it started itself, since whoever runs the ` +
+    `server receives every workflow and payload. Stop that process, or use another port (--port), or point at a ` +
+    `server you trust with --address / TEMPORAL_ADDRESS.`
+  );
 }
 
 async function logTail(logFile: string, lines = 20): Promise<string> {

@@ -1,6 +1,9 @@
 // Small process helpers for the dev server and the CLI build: liveness checks, polling with a deadline (we never
 // sleep a fixed time and hope), and a free-port finder for tests.
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
 import { createServer } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -126,5 +129,53 @@ function safeReaddir(dir: string): string[] {
     return readdirSync(dir);
   } catch {
     return [];
+  }
+}
+
+/**
+ * Takes a lock that is a directory (mkdir is atomic); its `owner` file lets a later process detect a lock left
+ * behind by a process that was killed (the pid is gone) and take it over instead of waiting forever. onWait is
+ * called once when the lock is busy. Release with releaseDirLock.
+ */
+export async function acquireDirLock(
+  lockDir: string,
+  opts: { timeoutMs: number; intervalMs?: number; onWait?: () => void },
+): Promise<void> {
+  await mkdir(dirname(lockDir), { recursive: true });
+  let announced = false;
+  await pollUntil(
+    async () => {
+      try {
+        await mkdir(lockDir, { mode: 0o700 });
+        await writeFile(join(lockDir, 'owner'), JSON.stringify({ pid: process.pid, host: hostname() }));
+        return true;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      if (await lockIsStale(lockDir)) {
+        await rm(lockDir, { recursive: true, force: true });
+        return false;
+      }
+      if (!announced) {
+        opts.onWait?.();
+        announced = true;
+      }
+      return false;
+    },
+    { timeoutMs: opts.timeoutMs, intervalMs: opts.intervalMs ?? 100, what: `the lock ${lockDir}` },
+  );
+}
+
+export async function releaseDirLock(lockDir: string): Promise<void> {
+  await rm(lockDir, { recursive: true, force: true });
+}
+
+async function lockIsStale(lockDir: string): Promise<boolean> {
+  try {
+    const owner = JSON.parse(await readFile(join(lockDir, 'owner'), 'utf8')) as { pid: number; host: string };
+    return owner.host === hostname() && !pidAlive(owner.pid);
+  } catch {
+    // No owner file yet: the owner is between mkdir and writeFile. Not stale.
+    return false;
   }
 }

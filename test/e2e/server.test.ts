@@ -2,7 +2,7 @@
 // start, clean stop, durability across a restart on the same SQLite file), search attribute repair, the CLI build
 // lock (with a fake `go`), and the pure helpers of connection.ts.
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -11,6 +11,7 @@ import { ensureTemporalCli, TemporalCliError } from '../../src/temporal/cli-bina
 import { resolveTemporalOptions, workflowUiLink } from '../../src/temporal/connection.js';
 import {
   devServerStatus,
+  PortTakenError,
   probe,
   startDevServer,
   stopDevServer,
@@ -114,6 +115,79 @@ describe('a second dev server on its own port and db file', () => {
   it('stop is a no-op when nothing runs', async () => {
     await stopDevServer(opts);
     expect(await stopDevServer(opts)).toMatchObject({ stopped: false });
+  });
+});
+
+describe('local state and whose server is reused', () => {
+  let dir: string;
+  let opts: DevServerOptions;
+  const others: DevServerOptions[] = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kubeadm2ha-devstate-'));
+    opts = {
+      cliPath: await ensureTemporalCli(),
+      port: await freePort(),
+      headless: true,
+      // A state directory as older versions left it: 0755, with a world-readable log.
+      dbFile: join(dir, 'state', 'temporal.db'),
+    };
+  });
+  afterAll(async () => {
+    for (const o of [opts, ...others]) await stopDevServer(o);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('keeps its state private: directory 0700, SQLite, log and pid files 0600, old modes fixed', async () => {
+    await mkdir(join(dir, 'state'), { mode: 0o755 });
+    await chmod(join(dir, 'state'), 0o755);
+    await writeFile(join(dir, 'state', `dev-server-${opts.port}.log`), 'old\n', { mode: 0o644 });
+    await chmod(join(dir, 'state', `dev-server-${opts.port}.log`), 0o644);
+    const info = await startDevServer(opts);
+    try {
+      const mode = async (p: string) => (await stat(p)).mode & 0o777;
+      expect(await mode(join(dir, 'state'))).toBe(0o700);
+      for (const f of [info.dbFile, `${info.dbFile}-wal`, `${info.dbFile}-shm`, info.logFile, info.pidFile]) {
+        expect({ f, mode: await mode(f) }).toEqual({ f, mode: 0o600 });
+      }
+    } finally {
+      await stopDevServer(opts);
+    }
+  });
+
+  it('does not reuse a healthy Temporal server it did not start on the port, and names it', async () => {
+    // "Someone else's" server: the same binary on our port, but recorded elsewhere, so no pid file of ours.
+    const foreign: DevServerOptions = { ...opts, dbFile: join(dir, 'foreign', 'temporal.db') };
+    others.push(foreign);
+    const theirs = await startDevServer(foreign);
+    try {
+      const err = await startDevServer(opts).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      expect(err).toBeInstanceOf(PortTakenError);
+      expect(err!.message).toContain(`pid ${theirs.pid}`);
+      expect(err!.message).toContain('not started by kubeadm2ha');
+      expect((await devServerStatus(opts)).running).toBe(false);
+    } finally {
+      await stopDevServer(foreign);
+    }
+  });
+
+  it('does not take a pid file whose process is not its server on that port (pid reuse) for a running server', async () => {
+    const pidFile = join(dir, 'state', `dev-server-${opts.port}.json`);
+    await writeFile(pidFile, JSON.stringify({ pid: process.pid, port: opts.port }), { mode: 0o600 });
+    const info = await startDevServer(opts);
+    expect(info.reused).toBe(false);
+    expect(info.pid).not.toBe(process.pid);
+    await stopDevServer(opts);
+  });
+
+  it('two starters at once end up with one server, both using it', async () => {
+    const [a, b] = await Promise.all([startDevServer(opts), startDevServer(opts)]);
+    expect([a.reused, b.reused].sort()).toEqual([false, true]);
+    expect(a.pid).toBe(b.pid);
+    await stopDevServer(opts);
   });
 });
 

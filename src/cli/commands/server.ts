@@ -2,12 +2,14 @@
 // Other commands call ensureLocalServer() so a first-time user never has to start it by hand.
 import type { Command } from 'commander';
 import { FailureType, InvalidInputError, KubeadmHaError } from '../../errors.js';
+import { secureLocalState } from '../../private-files.js';
 import { TemporalCliError } from '../../temporal/cli-binary.js';
 import { resolveTemporalOptions, type TemporalFlags } from '../../temporal/connection.js';
 import {
   DEFAULT_PORT,
   DEFAULT_UI_PORT,
   devServerStatus,
+  PortTakenError,
   startDevServer,
   stopDevServer,
   type DevServerOptions,
@@ -103,10 +105,13 @@ function toDevServerOptions(f: ServerFlags): DevServerOptions {
 // Maps failures to the CLI's exit codes: a missing Go toolchain is an environment problem (1), a server that
 // never answers is "cannot reach Temporal" (3).
 async function start(opts: DevServerOptions) {
+  await secureLocalState();
   try {
     return await startDevServer(opts);
   } catch (err) {
-    if (err instanceof TemporalCliError) throw new KubeadmHaError(err.message, FailureType.HostNotSuitable);
+    if (err instanceof TemporalCliError || err instanceof PortTakenError) {
+      throw new KubeadmHaError(err.message, FailureType.HostNotSuitable);
+    }
     throw new KubeadmHaError((err as Error).message, FailureType.HostUnreachable);
   }
 }
