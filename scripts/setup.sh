@@ -12,7 +12,8 @@ fi
 
 pkgs=(openssh-server openssh-client etcd-server etcd-client keepalived nginx libnginx-mod-stream haproxy skopeo
   docker-registry containerd runc ansible-core iproute2 iputils-ping busybox-static tcpdump openssl procps sudo
-  containernetworking-plugins iptables nftables curl gpg gpg-agent python3 dpkg-dev gcc libc6-dev file)
+  containernetworking-plugins iptables nftables curl gpg gpg-agent python3 dpkg-dev gcc libc6-dev file
+  systemd-container mmdebstrap)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -3,7 +3,7 @@
 // in the host's pid namespace, so every daemon started on the host dies with it. `unshare --fork` itself ignores
 // TERM, so it is only SIGKILLed when PID 1 does not go in time.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { hostDir } from './host-files.js';
@@ -21,12 +21,17 @@ export interface HostProcess {
 
 export interface StartOptions {
   labDir: string;
+  labId: number;
   netnsPath: string;
   index: number;
   /** First boot of a prepared lab. */
   prepare: boolean;
   /** Not tied to this process: no death signal, own session, not waited on. */
   detached: boolean;
+  /** What the host's PID 1 runs instead of host-init (an nspawn host: systemd-nspawn), argv. */
+  init?: string[];
+  /** Append PID 1's stdout and stderr here (a console log) instead of discarding them. */
+  logFile?: string;
 }
 
 export async function startHostProcess(o: StartOptions): Promise<HostProcess> {
@@ -43,15 +48,22 @@ export async function startHostProcess(o: StartOptions): Promise<HostProcess> {
     '--uts',
     '--propagation',
     'private',
-    join(o.labDir, 'host-init.sh'),
-    hostName(o.index),
-    h,
-    o.prepare ? '1' : '0',
+    ...(o.init ?? [join(o.labDir, 'host-init.sh'), hostName(o.index), h, o.prepare ? '1' : '0']),
   ];
   // An attached host dies with this process even on SIGKILL: unshare gets SIGKILL when we die (pdeathsig, kept
   // across the execs of nsenter and unshare), and --kill-child passes it on to the host's PID 1.
   const cmd = o.detached ? argv : ['setpriv', '--pdeathsig', 'KILL', ...argv];
-  const child = spawn(cmd[0]!, cmd.slice(1), { stdio: 'ignore', detached: o.detached });
+  const log = o.logFile === undefined ? undefined : openSync(o.logFile, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(cmd[0]!, cmd.slice(1), {
+      stdio: log === undefined ? 'ignore' : ['ignore', log, log],
+      detached: o.detached,
+    });
+  } finally {
+    // The child holds its own copy from here on.
+    if (log !== undefined) closeSync(log);
+  }
   const spawned = new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
     child.once('error', reject);

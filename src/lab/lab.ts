@@ -7,9 +7,10 @@ import { constants, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { InventoryInput } from '../inventory/schema.js';
 import { execInHost, type ExecResult } from './exec.js';
-import { HOST_INIT, prepareHost, sshConfigText } from './host-files.js';
+import { HOST_INIT, sshConfigText } from './host-files.js';
+import { namespaceHostKind, type HostKind } from './host-kind.js';
 import { writeEd25519KeyPair } from './openssh-key.js';
-import { initLogTail, startHostProcess, stopHostProcess, waitForSsh, type HostProcess } from './host-process.js';
+import { initLogTail, stopHostProcess, waitForSsh, type HostProcess } from './host-process.js';
 import { labInventory, writeLabInventory, type LabInventoryOverrides } from './inventory.js';
 import { bridgeAddressOf, hostAddress, hostName, MAX_HOSTS, netnsName, subnetOf, vipOf } from './names.js';
 import { createNetwork, ensureBlackhole, removeNetwork } from './network.js';
@@ -61,6 +62,8 @@ export interface CreateLabOptions {
   detached?: boolean;
   /** Deadline for all sshds to accept (default 20 s). */
   readyTimeoutMs?: number;
+  /** Namespace hosts (default) or another kind, e.g. src/lab/nspawn's systemd hosts. */
+  kind?: HostKind;
 }
 
 const TOOLS = [
@@ -72,9 +75,9 @@ const TOOLS = [
   '/usr/bin/flock',
 ];
 
-async function requireTools(): Promise<void> {
+async function requireTools(kind: HostKind): Promise<void> {
   const missing: string[] = [];
-  for (const t of [...TOOLS]) {
+  for (const t of new Set([...TOOLS, ...kind.tools])) {
     try {
       await access(t, constants.X_OK);
     } catch {
@@ -94,7 +97,8 @@ export async function createLab(opts: CreateLabOptions): Promise<Lab> {
   if (!Number.isInteger(n) || n < 1 || n > MAX_HOSTS) throw new Error(`lab hosts must be 1..${MAX_HOSTS}, got ${n}`);
   const prepared = opts.prepared ?? true;
   const detached = opts.detached ?? false;
-  await requireTools();
+  const kind = opts.kind ?? namespaceHostKind;
+  await requireTools(kind);
   cleanupStaleLabsSync();
 
   const dir = await mkdtemp('/tmp/k2h-lab.');
@@ -131,8 +135,9 @@ export async function createLab(opts: CreateLabOptions): Promise<Lab> {
   };
 
   const boot = async (h: LabHost, prepare: boolean): Promise<void> => {
-    const p = await startHostProcess({
+    const p = await kind.start({
       labDir: dir,
+      labId: id,
       netnsPath: `/run/netns/${netnsName(id, h.index)}`,
       index: h.index,
       prepare,
@@ -164,7 +169,7 @@ export async function createLab(opts: CreateLabOptions): Promise<Lab> {
     // Each host boots as soon as its own files are there; known_hosts is only needed by clients, later.
     const known = await Promise.all(
       hosts.map(async (h) => {
-        const line = await prepareHost(dir, id, h.index, n, clientPub);
+        const line = await kind.prepare(dir, id, h.index, n, clientPub);
         await boot(h, prepared);
         return line;
       }),
@@ -173,8 +178,8 @@ export async function createLab(opts: CreateLabOptions): Promise<Lab> {
     await writeFile(sshConfigPath, sshConfigText(id, n, privateKeyPath, knownHostsPath));
     saveRecord();
     phase('host files + processes');
-    await waitAllReady(hosts, procs, dir, opts.readyTimeoutMs ?? 20_000);
-    phase('sshd accepting');
+    await waitAllReady(hosts, procs, dir, kind, opts.readyTimeoutMs ?? 20_000);
+    phase('hosts ready');
     if (detached) saveRecord();
   } catch (err) {
     if (!detached) forgetOnExit(id);
@@ -205,7 +210,7 @@ export async function createLab(opts: CreateLabOptions): Promise<Lab> {
       return writeLabInventory(path, lab.inventory());
     },
     async exec(host, cmd, execOpts = {}) {
-      const res = await execInHost(hostProc(host).init.pid, join(dir, 'exec'), cmd);
+      const res = await execInHost(kind.execPid(hostProc(host)), join(dir, 'exec'), cmd);
       if (res.code !== 0 && !execOpts.allowFail) {
         throw new Error(
           `${host}: \`${cmd}\` exited ${res.code}: ${res.stderr.trim().split('\n').slice(-3).join(' | ')}`,
@@ -225,7 +230,7 @@ export async function createLab(opts: CreateLabOptions): Promise<Lab> {
       if (procs.get(name)) return;
       await boot(h, false);
       saveRecord();
-      await waitAllReady([h], procs, dir, opts.readyTimeoutMs ?? 20_000);
+      await waitAllReady([h], procs, dir, kind, opts.readyTimeoutMs ?? 20_000);
     },
     destroy() {
       destroyed ??= (async () => {
@@ -245,13 +250,20 @@ async function waitAllReady(
   hosts: LabHost[],
   procs: Map<string, HostProcess | undefined>,
   dir: string,
+  kind: HostKind,
   timeoutMs: number,
 ): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   const results = await Promise.all(hosts.map((h) => waitForSsh(h.address, procs.get(h.name)!, timeoutMs)));
   const failed = hosts.filter((_, k) => !results[k]);
   if (failed.length) {
     throw new Error(
       `lab hosts not accepting ssh within ${timeoutMs} ms: ${failed.map((h) => `${h.name} (${initLogTail(dir, h.index)})`).join('; ')}`,
+    );
+  }
+  if (kind.ready) {
+    await Promise.all(
+      hosts.map((h) => kind.ready!(h.name, procs.get(h.name)!, dir, Math.max(1000, deadline - Date.now()))),
     );
   }
 }

@@ -10,6 +10,7 @@ import { labLinks, labNetns, netnsPids, releaseBlackhole, removeNetwork } from '
 import { isAlive, pollForSync, procId, runSync, signal, type ProcId } from './proc.js';
 import { stopLabServicesSync } from './lab-service.js';
 import { undoKubeletSideEffectsSync } from './k8s/side-effects.js';
+import { removeNspawnCgroupsSync } from './nspawn/cgroups.js';
 import { claimReap, claimSpecificId, isLive, listIds, readOwner, release } from './registry.js';
 
 /** What `${dir}/lab.json` holds: enough for another process to find and remove everything. */
@@ -47,6 +48,8 @@ export function teardownLab(id: number, dir?: string): void {
   }
   removeNetwork(id);
   releaseBlackhole(id);
+  // nspawn hosts' cgroups (none for namespace hosts): empty once every process of the lab is gone.
+  removeNspawnCgroupsSync(id);
   if (isLabDir(dir)) rmSync(dir, { recursive: true, force: true });
   release(id);
 }
@@ -85,6 +88,7 @@ export function cleanupStaleLabsSync(): void {
     killNetnsProcesses(id);
     removeNetwork(id);
     releaseBlackhole(id);
+    removeNspawnCgroupsSync(id);
     release(id);
   }
   // Registrations that never got renamed into place.

@@ -1,6 +1,6 @@
 // The lab itself, against the real kernel and real OpenSSH: namespace hosts on a private bridge, each with its own
 // sshd, identity, filesystem view and pid namespace; strict host keys; clean teardown, also after a crash.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { cpus, loadavg } from 'node:os';
@@ -11,19 +11,9 @@ import { Inventory, SshSettings } from '../../src/inventory/schema.js';
 import { cleanupStaleLabs, createLab, destroyLabById, labStatus, type Lab } from '../../src/lab/index.js';
 import { SshPool } from '../../src/ssh/index.js';
 import { capture } from '../support/tcpdump.js';
+import { alive, holdLab, leftovers, snapshot, ssh } from '../support/lab-state.js';
 
 const pexec = promisify(execFile);
-
-/** `ssh -F <lab ssh_config> host cmd` with the machine's OpenSSH client; never throws. */
-async function ssh(lab: Lab, host: string, cmd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await pexec('ssh', ['-F', lab.sshConfigPath, host, cmd], { timeout: 20_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
 
 /** 'open', 'timeout' or the connect error code (ECONNREFUSED…). */
 function tcpConnect(address: string, port: number): Promise<string> {
@@ -46,53 +36,6 @@ async function pollUntil<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 
 }
 
 const sh = async (cmd: string): Promise<string> => (await pexec('sh', ['-c', cmd])).stdout;
-const alive = (pid: number): boolean => {
-  try {
-    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-};
-
-interface Snapshot {
-  id: number;
-  dir: string;
-  pids: number[];
-}
-function snapshot(lab: Lab): Snapshot {
-  const rec = JSON.parse(readFileSync(join(lab.dir, 'lab.json'), 'utf8')) as {
-    hosts: Array<{ unshare?: { pid: number }; init?: { pid: number } }>;
-  };
-  return {
-    id: lab.id,
-    dir: lab.dir,
-    pids: rec.hosts.flatMap((h) => [h.unshare?.pid ?? 0, h.init?.pid ?? 0]).filter(Boolean),
-  };
-}
-
-/** Everything a lab may leave: its netns, links, routes, mounts, processes, directory, registration. */
-async function leftovers(s: Snapshot): Promise<string[]> {
-  const found: string[] = [];
-  const netns = (await sh('ip netns list')).split('\n').filter((l) => l.startsWith(`k2h${s.id}-`));
-  if (netns.length) found.push(`netns ${netns.join(',')}`);
-  const links = (await sh('ip -o link show'))
-    .split('\n')
-    .map((l) => (l.split(': ')[1] ?? '').split('@')[0] ?? '')
-    .filter((n) => n === `k2hbr${s.id}` || n.startsWith(`k2h${s.id}v`));
-  if (links.length) found.push(`links ${links.join(',')}`);
-  const routes = (await sh('ip route show')).split('\n').filter((l) => l.includes(`10.200.${s.id}.`));
-  if (routes.length) found.push(`routes ${routes.join(',')}`);
-  const mounts = readFileSync('/proc/mounts', 'utf8')
-    .split('\n')
-    .filter((l) => l.includes(s.dir) || l.includes(`/run/netns/k2h${s.id}-`));
-  if (mounts.length) found.push(`mounts ${mounts.join(',')}`);
-  const live = s.pids.filter(alive);
-  if (live.length) found.push(`processes ${live.join(',')}`);
-  if (existsSync(s.dir)) found.push(`dir ${s.dir}`);
-  if (existsSync(`/run/kubeadm2ha-lab/${s.id}`)) found.push(`registration ${s.id}`);
-  return found;
-}
 
 let lab: Lab;
 let createMs = 0;
@@ -322,22 +265,3 @@ describe('teardown', () => {
     expect(() => destroyLabById(held.id)).toThrow(/no lab with id/);
   });
 });
-
-/** Runs test/lab/fixtures/hold-lab.ts in its own process and returns what it printed about its lab. */
-async function holdLab(mode?: 'detached'): Promise<{ child: ChildProcess; held: Snapshot }> {
-  const script = join(import.meta.dirname, 'fixtures', 'hold-lab.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...(mode ? [mode] : [])], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const line = await new Promise<string>((resolve, reject) => {
-    let buf = '';
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      if (buf.includes('\n')) resolve(buf.split('\n')[0]!);
-    });
-    child.once('exit', (c) =>
-      buf.includes('\n') ? undefined : reject(new Error(`hold-lab exited ${c} before printing`)),
-    );
-  });
-  return { child, held: JSON.parse(line) as Snapshot };
-}
