@@ -21,8 +21,8 @@ PACKAGES=(systemd systemd-sysv dbus iproute2 openssh-server sudo python3 procps 
 # The rootfs itself is the "binary" the cache checks: these must exist and be executable in it.
 BINARIES=(usr/lib/systemd/systemd usr/sbin/sshd usr/bin/etcd usr/sbin/keepalived usr/sbin/haproxy usr/bin/containerd)
 
-# Identity a host must not share with another one; keys and machine-id come from each host's overlay. Units that
-# would race our own configuration at first boot stay installed but disabled, as the test's "bare host" starts.
+# Identity a host must not share with another one; keys and machine-id come from each host's overlay. The packages'
+# own units stay as Debian installs them (etcd, haproxy, containerd enabled), as on a real host after apt-get.
 HOOK='rm -f "$1"/etc/ssh/ssh_host_*; : >"$1"/etc/machine-id; rm -f "$1"/etc/hostname "$1"/var/lib/dbus/machine-id'
 
 log() { printf 'build-nspawn-rootfs: %s\n' "$*" >&2; }
