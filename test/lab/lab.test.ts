@@ -245,6 +245,10 @@ describe('teardown', () => {
     await pollUntil(() => held.pids.every((p) => !alive(p)), 'held lab hosts to die');
     expect((await leftovers(held)).length).toBeGreaterThan(0); // netns, bridge, dir are still there...
     await cleanupStaleLabs();
+    // Another test file's cleanup may have claimed this lab first and still be removing it: wait for it (bounded).
+    await pollUntil(async () => (await leftovers(held)).length === 0, 'the stale lab to be removed', 15_000).catch(
+      () => undefined,
+    );
     expect(await leftovers(held)).toEqual([]); // ...until the next run's cleanup.
     expect((await ssh(lab, 'h1', 'hostname')).stdout.trim()).toBe('h1'); // live labs are left alone
   });

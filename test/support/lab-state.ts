@@ -79,7 +79,9 @@ export async function leftovers(s: Snapshot): Promise<string[]> {
   });
   if (cgroups.length) found.push(`cgroups ${cgroups.join(',')}`);
   if (existsSync(s.dir)) found.push(`dir ${s.dir}`);
-  if (existsSync(`/run/kubeadm2ha-lab/${s.id}`)) found.push(`registration ${s.id}`);
+  // Ids are reused as soon as they are free: a registration of this id counts only if it is still this lab's.
+  const owner = `/run/kubeadm2ha-lab/${s.id}/owner.json`;
+  if (existsSync(owner) && readFileSync(owner, 'utf8').includes(`"dir":"${s.dir}"`)) found.push(`registration ${s.id}`);
   return found;
 }
 

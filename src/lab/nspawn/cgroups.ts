@@ -6,6 +6,7 @@
 // them; removed depth-first once the host's processes are gone (an empty cgroup is all that is left).
 import { readdirSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { pollForSync } from '../proc.js';
 
 export const cgroupName = (id: number, index: number): string => `k2h${id}-h${index}`;
 
@@ -32,8 +33,15 @@ function removeTree(dir: string): void {
   rmdirSync(dir);
 }
 
-/** Remove lab `id`'s host cgroups (whatever exists; one still holding a process stays, and is reported). */
+/** Remove lab `id`'s host cgroups (whatever exists). A cgroup whose last tasks are still exiting refuses rmdir
+ * (EBUSY) for a moment: retried for up to 3 s; one still busy then stays, and is returned. */
 export function removeNspawnCgroupsSync(id: number): string[] {
+  let left: string[] = [];
+  pollForSync(() => (left = removeOnce(id)).length === 0, 3000, 50);
+  return left;
+}
+
+function removeOnce(id: number): string[] {
   const left: string[] = [];
   const mine = new RegExp(`^k2h${id}-h\\d+$`);
   for (const root of CGROUP_ROOTS) {

@@ -104,6 +104,10 @@ describe('nspawn lab hosts', () => {
     await pollUntil(() => held.pids.every((p) => !alive(p)), 'held nspawn hosts to die', 15_000);
     expect((await leftovers(held)).length).toBeGreaterThan(0);
     await cleanupStaleLabs();
+    // Another test file's cleanup may have claimed this lab first and still be removing it: wait for it (bounded).
+    await pollUntil(async () => (await leftovers(held)).length === 0, 'the stale lab to be removed', 15_000).catch(
+      () => undefined,
+    );
     expect(await leftovers(held)).toEqual([]);
     expect((await ssh(lab, 'h1', 'hostname')).stdout.trim()).toBe('h1');
   });
