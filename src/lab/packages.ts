@@ -37,6 +37,9 @@ export const LAB_PACKAGES = [
   'gcc',
   'libc6-dev',
   'file',
+  // nspawn hosts (src/lab/nspawn): systemd-nspawn boots them, mmdebstrap builds their root fs.
+  'systemd-container',
+  'mmdebstrap',
 ] as const;
 
 export async function missingLabPackages(): Promise<string[]> {
