@@ -86,6 +86,9 @@ export function nspawnHostKind(rootfs: string): HostKind {
           `--overlay=+/:${join(h, 'upper')}:/`,
           `--bind=${join(h, 'root')}:/root`,
           `--network-namespace-path=${o.netnsPath}`,
+          // keepalived adds and removes the VIP (netlink RTM_NEWADDR: "Operation not permitted" without it). The netns
+          // is the host's own (its eth0 on the lab bridge), so this reaches nothing beyond it.
+          '--capability=CAP_NET_ADMIN',
           // This machine's PID 1 is not systemd: no machined to register with, no scope unit to create.
           '--register=no',
           '--keep-unit',
