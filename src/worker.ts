@@ -36,7 +36,7 @@ export async function createKubeadmHaWorker(opts: KubeadmHaWorkerOptions): Promi
     taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
     workflowBundle: await loadWorkflowBundle(),
     activities: createActivities(deps),
-    dataConverter: dataConverter(),
+    dataConverter: dataConverter({ role: 'worker' }),
     ...(opts.maxConcurrentActivities !== undefined && { maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities }),
     ...(opts.activityLogFile && { interceptors: { activity: [activityLogInterceptor(opts.activityLogFile)] } }),
   });

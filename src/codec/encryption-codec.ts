@@ -7,12 +7,14 @@
 //   data:     12-byte IV ‖ ciphertext ‖ 16-byte GCM tag
 // The plaintext is the whole original payload (its metadata too: the encoding of a value can itself say something).
 // The key id is also bound as associated data, so relabelling a payload with another key id fails authentication.
-// Payloads that are not encrypted pass through decode unchanged: histories written before encryption was on (or
-// with KUBEADM2HA_CODEC=off) stay readable.
+// Payloads that are not encrypted pass through decode unchanged for readers (the client, the codec server), so
+// histories written before encryption was on stay readable; the worker asks for `unencrypted: 'wrap'` instead
+// (./wrap-unencrypted.ts), so that nothing without our encryption is ever taken as workflow input.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { CodecKeyError, type CodecKey } from './keyring.js';
 import { deserializePayload, serializePayload } from './payload-bytes.js';
+import { wrapUnencrypted } from './wrap-unencrypted.js';
 
 export const ENCODING = 'binary/encrypted';
 export const METADATA_ENCODING = 'encoding';
@@ -31,8 +33,16 @@ export interface KeySource {
   describe(): string;
 }
 
+export interface EncryptionCodecOptions {
+  /** What decode does with a payload that is not encrypted: hand it on as it is (readers), or wrap it (worker). */
+  unencrypted?: 'pass' | 'wrap';
+}
+
 export class EncryptionCodec implements PayloadCodec {
-  constructor(private readonly keys: KeySource) {}
+  constructor(
+    private readonly keys: KeySource,
+    private readonly opts: EncryptionCodecOptions = {},
+  ) {}
 
   async encode(payloads: Payload[]): Promise<Payload[]> {
     if (payloads.length === 0) return payloads;
@@ -43,7 +53,8 @@ export class EncryptionCodec implements PayloadCodec {
   async decode(payloads: Payload[]): Promise<Payload[]> {
     return Promise.all(
       payloads.map(async (p) => {
-        if (text(p.metadata?.[METADATA_ENCODING]) !== ENCODING) return p;
+        if (text(p.metadata?.[METADATA_ENCODING]) !== ENCODING)
+          return this.opts.unencrypted === 'wrap' ? wrapUnencrypted(p) : p;
         const id = text(p.metadata?.[METADATA_KEY_ID]);
         if (!id) throw new CodecKeyError('encrypted payload has no encryption-key-id');
         const cipher = text(p.metadata?.[METADATA_CIPHER]);

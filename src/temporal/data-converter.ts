@@ -5,8 +5,9 @@
 // or Web UI in plain text. `kubeadm2ha codec serve` lets the Web UI decrypt in the browser.
 //
 // KUBEADM2HA_CODEC=off turns encryption off, for debugging only (it says so on stderr). Client and worker must
-// agree: a worker without the codec cannot read what an encrypting client wrote. Decoding passes unencrypted
-// payloads through, so turning encryption on later keeps old histories readable.
+// agree: a worker without the codec cannot read what an encrypting client wrote. A client decoding passes
+// unencrypted payloads through, so turning encryption on later keeps old histories readable; the worker wraps them
+// (src/codec/unencrypted.ts) so its workflows refuse input from anyone without the keyring.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { DataConverter } from '@temporalio/common';
@@ -20,6 +21,8 @@ export const CODEC_ENV = 'KUBEADM2HA_CODEC';
 export interface DataConverterOptions {
   /** Where KUBEADM2HA_CODEC and KUBEADM2HA_CODEC_KEYRING are read (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /** The worker's converter wraps payloads that arrive unencrypted; a client's hands them on. */
+  role?: 'client' | 'worker';
 }
 
 export function dataConverter(opts: DataConverterOptions = {}): DataConverter | undefined {
@@ -29,7 +32,9 @@ export function dataConverter(opts: DataConverterOptions = {}): DataConverter | 
     return undefined;
   }
   return {
-    payloadCodecs: [new EncryptionCodec(keySource(keyringPath(env)))],
+    payloadCodecs: [
+      new EncryptionCodec(keySource(keyringPath(env)), { unencrypted: opts.role === 'worker' ? 'wrap' : 'pass' }),
+    ],
     failureConverterPath: failureConverterPath(),
   };
 }

@@ -21,6 +21,7 @@ import {
 import type { CertFact, CertSource } from '../plan/certs.js';
 import type { HostContext } from '../plan/types.js';
 import { failureMessage } from './failure-info.js';
+import { acceptInput } from './input.js';
 import { beginOperation } from './operation.js';
 
 const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 5 };
@@ -44,7 +45,8 @@ const describeUnhealthy = (h: EtcdHealth): string =>
   h.unhealthy.map((u) => `${u.name} (${u.endpoint ? `${u.endpoint}: ` : ''}${u.error})`).join(', ') ||
   `down: ${h.down.join(', ')}`;
 
-export async function renewEtcdCertificates(input: RenewEtcdInput): Promise<EtcdRenewalReport> {
+export async function renewEtcdCertificates(raw: RenewEtcdInput): Promise<EtcdRenewalReport> {
+  const input = acceptInput('renewEtcdCertificates', raw);
   const p = plan(input);
   const healthTimeoutSeconds = input.healthTimeoutSeconds ?? 120;
   const progress = beginOperation('certs', 'etcd certificate renewal', p);

@@ -19,6 +19,7 @@ import {
 } from '../plan/certs.js';
 import { forEachLimited } from './concurrency.js';
 import { failureMessage } from './failure-info.js';
+import { acceptInput } from './input.js';
 import { beginOperation } from './operation.js';
 
 const { readHostCertificates } = proxyActivities<Activities>({
@@ -26,7 +27,8 @@ const { readHostCertificates } = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 3 },
 });
 
-export async function checkCertificates(input: CertsInput): Promise<CertReport> {
+export async function checkCertificates(raw: CertsInput): Promise<CertReport> {
+  const input = acceptInput('checkCertificates', raw);
   let plan: CertsPlan;
   try {
     plan = planCertificateCheck(input);

@@ -16,6 +16,7 @@ import { planEtcdSetup, type EtcdSetupPlan, type EtcdSetupReport, type EtcdStepI
 import type { HostContext } from '../plan/types.js';
 import { forEachLimited } from './concurrency.js';
 import { failureMessage } from './failure-info.js';
+import { acceptInput } from './input.js';
 import { beginOperation } from './operation.js';
 
 export interface SetupEtcdInput {
@@ -61,10 +62,8 @@ interface HostOutcome {
   error?: string;
 }
 
-export async function setupEtcdCluster({
-  inventory,
-  healthTimeoutSeconds = 120,
-}: SetupEtcdInput): Promise<EtcdSetupReport> {
+export async function setupEtcdCluster(input: SetupEtcdInput): Promise<EtcdSetupReport> {
+  const { inventory, healthTimeoutSeconds = 120 } = acceptInput('setupEtcdCluster', input);
   const p = plan(inventory);
   const progress = beginOperation('etcd', 'etcd setup', p);
   const ctx = (name: string): HostContext => {

@@ -8,6 +8,7 @@ import { crossHostChecks, planPreflight, summarize } from '../plan/preflight.js'
 import type { CheckResult, PreflightInput, PreflightReport } from '../plan/types.js';
 import { forEachLimited } from './concurrency.js';
 import { failureMessage, failureType, hostLevelFailures } from './failure-info.js';
+import { acceptInput } from './input.js';
 import { beginOperation } from './operation.js';
 
 const { runPreflightCheck } = proxyActivities<Activities>({
@@ -15,7 +16,8 @@ const { runPreflightCheck } = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 3 },
 });
 
-export async function preflightCluster({ inventory }: PreflightInput): Promise<PreflightReport> {
+export async function preflightCluster(input: PreflightInput): Promise<PreflightReport> {
+  const { inventory } = acceptInput('preflightCluster', input);
   const plan = planPreflight(inventory);
   const progress = beginOperation('preflight', 'preflight', plan);
   const results: CheckResult[] = [];

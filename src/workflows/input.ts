@@ -1,0 +1,61 @@
+// The first thing every workflow does: accept its input only if it is what the CLI would have sent. History is
+// not trusted: anyone with write access to the Temporal namespace can start a workflow, and input decides which
+// hosts the worker connects to and sends keys to. So the input must
+//   - have come encrypted with the codec keyring (the worker's codec wraps anything else, src/codec/unencrypted.ts;
+//     with KUBEADM2HA_CODEC=off nothing is wrapped and plaintext is accepted, as the operator asked), and
+//   - pass the same zod schema and cross-field rules (errors, not warnings) as `kubeadm2ha … -i inventory`.
+// Anything else ends the run with a non-retryable InvalidInput saying why. A thrown plain Error would fail the
+// workflow task instead, which Temporal retries forever. Validation adds no workflow commands, so recorded
+// histories replay unchanged.
+import { ApplicationFailure } from '@temporalio/workflow';
+import { z } from 'zod';
+import { isUnencrypted, UNENCRYPTED } from '../codec/unencrypted.js';
+import { FailureType } from '../errors.js';
+import { formatPath } from '../inventory/locate.js';
+import { checkRules, ruleView } from '../inventory/rules.js';
+import { Inventory } from '../inventory/schema.js';
+
+const seconds = z.number().int().positive();
+
+/** Each workflow's input, as the CLI builds it (the TypeScript interfaces next to each workflow describe the same). */
+export const WorkflowInput = {
+  preflightCluster: z.object({ inventory: Inventory }).strict(),
+  setupEtcdCluster: z
+    .object({ inventory: Inventory, healthTimeoutSeconds: seconds.optional(), replaceCa: z.boolean().optional() })
+    .strict(),
+  checkCertificates: z.object({ inventory: Inventory, thresholdDays: z.number().int().min(0).optional() }).strict(),
+  renewEtcdCertificates: z.object({ inventory: Inventory, healthTimeoutSeconds: seconds.optional() }).strict(),
+} as const;
+export type WorkflowName = keyof typeof WorkflowInput;
+type Accepted = { [W in WorkflowName]: z.output<(typeof WorkflowInput)[W]> };
+
+/** At most this many problems in the failure message; the rest are counted. */
+const SHOWN = 10;
+
+/** The validated input (schema defaults applied), or a non-retryable InvalidInput failure. */
+export function acceptInput<W extends WorkflowName>(workflow: W, input: unknown): Accepted[W] {
+  if (isUnencrypted(input)) {
+    throw ApplicationFailure.nonRetryable(
+      `${workflow}: refused input that arrived unencrypted (${UNENCRYPTED}): this worker runs only what a client ` +
+        `with its codec keyring started. Start runs with kubeadm2ha and the same KUBEADM2HA_CODEC_KEYRING as the ` +
+        `worker (or KUBEADM2HA_CODEC=off on both, for debugging only)`,
+      FailureType.InvalidInput,
+    );
+  }
+  const parsed = WorkflowInput[workflow].safeParse(input);
+  const problems = parsed.success
+    ? checkRules(ruleView((input as { inventory: unknown }).inventory, parsed.data.inventory))
+        .filter((f) => f.severity === 'error')
+        .map((f) => `inventory.${formatPath(f.path)}: ${f.message}`)
+    : parsed.error.issues.map(
+        (i) => `${formatPath(i.path.filter((k) => typeof k !== 'symbol')) || '(input)'}: ${i.message}`,
+      );
+  if (!parsed.success || problems.length > 0) {
+    const more = problems.length > SHOWN ? `; and ${problems.length - SHOWN} more` : '';
+    throw ApplicationFailure.nonRetryable(
+      `${workflow}: invalid input: ${problems.slice(0, SHOWN).join('; ')}${more}`,
+      FailureType.InvalidInput,
+    );
+  }
+  return parsed.data;
+}
