@@ -21,6 +21,7 @@ import { startDevServer, stopDevServer } from '../src/temporal/dev-server.js';
 import { freePort } from '../src/temporal/process-util.js';
 import { SshPool } from '../src/ssh/index.js';
 import { createKubeadmHaWorker } from '../src/worker.js';
+import { sshTrustOf } from '../src/activities/ssh-trust.js';
 import { installRedactingLogger } from '../src/worker/runtime-logging.js';
 
 const run = promisify(execFile);
@@ -52,7 +53,7 @@ async function ours(inv: Inventory, address: string, round: number): Promise<num
   installRedactingLogger();
   const native = await NativeConnection.connect({ address });
   const taskQueue = `bench-${process.pid}-${round}`;
-  const w = await createKubeadmHaWorker({ connection: native, taskQueue });
+  const w = await createKubeadmHaWorker({ connection: native, taskQueue, sshTrust: sshTrustOf(inv) });
   const t0 = performance.now();
   const report = (await w.run(
     client.workflow.execute('preflightCluster', {

@@ -90,7 +90,9 @@ export class HostKeyMismatchError extends KubeadmHaError {
 export class HostKeyUnknownError extends KubeadmHaError {
   constructor(host: string, fingerprint: string, knownHosts: string) {
     super(
-      `host key ${fingerprint} is not in ${knownHosts}; verify it and add it, or set ssh.hostKeyPolicy: accept-new in the inventory to record it`,
+      `host key ${fingerprint} is not in ${knownHosts} (the worker's known_hosts); verify it and add it, or let the ` +
+        `worker record it: ssh.hostKeyPolicy: accept-new in the inventory the CLI (or \`kubeadm2ha worker -i\`) ` +
+        `reads, or \`kubeadm2ha worker --host-key-policy accept-new\``,
       FailureType.HostKeyUnknown,
       host,
     );

@@ -6,6 +6,7 @@ import { Worker } from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
 import type { ActivityDeps } from './activities/deps.js';
 import { createSshDeps } from './activities/ssh-deps.js';
+import type { SshTrust } from './activities/ssh-trust.js';
 import { loadWorkflowBundle } from './temporal/bundle.js';
 import { dataConverter } from './temporal/data-converter.js';
 import { activityLogInterceptor } from './worker/activity-log.js';
@@ -18,7 +19,9 @@ export interface KubeadmHaWorkerOptions {
   /** Append one JSON line per activity start/completion/failure to this file. */
   activityLogFile?: string;
   maxConcurrentActivities?: number;
-  /** Default: real SSH with the settings each activity carries. */
+  /** Host-key policy, known_hosts, keys: the worker's own, never from workflow input. Default strict, ~/.ssh. */
+  sshTrust?: SshTrust;
+  /** Default: real SSH, planned by each activity's input, trusted as sshTrust says. */
   deps?: ActivityDeps & { close?: () => Promise<void> };
 }
 
@@ -29,7 +32,7 @@ export interface KubeadmHaWorker {
 }
 
 export async function createKubeadmHaWorker(opts: KubeadmHaWorkerOptions): Promise<KubeadmHaWorker> {
-  const deps = opts.deps ?? createSshDeps();
+  const deps = opts.deps ?? createSshDeps(opts.sshTrust);
   const worker = await Worker.create({
     connection: opts.connection,
     namespace: opts.namespace ?? 'default',

@@ -10,6 +10,7 @@ import {
   type TemporalFlags,
 } from '../temporal/connection.js';
 import { ensureLocalServer } from './commands/server.js';
+import type { SshTrust } from '../activities/ssh-trust.js';
 import type { OperationContext, WorkerMode } from './operation.js';
 
 export interface OperationFlags extends TemporalFlags {
@@ -26,7 +27,11 @@ export function addOperationOptions(cmd: Command): Command {
     .option('--task-queue <name>', 'Temporal task queue of the workers', 'kubeadm2ha');
 }
 
-export async function operationContext(flags: OperationFlags): Promise<{ ctx: OperationContext; close: () => Promise<void> }> {
+/** `sshTrust`: for a worker this command embeds, from the inventory the operator gave it (src/activities/ssh-trust.ts). */
+export async function operationContext(
+  flags: OperationFlags,
+  sshTrust?: SshTrust,
+): Promise<{ ctx: OperationContext; close: () => Promise<void> }> {
   const mode = (flags.worker ?? 'auto') as WorkerMode;
   if (!['auto', 'embedded', 'external'].includes(mode)) throw new InvalidInputError(`--worker must be auto, embedded or external, not ${mode}`);
   const opts = resolveTemporalOptions(flags);
@@ -42,6 +47,7 @@ export async function operationContext(flags: OperationFlags): Promise<{ ctx: Op
     workerMode: mode,
     json: Boolean(flags.json),
     out: process.stderr,
+    ...(sshTrust && { sshTrust }),
   };
   return { ctx, close: () => client.connection.close() };
 }

@@ -3,6 +3,7 @@
 // and return the result. Every operation command (preflight, setup, upgrade, …) goes through here.
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
+import type { SshTrust } from '../activities/ssh-trust.js';
 import type { Progress } from '../plan/types.js';
 import { progressQuery } from '../workflows/messages.js';
 import { DEFAULT_TASK_QUEUE } from '../workflows/ids.js';
@@ -32,6 +33,8 @@ export interface OperationContext {
   json: boolean;
   /** Where progress and notes go (stderr, so --json stdout stays clean). */
   out: NodeJS.WriteStream;
+  /** SSH trust for an embedded worker: from the inventory the operator gave this command. */
+  sshTrust?: SshTrust;
 }
 
 /** Workers that polled within this window count as alive (a long poll lasts up to a minute). */
@@ -109,6 +112,7 @@ export async function followOperation<R>(
       connection: await ctx.workerConnection(),
       namespace: ctx.namespace,
       taskQueue,
+      ...(ctx.sshTrust && { sshTrust: ctx.sshTrust }),
     });
     embedded = w.run(
       result.then(

@@ -5,6 +5,8 @@
 import { createHash, createHmac } from 'node:crypto';
 import { mkdir, open, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { InvalidInputError } from '../errors.js';
+import { isHostName } from './host-names.js';
 
 export interface KnownHostEntry {
   /** `revoked` keys are refused for matching hosts; `cert-authority` lines are skipped (no host certificates). */
@@ -149,6 +151,11 @@ export function preferredAlgorithms(entries: readonly KnownHostEntry[], names: r
 
 /** One known_hosts line for `host:port`, in the form OpenSSH writes (`[host]:port` off port 22). */
 export function formatKnownHost(host: string, port: number, key: Buffer, comment?: string): string {
+  // The host field of the line we write must be one host, never a pattern or a line break (src/ssh/host-names.ts).
+  if (!isHostName(host) || !Number.isInteger(port) || port < 1 || port > 65535)
+    throw new InvalidInputError(`refusing to record a host key for ${JSON.stringify(host)}:${port}: not a host name`);
+  if (comment !== undefined && [...comment].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f))
+    throw new InvalidInputError(`refusing to record a host key with a control character in its comment`);
   const type = blobKeyType(key);
   if (!type) throw new Error('not an SSH public key blob');
   return `${knownHostName(host, port)} ${type} ${key.toString('base64')}${comment ? ` ${comment}` : ''}\n`;

@@ -5,6 +5,7 @@
 // purpose" from "not set". We treat those default values as "not set" so that ssh config's User/Port can apply.
 import type { SshSettings } from '../inventory/schema.js';
 import { InvalidInputError } from '../errors.js';
+import { requireHostName } from './host-names.js';
 import { expandPath, parseJumpSpec, resolveSshConfig, type SshConfigBlock } from './ssh-config.js';
 
 /** One host to connect to, as the inventory describes it. */
@@ -50,7 +51,7 @@ export function resolveTarget(
   const settingsPort = settings.port === DEFAULT_PORT ? undefined : settings.port;
   const user = target.user ?? settingsUser ?? cfg.user ?? DEFAULT_USER;
   const port = target.port ?? settingsPort ?? cfg.port ?? DEFAULT_PORT;
-  const host = target.address;
+  const host = requireHostName(target.name, 'address', target.address);
   const explicit = target.identityFile ?? settings.identityFile;
   const tokens = { host, user, port, alias: target.name };
   const identityFiles = (explicit ? [explicit] : cfg.identityFiles).map((f) => expandPath(f, tokens, home));
@@ -84,7 +85,11 @@ function resolveJump(
     );
   // The jump host is looked up in ssh config by the name given, like OpenSSH does (its own ProxyJump is ignored).
   const cfg = resolveSshConfig(config, parsed.host);
-  const host = cfg.hostName ?? parsed.host;
+  const host = requireHostName(
+    forHost,
+    cfg.hostName ? `bastion HostName (ssh config)` : 'bastion',
+    cfg.hostName ?? parsed.host,
+  );
   const user = parsed.user ?? cfg.user ?? settings.user;
   const port = parsed.port ?? cfg.port ?? DEFAULT_PORT;
   const explicit = settings.identityFile;

@@ -84,7 +84,7 @@ describe('CLI status and resume', () => {
       // A worker runs it; h4's sshd hangs (frozen: TCP is accepted, no banner ever comes), so h4 is stuck in its
       // first check, retrying, while the other hosts finish. Then the worker and the terminal die together.
       await setFrozen(4, true);
-      const worker = started(['worker', '--address', address, '--task-queue', taskQueue]);
+      const worker = started(['worker', '-i', inventory, '--address', address, '--task-queue', taskQueue]);
       children.push(worker);
       const before = await pollUntil(
         async () => {

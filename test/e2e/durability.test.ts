@@ -18,6 +18,7 @@ import { dataConverter } from '../../src/temporal/data-converter.js';
 import { startDevServer, stopDevServer, type DevServerOptions } from '../../src/temporal/dev-server.js';
 import { freePort } from '../../src/temporal/process-util.js';
 import { createKubeadmHaWorker } from '../../src/worker.js';
+import { sshTrustOf } from '../../src/activities/ssh-trust.js';
 import { readActivityLog, type ActivityLogEntry } from '../../src/worker/activity-log.js';
 import { pollUntil, temporalAddress, uniqueQueue } from './helpers.js';
 
@@ -25,10 +26,12 @@ const root = join(import.meta.dirname, '..', '..');
 let lab: Lab;
 let inventory: Inventory;
 let dir: string;
+let inventoryFile: string;
 
 beforeAll(async () => {
   lab = await createLab({ hosts: 6 });
-  inventory = (await loadInventory(await lab.writeInventory())).inventory;
+  inventoryFile = await lab.writeInventory();
+  inventory = (await loadInventory(inventoryFile)).inventory;
   dir = await mkdtemp(join(tmpdir(), 'k2h-durability-'));
 });
 
@@ -44,6 +47,9 @@ function startWorkerProcess(address: string, taskQueue: string, log: string): Ch
     [
       join(root, 'bin', 'kubeadm2ha.js'),
       'worker',
+      // The worker's SSH trust: the lab inventory's known_hosts and key.
+      '--inventory',
+      inventoryFile,
       '--address',
       address,
       '--task-queue',
@@ -139,6 +145,7 @@ describe('durability', () => {
       connection: native,
       taskQueue,
       activityLogFile: log,
+      sshTrust: sshTrustOf(inventory),
       maxConcurrentActivities: 1,
     });
     const running = worker.run();
@@ -159,7 +166,12 @@ describe('durability', () => {
       client = new Client({ connection, dataConverter: dataConverter() });
       expect((await client.workflow.getHandle(workflowId).describe()).status.name).toBe('RUNNING');
       native = await NativeConnection.connect({ address: info.address });
-      worker = await createKubeadmHaWorker({ connection: native, taskQueue, activityLogFile: log });
+      worker = await createKubeadmHaWorker({
+        connection: native,
+        taskQueue,
+        activityLogFile: log,
+        sshTrust: sshTrustOf(inventory),
+      });
       const report = (await worker.run(client.workflow.getHandle(workflowId).result())) as PreflightReport;
       expect(report.ok).toBe(true);
       const done = completed(log);

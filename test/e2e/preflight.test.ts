@@ -8,6 +8,7 @@ import { createLab, type Lab } from '../../src/lab/index.js';
 import { planPreflight } from '../../src/plan/preflight.js';
 import type { CheckResult, PreflightReport } from '../../src/plan/types.js';
 import { createKubeadmHaWorker } from '../../src/worker.js';
+import { sshTrustOf } from '../../src/activities/ssh-trust.js';
 import { readActivityLog } from '../../src/worker/activity-log.js';
 import { connectTemporal, uniqueQueue } from './helpers.js';
 
@@ -20,6 +21,8 @@ async function runPreflight(inv: Inventory = inventory, activityLogFile?: string
   const w = await createKubeadmHaWorker({
     connection: temporal.native,
     taskQueue,
+    // The worker trusts the lab inventory's known_hosts and key; a modified `inv` only changes the plan.
+    sshTrust: sshTrustOf(inventory),
     ...(activityLogFile && { activityLogFile }),
   });
   const run = temporal.client.workflow.execute('preflightCluster', {

@@ -89,6 +89,37 @@ describe('ProxyJump / bastion', () => {
     }
   });
 
+  it('refuses host strings that are not host names before any hop sees them, and writes no known_hosts line', async () => {
+    // Under accept-new, the address becomes the pattern of the line recorded for the new key: a newline would add
+    // lines of the sender's choosing, "*" would trust the new key for every host. Debian's resolver on the bastion
+    // refuses such names (so this lab cannot show the write itself; test/unit/ssh/host-names.test.ts checks the
+    // known_hosts sink directly), but the worker must not rely on the bastion: the string is refused before any hop.
+    const knownHostsFile = join(lab.dir, 'injection.known_hosts');
+    const bastionOnly =
+      (await readFile(lab.knownHostsPath, 'utf8'))
+        .split('\n')
+        .filter((l) => l.startsWith(`${h1.address} `))
+        .join('\n') + '\n';
+    await writeFile(knownHostsFile, bastionOnly);
+    const pool = await labPool(lab, { bastion: `root@${h1.address}`, knownHostsFile, hostKeyPolicy: 'accept-new' });
+    try {
+      for (const address of ['*', `${h3.address}\n* ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 #`]) {
+        const err = await pool
+          .session(target(lab, 'h3', { address }))
+          .run(['touch', '/tmp/injected'])
+          .catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(KubeadmHaError);
+        expect((err as KubeadmHaError).type, (err as Error).message).toBe('InvalidInput');
+        expect((err as Error).message).toContain(`h3: address ${JSON.stringify(address)} is not a host name`);
+      }
+      expect(pool.stats()).toEqual([]); // not even the bastion was contacted
+      expect(await readFile(knownHostsFile, 'utf8')).toBe(bastionOnly);
+      expect((await lab.exec('h3', 'test -e /tmp/injected', { allowFail: true })).code).not.toBe(0);
+    } finally {
+      await pool.closeAll();
+    }
+  });
+
   it('reconnects both hops when the bastion connection drops', async () => {
     const pool = await labPool(lab, { bastion: `root@${h1.address}` });
     try {

@@ -26,6 +26,7 @@ import { quote } from '../../src/ssh/quote.js';
 import { dataConverter } from '../../src/temporal/data-converter.js';
 import { ClusterName, Operation } from '../../src/temporal/search-attributes.js';
 import { createKubeadmHaWorker } from '../../src/worker.js';
+import { sshTrustOf } from '../../src/activities/ssh-trust.js';
 import { connectTemporal, pollUntil, temporalAddress, uniqueQueue } from '../e2e/helpers.js';
 import { operatorEtcdctl, writeOperatorClient } from '../support/etcdctl.js';
 
@@ -140,7 +141,7 @@ beforeAll(async () => {
   inventory = Inventory.parse(lab.inventory());
   temporal = await connectTemporal();
   taskQueue = uniqueQueue('certs');
-  const w = await createKubeadmHaWorker({ connection: temporal.native, taskQueue });
+  const w = await createKubeadmHaWorker({ connection: temporal.native, taskQueue, sshTrust: sshTrustOf(inventory) });
   workerDone = w.run(new Promise<void>((resolve) => (stopWorker = resolve)));
 
   const etcdCa = await createCa({ commonName: 'etcd-ca', keyType: 'ecdsa-p256', validityDays: 3650 });
@@ -354,6 +355,10 @@ describe('certificate check schedule', () => {
 
 describe('etcd member certificate renewal', () => {
   let etcdLab: Lab;
+  // Its own worker: SSH trust is the worker's, and this lab has its own known_hosts and key.
+  let etcdQueue: string;
+  let stopEtcdWorker: () => void = () => undefined;
+  let etcdWorkerDone: Promise<unknown> = Promise.resolve();
   let inv: Inventory;
   let ca: CertificateAndKey;
   let clientDir: string;
@@ -361,7 +366,7 @@ describe('etcd member certificate renewal', () => {
 
   const check = async (): Promise<CertReport> =>
     (await temporal.client.workflow.execute('checkCertificates', {
-      taskQueue,
+      etcdQueue,
       workflowId: `${inv.cluster.name}/certs/${uniqueQueue('check')}`,
       args: [{ inventory: inv, thresholdDays: 30 } satisfies CertsInput],
     })) as CertReport;
@@ -379,10 +384,17 @@ describe('etcd member certificate renewal', () => {
   beforeAll(async () => {
     etcdLab = await createLab({ hosts: 3 });
     inv = Inventory.parse(etcdLab.inventory());
+    etcdQueue = uniqueQueue('certs-etcd');
+    const w = await createKubeadmHaWorker({
+      connection: temporal.native,
+      taskQueue: etcdQueue,
+      sshTrust: sshTrustOf(inv),
+    });
+    etcdWorkerDone = w.run(new Promise<void>((resolve) => (stopEtcdWorker = resolve)));
     // A real external etcd cluster, built by the etcd workflow (its CA goes to the store renewal signs with).
     await temporal.client.workflow.execute('setupEtcdCluster', {
-      taskQueue,
-      workflowId: `${inv.cluster.name}/etcd/${taskQueue}`,
+      etcdQueue,
+      workflowId: `${inv.cluster.name}/etcd/${etcdQueue}`,
       args: [{ inventory: inv, healthTimeoutSeconds: 60 }],
     });
     const store = join(scratch, 'state', 'clusters', inv.cluster.name, 'pki');
@@ -392,6 +404,8 @@ describe('etcd member certificate renewal', () => {
   });
 
   afterAll(async () => {
+    stopEtcdWorker();
+    await etcdWorkerDone;
     await etcdLab?.destroy();
   });
 
@@ -448,8 +462,8 @@ describe('etcd member certificate renewal', () => {
     const started = Date.now();
     try {
       report = (await temporal.client.workflow.execute('renewEtcdCertificates', {
-        taskQueue,
-        workflowId: `${inv.cluster.name}/certs/renew-etcd/${taskQueue}`,
+        etcdQueue,
+        workflowId: `${inv.cluster.name}/certs/renew-etcd/${etcdQueue}`,
         args: [{ inventory: inv, healthTimeoutSeconds: 60 } satisfies RenewEtcdInput],
       })) as EtcdRenewalReport;
     } finally {
@@ -518,7 +532,7 @@ describe('etcd member certificate renewal', () => {
     try {
       const err = await temporal.client.workflow
         .execute('renewEtcdCertificates', {
-          taskQueue,
+          etcdQueue,
           workflowId: `${inv.cluster.name}/certs/renew-etcd/${uniqueQueue('bad')}`,
           args: [{ inventory: inv, healthTimeoutSeconds: 30 } satisfies RenewEtcdInput],
         })

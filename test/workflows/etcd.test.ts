@@ -13,6 +13,7 @@ import { Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, type Activities } from '../../src/activities/index.js';
 import { createSshDeps } from '../../src/activities/ssh-deps.js';
+import { sshTrustOf } from '../../src/activities/ssh-trust.js';
 import { loadInventory } from '../../src/inventory/index.js';
 import type { Inventory } from '../../src/inventory/schema.js';
 import { createLab, type Lab } from '../../src/lab/index.js';
@@ -43,7 +44,7 @@ interface RunOptions {
 async function setupEtcd(opts: RunOptions = {}): Promise<{ report: EtcdSetupReport; history: string; ms: number }> {
   const inv = opts.inventory ?? inventory;
   const taskQueue = uniqueQueue('etcd');
-  const deps = createSshDeps();
+  const deps = createSshDeps(sshTrustOf(inv));
   const base = createActivities(deps);
   const worker = await Worker.create({
     connection: temporal.native,

@@ -2,6 +2,7 @@
 // workflow, exit 1 when any is under the threshold) or daily (a Temporal Schedule starting that workflow); and
 // renewal of the external etcd members' certificates, one member at a time behind health gates.
 import type { Command } from 'commander';
+import { sshTrustOf } from '../../activities/ssh-trust.js';
 import { InvalidInputError } from '../../errors.js';
 import { formatWarning, loadInventory } from '../../inventory/index.js';
 import type { Inventory } from '../../inventory/schema.js';
@@ -67,7 +68,7 @@ export async function check(flags: CertsFlags): Promise<CertReport | undefined> 
     else for (const line of describeCertsPlan(plan)) console.log(line);
     return undefined;
   }
-  const { ctx, close } = await operationContext(flags);
+  const { ctx, close } = await operationContext(flags, sshTrustOf(inventory));
   try {
     const report = await runOperation<CertsInput, CertReport>(ctx, {
       workflowType: 'checkCertificates',
@@ -113,7 +114,7 @@ export async function renew(flags: RenewFlags): Promise<EtcdRenewalReport | unde
     else for (const line of describeEtcdRenewal(plan)) console.log(line);
     return undefined;
   }
-  const { ctx, close } = await operationContext(flags);
+  const { ctx, close } = await operationContext(flags, sshTrustOf(inventory));
   try {
     const report = await runOperation<RenewEtcdInput, EtcdRenewalReport>(ctx, {
       workflowType: 'renewEtcdCertificates',

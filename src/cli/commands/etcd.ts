@@ -1,5 +1,6 @@
 // `kubeadm2ha etcd setup -i <inventory>`: the external etcd cluster with TLS, as a durable workflow.
 import type { Command } from 'commander';
+import { sshTrustOf } from '../../activities/ssh-trust.js';
 import { InvalidInputError } from '../../errors.js';
 import { formatWarning, loadInventory } from '../../inventory/index.js';
 import { describeEtcdPlan, planEtcdSetup, type EtcdSetupReport } from '../../plan/etcd.js';
@@ -56,7 +57,7 @@ export async function etcdSetup(flags: EtcdSetupFlags): Promise<EtcdSetupReport 
       throw new InvalidInputError(`--health-timeout must be a positive number of seconds`);
     input.healthTimeoutSeconds = s;
   }
-  const { ctx, close } = await operationContext(flags);
+  const { ctx, close } = await operationContext(flags, sshTrustOf(inventory));
   try {
     const report = await runOperation<SetupEtcdInput, EtcdSetupReport>(ctx, {
       workflowType: 'setupEtcdCluster',

@@ -1,5 +1,6 @@
 // `kubeadm2ha preflight -i <inventory>`: check every host before setup, as a durable workflow.
 import type { Command } from 'commander';
+import { sshTrustOf } from '../../activities/ssh-trust.js';
 import { formatWarning, loadInventory } from '../../inventory/index.js';
 import { planPreflight } from '../../plan/preflight.js';
 import type { PreflightReport } from '../../plan/types.js';
@@ -25,7 +26,7 @@ export async function preflight(flags: PreflightFlags): Promise<PreflightReport 
         console.log(`${h.target.name} (${h.target.address}): ${h.steps.map((s) => s.id).join(', ')}`);
     return undefined;
   }
-  const { ctx, close } = await operationContext(flags);
+  const { ctx, close } = await operationContext(flags, sshTrustOf(inventory));
   try {
     const report = await runOperation<unknown, PreflightReport>(ctx, {
       workflowType: 'preflightCluster',

@@ -1,6 +1,7 @@
 // `kubeadm2ha status` and `kubeadm2ha resume`: find a cluster's operations in Temporal, show where each stands per
 // host, and pick a stopped-watching run back up (the workflow never stopped; only this terminal did).
 import type { Command } from 'commander';
+import { sshTrustOf } from '../../activities/ssh-trust.js';
 import type { WorkflowExecutionInfo } from '@temporalio/client';
 import { InvalidInputError } from '../../errors.js';
 import { loadInventory } from '../../inventory/index.js';
@@ -111,7 +112,9 @@ export async function resume(flags: RunsFlags & { operation?: string; workflowId
     );
   }
   const workflowId = flags.workflowId ?? workflowIdFor(await clusterName(flags), flags.operation as Operation);
-  const { ctx, close } = await operationContext(flags);
+  // An embedded worker trusts what the operator's inventory says (its host keys, its keys), or the defaults.
+  const trust = flags.inventory ? sshTrustOf((await loadInventory(flags.inventory)).inventory) : undefined;
+  const { ctx, close } = await operationContext(flags, trust);
   try {
     const handle = ctx.client.workflow.getHandle(workflowId);
     const desc = await handle.describe();
