@@ -366,7 +366,7 @@ describe('etcd member certificate renewal', () => {
 
   const check = async (): Promise<CertReport> =>
     (await temporal.client.workflow.execute('checkCertificates', {
-      etcdQueue,
+      taskQueue: etcdQueue,
       workflowId: `${inv.cluster.name}/certs/${uniqueQueue('check')}`,
       args: [{ inventory: inv, thresholdDays: 30 } satisfies CertsInput],
     })) as CertReport;
@@ -393,7 +393,7 @@ describe('etcd member certificate renewal', () => {
     etcdWorkerDone = w.run(new Promise<void>((resolve) => (stopEtcdWorker = resolve)));
     // A real external etcd cluster, built by the etcd workflow (its CA goes to the store renewal signs with).
     await temporal.client.workflow.execute('setupEtcdCluster', {
-      etcdQueue,
+      taskQueue: etcdQueue,
       workflowId: `${inv.cluster.name}/etcd/${etcdQueue}`,
       args: [{ inventory: inv, healthTimeoutSeconds: 60 }],
     });
@@ -462,7 +462,7 @@ describe('etcd member certificate renewal', () => {
     const started = Date.now();
     try {
       report = (await temporal.client.workflow.execute('renewEtcdCertificates', {
-        etcdQueue,
+        taskQueue: etcdQueue,
         workflowId: `${inv.cluster.name}/certs/renew-etcd/${etcdQueue}`,
         args: [{ inventory: inv, healthTimeoutSeconds: 60 } satisfies RenewEtcdInput],
       })) as EtcdRenewalReport;
@@ -532,7 +532,7 @@ describe('etcd member certificate renewal', () => {
     try {
       const err = await temporal.client.workflow
         .execute('renewEtcdCertificates', {
-          etcdQueue,
+          taskQueue: etcdQueue,
           workflowId: `${inv.cluster.name}/certs/renew-etcd/${uniqueQueue('bad')}`,
           args: [{ inventory: inv, healthTimeoutSeconds: 30 } satisfies RenewEtcdInput],
         })
