@@ -10,6 +10,7 @@ import { Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../../src/activities/index.js';
 import { createSshDeps } from '../../../src/activities/ssh-deps.js';
+import { sshTrustOf } from '../../../src/activities/ssh-trust.js';
 import { loadInventory } from '../../../src/inventory/index.js';
 import type { Inventory } from '../../../src/inventory/schema.js';
 import { createNspawnLab, type NspawnLab } from '../../../src/lab/nspawn/index.js';
@@ -28,7 +29,7 @@ const previousStateDir = process.env.KUBEADM2HA_STATE_DIR;
 
 async function setupEtcd(): Promise<{ report: EtcdSetupReport; ms: number }> {
   const taskQueue = uniqueQueue('etcd-systemd');
-  const deps = createSshDeps();
+  const deps = createSshDeps(sshTrustOf(inventory));
   const worker = await Worker.create({
     connection: temporal.native,
     taskQueue,
