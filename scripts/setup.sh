@@ -13,7 +13,7 @@ fi
 pkgs=(openssh-server openssh-client etcd-server etcd-client keepalived nginx libnginx-mod-stream haproxy skopeo
   docker-registry containerd runc ansible-core iproute2 iputils-ping busybox-static tcpdump openssl procps sudo
   containernetworking-plugins iptables nftables curl gpg gpg-agent python3 dpkg-dev gcc libc6-dev file
-  systemd-container mmdebstrap)
+  systemd-container mmdebstrap chromium) # chromium: the headless browser test of the Web UI (test/e2e/web-ui.test.ts)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,6 +1,7 @@
 // What every operation command needs before it can run: the Temporal options from flags and env, the local dev
 // server started when the user did not point at another one, a client, and the worker mode.
 import type { Command } from 'commander';
+import { loadUiSecret, loginLink } from '../codec/ui-session.js';
 import { InvalidInputError } from '../errors.js';
 import {
   addTemporalOptions,
@@ -37,12 +38,15 @@ export async function operationContext(
   const opts = resolveTemporalOptions(flags);
   // The embedded default: our own dev server (SQLite + Web UI), started once and left running for the next command.
   await ensureLocalServer(flags);
+  // Our own server's Web UI decodes for a logged-in browser: its links carry a one-time login.
+  const uiSecret = opts.addressIsExplicit ? undefined : await loadUiSecret();
   const client = await createClient(opts);
   const ctx: OperationContext = {
     client,
     namespace: opts.namespace,
     taskQueue: flags.taskQueue ?? 'kubeadm2ha',
     uiBaseUrl: opts.uiUrl,
+    ...(uiSecret ? { uiLink: (url: string) => loginLinkTo(url, uiSecret) } : {}),
     workerConnection: () => createNativeConnection(opts),
     workerMode: mode,
     json: Boolean(flags.json),
@@ -50,4 +54,9 @@ export async function operationContext(
     ...(sshTrust && { sshTrust }),
   };
   return { ctx, close: () => client.connection.close() };
+}
+
+function loginLinkTo(url: string, secret: Buffer): string {
+  const u = new URL(url);
+  return loginLink(u.origin, secret, `${u.pathname}${u.search}`);
 }

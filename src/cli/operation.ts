@@ -27,6 +27,8 @@ export interface OperationContext {
   namespace: string;
   taskQueue?: string;
   uiBaseUrl?: string;
+  /** Turns a Web UI link into one that logs the browser in first (the local Web UI's codec needs a session). */
+  uiLink?: (url: string) => string;
   /** Opens a worker connection when an embedded worker is needed. */
   workerConnection: () => Promise<NativeConnection>;
   workerMode: WorkerMode;
@@ -100,7 +102,10 @@ export async function followOperation<R>(
   const taskQueue = desc.taskQueue || ctx.taskQueue || DEFAULT_TASK_QUEUE;
   const note = (s: string) => ctx.out.write(`${s}\n`);
   note(`${opts.label}: workflow ${handle.workflowId}`);
-  if (ctx.uiBaseUrl) note(`Web UI: ${workflowUiLink(ctx.uiBaseUrl, ctx.namespace, handle.workflowId, desc.runId)}`);
+  if (ctx.uiBaseUrl) {
+    const link = workflowUiLink(ctx.uiBaseUrl, ctx.namespace, handle.workflowId, desc.runId);
+    note(`Web UI: ${ctx.uiLink ? ctx.uiLink(link) : link}`);
+  }
 
   const result = handle.result() as Promise<R>;
   let embedded: Promise<unknown> | undefined;

@@ -40,6 +40,8 @@ export const LAB_PACKAGES = [
   // nspawn hosts (src/lab/nspawn): systemd-nspawn boots them, mmdebstrap builds their root fs.
   'systemd-container',
   'mmdebstrap',
+  // The Web UI's browser test (test/e2e/web-ui.test.ts): Debian's chromium, headless.
+  'chromium',
 ] as const;
 
 export async function missingLabPackages(): Promise<string[]> {

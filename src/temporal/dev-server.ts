@@ -15,14 +15,16 @@ import { lstat, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect as netConnect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { Connection } from '@temporalio/client';
+import { CODEC_PATH } from '../codec/codec-server.js';
 import { stateDir } from '../paths.js';
 import { ensurePrivateDir, PRIVATE_FILE_MODE, tightenTree, withPrivateUmask } from '../private-files.js';
 import { ensureTemporalCli, TEMPORAL_CLI_VERSION } from './cli-binary.js';
+import { isOurUiFront, pickInnerUiPort, spawnUiFront, stopUiFront } from './ui-front-process.js';
 import {
   acquireDirLock,
+  isOurProcess,
+  killGroup,
   pidAlive,
-  pidCommandLine,
-  pidOwner,
   pollUntil,
   portListener,
   releaseDirLock,
@@ -37,7 +39,8 @@ const HOST = '127.0.0.1'; // the dev server binds IPv4 only; `localhost` may res
 export interface DevServerOptions {
   /** Frontend gRPC port (default 7233). */
   port?: number;
-  /** Web UI port (default 8233); ignored when headless. */
+  /** Web UI port (default 8233): the front (ui-front.ts) listens here; the real UI sits behind it on a
+   * browser-blocked port. Ignored when headless. */
   uiPort?: number;
   /** No Web UI (tests). */
   headless?: boolean;
@@ -47,8 +50,9 @@ export interface DevServerOptions {
   /** Where the pid and log files go (default: the db file's directory). */
   runDir?: string;
   namespace?: string;
-  /** Remote codec server for the Web UI (decodes encrypted payloads in the browser; `kubeadm2ha codec serve`).
-   * Default: $KUBEADM2HA_UI_CODEC_ENDPOINT, so servers that other commands start on demand get it too. */
+  /** Codec endpoint for the Web UI. Default: $KUBEADM2HA_UI_CODEC_ENDPOINT, else our own codec on the front
+   * (http://127.0.0.1:<uiPort>/_kubeadm2ha/codec, for browsers that opened a login link). A running server with
+   * another endpoint is an error (UiCodecConflictError): the UI reads it only at start. */
   uiCodecEndpoint?: string;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** Deadline for the server to answer after spawn (default 60 s). */
@@ -91,9 +95,17 @@ export interface DevServerStatus {
   healthy: boolean;
   serverVersion?: string;
   uiUrl?: string;
+  uiCodecEndpoint?: string;
+  /** The Web UI front's pid and whether it runs. */
+  uiFront?: { pid: number; running: boolean };
   dbFile: string;
   logFile: string;
   pidFile: string;
+}
+
+/** --ui-codec-endpoint differs from what the running server's Web UI uses: it can only change with a restart. */
+export class UiCodecConflictError extends Error {
+  override name = 'UiCodecConflictError';
 }
 
 export interface StopResult {
@@ -110,7 +122,12 @@ export interface StopResult {
 interface PidRecord {
   pid: number;
   port: number;
+  /** The Web UI front's URL (what the operator opens). */
   uiUrl?: string;
+  /** What the Web UI decodes through: our codec on the front, or the endpoint the operator chose. */
+  uiCodecEndpoint?: string;
+  /** The front process and the browser-blocked port of the real UI behind it. */
+  uiFront?: { pid: number; port: number; innerUiPort: number; logFile: string };
   dbFile: string;
   logFile: string;
   cliVersion: string;
@@ -170,16 +187,44 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
 async function startLocked(opts: DevServerOptions, r: Resolved): Promise<DevServerInfo> {
   const base = { address: r.address, port: r.port, dbFile: r.dbFile, logFile: r.logFile, pidFile: r.pidFile };
   const record = await readPidRecord(r.pidFile, r.port);
+  const requestedCodec = opts.uiCodecEndpoint ?? (process.env.KUBEADM2HA_UI_CODEC_ENDPOINT || undefined);
   if (record) {
+    if (requestedCodec !== undefined && requestedCodec !== record.uiCodecEndpoint) {
+      throw new UiCodecConflictError(
+        `the local Temporal server (pid ${record.pid}) runs with Web UI codec endpoint ` +
+          `${record.uiCodecEndpoint ?? '(none)'}, not ${requestedCodec}; the UI reads it only at start. Restart it: ` +
+          `kubeadm2ha server stop --port ${r.port} && kubeadm2ha server start --port ${r.port} --ui-codec-endpoint ${requestedCodec}`,
+      );
+    }
     if (!(await probe(r.address)).healthy)
       await waitHealthy(r.address, opts.startTimeoutMs ?? 60_000, () => isOurServer(record.pid, r.port));
+    // A front that died (killed, machine out of memory) comes back; the server behind it never went away.
+    if (record.uiFront && !isOurUiFront(record.uiFront.pid, record.uiFront.port)) {
+      if (await tcpOpen(`${HOST}:${record.uiFront.port}`, 1000)) {
+        throw new PortTakenError(portTakenMessage(`${HOST}:${record.uiFront.port}`, record.uiFront.port));
+      }
+      const pid = await spawnUiFront({
+        port: record.uiFront.port,
+        innerPort: record.uiFront.innerUiPort,
+        externalCodecEndpoint: external(record.uiCodecEndpoint, record.uiFront.port),
+        logFile: record.uiFront.logFile,
+      });
+      record.uiFront = { ...record.uiFront, pid };
+      await writePidRecord(r.pidFile, record);
+    }
     const added = await ensureSearchAttributesWithRetry(r.address, r.namespace);
     return { ...base, uiUrl: record.uiUrl, pid: record.pid, reused: true, addedSearchAttributes: added, startMs: 0 };
   }
   if (await tcpOpen(r.address, 1000)) throw new PortTakenError(portTakenMessage(r.address, r.port));
+  if (r.uiPort !== undefined && (await tcpOpen(`${HOST}:${r.uiPort}`, 1000))) {
+    throw new PortTakenError(portTakenMessage(`${HOST}:${r.uiPort}`, r.uiPort));
+  }
 
   const cli = opts.cliPath ?? (await ensureTemporalCli());
-  const uiCodecEndpoint = opts.uiCodecEndpoint ?? (process.env.KUBEADM2HA_UI_CODEC_ENDPOINT || undefined);
+  // The real UI goes on a port browsers refuse; the operator's browser reaches it only through the front.
+  const innerUiPort = r.uiPort === undefined ? undefined : await pickInnerUiPort();
+  const uiCodecEndpoint =
+    r.uiPort === undefined ? requestedCodec : (requestedCodec ?? `http://${HOST}:${r.uiPort}${CODEC_PATH}`);
   const args = [
     'server',
     'start-dev',
@@ -187,7 +232,7 @@ async function startLocked(opts: DevServerOptions, r: Resolved): Promise<DevServ
     HOST,
     '--port',
     String(r.port),
-    ...(r.uiPort === undefined ? ['--headless'] : ['--ui-ip', HOST, '--ui-port', String(r.uiPort)]),
+    ...(innerUiPort === undefined ? ['--headless'] : ['--ui-ip', HOST, '--ui-port', String(innerUiPort)]),
     '--db-filename',
     r.dbFile,
     '--namespace',
@@ -199,6 +244,9 @@ async function startLocked(opts: DevServerOptions, r: Resolved): Promise<DevServ
     // We run offline; without this the server keeps trying to phone home for version checks.
     '--dynamic-config-value',
     'frontend.enableServerVersionCheck=false',
+    // Its HTTP API (on a random port) would otherwise answer any Host header: a DNS-rebinding page could use it.
+    '--dynamic-config-value',
+    `frontend.httpAllowedHosts=${JSON.stringify([`${HOST}:*`, 'localhost:*'])}`,
     ...searchAttributeCliArgs(),
     ...(uiCodecEndpoint ? ['--ui-codec-endpoint', uiCodecEndpoint] : []),
     ...(opts.extraArgs ?? []),
@@ -233,17 +281,33 @@ async function startLocked(opts: DevServerOptions, r: Resolved): Promise<DevServ
         `\n--- last lines of ${r.logFile} ---\n${tail}`,
     );
   }
-  const startMs = Date.now() - started;
   const rec: PidRecord = {
     pid,
     port: r.port,
     uiUrl,
+    uiCodecEndpoint,
     dbFile: r.dbFile,
     logFile: r.logFile,
     cliVersion: TEMPORAL_CLI_VERSION,
     startedAt: new Date(started).toISOString(),
   };
-  await writeFile(r.pidFile, `${JSON.stringify(rec, null, 2)}\n`, { mode: PRIVATE_FILE_MODE });
+  if (r.uiPort !== undefined && innerUiPort !== undefined) {
+    const logFile = join(dirname(r.pidFile), `ui-front-${r.uiPort}.log`);
+    try {
+      const frontPid = await spawnUiFront({
+        port: r.uiPort,
+        innerPort: innerUiPort,
+        externalCodecEndpoint: external(uiCodecEndpoint, r.uiPort),
+        logFile,
+      });
+      rec.uiFront = { pid: frontPid, port: r.uiPort, innerUiPort, logFile };
+    } catch (err) {
+      killGroup(pid, 'SIGTERM');
+      throw err;
+    }
+  }
+  const startMs = Date.now() - started;
+  await writePidRecord(r.pidFile, rec);
   const added = await ensureSearchAttributesWithRetry(r.address, r.namespace);
   return { ...base, uiUrl, pid, reused: false, addedSearchAttributes: added, startMs };
 }
@@ -259,6 +323,8 @@ export async function stopDevServer(opts: DevServerOptions & { timeoutMs?: numbe
   if (!record) return { stopped: false, forced: false, elapsedMs: 0, reason: `no pid file of ours: ${r.pidFile}` };
   if (!isOurServer(record.pid, r.port)) {
     // Stale file (server died, machine rebooted): the pid may now belong to an unrelated process. Never signal it.
+    // A front left behind is checked the same way before it is stopped.
+    if (record.uiFront) await stopUiFront(record.uiFront.pid, record.uiFront.port);
     await rm(r.pidFile, { force: true });
     return {
       stopped: false,
@@ -268,6 +334,7 @@ export async function stopDevServer(opts: DevServerOptions & { timeoutMs?: numbe
       reason: 'not running (stale pid file removed)',
     };
   }
+  if (record.uiFront) await stopUiFront(record.uiFront.pid, record.uiFront.port);
   killGroup(record.pid, 'SIGTERM');
   let forced = false;
   try {
@@ -302,6 +369,10 @@ export async function devServerStatus(opts: DevServerOptions = {}): Promise<DevS
     healthy: p.healthy,
     serverVersion: p.serverVersion,
     uiUrl: record?.uiUrl,
+    uiCodecEndpoint: record?.uiCodecEndpoint,
+    ...(record?.uiFront
+      ? { uiFront: { pid: record.uiFront.pid, running: isOurUiFront(record.uiFront.pid, record.uiFront.port) } }
+      : {}),
     dbFile: record?.dbFile ?? r.dbFile,
     logFile: record?.logFile ?? r.logFile,
     pidFile: r.pidFile,
@@ -385,31 +456,9 @@ function tcpOpen(address: string, timeoutMs: number): Promise<boolean> {
   });
 }
 
-function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // Not a group leader (or already gone): signal the process itself.
-    try {
-      process.kill(pid, signal);
-    } catch {
-      /* gone */
-    }
-  }
-}
-
-/**
- * Ours: alive, owned by this user, and really a `temporal server start-dev` on this port (guards against pid reuse and
- * against a pid file pointing at someone else's process).
- */
+/** Ours, and really a `temporal server start-dev` on this port. */
 function isOurServer(pid: number, port: number): boolean {
-  if (!pidAlive(pid)) return false;
-  const owner = pidOwner(pid);
-  if (owner !== undefined && owner !== process.getuid?.()) return false;
-  const cmd = pidCommandLine(pid);
-  if (cmd === undefined) return process.platform !== 'linux';
-  const i = cmd.indexOf('--port');
-  return cmd.includes('start-dev') && i >= 0 && cmd[i + 1] === String(port);
+  return isOurProcess(pid, 'start-dev', port);
 }
 
 /**
@@ -432,6 +481,15 @@ async function readPidRecord(
   } catch {
     return undefined;
   }
+}
+
+async function writePidRecord(pidFile: string, rec: PidRecord): Promise<void> {
+  await writeFile(pidFile, `${JSON.stringify(rec, null, 2)}\n`, { mode: PRIVATE_FILE_MODE });
+}
+
+/** The codec endpoint when it is not our own on the front (then the front leaves the UI's settings alone). */
+function external(endpoint: string | undefined, uiPort: number): string | undefined {
+  return endpoint === `http://${HOST}:${uiPort}${CODEC_PATH}` ? undefined : endpoint;
 }
 
 /** What listens on the port, in words, and the ways out. */

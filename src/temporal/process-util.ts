@@ -179,3 +179,31 @@ async function lockIsStale(lockDir: string): Promise<boolean> {
     return false;
   }
 }
+
+/** Signals a process group (we start servers detached, as group leaders), or the process alone if that fails. */
+export function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // Not a group leader (or already gone): signal the process itself.
+    try {
+      process.kill(pid, signal);
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+/**
+ * Ours: alive, owned by this user, and (on Linux) a process whose argv holds `marker` and `--port <port>`. Guards a
+ * pid file against pid reuse and against pointing at someone else's process.
+ */
+export function isOurProcess(pid: number, marker: string, port: number): boolean {
+  if (!pidAlive(pid)) return false;
+  const owner = pidOwner(pid);
+  if (owner !== undefined && owner !== process.getuid?.()) return false;
+  const cmd = pidCommandLine(pid);
+  if (cmd === undefined) return process.platform !== 'linux';
+  const i = cmd.indexOf('--port');
+  return cmd.includes(marker) && i >= 0 && cmd[i + 1] === String(port);
+}

@@ -2,7 +2,12 @@
 // Other commands call ensureLocalServer() so a first-time user never has to start it by hand.
 import type { Command } from 'commander';
 import { FailureType, InvalidInputError, KubeadmHaError } from '../../errors.js';
+import { EncryptionCodec } from '../../codec/encryption-codec.js';
+import { FileKeySource } from '../../codec/file-key-source.js';
+import { keyringPath } from '../../codec/keyring.js';
+import { loadUiSecret, loginLink } from '../../codec/ui-session.js';
 import { secureLocalState } from '../../private-files.js';
+import { startUiFront } from '../../temporal/ui-front.js';
 import { TemporalCliError } from '../../temporal/cli-binary.js';
 import { resolveTemporalOptions, type TemporalFlags } from '../../temporal/connection.js';
 import {
@@ -11,6 +16,7 @@ import {
   devServerStatus,
   PortTakenError,
   startDevServer,
+  UiCodecConflictError,
   stopDevServer,
   type DevServerOptions,
 } from '../../temporal/dev-server.js';
@@ -38,7 +44,7 @@ export function register(program: Command): void {
           ? `Temporal dev server already running at ${info.address}${info.pid ? ` (pid ${info.pid})` : ''}`
           : `Temporal dev server started at ${info.address} (pid ${info.pid}, healthy in ${info.startMs} ms)`,
       );
-      if (info.uiUrl) console.log(`Web UI: ${info.uiUrl}`);
+      if (info.uiUrl) console.log(`Web UI: ${await uiLoginLink(info.uiUrl)}  (one-time login link; decodes payloads)`);
       console.log(`Database: ${info.dbFile}`);
       if (info.addedSearchAttributes.length)
         console.log(`Added search attributes: ${info.addedSearchAttributes.join(', ')}`);
@@ -61,11 +67,58 @@ export function register(program: Command): void {
       if (flags.json) return printJson(st);
       console.log(`Address:  ${st.address} (${st.healthy ? `healthy, server ${st.serverVersion}` : 'not answering'})`);
       console.log(`Pid:      ${st.pid === undefined ? '-' : `${st.pid}${st.running ? '' : ' (not running)'}`}`);
-      console.log(`Web UI:   ${st.uiUrl ?? '-'}`);
+      console.log(
+        `Web UI:   ${st.uiUrl ?? '-'}${st.uiFront ? ` (front pid ${st.uiFront.pid}${st.uiFront.running ? '' : ', not running'})` : ''}`,
+      );
+      console.log(`Codec:    ${st.uiCodecEndpoint ?? '-'}`);
       console.log(`Database: ${st.dbFile}`);
       console.log(`Log:      ${st.logFile}`);
     },
   );
+
+  server
+    .command('ui-link')
+    .description('print a one-time login link to the local Web UI (it lets this browser decode payloads)')
+    .argument('[path]', 'page to open after logging in, e.g. /namespaces/default/workflows', '/')
+    .option('--port <port>', 'frontend gRPC port', parsePort, DEFAULT_PORT)
+    .action(async (path: string, flags: { port: number }) => {
+      const st = await devServerStatus({ port: flags.port });
+      if (!st.running || !st.uiUrl) {
+        throw new KubeadmHaError(
+          `no local Web UI runs for port ${flags.port}: kubeadm2ha server start`,
+          FailureType.HostUnreachable,
+        );
+      }
+      console.log(await uiLoginLink(st.uiUrl, path));
+    });
+
+  // Started by startDevServer beside the dev server, not by hand.
+  server
+    .command('ui-front', { hidden: true })
+    .requiredOption('--port <port>', 'port on 127.0.0.1', parsePort)
+    .requiredOption('--inner-port <port>', 'port of the Temporal UI on 127.0.0.1', parsePort)
+    .option('--codec-endpoint <url>', 'an external codec endpoint: leave the UI settings alone')
+    .action(async (flags: { port: number; innerPort: number; codecEndpoint?: string }) => {
+      const front = await startUiFront({
+        port: flags.port,
+        innerPort: flags.innerPort,
+        codec: new EncryptionCodec(new FileKeySource(keyringPath())),
+        secret: await loadUiSecret(),
+        ...(flags.codecEndpoint ? { externalCodecEndpoint: flags.codecEndpoint } : {}),
+        log: (line) => console.error(`${new Date().toISOString()} ${line}`),
+      });
+      console.error(`${new Date().toISOString()} Web UI front ${front.url} -> 127.0.0.1:${flags.innerPort}`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await front.close();
+    });
+}
+
+/** A login link to a page of the local Web UI (see codec/ui-session.ts). */
+export async function uiLoginLink(uiUrl: string, path = '/'): Promise<string> {
+  return loginLink(uiUrl, await loadUiSecret(), path);
 }
 
 /**
@@ -78,7 +131,8 @@ export async function ensureLocalServer(flags: TemporalFlags = {}, opts: DevServ
   const info = await start(opts);
   if (!info.reused) {
     process.stderr.write(
-      `kubeadm2ha: started the local Temporal dev server at ${info.address}${info.uiUrl ? `; Web UI ${info.uiUrl}` : ''}\n`,
+      `kubeadm2ha: started the local Temporal dev server at ${info.address}` +
+        `${info.uiUrl ? `; Web UI ${info.uiUrl} (log in: kubeadm2ha server ui-link)` : ''}\n`,
     );
   }
   return info.address;
@@ -112,6 +166,7 @@ async function start(opts: DevServerOptions) {
     if (err instanceof TemporalCliError || err instanceof PortTakenError) {
       throw new KubeadmHaError(err.message, FailureType.HostNotSuitable);
     }
+    if (err instanceof UiCodecConflictError) throw new InvalidInputError(err.message);
     throw new KubeadmHaError((err as Error).message, FailureType.HostUnreachable);
   }
 }
