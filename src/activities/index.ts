@@ -4,6 +4,7 @@ import { createCertExpiryActivities } from './cert-expiry.js';
 import { createCertRenewalActivities } from './cert-renewal.js';
 import type { ActivityDeps } from './deps.js';
 import { createEtcdActivities } from './etcd.js';
+import { createEtcdSnapshotActivities } from './etcd-snapshot.js';
 import { createPkiActivities } from './pki.js';
 import { createPreflightActivities } from './preflight.js';
 
@@ -14,6 +15,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCertRenewalActivities(deps),
     ...createPkiActivities(deps),
     ...createEtcdActivities(deps),
+    ...createEtcdSnapshotActivities(deps),
   };
 }
 

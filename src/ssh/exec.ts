@@ -1,5 +1,6 @@
 // Running one command over a Connection: building the command line (quoting, env, sudo), feeding stdin, collecting
 // output, enforcing the timeout, and turning the outcome into a result or one of our errors.
+import { Readable, type Writable } from 'node:stream';
 import { CommandFailedError, CommandTimeoutError, HostUnreachableError, InvalidInputError } from '../errors.js';
 import type { Connection } from './connection.js';
 import { quote, shellCommand } from './quote.js';
@@ -11,7 +12,8 @@ export type Command = readonly string[] | { readonly script: string };
 export interface RunOptions {
   /** Default: the pool's commandTimeoutSeconds. The clock starts when the command starts (channel open). */
   timeoutMs?: number;
-  stdin?: string | Buffer;
+  /** A stream is piped with backpressure (large uploads never sit in memory whole). */
+  stdin?: string | Buffer | Readable;
   /** Variables for the command, set with `env` (sshd refuses most `env` requests unless AcceptEnv allows them). */
   env?: Record<string, string>;
   /** Return non-zero exits instead of throwing CommandFailedError. */
@@ -93,6 +95,9 @@ export function describe(command: Command, action: string | undefined): string {
   return Array.isArray(command) ? String((command as readonly string[])[0]) : 'script';
 }
 
+/** Where stdout goes instead of memory: piped with backpressure, not ended (the caller ends and flushes it). */
+export type StdoutSink = Writable;
+
 export interface ExecLimits {
   /** The command's timeout, as given to buildCommand: reported in CommandTimeoutError. */
   timeoutMs: number;
@@ -114,7 +119,8 @@ export async function execRaw(
   line: string,
   action: string,
   limits: ExecLimits,
-  stdin?: string | Buffer,
+  stdin?: string | Buffer | Readable,
+  stdoutSink?: StdoutSink,
 ): Promise<RawResult> {
   const label = conn.endpoint.label;
   const { channel, client, release, sentAt: started } = await conn.exec(line);
@@ -140,7 +146,13 @@ export async function execRaw(
       },
       limits.backstopMs ?? limits.timeoutMs + BACKSTOP_MS,
     );
-    channel.on('data', (d: Buffer) => out.push(d));
+    if (stdoutSink) {
+      channel.pipe(stdoutSink, { end: false });
+      stdoutSink.on('error', (e: Error) => {
+        channel.close();
+        finish(() => reject(e));
+      });
+    } else channel.on('data', (d: Buffer) => out.push(d));
     channel.stderr.on('data', (d: Buffer) => err.push(d));
     const noteExit = (c: unknown, sig: unknown): void => {
       if (typeof c === 'number') {
@@ -180,7 +192,13 @@ export async function execRaw(
       finish(() => resolve(result));
     });
     // Always send EOF: a command that reads stdin must not wait for input that will never come.
-    channel.end(stdin);
+    if (stdin instanceof Readable) {
+      stdin.on('error', (e: Error) => {
+        channel.close();
+        finish(() => reject(e));
+      });
+      stdin.pipe(channel);
+    } else channel.end(stdin);
   });
 }
 

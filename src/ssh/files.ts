@@ -3,6 +3,7 @@
 // subsystem (some hardened hosts disable it), and the same `sudo -n sh -c` wrapper that runs commands also writes
 // root-owned files for a non-root login, which SFTP cannot do.
 import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { InvalidInputError } from '../errors.js';
 import type { Command, RunOptions, RunResult } from './exec.js';
 
@@ -52,12 +53,37 @@ export async function putFile(
   content: Buffer | string,
   opts: PutFileOptions,
 ): Promise<{ changed: boolean }> {
+  const data = typeof content === 'string' ? Buffer.from(content) : content;
+  const sha = createHash('sha256').update(data).digest('hex');
+  return upload(host, remotePath, sha, () => data, opts);
+}
+
+/**
+ * putFile for content too large to hold in memory (an etcd snapshot): `open` gives a fresh stream of the content
+ * whose sha256 the caller already knows. The same atomic, checksum-verified, skip-if-equal upload.
+ */
+export function putStream(
+  host: Runner,
+  remotePath: string,
+  sha256: string,
+  open: () => Readable,
+  opts: PutFileOptions,
+): Promise<{ changed: boolean }> {
+  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new InvalidInputError(`invalid sha256 for ${remotePath}`);
+  return upload(host, remotePath, sha256, open, opts);
+}
+
+async function upload(
+  host: Runner,
+  remotePath: string,
+  sha: string,
+  content: () => Buffer | Readable,
+  opts: PutFileOptions,
+): Promise<{ changed: boolean }> {
   if (!remotePath.startsWith('/')) throw new InvalidInputError(`remote path must be absolute: ${remotePath}`);
   if (!Number.isInteger(opts.mode) || opts.mode < 0 || opts.mode > 0o7777) {
     throw new InvalidInputError(`invalid file mode ${opts.mode} for ${remotePath}`);
   }
-  const data = typeof content === 'string' ? Buffer.from(content) : content;
-  const sha = createHash('sha256').update(data).digest('hex');
   const mode = opts.mode.toString(8);
   const ownership = opts.owner
     ? `${opts.owner}${opts.group ? `:${opts.group}` : ''}`
@@ -77,7 +103,7 @@ export async function putFile(
     return { changed: true };
   }
   // Content goes through stdin only: never in a command line, a log or an error (run() reports `action` alone).
-  await host.run(['sh', '-c', uploadScript, ...args, sha], { stdin: data, action: `upload ${remotePath}`, ...t });
+  await host.run(['sh', '-c', uploadScript, ...args, sha], { stdin: content(), action: `upload ${remotePath}`, ...t });
   return { changed: true };
 }
 

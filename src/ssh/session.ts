@@ -1,8 +1,18 @@
 // HostSession: what the rest of kubeadm2ha holds to work on one host. Thin: it decides sudo and defaults, and
 // delegates to exec.ts (commands) and files.ts (uploads) over the pooled Connection.
+import type { Readable, Writable } from 'node:stream';
 import type { Connection } from './connection.js';
-import { buildCommand, describe, execRaw, toRunResult, type Command, type RunOptions, type RunResult } from './exec.js';
-import { putFile, type PutFileOptions } from './files.js';
+import {
+  buildCommand,
+  describe,
+  execRaw,
+  toRunResult,
+  type Command,
+  type RawResult,
+  type RunOptions,
+  type RunResult,
+} from './exec.js';
+import { putFile, putStream, type PutFileOptions } from './files.js';
 import { ensureSudo } from './sudo.js';
 import { InvalidInputError } from '../errors.js';
 
@@ -13,6 +23,15 @@ export interface HostSession {
   /** Atomic, idempotent upload; `changed: false` when the remote file already had this content and mode. */
   putFile(remotePath: string, content: Buffer | string, opts: PutFileOptions): Promise<{ changed: boolean }>;
   getFile(remotePath: string, opts?: { timeoutMs?: number }): Promise<Buffer>;
+  /** putFile for large content: `open` yields a fresh stream of bytes whose sha256 is `sha256`. */
+  putStream(
+    remotePath: string,
+    sha256: string,
+    open: () => Readable,
+    opts: PutFileOptions,
+  ): Promise<{ changed: boolean }>;
+  /** Stream a remote file into `sink` (not ended here) with backpressure: for files too large to hold in memory. */
+  downloadFile(remotePath: string, sink: Writable, opts?: { timeoutMs?: number }): Promise<void>;
 }
 
 export interface SessionSettings {
@@ -41,15 +60,32 @@ export class PooledHostSession implements HostSession {
     return putFile(this, remotePath, content, opts);
   }
 
+  putStream(
+    remotePath: string,
+    sha256: string,
+    open: () => Readable,
+    opts: PutFileOptions,
+  ): Promise<{ changed: boolean }> {
+    return putStream(this, remotePath, sha256, open, opts);
+  }
+
   async getFile(remotePath: string, opts: { timeoutMs?: number } = {}): Promise<Buffer> {
+    return (await this.cat(remotePath, opts)).stdout;
+  }
+
+  async downloadFile(remotePath: string, sink: Writable, opts: { timeoutMs?: number } = {}): Promise<void> {
+    await this.cat(remotePath, opts, sink);
+  }
+
+  private async cat(remotePath: string, opts: { timeoutMs?: number }, sink?: Writable): Promise<RawResult> {
     if (!remotePath.startsWith('/')) throw new InvalidInputError(`remote path must be absolute: ${remotePath}`);
     const { conn, sudo } = await this.connection();
     if (sudo) await ensureSudo(conn);
     const timeoutMs = opts.timeoutMs ?? this.settings.commandTimeoutMs;
     const action = `read ${remotePath}`;
     const line = buildCommand(['cat', '--', remotePath], { sudo, timeoutMs });
-    const raw = await execRaw(conn, line, action, { timeoutMs });
+    const raw = await execRaw(conn, line, action, { timeoutMs }, undefined, sink);
     toRunResult(this.name, { ...raw, stdout: Buffer.alloc(0) }, action, { timeoutMs }); // throws on failure
-    return raw.stdout;
+    return raw;
   }
 }

@@ -3,3 +3,4 @@ export { preflightCluster } from './preflight.js';
 export { setupEtcdCluster } from './etcd.js';
 export { checkCertificates } from './certs.js';
 export { renewEtcdCertificates } from './cert-renewal.js';
+export { snapshotEtcd, restoreEtcdSnapshot } from './etcd-snapshot.js';

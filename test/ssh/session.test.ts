@@ -1,6 +1,7 @@
 // HostSession against a real sshd on a lab host: results, stdin/env, failures, timeouts that kill the remote
 // command, reconnects, atomic uploads, downloads, connection reuse and the channel cap.
 import { createHash, randomBytes } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLab, type Lab } from '../../src/lab/index.js';
 import { CommandFailedError, CommandTimeoutError, HostUnreachableError } from '../../src/errors.js';
@@ -253,6 +254,33 @@ describe('files', () => {
     expect(await h1.putFile(path, 'k=v\n', { mode: 0o600, owner: 'root' })).toEqual({ changed: true });
     expect(await stat()).toBe('600 root nogroup');
     expect((await lab.exec('h1', `cat ${path}`)).stdout).toBe('k=v\n');
+  });
+
+  it('streams a large file up and down with backpressure, verified by checksum, and skips an identical upload', async () => {
+    const h1 = pool.session(target(lab, 'h1'));
+    const data = randomBytes(24 * 1024 * 1024 + 5);
+    const path = '/var/lib/k2h-test/stream/big.db';
+    const open = () => Readable.from([data.subarray(0, 1 << 20), data.subarray(1 << 20)]);
+    expect(await h1.putStream(path, sha256(data), open, { mode: 0o600 })).toEqual({ changed: true });
+    expect((await lab.exec('h1', `stat -c %a ${path}; sha256sum < ${path}`)).stdout).toBe(`600\n${sha256(data)}  -\n`);
+    expect(await h1.putStream(path, sha256(data), open, { mode: 0o600 })).toEqual({ changed: false });
+    // A stream that does not match its checksum leaves the old file alone.
+    const wrong = () => Readable.from([randomBytes(1000)]);
+    await expect(h1.putStream(path, sha256(data).replace(/^./, 'f'), wrong, { mode: 0o600 })).rejects.toThrow(
+      /checksum differs/,
+    );
+    // Download into a slow sink: backpressure holds the channel, every byte arrives in order.
+    const chunks: Buffer[] = [];
+    const sink = new Writable({
+      highWaterMark: 64 * 1024,
+      write(chunk: Buffer, _enc, cb) {
+        chunks.push(chunk);
+        setImmediate(cb);
+      },
+    });
+    await h1.downloadFile(path, sink);
+    expect(sha256(Buffer.concat(chunks))).toBe(sha256(data));
+    expect(sink.writableEnded).toBe(false); // the caller ends it
   });
 
   it('downloads binary files exactly and fails clearly for a missing one', async () => {

@@ -1,4 +1,7 @@
-// `kubeadm2ha etcd setup -i <inventory>`: the external etcd cluster with TLS, as a durable workflow.
+// `kubeadm2ha etcd setup|snapshot|restore -i <inventory>`: the external etcd cluster with TLS, its snapshots into the
+// operator's state dir, and disaster recovery from one; each a durable workflow.
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { sshTrustOf } from '../../activities/ssh-trust.js';
 import { InvalidInputError } from '../../errors.js';
@@ -6,6 +9,9 @@ import { formatWarning, loadInventory } from '../../inventory/index.js';
 import { describeEtcdPlan, planEtcdSetup, type EtcdSetupReport } from '../../plan/etcd.js';
 import { workflowIdFor } from '../../workflows/ids.js';
 import type { SetupEtcdInput } from '../../workflows/etcd.js';
+import type { EtcdSnapshotResult } from '../../activities/etcd-snapshot.js';
+import { describeEtcdRestorePlan, planEtcdRestore, stampOf } from '../../plan/etcd-restore.js';
+import type { EtcdRestoreReport, RestoreEtcdInput, SnapshotEtcdInput } from '../../workflows/etcd-snapshot.js';
 import { addOperationOptions, operationContext, type OperationFlags } from '../context.js';
 import { runOperation } from '../operation.js';
 
@@ -39,6 +45,13 @@ export function formatEtcdReport(r: EtcdSetupReport): string {
   return lines.join('\n');
 }
 
+function healthTimeoutSeconds(flag: string): number {
+  const s = Number(flag);
+  if (!Number.isInteger(s) || s <= 0)
+    throw new InvalidInputError(`--health-timeout must be a positive number of seconds`);
+  return s;
+}
+
 export async function etcdSetup(flags: EtcdSetupFlags): Promise<EtcdSetupReport | undefined> {
   const { inventory, warnings } = await loadInventory(flags.inventory);
   for (const w of warnings) process.stderr.write(`warning: ${formatWarning(w)}\n`);
@@ -51,12 +64,7 @@ export async function etcdSetup(flags: EtcdSetupFlags): Promise<EtcdSetupReport 
     return undefined;
   }
   const input: SetupEtcdInput = { inventory };
-  if (flags.healthTimeout !== undefined) {
-    const s = Number(flags.healthTimeout);
-    if (!Number.isInteger(s) || s <= 0)
-      throw new InvalidInputError(`--health-timeout must be a positive number of seconds`);
-    input.healthTimeoutSeconds = s;
-  }
+  if (flags.healthTimeout !== undefined) input.healthTimeoutSeconds = healthTimeoutSeconds(flags.healthTimeout);
   const { ctx, close } = await operationContext(flags, sshTrustOf(inventory));
   try {
     const report = await runOperation<SetupEtcdInput, EtcdSetupReport>(ctx, {
@@ -74,6 +82,103 @@ export async function etcdSetup(flags: EtcdSetupFlags): Promise<EtcdSetupReport 
   }
 }
 
+interface EtcdSnapshotFlags extends OperationFlags {
+  inventory: string;
+}
+
+export async function etcdSnapshot(flags: EtcdSnapshotFlags): Promise<EtcdSnapshotResult> {
+  const { inventory } = await loadInventory(flags.inventory);
+  planEtcdSetup(inventory); // validates: external etcd with members
+  const { ctx, close } = await operationContext(flags, sshTrustOf(inventory));
+  try {
+    const r = await runOperation<SnapshotEtcdInput, EtcdSnapshotResult>(ctx, {
+      workflowType: 'snapshotEtcd',
+      workflowId: `${workflowIdFor(inventory.cluster.name, 'etcd')}/snapshot`,
+      args: [{ inventory }],
+      cluster: inventory.cluster.name,
+      operation: 'etcd',
+      kubernetesVersion: inventory.cluster.kubernetesVersion,
+    });
+    console.log(
+      flags.json
+        ? JSON.stringify(r, null, 2)
+        : `snapshot of ${r.member}: ${r.path}\n  ${r.size} bytes, revision ${r.revision}, ${r.totalKeys} keys, ` +
+            `sha256 ${r.sha256} (verified on the host by ${r.tool} and here after the transfer)`,
+    );
+    return r;
+  } finally {
+    await close();
+  }
+}
+
+interface EtcdRestoreFlags extends OperationFlags {
+  inventory: string;
+  snapshot: string;
+  sha256?: string;
+  yes?: boolean;
+  dryRun?: boolean;
+  healthTimeout?: string;
+}
+
+/** A restore stops the whole etcd cluster and rewinds it: a person confirms by typing the cluster's name. */
+async function confirm(cluster: string): Promise<void> {
+  if (!process.stdin.isTTY) {
+    throw new InvalidInputError('a restore stops every etcd member and rewinds the cluster: pass --yes to confirm');
+  }
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(
+      `This stops etcd of ${cluster} and restores the snapshot. Type the cluster name to go on: `,
+    );
+    if (answer.trim() !== cluster) throw new InvalidInputError('not confirmed: nothing was changed');
+  } finally {
+    rl.close();
+  }
+}
+
+export async function etcdRestore(flags: EtcdRestoreFlags): Promise<EtcdRestoreReport | undefined> {
+  const { inventory } = await loadInventory(flags.inventory);
+  const path = resolve(flags.snapshot);
+  if (flags.sha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(flags.sha256)) {
+    throw new InvalidInputError('--sha256 must be 64 hex digits');
+  }
+  // The workflow stamps its own run; this plan shows the same steps with today's time.
+  const plan = planEtcdRestore(inventory, stampOf(new Date()));
+  if (flags.dryRun) {
+    if (flags.json) console.log(JSON.stringify({ snapshot: path, ...plan }, null, 2));
+    else for (const line of describeEtcdRestorePlan(plan, path)) console.log(line);
+    return undefined;
+  }
+  if (!flags.yes) await confirm(inventory.cluster.name);
+  const input: RestoreEtcdInput = {
+    inventory,
+    snapshot: { path, ...(flags.sha256 !== undefined && { sha256: flags.sha256.toLowerCase() }) },
+  };
+  if (flags.healthTimeout !== undefined) input.healthTimeoutSeconds = healthTimeoutSeconds(flags.healthTimeout);
+  const { ctx, close } = await operationContext(flags, sshTrustOf(inventory));
+  try {
+    const r = await runOperation<RestoreEtcdInput, EtcdRestoreReport>(ctx, {
+      workflowType: 'restoreEtcdSnapshot',
+      workflowId: `${workflowIdFor(inventory.cluster.name, 'etcd')}/restore`,
+      args: [input],
+      cluster: inventory.cluster.name,
+      operation: 'etcd',
+      kubernetesVersion: inventory.cluster.kubernetesVersion,
+    });
+    if (flags.json) console.log(JSON.stringify(r, null, 2));
+    else {
+      console.log(
+        `etcd of ${r.cluster} restored from ${r.snapshot.path}: cluster ${r.previousClusterId || '(was down)'} -> ${r.clusterId}`,
+      );
+      for (const h of r.hosts)
+        console.log(`  ${h.host}: restored with ${h.tool} in ${h.ms} ms; previous data in ${h.previousDataDir}`);
+    }
+    return r;
+  } finally {
+    await close();
+  }
+}
+
 export function register(program: Command): void {
   const etcd = program.command('etcd').description('the external etcd cluster');
   addOperationOptions(
@@ -85,5 +190,26 @@ export function register(program: Command): void {
       .option('--health-timeout <seconds>', 'how long the health gate waits for all members', '120'),
   ).action(async (flags: EtcdSetupFlags) => {
     await etcdSetup(flags);
+  });
+  addOperationOptions(
+    etcd
+      .command('snapshot')
+      .description("save a snapshot on a healthy member into the operator's state dir, checksum verified")
+      .requiredOption('-i, --inventory <file>', 'inventory: our YAML, or an Ansible INI inventory with group_vars'),
+  ).action(async (flags: EtcdSnapshotFlags) => {
+    await etcdSnapshot(flags);
+  });
+  addOperationOptions(
+    etcd
+      .command('restore')
+      .description('stop every member, keep its data dir, restore the snapshot into a new cluster, start, health gate')
+      .requiredOption('-i, --inventory <file>', 'inventory: our YAML, or an Ansible INI inventory with group_vars')
+      .requiredOption('--snapshot <file>', 'snapshot file on this machine (from `etcd snapshot`)')
+      .option('--sha256 <hex>', 'expected checksum (default: the .sha256 file beside the snapshot)')
+      .option('--yes', 'do not ask for confirmation')
+      .option('--dry-run', 'print the plan, contact nothing')
+      .option('--health-timeout <seconds>', 'how long the health gate waits for all members', '120'),
+  ).action(async (flags: EtcdRestoreFlags) => {
+    await etcdRestore(flags);
   });
 }

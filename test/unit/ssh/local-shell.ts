@@ -1,6 +1,7 @@
 // Stand-in for a host, for unit tests: runs the exact command line SshPool would send, with the local `sh -c`,
 // which is what sshd does with it (`$SHELL -c <line>`). Everything but the SSH transport is the real thing.
 import { spawn } from 'node:child_process';
+import { Readable } from 'node:stream';
 import { buildCommand, describe, toRunResult, type RawResult } from '../../../src/ssh/exec.js';
 import type { Runner } from '../../../src/ssh/files.js';
 
@@ -32,6 +33,10 @@ export function localShell(opts: { mangleStdin?: (b: Buffer) => Buffer } = {}): 
           resolve(r);
         });
         child.stdin.on('error', () => undefined); // a command that exits without reading stdin
+        if (o.stdin instanceof Readable) {
+          o.stdin.pipe(child.stdin);
+          return;
+        }
         const input = o.stdin === undefined ? undefined : Buffer.from(o.stdin);
         child.stdin.end(input && opts.mangleStdin ? opts.mangleStdin(input) : input);
       });

@@ -1,0 +1,188 @@
+// snapshotEtcd: one etcd snapshot, taken on the first member that can, streamed to the operator's state dir and
+// verified there. restoreEtcdSnapshot: etcd's disaster recovery for the external cluster: verify the file, stop
+// every member, keep each data dir aside, restore per member with a new cluster token, start all, health gate.
+// Both are steps the upgrade workflow will call before it touches a master.
+// TODO(#10): move onto the shared runbook executor and activity-options.ts when they land.
+import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { EtcdSnapshotResult, RestoreEtcdMemberResult } from '../activities/etcd-snapshot.js';
+import { FailureType, KubeadmHaError } from '../errors.js';
+import type { Inventory } from '../inventory/schema.js';
+import { planEtcdSetup, type EtcdMember } from '../plan/etcd.js';
+import { planEtcdRestore, stampOf, type EtcdRestorePlan } from '../plan/etcd-restore.js';
+import type { HostContext } from '../plan/types.js';
+import { failureMessage } from './failure-info.js';
+import { beginOperation } from './operation.js';
+
+const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 5 };
+const local = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  retry: { ...retry, maximumAttempts: 2 },
+});
+const hostStep = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry });
+// Snapshot and restore stream files that may be gigabytes; the heartbeat (every 5 s) is what tells a dead worker
+// apart, so another one takes over within 20 s.
+const transfer = proxyActivities<Activities>({
+  startToCloseTimeout: '60 minutes',
+  heartbeatTimeout: '20 seconds',
+  retry: { ...retry, maximumAttempts: 3 },
+});
+
+function invalid<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    // Bad input must end the run; a plain Error would fail the workflow task, which Temporal retries forever.
+    if (err instanceof KubeadmHaError) throw ApplicationFailure.nonRetryable(err.message, err.type);
+    throw err;
+  }
+}
+
+const hostOf = (inventory: Inventory, target: HostContext['target']): HostContext => ({ target, ssh: inventory.ssh });
+
+export interface SnapshotEtcdInput {
+  inventory: Inventory;
+}
+
+export async function snapshotEtcd({ inventory }: SnapshotEtcdInput): Promise<EtcdSnapshotResult> {
+  const p = invalid(() => planEtcdSetup(inventory));
+  const progress = beginOperation('etcd', 'etcd snapshot', {
+    cluster: p.cluster,
+    kubernetesVersion: p.kubernetesVersion,
+    hosts: p.members.map((m) => ({
+      target: m.target,
+      steps: [{ id: 'snapshot', title: 'snapshot saved and copied' }],
+    })),
+  });
+  progress.phase('snapshot');
+  const result = await transfer.saveEtcdSnapshot({
+    cluster: p.cluster,
+    members: p.members.map((m) => ({ host: hostOf(inventory, m.target), clientUrl: m.clientUrl })),
+    tls: p.healthcheckClient,
+    stamp: stampOf(new Date()),
+  });
+  for (const s of result.skipped) progress.set(s.member, 'snapshot', 'skipped', s.error);
+  progress.set(result.member, 'snapshot', 'done', `${result.size} bytes, revision ${result.revision}`);
+  progress.finish();
+  return result;
+}
+
+export interface RestoreEtcdInput {
+  inventory: Inventory;
+  /** A file on the worker's machine (the operator's store); its sha256 is checked against `sha256` or its .sha256. */
+  snapshot: { path: string; sha256?: string };
+  /** How long the health gate waits. Default 120 s. */
+  healthTimeoutSeconds?: number;
+}
+
+export interface EtcdRestoreReport {
+  cluster: string;
+  snapshot: { path: string; size: number; sha256: string };
+  initialClusterToken: string;
+  /** Empty when the cluster was not healthy before the restore (the usual reason to restore). */
+  previousClusterId: string;
+  clusterId: string;
+  members: EtcdMember[];
+  hosts: RestoreEtcdMemberResult[];
+}
+
+export async function restoreEtcdSnapshot({
+  inventory,
+  snapshot,
+  healthTimeoutSeconds = 120,
+}: RestoreEtcdInput): Promise<EtcdRestoreReport> {
+  const p: EtcdRestorePlan = invalid(() => planEtcdRestore(inventory, stampOf(new Date())));
+  const progress = beginOperation('etcd', 'etcd restore', p);
+  const members = p.members.map((m) => ({ m, host: hostOf(inventory, m.target) }));
+  const gateMembers = members.map(({ m, host }) => ({ host, plan: { clientUrl: m.clientUrl, peerUrl: m.peerUrl } }));
+  const gate = proxyActivities<Activities>({
+    startToCloseTimeout: `${healthTimeoutSeconds + 60} seconds`,
+    heartbeatTimeout: '30 seconds',
+    retry: { ...retry, maximumAttempts: 3 },
+  });
+
+  progress.phase('verify snapshot');
+  const file = await local.verifyEtcdSnapshotFile({
+    path: snapshot.path,
+    ...(snapshot.sha256 !== undefined && { sha256: snapshot.sha256 }),
+  });
+  const before = await gate.waitEtcdHealthy({ members: gateMembers, tls: p.healthcheckClient, timeoutSeconds: 5 });
+
+  // Every member stops before any is restored: a running member would replicate the old data to restored ones.
+  progress.phase('stop all members');
+  await Promise.all(
+    members.map(async ({ m, host }) => {
+      progress.set(m.target.name, 'stop', 'running');
+      const r = await hostStep.stopEtcdMember({ host });
+      progress.set(m.target.name, 'stop', 'done', r.wasRunning ? 'stopped' : 'was not running');
+    }),
+  );
+
+  progress.phase('restore each member');
+  const hosts = await Promise.all(
+    members.map(async ({ m, host }) => {
+      progress.set(m.target.name, 'restore', 'running');
+      try {
+        const r = await transfer.restoreEtcdMember({
+          host,
+          snapshot: { path: file.path, sha256: file.sha256 },
+          member: m.config,
+          initialClusterToken: p.initialClusterToken,
+          stamp: p.stamp,
+        });
+        progress.set(m.target.name, 'restore', 'done', `${r.tool}; previous data in ${r.previousDataDir}`);
+        return r;
+      } catch (err) {
+        progress.set(m.target.name, 'restore', 'failed', failureMessage(err));
+        throw err;
+      }
+    }),
+  );
+
+  progress.phase('start all members');
+  await Promise.all(
+    members.map(async ({ m, host }) => {
+      progress.set(m.target.name, 'start', 'running');
+      const r = await hostStep.startEtcdMember({ host });
+      progress.set(m.target.name, 'start', 'done', r.started ? 'started' : 'was running');
+    }),
+  );
+
+  progress.phase('health gate');
+  let health = await gate.waitEtcdHealthy({
+    members: gateMembers,
+    tls: p.healthcheckClient,
+    timeoutSeconds: healthTimeoutSeconds,
+  });
+  for (let round = 0; !health.healthy && health.down.length > 0 && round < 2; round++) {
+    // A member that died at its first start (a slow peer, a port still held): start it and look again.
+    for (const name of health.down) {
+      const h = members.find((x) => x.m.target.name === name);
+      if (h) await hostStep.startEtcdMember({ host: h.host });
+    }
+    health = await gate.waitEtcdHealthy({
+      members: gateMembers,
+      tls: p.healthcheckClient,
+      timeoutSeconds: healthTimeoutSeconds,
+    });
+  }
+  if (!health.healthy) {
+    for (const u of health.unhealthy) progress.set(u.name, 'health', 'failed', u.error);
+    throw ApplicationFailure.nonRetryable(
+      `etcd is not healthy after the restore: ${health.unhealthy.map((u) => `${u.name} (${u.error})`).join(', ')}; ` +
+        `each member's previous data dir is kept as ${p.members[0]?.previousDataDir ?? ''}`,
+      FailureType.HostNotSuitable,
+    );
+  }
+  for (const m of health.members) progress.set(m.name, 'health', 'done', `member ${m.id}, cluster ${health.clusterId}`);
+  progress.finish();
+  return {
+    cluster: p.cluster,
+    snapshot: file,
+    initialClusterToken: p.initialClusterToken,
+    previousClusterId: before.healthy ? before.clusterId : '',
+    clusterId: health.clusterId,
+    members: health.members,
+    hosts,
+  };
+}
