@@ -2,6 +2,7 @@
 // command, reconnects, atomic uploads, downloads, connection reuse and the channel cap.
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLab, type Lab } from '../../src/lab/index.js';
 import { CommandFailedError, CommandTimeoutError, HostUnreachableError } from '../../src/errors.js';
@@ -279,8 +280,10 @@ describe('files', () => {
       },
     });
     await h1.downloadFile(path, sink);
+    expect(sink.writableEnded).toBe(false); // the caller ends it, and waits for its own buffer to drain
+    sink.end();
+    await finished(sink);
     expect(sha256(Buffer.concat(chunks))).toBe(sha256(data));
-    expect(sink.writableEnded).toBe(false); // the caller ends it
   });
 
   it('downloads binary files exactly and fails clearly for a missing one', async () => {
