@@ -1,7 +1,6 @@
 // Durability is the product: a preflight survives its worker being SIGKILLed mid-run, and survives the Temporal
 // server itself being stopped and started again on the same SQLite file. Checks that had completed are not run
 // again: the activity log (written before each completion is reported) proves it across both worker processes.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,8 +20,8 @@ import { createKubeadmHaWorker } from '../../src/worker.js';
 import { sshTrustOf } from '../../src/activities/ssh-trust.js';
 import { readActivityLog, type ActivityLogEntry } from '../../src/worker/activity-log.js';
 import { pollUntil, temporalAddress, uniqueQueue } from './helpers.js';
+import { startWorkerProcess } from '../support/worker-process.js';
 
-const root = join(import.meta.dirname, '..', '..');
 let lab: Lab;
 let inventory: Inventory;
 let dir: string;
@@ -39,29 +38,6 @@ afterAll(async () => {
   await lab?.destroy();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
-
-function startWorkerProcess(address: string, taskQueue: string, log: string): ChildProcess {
-  // One activity at a time so a run lasts long enough to be interrupted half-way on any machine.
-  return spawn(
-    process.execPath,
-    [
-      join(root, 'bin', 'kubeadm2ha.js'),
-      'worker',
-      // The worker's SSH trust: the lab inventory's known_hosts and key.
-      '--inventory',
-      inventoryFile,
-      '--address',
-      address,
-      '--task-queue',
-      taskQueue,
-      '--max-concurrent-activities',
-      '1',
-      '--activity-log',
-      log,
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, KUBEADM2HA_FROM_SOURCE: '1' } },
-  );
-}
 
 const entries = (log: string): ActivityLogEntry[] =>
   existsSync(log) ? readActivityLog(readFileSync(log, 'utf8')) : [];
@@ -84,7 +60,7 @@ describe('durability', () => {
         workflowId: `${inventory.cluster.name}/preflight/${taskQueue}`,
         args: [{ inventory }],
       });
-      const first = startWorkerProcess(address, taskQueue, log);
+      const first = startWorkerProcess(address, taskQueue, log, inventoryFile);
       await pollUntil(() => completed(log).length >= 10, '10 completed checks', 60_000, 20);
       first.kill('SIGKILL');
       await new Promise((r) => first.once('exit', r));
@@ -100,7 +76,7 @@ describe('durability', () => {
       expect((await handle.describe()).status.name).toBe('RUNNING');
       expect(doneBeforeKill.length).toBeLessThan(totalChecks());
 
-      const second = startWorkerProcess(address, taskQueue, log);
+      const second = startWorkerProcess(address, taskQueue, log, inventoryFile);
       try {
         const report = (await handle.result()) as PreflightReport;
         expect(report.results.filter((r) => r.check !== 'unique-identity')).toHaveLength(totalChecks());

@@ -3,7 +3,7 @@
 // The restore runs on worker processes, the first SIGKILLed after every member was stopped and before any was
 // started again: a second worker completes it. The payload codec is off for this file, so the history check proves
 // that the snapshot's contents never travel as a payload by design.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
@@ -23,17 +23,17 @@ import { CODEC_ENV, dataConverter } from '../../src/temporal/data-converter.js';
 import { readActivityLog, type ActivityLogEntry } from '../../src/worker/activity-log.js';
 import type { EtcdRestoreReport } from '../../src/workflows/etcd-snapshot.js';
 import { connectTemporal, pollUntil, temporalAddress, uniqueQueue } from '../e2e/helpers.js';
+import { setEnv } from '../support/env.js';
 import { operatorEtcdctl, writeOperatorClient } from '../support/etcdctl.js';
+import { startWorkerProcess, stopProcess } from '../support/worker-process.js';
 
-const root = join(import.meta.dirname, '..', '..');
 let lab: Lab;
 let inventory: Inventory;
 let temporal: Awaited<ReturnType<typeof connectTemporal>>;
 let bundle: WorkflowBundleOption;
 let scratch: string;
 let clientDir: string;
-const previousStateDir = process.env.KUBEADM2HA_STATE_DIR;
-const previousCodec = process.env[CODEC_ENV];
+let restoreEnv: (() => void) | undefined;
 const members = ['h1', 'h2', 'h3'];
 /** Unique per run: found in the snapshot file, must never be found in history. */
 const tag = randomUUID().slice(0, 8);
@@ -97,8 +97,7 @@ const keys = (from: number, to: number) => Array.from({ length: to - from + 1 },
 
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), 'k2h-etcd-restore-'));
-  process.env.KUBEADM2HA_STATE_DIR = join(scratch, 'state');
-  process.env[CODEC_ENV] = 'off';
+  restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
   bundle = await loadWorkflowBundle();
   lab = await createLab({ hosts: 3 });
   inventory = (await loadInventory(await lab.writeInventory())).inventory;
@@ -115,43 +114,14 @@ afterAll(async () => {
     try {
       await lab?.destroy();
     } finally {
-      if (previousStateDir === undefined) delete process.env.KUBEADM2HA_STATE_DIR;
-      else process.env.KUBEADM2HA_STATE_DIR = previousStateDir;
-      if (previousCodec === undefined) delete process.env[CODEC_ENV];
-      else process.env[CODEC_ENV] = previousCodec;
+      restoreEnv?.();
       if (scratch) await rm(scratch, { recursive: true, force: true });
     }
   }
 });
 
-function startWorkerProcess(taskQueue: string, log: string): ChildProcess {
-  // One activity at a time, so the kill lands with members restored and others not yet.
-  return spawn(
-    process.execPath,
-    [
-      join(root, 'bin', 'kubeadm2ha.js'),
-      'worker',
-      '--address',
-      temporalAddress(),
-      '--task-queue',
-      taskQueue,
-      '--max-concurrent-activities',
-      '1',
-      '--activity-log',
-      log,
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, KUBEADM2HA_FROM_SOURCE: '1' } },
-  );
-}
 const logEntries = (log: string): ActivityLogEntry[] =>
   existsSync(log) ? readActivityLog(readFileSync(log, 'utf8')) : [];
-const stopProcess = async (p: ChildProcess, signal: NodeJS.Signals) => {
-  if (p.exitCode !== null || p.signalCode !== null) return;
-  const exited = new Promise((r) => p.once('exit', r));
-  p.kill(signal);
-  await exited;
-};
-
 describe('etcd snapshot and restore on lab hosts', () => {
   let snap: EtcdSnapshotResult;
 
@@ -202,7 +172,7 @@ describe('etcd snapshot and restore on lab hosts', () => {
       workflowId,
       args: [{ inventory, snapshot: { path: snap.path }, healthTimeoutSeconds: 60 }],
     });
-    const first = startWorkerProcess(taskQueue, log);
+    const first = startWorkerProcess(temporalAddress(), taskQueue, log);
     let second: ChildProcess | undefined;
     try {
       await pollUntil(
@@ -223,7 +193,7 @@ describe('etcd snapshot and restore on lab hosts', () => {
         .filter((e) => e.event === 'complete' && e.activityType === 'restoreEtcdMember')
         .map((e) => e.subject);
 
-      second = startWorkerProcess(taskQueue, log);
+      second = startWorkerProcess(temporalAddress(), taskQueue, log);
       const report = (await handle.result()) as EtcdRestoreReport;
       const total = Date.now() - started;
       process.stderr.write(

@@ -22,6 +22,7 @@ import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
 import { CODEC_ENV, dataConverter } from '../../src/temporal/data-converter.js';
 import { activityLogInterceptor, readActivityLog } from '../../src/worker/activity-log.js';
 import { connectTemporal, uniqueQueue } from '../e2e/helpers.js';
+import { setEnv } from '../support/env.js';
 import { operatorEtcdctl, writeOperatorClient } from '../support/etcdctl.js';
 
 const run = promisify(execFile);
@@ -31,8 +32,7 @@ let inventory: Inventory;
 let temporal: Awaited<ReturnType<typeof connectTemporal>>;
 let bundle: WorkflowBundleOption;
 let scratch: string;
-const previousStateDir = process.env.KUBEADM2HA_STATE_DIR;
-const previousCodec = process.env[CODEC_ENV];
+let restoreEnv: (() => void) | undefined;
 
 interface RunOptions {
   inventory?: Inventory;
@@ -92,8 +92,7 @@ async function etcdctlFromOperator(args: string[]): Promise<string> {
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), 'k2h-etcd-test-'));
   // The local CA store lives under the state dir; activities run in this process, so this isolates it.
-  process.env.KUBEADM2HA_STATE_DIR = join(scratch, 'state');
-  process.env[CODEC_ENV] = 'off';
+  restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
   bundle = await loadWorkflowBundle();
   lab = await createLab({ hosts: 3 });
   inventory = (await loadInventory(await lab.writeInventory())).inventory;
@@ -108,10 +107,7 @@ afterAll(async () => {
     try {
       await lab?.destroy();
     } finally {
-      if (previousStateDir === undefined) delete process.env.KUBEADM2HA_STATE_DIR;
-      else process.env.KUBEADM2HA_STATE_DIR = previousStateDir;
-      if (previousCodec === undefined) delete process.env[CODEC_ENV];
-      else process.env[CODEC_ENV] = previousCodec;
+      restoreEnv?.();
       if (scratch) await rm(scratch, { recursive: true, force: true });
     }
   }
