@@ -33,3 +33,12 @@ export const activities: Record<ActivityClass, Activities> = {
   install: proxyActivities<Activities>(INSTALL),
   wait: proxyActivities<Activities>(WAIT),
 };
+
+/** Streaming a large file (an etcd snapshot) to or from hosts: long, heartbeats every few seconds, so a lost worker
+ * is noticed within 20 s (a restore waits with every member stopped). */
+export const TRANSFER: ActivityOptions = {
+  startToCloseTimeout: '60 minutes',
+  heartbeatTimeout: '20 seconds',
+  retry: { ...retry, maximumAttempts: 3 },
+};
+export const transferActivities = proxyActivities<Activities>(TRANSFER);

@@ -2,31 +2,21 @@
 // verified there. restoreEtcdSnapshot: etcd's disaster recovery for the external cluster: verify the file, stop
 // every member, keep each data dir aside, restore per member with a new cluster token, start all, health gate.
 // Both are steps the upgrade workflow will call before it touches a master.
-// TODO(#10): move onto the shared runbook executor and activity-options.ts when they land.
-import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+// TODO(#10): move onto the shared runbook executor (src/workflows/runbook.ts).
+import { ApplicationFailure } from '@temporalio/workflow';
 import type { EtcdSnapshotResult, RestoreEtcdMemberResult } from '../activities/etcd-snapshot.js';
 import { FailureType, KubeadmHaError } from '../errors.js';
 import type { Inventory } from '../inventory/schema.js';
 import { planEtcdSetup, type EtcdMember } from '../plan/etcd.js';
 import { planEtcdRestore, stampOf, type EtcdRestorePlan } from '../plan/etcd-restore.js';
 import type { HostContext } from '../plan/types.js';
+import { activities, transferActivities } from './activity-options.js';
 import { failureMessage } from './failure-info.js';
+import { acceptInput } from './input.js';
 import { beginOperation } from './operation.js';
 
-const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 5 };
-const local = proxyActivities<Activities>({
-  startToCloseTimeout: '10 minutes',
-  retry: { ...retry, maximumAttempts: 2 },
-});
-const hostStep = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry });
-// Snapshot and restore stream files that may be gigabytes; the heartbeat (every 5 s) is what tells a dead worker
-// apart, so another one takes over within 20 s.
-const transfer = proxyActivities<Activities>({
-  startToCloseTimeout: '60 minutes',
-  heartbeatTimeout: '20 seconds',
-  retry: { ...retry, maximumAttempts: 3 },
-});
+const { quick: local, hostStep, wait: gate } = activities;
+const transfer = transferActivities;
 
 function invalid<T>(fn: () => T): T {
   try {
@@ -44,7 +34,8 @@ export interface SnapshotEtcdInput {
   inventory: Inventory;
 }
 
-export async function snapshotEtcd({ inventory }: SnapshotEtcdInput): Promise<EtcdSnapshotResult> {
+export async function snapshotEtcd(input: SnapshotEtcdInput): Promise<EtcdSnapshotResult> {
+  const { inventory } = acceptInput('snapshotEtcd', input);
   const p = invalid(() => planEtcdSetup(inventory));
   const progress = beginOperation('etcd', 'etcd snapshot', {
     cluster: p.cluster,
@@ -86,20 +77,12 @@ export interface EtcdRestoreReport {
   hosts: RestoreEtcdMemberResult[];
 }
 
-export async function restoreEtcdSnapshot({
-  inventory,
-  snapshot,
-  healthTimeoutSeconds = 120,
-}: RestoreEtcdInput): Promise<EtcdRestoreReport> {
+export async function restoreEtcdSnapshot(input: RestoreEtcdInput): Promise<EtcdRestoreReport> {
+  const { inventory, snapshot, healthTimeoutSeconds = 120 } = acceptInput('restoreEtcdSnapshot', input);
   const p: EtcdRestorePlan = invalid(() => planEtcdRestore(inventory, stampOf(new Date())));
   const progress = beginOperation('etcd', 'etcd restore', p);
   const members = p.members.map((m) => ({ m, host: hostOf(inventory, m.target) }));
   const gateMembers = members.map(({ m, host }) => ({ host, plan: { clientUrl: m.clientUrl, peerUrl: m.peerUrl } }));
-  const gate = proxyActivities<Activities>({
-    startToCloseTimeout: `${healthTimeoutSeconds + 60} seconds`,
-    heartbeatTimeout: '30 seconds',
-    retry: { ...retry, maximumAttempts: 3 },
-  });
 
   progress.phase('verify snapshot');
   const file = await local.verifyEtcdSnapshotFile({

@@ -25,6 +25,23 @@ export const WorkflowInput = {
     .strict(),
   checkCertificates: z.object({ inventory: Inventory, thresholdDays: z.number().int().min(0).optional() }).strict(),
   renewEtcdCertificates: z.object({ inventory: Inventory, healthTimeoutSeconds: seconds.optional() }).strict(),
+  snapshotEtcd: z.object({ inventory: Inventory }).strict(),
+  restoreEtcdSnapshot: z
+    .object({
+      inventory: Inventory,
+      // A file on the worker's machine; the activity checks it is absolute and its checksum before anything else.
+      snapshot: z
+        .object({
+          path: z.string().startsWith('/'),
+          sha256: z
+            .string()
+            .regex(/^[0-9a-f]{64}$/)
+            .optional(),
+        })
+        .strict(),
+      healthTimeoutSeconds: seconds.optional(),
+    })
+    .strict(),
 } as const;
 export type WorkflowName = keyof typeof WorkflowInput;
 type Accepted = { [W in WorkflowName]: z.output<(typeof WorkflowInput)[W]> };
@@ -57,5 +74,6 @@ export function acceptInput<W extends WorkflowName>(workflow: W, input: unknown)
       FailureType.InvalidInput,
     );
   }
-  return parsed.data;
+  // safeParse of WorkflowInput[W] gives the union of every output; it is W's one.
+  return parsed.data as Accepted[W];
 }

@@ -15,6 +15,7 @@ import { createActivities } from '../../src/activities/index.js';
 import type { EtcdSnapshotResult } from '../../src/activities/etcd-snapshot.js';
 import { sha256File } from '../../src/activities/snapshot-store.js';
 import { createSshDeps } from '../../src/activities/ssh-deps.js';
+import { sshTrustOf } from '../../src/activities/ssh-trust.js';
 import { loadInventory } from '../../src/inventory/index.js';
 import type { Inventory } from '../../src/inventory/schema.js';
 import { createLab, type Lab } from '../../src/lab/index.js';
@@ -29,6 +30,7 @@ import { startWorkerProcess, stopProcess } from '../support/worker-process.js';
 
 let lab: Lab;
 let inventory: Inventory;
+let inventoryFile: string;
 let temporal: Awaited<ReturnType<typeof connectTemporal>>;
 let bundle: WorkflowBundleOption;
 let scratch: string;
@@ -44,7 +46,7 @@ async function runInProcess<R>(
   args: unknown[],
 ): Promise<{ result: R; payloads: string; ms: number }> {
   const taskQueue = uniqueQueue('etcd-snap');
-  const deps = createSshDeps();
+  const deps = createSshDeps(sshTrustOf(inventory));
   const worker = await Worker.create({
     connection: temporal.native,
     taskQueue,
@@ -100,7 +102,8 @@ beforeAll(async () => {
   restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
   bundle = await loadWorkflowBundle();
   lab = await createLab({ hosts: 3 });
-  inventory = (await loadInventory(await lab.writeInventory())).inventory;
+  inventoryFile = await lab.writeInventory();
+  inventory = (await loadInventory(inventoryFile)).inventory;
   temporal = await connectTemporal();
   await runInProcess('setupEtcdCluster', [{ inventory, healthTimeoutSeconds: 30 }]);
   clientDir = await mkdtemp(join(scratch, 'client-'));
@@ -172,7 +175,7 @@ describe('etcd snapshot and restore on lab hosts', () => {
       workflowId,
       args: [{ inventory, snapshot: { path: snap.path }, healthTimeoutSeconds: 60 }],
     });
-    const first = startWorkerProcess(temporalAddress(), taskQueue, log);
+    const first = startWorkerProcess(temporalAddress(), taskQueue, log, inventoryFile);
     let second: ChildProcess | undefined;
     try {
       await pollUntil(
@@ -193,7 +196,7 @@ describe('etcd snapshot and restore on lab hosts', () => {
         .filter((e) => e.event === 'complete' && e.activityType === 'restoreEtcdMember')
         .map((e) => e.subject);
 
-      second = startWorkerProcess(temporalAddress(), taskQueue, log);
+      second = startWorkerProcess(temporalAddress(), taskQueue, log, inventoryFile);
       const report = (await handle.result()) as EtcdRestoreReport;
       const total = Date.now() - started;
       process.stderr.write(
