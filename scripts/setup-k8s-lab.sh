@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds what the real-Kubernetes lab needs and the cache lacks (scripts/test.sh runs it before the tests, so a
 # cold build happens here with its progress on stderr, not inside a test's timeout): the Kubernetes binaries of
-# the lab's current version, etcd, and the pause, CoreDNS and test-pod binaries. Each build script keys its cache
-# by version, locks it, and returns at once when everything is there. Images and .deb packages are made from
-# these by the lab itself (seconds, cached too).
+# the lab's current version, etcd, the pause, CoreDNS and test-pod binaries, and flannel (flanneld and our CNI
+# plugin). Each build script keys its cache by version, locks it, and returns at once when everything is there.
+# Images and .deb packages are made from these by the lab itself (seconds, cached too).
 #
 # On two idle cores a cold run takes about 25 minutes (see test/lab/k8s/README.md); a warm one well under a second.
 # KUBEADM2HA_SKIP_K8S=1 skips it (the real-Kubernetes tests then build on first use).
@@ -16,4 +16,5 @@ t0=$SECONDS
 bash scripts/build-k8s.sh "$version" >/dev/null
 bash scripts/build-etcd.sh "$etcd_version" >/dev/null
 bash scripts/build-k8s-extras.sh >/dev/null
-echo "setup-k8s-lab: Kubernetes $version, etcd $etcd_version and lab extras ready ($((SECONDS - t0)) s)" >&2
+bash scripts/build-flannel.sh >/dev/null
+echo "setup-k8s-lab: Kubernetes $version, etcd $etcd_version, lab extras and flannel ready ($((SECONDS - t0)) s)" >&2

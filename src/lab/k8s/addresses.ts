@@ -6,6 +6,9 @@
 
 /** Pod ranges are /28s in .128/25: eight hosts. */
 export const MAX_K8S_HOSTS = 8;
+/** Each host's share of the pods: the static CNI's ranges, and kube-controller-manager's node-cidr-mask-size-ipv4
+ * when a pod network allocates them. */
+export const POD_RANGE_PREFIX = 28;
 
 export const podSubnetOf = (id: number): string => `10.200.${id}.128/25`;
 export const serviceSubnetOf = (id: number): string => `10.200.${id}.112/28`;
@@ -14,7 +17,7 @@ export function podRangeOf(id: number, index: number): string {
   if (!Number.isInteger(index) || index < 1 || index > MAX_K8S_HOSTS) {
     throw new Error(`a Kubernetes lab host index must be 1..${MAX_K8S_HOSTS}, got ${index}`);
   }
-  return `10.200.${id}.${128 + 16 * (index - 1)}/28`;
+  return `10.200.${id}.${128 + 16 * (index - 1)}/${POD_RANGE_PREFIX}`;
 }
 
 /** Each host's kubelet keeps its pods under its own cgroup root in the machine's hierarchies (cgroupfs driver). */

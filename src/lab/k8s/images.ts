@@ -18,9 +18,10 @@ import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { buildImage, ociArchitecture, type BuildImageOptions, type ImageFile } from '../../images/oci-layout.js';
-import { HostFiles, lddPaths } from '../../images/host-files.js';
+import { HostFiles, lddPaths, type HostFileSet } from '../../images/host-files.js';
 import { pushImage, remoteManifestDigest } from '../../images/registry-client.js';
 import { cacheDir } from '../../paths.js';
+import { FLANNEL_IMAGE } from '../../templates/flannel.js';
 
 const run = promisify(execFile);
 
@@ -37,6 +38,9 @@ export interface K8sImageExtras {
   hello?: string;
   /** etcd, etcdctl and etcdutl built by etcd-binaries.ts, for stacked etcd (kubeadm's local etcd static pod). */
   etcd?: { binDir: string; version: string };
+  /** flanneld, install-conf and the CNI plugin built by flannel-binaries.ts; pushed as <repository>/flannel:v<version>
+   * (the pod network of src/templates/flannel.ts). */
+  flannel?: { binDir: string; version: string };
 }
 
 export interface EnsureK8sImagesOptions {
@@ -120,6 +124,13 @@ export async function ensureK8sImages(version: string, opts: EnsureK8sImagesOpti
   const hello = opts.extras?.hello;
   if (hello && (!opts.only || opts.only.includes('hello'))) {
     specs.push({ name: 'hello', tag: HELLO_TAG, spec: () => Promise.resolve(singleBinarySpec(hello, '/hello')) });
+  }
+  const flannel = opts.extras?.flannel;
+  if (flannel && (!opts.only || opts.only.includes(FLANNEL_IMAGE.name))) {
+    if (`v${flannel.version}` !== FLANNEL_IMAGE.tag) {
+      throw new Error(`flannel binaries are ${flannel.version}; the manifest template runs ${FLANNEL_IMAGE.tag}`);
+    }
+    specs.push({ name: FLANNEL_IMAGE.name, tag: FLANNEL_IMAGE.tag, spec: () => flannelSpec(flannel.binDir) });
   }
 
   const images: K8sImage[] = [];
@@ -222,32 +233,9 @@ async function controlPlaneSpec(binDir: string, name: string): Promise<BuildImag
   ];
   const symlinks: BuildImageOptions['symlinks'] = [];
   if (name === 'kube-proxy') {
-    const host = new HostFiles();
-    for (const tool of ['iptables', 'ip6tables']) {
-      for (const variant of ['', '-legacy', '-nft']) {
-        for (const suffix of ['', '-save', '-restore']) {
-          const p = `/usr/sbin/${tool}${variant}${suffix}`;
-          if (existsSync(p)) await host.add(p);
-        }
-      }
-    }
-    // kube-proxy's nftables mode runs `nft`; conntrack (when installed) for clearing UDP entries on old versions.
-    for (const p of ['/usr/sbin/nft', '/usr/sbin/conntrack']) if (existsSync(p)) await host.add(p);
-    // iptables' match and target plugins are dlopen()ed from libxtables' directory, so ldd cannot see them.
-    const libxtables = (
-      await lddPaths(['/usr/sbin/xtables-nft-multi', '/usr/sbin/xtables-legacy-multi'].filter(existsSync))
-    ).find((l) => basename(l).startsWith('libxtables.so'));
-    if (libxtables) {
-      const dir = join(dirname(await realpath(libxtables)), 'xtables');
-      for (const f of (await readdir(dir)).sort()) if (f.endsWith('.so')) await host.add(join(dir, f));
-    }
-    await host.addLibraries();
-    const got = host.result();
+    const got = await netfilterUserland('kube-proxy');
     files.push(...got.files);
     symlinks.push(...got.symlinks);
-    if (!got.files.some((f) => f.path.endsWith('/xtables-nft-multi') || f.path.endsWith('/xtables-legacy-multi'))) {
-      throw new Error('kube-proxy image: iptables is not installed on this machine (apt-get install iptables)');
-    }
   }
   return {
     files,
@@ -255,6 +243,60 @@ async function controlPlaneSpec(binDir: string, name: string): Promise<BuildImag
     dirs: base.dirs,
     // No entrypoint: kubeadm's manifests give `command: [kube-apiserver, …]`, found through PATH.
     config: { env: [PATH_ENV] },
+    os: 'linux',
+    architecture: ociArchitecture(),
+  };
+}
+
+/**
+ * This machine's iptables (legacy and nft variants, with -save/-restore), nft and conntrack with their libraries and
+ * iptables' dlopen()ed extensions: the userland upstream's images get from Debian (distroless-iptables for
+ * kube-proxy; flannel's image installs iptables and nftables too).
+ */
+async function netfilterUserland(image: string): Promise<HostFileSet> {
+  const host = new HostFiles();
+  for (const tool of ['iptables', 'ip6tables']) {
+    for (const variant of ['', '-legacy', '-nft']) {
+      for (const suffix of ['', '-save', '-restore']) {
+        const p = `/usr/sbin/${tool}${variant}${suffix}`;
+        if (existsSync(p)) await host.add(p);
+      }
+    }
+  }
+  // kube-proxy's nftables mode runs `nft`; conntrack (when installed) for clearing UDP entries on old versions.
+  for (const p of ['/usr/sbin/nft', '/usr/sbin/conntrack']) if (existsSync(p)) await host.add(p);
+  // iptables' match and target plugins are dlopen()ed from libxtables' directory, so ldd cannot see them.
+  const libxtables = (
+    await lddPaths(['/usr/sbin/xtables-nft-multi', '/usr/sbin/xtables-legacy-multi'].filter(existsSync))
+  ).find((l) => basename(l).startsWith('libxtables.so'));
+  if (libxtables) {
+    const dir = join(dirname(await realpath(libxtables)), 'xtables');
+    for (const f of (await readdir(dir)).sort()) if (f.endsWith('.so')) await host.add(join(dir, f));
+  }
+  await host.addLibraries();
+  const got = host.result();
+  if (!got.files.some((f) => f.path.endsWith('/xtables-nft-multi') || f.path.endsWith('/xtables-legacy-multi'))) {
+    throw new Error(`${image} image: iptables is not installed on this machine (apt-get install iptables)`);
+  }
+  return got;
+}
+
+/** Upstream's flannel image layout (/opt/bin/flanneld, /opt/bin/install-conf) plus the CNI plugin at /flannel, where
+ * upstream's separate flannel-cni-plugin image has it; iptables for --ip-masq and the forward rules. */
+async function flannelSpec(binDir: string): Promise<BuildImageOptions> {
+  const base = baseFiles();
+  const net = await netfilterUserland('flannel');
+  return {
+    files: [
+      ...base.files,
+      { path: '/opt/bin/flanneld', source: join(binDir, 'flanneld'), mode: 0o755 },
+      { path: '/opt/bin/install-conf', source: join(binDir, 'install-conf'), mode: 0o755 },
+      { path: '/flannel', source: join(binDir, 'flannel'), mode: 0o755 },
+      ...net.files,
+    ],
+    symlinks: net.symlinks,
+    dirs: base.dirs,
+    config: { entrypoint: ['/opt/bin/flanneld'], env: [PATH_ENV] },
     os: 'linux',
     architecture: ociArchitecture(),
   };

@@ -6,18 +6,20 @@
 // running kubeadm is left to the caller (a test by plain commands, later the setup workflow).
 import { join } from 'node:path';
 import { ensureK8sBinaries, K8S_LAB_VERSIONS, type K8sBinaries } from '../k8s-binaries.js';
+import type { FlannelValues } from '../../templates/flannel.js';
 import type { LabInventoryOverrides } from '../inventory.js';
 import { createLab, type Lab, type LabHost } from '../lab.js';
 import { pollFor } from '../proc.js';
-import { MAX_K8S_HOSTS, podRangeOf, podSubnetOf, serviceSubnetOf } from './addresses.js';
+import { MAX_K8S_HOSTS, POD_RANGE_PREFIX, podRangeOf, podSubnetOf, serviceSubnetOf } from './addresses.js';
 import { mirrorOnlyAptScript, startAptMirror } from './apt-mirror.js';
 import { writeAptRepo } from './apt-repo.js';
 import { buildK8sDebs, k8sDebVersion } from './debs.js';
 import { ensureEtcdBinaries, ETCD_LAB_VERSION } from './etcd-binaries.js';
 import { buildEtcdDebs, etcdDebVersion } from './etcd-debs.js';
 import { ensureK8sExtras } from './extras.js';
+import { ensureFlannelBinaries } from './flannel-binaries.js';
 import { ensureK8sImages, pushK8sImages } from './images.js';
-import { CONTAINERD_READY, prepareK8sNode, START_KUBELET, STOP_KUBELET } from './node.js';
+import { cniBinDirOf, CONTAINERD_READY, prepareK8sNode, START_KUBELET, STOP_KUBELET, type LabCni } from './node.js';
 import { startLabRegistry } from './registry-server.js';
 import { saveMachineSysctls } from './side-effects.js';
 
@@ -29,6 +31,10 @@ export interface CreateK8sLabOptions {
    * starts from one and goes to `version`); built when missing. */
   extraPackageVersions?: string[];
   detached?: boolean;
+  /** 'static' (default): each host gets a fixed /28 of pods and routes to the others (no pod network to install).
+   * 'none': hosts come up without any CNI configuration, like fresh nodes; the cluster needs a pod network — the
+   * lab's registry then also holds flannel's image (kubernetes.flannel says how to deploy it). */
+  cni?: LabCni;
   log?: (line: string) => void;
 }
 
@@ -47,7 +53,11 @@ export interface K8sLabInfo {
   etcd: { version: string; packageVersion: string };
   serviceSubnet: string;
   podSubnet: string;
+  /** The /28 each host's pods use with cni 'static' (with 'none', kube-controller-manager allocates the /28s). */
   podRange: (host: LabHost) => string;
+  cni: LabCni;
+  /** With cni 'none': the values for src/templates/flannel.ts's flannelManifest on this lab. */
+  flannel?: FlannelValues;
   /** Seconds spent, for the notes: artifacts (cache hits are ~0), lab, services, hosts. */
   timings: Record<string, number>;
 }
@@ -67,6 +77,7 @@ export async function createK8sLab(opts: CreateK8sLabOptions): Promise<K8sLab> {
   }
   const version = (opts.version ?? K8S_LAB_VERSIONS.current).replace(/^v/, '');
   const log = opts.log ?? ((l: string) => process.stderr.write(`k8s-lab: ${l}\n`));
+  const cni = opts.cni ?? 'static';
   const timings: Record<string, number> = {};
   const timed = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();
@@ -83,7 +94,12 @@ export async function createK8sLab(opts: CreateK8sLabOptions): Promise<K8sLab> {
     const binaries = await ensureK8sBinaries(version, { log });
     const extras = await ensureK8sExtras({ log });
     const etcd = await ensureEtcdBinaries(ETCD_LAB_VERSION, { log });
-    const imageExtras = { ...extras, etcd: { binDir: etcd.binDir, version: etcd.version } };
+    const flannel = cni === 'none' ? await ensureFlannelBinaries({ log }) : undefined;
+    const imageExtras = {
+      ...extras,
+      etcd: { binDir: etcd.binDir, version: etcd.version },
+      ...(flannel && { flannel: { binDir: flannel.binDir, version: flannel.version } }),
+    };
     const debs = [];
     const imageSets = [];
     for (const v of versions) {
@@ -123,7 +139,7 @@ export async function createK8sLab(opts: CreateK8sLabOptions): Promise<K8sLab> {
       await Promise.all(
         lab.hosts.map(async (h) => {
           await lab.exec(h.name, aptScript);
-          await prepareK8sNode(lab, h, lab.hosts, { registry: registry.host, pauseImage });
+          await prepareK8sNode(lab, h, lab.hosts, { registry: registry.host, pauseImage, cni });
         }),
       );
       const ready = await pollFor(
@@ -149,6 +165,17 @@ export async function createK8sLab(opts: CreateK8sLabOptions): Promise<K8sLab> {
       serviceSubnet: serviceSubnetOf(lab.id),
       podSubnet: podSubnetOf(lab.id),
       podRange: (h) => podRangeOf(lab.id, h.index),
+      cni,
+      ...(cni === 'none' && {
+        flannel: {
+          network: podSubnetOf(lab.id),
+          subnetLen: POD_RANGE_PREFIX,
+          imageRepository,
+          // No default route on lab hosts, so flanneld cannot guess its interface.
+          interfaces: ['eth0'],
+          cniBinDir: cniBinDirOf(cni),
+        },
+      }),
       timings,
     };
     const plainInventory = lab.inventory.bind(lab);

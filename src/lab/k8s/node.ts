@@ -18,7 +18,20 @@ export interface K8sNodeSettings {
   registry: string;
   /** Full pause image reference containerd uses for pod sandboxes. */
   pauseImage: string;
+  /** 'static' (default): this host's /28 of pods on Debian's bridge + host-local, routes to the others' /28s.
+   * 'none': no CNI configuration and no pod routes, as on a fresh node; a pod network (flannel) installs them. */
+  cni?: LabCni;
 }
+
+export type LabCni = 'static' | 'none';
+
+/** containernetworking-plugins' directory on Debian. */
+const DEBIAN_CNI_DIR = '/usr/lib/cni';
+
+/** Where containerd looks for CNI plugins. Static: Debian's own directory. None: upstream's /opt/cni/bin, where pod
+ * network DaemonSets (flannel's init container) install their plugin; Debian's plugins are linked into it, as the
+ * kubernetes-cni package of pkgs.k8s.io would install them there. */
+export const cniBinDirOf = (cni: LabCni = 'static'): string => (cni === 'none' ? '/opt/cni/bin' : DEBIAN_CNI_DIR);
 
 export const BOOT_DIR = '/etc/k2h-lab/boot.d';
 export const KUBELET_SERVICE = '/usr/local/sbin/k2h-kubelet-service';
@@ -33,7 +46,7 @@ version = 2
   # do not grant, and runc then dies with "can't get final child's PID from pipe: EOF".
   restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
+    bin_dir = "${cniBinDirOf(s.cni)}"
     conf_dir = "/etc/cni/net.d"
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = "/etc/containerd/certs.d"
@@ -154,10 +167,19 @@ export async function prepareK8sNode(
   const routes = k8sHosts
     .filter((h) => h.index !== host.index)
     .map((h) => `ip route replace ${podRangeOf(lab.id, h.index)} via ${h.address} dev eth0`);
+  const cni =
+    (s.cni ?? 'static') === 'static'
+      ? [
+          writeFileCommand('/etc/cni/net.d/10-k2h-lab.conflist', cniConfig(podRangeOf(lab.id, host.index))),
+          // Routes are per boot like any network configuration; kept in a boot script too.
+          writeFileCommand(`${BOOT_DIR}/05-pod-routes`, `#!/bin/sh\n${routes.join('\n')}\n`, '0755'),
+          `${BOOT_DIR}/05-pod-routes`,
+        ]
+      : [`mkdir -p ${cniBinDirOf('none')} && ln -sf ${DEBIAN_CNI_DIR}/* ${cniBinDirOf('none')}/`];
   const cmds = [
     writeFileCommand('/etc/containerd/config.toml', containerdConfig(s)),
     writeFileCommand(`/etc/containerd/certs.d/${s.registry}/hosts.toml`, registryHostsToml(s.registry)),
-    writeFileCommand('/etc/cni/net.d/10-k2h-lab.conflist', cniConfig(podRangeOf(lab.id, host.index))),
+    ...cni,
     writeFileCommand(
       '/etc/default/kubelet',
       `# kubeadm2ha lab host: per-host kubelet flags (lab-only settings; see src/lab/k8s/node.ts)\nKUBELET_EXTRA_ARGS=${quote(kubeletArgs)}\n`,
@@ -165,9 +187,6 @@ export async function prepareK8sNode(
     writeFileCommand(KUBELET_SERVICE, KUBELET_SERVICE_SCRIPT, '0755'),
     writeFileCommand(`${BOOT_DIR}/10-containerd`, CONTAINERD_BOOT, '0755'),
     writeFileCommand(`${BOOT_DIR}/20-kubelet`, KUBELET_BOOT, '0755'),
-    // Routes are per boot like any network configuration; kept in a boot script too.
-    writeFileCommand(`${BOOT_DIR}/05-pod-routes`, `#!/bin/sh\n${routes.join('\n')}\n`, '0755'),
-    `${BOOT_DIR}/05-pod-routes`,
     `${BOOT_DIR}/10-containerd`,
     `${BOOT_DIR}/20-kubelet`,
   ];

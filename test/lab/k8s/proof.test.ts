@@ -12,12 +12,22 @@ import { createCa, issueCertificate } from '../../../src/pki/index.js';
 import { createK8sLab, type K8sLab } from '../../../src/lab/k8s/k8s-lab.js';
 import { LAB_COMPONENT_CONFIGS, writeFileCommand } from '../../../src/lab/k8s/node.js';
 import { quote } from '../../../src/ssh/quote.js';
+import {
+  ADMIN,
+  captureLabTraffic,
+  explain,
+  inCidr,
+  installK8sPackages,
+  joinConfig,
+  joinSecrets,
+  runHelloPod,
+  waitForReadyNodes,
+  type LabTrafficCapture,
+} from '../../support/k8s-cluster.js';
 import { labShell, redactSecrets } from '../../support/lab-shell.js';
 import { pollUntil } from '../../support/poll.js';
-import { capture, type Capture } from '../../support/tcpdump.js';
 
 let lab: K8sLab;
-const ADMIN = 'kubectl --kubeconfig /etc/kubernetes/admin.conf';
 const timings: Record<string, number> = {};
 
 // Tokens, certificate keys and join commands must not reach test output: errors are redacted before rethrow.
@@ -25,13 +35,6 @@ const sh = (host: string, cmd: string): Promise<string> => labShell(lab)(host, c
 
 const hostOf = (name: string): { name: string; address: string; index: number } =>
   lab.hosts.find((h) => h.name === name)!;
-
-function inCidr(ip: string, cidr: string): boolean {
-  const num = (a: string): number => a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
-  const [base, bits] = cidr.split('/');
-  const mask = 2 ** 32 - 2 ** (32 - Number(bits));
-  return (num(ip) & mask) >>> 0 === (num(base!) & mask) >>> 0;
-}
 
 async function timed<T>(what: string, f: () => Promise<T>): Promise<T> {
   const t0 = performance.now();
@@ -44,17 +47,11 @@ async function timed<T>(what: string, f: () => Promise<T>): Promise<T> {
 const keep = process.env.KUBEADM2HA_KEEP_LAB === '1';
 
 // Everything the cluster does is captured on the lab bridge: nothing may be addressed outside the lab's /24.
-let captures: { leaving: Capture; inside: Capture } | undefined;
+let captures: LabTrafficCapture | undefined;
 
 beforeAll(async () => {
   lab = await createK8sLab({ hosts: 3, detached: keep });
-  const bridge = `k2hbr${lab.id}`;
-  const own = `10.200.${lab.id}.0/24`;
-  captures = {
-    leaving: capture(bridge, `ip and not dst net ${own}`),
-    inside: capture(bridge, `ip and dst net ${own}`),
-  };
-  await Promise.all([captures.leaving.listening, captures.inside.listening]);
+  captures = await captureLabTraffic(lab);
 }, 3_600_000);
 
 afterAll(async () => {
@@ -64,34 +61,10 @@ afterAll(async () => {
   else await lab?.destroy();
 });
 
-/** On a timeout, what the cluster looked like: the failure message then says why. */
-async function explain<T>(f: () => Promise<T>): Promise<T> {
-  try {
-    return await f();
-  } catch (err) {
-    const pods = await lab.exec(
-      'h1',
-      `${ADMIN} get pods -A -o wide 2>&1 | tail -20; ` +
-        `for p in $(${ADMIN} -n kube-system get pods -o name | grep -E 'kube-proxy|coredns'); do ` +
-        `echo "== $p"; ${ADMIN} -n kube-system logs --tail=4 $p 2>&1; done`,
-      { allowFail: true },
-    );
-    throw new Error(`${(err as Error).message}\n${redactSecrets(pods.stdout)}`);
-  }
-}
-
 describe('real Kubernetes in the lab (kubeadm init + joins by plain commands)', () => {
   it('installs kubeadm, kubelet, kubectl and etcd as pinned packages from the lab mirror', async () => {
     const k = lab.kubernetes;
-    const pkgs = ['kubeadm', 'kubelet', 'kubectl'].map((p) => `${p}=${k.packageVersions[k.version]}`);
-    const etcd = ['etcd-server', 'etcd-client'].map((p) => `${p}=${k.etcd.packageVersion}`);
-    await timed('packages', () =>
-      Promise.all(
-        lab.hosts.map((h) =>
-          sh(h.name, `DEBIAN_FRONTEND=noninteractive apt-get install -y -q ${[...pkgs, ...etcd].join(' ')} >/dev/null`),
-        ),
-      ),
-    );
+    await timed('packages', () => installK8sPackages(lab, { etcd: true }));
     for (const h of lab.hosts) {
       expect(await sh(h.name, 'kubeadm version -o short')).toBe(`v${k.version}\n`);
       expect(await sh(h.name, 'kubelet --version')).toBe(`Kubernetes v${k.version}\n`);
@@ -248,38 +221,23 @@ describe('real Kubernetes in the lab (kubeadm init + joins by plain commands)', 
     expect(init).toMatch(/Your Kubernetes control-plane has initialized successfully/);
 
     // The join secrets go from h1 to h2/h3 through files on the hosts, never through test output.
-    const token = (await sh('h1', 'kubeadm token create --ttl 30m')).trim();
-    const caHash = (
-      await sh(
-        'h1',
-        "openssl x509 -pubkey -noout -in /etc/kubernetes/pki/ca.crt | openssl pkey -pubin -outform der | sha256sum | cut -d' ' -f1",
-      )
-    ).trim();
+    const { token, caHash } = await joinSecrets(sh);
     const certKey = (
       await sh('h1', 'kubeadm init phase upload-certs --upload-certs --config /root/kubeadm-init.yaml | tail -1')
     ).trim();
     expect(certKey).toMatch(/^[0-9a-f]{64}$/);
-    const joinConfig = (name: string, controlPlane: boolean): string =>
-      [
-        'apiVersion: kubeadm.k8s.io/v1beta4',
-        'kind: JoinConfiguration',
-        'discovery:',
-        '  bootstrapToken:',
-        `    apiServerEndpoint: ${lab.vip}:6443`,
-        `    token: ${token}`,
-        `    caCertHashes: [sha256:${caHash}]`,
-        `nodeRegistration: { name: ${name}, criSocket: unix:///run/containerd/containerd.sock }`,
-        ...(controlPlane
-          ? [
-              'controlPlane:',
-              `  localAPIEndpoint: { advertiseAddress: ${hostOf(name).address}, bindPort: 6443 }`,
-              `  certificateKey: ${certKey}`,
-            ]
-          : []),
-        '',
-      ].join('\n');
-    await sh('h2', writeFileCommand('/root/kubeadm-join.yaml', joinConfig('h2', true), '0600'));
-    await sh('h3', writeFileCommand('/root/kubeadm-join.yaml', joinConfig('h3', false), '0600'));
+    const join = (name: string, controlPlane: boolean): string =>
+      joinConfig({
+        endpoint: `${lab.vip}:6443`,
+        token,
+        caHash,
+        name,
+        ...(controlPlane && {
+          controlPlane: { advertiseAddress: hostOf(name).address, certificateKey: certKey },
+        }),
+      });
+    await sh('h2', writeFileCommand('/root/kubeadm-join.yaml', join('h2', true), '0600'));
+    await sh('h3', writeFileCommand('/root/kubeadm-join.yaml', join('h3', false), '0600'));
     const joinCp = await timed('kubeadm join --control-plane', () =>
       sh('h2', 'kubeadm join --config /root/kubeadm-join.yaml 2>&1'),
     );
@@ -289,18 +247,7 @@ describe('real Kubernetes in the lab (kubeadm init + joins by plain commands)', 
     );
     expect(joinWorker).toMatch(/This node has joined the cluster/);
 
-    await timed('nodes Ready', () =>
-      pollUntil(
-        async () => {
-          const out = await sh('h1', `${ADMIN} get nodes --no-headers`);
-          const ready = out.split('\n').filter((l) => / Ready /.test(l));
-          return ready.length === 3;
-        },
-        'three Ready nodes',
-        180_000,
-        500,
-      ),
-    );
+    await timed('nodes Ready', () => waitForReadyNodes(sh, 3, 180_000));
     const nodes = await sh(
       'h1',
       `${ADMIN} get nodes -o jsonpath='{range .items[*]}{.metadata.name} {.status.nodeInfo.kubeletVersion} {.status.addresses[0].address}{"\\n"}{end}'`,
@@ -340,34 +287,8 @@ describe('real Kubernetes in the lab (kubeadm init + joins by plain commands)', 
 
   it('a pod on the worker answers on its pod IP from another host', async () => {
     const k = lab.kubernetes;
-    const pod = [
-      'apiVersion: v1',
-      'kind: Pod',
-      'metadata: { name: hello, namespace: default, labels: { app: hello } }',
-      'spec:',
-      '  nodeSelector: { kubernetes.io/hostname: h3 }',
-      '  containers:',
-      '    - name: hello',
-      `      image: ${k.imageRepository}/hello:1`,
-      '      ports: [{ containerPort: 8080 }]',
-      '      readinessProbe: { httpGet: { path: /healthz, port: 8080 }, periodSeconds: 1 }',
-      '',
-    ].join('\n');
-    await sh('h1', `${writeFileCommand('/root/hello.yaml', pod)} && ${ADMIN} apply -f /root/hello.yaml`);
     const ip = await timed('pod Ready', () =>
-      pollUntil(
-        async () => {
-          const out = await sh(
-            'h1',
-            `${ADMIN} get pod hello -o jsonpath='{.status.podIP} {.status.conditions[?(@.type=="Ready")].status}'`,
-          );
-          const [podIp, ready] = out.trim().split(' ');
-          return ready === 'True' && podIp ? podIp : undefined;
-        },
-        'the hello pod Ready with an IP',
-        120_000,
-        250,
-      ),
+      runHelloPod(sh, { name: 'hello', node: 'h3', imageRepository: k.imageRepository }),
     );
     // In h3's /28, reached from h1 through the lab's per-host route.
     expect(inCidr(ip, k.podRange(hostOf('h3')))).toBe(true);
@@ -379,7 +300,7 @@ describe('real Kubernetes in the lab (kubeadm init + joins by plain commands)', 
   it('kube-proxy and CoreDNS run from the lab images: a Service IP and its DNS name reach the pod', async () => {
     const k = lab.kubernetes;
     await timed('kube-proxy + CoreDNS Ready', () =>
-      explain(() =>
+      explain(lab, () =>
         pollUntil(
           async () => {
             const out = await sh(

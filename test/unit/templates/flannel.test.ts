@@ -61,9 +61,8 @@ describe('flannel manifest template', () => {
     const cni = JSON.parse(cm.data!['cni-conf.json']!) as { plugins: { type: string }[]; cniVersion: string };
     expect(cni.plugins.map((p) => p.type)).toEqual(['flannel', 'portmap']);
     expect(cni.cniVersion).toBe('1.0.0');
-    expect(JSON.parse(docs({ ...lab, backend: 'host-gw' })[4]!.data!['net-conf.json']!).Backend).toEqual({
-      Type: 'host-gw',
-    });
+    const hostGw = JSON.parse(docs({ ...lab, backend: 'host-gw' })[4]!.data!['net-conf.json']!) as { Backend: unknown };
+    expect(hostGw.Backend).toEqual({ Type: 'host-gw' });
   });
 
   it('runs every container from the image in the cluster imageRepository', () => {
