@@ -34,8 +34,6 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/cache-build.sh"
 mod="$repo/test/lab/k8s/flannel"
 [[ -f "$mod/go.mod" ]] || die "$mod/go.mod is missing"
-grep -q "^require github.com/flannel-io/flannel v$FLANNEL_VERSION\$" "$mod/go.mod" ||
-  die "$mod/go.mod does not pin github.com/flannel-io/flannel v$FLANNEL_VERSION"
 
 export GOWORK=off CGO_ENABLED=0 GOOS=linux
 # -mod=readonly: the build must use exactly the committed go.sum, never quietly rewrite it.
@@ -46,6 +44,10 @@ proxies="$(go env GOPROXY | tr ',|' '\n\n' | grep -Ev '^(direct|off)?$' | paste 
 [[ -n "$proxies" ]] || die "GOPROXY ($(go env GOPROXY)) names no module proxy; flannel is built from one"
 export GOPROXY="$proxies"
 unset GOARCH # binaries for this machine's architecture; the cache path does not carry one
+
+pinned="$(cd "$mod" && go list -m -f '{{.Version}}' github.com/flannel-io/flannel)" ||
+  die "cannot read the flannel version $mod/go.mod pins"
+[[ "$pinned" == "v$FLANNEL_VERSION" ]] || die "$mod/go.mod pins flannel $pinned, this script builds v$FLANNEL_VERSION"
 
 inputs_hash() {
   (
@@ -59,6 +61,7 @@ key="flannel-${FLANNEL_VERSION}_$hash"
 
 cache_init "$(cache_root)/flannel/$key"
 cache_exit_if_complete
+command -v gcc >/dev/null || die "gcc is not on PATH; flanneld's udp backend has C (Debian: apt-get install gcc libc6-dev)"
 cache_lock "$key"
 
 jobs="${KUBEADM2HA_BUILD_JOBS:-$(getconf _NPROCESSORS_ONLN)}"
@@ -67,8 +70,13 @@ cache_tmp
 
 log "building $key with $(go env GOVERSION) (-p $jobs, nice $niceness, GOPROXY=$GOPROXY)"
 started=$SECONDS
-# Upstream's Makefile stamps pkg/version.Version with `git describe`, i.e. the tag. It links amd64 with cgo and
-# -extldflags -static; nothing flanneld uses on Linux needs cgo, so ours is a pure-Go static binary.
+# Upstream's Makefile stamps pkg/version.Version with `git describe`, i.e. the tag, and links amd64 with cgo and
+# -extldflags -static: on amd64 the udp backend's packet proxy is C (pkg/backend/udp/proxy_amd64.c), so flanneld
+# needs cgo there. Upstream links against musl (Alpine); we link Debian's static glibc, with the pure-Go resolver and
+# user lookups (netgo, osusergo) so the static binary never asks glibc's NSS for shared libraries at run time. The
+# two small programs are pure Go.
+declare -A cgo=([flannel]=0 [install-conf]=0 [flanneld]=1)
+declare -A tags=([flannel]="" [install-conf]="" [flanneld]="netgo,osusergo")
 declare -A pkgs=(
   [flannel]=./cni-flannel
   [install-conf]=github.com/flannel-io/flannel/cmd/install_conf
@@ -77,12 +85,13 @@ declare -A pkgs=(
 declare -A ldflags=(
   [flannel]="-s -w"
   [install-conf]="-s -w"
-  [flanneld]="-s -w -X github.com/flannel-io/flannel/pkg/version.Version=v$FLANNEL_VERSION"
+  [flanneld]="-s -w -X github.com/flannel-io/flannel/pkg/version.Version=v$FLANNEL_VERSION -extldflags -static"
 )
 # Small ones first: a broken module or proxy shows in seconds, not after flanneld's minutes.
 for b in flannel install-conf flanneld; do
   t0=$SECONDS c0=$(child_cpu)
-  (cd "$mod" && nice -n "$niceness" go build -p "$jobs" -trimpath -ldflags "${ldflags[$b]}" -o "$tmp/$b" "${pkgs[$b]}") ||
+  (cd "$mod" && CGO_ENABLED=${cgo[$b]} nice -n "$niceness" go build -p "$jobs" -trimpath -tags "${tags[$b]}" \
+    -ldflags "${ldflags[$b]}" -o "$tmp/$b" "${pkgs[$b]}") ||
     die "go build ${pkgs[$b]} failed"
   log "  $b: $((SECONDS - t0)) s wall, $(($(child_cpu) - c0)) s CPU, $(($(stat -c %s "$tmp/$b") / 1024)) KiB"
 done
