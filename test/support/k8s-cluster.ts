@@ -5,6 +5,7 @@
 // go through the redacting lab shell.
 import type { K8sLab } from '../../src/lab/k8s/k8s-lab.js';
 import { writeFileCommand } from '../../src/lab/k8s/node.js';
+import { bridgeName, vethName } from '../../src/lab/names.js';
 import { labShell, redactSecrets } from './lab-shell.js';
 import { pollUntil } from './poll.js';
 import { capture, type Capture } from './tcpdump.js';
@@ -138,6 +139,21 @@ export async function explain<T>(lab: K8sLab, f: () => Promise<T>, logsOf = 'kub
   }
 }
 
+/**
+ * One capture per host on the root side of its veth. Unlike the bridge device, which only sees frames addressed to
+ * the bridge itself or flooded, a host's veth sees everything that host sends and receives, including unicast to
+ * other hosts. stop() gives the sum over all hosts.
+ */
+export async function captureOnHosts(lab: K8sLab, filter: string): Promise<Capture> {
+  const all = lab.hosts.map((h) => capture(vethName(lab.id, h.index), filter));
+  const listening = Promise.all(all.map((c) => c.listening));
+  await listening;
+  return {
+    listening,
+    stop: async () => (await Promise.all(all.map((c) => c.stop()))).reduce((a, b) => a + b, 0),
+  };
+}
+
 export interface LabTrafficCapture {
   /** Packets on the lab bridge to any address outside the lab's /24 (must stay 0). */
   leaving: Capture;
@@ -147,7 +163,7 @@ export interface LabTrafficCapture {
 
 /** Starts both captures on the lab bridge and resolves once tcpdump listens. */
 export async function captureLabTraffic(lab: K8sLab): Promise<LabTrafficCapture> {
-  const bridge = `k2hbr${lab.id}`;
+  const bridge = bridgeName(lab.id);
   const own = `10.200.${lab.id}.0/24`;
   const c = {
     leaving: capture(bridge, `ip and not dst net ${own}`),

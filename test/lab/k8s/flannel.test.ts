@@ -7,6 +7,7 @@
 // pod address ever appears unencapsulated there and nothing leaves the lab's /24. Nothing here is a stand-in.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createK8sLab, type K8sLab } from '../../../src/lab/k8s/k8s-lab.js';
+import { vethName } from '../../../src/lab/names.js';
 import { LAB_COMPONENT_CONFIGS, writeFileCommand } from '../../../src/lab/k8s/node.js';
 import {
   flannelImages,
@@ -17,6 +18,7 @@ import {
 import {
   ADMIN,
   captureLabTraffic,
+  captureOnHosts,
   explain,
   inCidr,
   installK8sPackages,
@@ -37,8 +39,10 @@ const address = (name: string): string => lab.hosts.find((h) => h.name === name)
 const timings: Record<string, number> = {};
 const keep = process.env.KUBEADM2HA_KEEP_LAB === '1';
 let captures: LabTrafficCapture | undefined;
-/** Packets on the lab bridge whose outer header carries a pod address: with flannel there must be none. */
+/** On every host's veth: packets whose outer header carries a pod address (with flannel there must be none), and
+ * packets to or from anything outside the lab's /24. */
 let barePodPackets: Capture | undefined;
+let outsideOnHosts: Capture | undefined;
 /** podCIDR of each node, as kube-controller-manager allocated it. */
 const podCidrs: Record<string, string> = {};
 
@@ -46,12 +50,17 @@ beforeAll(async () => {
   lab = await createK8sLab({ hosts: 3, cni: 'none', detached: keep });
   flannel = lab.kubernetes.flannel!;
   captures = await captureLabTraffic(lab);
-  barePodPackets = capture(`k2hbr${lab.id}`, `ip and net ${lab.kubernetes.podSubnet}`);
-  await barePodPackets.listening;
+  barePodPackets = await captureOnHosts(lab, `ip and net ${lab.kubernetes.podSubnet}`);
+  outsideOnHosts = await captureOnHosts(lab, `ip and not net 10.200.${lab.id}.0/24`);
 }, 3_600_000);
 
 afterAll(async () => {
-  await Promise.all([captures?.leaving.stop(), captures?.inside.stop(), barePodPackets?.stop()]);
+  await Promise.all([
+    captures?.leaving.stop(),
+    captures?.inside.stop(),
+    barePodPackets?.stop(),
+    outsideOnHosts?.stop(),
+  ]);
   process.stderr.write(`[k8s flannel] timings (s): ${JSON.stringify({ ...lab?.kubernetes.timings, ...timings })}\n`);
   if (keep) process.stderr.write(`[k8s flannel] lab ${lab?.id} kept: ssh -F ${lab?.sshConfigPath} h1\n`);
   else await lab?.destroy();
@@ -259,7 +268,8 @@ describe('flannel in the Kubernetes lab (plain commands)', () => {
     expect(inCidr(ipA, podCidrs.h2!)).toBe(true);
     expect(inCidr(ipB, podCidrs.h3!)).toBe(true);
 
-    const vxlan = capture(`k2hbr${lab.id}`, `udp port 8472 and host ${address('h2')} and host ${address('h3')}`);
+    // On h2's veth (the bridge device itself never sees unicast between two of its ports).
+    const vxlan = capture(vethName(lab.id, 2), `udp port 8472 and host ${address('h2')} and host ${address('h3')}`);
     await vxlan.listening;
     const aToB = await inPodNetns('hello-a', 'h2', `curl -sf --max-time 5 http://${ipB}:8080/`);
     const bToA = await inPodNetns('hello-b', 'h3', `curl -sf --max-time 5 http://${ipA}:8080/`);
@@ -270,22 +280,25 @@ describe('flannel in the Kubernetes lab (plain commands)', () => {
     expect(ping).toMatch(/20 packets transmitted, 20 received, 0% packet loss/);
     const rtt = /rtt min\/avg\/max\/mdev = ([\d.]+)\/([\d.]+)\/([\d.]+)/.exec(ping)!;
     process.stderr.write(`[k8s flannel] pod-to-pod RTT h2→h3 (ms): min ${rtt[1]} avg ${rtt[2]} max ${rtt[3]}\n`);
-    // Two HTTP exchanges and 20 pings each way: every one of them crossed the bridge inside VXLAN.
+    // Two HTTP exchanges and 20 pings each way: every one of them crossed between the hosts inside VXLAN.
     process.stderr.write(`[k8s flannel] VXLAN packets between h2 and h3: ${vxlanPackets}\n`);
     expect(vxlanPackets).toBeGreaterThanOrEqual(40);
   }, 300_000);
 
-  it('no pod address appeared unencapsulated on the lab bridge, and nothing left the lab', async () => {
-    const [leaving, inside, bare] = await Promise.all([
+  it('no pod address appeared unencapsulated between hosts, and nothing left the lab', async () => {
+    const [leaving, inside, bare, outside] = await Promise.all([
       captures!.leaving.stop(),
       captures!.inside.stop(),
       barePodPackets!.stop(),
+      outsideOnHosts!.stop(),
     ]);
     process.stderr.write(
-      `[k8s flannel] packets on the lab bridge: ${inside} to lab addresses, ${leaving} elsewhere, ${bare} with a pod address outside VXLAN\n`,
+      `[k8s flannel] packets: on the lab bridge ${inside} to lab addresses, ${leaving} elsewhere; on the hosts' veths ` +
+        `${outside} to or from outside the lab's /24, ${bare} with a pod address outside VXLAN\n`,
     );
-    expect(inside).toBeGreaterThan(1000);
+    expect(inside).toBeGreaterThan(1000); // the captures work: the cluster's own traffic is there
     expect(leaving).toBe(0);
+    expect(outside).toBe(0);
     expect(bare).toBe(0);
   });
 });
