@@ -179,16 +179,21 @@ func cmdAdd(args *skel.CmdArgs) error {
 	return result.Print()
 }
 
+// loadSaved reads the delegate configuration ADD saved for this container; the error wraps os.ErrNotExist when
+// there is none.
+func loadSaved(args *skel.CmdArgs) (n *netConf, path string, conf []byte, err error) {
+	if n, err = loadConf(args.StdinData); err != nil {
+		return nil, "", nil, err
+	}
+	if path, err = savedPath(n, args.ContainerID); err != nil {
+		return nil, "", nil, err
+	}
+	conf, err = os.ReadFile(path)
+	return n, path, conf, err
+}
+
 func cmdDel(args *skel.CmdArgs) error {
-	n, err := loadConf(args.StdinData)
-	if err != nil {
-		return err
-	}
-	path, err := savedPath(n, args.ContainerID)
-	if err != nil {
-		return err
-	}
-	conf, err := os.ReadFile(path)
+	_, path, conf, err := loadSaved(args)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil // never added, or already deleted
 	}
@@ -202,15 +207,7 @@ func cmdDel(args *skel.CmdArgs) error {
 }
 
 func cmdCheck(args *skel.CmdArgs) error {
-	n, err := loadConf(args.StdinData)
-	if err != nil {
-		return err
-	}
-	path, err := savedPath(n, args.ContainerID)
-	if err != nil {
-		return err
-	}
-	saved, err := os.ReadFile(path)
+	n, _, saved, err := loadSaved(args)
 	if err != nil {
 		return fmt.Errorf("flannel: no saved configuration for container %s: %w", args.ContainerID, err)
 	}
