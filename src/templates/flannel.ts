@@ -6,7 +6,11 @@
 //
 // flanneld runs with --kube-subnet-mgr: each node's subnet is the podCIDR kube-controller-manager allocates, so the
 // cluster must be set up with kubeadm's networking.podSubnet = `network` and the controller manager's
-// node-cidr-mask-size-ipv4 = `subnetLen` (flannelKubeadmSettings gives both).
+// node-cidr-mask-size-ipv4 = `subnetLen` (src/templates/kubeadm.ts writes both from podSubnet and nodeCidrMaskSize).
+//
+// One change from upstream: without `interfaces`, flanneld uses the interface that holds the node's own address
+// (status.hostIP, the InternalIP kubeadm registers from node-ip), not the default route's. Nodes without a default
+// route (air-gapped, the lab) then work, and on every other node it is the interface the cluster already uses.
 import { stringify } from 'yaml';
 import { hasHostBits, parseCidr } from '../inventory/ipv4.js';
 
@@ -25,8 +29,7 @@ export interface FlannelValues {
   imageRepository: string;
   /** Default vxlan (UDP 8472 between nodes); host-gw needs all nodes on one L2 segment. */
   backend?: 'vxlan' | 'host-gw';
-  /** flanneld --iface, tried in order (name or address). Without it flanneld uses the default route's interface,
-   * so hosts without a default route must name one. */
+  /** flanneld --iface, tried in order (name or address). Default: the node's own address (status.hostIP). */
   interfaces?: readonly string[];
   /** Where the node's container runtime looks for CNI plugins (containerd's bin_dir); upstream's /opt/cni/bin. It
    * must hold bridge, host-local, portmap and loopback: the flannel plugin delegates to them. */
@@ -36,19 +39,6 @@ export interface FlannelValues {
 /** Image references the manifest needs, for listing and mirroring before setup. */
 export function flannelImages(imageRepository: string): string[] {
   return [`${imageRepository.replace(/\/+$/, '')}/${FLANNEL_IMAGE.name}:${FLANNEL_IMAGE.tag}`];
-}
-
-/** What kubeadm's ClusterConfiguration (v1beta4) needs for flannel's values: the podSubnet and the controller
- * manager's per-node mask (kubeadm's own check reads the -ipv4 key, not plain node-cidr-mask-size). */
-export function flannelKubeadmSettings(v: Pick<FlannelValues, 'network' | 'subnetLen'>): {
-  podSubnet: string;
-  controllerManagerExtraArgs: { name: string; value: string }[];
-} {
-  checkNetwork(v.network, v.subnetLen);
-  return {
-    podSubnet: v.network,
-    controllerManagerExtraArgs: [{ name: 'node-cidr-mask-size-ipv4', value: String(v.subnetLen) }],
-  };
 }
 
 export class FlannelValuesError extends Error {
@@ -190,7 +180,13 @@ function daemonSet(image: string, cniBinDir: string, interfaces: readonly string
               name: 'kube-flannel',
               image,
               command: ['/opt/bin/flanneld'],
-              args: ['--ip-masq', '--kube-subnet-mgr', '--healthz-port=8081', ...interfaces.map((i) => `--iface=${i}`)],
+              args: [
+                '--ip-masq',
+                '--kube-subnet-mgr',
+                '--healthz-port=8081',
+                // $(HOST_IP) is expanded by the kubelet from the env below.
+                ...(interfaces.length > 0 ? interfaces.map((i) => `--iface=${i}`) : ['--iface=$(HOST_IP)']),
+              ],
               ports: [{ name: 'healthz', containerPort: 8081, protocol: 'TCP' }],
               livenessProbe: {
                 httpGet: { path: '/healthz', port: 'healthz' },
@@ -207,6 +203,7 @@ function daemonSet(image: string, cniBinDir: string, interfaces: readonly string
               env: [
                 { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                 { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+                { name: 'HOST_IP', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
                 { name: 'EVENT_QUEUE_DEPTH', value: '5000' },
                 { name: 'CONT_WHEN_CACHE_NOT_READY', value: 'false' },
               ],

@@ -171,8 +171,6 @@ export async function createK8sLab(opts: CreateK8sLabOptions): Promise<K8sLab> {
           network: podSubnetOf(lab.id),
           subnetLen: POD_RANGE_PREFIX,
           imageRepository,
-          // No default route on lab hosts, so flanneld cannot guess its interface.
-          interfaces: ['eth0'],
           cniBinDir: cniBinDirOf(cni),
         },
       }),
@@ -190,6 +188,8 @@ export async function createK8sLab(opts: CreateK8sLabOptions): Promise<K8sLab> {
             imageRepository,
             serviceSubnet: kubernetes.serviceSubnet,
             podSubnet: kubernetes.podSubnet,
+            // Hosts without the static CNI need the controller manager to hand out the per-host /28s.
+            ...(cni === 'none' && { nodeCidrMaskSize: POD_RANGE_PREFIX }),
             packages: { mirror: mirror.url },
             etcd: { mode: 'external', version: ETCD_LAB_VERSION },
             ...o.cluster,

@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import {
   FLANNEL_VERSION,
   flannelImages,
-  flannelKubeadmSettings,
   flannelManifest,
   FlannelValuesError,
   type FlannelValues,
@@ -87,8 +86,10 @@ describe('flannel manifest template', () => {
     expect(conf!.args).toEqual(['/etc/kube-flannel/cni-conf.json', '/etc/cni/net.d/10-flannel.conflist']);
   });
 
-  it('flanneld uses the kube subnet manager, masquerades, and gets --iface only when asked', () => {
-    expect(ds(lab).containers[0]!.args).toEqual(['--ip-masq', '--kube-subnet-mgr', '--healthz-port=8081']);
+  it("flanneld uses the kube subnet manager, masquerades, and the node's own address unless told an interface", () => {
+    const main = ds(lab).containers[0] as Container & { env: { name: string; valueFrom?: unknown }[] };
+    expect(main.args).toEqual(['--ip-masq', '--kube-subnet-mgr', '--healthz-port=8081', '--iface=$(HOST_IP)']);
+    expect(main.env.find((e) => e.name === 'HOST_IP')!.valueFrom).toEqual({ fieldRef: { fieldPath: 'status.hostIP' } });
     expect(ds({ ...lab, interfaces: ['eth0', '10.0.0.5'] }).containers[0]!.args.slice(3)).toEqual([
       '--iface=eth0',
       '--iface=10.0.0.5',
@@ -115,13 +116,5 @@ describe('flannel manifest template', () => {
       expect(() => flannelManifest({ ...lab, ...change })).toThrow(FlannelValuesError);
       expect(() => flannelManifest({ ...lab, ...change })).toThrow(message);
     }
-  });
-
-  it('gives kubeadm the podSubnet and the v1beta4 extraArgs for the node mask', () => {
-    expect(flannelKubeadmSettings(lab)).toEqual({
-      podSubnet: '10.200.7.128/25',
-      controllerManagerExtraArgs: [{ name: 'node-cidr-mask-size-ipv4', value: '28' }],
-    });
-    expect(() => flannelKubeadmSettings({ network: '10.244.0.0/16', subnetLen: 15 })).toThrow(FlannelValuesError);
   });
 });
