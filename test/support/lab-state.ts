@@ -68,15 +68,17 @@ export async function leftovers(s: Snapshot): Promise<string[]> {
   if (mounts.length) found.push(`mounts ${mounts.join(',')}`);
   const live = s.pids.filter(alive);
   if (live.length) found.push(`processes ${live.join(',')}`);
-  const cgroups = ['/sys/fs/cgroup/systemd', '/sys/fs/cgroup/unified', '/sys/fs/cgroup'].flatMap((root) => {
-    try {
-      return readdirSync(root)
-        .filter((n) => n.startsWith(`k2h${s.id}-h`))
-        .map((n) => `${root}/${n}`);
-    } catch {
-      return [];
-    }
-  });
+  const cgroups = ['/sys/fs/cgroup', ...readdirSync('/sys/fs/cgroup').map((n) => `/sys/fs/cgroup/${n}`)].flatMap(
+    (root) => {
+      try {
+        return readdirSync(root)
+          .filter((n) => n.startsWith(`k2h${s.id}-h`))
+          .map((n) => `${root}/${n}`);
+      } catch {
+        return [];
+      }
+    },
+  );
   if (cgroups.length) found.push(`cgroups ${cgroups.join(',')}`);
   if (existsSync(s.dir)) found.push(`dir ${s.dir}`);
   // Ids are reused as soon as they are free: a registration of this id counts only if it is still this lab's.

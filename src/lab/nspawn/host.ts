@@ -52,7 +52,12 @@ export function parseSystemState(stdout: string): SystemState {
   return { state: state.trim().split('\n').pop() ?? '', failed: failed.split('\n').filter(Boolean) };
 }
 
-export function nspawnHostKind(rootfs: string): HostKind {
+export interface NspawnHostOptions {
+  /** Host directories made visible read-only in every guest: guest path → host path (e.g. the lab's k8s binaries). */
+  bindReadOnly?: Record<string, string>;
+}
+
+export function nspawnHostKind(rootfs: string, opts: NspawnHostOptions = {}): HostKind {
   return {
     tools: ['/usr/bin/systemd-nspawn', '/usr/bin/unshare', '/usr/bin/setpriv'],
 
@@ -85,6 +90,7 @@ export function nspawnHostKind(rootfs: string): HostKind {
           // One shared read-only root fs, writes go to the host's own upper dir (its identity is already there).
           `--overlay=+/:${join(h, 'upper')}:/`,
           `--bind=${join(h, 'root')}:/root`,
+          ...Object.entries(opts.bindReadOnly ?? {}).map(([guest, host]) => `--bind-ro=${host}:${guest}`),
           `--network-namespace-path=${o.netnsPath}`,
           // keepalived adds and removes the VIP (netlink RTM_NEWADDR: "Operation not permitted" without it). The netns
           // is the host's own (its eth0 on the lab bridge), so this reaches nothing beyond it.

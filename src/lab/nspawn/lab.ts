@@ -3,7 +3,13 @@
 // the ordinary lab (ids, /24, bridge, known_hosts, inventory, teardown on exit and on the creator's SIGKILL).
 // Measured shape and numbers: /work/shared/LAB.md §17 and src/lab/nspawn/README.md.
 import { createLab, type CreateLabOptions, type Lab } from '../lab.js';
-import { nspawnHostKind, parseSystemState, systemStateScript, type SystemState } from './host.js';
+import {
+  nspawnHostKind,
+  parseSystemState,
+  systemStateScript,
+  type NspawnHostOptions,
+  type SystemState,
+} from './host.js';
 import { ensureNspawnRootfs } from './rootfs.js';
 
 export interface NspawnLab extends Lab {
@@ -15,11 +21,11 @@ export interface NspawnLab extends Lab {
 export type CreateNspawnLabOptions = Omit<CreateLabOptions, 'kind'> & {
   /** A root fs to boot instead of the cached default (scripts/build-nspawn-rootfs.sh). */
   rootfs?: string;
-};
+} & NspawnHostOptions;
 
 export async function createNspawnLab(opts: CreateNspawnLabOptions): Promise<NspawnLab> {
   const rootfs = opts.rootfs ?? (await ensureNspawnRootfs());
-  const kind = nspawnHostKind(rootfs);
+  const kind = nspawnHostKind(rootfs, { ...(opts.bindReadOnly && { bindReadOnly: opts.bindReadOnly }) });
   // Booting systemd with its units takes longer than sshd alone (about 1 s a host, more under load).
   const lab = await createLab({ readyTimeoutMs: 60_000, ...opts, kind });
   return Object.assign(lab, {
