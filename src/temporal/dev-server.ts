@@ -196,6 +196,13 @@ async function startLocked(opts: DevServerOptions, r: Resolved): Promise<DevServ
           `kubeadm2ha server stop --port ${r.port} && kubeadm2ha server start --port ${r.port} --ui-codec-endpoint ${requestedCodec}`,
       );
     }
+    if (record.uiUrl && !record.uiFront) {
+      // Started by a kubeadm2ha from before the front: its UI answers any Host name and cannot decode.
+      throw new UiCodecConflictError(
+        `the local Temporal server (pid ${record.pid}) was started without the Web UI front; restart it: ` +
+          `kubeadm2ha server stop --port ${r.port} && kubeadm2ha server start --port ${r.port}`,
+      );
+    }
     if (!(await probe(r.address)).healthy)
       await waitHealthy(r.address, opts.startTimeoutMs ?? 60_000, () => isOurServer(record.pid, r.port));
     // A front that died (killed, machine out of memory) comes back; the server behind it never went away.

@@ -183,6 +183,19 @@ describe('local state and whose server is reused', () => {
     await stopDevServer(opts);
   });
 
+  it('refuses to reuse a server started with the Web UI but without the front (older kubeadm2ha), saying how to restart', async () => {
+    const info = await startDevServer(opts);
+    try {
+      const rec = JSON.parse(await readFile(info.pidFile, 'utf8')) as Record<string, unknown>;
+      await writeFile(info.pidFile, JSON.stringify({ ...rec, uiUrl: 'http://127.0.0.1:8233' }), { mode: 0o600 });
+      await expect(startDevServer(opts)).rejects.toThrow(
+        /without the Web UI front; restart it: kubeadm2ha server stop/,
+      );
+    } finally {
+      await stopDevServer(opts);
+    }
+  });
+
   it('two starters at once end up with one server, both using it', async () => {
     const [a, b] = await Promise.all([startDevServer(opts), startDevServer(opts)]);
     expect([a.reused, b.reused].sort()).toEqual([false, true]);
