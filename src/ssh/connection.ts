@@ -207,7 +207,9 @@ export class Connection {
         client.destroy();
         reject(refusal ?? classify(label, err));
       };
-      client.once('error', onError);
+      // `on`, not `once`: after a handshake timeout the destroyed socket emits a second error ("Connection lost
+      // before handshake"), which, with no listener left, crashed the whole worker.
+      client.on('error', onError);
       client.once('ready', () => {
         client.off('error', onError);
         resolve();
