@@ -1,7 +1,7 @@
 // The worker: runs kubeadm2ha's workflows (from the prebuilt bundle when there is one) and its activities (SSH to
 // the hosts). Run it standalone (`kubeadm2ha worker`, or `tsx src/worker.ts`) next to a production Temporal
 // cluster — as many as you like on one task queue — or let the CLI embed one for the local default.
-import type { NativeConnection} from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
 import type { ActivityDeps } from './activities/deps.js';
@@ -10,6 +10,7 @@ import type { SshTrust } from './activities/ssh-trust.js';
 import { loadWorkflowBundle } from './temporal/bundle.js';
 import { dataConverter } from './temporal/data-converter.js';
 import { activityLogInterceptor } from './worker/activity-log.js';
+import { heartbeatInterceptor } from './worker/heartbeat.js';
 import { DEFAULT_TASK_QUEUE } from './workflows/ids.js';
 
 export interface KubeadmHaWorkerOptions {
@@ -40,8 +41,15 @@ export async function createKubeadmHaWorker(opts: KubeadmHaWorkerOptions): Promi
     workflowBundle: await loadWorkflowBundle(),
     activities: createActivities(deps),
     dataConverter: dataConverter({ role: 'worker' }),
-    ...(opts.maxConcurrentActivities !== undefined && { maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities }),
-    ...(opts.activityLogFile && { interceptors: { activity: [activityLogInterceptor(opts.activityLogFile)] } }),
+    ...(opts.maxConcurrentActivities !== undefined && {
+      maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities,
+    }),
+    interceptors: {
+      activity: [
+        heartbeatInterceptor(),
+        ...(opts.activityLogFile ? [activityLogInterceptor(opts.activityLogFile)] : []),
+      ],
+    },
   });
   return {
     worker,

@@ -10,9 +10,19 @@ function current(): Context | undefined {
   }
 }
 
+const lastDetails = new WeakMap<Context, unknown>();
+
 /** Tell Temporal we are alive; `details` must hold nothing secret (it is stored in history). */
 export function heartbeat(details?: unknown): void {
-  current()?.heartbeat(details);
+  const ctx = current();
+  if (!ctx) return;
+  lastDetails.set(ctx, details);
+  ctx.heartbeat(details);
+}
+
+/** What the activity last reported, for the worker's own periodic heartbeat (src/worker/heartbeat.ts). */
+export function lastHeartbeatDetails(ctx: Context): unknown {
+  return lastDetails.get(ctx);
 }
 
 /** Wait, but end early (rejecting) when the activity is cancelled, e.g. because its workflow was. */

@@ -13,6 +13,9 @@ import { beginOperation } from './operation.js';
 
 const { runPreflightCheck } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
+  // The worker beats every 2 s while a check runs (src/worker/heartbeat.ts): a check held by a worker that died is
+  // retried after 15 s, not after its whole minute.
+  heartbeatTimeout: '15 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 3 },
 });
 
