@@ -10,6 +10,7 @@ import { DEFAULT_TASK_QUEUE } from '../workflows/ids.js';
 import { workflowUiLink } from '../temporal/connection.js';
 import { ClusterName, KubernetesVersion, Operation } from '../temporal/search-attributes.js';
 import { ProgressView } from './progress.js';
+import { livePollers, stalledWork } from './worker-watch.js';
 
 export type WorkerMode = 'auto' | 'embedded' | 'external';
 
@@ -37,22 +38,6 @@ export interface OperationContext {
   out: NodeJS.WriteStream;
   /** SSH trust for an embedded worker: from the inventory the operator gave this command. */
   sshTrust?: SshTrust;
-}
-
-/** Workers that polled within this window count as alive (a long poll lasts up to a minute). */
-const LIVE_POLLER_MS = 70_000;
-
-export async function livePollers(client: Client, namespace: string, taskQueue: string): Promise<number> {
-  const res = await client.workflowService.describeTaskQueue({
-    namespace,
-    taskQueue: { name: taskQueue, kind: 1 /* NORMAL */ },
-    taskQueueType: 1 /* WORKFLOW */,
-  });
-  const now = Date.now();
-  return (res.pollers ?? []).filter((p) => {
-    const secs = Number(p.lastAccessTime?.seconds ?? 0);
-    return now - secs * 1000 < LIVE_POLLER_MS;
-  }).length;
 }
 
 async function startOrAttach<A>(
@@ -109,9 +94,8 @@ export async function followOperation<R>(
 
   const result = handle.result() as Promise<R>;
   let embedded: Promise<unknown> | undefined;
-  const pollers = ctx.workerMode === 'embedded' ? 0 : await livePollers(ctx.client, ctx.namespace, taskQueue);
-  if (ctx.workerMode === 'embedded' || (ctx.workerMode === 'auto' && pollers === 0)) {
-    note('worker: embedded in this process (stop it and run `kubeadm2ha resume` to go on later)');
+  const embed = async (why: string): Promise<void> => {
+    note(`worker: embedded in this process${why} (stop it and run \`kubeadm2ha resume\` to go on later)`);
     const { createKubeadmHaWorker } = await import('../worker.js');
     const w = await createKubeadmHaWorker({
       connection: await ctx.workerConnection(),
@@ -125,12 +109,14 @@ export async function followOperation<R>(
         () => undefined,
       ),
     );
-  } else {
-    note(`worker: ${pollers || 'external'} worker(s) polling task queue ${taskQueue}`);
-  }
+  };
+  const pollers = ctx.workerMode === 'embedded' ? 0 : await livePollers(ctx.client, ctx.namespace, taskQueue);
+  if (ctx.workerMode === 'embedded' || (ctx.workerMode === 'auto' && pollers === 0)) await embed('');
+  else note(`worker: ${pollers || 'external'} worker(s) polling task queue ${taskQueue}`);
 
   const view = ctx.json ? undefined : new ProgressView(ctx.out);
   let settled = false;
+  let warned = false;
   const watch = (async () => {
     while (!settled) {
       try {
@@ -140,6 +126,22 @@ export async function followOperation<R>(
         // Not queryable yet (no workflow task processed) or the worker is restarting: try again shortly.
       }
       await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
+  // Apart from the query loop: a query with no worker to answer it waits for its deadline (tens of seconds).
+  const watchdog = (async () => {
+    while (!settled && !embedded) {
+      await new Promise((r) => setTimeout(r, 1_000));
+      // While other workers are trusted: are they picking up the work? Never wait on one that is not.
+      const stalled = stalledWork(await handle.describe().catch(() => desc));
+      if (!stalled || settled) continue;
+      if (ctx.workerMode === 'auto') await embed(`: no polling worker picked up work (${stalled})`);
+      else if (!warned) {
+        warned = true;
+        note(
+          `worker: no worker is picking up work (${stalled}); start \`kubeadm2ha worker\` on task queue ${taskQueue}`,
+        );
+      }
     }
   })();
   try {
@@ -153,6 +155,7 @@ export async function followOperation<R>(
   } finally {
     settled = true;
     await watch;
+    await watchdog;
     await embedded;
   }
 }

@@ -1,55 +1,22 @@
 // The promise of the product, as a user meets it: an operation started from the CLI loses its terminal and its
 // worker half-way; `kubeadm2ha status` shows where it stands per host, and `kubeadm2ha resume` serves it to the
 // end. Everything runs as the real bin script against the run's Temporal server and lab hosts.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { promisify } from 'node:util';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PreflightReport, Progress } from '../../src/plan/types.js';
 import { createLab, type Lab } from '../../src/lab/index.js';
-import { netnsName } from '../../src/lab/names.js';
 import { dataConverter } from '../../src/temporal/data-converter.js';
 import { progressQuery } from '../../src/workflows/messages.js';
+import { cli, killed, setFrozen as freeze, started } from './cli-process.js';
 import { pollUntil, temporalAddress, uniqueQueue } from './helpers.js';
-
-const run = promisify(execFile);
-const root = join(import.meta.dirname, '..', '..');
-const bin = join(root, 'bin', 'kubeadm2ha.js');
-const env = { ...process.env, KUBEADM2HA_FROM_SOURCE: '1', KUBEADM2HA_LOG_LEVEL: 'WARN' };
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd: root, env, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-const started = (args: string[]): ChildProcess =>
-  spawn(process.execPath, [bin, ...args], { cwd: root, env, stdio: 'ignore' });
-
-function killed(p: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (p.exitCode !== null || p.signalCode !== null) return resolve();
-    p.once('exit', () => resolve());
-    p.kill('SIGKILL');
-  });
-}
 
 const doneSteps = (p: Progress): number =>
   p.hosts.reduce((n, h) => n + h.steps.filter((s) => s.state !== 'pending' && s.state !== 'running').length, 0);
 const allSteps = (p: Progress): number => p.hosts.reduce((n, h) => n + h.steps.length, 0);
 
 let lab: Lab;
-
-/** SIGSTOP/SIGCONT every process of a lab host (its sshd and sessions), from outside its pid namespace. */
-async function setFrozen(index: number, frozen: boolean): Promise<void> {
-  const { stdout } = await run('ip', ['netns', 'pids', netnsName(lab.id, index)]);
-  const pids = stdout.split(/\s+/).filter(Boolean);
-  if (pids.length === 0) throw new Error(`no processes in h${index}`);
-  await run('kill', [frozen ? '-STOP' : '-CONT', ...pids]);
-}
+const setFrozen = (index: number, frozen: boolean) => freeze(lab, index, frozen);
 let inventory: string;
 
 beforeAll(async () => {
