@@ -18,6 +18,7 @@ export interface OperationFlags extends TemporalFlags {
   json?: boolean;
   worker?: string;
   taskQueue?: string;
+  restart?: boolean;
 }
 
 /** Flags shared by every operation command. */
@@ -25,7 +26,8 @@ export function addOperationOptions(cmd: Command): Command {
   return addTemporalOptions(cmd)
     .option('--json', 'print the result as JSON on stdout (progress goes to stderr)')
     .option('--worker <mode>', 'auto: embed a worker unless one is polling; embedded; external', 'auto')
-    .option('--task-queue <name>', 'Temporal task queue of the workers', 'kubeadm2ha');
+    .option('--task-queue <name>', 'Temporal task queue of the workers', 'kubeadm2ha')
+    .option('--restart', 'terminate a run of this operation that is still going, then start anew');
 }
 
 /** `sshTrust`: for a worker this command embeds, from the inventory the operator gave it (src/activities/ssh-trust.ts). */
@@ -34,7 +36,8 @@ export async function operationContext(
   sshTrust?: SshTrust,
 ): Promise<{ ctx: OperationContext; close: () => Promise<void> }> {
   const mode = (flags.worker ?? 'auto') as WorkerMode;
-  if (!['auto', 'embedded', 'external'].includes(mode)) throw new InvalidInputError(`--worker must be auto, embedded or external, not ${mode}`);
+  if (!['auto', 'embedded', 'external'].includes(mode))
+    throw new InvalidInputError(`--worker must be auto, embedded or external, not ${mode}`);
   const opts = resolveTemporalOptions(flags);
   // The embedded default: our own dev server (SQLite + Web UI), started once and left running for the next command.
   await ensureLocalServer(flags);
@@ -49,6 +52,7 @@ export async function operationContext(
     ...(uiSecret ? { uiLink: (url: string) => loginLinkTo(url, uiSecret) } : {}),
     workerConnection: () => createNativeConnection(opts),
     workerMode: mode,
+    restart: Boolean(flags.restart),
     json: Boolean(flags.json),
     out: process.stderr,
     ...(sshTrust && { sshTrust }),

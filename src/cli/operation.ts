@@ -4,12 +4,15 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import type { SshTrust } from '../activities/ssh-trust.js';
+import { InvalidInputError } from '../errors.js';
 import type { Progress } from '../plan/types.js';
 import { progressQuery } from '../workflows/messages.js';
 import { DEFAULT_TASK_QUEUE } from '../workflows/ids.js';
 import { workflowUiLink } from '../temporal/connection.js';
 import { ClusterName, KubernetesVersion, Operation } from '../temporal/search-attributes.js';
+import { formatChange, inputChanges } from './input-diff.js';
 import { ProgressView } from './progress.js';
+import { runningInput } from './running-input.js';
 import { livePollers, stalledWork } from './worker-watch.js';
 
 export type WorkerMode = 'auto' | 'embedded' | 'external';
@@ -33,6 +36,8 @@ export interface OperationContext {
   /** Opens a worker connection when an embedded worker is needed. */
   workerConnection: () => Promise<NativeConnection>;
   workerMode: WorkerMode;
+  /** A run of the same operation is already going: terminate it and start anew instead of attaching. */
+  restart?: boolean;
   json: boolean;
   /** Where progress and notes go (stderr, so --json stdout stays clean). */
   out: NodeJS.WriteStream;
@@ -45,8 +50,8 @@ async function startOrAttach<A>(
   spec: OperationSpec<A>,
 ): Promise<{ handle: WorkflowHandle; attached: boolean }> {
   const taskQueue = ctx.taskQueue ?? DEFAULT_TASK_QUEUE;
-  try {
-    const handle = await ctx.client.workflow.start(spec.workflowType, {
+  const start = () =>
+    ctx.client.workflow.start(spec.workflowType, {
       workflowId: spec.workflowId,
       taskQueue,
       args: spec.args,
@@ -58,12 +63,31 @@ async function startOrAttach<A>(
         { key: KubernetesVersion, value: spec.kubernetesVersion },
       ],
     });
-    return { handle, attached: false };
+  try {
+    return { handle: await start(), attached: false };
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    // Same cluster, same operation, still running: attach instead of starting a second one.
-    return { handle: ctx.client.workflow.getHandle(spec.workflowId), attached: true };
   }
+  // Same cluster, same operation, still running: attach instead of starting a second one — but only to a run of
+  // this same input. Attaching an edited inventory to the old run would silently carry out the old one.
+  const { runId } = await ctx.client.workflow.getHandle(spec.workflowId).describe();
+  const running = ctx.client.workflow.getHandle(spec.workflowId, runId);
+  const changes = inputChanges(await runningInput(ctx.client, spec.workflowId, runId), spec.args[0]);
+  if (ctx.restart) {
+    const what = changes.length ? `input changed at ${changes.map((c) => c.path).join(', ')}` : 'same input';
+    await running.terminate(`restarted from the kubeadm2ha CLI (--restart; ${what})`);
+    ctx.out.write(`terminated the running ${spec.operation} of ${spec.cluster} (run ${runId}): --restart\n`);
+    return { handle: await start(), attached: false };
+  }
+  if (changes.length === 0) return { handle: running, attached: true };
+  throw new InvalidInputError(
+    [
+      `${spec.workflowId} is already running (run ${runId}) with a different input:`,
+      ...changes.map((c) => `  ${formatChange(c)}`),
+      'Either rerun this command with --restart (terminates the running run, then starts anew with this input),',
+      `or go on with the running run as it is: kubeadm2ha resume --workflow-id ${spec.workflowId}`,
+    ].join('\n'),
+  );
 }
 
 export async function runOperation<A, R>(ctx: OperationContext, spec: OperationSpec<A>): Promise<R> {
