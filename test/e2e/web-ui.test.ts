@@ -4,12 +4,14 @@
 // everybody else gets: no session → 401 and ciphertext, a foreign Host → 421, no /encode, the real UI's port refused
 // by the browser, a conflicting codec endpoint refused with the way out, and `server stop` taking the front along.
 // Temporary HOME-like dirs (KUBEADM2HA_STATE_DIR / KUBEADM2HA_CONFIG_DIR) and free ports only.
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,6 +36,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { loadPage } from '../support/chromium.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+const execFileP = promisify(execFile);
 const ENV_KEYS = [
   'KUBEADM2HA_STATE_DIR',
   'KUBEADM2HA_CONFIG_DIR',
@@ -224,6 +227,23 @@ describe('the Web UI front to everybody else', () => {
     expect(err!.message).toContain('kubeadm2ha server stop');
     // The same start without a conflicting endpoint reuses the server, front included.
     expect((await startDevServer(opts)).reused).toBe(true);
+  });
+
+  it('`server ui-link` prints a login link the front accepts once', async () => {
+    const cli = join(here, '..', '..', 'bin', 'kubeadm2ha.js');
+    const { stdout } = await execFileP(
+      process.execPath,
+      [cli, 'server', 'ui-link', '--port', String(opts.port), '--db-file', opts.dbFile!, '/namespaces'],
+      {
+        env: process.env,
+      },
+    );
+    const link = stdout.trim();
+    expect(link).toMatch(new RegExp(`^${info.uiUrl}/_kubeadm2ha/login\\?token=`));
+    const first = await fetch(link, { redirect: 'manual' });
+    expect(first.status).toBe(303);
+    expect(first.headers.get('location')).toBe('/namespaces');
+    expect((await fetch(link, { redirect: 'manual' })).status).toBe(401);
   });
 
   it('server stop stops the front too, leaving nothing on the UI port', async () => {

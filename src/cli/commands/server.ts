@@ -76,21 +76,23 @@ export function register(program: Command): void {
     },
   );
 
-  server
-    .command('ui-link')
-    .description('print a one-time login link to the local Web UI (it lets this browser decode payloads)')
-    .argument('[path]', 'page to open after logging in, e.g. /namespaces/default/workflows', '/')
-    .option('--port <port>', 'frontend gRPC port', parsePort, DEFAULT_PORT)
-    .action(async (path: string, flags: { port: number }) => {
-      const st = await devServerStatus({ port: flags.port });
-      if (!st.running || !st.uiUrl) {
-        throw new KubeadmHaError(
-          `no local Web UI runs for port ${flags.port}: kubeadm2ha server start`,
-          FailureType.HostUnreachable,
-        );
-      }
-      console.log(await uiLoginLink(st.uiUrl, path));
-    });
+  withServerOptions(
+    server
+      .command('ui-link')
+      .description('print a one-time login link to the local Web UI (it lets this browser decode payloads)')
+      .argument('[path]', 'page to open after logging in, e.g. /namespaces/default/workflows', '/'),
+  ).action(async (path: string, flags: ServerFlags) => {
+    const st = await devServerStatus(toDevServerOptions(flags));
+    if (!st.running || !st.uiUrl) {
+      throw new KubeadmHaError(
+        `no local Web UI runs for port ${flags.port}: kubeadm2ha server start`,
+        FailureType.HostUnreachable,
+      );
+    }
+    const link = await uiLoginLink(st.uiUrl, path);
+    if (flags.json) return printJson({ link });
+    console.log(link);
+  });
 
   // Started by startDevServer beside the dev server, not by hand.
   server
