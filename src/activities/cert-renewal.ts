@@ -4,6 +4,8 @@
 // would split the cluster.
 import { FailureType, KubeadmHaError } from '../errors.js';
 import { parseCertificate, type CaName } from '../pki/index.js';
+import type { CertFact } from '../plan/certs.js';
+import type { HostContext } from '../plan/types.js';
 import type { ActivityDeps } from './deps.js';
 import { withFailures } from './failures.js';
 import { LocalPkiStore } from './pki-store.js';
@@ -13,6 +15,16 @@ export interface StoredCa {
   sha256Fingerprint: string;
   notAfter: string;
   storeDir: string;
+}
+
+export interface CheckHostCaInput {
+  host: HostContext;
+  /** The CA file on the host, e.g. /etc/kubernetes/pki/etcd/ca.crt. */
+  caPath: string;
+  /** What readHostCertificates found on the host. */
+  certificates: CertFact[];
+  /** What readStoredCa found in the operator's store. */
+  ca: StoredCa;
 }
 
 export interface CertRenewalActivityOptions {
@@ -43,6 +55,23 @@ export function createCertRenewalActivities(_deps: ActivityDeps, opts: CertRenew
           notAfter: info.notAfter.toISOString(),
           storeDir: store.dir,
         };
+      });
+    },
+
+    /** Is the host's CA file the CA in the store? Else stop: certificates from another CA would split the cluster.
+     * Compares what two earlier steps read, so it is a runbook step of its own and the run's record shows it. */
+    async checkHostCa({ host, caPath, certificates, ca }: CheckHostCaInput): Promise<{ sha256Fingerprint: string }> {
+      return withFailures(() => {
+        const onHost = certificates.find((c) => c.path === caPath)?.sha256Fingerprint;
+        if (onHost !== ca.sha256Fingerprint) {
+          throw new KubeadmHaError(
+            `${caPath} ${onHost ? `is another CA (${onHost})` : 'is missing'}, not the etcd CA in ${ca.storeDir} ` +
+              `(${ca.sha256Fingerprint}); nothing was changed`,
+            FailureType.InvalidInput,
+            host.target.name,
+          );
+        }
+        return Promise.resolve({ sha256Fingerprint: onHost });
       });
     },
   };

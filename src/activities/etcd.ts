@@ -101,6 +101,23 @@ export interface EtcdHealth {
   elapsedMs: number;
 }
 
+export interface EnsureEtcdHealthyInput extends WaitEtcdHealthyInput {
+  /** Rounds of "wait for health, start the members whose daemon is down, wait again" before giving up. */
+  rounds: number;
+  /** The binary each member's service runs (its install step's result), to start a member that died. */
+  binaries: Record<string, string>;
+}
+
+export interface EtcdHealthGate {
+  health: EtcdHealth;
+  /** Members found stopped and started again, in order. */
+  restarted: string[];
+}
+
+const describeUnhealthy = (h: EtcdHealth): string =>
+  h.unhealthy.map((u) => `${u.name} (${u.endpoint ? `${u.endpoint}: ` : ''}${u.error})`).join(', ') ||
+  `down: ${h.down.join(', ')}`;
+
 /** The service definition of a member: etcd reads everything else from its config file. */
 export const etcdServiceSpec = (binary: string): ServiceSpec => ({
   name: ETCD_SERVICE,
@@ -155,7 +172,7 @@ async function probeEtcd(
 const notSuitable = (host: string, message: string) => new KubeadmHaError(message, FailureType.HostNotSuitable, host);
 
 export function createEtcdActivities(deps: ActivityDeps) {
-  return {
+  const base = {
     async ensureEtcdInstalled({ host, version, mirror }: EnsureEtcdInstalledInput): Promise<EtcdInstallResult> {
       return withFailures(async () => {
         const name = host.target.name;
@@ -358,6 +375,34 @@ export function createEtcdActivities(deps: ActivityDeps) {
           heartbeat({ probes, unhealthy: unhealthy.map((u) => u.name) });
           await pause(intervalMs);
         }
+      });
+    },
+  };
+  return {
+    ...base,
+
+    /** The health gate as one step: all members healthy, starting (a bounded number of times) members whose
+     * daemon died (crash, OOM kill, someone's `kill`) before the gate passed; else a failure for a person. */
+    async ensureEtcdHealthy({ rounds, binaries, ...wait }: EnsureEtcdHealthyInput): Promise<EtcdHealthGate> {
+      return withFailures(async () => {
+        const restarted: string[] = [];
+        let health = await base.waitEtcdHealthy(wait);
+        for (let round = 1; round < rounds && !health.healthy && health.down.length > 0; round++) {
+          for (const name of health.down) {
+            const m = wait.members.find((x) => x.host.target.name === name);
+            if (!m) continue;
+            await base.ensureEtcdRunning({ host: m.host, binary: binaries[name] ?? '', restartIfRunning: false });
+            restarted.push(name);
+          }
+          health = await base.waitEtcdHealthy(wait);
+        }
+        if (!health.healthy) {
+          throw new KubeadmHaError(
+            `etcd is not healthy after ${wait.timeoutSeconds} s: ${describeUnhealthy(health)}`,
+            FailureType.EtcdUnhealthy,
+          );
+        }
+        return { health, restarted };
       });
     },
   };

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { loadUiSecret, loginLink } from '../codec/ui-session.js';
 import { InvalidInputError } from '../errors.js';
+import type { OnFailure } from '../plan/runbook.js';
 import {
   addTemporalOptions,
   createClient,
@@ -28,6 +29,22 @@ export function addOperationOptions(cmd: Command): Command {
     .option('--worker <mode>', 'auto: embed a worker unless one is polling; embedded; external', 'auto')
     .option('--task-queue <name>', 'Temporal task queue of the workers', 'kubeadm2ha')
     .option('--restart', 'terminate a run of this operation that is still going, then start anew');
+}
+
+/** Flags of operations that run a runbook (they can fail a step and wait for a decision). */
+export function addRunbookOptions(cmd: Command): Command {
+  return cmd
+    .option('--dry-run', 'print the runbook the workflow would execute (--json: exactly it), contact nothing')
+    .option(
+      '--on-failure <mode>',
+      'a step that fails for good: decide (wait for `kubeadm2ha decide`) or abort',
+      'decide',
+    );
+}
+
+export function onFailureFlag(v: string | undefined): OnFailure {
+  if (v === undefined || v === 'decide' || v === 'abort') return v ?? 'decide';
+  throw new InvalidInputError(`--on-failure must be decide or abort, not ${v}`);
 }
 
 /** `sshTrust`: for a worker this command embeds, from the inventory the operator gave it (src/activities/ssh-trust.ts). */

@@ -1,39 +1,23 @@
 // The external etcd cluster as a plan: which hosts run a member, with which URLs and TLS files, which hosts get the
-// etcd PKI, and the per-host steps the workflow runs. Pure and workflow-safe: the same function feeds
-// `kubeadm2ha etcd setup --dry-run` and the setupEtcdCluster workflow.
+// etcd PKI, and the runbook the workflow runs. Pure and workflow-safe: the same function feeds
+// `kubeadm2ha etcd setup --dry-run` (it prints the runbook) and the setupEtcdCluster workflow (it executes it).
 //
 // Layout after kubeadm's "external etcd" guide: member certificates in /etc/kubernetes/pki/etcd, data in
 // /var/lib/etcd, clients on 2379 and peers on 2380, TLS with client-certificate auth on both.
 import { InvalidInputError } from '../errors.js';
-import type { Host, Inventory } from '../inventory/schema.js';
+import type { Host, Inventory, SshSettings } from '../inventory/schema.js';
 import { etcdCa, etcdHealthcheckClient, etcdPeer, etcdServer } from '../pki/layout.js';
 import { planEtcdPki, type CaPlan, type HostPkiPlan } from '../pki/plan.js';
+import type { GateRecord } from './gates.js';
+import { runbookFor, step, type HostRun, type OnFailure, type Runbook, type Step } from './runbook.js';
 import { etcdHosts, targetOf } from './topology.js';
-import type { HostPlan, HostTarget } from './types.js';
+import type { HostTarget } from './types.js';
 
 export const ETCD_CLIENT_PORT = 2379;
 export const ETCD_PEER_PORT = 2380;
 export const ETCD_DATA_DIR = '/var/lib/etcd';
 export const ETCD_CONFIG_PATH = '/etc/etcd/etcd.conf.yml';
 export const ETCD_SERVICE = 'etcd';
-
-export type EtcdStepId = 'certificates' | 'install' | 'config' | 'service' | 'health';
-export interface EtcdStep {
-  id: EtcdStepId;
-  title: string;
-}
-
-// The binary is checked first: it is read-only unless a mirror is configured, so a host without the pinned etcd
-// fails the run before anything was written to it.
-const memberSteps: EtcdStep[] = [
-  { id: 'install', title: 'etcd binary at the pinned version' },
-  { id: 'certificates', title: 'etcd certificates' },
-  { id: 'config', title: 'etcd configuration and service' },
-  { id: 'service', title: 'etcd running' },
-  { id: 'health', title: 'member healthy in the cluster' },
-];
-// Masters that are not members still need etcd/ca.crt and apiserver-etcd-client to reach the cluster.
-const clientSteps: EtcdStep[] = [{ id: 'certificates', title: 'etcd client certificate' }];
 
 /** TLS files of a member, at kubeadm's paths. */
 export interface EtcdTlsFiles {
@@ -86,8 +70,6 @@ export interface EtcdSetupPlan {
   /** Client URLs of all members, in inventory order. */
   endpoints: string[];
   healthcheckClient: EtcdClientTls;
-  /** Steps per host, for progress and dry runs. */
-  hosts: HostPlan<EtcdStep>[];
 }
 
 /** A member as `etcdctl member list` reports it. */
@@ -127,6 +109,8 @@ export interface EtcdSetupReport {
   healthProbes: number;
   /** False when the run found everything as planned and touched nothing. */
   changed: boolean;
+  /** Decisions and approvals taken during the run: who, when, why. */
+  decisions: GateRecord[];
 }
 
 const isIpv4 = (a: string): boolean => /^\d{1,3}(\.\d{1,3}){3}$/.test(a);
@@ -173,8 +157,6 @@ export function planEtcdSetup(inv: Inventory): EtcdSetupPlan {
   // The token keeps members of two clusters built from similar inventories from joining each other.
   const token = `${inv.cluster.name}-etcd`;
   const pki = planEtcdPki(inv);
-  const memberNames = new Set(members.map((h) => h.name));
-  const byName = new Map(inv.hosts.map((h) => [h.name, h]));
   return {
     cluster: inv.cluster.name,
     kubernetesVersion: inv.cluster.kubernetesVersion,
@@ -194,27 +176,144 @@ export function planEtcdSetup(inv: Inventory): EtcdSetupPlan {
       certFile: etcdHealthcheckClient.certPath,
       keyFile: etcdHealthcheckClient.keyPath,
     },
-    hosts: pki.hosts.map((p) => {
-      const host = byName.get(p.host);
-      // planEtcdPki only lists inventory hosts; reaching this is a bug.
-      if (!host) throw new Error(`etcd PKI plan names unknown host ${p.host}`);
-      return { target: targetOf(host), steps: memberNames.has(p.host) ? memberSteps : clientSteps };
-    }),
   };
 }
 
-/** One line per host, for `--dry-run` without --json. */
+/** The plan's facts for `--dry-run` without --json; the runbook's lines follow. */
 export function describeEtcdPlan(plan: EtcdSetupPlan): string[] {
-  const lines = [
+  return [
     `etcd ${plan.version} for cluster ${plan.cluster}: ${plan.members.length} member(s), CA "${plan.ca.commonName}" ` +
       `(${plan.ca.keyType}), ${plan.mirror ? `installs from ${plan.mirror} when missing` : 'no package mirror (etcd must be installed)'}`,
     `initial cluster: ${plan.members[0]?.config.initialCluster ?? ''}`,
+    ...plan.pki.map((p) => `${p.host} certificates: ${p.certificates.map((c) => c.certPath).join(', ')}`),
   ];
-  for (const h of plan.hosts) {
-    const certs = plan.pki.find((p) => p.host === h.target.name)?.certificates.map((c) => c.certPath) ?? [];
-    lines.push(
-      `${h.target.name} (${h.target.address}): ${h.steps.map((s) => s.id).join(', ')}; certificates: ${certs.join(', ')}`,
+}
+
+export interface SetupEtcdInput {
+  inventory: Inventory;
+  /** How long the health gate waits for all members per round. Default 120 s. */
+  healthTimeoutSeconds?: number;
+  /** A step that fails for good: wait for `kubeadm2ha decide` (default), or stop the run at once. */
+  onFailure?: OnFailure;
+}
+
+/** Rounds of "gate, start what is down, gate again" before the health gate gives up. */
+export const HEALTH_ROUNDS = 4;
+
+/** The members' health gate as a runbook step (setup: with restarts; renewal: one round, nothing restarted). */
+export function etcdHealthStep(plan: EtcdSetupPlan, ssh: SshSettings, timeoutSeconds: number, rounds: number): Step {
+  return step(
+    'ensureEtcdHealthy',
+    'all members healthy over TLS and started in `member list`',
+    'wait',
+    {
+      members: plan.members.map((m) => ({
+        host: { target: m.target, ssh },
+        plan: { clientUrl: m.clientUrl, peerUrl: m.peerUrl },
+      })),
+      tls: plan.healthcheckClient,
+      timeoutSeconds,
+      rounds,
+    },
+    { bind: { binaries: { fromEachHost: 'ensureEtcdInstalled', field: 'binary' } } },
+  );
+}
+
+/** The fingerprint of the etcd CA from the CA step, as ensureHostCertificates takes it. */
+export const caFingerprintBinding = (plan: Pick<EtcdSetupPlan, 'ca'>, from: 'ensureEtcdCa' | 'readStoredCa') => ({
+  caFingerprints: { record: { [plan.ca.name]: { from, field: 'sha256Fingerprint' } } },
+});
+
+/**
+ * setupEtcdCluster's runbook: the CA on the worker's machine (once; only its fingerprint comes back) → per host, in
+ * parallel: for members the pinned binary first (read-only without a mirror, so a wrong host fails before anything
+ * is written to it), then certificates, config + service definition, running → the health gate on all members.
+ * Rerunning on a healthy cluster changes nothing: a member is restarted only when something it reads changed in
+ * this run (the restart binding).
+ */
+export function planEtcdSetupRunbook(input: SetupEtcdInput): { plan: EtcdSetupPlan; runbook: Runbook } {
+  const { inventory: inv } = input;
+  const plan = planEtcdSetup(inv);
+  const memberOf = new Map(plan.members.map((m) => [m.target.name, m]));
+  const byName = new Map(inv.hosts.map((h) => [h.name, h]));
+  const certificates = (pki: HostPkiPlan, title: string) =>
+    step(
+      'ensureHostCertificates',
+      title,
+      'hostStep',
+      { cluster: plan.cluster, plan: pki },
+      {
+        bind: caFingerprintBinding(plan, 'ensureEtcdCa'),
+      },
     );
-  }
-  return lines;
+  const hosts = plan.pki.map((pki): HostRun => {
+    const host = byName.get(pki.host);
+    // planEtcdPki only lists inventory hosts; reaching this is a bug.
+    if (!host) throw new Error(`etcd PKI plan names unknown host ${pki.host}`);
+    const member = memberOf.get(pki.host);
+    // Masters that are not members still need etcd/ca.crt and apiserver-etcd-client to reach the cluster.
+    if (!member)
+      return { target: targetOf(host), maySkip: false, steps: [certificates(pki, 'etcd client certificate')] };
+    return {
+      target: member.target,
+      // A member left out would leave the cluster without its quorum member: never skipped.
+      maySkip: false,
+      steps: [
+        step('ensureEtcdInstalled', 'etcd binary at the pinned version', 'install', {
+          version: plan.version,
+          ...(plan.mirror !== undefined && { mirror: plan.mirror }),
+        }),
+        certificates(pki, 'etcd certificates'),
+        step(
+          'configureEtcd',
+          'etcd configuration and service',
+          'hostStep',
+          { member: member.config },
+          {
+            bind: { binary: { from: 'ensureEtcdInstalled', field: 'binary' } },
+          },
+        ),
+        step(
+          'ensureEtcdRunning',
+          'etcd running',
+          'hostStep',
+          {},
+          {
+            bind: {
+              binary: { from: 'ensureEtcdInstalled', field: 'binary' },
+              restartIfRunning: {
+                anyOf: [
+                  { from: 'ensureHostCertificates', field: 'changed' },
+                  { from: 'configureEtcd', field: 'changed' },
+                  { from: 'ensureEtcdInstalled', field: 'installed' },
+                ],
+              },
+            },
+          },
+        ),
+      ],
+    };
+  });
+  const runbook = runbookFor('etcd', 'etcd setup', inv, input.onFailure, [
+    {
+      id: 'ca',
+      title: 'etcd CA',
+      kind: 'once',
+      steps: [step('ensureEtcdCa', "etcd CA in the operator's store", 'quick', { cluster: plan.cluster, ca: plan.ca })],
+    },
+    {
+      id: 'members',
+      title: 'members: binary, certificates, configuration, service',
+      kind: 'hosts',
+      rollout: { kind: 'parallel' },
+      hosts,
+    },
+    {
+      id: 'health',
+      title: 'health gate',
+      kind: 'once',
+      steps: [etcdHealthStep(plan, inv.ssh, input.healthTimeoutSeconds ?? 120, HEALTH_ROUNDS)],
+    },
+  ]);
+  return { plan, runbook };
 }

@@ -117,7 +117,12 @@ export function crossHostChecks(results: CheckResult[]): CheckResult[] {
   for (const [mac, hosts] of macs) {
     if (new Set(hosts).size > 1) {
       for (const host of new Set(hosts)) {
-        out.push({ host, check: 'unique-identity', status: 'fail', message: `MAC ${mac} is shared by ${hosts.join(', ')}` });
+        out.push({
+          host,
+          check: 'unique-identity',
+          status: 'fail',
+          message: `MAC ${mac} is shared by ${hosts.join(', ')}`,
+        });
       }
     }
   }

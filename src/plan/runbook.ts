@@ -10,7 +10,7 @@
 //
 // Pure and workflow-safe: types and small functions only; activities are referenced by `import type`.
 import type { Activities } from '../activities/index.js';
-import type { SshSettings } from '../inventory/schema.js';
+import type { Inventory, SshSettings } from '../inventory/schema.js';
 import type { HostPlan, HostTarget } from './types.js';
 
 export type ActivityName = keyof Activities;
@@ -34,7 +34,7 @@ export type ActivityClass = 'quick' | 'hostStep' | 'install' | 'wait';
  * Lookup: the latest result of activity `from` on the same host, else from a once phase.
  */
 export type Binding =
-  /** The value of `field` (dot path) of that result. */
+  /** The value of `field` (dot path; '' for the whole result) of that result. */
   | { from: ActivityName; field: string }
   /** True when any of those fields is true or a non-empty array ("did anything change in this run?"). */
   | { anyOf: { from: ActivityName; field: string }[] }
@@ -112,6 +112,25 @@ export interface Runbook {
   ssh: SshSettings;
   onFailure: OnFailure;
   phases: Phase[];
+}
+
+/** A runbook for an inventory's cluster; a step that fails for good waits for a decision unless told otherwise. */
+export function runbookFor(
+  operation: string,
+  title: string,
+  inv: Inventory,
+  onFailure: OnFailure | undefined,
+  phases: Phase[],
+): Runbook {
+  return {
+    operation,
+    title,
+    cluster: inv.cluster.name,
+    kubernetesVersion: inv.cluster.kubernetesVersion,
+    ssh: inv.ssh,
+    onFailure: onFailure ?? 'decide',
+    phases,
+  };
 }
 
 /** Once-phase steps appear in progress and results under this name instead of a host's. */

@@ -3,7 +3,8 @@
 import type { Host, Inventory } from '../inventory/schema.js';
 import type { HostTarget } from './types.js';
 
-export const isMaster = (h: Host): boolean => h.roles.includes('primary-master') || h.roles.includes('secondary-master');
+export const isMaster = (h: Host): boolean =>
+  h.roles.includes('primary-master') || h.roles.includes('secondary-master');
 export const isEtcd = (h: Host): boolean => h.roles.includes('etcd');
 export const isWorker = (h: Host): boolean => h.roles.includes('worker');
 
@@ -13,7 +14,8 @@ export function primaryMaster(inv: Inventory): Host {
   if (!h) throw new Error('inventory has no primary master');
   return h;
 }
-export const secondaryMasters = (inv: Inventory): Host[] => inv.hosts.filter((h) => h.roles.includes('secondary-master'));
+export const secondaryMasters = (inv: Inventory): Host[] =>
+  inv.hosts.filter((h) => h.roles.includes('secondary-master'));
 export const masters = (inv: Inventory): Host[] => inv.hosts.filter(isMaster);
 export const workers = (inv: Inventory): Host[] => inv.hosts.filter(isWorker);
 /** Hosts running etcd: the etcd group for external etcd, the masters for stacked etcd. */

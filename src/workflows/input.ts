@@ -16,15 +16,24 @@ import { checkRules, ruleView } from '../inventory/rules.js';
 import { Inventory } from '../inventory/schema.js';
 
 const seconds = z.number().int().positive();
+/** What a runbook run does when a step fails for good (src/plan/runbook.ts OnFailure). */
+const onFailure = z.enum(['decide', 'abort']);
 
 /** Each workflow's input, as the CLI builds it (the TypeScript interfaces next to each workflow describe the same). */
 export const WorkflowInput = {
   preflightCluster: z.object({ inventory: Inventory }).strict(),
   setupEtcdCluster: z
-    .object({ inventory: Inventory, healthTimeoutSeconds: seconds.optional(), replaceCa: z.boolean().optional() })
+    .object({
+      inventory: Inventory,
+      healthTimeoutSeconds: seconds.optional(),
+      replaceCa: z.boolean().optional(),
+      onFailure: onFailure.optional(),
+    })
     .strict(),
   checkCertificates: z.object({ inventory: Inventory, thresholdDays: z.number().int().min(0).optional() }).strict(),
-  renewEtcdCertificates: z.object({ inventory: Inventory, healthTimeoutSeconds: seconds.optional() }).strict(),
+  renewEtcdCertificates: z
+    .object({ inventory: Inventory, healthTimeoutSeconds: seconds.optional(), onFailure: onFailure.optional() })
+    .strict(),
   snapshotEtcd: z.object({ inventory: Inventory }).strict(),
   restoreEtcdSnapshot: z
     .object({

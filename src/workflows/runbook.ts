@@ -67,6 +67,8 @@ export interface StepOutcome {
   host: string;
   step: ActivityName;
   result: unknown;
+  /** Workflow time the step completed. */
+  at: string;
 }
 
 /** A step that failed for good in a run that ended failed. */
@@ -125,7 +127,9 @@ const now = (): string => new Date(Date.now()).toISOString();
 const withoutHost = (host: string, message: string): string =>
   message.startsWith(`${host}: `) ? message.slice(host.length + 2) : message;
 
+/** A field of a step result by dot path; '' is the whole result. */
 function get(value: unknown, path: string): unknown {
+  if (path === '') return value;
   let v = value;
   for (const k of path.split('.'))
     v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined;
@@ -356,7 +360,7 @@ export async function runRunbook(rb: Runbook, hooks: RunbookHooks = {}): Promise
       progress.set(host, key, 'running');
       try {
         const result = await invoke(s.class, s, argsOf(s, host, target));
-        outcomes.push({ phase: p.id, host, step: s.id, result });
+        outcomes.push({ phase: p.id, host, step: s.id, result, at: now() });
         if (s.undo) undoList.unshift({ host, ...(target && { target }), call: s.undo });
         progress.set(host, key, 'done', hooks.describe?.(s, result));
         return;
@@ -489,11 +493,14 @@ export async function runRunbook(rb: Runbook, hooks: RunbookHooks = {}): Promise
   return { steps: outcomes, skipped: [...skipped], gates };
 }
 
-/** The latest result of an activity on a host (or of a once step, host ONCE). */
-export function resultOf<T>(r: RunbookResult, host: string, step: ActivityName, phase?: string): T | undefined {
+/** The latest completed run of an activity on a host (or of a once step, host ONCE), optionally in one phase. */
+export function outcomeOf(r: RunbookResult, host: string, step: ActivityName, phase?: string): StepOutcome | undefined {
   for (let i = r.steps.length - 1; i >= 0; i--) {
     const o = r.steps[i]!;
-    if (o.host === host && o.step === step && (phase === undefined || o.phase === phase)) return o.result as T;
+    if (o.host === host && o.step === step && (phase === undefined || o.phase === phase)) return o;
   }
   return undefined;
 }
+
+export const resultOf = <T>(r: RunbookResult, host: string, step: ActivityName, phase?: string): T | undefined =>
+  outcomeOf(r, host, step, phase)?.result as T | undefined;

@@ -29,6 +29,7 @@ import { createKubeadmHaWorker } from '../../src/worker.js';
 import { sshTrustOf } from '../../src/activities/ssh-trust.js';
 import { connectTemporal, pollUntil, temporalAddress, uniqueQueue } from '../e2e/helpers.js';
 import { operatorEtcdctl, writeOperatorClient } from '../support/etcdctl.js';
+import { recordHistoryIfAsked } from '../support/record-history.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
@@ -459,13 +460,15 @@ describe('etcd member certificate renewal', () => {
       }
     })();
     let report: EtcdRenewalReport;
+    const renewId = `${inv.cluster.name}/certs/renew-etcd/${etcdQueue}`;
     const started = Date.now();
     try {
       report = (await temporal.client.workflow.execute('renewEtcdCertificates', {
         taskQueue: etcdQueue,
-        workflowId: `${inv.cluster.name}/certs/renew-etcd/${etcdQueue}`,
+        workflowId: renewId,
         args: [{ inventory: inv, healthTimeoutSeconds: 60 } satisfies RenewEtcdInput],
       })) as EtcdRenewalReport;
+      await recordHistoryIfAsked(renewId, 'certs-renew-etcd-3-members');
     } finally {
       renewing = false;
       await poller;
@@ -534,14 +537,14 @@ describe('etcd member certificate renewal', () => {
         .execute('renewEtcdCertificates', {
           taskQueue: etcdQueue,
           workflowId: `${inv.cluster.name}/certs/renew-etcd/${uniqueQueue('bad')}`,
-          args: [{ inventory: inv, healthTimeoutSeconds: 30 } satisfies RenewEtcdInput],
+          args: [{ inventory: inv, healthTimeoutSeconds: 30, onFailure: 'abort' } satisfies RenewEtcdInput],
         })
         .then(
           () => undefined,
           (e: unknown) => e as Error & { cause?: Error },
         );
       expect(err?.cause?.message).toMatch(
-        /h3: \/etc\/kubernetes\/pki\/etcd\/ca\.crt is another CA .*nothing was changed/,
+        /h3: checkHostCa: \/etc\/kubernetes\/pki\/etcd\/ca\.crt is another CA .*nothing was changed/,
       );
       expect(await digests()).toEqual(snapshot);
     } finally {

@@ -18,12 +18,14 @@ import { loadInventory } from '../../src/inventory/index.js';
 import type { Inventory } from '../../src/inventory/schema.js';
 import { createLab, type Lab } from '../../src/lab/index.js';
 import type { EtcdSetupReport } from '../../src/plan/etcd.js';
+import type { HostPhase, Runbook } from '../../src/plan/runbook.js';
 import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
 import { CODEC_ENV, dataConverter } from '../../src/temporal/data-converter.js';
 import { activityLogInterceptor, readActivityLog } from '../../src/worker/activity-log.js';
 import { connectTemporal, uniqueQueue } from '../e2e/helpers.js';
 import { setEnv } from '../support/env.js';
 import { operatorEtcdctl, writeOperatorClient } from '../support/etcdctl.js';
+import { recordHistoryIfAsked } from '../support/record-history.js';
 
 const run = promisify(execFile);
 
@@ -41,7 +43,9 @@ interface RunOptions {
   activityLogFile?: string;
 }
 
-async function setupEtcd(opts: RunOptions = {}): Promise<{ report: EtcdSetupReport; history: string; ms: number }> {
+async function setupEtcd(
+  opts: RunOptions = {},
+): Promise<{ report: EtcdSetupReport; history: string; ms: number; workflowId: string }> {
   const inv = opts.inventory ?? inventory;
   const taskQueue = uniqueQueue('etcd');
   const deps = createSshDeps(sshTrustOf(inv));
@@ -61,12 +65,14 @@ async function setupEtcd(opts: RunOptions = {}): Promise<{ report: EtcdSetupRepo
       temporal.client.workflow.execute('setupEtcdCluster', {
         taskQueue,
         workflowId,
-        args: [{ inventory: inv, healthTimeoutSeconds: 30 }],
+        // Stop at the first failure instead of waiting for a decision: these tests are about setup, not the gate
+        // (test/workflows/runbook.test.ts covers that).
+        args: [{ inventory: inv, healthTimeoutSeconds: 30, onFailure: 'abort' }],
       }),
     )) as EtcdSetupReport;
     const ms = Date.now() - started;
     const history = JSON.stringify(await temporal.client.workflow.getHandle(workflowId).fetchHistory());
-    return { report, history, ms };
+    return { report, history, ms, workflowId };
   } finally {
     await deps.close();
   }
@@ -117,8 +123,9 @@ describe('setupEtcdCluster on lab hosts', () => {
   let first: EtcdSetupReport;
 
   it('builds a healthy 3-member TLS cluster that an independent client and openssl agree on', async () => {
-    const { report, history, ms } = await setupEtcd();
+    const { report, history, ms, workflowId } = await setupEtcd();
     first = report;
+    await recordHistoryIfAsked(workflowId, 'etcd-setup-3-members');
     process.stderr.write(`[etcd] first run (CA, 3 members from nothing, healthy): ${ms} ms\n`);
     expect(report.members.map((m) => m.name).sort()).toEqual(members);
     expect(report.members.every((m) => /^[0-9a-f]{1,16}$/.test(m.id))).toBe(true);
@@ -336,18 +343,11 @@ describe('setupEtcdCluster on lab hosts', () => {
       ['tsx', 'src/cli.ts', 'etcd', 'setup', '-i', inv, '--dry-run', '--json', '--address', '127.0.0.1:1'],
       { timeout: 120_000 },
     );
-    const plan = JSON.parse(stdout) as {
-      members: { target: { name: string } }[];
-      endpoints: string[];
-      version: string;
-    };
-    expect(plan.members.map((m) => m.target.name)).toEqual(['e1', 'e2', 'e3']);
-    expect(plan.endpoints).toEqual([
-      'https://10.200.255.11:2379',
-      'https://10.200.255.12:2379',
-      'https://10.200.255.13:2379',
-    ]);
-    expect(plan.version).toBe('3.4.23');
+    const runbook = JSON.parse(stdout) as Runbook;
+    const members = runbook.phases.find((p): p is HostPhase => p.id === 'members');
+    expect(members?.hosts.map((h) => h.target.name)).toEqual(['e1', 'e2', 'e3']);
+    expect(JSON.stringify(runbook.phases.find((p) => p.id === 'health'))).toContain('https://10.200.255.13:2379');
+    expect(members?.hosts[0]?.steps[0]?.args).toEqual({ version: '3.4.23' });
     expect(stdout).not.toMatch(/PRIVATE KEY/);
     process.stderr.write(`[etcd] dry run: ${Date.now() - started} ms\n`);
   });

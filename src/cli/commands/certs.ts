@@ -15,7 +15,7 @@ import {
 } from '../../plan/certs.js';
 import {
   describeEtcdRenewal,
-  planEtcdRenewal,
+  planEtcdRenewalRunbook,
   type EtcdRenewalReport,
   type RenewEtcdInput,
 } from '../../plan/cert-renewal.js';
@@ -27,7 +27,14 @@ import {
   ensureCertsSchedule,
   formatCertsSchedule,
 } from '../certs-schedule.js';
-import { addOperationOptions, operationContext, type OperationFlags } from '../context.js';
+import {
+  addOperationOptions,
+  addRunbookOptions,
+  onFailureFlag,
+  operationContext,
+  type OperationFlags,
+} from '../context.js';
+import { describeRunbook } from '../../plan/runbook.js';
 import { runOperation } from '../operation.js';
 
 interface CertsFlags extends OperationFlags {
@@ -92,6 +99,7 @@ interface RenewFlags extends OperationFlags {
   etcd?: boolean;
   healthTimeout: string;
   dryRun?: boolean;
+  onFailure?: string;
 }
 
 /** Renewal has its own id under the cluster's certs: a `certs check` never attaches to a renewal, nor the reverse. */
@@ -108,10 +116,12 @@ export async function renew(flags: RenewFlags): Promise<EtcdRenewalReport | unde
     throw new InvalidInputError(`--health-timeout must be a positive number of seconds, got ${flags.healthTimeout}`);
   }
   const inventory = await inventoryOf(flags.inventory);
-  const plan = planEtcdRenewal(inventory);
+  const input: RenewEtcdInput = { inventory, healthTimeoutSeconds, onFailure: onFailureFlag(flags.onFailure) };
+  const { plan, runbook } = planEtcdRenewalRunbook(input);
   if (flags.dryRun) {
-    if (flags.json) console.log(JSON.stringify(plan, null, 2));
-    else for (const line of describeEtcdRenewal(plan)) console.log(line);
+    // The very runbook the workflow executes.
+    if (flags.json) console.log(JSON.stringify(runbook, null, 2));
+    else for (const line of [...describeEtcdRenewal(plan), ...describeRunbook(runbook)]) console.log(line);
     return undefined;
   }
   const { ctx, close } = await operationContext(flags, sshTrustOf(inventory));
@@ -119,7 +129,7 @@ export async function renew(flags: RenewFlags): Promise<EtcdRenewalReport | unde
     const report = await runOperation<RenewEtcdInput, EtcdRenewalReport>(ctx, {
       workflowType: 'renewEtcdCertificates',
       workflowId: renewWorkflowId(inventory.cluster.name),
-      args: [{ inventory, healthTimeoutSeconds }],
+      args: [input],
       cluster: inventory.cluster.name,
       operation: 'certs',
       kubernetesVersion: inventory.cluster.kubernetesVersion,
@@ -204,13 +214,14 @@ export function register(program: Command): void {
   });
 
   addOperationOptions(
-    certs
-      .command('renew')
-      .description('renew certificates with the cluster healthy throughout; --etcd: one etcd member at a time')
-      .requiredOption('-i, --inventory <file>', 'inventory: our YAML, or an Ansible INI inventory with group_vars')
-      .option('--etcd', "renew the external etcd members' server, peer and healthcheck-client certificates")
-      .option('--health-timeout <seconds>', 'how long each health gate waits for all members', '120')
-      .option('--dry-run', 'print the order and the files, contact nothing'),
+    addRunbookOptions(
+      certs
+        .command('renew')
+        .description('renew certificates with the cluster healthy throughout; --etcd: one etcd member at a time')
+        .requiredOption('-i, --inventory <file>', 'inventory: our YAML, or an Ansible INI inventory with group_vars')
+        .option('--etcd', "renew the external etcd members' server, peer and healthcheck-client certificates")
+        .option('--health-timeout <seconds>', 'how long each health gate waits for all members', '120'),
+    ),
   ).action(async (flags: RenewFlags) => {
     await renew(flags);
   });

@@ -6,19 +6,32 @@ import type { Command } from 'commander';
 import { sshTrustOf } from '../../activities/ssh-trust.js';
 import { InvalidInputError } from '../../errors.js';
 import { formatWarning, loadInventory } from '../../inventory/index.js';
-import { describeEtcdPlan, planEtcdSetup, type EtcdSetupReport } from '../../plan/etcd.js';
+import {
+  describeEtcdPlan,
+  planEtcdSetup,
+  planEtcdSetupRunbook,
+  type EtcdSetupReport,
+  type SetupEtcdInput,
+} from '../../plan/etcd.js';
+import { describeRunbook } from '../../plan/runbook.js';
 import { workflowIdFor } from '../../workflows/ids.js';
-import type { SetupEtcdInput } from '../../workflows/etcd.js';
 import type { EtcdSnapshotResult } from '../../activities/etcd-snapshot.js';
 import { describeEtcdRestorePlan, planEtcdRestore, stampOf } from '../../plan/etcd-restore.js';
 import type { EtcdRestoreReport, RestoreEtcdInput, SnapshotEtcdInput } from '../../workflows/etcd-snapshot.js';
-import { addOperationOptions, operationContext, type OperationFlags } from '../context.js';
+import {
+  addOperationOptions,
+  addRunbookOptions,
+  onFailureFlag,
+  operationContext,
+  type OperationFlags,
+} from '../context.js';
 import { runOperation } from '../operation.js';
 
 interface EtcdSetupFlags extends OperationFlags {
   inventory: string;
   dryRun?: boolean;
   healthTimeout?: string;
+  onFailure?: string;
 }
 
 export function formatEtcdReport(r: EtcdSetupReport): string {
@@ -55,16 +68,18 @@ function healthTimeoutSeconds(flag: string): number {
 export async function etcdSetup(flags: EtcdSetupFlags): Promise<EtcdSetupReport | undefined> {
   const { inventory, warnings } = await loadInventory(flags.inventory);
   for (const w of warnings) process.stderr.write(`warning: ${formatWarning(w)}\n`);
-  // Planning first also validates (stacked mode, no etcd hosts) before anything is started.
-  const plan = planEtcdSetup(inventory);
-  if (flags.dryRun) {
-    // The same plan the workflow runs; nothing is contacted, neither hosts nor Temporal.
-    if (flags.json) console.log(JSON.stringify(plan, null, 2));
-    else for (const line of describeEtcdPlan(plan)) console.log(line);
-    return undefined;
-  }
   const input: SetupEtcdInput = { inventory };
   if (flags.healthTimeout !== undefined) input.healthTimeoutSeconds = healthTimeoutSeconds(flags.healthTimeout);
+  input.onFailure = onFailureFlag(flags.onFailure);
+  // Planning first also validates (stacked mode, no etcd hosts) before anything is started.
+  const { plan, runbook } = planEtcdSetupRunbook(input);
+  if (flags.dryRun) {
+    // The very runbook the workflow executes (it serves it back as the `runbook` query); nothing is contacted,
+    // neither hosts nor Temporal.
+    if (flags.json) console.log(JSON.stringify(runbook, null, 2));
+    else for (const line of [...describeEtcdPlan(plan), ...describeRunbook(runbook)]) console.log(line);
+    return undefined;
+  }
   const { ctx, close } = await operationContext(flags, sshTrustOf(inventory));
   try {
     const report = await runOperation<SetupEtcdInput, EtcdSetupReport>(ctx, {
@@ -182,12 +197,13 @@ export async function etcdRestore(flags: EtcdRestoreFlags): Promise<EtcdRestoreR
 export function register(program: Command): void {
   const etcd = program.command('etcd').description('the external etcd cluster');
   addOperationOptions(
-    etcd
-      .command('setup')
-      .description('set up (or converge) the external etcd cluster with TLS on the etcd hosts')
-      .requiredOption('-i, --inventory <file>', 'inventory: our YAML, or an Ansible INI inventory with group_vars')
-      .option('--dry-run', 'print the plan (members, URLs, certificates per host), contact nothing')
-      .option('--health-timeout <seconds>', 'how long the health gate waits for all members', '120'),
+    addRunbookOptions(
+      etcd
+        .command('setup')
+        .description('set up (or converge) the external etcd cluster with TLS on the etcd hosts')
+        .requiredOption('-i, --inventory <file>', 'inventory: our YAML, or an Ansible INI inventory with group_vars')
+        .option('--health-timeout <seconds>', 'how long the health gate waits for all members', '120'),
+    ),
   ).action(async (flags: EtcdSetupFlags) => {
     await etcdSetup(flags);
   });

@@ -25,7 +25,12 @@ import {
   type CertFact,
   type CertSource,
 } from '../../../src/plan/certs.js';
-import { describeEtcdRenewal, FORCE_RENEWAL_DAYS, planEtcdRenewal } from '../../../src/plan/cert-renewal.js';
+import {
+  describeEtcdRenewal,
+  FORCE_RENEWAL_DAYS,
+  planEtcdRenewal,
+  planEtcdRenewalRunbook,
+} from '../../../src/plan/cert-renewal.js';
 import { createCa, issueCertificate, needsRenewal, type CertificateAndKey } from '../../../src/pki/index.js';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -302,10 +307,20 @@ describe('etcd renewal plan', () => {
       commonName: 'm2',
       ipAddresses: ['10.0.0.12', '127.0.0.1', '::1'],
     });
-    expect(plan.hosts.map((h) => h.steps.map((s) => s.id))).toEqual([
-      ['certificates', 'restart', 'health'],
-      ['certificates', 'restart', 'health'],
-    ]);
+    const { runbook } = planEtcdRenewalRunbook({ inventory });
+    const renew = runbook.phases.find((p) => p.id === 'renew');
+    // One member at a time, each through the same steps; the CA is checked on every member before any change.
+    expect(renew?.kind === 'hosts' && renew.rollout).toEqual({ kind: 'serial' });
+    expect(renew?.kind === 'hosts' && renew.hosts.map((h) => h.steps.map((s) => s.id))).toEqual(
+      ['m1', 'm2'].map(() => [
+        'ensureEtcdInstalled',
+        'ensureHostCertificates',
+        'ensureEtcdRunning',
+        'ensureEtcdHealthy',
+        'readHostCertificates',
+      ]),
+    );
+    expect(runbook.phases.map((p) => p.id)).toEqual(['ca', 'check', 'health-before', 'renew']);
     expect(describeEtcdRenewal(plan)[1]).toMatch(
       /^1\. m1 \(https:\/\/10\.0\.0\.11:2379\): .*server\.crt.*; restart etcd; wait healthy$/,
     );

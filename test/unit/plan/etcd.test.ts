@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { Inventory, type InventoryInput } from '../../../src/inventory/schema.js';
-import { describeEtcdPlan, planEtcdSetup } from '../../../src/plan/etcd.js';
+import { describeEtcdPlan, planEtcdSetup, planEtcdSetupRunbook } from '../../../src/plan/etcd.js';
+import { describeRunbook, type Runbook } from '../../../src/plan/runbook.js';
+
+/** Each host's steps (activity ids) in the runbook's per-host phase. */
+const hostSteps = (rb: Runbook) =>
+  Object.fromEntries(
+    rb.phases.flatMap((p) => (p.kind === 'hosts' ? p.hosts.map((h) => [h.target.name, h.steps.map((s) => s.id)]) : [])),
+  );
 
 const base: InventoryInput = {
   cluster: { name: 'lab', kubernetesVersion: '1.32.4', vip: { address: '10.200.1.100' } },
@@ -73,28 +80,35 @@ describe('etcd setup plan', () => {
   });
 
   it('gives members all steps, masters only their etcd client certificate, and workers nothing', () => {
-    const steps = Object.fromEntries(plan.hosts.map((h) => [h.target.name, h.steps.map((s) => s.id)]));
-    expect(steps).toEqual({
-      m1: ['certificates'],
-      m2: ['certificates'],
-      e1: ['install', 'certificates', 'config', 'service', 'health'],
-      e2: ['install', 'certificates', 'config', 'service', 'health'],
-      e3: ['install', 'certificates', 'config', 'service', 'health'],
+    const { runbook } = planEtcdSetupRunbook({ inventory: inv() });
+    const member = ['ensureEtcdInstalled', 'ensureHostCertificates', 'configureEtcd', 'ensureEtcdRunning'];
+    expect(hostSteps(runbook)).toEqual({
+      m1: ['ensureHostCertificates'],
+      m2: ['ensureHostCertificates'],
+      e1: member,
+      e2: member,
+      e3: member,
     });
+    // The CA before any host, the health gate after all of them, each once.
+    expect(runbook.phases.map((p) => [p.id, p.kind])).toEqual([
+      ['ca', 'once'],
+      ['members', 'hosts'],
+      ['health', 'once'],
+    ]);
     const certs = (h: string) => plan.pki.find((x) => x.host === h)!.certificates.map((c) => c.name);
     expect(certs('m1')).toEqual(['apiserver-etcd-client']);
     expect(certs('e2')).toEqual(['etcd-server', 'etcd-peer', 'etcd-healthcheck-client']);
   });
 
   it('puts a master that is also a member through all steps with all four certificates', () => {
-    const stackedLike = planEtcdSetup(
-      inv({}, [
+    const { plan: stackedLike, runbook } = planEtcdSetupRunbook({
+      inventory: inv({}, [
         { name: 'h1', address: '10.200.1.11', roles: ['primary-master', 'etcd'] },
         { name: 'h2', address: '10.200.1.12', roles: ['etcd'] },
         { name: 'h3', address: '10.200.1.13', roles: ['etcd'] },
       ]),
-    );
-    expect(stackedLike.hosts[0]!.steps).toHaveLength(5);
+    });
+    expect(hostSteps(runbook).h1).toHaveLength(4);
     expect(stackedLike.pki[0]!.certificates.map((c) => c.name)).toEqual([
       'etcd-server',
       'etcd-peer',
@@ -118,7 +132,10 @@ describe('etcd setup plan', () => {
     const lines = describeEtcdPlan(plan);
     expect(lines[0]).toContain('etcd 3.4.23 for cluster lab: 3 member(s)');
     expect(lines[0]).toContain('no package mirror');
-    expect(lines.find((l) => l.startsWith('e1 '))).toContain('install, certificates, config, service, health');
+    const steps = describeRunbook(planEtcdSetupRunbook({ inventory: inv() }).runbook);
+    expect(steps.find((l) => l.trim().startsWith('e1 '))).toContain(
+      'ensureEtcdInstalled → ensureHostCertificates(caFingerprints from earlier steps) → configureEtcd(binary from earlier steps) → ensureEtcdRunning(binary, restartIfRunning from earlier steps)',
+    );
     expect(lines.find((l) => l.startsWith('m1 '))).toContain('/etc/kubernetes/pki/apiserver-etcd-client.crt');
   });
 });

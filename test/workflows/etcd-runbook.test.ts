@@ -1,0 +1,123 @@
+// setupEtcdCluster on the executor, fast: the real workflow code on a real worker and dev server, with stand-in
+// activities (fakes: the CA step fails on cue) and no hosts. Proves that `etcd setup --dry-run --json` prints the
+// very runbook the workflow executes, and that a failed step of a real workflow parks it for a decision.
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FailureType } from '../../src/errors.js';
+import { loadInventory } from '../../src/inventory/index.js';
+import type { SetupEtcdInput } from '../../src/plan/etcd.js';
+import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
+import { dataConverter } from '../../src/temporal/data-converter.js';
+import { decideUpdate, progressQuery, runbookQuery } from '../../src/workflows/messages.js';
+import { connectTemporal, pollUntil, uniqueQueue } from '../e2e/helpers.js';
+
+const run = promisify(execFile);
+let temporal: Awaited<ReturnType<typeof connectTemporal>>;
+let bundle: WorkflowBundleOption;
+let scratch: string;
+let inventoryFile: string;
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'k2h-etcd-runbook-'));
+  inventoryFile = join(scratch, 'cluster.yaml');
+  // Addresses in an unused part of 10.200/16: nothing here may contact them, and nothing does.
+  await writeFile(
+    inventoryFile,
+    [
+      'cluster: { name: rbdry, kubernetesVersion: 1.32.4, vip: { address: 10.200.254.100 } }',
+      'ssh: { knownHostsFile: /nonexistent/known_hosts }',
+      'hosts:',
+      '  - { name: m1, address: 10.200.254.10, roles: [primary-master] }',
+      '  - { name: e1, address: 10.200.254.11, roles: [etcd] }',
+      '  - { name: e2, address: 10.200.254.12, roles: [etcd] }',
+      '  - { name: e3, address: 10.200.254.13, roles: [etcd] }',
+      '',
+    ].join('\n'),
+  );
+  bundle = await loadWorkflowBundle();
+  temporal = await connectTemporal();
+});
+afterAll(async () => {
+  await temporal?.close();
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+
+describe('setupEtcdCluster on the runbook executor (stand-in activities)', () => {
+  it('--dry-run --json prints the runbook the workflow executes, and a failed CA step waits for a decision', async () => {
+    const { stdout } = await run(
+      'npx',
+      [
+        'tsx',
+        'src/cli.ts',
+        'etcd',
+        'setup',
+        '-i',
+        inventoryFile,
+        '--dry-run',
+        '--json',
+        '--health-timeout',
+        '45',
+        '--address',
+        '127.0.0.1:1',
+      ],
+      { timeout: 120_000 },
+    );
+    const dryRun: unknown = JSON.parse(stdout);
+
+    const taskQueue = uniqueQueue('etcd-rb');
+    let caCalls = 0;
+    const worker = await Worker.create({
+      connection: temporal.native,
+      taskQueue,
+      workflowBundle: bundle,
+      dataConverter: dataConverter(),
+      activities: {
+        // Stand-in: the operator's PKI store is not writable (fails for good).
+        ensureEtcdCa: () => {
+          caCalls++;
+          return Promise.reject(
+            ApplicationFailure.nonRetryable('PKI store is read-only (stand-in)', FailureType.HostNotSuitable),
+          );
+        },
+      },
+    });
+    const { inventory } = await loadInventory(inventoryFile);
+    const input: SetupEtcdInput = { inventory, healthTimeoutSeconds: 45, onFailure: 'decide' };
+    await worker.runUntil(async () => {
+      const handle = await temporal.client.workflow.start('setupEtcdCluster', {
+        taskQueue,
+        workflowId: `rbdry/etcd/${taskQueue}`,
+        args: [input],
+      });
+      const waiting = await pollUntil(async () => (await handle.query(progressQuery)).waiting, 'the CA step waiting');
+      expect(waiting).toEqual([
+        expect.objectContaining({
+          host: 'cluster',
+          step: 'ensureEtcdCa',
+          error: 'PKI store is read-only (stand-in)',
+          maySkip: false,
+        }),
+      ]);
+      // Same object, field for field: what the operator was shown is what runs.
+      expect(await handle.query(runbookQuery)).toEqual(dryRun);
+      await handle.executeUpdate(decideUpdate, { args: [{ action: 'abort', by: 'test', reason: 'no store' }] });
+      const err: unknown = await handle.result().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      expect((err as WorkflowFailedError).cause).toMatchObject({
+        type: FailureType.RunAborted,
+        message: 'etcd setup aborted by test (no store): cluster: ensureEtcdCa: PKI store is read-only (stand-in)',
+      });
+    });
+    expect(caCalls).toBe(1);
+  });
+});
