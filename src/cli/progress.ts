@@ -1,5 +1,6 @@
 // Live progress of an operation, drawn from the workflow's `progress` query: one line per host on a terminal
 // (redrawn in place), or one line per finished step when output is a pipe or a CI log.
+import { describeWaiting } from '../plan/gates.js';
 import type { Progress, StepState } from '../plan/types.js';
 
 const mark: Record<StepState, string> = {
@@ -25,13 +26,18 @@ export function hostLine(host: Progress['hosts'][number], width: number): string
 
 export function renderProgress(p: Progress): string[] {
   const width = Math.max(4, ...p.hosts.map((h) => h.name.length));
-  return [`${p.operation} ${p.cluster}: ${p.phase}`, ...p.hosts.map((h) => hostLine(h, width))];
+  return [
+    `${p.operation} ${p.cluster}: ${p.phase}`,
+    ...p.hosts.map((h) => hostLine(h, width)),
+    ...describeWaiting(p.cluster, p.waiting ?? []).map((l) => `WAITING ${l}`),
+  ];
 }
 
 /** Draws progress snapshots. On a TTY it rewrites its previous block; elsewhere it prints step transitions once. */
 export class ProgressView {
   private drawn = 0;
   private readonly seen = new Map<string, StepState>();
+  private waiting = '';
 
   constructor(
     private readonly out: NodeJS.WriteStream,
@@ -54,5 +60,9 @@ export class ProgressView {
         this.out.write(`${h.name} ${mark[s.state]} ${s.title}${s.message ? `: ${s.message}` : ''}\n`);
       }
     }
+    // A run waiting for a person says so once, with the command that lets it go on.
+    const waiting = describeWaiting(p.cluster, p.waiting ?? []).join('\n');
+    if (waiting && waiting !== this.waiting) this.out.write(`WAITING ${waiting.replaceAll('\n', '\nWAITING ')}\n`);
+    this.waiting = waiting;
   }
 }

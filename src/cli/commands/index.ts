@@ -4,6 +4,7 @@ import * as certs from './certs.js';
 import * as codec from './codec.js';
 import * as demo from './demo.js';
 import * as etcd from './etcd.js';
+import * as gates from './gates.js';
 import * as inventory from './inventory.js';
 import * as lab from './lab.js';
 import * as preflight from './preflight.js';
@@ -13,4 +14,16 @@ import * as worker from './worker.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [certs.register, codec.register, demo.register, etcd.register, inventory.register, lab.register, preflight.register, runs.register, worker.register, server.register];
+export const commands: RegisterCommand[] = [
+  certs.register,
+  codec.register,
+  demo.register,
+  etcd.register,
+  gates.register,
+  inventory.register,
+  lab.register,
+  preflight.register,
+  runs.register,
+  worker.register,
+  server.register,
+];
