@@ -77,7 +77,7 @@ describe('setupEtcdCluster on the runbook executor (stand-in activities)', () =>
       connection: temporal.native,
       taskQueue,
       workflowBundle: bundle,
-      dataConverter: dataConverter(),
+      dataConverter: dataConverter({ role: 'worker' }),
       activities: {
         // Stand-in: the operator's PKI store is not writable (fails for good).
         ensureEtcdCa: () => {

@@ -17,7 +17,6 @@ import type { SshSettings } from '../../src/inventory/schema.js';
 import type { Waiting } from '../../src/plan/gates.js';
 import type { ActivityName, HostPhase, HostRun, Phase, Runbook, Step } from '../../src/plan/runbook.js';
 import type { HostContext } from '../../src/plan/types.js';
-import { UNENCRYPTED } from '../../src/codec/unencrypted.js';
 import { dataConverter, failureConverterPath } from '../../src/temporal/data-converter.js';
 import { approveUpdate, decideUpdate, progressQuery } from '../../src/workflows/messages.js';
 import type { RunbookResult, RunFailureDetails } from '../../src/workflows/runbook.js';
@@ -115,7 +114,7 @@ async function start(rb: Runbook, failures: Record<string, number> = {}): Promis
     taskQueue,
     workflowBundle: bundle,
     activities: f.activities,
-    dataConverter: dataConverter(),
+    dataConverter: dataConverter({ role: 'worker' }),
   });
   const running = worker.run();
   const handle = await temporal.client.workflow.start('runTestRunbook', {
@@ -357,10 +356,10 @@ describe('runbook executor gates (fake activities, real Temporal)', () => {
       await untilWaiting(r.handle, 'decide');
       const plain = new Client({ connection, namespace: 'default' }).workflow.getHandle(r.handle.workflowId);
       // An invalid signal is logged and ignored: the step still waits.
-      await plain.signal('decide', { [UNENCRYPTED]: { action: 'skip', host: 'nobody' } });
-      // TODO(issue 10): once the `trust` branch's codec wraps plaintext payloads itself, send the bare object
-      // `{ action: 'retry', by: 'frank' }` here (test: 'takes a decision sent as the Web UI signal payload').
-      await plain.signal('decide', { [UNENCRYPTED]: { action: 'retry', by: 'frank', reason: 'from the UI' } });
+      await plain.signal('decide', { action: 'skip', host: 'nobody' });
+      // The worker's codec hands this plaintext payload to the workflow wrapped as unencrypted; the decide handler
+      // unwraps it on purpose and records that it came that way.
+      await plain.signal('decide', { action: 'retry', by: 'frank', reason: 'from the UI' });
       const res = (await r.handle.result()) as RunbookResult;
       expect(res.gates).toEqual([
         expect.objectContaining({
@@ -390,7 +389,7 @@ describe('runbook executor gates (fake activities, real Temporal)', () => {
       taskQueue: r.taskQueue,
       workflowBundle: bundle,
       activities: f.activities,
-      dataConverter: dataConverter(),
+      dataConverter: dataConverter({ role: 'worker' }),
     });
     await worker.runUntil(async () => {
       await r.handle.executeUpdate(decideUpdate, { args: [{ action: 'retry', by: 'grace' }] });
