@@ -10,7 +10,7 @@ import { decisionActions, type Approval, type Decision, type GateRecord } from '
 import { approveUpdate, decideUpdate } from '../../workflows/messages.js';
 import { addTemporalOptions } from '../../temporal/connection.js';
 import { operationContext, type OperationFlags } from '../context.js';
-import { livePollers } from '../operation.js';
+import { livePollers } from '../worker-watch.js';
 
 interface GateFlags extends OperationFlags {
   reason?: string;
