@@ -1,6 +1,6 @@
 // The Web UI front (ui-front.ts) as a process beside the dev server: spawned detached (it outlives the command that
-// started it, like the server), recorded in the server's pid file, stopped with it. It runs the CLI's hidden
-// `server ui-front` command, so it finds the keyring and Web UI secret the way every other command does.
+// started it, like the server), recorded in the server's pid file, stopped with it. It runs ui-front-main.ts, with
+// this process's environment, so it finds the keyring and Web UI secret the way every command does.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -9,8 +9,9 @@ import { PRIVATE_FILE_MODE, withPrivateUmask } from '../private-files.js';
 import { isOurProcess, killGroup, pidAlive, pollUntil } from './process-util.js';
 import { BROWSER_BLOCKED_PORTS, HEALTH_PATH } from './ui-front.js';
 
-// Two levels below the package root from src/temporal and from dist/temporal alike.
-const CLI_ENTRY = fileURLToPath(new URL('../../bin/kubeadm2ha.js', import.meta.url));
+// Beside this module: ui-front-main.ts when we run from source (through tsx), ui-front-main.js when built.
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const MAIN = fileURLToPath(new URL(`./ui-front-main.${FROM_SOURCE ? 'ts' : 'js'}`, import.meta.url));
 
 export interface UiFrontProcessOptions {
   port: number;
@@ -39,8 +40,8 @@ function canBind(port: number): Promise<boolean> {
 /** Starts the front and returns its pid once it answers on its port. */
 export async function spawnUiFront(o: UiFrontProcessOptions): Promise<number> {
   const args = [
-    CLI_ENTRY,
-    'server',
+    ...(FROM_SOURCE ? ['--import', import.meta.resolve('tsx')] : []),
+    MAIN,
     'ui-front',
     '--port',
     String(o.port),
@@ -57,7 +58,7 @@ export async function spawnUiFront(o: UiFrontProcessOptions): Promise<number> {
     );
     child.on('exit', (code, signal) => (exited = `exited with ${signal ?? `code ${code}`}`));
     child.on('error', (err) => (exited = err.message));
-    if (child.pid === undefined) throw new Error(`could not start the Web UI front: ${process.execPath} ${CLI_ENTRY}`);
+    if (child.pid === undefined) throw new Error(`could not start the Web UI front: ${process.execPath} ${MAIN}`);
     pid = child.pid;
     child.unref();
   } finally {

@@ -2,12 +2,8 @@
 // Other commands call ensureLocalServer() so a first-time user never has to start it by hand.
 import type { Command } from 'commander';
 import { FailureType, InvalidInputError, KubeadmHaError } from '../../errors.js';
-import { EncryptionCodec } from '../../codec/encryption-codec.js';
-import { FileKeySource } from '../../codec/file-key-source.js';
-import { keyringPath } from '../../codec/keyring.js';
 import { loadUiSecret, loginLink } from '../../codec/ui-session.js';
 import { secureLocalState } from '../../private-files.js';
-import { startUiFront } from '../../temporal/ui-front.js';
 import { TemporalCliError } from '../../temporal/cli-binary.js';
 import { resolveTemporalOptions, type TemporalFlags } from '../../temporal/connection.js';
 import {
@@ -93,29 +89,6 @@ export function register(program: Command): void {
     if (flags.json) return printJson({ link });
     console.log(link);
   });
-
-  // Started by startDevServer beside the dev server, not by hand.
-  server
-    .command('ui-front', { hidden: true })
-    .requiredOption('--port <port>', 'port on 127.0.0.1', parsePort)
-    .requiredOption('--inner-port <port>', 'port of the Temporal UI on 127.0.0.1', parsePort)
-    .option('--codec-endpoint <url>', 'an external codec endpoint: leave the UI settings alone')
-    .action(async (flags: { port: number; innerPort: number; codecEndpoint?: string }) => {
-      const front = await startUiFront({
-        port: flags.port,
-        innerPort: flags.innerPort,
-        codec: new EncryptionCodec(new FileKeySource(keyringPath())),
-        secret: await loadUiSecret(),
-        ...(flags.codecEndpoint ? { externalCodecEndpoint: flags.codecEndpoint } : {}),
-        log: (line) => console.error(`${new Date().toISOString()} ${line}`),
-      });
-      console.error(`${new Date().toISOString()} Web UI front ${front.url} -> 127.0.0.1:${flags.innerPort}`);
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
-      await front.close();
-    });
 }
 
 /** A login link to a page of the local Web UI (see codec/ui-session.ts). */
