@@ -5,6 +5,7 @@ import { createCertRenewalActivities } from './cert-renewal.js';
 import type { ActivityDeps } from './deps.js';
 import { createEtcdActivities } from './etcd.js';
 import { createEtcdSnapshotActivities } from './etcd-snapshot.js';
+import { createKubernetesBackupActivities } from './kubernetes-backup.js';
 import { createPkiActivities } from './pki.js';
 import { createPreflightActivities } from './preflight.js';
 
@@ -16,6 +17,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPkiActivities(deps),
     ...createEtcdActivities(deps),
     ...createEtcdSnapshotActivities(deps),
+    ...createKubernetesBackupActivities(deps),
   };
 }
 
