@@ -15,6 +15,7 @@ import { keepAlive, heartbeat } from './activity-context.js';
 import type { ActivityDeps } from './deps.js';
 import { etcdctlArgv } from './etcdctl.js';
 import { withFailures } from './failures.js';
+import { parseKeyValues } from './key-values.js';
 import { detectServiceManager } from './services/index.js';
 import { receiveSnapshot, recordedSha256, sha256File, snapshotDir, snapshotFileName } from './snapshot-store.js';
 
@@ -109,15 +110,6 @@ export function parseSnapshotStatus(text: string): EtcdSnapshotStatus | undefine
   return { hash, revision, totalKeys, totalSize };
 }
 
-const fields = (text: string): Map<string, string> => {
-  const m = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const i = line.indexOf('=');
-    if (i > 0) m.set(line.slice(0, i), line.slice(i + 1).trim());
-  }
-  return m;
-};
-
 // Positional: $1 the file, then etcdctl's argv ending in `snapshot save <file>.part`. The snapshot is taken to a
 // .part file (0600 by umask) and renamed when complete; the status comes from the offline tool, which re-reads
 // the file and checks etcd's own hash; then its sha256 and size.
@@ -193,7 +185,7 @@ export function createEtcdSnapshotActivities(deps: ActivityDeps) {
             continue;
           }
           const saveMs = deps.now() - t0;
-          const f = fields(out.stdout);
+          const f = parseKeyValues(out.stdout);
           const status = parseSnapshotStatus(f.get('status') ?? '');
           const sha256 = f.get('sha256') ?? '';
           const size = Number(f.get('size'));
@@ -325,7 +317,7 @@ export function createEtcdSnapshotActivities(deps: ActivityDeps) {
           }),
           { member: name, phase: 'restore' },
         );
-        const f = fields(out.stdout);
+        const f = parseKeyValues(out.stdout);
         return {
           host: name,
           previousDataDir: aside,

@@ -29,6 +29,7 @@ import {
   type EtcdMember,
 } from './etcdctl.js';
 import { withFailures } from './failures.js';
+import { parseKeyValues } from './key-values.js';
 import {
   detectServiceManager,
   ensureService,
@@ -148,19 +149,12 @@ const probeScript = [
   'echo "apt=$(command -v apt-get || true)"',
 ].join('\n');
 
-function facts(text: string): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const i = line.indexOf('=');
-    if (i > 0) m.set(line.slice(0, i), line.slice(i + 1).trim());
-  }
-  return m;
-}
-
 async function probeEtcd(
   session: HostSession,
 ): Promise<{ binary: string; version: string; etcdctl: string; apt: string }> {
-  const f = facts((await session.run({ script: probeScript }, { action: 'etcd --version', timeoutMs: 30_000 })).stdout);
+  const f = parseKeyValues(
+    (await session.run({ script: probeScript }, { action: 'etcd --version', timeoutMs: 30_000 })).stdout,
+  );
   return {
     binary: f.get('binary') ?? '',
     version: f.get('version') ?? '',

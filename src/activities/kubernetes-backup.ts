@@ -6,6 +6,7 @@ import { InvalidInputError } from '../errors.js';
 import type { HostContext } from '../plan/types.js';
 import type { ActivityDeps } from './deps.js';
 import { withFailures } from './failures.js';
+import { parseKeyValues } from './key-values.js';
 
 export const HOST_BACKUP_DIR = '/var/lib/kubeadm2ha/backups';
 /** Relative to /: what a backup holds when present. */
@@ -92,14 +93,6 @@ const restoreScript = [
   'echo state=restored',
 ].join('\n');
 
-const fields = (text: string): Map<string, string> =>
-  new Map(
-    text.split('\n').flatMap((l) => {
-      const i = l.indexOf('=');
-      return i > 0 ? [[l.slice(0, i), l.slice(i + 1).trim()] as [string, string]] : [];
-    }),
-  );
-
 export function createKubernetesBackupActivities(deps: ActivityDeps) {
   return {
     async backupKubernetesConfig({ host, stamp }: BackupKubernetesConfigInput): Promise<KubernetesConfigBackup> {
@@ -110,7 +103,7 @@ export function createKubernetesBackupActivities(deps: ActivityDeps) {
           action: 'back up /etc/kubernetes',
           timeoutMs: 5 * 60_000,
         });
-        const f = fields(r.stdout);
+        const f = parseKeyValues(r.stdout);
         return {
           host: host.target.name,
           path,
@@ -144,7 +137,7 @@ export function createKubernetesBackupActivities(deps: ActivityDeps) {
         return {
           host: host.target.name,
           previous: `/etc/kubernetes.before-restore-${stamp}`,
-          restored: fields(r.stdout).get('state') === 'restored',
+          restored: parseKeyValues(r.stdout).get('state') === 'restored',
         };
       });
     },
