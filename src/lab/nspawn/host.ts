@@ -90,11 +90,17 @@ export function nspawnHostKind(rootfs: string, opts: NspawnHostOptions = {}): Ho
           // One shared read-only root fs, writes go to the host's own upper dir (its identity is already there).
           `--overlay=+/:${join(h, 'upper')}:/`,
           `--bind=${join(h, 'root')}:/root`,
+          // containerd's overlayfs snapshotter cannot mount on the overlay root ("failed to mount
+          // /tmp/containerd-mount…: invalid argument"): a plain directory, as on namespace hosts.
+          `--bind=${join(h, 'containerd')}:/var/lib/containerd`,
           ...Object.entries(opts.bindReadOnly ?? {}).map(([guest, host]) => `--bind-ro=${host}:${guest}`),
           `--network-namespace-path=${o.netnsPath}`,
           // keepalived adds and removes the VIP (netlink RTM_NEWADDR: "Operation not permitted" without it). The netns
           // is the host's own (its eth0 on the lab bridge), so this reaches nothing beyond it.
           '--capability=CAP_NET_ADMIN',
+          // runc gives every container a new session keyring; nspawn's seccomp filter refuses keyctl ("unable to
+          // join session keyring: unable to create session key: operation not permitted").
+          '--system-call-filter=add_key keyctl request_key',
           // This machine's PID 1 is not systemd: no machined to register with, no scope unit to create.
           '--register=no',
           '--keep-unit',

@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectServiceManager } from '../../../src/activities/services/index.js';
 import { Inventory, SshSettings } from '../../../src/inventory/schema.js';
 import { ensureK8sBinaries, K8S_LAB_VERSIONS } from '../../../src/lab/k8s-binaries.js';
+import { ensureK8sExtras } from '../../../src/lab/k8s/extras.js';
+import { ensureK8sImages } from '../../../src/lab/k8s/images.js';
 import { cgroupName } from '../../../src/lab/nspawn/cgroups.js';
 import { createNspawnLab, type NspawnLab } from '../../../src/lab/nspawn/index.js';
 import { KUBELET_SYSCTL_STAND_INS, prepareKubeletHost } from '../../../src/lab/nspawn/kubelet.js';
@@ -16,6 +18,7 @@ import { CONTAINERD_CONFIG, renderContainerdConfig } from '../../../src/template
 import { pollUntil } from '../../support/poll.js';
 
 const K8S_BIN = '/opt/kubeadm2ha/k8s/bin';
+const HELLO_OCI = '/opt/kubeadm2ha/hello-oci';
 let lab: NspawnLab;
 let pool: SshPool;
 const machineSysctls = (): string[] =>
@@ -25,7 +28,11 @@ let before: string[];
 beforeAll(async () => {
   before = machineSysctls();
   const { binDir } = await ensureK8sBinaries(K8S_LAB_VERSIONS.current);
-  lab = await createNspawnLab({ hosts: 1, bindReadOnly: { [K8S_BIN]: binDir } });
+  // The lab's test workload (an HTTP server), as an OCI layout built from its binary (cached).
+  const extras = await ensureK8sExtras();
+  const images = await ensureK8sImages(K8S_LAB_VERSIONS.current, { binDir, extras, only: ['hello'] });
+  const hello = images.images.find((i) => i.name === 'hello')!;
+  lab = await createNspawnLab({ hosts: 1, bindReadOnly: { [K8S_BIN]: binDir, [HELLO_OCI]: hello.layoutDir } });
   pool = new SshPool(SshSettings.parse(Inventory.parse(lab.inventory()).ssh));
 });
 
@@ -106,5 +113,26 @@ describe('kubelet on an nspawn host (real systemd, systemd cgroup driver)', () =
     expect(await manager.isActive('kubelet')).toBe(true);
     expect(Number((await lab.exec(h.name, 'systemctl show -p NRestarts --value kubelet')).stdout)).toBe(0);
     expect(machineSysctls()).toEqual(before);
+  });
+
+  it('runc starts a container in a systemd scope of the guest (SystemdCgroup), as the CRI will for pods', async () => {
+    const r = await lab.exec(
+      'h1',
+      `tar -C ${HELLO_OCI} -cf - . | ctr -n k8s.io images import --index-name k2h/hello:1 - >/dev/null && ` +
+        'ctr -n k8s.io run -d --runc-systemd-cgroup --cgroup system.slice:k2h:hello k2h/hello:1 hello >/dev/null && ' +
+        'ctr -n k8s.io task ls',
+    );
+    expect(r.stdout).toMatch(/hello\s+\d+\s+RUNNING/);
+    // The container's processes are in the scope systemd made for it, inside this host's own cgroup.
+    const pid = /hello\s+(\d+)\s+RUNNING/.exec(r.stdout)![1]!;
+    const own = cgroupName(lab.id, 1);
+    expect((await lab.exec('h1', `cat /proc/${pid}/cgroup`)).stdout).toContain(
+      `:pids:/${own}/system.slice/k2h-hello.scope\n`,
+    );
+    expect(existsSync(`/sys/fs/cgroup/pids/${own}/system.slice/k2h-hello.scope`)).toBe(true);
+    await lab.exec(
+      'h1',
+      'ctr -n k8s.io task kill -s KILL hello; ctr -n k8s.io task rm -f hello; ctr -n k8s.io c rm hello',
+    );
   });
 });
