@@ -50,9 +50,21 @@ export function snapshot(lab: Lab): Snapshot {
   };
 }
 
-/** Everything a lab may leave: its netns, links, routes, mounts, processes, directory, registration. */
+/** Everything a lab may leave: its netns, links, routes, mounts, cgroups, processes, directory, registration. */
 export async function leftovers(s: Snapshot): Promise<string[]> {
   const found: string[] = [];
+  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n');
+  const ofDir = mounts.filter((l) => l.includes(s.dir));
+  if (ofDir.length) found.push(`mounts ${ofDir.join(',')}`);
+  const live = s.pids.filter(alive);
+  if (live.length) found.push(`processes ${live.join(',')}`);
+  if (existsSync(s.dir)) found.push(`dir ${s.dir}`);
+  // Ids are reused as soon as they are free: once another lab holds this id, the kernel objects named after it are
+  // that lab's, and only what is keyed by this lab's own dir and pids (above) can be checked.
+  const owner = `/run/kubeadm2ha-lab/${s.id}/owner.json`;
+  const held = existsSync(owner) ? readFileSync(owner, 'utf8') : '';
+  if (held !== '' && !held.includes(`"dir":"${s.dir}"`)) return found;
+  if (held !== '') found.push(`registration ${s.id}`);
   const netns = (await sh('ip netns list')).split('\n').filter((l) => l.startsWith(`k2h${s.id}-`));
   if (netns.length) found.push(`netns ${netns.join(',')}`);
   const links = (await sh('ip -o link show'))
@@ -62,12 +74,8 @@ export async function leftovers(s: Snapshot): Promise<string[]> {
   if (links.length) found.push(`links ${links.join(',')}`);
   const routes = (await sh('ip route show')).split('\n').filter((l) => l.includes(`10.200.${s.id}.`));
   if (routes.length) found.push(`routes ${routes.join(',')}`);
-  const mounts = readFileSync('/proc/mounts', 'utf8')
-    .split('\n')
-    .filter((l) => l.includes(s.dir) || l.includes(`/run/netns/k2h${s.id}-`));
-  if (mounts.length) found.push(`mounts ${mounts.join(',')}`);
-  const live = s.pids.filter(alive);
-  if (live.length) found.push(`processes ${live.join(',')}`);
+  const netnsMounts = mounts.filter((l) => l.includes(`/run/netns/k2h${s.id}-`));
+  if (netnsMounts.length) found.push(`mounts ${netnsMounts.join(',')}`);
   const cgroups = ['/sys/fs/cgroup', ...readdirSync('/sys/fs/cgroup').map((n) => `/sys/fs/cgroup/${n}`)].flatMap(
     (root) => {
       try {
@@ -80,10 +88,6 @@ export async function leftovers(s: Snapshot): Promise<string[]> {
     },
   );
   if (cgroups.length) found.push(`cgroups ${cgroups.join(',')}`);
-  if (existsSync(s.dir)) found.push(`dir ${s.dir}`);
-  // Ids are reused as soon as they are free: a registration of this id counts only if it is still this lab's.
-  const owner = `/run/kubeadm2ha-lab/${s.id}/owner.json`;
-  if (existsSync(owner) && readFileSync(owner, 'utf8').includes(`"dir":"${s.dir}"`)) found.push(`registration ${s.id}`);
   return found;
 }
 
