@@ -1,33 +1,22 @@
-// Entry point: parse argv, hand each command to its module in src/cli/commands/, and map errors to exit codes
-// in one place. Exit codes: 0 ok, 1 the operation found problems (e.g. preflight failures), 2 bad input,
-// 3 could not reach hosts or Temporal, 70 a bug (stack printed).
+// Entry point: parse argv, load only the command module that was named (src/cli/commands/index.ts), and turn
+// every failure into words and an exit code in one place (src/cli/failure.ts).
 import { Command } from 'commander';
-import { KubeadmHaError, FailureType } from './errors.js';
-import { commands } from './cli/commands/index.js';
+import { registerCommands } from './cli/commands/index.js';
+import { explainFailure } from './cli/failure.js';
 
 const program = new Command('kubeadm2ha')
   .description('Highly-available kubeadm clusters, every operation a durable Temporal workflow')
+  .option('--verbose', 'on failure, print the whole failure chain')
   .showHelpAfterError();
-for (const register of commands) register(program);
-
-export function exitCodeFor(err: unknown): number {
-  if (err instanceof KubeadmHaError) {
-    if (err.type === FailureType.InvalidInput) return 2;
-    if (err.type === FailureType.HostUnreachable) return 3;
-    return 1;
-  }
-  return 70;
-}
 
 try {
+  await registerCommands(program, process.argv.slice(2));
   await program.parseAsync(process.argv);
 } catch (err) {
-  const code = exitCodeFor(err);
-  if (code === 70) {
-    console.error(err);
-    console.error('kubeadm2ha: unexpected error; this is a bug, please report it with the output above.');
-  } else {
-    console.error(`kubeadm2ha: ${(err as Error).message}`);
-  }
+  const verbose = process.argv.includes('--verbose') || Boolean(process.env.KUBEADM2HA_VERBOSE);
+  const { code, lines } = explainFailure(err, verbose);
+  const [first, ...rest] = lines;
+  console.error(`kubeadm2ha: ${first ?? ''}`);
+  for (const l of rest) console.error(l);
   process.exitCode = code;
 }

@@ -48,8 +48,10 @@ export class KubeadmHaError extends Error {
     message: string,
     readonly type: FailureType,
     readonly host?: string,
+    /** The lower-level error this one explains (kept for --verbose and logs, never shown as the message). */
+    options?: { cause?: unknown },
   ) {
-    super(host ? `${host}: ${message}` : message);
+    super(host ? `${host}: ${message}` : message, options);
     this.name = type;
   }
   get retryable(): boolean {

@@ -1,29 +1,82 @@
-// Every CLI command module exports `register(program)`; this list is the CLI's table of contents.
+// The CLI's table of contents. Each command module exports `register(program)`; it is imported only when its
+// command is run (or its own --help asked), so `kubeadm2ha --help` and a quick command do not load Temporal's
+// worker, the lab or node-forge. The summaries here are what top-level help lists; a unit test checks that they
+// are the ones the modules register.
 import type { Command } from 'commander';
-import * as certs from './certs.js';
-import * as codec from './codec.js';
-import * as demo from './demo.js';
-import * as etcd from './etcd.js';
-import * as gates from './gates.js';
-import * as inventory from './inventory.js';
-import * as lab from './lab.js';
-import * as preflight from './preflight.js';
-import * as runs from './runs.js';
-import * as server from './server.js';
-import * as worker from './worker.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [
-  certs.register,
-  codec.register,
-  demo.register,
-  etcd.register,
-  gates.register,
-  inventory.register,
-  lab.register,
-  preflight.register,
-  runs.register,
-  worker.register,
-  server.register,
+export interface CommandModule {
+  /** Top-level command names the module registers, with their one-line descriptions. */
+  commands: Record<string, string>;
+  load: () => Promise<{ register: RegisterCommand }>;
+}
+
+export const commandModules: CommandModule[] = [
+  {
+    commands: { certs: 'certificate expiry: check now, check on a schedule, renew' },
+    load: () => import('./certs.js'),
+  },
+  {
+    commands: {
+      codec:
+        'payload encryption: codec server for the Web UI, key rotation (keyring: $KUBEADM2HA_CODEC_KEYRING or ~/.config/kubeadm2ha/codec-keyring.json)',
+    },
+    load: () => import('./codec.js'),
+  },
+  {
+    commands: { demo: 'run preflight against a local lab of SSH hosts on the local Temporal server' },
+    load: () => import('./demo.js'),
+  },
+  { commands: { etcd: 'the external etcd cluster' }, load: () => import('./etcd.js') },
+  {
+    commands: {
+      decide:
+        'a step failed for good and the run waits: retry it, skip its host (not masters), or abort (undo this run)',
+      approve: 'let a phase (or one host of it) that waits for approval go on',
+    },
+    load: () => import('./gates.js'),
+  },
+  {
+    commands: { inventory: 'check or convert an inventory without contacting any host' },
+    load: () => import('./inventory.js'),
+  },
+  {
+    commands: { lab: 'SSH hosts in network namespaces on this machine, for trying kubeadm2ha (needs root)' },
+    load: () => import('./lab.js'),
+  },
+  {
+    commands: { preflight: 'check every host against the kubeadm prerequisites (read-only)' },
+    load: () => import('./preflight.js'),
+  },
+  {
+    commands: {
+      status: "list a cluster's recent operations with per-host progress of running ones",
+      resume: 'attach to a running operation: serve it with a worker if none polls, and follow it to its end',
+    },
+    load: () => import('./runs.js'),
+  },
+  {
+    commands: { worker: 'run a worker that executes kubeadm2ha workflows and activities' },
+    load: () => import('./worker.js'),
+  },
+  {
+    commands: { server: 'run the local Temporal dev server (the default backend)' },
+    load: () => import('./server.js'),
+  },
 ];
+
+/**
+ * Register the module of the command named in argv in full, and every other command as a one-line entry for help.
+ * `kubeadm2ha help <command>` loads that command too.
+ */
+export async function registerCommands(program: Command, argv: string[]): Promise<void> {
+  const words = argv.filter((a) => !a.startsWith('-'));
+  const named = words[0] === 'help' ? words[1] : words[0];
+  const chosen = commandModules.find((m) => named !== undefined && named in m.commands);
+  if (chosen) (await chosen.load()).register(program);
+  for (const m of commandModules) {
+    if (m === chosen) continue;
+    for (const [name, summary] of Object.entries(m.commands)) program.command(name).description(summary);
+  }
+}
