@@ -21,15 +21,20 @@ import {
   type CertificatePlan,
   type HostPkiPlan,
 } from '../pki/index.js';
-import type { HostSession } from '../ssh/index.js';
 import { heartbeat } from './activity-context.js';
 import type { ActivityDeps } from './deps.js';
 import { withFailures } from './failures.js';
+import { requireSingleCa, type CaTrustCheck } from './ca-on-hosts.js';
 import { LocalPkiStore, type EnsuredCa } from './pki-store.js';
+import { readRemoteFiles } from './remote-files.js';
 
 export interface EnsureCaInput {
   cluster: string;
   ca: CaPlan;
+  /** The hosts that hold (or will hold) this CA's certificate: none may trust another CA (./ca-on-hosts.ts). */
+  trustedBy?: CaTrustCheck;
+  /** Make or use this worker's CA even though hosts trust another one (`--replace-ca`). */
+  replaceCa?: boolean;
 }
 
 export interface EnsureHostCertificatesInput {
@@ -53,36 +58,6 @@ export interface HostCertificatesResult {
 export interface PkiActivityOptions {
   /** The store of a cluster; default: the state directory of the user running the worker. */
   store?: (cluster: string) => LocalPkiStore;
-}
-
-export interface RemoteFile {
-  content: string;
-  /** Permission bits, e.g. 0o600. */
-  mode: number;
-}
-
-/** Read several remote files and their modes in one round trip; base64 keeps PEM newlines intact. Missing files
- * are simply absent from the map. */
-const readFilesScript =
-  'for f in "$@"; do if [ -f "$f" ]; then echo "present $(stat -c %a -- "$f") $f"; base64 -w0 < "$f"; echo; fi; done';
-
-export async function readRemoteFiles(session: HostSession, paths: string[]): Promise<Map<string, RemoteFile>> {
-  const out = await session.run(['sh', '-c', readFilesScript, 'sh', ...paths], {
-    action: 'read existing certificates',
-    timeoutMs: 30_000,
-  });
-  const files = new Map<string, RemoteFile>();
-  const lines = out.stdout.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const m = /^present ([0-7]+) (.+)$/.exec(lines[i] ?? '');
-    if (!m) continue;
-    files.set(m[2] ?? '', {
-      mode: parseInt(m[1] ?? '0', 8),
-      content: Buffer.from(lines[i + 1] ?? '', 'base64').toString('utf8'),
-    });
-    i++;
-  }
-  return files;
 }
 
 /** Why an existing certificate and key cannot stay; empty when they can. */
@@ -125,7 +100,7 @@ export function createPkiActivities(deps: ActivityDeps, opts: PkiActivityOptions
       // that holds the store. With one worker (the CLI's embedded one) this repeats and then fails clearly.
       throw new KubeadmHaError(
         `${name} is not in this worker's PKI store (${store.dir}); the CA lives on the worker that created it — ` +
-          `run one worker per cluster or share its state directory`,
+          `run one worker per cluster or give every worker one shared KUBEADM2HA_STATE_DIR`,
         FailureType.CommandFailed,
       );
     }
@@ -140,11 +115,26 @@ export function createPkiActivities(deps: ActivityDeps, opts: PkiActivityOptions
   }
 
   return {
-    /** Make the cluster's etcd CA once, on this machine. Returns its fingerprint and store path, never the key. */
-    async ensureEtcdCa({ cluster, ca }: EnsureCaInput): Promise<EnsuredCa> {
+    /**
+     * Make the cluster's etcd CA once, on this machine, unless its hosts already trust another one. Returns its
+     * fingerprint and store path, never the key.
+     */
+    async ensureEtcdCa({ cluster, ca, trustedBy, replaceCa = false }: EnsureCaInput): Promise<EnsuredCa> {
       return withFailures(async () => {
         if (ca.name !== 'etcd-ca') throw new InvalidInputError(`ensureEtcdCa got the plan of ${ca.name}`);
-        const { ref } = await storeFor(cluster).ensureCa(ca);
+        const store = storeFor(cluster);
+        if (trustedBy) {
+          const stored = await store.readCa(ca.name);
+          await requireSingleCa(deps, {
+            cluster,
+            caName: ca.name,
+            store,
+            ...(stored && { storedFingerprint: sha256OfCert(stored.certPem) }),
+            check: trustedBy,
+            replaceCa,
+          });
+        }
+        const { ref } = await store.ensureCa(ca);
         return ref;
       });
     },

@@ -8,6 +8,7 @@ import { InvalidInputError } from '../errors.js';
 import type { Host, Inventory, SshSettings } from '../inventory/schema.js';
 import { etcdCa, etcdHealthcheckClient, etcdPeer, etcdServer } from '../pki/layout.js';
 import { planEtcdPki, type CaPlan, type HostPkiPlan } from '../pki/plan.js';
+import { etcdCaRequest } from './etcd-ca.js';
 import type { GateRecord } from './gates.js';
 import { runbookFor, step, type HostRun, type OnFailure, type Runbook, type Step } from './runbook.js';
 import { etcdHosts, targetOf } from './topology.js';
@@ -195,6 +196,8 @@ export interface SetupEtcdInput {
   healthTimeoutSeconds?: number;
   /** A step that fails for good: wait for `kubeadm2ha decide` (default), or stop the run at once. */
   onFailure?: OnFailure;
+  /** Give the cluster this worker's (or a new) CA even though its hosts trust another one (`--replace-ca`). */
+  replaceCa?: boolean;
 }
 
 /** Rounds of "gate, start what is down, gate again" before the health gate gives up. */
@@ -299,7 +302,9 @@ export function planEtcdSetupRunbook(input: SetupEtcdInput): { plan: EtcdSetupPl
       id: 'ca',
       title: 'etcd CA',
       kind: 'once',
-      steps: [step('ensureEtcdCa', "etcd CA in the operator's store", 'quick', { cluster: plan.cluster, ca: plan.ca })],
+      steps: [
+        step('ensureEtcdCa', "etcd CA in the operator's store", 'quick', etcdCaRequest(plan, inv, input.replaceCa)),
+      ],
     },
     {
       id: 'members',

@@ -3,15 +3,20 @@
 // (KUBEADM2HA_CODEC=off, client and worker alike), so the history check proves that no key ever enters history
 // by design, not because the codec hides it.
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, type Activities } from '../../src/activities/index.js';
+import { createPkiActivities } from '../../src/activities/pki.js';
+import { LocalPkiStore } from '../../src/activities/pki-store.js';
 import { createSshDeps } from '../../src/activities/ssh-deps.js';
 import { sshTrustOf } from '../../src/activities/ssh-trust.js';
 import { loadInventory } from '../../src/inventory/index.js';
@@ -195,6 +200,56 @@ describe('setupEtcdCluster on lab hosts', () => {
     }
   });
 
+  it('two workers with empty CA stores make no second CA for hosts that trust one; they name host and fingerprint', async () => {
+    // Issue 9 item 4: each worker's local store is empty (another machine, a lost state dir), the hosts trust the
+    // CA the first run made. Without the check either worker would create a CA and re-issue every certificate.
+    expect(first).toBeDefined();
+    const before = await Promise.all(members.map(async (h) => [await fileDigests(h), await etcdPid(h)]));
+    const stores = [join(scratch, 'empty-store-a'), join(scratch, 'empty-store-b')];
+    // One after the other: the SDK allows one worker per task queue per process.
+    for (const dir of stores) {
+      const taskQueue = uniqueQueue('etcd-stores');
+      const deps = createSshDeps(sshTrustOf(inventory));
+      const worker = await Worker.create({
+        connection: temporal.native,
+        taskQueue,
+        workflowBundle: bundle,
+        dataConverter: dataConverter(),
+        activities: {
+          ...createActivities(deps),
+          ...createPkiActivities(deps, { store: () => new LocalPkiStore(dir) }),
+        },
+      });
+      try {
+        const err: unknown = await worker.runUntil(
+          temporal.client.workflow
+            .execute('setupEtcdCluster', {
+              taskQueue,
+              workflowId: `${inventory.cluster.name}/etcd/${taskQueue}`,
+              args: [{ inventory, healthTimeoutSeconds: 30 }],
+            })
+            .then(
+              () => undefined,
+              (e: unknown) => e,
+            ),
+        );
+        expect(err).toBeInstanceOf(WorkflowFailedError);
+        const failure = (err as WorkflowFailedError).cause?.cause;
+        expect(failure).toBeInstanceOf(ApplicationFailure);
+        expect((failure as ApplicationFailure).type).toBe('InvalidInput');
+        expect((failure as ApplicationFailure).message).toContain(`h1 (sha256 ${first.ca.sha256Fingerprint})`);
+        expect((failure as ApplicationFailure).message).toMatch(
+          /has no etcd-ca; refusing to make or use a second CA.*--replace-ca/,
+        );
+      } finally {
+        await deps.close();
+      }
+      expect(existsSync(join(dir, 'etcd-ca.key'))).toBe(false);
+    }
+    const after = await Promise.all(members.map(async (h) => [await fileDigests(h), await etcdPid(h)]));
+    expect(after).toEqual(before);
+  });
+
   it('starts a member again that was killed right after it was started, and completes', async () => {
     const pidBefore = await etcdPid('h2');
     let killed = false;
@@ -301,7 +356,10 @@ describe('setupEtcdCluster on lab hosts', () => {
       );
       expect((await lab.exec('h3', 'command -v etcd', { allowFail: true })).stdout).toBe('');
       const pids = await Promise.all(members.map(etcdPid));
-      const withMirror = { ...inventory, cluster: { ...inventory.cluster, packages: { ...inventory.cluster.packages, mirror } } };
+      const withMirror = {
+        ...inventory,
+        cluster: { ...inventory.cluster, packages: { ...inventory.cluster.packages, mirror } },
+      };
       const { report, ms } = await setupEtcd({ inventory: withMirror });
       process.stderr.write(`[etcd] run installing etcd on h3 from the lab mirror: ${ms} ms\n`);
       const h3 = report.hosts.find((h) => h.name === 'h3')!;

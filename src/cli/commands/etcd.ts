@@ -32,6 +32,7 @@ interface EtcdSetupFlags extends OperationFlags {
   dryRun?: boolean;
   healthTimeout?: string;
   onFailure?: string;
+  replaceCa?: boolean;
 }
 
 export function formatEtcdReport(r: EtcdSetupReport): string {
@@ -68,7 +69,7 @@ function healthTimeoutSeconds(flag: string): number {
 export async function etcdSetup(flags: EtcdSetupFlags): Promise<EtcdSetupReport | undefined> {
   const { inventory, warnings } = await loadInventory(flags.inventory);
   for (const w of warnings) process.stderr.write(`warning: ${formatWarning(w)}\n`);
-  const input: SetupEtcdInput = { inventory };
+  const input: SetupEtcdInput = { inventory, ...(flags.replaceCa && { replaceCa: true }) };
   if (flags.healthTimeout !== undefined) input.healthTimeoutSeconds = healthTimeoutSeconds(flags.healthTimeout);
   input.onFailure = onFailureFlag(flags.onFailure);
   // Planning first also validates (stacked mode, no etcd hosts) before anything is started.
@@ -202,7 +203,11 @@ export function register(program: Command): void {
         .command('setup')
         .description('set up (or converge) the external etcd cluster with TLS on the etcd hosts')
         .requiredOption('-i, --inventory <file>', 'inventory: our YAML, or an Ansible INI inventory with group_vars')
-        .option('--health-timeout <seconds>', 'how long the health gate waits for all members', '120'),
+        .option('--health-timeout <seconds>', 'how long the health gate waits for all members', '120')
+        .option(
+          '--replace-ca',
+          "give the cluster this worker's etcd CA (or a new one) even though its hosts trust another; re-issues every member's certificates",
+        ),
     ),
   ).action(async (flags: EtcdSetupFlags) => {
     await etcdSetup(flags);
