@@ -46,6 +46,8 @@ interface RunOptions {
   /** Replace or wrap activities (fault injection at an exact point of the run). */
   wrap?: (a: Activities) => Activities;
   activityLogFile?: string;
+  /** The worker's CA store (default: the one under KUBEADM2HA_STATE_DIR). */
+  pkiStore?: string;
 }
 
 async function setupEtcd(
@@ -54,7 +56,11 @@ async function setupEtcd(
   const inv = opts.inventory ?? inventory;
   const taskQueue = uniqueQueue('etcd');
   const deps = createSshDeps(sshTrustOf(inv));
-  const base = createActivities(deps);
+  const pkiStore = opts.pkiStore;
+  const base = {
+    ...createActivities(deps),
+    ...(pkiStore && createPkiActivities(deps, { store: () => new LocalPkiStore(pkiStore) })),
+  };
   const worker = await Worker.create({
     connection: temporal.native,
     taskQueue,
@@ -206,44 +212,19 @@ describe('setupEtcdCluster on lab hosts', () => {
     expect(first).toBeDefined();
     const before = await Promise.all(members.map(async (h) => [await fileDigests(h), await etcdPid(h)]));
     const stores = [join(scratch, 'empty-store-a'), join(scratch, 'empty-store-b')];
-    // One after the other: the SDK allows one worker per task queue per process.
     for (const dir of stores) {
-      const taskQueue = uniqueQueue('etcd-stores');
-      const deps = createSshDeps(sshTrustOf(inventory));
-      const worker = await Worker.create({
-        connection: temporal.native,
-        taskQueue,
-        workflowBundle: bundle,
-        dataConverter: dataConverter(),
-        activities: {
-          ...createActivities(deps),
-          ...createPkiActivities(deps, { store: () => new LocalPkiStore(dir) }),
-        },
-      });
-      try {
-        const err: unknown = await worker.runUntil(
-          temporal.client.workflow
-            .execute('setupEtcdCluster', {
-              taskQueue,
-              workflowId: `${inventory.cluster.name}/etcd/${taskQueue}`,
-              args: [{ inventory, healthTimeoutSeconds: 30 }],
-            })
-            .then(
-              () => undefined,
-              (e: unknown) => e,
-            ),
-        );
-        expect(err).toBeInstanceOf(WorkflowFailedError);
-        const failure = (err as WorkflowFailedError).cause?.cause;
-        expect(failure).toBeInstanceOf(ApplicationFailure);
-        expect((failure as ApplicationFailure).type).toBe('InvalidInput');
-        expect((failure as ApplicationFailure).message).toContain(`h1 (sha256 ${first.ca.sha256Fingerprint})`);
-        expect((failure as ApplicationFailure).message).toMatch(
-          /has no etcd-ca; refusing to make or use a second CA.*--replace-ca/,
-        );
-      } finally {
-        await deps.close();
-      }
+      const err = await setupEtcd({ pkiStore: dir }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      const failure = (err as WorkflowFailedError).cause?.cause;
+      expect(failure).toBeInstanceOf(ApplicationFailure);
+      expect((failure as ApplicationFailure).type).toBe('InvalidInput');
+      expect((failure as ApplicationFailure).message).toContain(`h1 (sha256 ${first.ca.sha256Fingerprint})`);
+      expect((failure as ApplicationFailure).message).toMatch(
+        /has no etcd-ca; refusing to make or use a second CA.*--replace-ca/,
+      );
       expect(existsSync(join(dir, 'etcd-ca.key'))).toBe(false);
     }
     const after = await Promise.all(members.map(async (h) => [await fileDigests(h), await etcdPid(h)]));
