@@ -26,6 +26,7 @@ import type { EtcdSetupReport } from '../../src/plan/etcd.js';
 import type { HostPhase, Runbook } from '../../src/plan/runbook.js';
 import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
 import { CODEC_ENV, dataConverter } from '../../src/temporal/data-converter.js';
+import type { RunFailureDetails } from '../../src/workflows/runbook.js';
 import { activityLogInterceptor, readActivityLog } from '../../src/worker/activity-log.js';
 import { connectTemporal, uniqueQueue } from '../e2e/helpers.js';
 import { setEnv } from '../support/env.js';
@@ -218,9 +219,11 @@ describe('setupEtcdCluster on lab hosts', () => {
         (e: unknown) => e,
       );
       expect(err).toBeInstanceOf(WorkflowFailedError);
-      const failure = (err as WorkflowFailedError).cause?.cause;
+      // The runbook ends the run (RunFailed) with the CA step's failure in its details.
+      const failure = (err as WorkflowFailedError).cause;
       expect(failure).toBeInstanceOf(ApplicationFailure);
-      expect((failure as ApplicationFailure).type).toBe('InvalidInput');
+      const [details] = (failure as ApplicationFailure).details as [RunFailureDetails];
+      expect(details.failures.map((f) => [f.step, f.type])).toEqual([['ensureEtcdCa', 'InvalidInput']]);
       expect((failure as ApplicationFailure).message).toContain(`h1 (sha256 ${first.ca.sha256Fingerprint})`);
       expect((failure as ApplicationFailure).message).toMatch(
         /has no etcd-ca; refusing to make or use a second CA.*--replace-ca/,
