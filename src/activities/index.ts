@@ -8,6 +8,14 @@ import { createEtcdSnapshotActivities } from './etcd-snapshot.js';
 import { createKubernetesBackupActivities } from './kubernetes-backup.js';
 import { createPkiActivities } from './pki.js';
 import { createPreflightActivities } from './preflight.js';
+import { createApiserverVipActivities } from './apiserver-vip.js';
+import { createClusterPkiActivities } from './cluster-pki.js';
+import { createContainerdActivities } from './containerd.js';
+import { createKubeApiActivities } from './kube-api.js';
+import { createKubePackagesActivities } from './kube-packages.js';
+import { createKubeadmActivities } from './kubeadm.js';
+import { createNodeOsActivities } from './node-os.js';
+import { createUninstallActivities } from './uninstall.js';
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -18,6 +26,15 @@ export function createActivities(deps: ActivityDeps) {
     ...createEtcdActivities(deps),
     ...createEtcdSnapshotActivities(deps),
     ...createKubernetesBackupActivities(deps),
+    // Cluster setup (issue 11), in the order a setup runs them.
+    ...createNodeOsActivities(deps),
+    ...createContainerdActivities(deps),
+    ...createKubePackagesActivities(deps),
+    ...createClusterPkiActivities(deps),
+    ...createApiserverVipActivities(deps),
+    ...createKubeadmActivities(deps),
+    ...createKubeApiActivities(deps),
+    ...createUninstallActivities(deps),
   };
 }
 

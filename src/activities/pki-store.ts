@@ -9,6 +9,9 @@ import { InvalidInputError } from '../errors.js';
 import { stateDir } from '../paths.js';
 import {
   createCa,
+  createServiceAccountKeyPair,
+  type KeyPairPem,
+  type KeyType,
   keyMatchesCertificate,
   needsRenewal,
   parseCertificate,
@@ -91,6 +94,28 @@ export class LocalPkiStore {
     return { ca, ref: { ...this.reference(plan, ca), created: true, reasons } };
   }
 
+  /** The service-account signing pair (sa.key, sa.pub), made once like a CA and kept for the cluster's life:
+   * replacing it invalidates every service-account token. */
+  async ensureServiceAccountKeys(keyType: KeyType): Promise<{ keys: KeyPairPem; created: boolean }> {
+    const existing = await this.readServiceAccountKeys();
+    if (existing) return { keys: existing, created: false };
+    const keys = await createServiceAccountKeyPair({ keyType });
+    await this.prepareDir();
+    const key = await writeTemp(join(this.dir, 'sa.key'), keys.privateKeyPem);
+    const pub = await writeTemp(join(this.dir, 'sa.pub'), keys.publicKeyPem);
+    await rename(key, join(this.dir, 'sa.key'));
+    await rename(pub, join(this.dir, 'sa.pub'));
+    return { keys, created: true };
+  }
+
+  async readServiceAccountKeys(): Promise<KeyPairPem | undefined> {
+    const [privateKeyPem, publicKeyPem] = await Promise.all([
+      readOptional(join(this.dir, 'sa.key')),
+      readOptional(join(this.dir, 'sa.pub')),
+    ]);
+    return privateKeyPem !== undefined && publicKeyPem !== undefined ? { privateKeyPem, publicKeyPem } : undefined;
+  }
+
   reference(plan: Pick<CaPlan, 'name' | 'commonName'>, ca: CertificateAndKey): CaReference {
     const info = parseCertificate(ca.certPem);
     return {
@@ -102,9 +127,13 @@ export class LocalPkiStore {
     };
   }
 
-  private async write(name: CaName, ca: CertificateAndKey): Promise<void> {
+  private async prepareDir(): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: STORE_DIR_MODE });
     await chmod(this.dir, STORE_DIR_MODE); // mkdir's mode does not apply to a directory that already existed
+  }
+
+  private async write(name: CaName, ca: CertificateAndKey): Promise<void> {
+    await this.prepareDir();
     // Both files are written to temporaries first and then renamed, key first: a crash leaves either the old pair,
     // or a new key without its certificate, which the next run treats as "no CA" and replaces.
     const key = await writeTemp(this.keyPath(name), ca.keyPem);

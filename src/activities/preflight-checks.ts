@@ -38,7 +38,15 @@ export interface Probe {
 }
 
 /** Distributions kubeadm packages are published for, with the oldest release still supported upstream. */
-const supportedOs: Record<string, number> = { debian: 11, ubuntu: 20.04, rhel: 8, rocky: 8, almalinux: 8, centos: 9, ol: 8 };
+const supportedOs: Record<string, number> = {
+  debian: 11,
+  ubuntu: 20.04,
+  rhel: 8,
+  rocky: 8,
+  almalinux: 8,
+  centos: 9,
+  ol: 8,
+};
 
 function versionAtLeast(actual: string, min: number[]): boolean {
   const a = actual.split(/[.-]/).map((x) => Number.parseInt(x, 10) || 0);
@@ -59,10 +67,12 @@ export const probes: Record<PreflightCheckId, Probe> = {
       const kernel = one(f, 'kernel');
       const arch = one(f, 'arch');
       const facts = { os: id, version, kernel, arch };
-      if (!['x86_64', 'aarch64'].includes(arch)) return v('fail', `architecture ${arch} has no Kubernetes packages here`, facts);
+      if (!['x86_64', 'aarch64'].includes(arch))
+        return v('fail', `architecture ${arch} has no Kubernetes packages here`, facts);
       const min = supportedOs[id];
       if (min === undefined) return v('warn', `${one(f, 'pretty') || id} is not a tested distribution`, facts);
-      if (Number.parseFloat(version) < min) return v('fail', `${one(f, 'pretty')} is too old (need ${id} ${min}+)`, facts);
+      if (Number.parseFloat(version) < min)
+        return v('fail', `${one(f, 'pretty')} is too old (need ${id} ${min}+)`, facts);
       // Kubernetes 1.32+ documents 4.19 (LTS) as the oldest kernel it supports.
       if (!versionAtLeast(kernel, [4, 19])) return v('warn', `kernel ${kernel} is older than 4.19`, facts);
       return v('pass', `${one(f, 'pretty')}, kernel ${kernel}`, facts);
@@ -76,7 +86,8 @@ export const probes: Record<PreflightCheckId, Probe> = {
       const facts = { cpus, memoryMiB: memMiB };
       const problems: string[] = [];
       if (cpus < (spec.params.minCpus ?? 1)) problems.push(`${cpus} CPU(s), need ${spec.params.minCpus}`);
-      if (memMiB < (spec.params.minMemoryMiB ?? 0)) problems.push(`${memMiB} MiB memory, need ${spec.params.minMemoryMiB}`);
+      if (memMiB < (spec.params.minMemoryMiB ?? 0))
+        problems.push(`${memMiB} MiB memory, need ${spec.params.minMemoryMiB}`);
       if (problems.length) return v('fail', problems.join('; '), facts);
       return v('pass', `${cpus} CPUs, ${memMiB} MiB`, facts);
     },
@@ -88,7 +99,8 @@ export const probes: Record<PreflightCheckId, Probe> = {
     evaluate(f) {
       const active = Number(one(f, 'active'));
       const fstab = Number(one(f, 'fstab'));
-      if (active > 0) return v('fail', `${active} swap device(s) active: run swapoff -a and remove swap from /etc/fstab`, { active });
+      if (active > 0)
+        return v('fail', `${active} swap device(s) active: run swapoff -a and remove swap from /etc/fstab`, { active });
       if (fstab > 0) return v('warn', 'swap is off but /etc/fstab would enable it again at boot', { fstab });
       return v('pass', 'no swap', { active });
     },
@@ -99,9 +111,13 @@ export const probes: Record<PreflightCheckId, Probe> = {
       const actual = one(f, 'hostname');
       const expected = spec.params.expectedHostname ?? '';
       if (actual.toLowerCase() !== expected)
-        return v('warn', `hostname is ${actual}, inventory says ${expected}; the node will be registered as ${expected}`, {
-          hostname: actual,
-        });
+        return v(
+          'warn',
+          `hostname is ${actual}, inventory says ${expected}; the node will be registered as ${expected}`,
+          {
+            hostname: actual,
+          },
+        );
       return v('pass', actual, { hostname: actual });
     },
   },
@@ -120,7 +136,9 @@ export const probes: Record<PreflightCheckId, Probe> = {
         macs,
       };
       if (!facts.machineId) return v('fail', '/etc/machine-id is empty; run systemd-machine-id-setup', facts);
-      const uuid = facts.productUuid ? `product_uuid ${facts.productUuid}` : 'no product_uuid (not exposed by this platform)';
+      const uuid = facts.productUuid
+        ? `product_uuid ${facts.productUuid}`
+        : 'no product_uuid (not exposed by this platform)';
       return v('pass', `machine-id ${facts.machineId.slice(0, 8)}…, ${uuid}, ${macs.length} MAC(s)`, facts);
     },
   },
@@ -130,7 +148,11 @@ export const probes: Record<PreflightCheckId, Probe> = {
       const skew = Math.abs(ctx.skewMs ?? 0);
       const facts = { skewMs: Math.round(ctx.skewMs ?? 0) };
       if (skew > (spec.params.maxSkewMs ?? 2000))
-        return v('fail', `clock differs from the operator's by ${facts.skewMs} ms; certificates and etcd need NTP`, facts);
+        return v(
+          'fail',
+          `clock differs from the operator's by ${facts.skewMs} ms; certificates and etcd need NTP`,
+          facts,
+        );
       if (skew > (spec.params.warnSkewMs ?? 500)) return v('warn', `clock differs by ${facts.skewMs} ms`, facts);
       return v('pass', `skew ${facts.skewMs} ms`, facts);
     },
@@ -145,7 +167,8 @@ export const probes: Record<PreflightCheckId, Probe> = {
     evaluate(f, spec) {
       const freeMiB = Math.floor(Number(one(f, 'availKiB')) / 1024);
       const min = spec.params.minFreeDiskMiB ?? 0;
-      if (freeMiB < min) return v('warn', `${freeMiB} MiB free under /var/lib; images and etcd want ${min} MiB`, { freeMiB });
+      if (freeMiB < min)
+        return v('warn', `${freeMiB} MiB free under /var/lib; images and etcd want ${min} MiB`, { freeMiB });
       return v('pass', `${freeMiB} MiB free`, { freeMiB });
     },
   },
@@ -159,7 +182,11 @@ export const probes: Record<PreflightCheckId, Probe> = {
       const facts = { br_netfilter: has('br_netfilter'), overlay: has('overlay'), ip_vs: has('ip_vs') };
       const missing = ['br_netfilter', 'overlay'].filter((m) => !has(m));
       if (missing.length)
-        return v('fail', `not loaded: ${missing.join(', ')}; modprobe them and list them in /etc/modules-load.d/k8s.conf`, facts);
+        return v(
+          'fail',
+          `not loaded: ${missing.join(', ')}; modprobe them and list them in /etc/modules-load.d/k8s.conf`,
+          facts,
+        );
       // The seed required ip_vs; today kube-proxy defaults to iptables/nftables and only IPVS mode needs it.
       if (!facts.ip_vs) return v('warn', 'ip_vs not loaded (needed only for kube-proxy IPVS mode)', facts);
       return v('pass', 'br_netfilter, overlay, ip_vs', facts);
@@ -206,7 +233,8 @@ export const probes: Record<PreflightCheckId, Probe> = {
       const containerd = one(f, 'containerd').replace(/^v/, '');
       const facts = { containerd, runc: one(f, 'runc'), socket: one(f, 'socket') === '1' };
       if (!containerd) return v('warn', 'containerd is not installed; setup will install it', facts);
-      if (!versionAtLeast(containerd, [1, 6])) return v('fail', `containerd ${containerd} is too old (need 1.6+)`, facts);
+      if (!versionAtLeast(containerd, [1, 6]))
+        return v('fail', `containerd ${containerd} is too old (need 1.6+)`, facts);
       if (!facts.runc) return v('warn', `containerd ${containerd} without runc; setup will install runc`, facts);
       const state = facts.socket ? 'running' : 'installed, not running';
       return v('pass', `containerd ${containerd} (${state}), runc ${facts.runc}`, facts);
@@ -229,10 +257,13 @@ export const probes: Record<PreflightCheckId, Probe> = {
       const addrs = f.get('addr') ?? [];
       const route = one(f, 'route');
       const facts = { interface: iface, addresses: addrs, route };
-      if (!addrs.length) return v('fail', `interface ${iface} has no IPv4 address (keepalived binds the VIP there)`, facts);
+      if (!addrs.length)
+        return v('fail', `interface ${iface} has no IPv4 address (keepalived binds the VIP there)`, facts);
       const inSubnet = addrs.some((a) => sameSubnet(a.split('/')[0] ?? '', vip, prefix));
-      if (!inSubnet) return v('fail', `VIP ${vip}/${prefix} is not in the subnet of ${iface} (${addrs.join(', ')})`, facts);
-      if (/\bvia\b/.test(route)) return v('fail', `VIP ${vip} is routed through a gateway (${route}); it must be on-link`, facts);
+      if (!inSubnet)
+        return v('fail', `VIP ${vip}/${prefix} is not in the subnet of ${iface} (${addrs.join(', ')})`, facts);
+      if (/\bvia\b/.test(route))
+        return v('fail', `VIP ${vip} is routed through a gateway (${route}); it must be on-link`, facts);
       if ((f.get('hostaddr') ?? []).includes(vip)) return v('warn', `VIP ${vip} is already up on this host`, facts);
       return v('pass', `VIP ${vip} on-link via ${iface}`, facts);
     },
@@ -262,5 +293,5 @@ function toInt(ip: string): number {
 export function sameSubnet(a: string, b: string, prefix: number): boolean {
   if (!a || !b) return false;
   const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  return ((toInt(a) & mask) >>> 0) === ((toInt(b) & mask) >>> 0);
+  return (toInt(a) & mask) >>> 0 === (toInt(b) & mask) >>> 0;
 }

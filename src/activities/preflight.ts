@@ -17,7 +17,10 @@ export function createPreflightActivities(deps: ActivityDeps) {
         const probe = probes[check.id];
         const session = deps.session(host);
         const before = deps.now();
-        const out = await session.run({ script: probe.script(check) }, { action: `preflight ${check.id}`, timeoutMs: 30_000 });
+        const out = await session.run(
+          { script: probe.script(check) },
+          { action: `preflight ${check.id}`, timeoutMs: 30_000 },
+        );
         const after = deps.now();
         const facts = parseFacts(out.stdout);
         let skewMs: number | undefined;

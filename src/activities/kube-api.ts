@@ -1,0 +1,183 @@
+// Talking to the cluster once it runs. The admin kubeconfig is fetched from the primary into the local store
+// (stateDir/clusters/<cluster>/admin.conf, 0600; it holds the cluster-admin key, so never into history), and every
+// kubectl call runs on a master with THAT kubeconfig handed over on stdin (`--kubeconfig=/dev/stdin`): the calls go
+// through the cluster's endpoint (VIP or load balancer) like a user's, and no credential is left on the host.
+import { createHash, randomBytes } from 'node:crypto';
+import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { FailureType, InvalidInputError, KubeadmHaError } from '../errors.js';
+import { stateDir } from '../paths.js';
+import type { HostContext } from '../plan/types.js';
+import { heartbeat, pause } from './activity-context.js';
+import type { ActivityDeps } from './deps.js';
+import { withFailures } from './failures.js';
+
+export const ADMIN_CONF = '/etc/kubernetes/admin.conf';
+
+export interface KubeApiOptions {
+  /** Where a cluster's admin kubeconfig is kept; default stateDir/clusters/<cluster>/admin.conf. */
+  kubeconfigPath?: (cluster: string) => string;
+}
+
+export interface FetchKubeconfigResult {
+  path: string;
+  changed: boolean;
+  /** SHA-256 of the file, to compare runs without its content. */
+  sha256: string;
+}
+
+export interface KubectlInput {
+  host: HostContext;
+  cluster: string;
+  args: string[];
+  timeoutSeconds?: number;
+}
+
+export interface WaitNodesReadyInput {
+  host: HostContext;
+  cluster: string;
+  nodes: string[];
+  timeoutSeconds: number;
+  intervalMs?: number;
+}
+
+export interface NodesReadyResult {
+  ready: string[];
+  notReady: string[];
+  elapsedMs: number;
+}
+
+const clusterName = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export function createKubeApiActivities(deps: ActivityDeps, opts: KubeApiOptions = {}) {
+  const pathFor = (cluster: string): string => {
+    if (!clusterName.test(cluster)) throw new InvalidInputError(`invalid cluster name ${cluster}`);
+    return opts.kubeconfigPath?.(cluster) ?? stateDir('clusters', cluster, 'admin.conf');
+  };
+
+  async function kubectl({ host, cluster, args, timeoutSeconds = 120 }: KubectlInput): Promise<string> {
+    let kubeconfig: Buffer;
+    try {
+      kubeconfig = await readFile(pathFor(cluster));
+    } catch {
+      throw new InvalidInputError(
+        `no admin kubeconfig for ${cluster} in the local store (${pathFor(cluster)}): fetch it first`,
+      );
+    }
+    const r = await deps.session(host).run(['kubectl', '--kubeconfig=/dev/stdin', ...args], {
+      stdin: kubeconfig,
+      action: `kubectl ${args.slice(0, 3).join(' ')}`,
+      timeoutMs: timeoutSeconds * 1000,
+    });
+    return r.stdout;
+  }
+
+  return {
+    /** /etc/kubernetes/admin.conf of `host` into the local store, atomically, 0600. */
+    async fetchAdminKubeconfig({
+      host,
+      cluster,
+    }: {
+      host: HostContext;
+      cluster: string;
+    }): Promise<FetchKubeconfigResult> {
+      return withFailures(async () => {
+        const path = pathFor(cluster);
+        const content = await deps.session(host).getFile(ADMIN_CONF, { timeoutMs: 30_000 });
+        const sha256 = createHash('sha256').update(content).digest('hex');
+        const before = await readFile(path).catch(() => undefined);
+        if (before?.equals(content)) return { path, changed: false, sha256 };
+        await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+        await chmod(dirname(path), 0o700);
+        const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+        const fh = await open(tmp, 'wx', 0o600);
+        try {
+          await fh.writeFile(content);
+          await fh.sync();
+        } catch (err) {
+          await rm(tmp, { force: true });
+          throw err;
+        } finally {
+          await fh.close();
+        }
+        await rename(tmp, path);
+        return { path, changed: true, sha256 };
+      });
+    },
+
+    /** kubectl with the stored admin kubeconfig; returns stdout (ask for nothing secret: it is a result). */
+    async runKubectl(input: KubectlInput): Promise<{ stdout: string }> {
+      return withFailures(async () => ({ stdout: await kubectl(input) }));
+    },
+
+    /** CoreDNS with one replica per master (the seed's "kube-dns to the masters' cardinality"). */
+    async scaleCoreDns({
+      host,
+      cluster,
+      replicas,
+    }: {
+      host: HostContext;
+      cluster: string;
+      replicas: number;
+    }): Promise<{ replicas: number; changed: boolean }> {
+      return withFailures(async () => {
+        const now = Number(
+          (
+            await kubectl({
+              host,
+              cluster,
+              args: ['-n', 'kube-system', 'get', 'deployment', 'coredns', '-o', 'jsonpath={.spec.replicas}'],
+            })
+          ).trim(),
+        );
+        if (now === replicas) return { replicas, changed: false };
+        await kubectl({
+          host,
+          cluster,
+          args: ['-n', 'kube-system', 'scale', 'deployment', 'coredns', `--replicas=${replicas}`],
+        });
+        return { replicas, changed: true };
+      });
+    },
+
+    async waitNodesReady({
+      host,
+      cluster,
+      nodes,
+      timeoutSeconds,
+      intervalMs = 500,
+    }: WaitNodesReadyInput): Promise<NodesReadyResult> {
+      return withFailures(async () => {
+        const t0 = deps.now();
+        for (;;) {
+          const out = await kubectl({
+            host,
+            cluster,
+            args: [
+              'get',
+              'nodes',
+              '-o',
+              'jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
+            ],
+          });
+          const ready = new Set(
+            out
+              .split('\n')
+              .filter((l) => l.endsWith(' True'))
+              .map((l) => l.split(' ')[0]),
+          );
+          const notReady = nodes.filter((n) => !ready.has(n));
+          const elapsedMs = deps.now() - t0;
+          if (notReady.length === 0) return { ready: nodes, notReady, elapsedMs };
+          if (elapsedMs > timeoutSeconds * 1000)
+            throw new KubeadmHaError(
+              `nodes not Ready after ${timeoutSeconds} s: ${notReady.join(', ')}`,
+              FailureType.CommandFailed,
+            );
+          heartbeat({ notReady });
+          await pause(intervalMs);
+        }
+      });
+    },
+  };
+}

@@ -1,0 +1,158 @@
+// kubeadm init and joins. `kubeadmInit` writes the rendered InitConfiguration (no secrets in it) and runs
+// `kubeadm init` with token and certificate-key printing switched off. `joinNode` is ONE activity per joining
+// node: on the primary it creates a fresh bootstrap token (and, for a control-plane join, uploads the certificates
+// under a fresh certificate key), fills the join file's placeholders in memory, sends the file over SSH stdin into a
+// 0600 file on the joiner, runs `kubeadm join`, and deletes the file and the token. The secrets never appear in an
+// argument list, a result, a heartbeat or a log line; errors are redacted (src/ssh/redact.ts) on the way out.
+import { createHash, X509Certificate } from 'node:crypto';
+import { CommandFailedError, FailureType, KubeadmHaError } from '../errors.js';
+import type { HostContext } from '../plan/types.js';
+import { fillJoinSecrets } from '../templates/kubeadm.js';
+import { keepAlive } from './activity-context.js';
+import type { ActivityDeps } from './deps.js';
+import { withFailures } from './failures.js';
+
+export const KUBEADM2HA_DIR = '/etc/kubernetes/kubeadm2ha';
+export const INIT_CONFIG = `${KUBEADM2HA_DIR}/kubeadm-init.yaml`;
+export const JOIN_CONFIG = `${KUBEADM2HA_DIR}/kubeadm-join.yaml`;
+const APISERVER_MANIFEST = '/etc/kubernetes/manifests/kube-apiserver.yaml';
+const KUBELET_CONF = '/etc/kubernetes/kubelet.conf';
+
+export interface KubeadmInitInput {
+  host: HostContext;
+  /** renderInitConfiguration's text. */
+  config: string;
+}
+
+export interface KubeadmInitResult {
+  host: string;
+  /** False when the node already ran a control plane (a rerun). */
+  initialized: boolean;
+  configChanged: boolean;
+  durationMs: number;
+}
+
+export interface JoinNodeInput {
+  /** Where tokens and certificate keys are made: a master that is up (the primary). */
+  primary: HostContext;
+  host: HostContext;
+  /** renderJoinConfiguration's text, placeholders in place of secrets. */
+  config: string;
+  controlPlane: boolean;
+}
+
+export interface JoinNodeResult {
+  host: string;
+  joined: boolean;
+  durationMs: number;
+}
+
+/** kubeadm's discovery hash: SHA-256 of the CA certificate's SubjectPublicKeyInfo (DER). */
+export function caCertHash(caPem: string): string {
+  const spki = new X509Certificate(caPem).publicKey.export({ type: 'spki', format: 'der' });
+  return `sha256:${createHash('sha256').update(spki).digest('hex')}`;
+}
+
+const already = (paths: string[]) => ({ script: paths.map((p) => `[ -f '${p}' ]`).join(' && ') });
+
+export function createKubeadmActivities(deps: ActivityDeps) {
+  return {
+    async kubeadmInit({ host, config }: KubeadmInitInput): Promise<KubeadmInitResult> {
+      return withFailures(async () => {
+        const session = deps.session(host);
+        const t0 = deps.now();
+        // Kept on the host (0600): the certificate upload before each control-plane join reads it again.
+        const { changed } = await session.putFile(INIT_CONFIG, config, { mode: 0o600, timeoutMs: 30_000 });
+        const done = await session.run(already([APISERVER_MANIFEST, '/etc/kubernetes/admin.conf']), {
+          allowNonZero: true,
+          action: 'is the control plane initialised',
+        });
+        if (done.code === 0)
+          return { host: host.target.name, initialized: false, configChanged: changed, durationMs: deps.now() - t0 };
+        // Output is not returned: even with the printing flags, it is kubeadm's to word.
+        await keepAlive(
+          session.run(
+            ['kubeadm', 'init', '--config', INIT_CONFIG, '--skip-token-print', '--skip-certificate-key-print'],
+            {
+              action: 'kubeadm init',
+              timeoutMs: 900_000,
+            },
+          ),
+          { host: host.target.name, step: 'kubeadm init' },
+        );
+        return { host: host.target.name, initialized: true, configChanged: changed, durationMs: deps.now() - t0 };
+      });
+    },
+
+    async joinNode({ primary, host, config, controlPlane }: JoinNodeInput): Promise<JoinNodeResult> {
+      return withFailures(async () => {
+        const name = host.target.name;
+        const joiner = deps.session(host);
+        const t0 = deps.now();
+        const marks = controlPlane ? [KUBELET_CONF, APISERVER_MANIFEST] : [KUBELET_CONF];
+        if ((await joiner.run(already(marks), { allowNonZero: true, action: 'has the node joined' })).code === 0)
+          return { host: name, joined: false, durationMs: deps.now() - t0 };
+
+        const first = deps.session(primary);
+        const token = (
+          await first.run(
+            ['kubeadm', 'token', 'create', '--ttl', '15m', '--description', `kubeadm2ha join of ${name}`],
+            {
+              action: 'kubeadm token create',
+              timeoutMs: 120_000,
+            },
+          )
+        ).stdout.trim();
+        const tokenId = token.split('.')[0] ?? '';
+        try {
+          const ca = (await first.getFile('/etc/kubernetes/pki/ca.crt', { timeoutMs: 30_000 })).toString('utf8');
+          let certificateKey: string | undefined;
+          if (controlPlane) {
+            const up = await first.run(
+              ['kubeadm', 'init', 'phase', 'upload-certs', '--upload-certs', '--config', INIT_CONFIG],
+              {
+                action: 'kubeadm init phase upload-certs',
+                timeoutMs: 120_000,
+              },
+            );
+            certificateKey = /^[0-9a-f]{64}$/m.exec(up.stdout)?.[0];
+            if (!certificateKey)
+              throw new KubeadmHaError(
+                'kubeadm upload-certs printed no certificate key',
+                FailureType.CommandFailed,
+                primary.target.name,
+              );
+          }
+          const text = fillJoinSecrets(config, {
+            token,
+            caCertHash: caCertHash(ca),
+            ...(certificateKey && { certificateKey }),
+          });
+          await joiner.putFile(JOIN_CONFIG, text, { mode: 0o600, timeoutMs: 30_000 });
+          try {
+            await keepAlive(
+              joiner.run(['kubeadm', 'join', '--config', JOIN_CONFIG], {
+                action: controlPlane ? 'kubeadm join --control-plane' : 'kubeadm join',
+                timeoutMs: 900_000,
+              }),
+              { host: name, step: 'kubeadm join' },
+            );
+          } finally {
+            await joiner
+              .run(['rm', '-f', '--', JOIN_CONFIG], { action: 'remove the join file', timeoutMs: 30_000 })
+              .catch(() => undefined);
+          }
+        } finally {
+          // The token would expire in 15 minutes anyway; deleting it closes the window now.
+          if (/^[a-z0-9]{6}$/.test(tokenId))
+            await first
+              .run(['kubeadm', 'token', 'delete', tokenId], { action: 'kubeadm token delete', timeoutMs: 60_000 })
+              .catch((e: unknown) => {
+                if (!(e instanceof CommandFailedError)) throw e;
+              });
+        }
+        return { host: name, joined: true, durationMs: deps.now() - t0 };
+      });
+    },
+  };
+}
