@@ -69,7 +69,19 @@ export function createApiserverVipActivities(deps: ActivityDeps) {
           {
             name: 'keepalived',
             description: 'keepalived: the Kubernetes apiserver VIP (kubeadm2ha)',
-            command: [binary, '--dont-fork', '--log-console', '--log-detail', '--use-file', KEEPALIVED_CONF],
+            // Its own pid files: keepalived refuses to start when its default /run/keepalived.pid names a live
+            // process, and without systemd that file is the service manager's (supervisor.ts: /run/<name>.pid).
+            command: [
+              binary,
+              '--dont-fork',
+              '--log-console',
+              '--log-detail',
+              '--use-file',
+              KEEPALIVED_CONF,
+              '--pid=/run/kubeadm2ha-keepalived.pid',
+              '--vrrp_pid=/run/kubeadm2ha-keepalived-vrrp.pid',
+              '--checkers_pid=/run/kubeadm2ha-keepalived-checkers.pid',
+            ],
             documentation: 'https://keepalived.readthedocs.io',
           },
           conf.changed,

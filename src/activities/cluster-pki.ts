@@ -29,6 +29,8 @@ export interface EnsureClusterCasInput {
 
 export interface ClusterCas {
   cas: EnsuredCa[];
+  /** CA name → SHA-256 fingerprint: what placeClusterPki's caFingerprints takes (a runbook binds it). */
+  fingerprints: Partial<Record<CaName, string>>;
   /** SHA-256 of the service-account public key PEM (to tell whether a host has ours). */
   serviceAccountSha256: string;
   serviceAccountCreated: boolean;
@@ -66,6 +68,7 @@ export function createClusterPkiActivities(deps: ActivityDeps, opts: PkiActivity
         const sa = await store.ensureServiceAccountKeys(serviceAccountKeyType);
         return {
           cas: out,
+          fingerprints: Object.fromEntries(out.map((c) => [c.name, c.sha256Fingerprint])),
           serviceAccountSha256: createHash('sha256').update(sa.keys.publicKeyPem).digest('hex'),
           serviceAccountCreated: sa.created,
         };

@@ -49,7 +49,8 @@ function parseProbe(text: string): Probe {
         .filter(Boolean)
         .forEach((p) => held.add(p));
     else if (a === 'apt') apt = Boolean(b);
-    else if (a && b && status === 'ii') versions.set(a, b);
+    // Status "ii", or "hi" once held: installed either way.
+    else if (a && b && /^[ih]i$/.test(status ?? '')) versions.set(a, b);
   }
   return { versions, held, apt };
 }

@@ -80,11 +80,17 @@ export function createUninstallActivities(deps: ActivityDeps) {
         const cni = await session.run({ script: cniCleanup }, { action: 'remove CNI state' });
         removed.push(...cni.stdout.trim().split(' ').filter(Boolean));
         if (removePackages) {
+          // dpkg keeps purged packages in its database ("pn"): only those installed or with config files left count.
           const installed = await session.run(
-            { script: `dpkg-query -W -f '\${Package}\\n' ${KUBE_PACKAGES.join(' ')} 2>/dev/null || true` },
+            {
+              script: `dpkg-query -W -f '\${db:Status-Abbrev} \${Package}\\n' ${KUBE_PACKAGES.join(' ')} 2>/dev/null || true`,
+            },
             { action: 'dpkg-query' },
           );
-          const pkgs = installed.stdout.trim().split('\n').filter(Boolean);
+          const pkgs = installed.stdout.split('\n').flatMap((l) => {
+            const m = /^.([ic])\S*\s+(\S+)$/.exec(l.trim());
+            return m?.[2] ? [m[2]] : [];
+          });
           if (pkgs.length > 0) {
             await session.run(['apt-mark', 'unhold', ...pkgs], { action: 'apt-mark unhold', timeoutMs: 60_000 });
             await keepAlive(

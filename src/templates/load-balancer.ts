@@ -15,8 +15,9 @@ export interface LoadBalancerSettings {
 export function renderHaproxyCfg(s: LoadBalancerSettings): string {
   return `# Managed by kubeadm2ha: the apiserver load balancer (changes here are overwritten).
 global
+  # No maxconn: haproxy derives it from the file-descriptor limit it is given (a fixed one fails where the limit
+  # is lower: "Cannot raise FD limit").
   log stderr format short local0 notice
-  maxconn 20000
 
 defaults
   mode tcp
