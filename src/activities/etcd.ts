@@ -12,7 +12,8 @@ import {
 import { pickVersion } from '../plan/package-version.js';
 import type { HostContext } from '../plan/types.js';
 import { quote, type HostSession } from '../ssh/index.js';
-import { heartbeat, keepAlive, pause } from './activity-context.js';
+import { heartbeat, pause } from './activity-context.js';
+
 import type { ActivityDeps } from './deps.js';
 import {
   chooseInitialClusterState,
@@ -30,6 +31,7 @@ import {
 } from './etcdctl.js';
 import { withFailures } from './failures.js';
 import { parseKeyValues } from './key-values.js';
+import { aptInstall } from './host-config.js';
 import {
   detectServiceManager,
   ensureService,
@@ -204,23 +206,7 @@ export function createEtcdActivities(deps: ActivityDeps) {
               `(mirror ${mirror}); available: ${list}`,
           );
         }
-        await keepAlive(
-          session.run(
-            [
-              'env',
-              'DEBIAN_FRONTEND=noninteractive',
-              'apt-get',
-              'install',
-              '-y',
-              '-q',
-              '--allow-downgrades',
-              `etcd-server=${server}`,
-              `etcd-client=${client}`,
-            ],
-            { action: `apt-get install etcd-server=${server}`, timeoutMs: 900_000 },
-          ),
-          { host: name, installing: `etcd-server=${server}` },
-        );
+        await aptInstall(session, [`etcd-server=${server}`, `etcd-client=${client}`]);
         const after = await probeEtcd(session);
         if (after.version !== version) {
           throw notSuitable(

@@ -44,6 +44,31 @@ export async function putCheckedFile(
   return { changed: true };
 }
 
+/** `apt-get install` of exact package specs (name=version …), heartbeating while apt works. */
+export async function aptInstall(
+  session: HostSession,
+  specs: string[],
+  opts: { allowHeld?: boolean } = {},
+): Promise<void> {
+  await keepAlive(
+    session.run(
+      [
+        'env',
+        'DEBIAN_FRONTEND=noninteractive',
+        'apt-get',
+        'install',
+        '-y',
+        '-q',
+        '--allow-downgrades',
+        ...(opts.allowHeld ? ['--allow-change-held-packages'] : []),
+        ...specs,
+      ],
+      { action: `apt-get install ${specs[0] ?? ''}`, timeoutMs: 900_000 },
+    ),
+    { host: session.name, installing: specs[0] },
+  );
+}
+
 /** Install `pkg` with apt when `binary` is not on the PATH; `installed` says whether this call did. */
 export async function ensureBinary(
   session: HostSession,
@@ -66,13 +91,7 @@ export async function ensureBinary(
       FailureType.HostNotSuitable,
       session.name,
     );
-  await keepAlive(
-    session.run(['env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', 'install', '-y', '-q', pkg], {
-      action: `apt-get install ${pkg}`,
-      timeoutMs: 900_000,
-    }),
-    { host: session.name, installing: pkg },
-  );
+  await aptInstall(session, [pkg]);
   const after = await which();
   if (!after)
     throw new KubeadmHaError(

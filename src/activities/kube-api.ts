@@ -2,8 +2,8 @@
 // (stateDir/clusters/<cluster>/admin.conf, 0600; it holds the cluster-admin key, so never into history), and every
 // kubectl call runs on a master with THAT kubeconfig handed over on stdin (`--kubeconfig=/dev/stdin`): the calls go
 // through the cluster's endpoint (VIP or load balancer) like a user's, and no credential is left on the host.
-import { createHash, randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { chmod, mkdir, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { FailureType, InvalidInputError, KubeadmHaError } from '../errors.js';
 import { stateDir } from '../paths.js';
@@ -11,6 +11,7 @@ import type { HostContext } from '../plan/types.js';
 import { heartbeat, pause } from './activity-context.js';
 import type { ActivityDeps } from './deps.js';
 import { withFailures } from './failures.js';
+import { writeTemp } from './pki-store.js';
 
 export const ADMIN_CONF = '/etc/kubernetes/admin.conf';
 
@@ -89,17 +90,7 @@ export function createKubeApiActivities(deps: ActivityDeps, opts: KubeApiOptions
         if (before?.equals(content)) return { path, changed: false, sha256 };
         await mkdir(dirname(path), { recursive: true, mode: 0o700 });
         await chmod(dirname(path), 0o700);
-        const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-        const fh = await open(tmp, 'wx', 0o600);
-        try {
-          await fh.writeFile(content);
-          await fh.sync();
-        } catch (err) {
-          await rm(tmp, { force: true });
-          throw err;
-        } finally {
-          await fh.close();
-        }
+        const tmp = await writeTemp(path, content);
         await rename(tmp, path);
         return { path, changed: true, sha256 };
       });

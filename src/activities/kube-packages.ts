@@ -7,6 +7,7 @@ import { keepAlive } from './activity-context.js';
 import type { ActivityDeps } from './deps.js';
 import { madisonEntries, pickVersion } from './etcd.js';
 import { withFailures } from './failures.js';
+import { aptInstall } from './host-config.js';
 
 export const KUBE_PACKAGES = ['kubeadm', 'kubelet', 'kubectl'] as const;
 
@@ -110,22 +111,10 @@ export function createKubePackagesActivities(deps: ActivityDeps) {
               FailureType.HostNotSuitable,
               name,
             );
-          await keepAlive(
-            session.run(
-              [
-                'env',
-                'DEBIAN_FRONTEND=noninteractive',
-                'apt-get',
-                'install',
-                '-y',
-                '-q',
-                '--allow-downgrades',
-                '--allow-change-held-packages',
-                ...wanted.map(([p, v]) => `${p}=${v}`),
-              ],
-              { action: `apt-get install kubeadm=${wanted[0]?.[1] ?? ''}`, timeoutMs: 900_000 },
-            ),
-            { host: name, installing: `kubeadm ${version}` },
+          await aptInstall(
+            session,
+            wanted.map(([p, v]) => `${p}=${v}`),
+            { allowHeld: true },
           );
           installed = true;
           now = await probe();

@@ -152,7 +152,8 @@ async function readOptional(path: string): Promise<string | undefined> {
   }
 }
 
-async function writeTemp(path: string, content: string): Promise<string> {
+/** A 0600 temporary next to `path`, fully written and synced; the caller renames it into place. */
+export async function writeTemp(path: string, content: string | Buffer): Promise<string> {
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   // 'wx' + mode: the file is created 0600 before a byte is written, and never follows an existing file or link.
   const fh = await open(tmp, 'wx', STORE_FILE_MODE);
