@@ -27,15 +27,17 @@ export interface FetchKubeconfigResult {
   sha256: string;
 }
 
+// Cluster-wide steps name the master they work through `via`, not `host`: a runbook adds `host` only to per-host
+// steps, and these run once for the whole cluster.
 export interface KubectlInput {
-  host: HostContext;
+  via: HostContext;
   cluster: string;
   args: string[];
   timeoutSeconds?: number;
 }
 
 export interface WaitNodesReadyInput {
-  host: HostContext;
+  via: HostContext;
   cluster: string;
   nodes: string[];
   timeoutSeconds: number;
@@ -56,7 +58,7 @@ export function createKubeApiActivities(deps: ActivityDeps, opts: KubeApiOptions
     return opts.kubeconfigPath?.(cluster) ?? stateDir('clusters', cluster, 'admin.conf');
   };
 
-  async function kubectl({ host, cluster, args, timeoutSeconds = 120 }: KubectlInput): Promise<string> {
+  async function kubectl({ via, cluster, args, timeoutSeconds = 120 }: KubectlInput): Promise<string> {
     let kubeconfig: Buffer;
     try {
       kubeconfig = await readFile(pathFor(cluster));
@@ -65,7 +67,7 @@ export function createKubeApiActivities(deps: ActivityDeps, opts: KubeApiOptions
         `no admin kubeconfig for ${cluster} in the local store (${pathFor(cluster)}): fetch it first`,
       );
     }
-    const r = await deps.session(host).run(['kubectl', '--kubeconfig=/dev/stdin', ...args], {
+    const r = await deps.session(via).run(['kubectl', '--kubeconfig=/dev/stdin', ...args], {
       stdin: kubeconfig,
       action: `kubectl ${args.slice(0, 3).join(' ')}`,
       timeoutMs: timeoutSeconds * 1000,
@@ -74,17 +76,17 @@ export function createKubeApiActivities(deps: ActivityDeps, opts: KubeApiOptions
   }
 
   return {
-    /** /etc/kubernetes/admin.conf of `host` into the local store, atomically, 0600. */
+    /** /etc/kubernetes/admin.conf of `via` into the local store, atomically, 0600. */
     async fetchAdminKubeconfig({
-      host,
+      via,
       cluster,
     }: {
-      host: HostContext;
+      via: HostContext;
       cluster: string;
     }): Promise<FetchKubeconfigResult> {
       return withFailures(async () => {
         const path = pathFor(cluster);
-        const content = await deps.session(host).getFile(ADMIN_CONF, { timeoutMs: 30_000 });
+        const content = await deps.session(via).getFile(ADMIN_CONF, { timeoutMs: 30_000 });
         const sha256 = createHash('sha256').update(content).digest('hex');
         const before = await readFile(path).catch(() => undefined);
         if (before?.equals(content)) return { path, changed: false, sha256 };
@@ -103,11 +105,11 @@ export function createKubeApiActivities(deps: ActivityDeps, opts: KubeApiOptions
 
     /** CoreDNS with one replica per master (the seed's "kube-dns to the masters' cardinality"). */
     async scaleCoreDns({
-      host,
+      via,
       cluster,
       replicas,
     }: {
-      host: HostContext;
+      via: HostContext;
       cluster: string;
       replicas: number;
     }): Promise<{ replicas: number; changed: boolean }> {
@@ -115,7 +117,7 @@ export function createKubeApiActivities(deps: ActivityDeps, opts: KubeApiOptions
         const now = Number(
           (
             await kubectl({
-              host,
+              via,
               cluster,
               args: ['-n', 'kube-system', 'get', 'deployment', 'coredns', '-o', 'jsonpath={.spec.replicas}'],
             })
@@ -123,7 +125,7 @@ export function createKubeApiActivities(deps: ActivityDeps, opts: KubeApiOptions
         );
         if (now === replicas) return { replicas, changed: false };
         await kubectl({
-          host,
+          via,
           cluster,
           args: ['-n', 'kube-system', 'scale', 'deployment', 'coredns', `--replicas=${replicas}`],
         });
@@ -132,7 +134,7 @@ export function createKubeApiActivities(deps: ActivityDeps, opts: KubeApiOptions
     },
 
     async waitNodesReady({
-      host,
+      via,
       cluster,
       nodes,
       timeoutSeconds,
@@ -142,7 +144,7 @@ export function createKubeApiActivities(deps: ActivityDeps, opts: KubeApiOptions
         const t0 = deps.now();
         for (;;) {
           const out = await kubectl({
-            host,
+            via,
             cluster,
             args: [
               'get',

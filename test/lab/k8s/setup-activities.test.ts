@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../../src/activities/index.js';
 import { createSshDeps } from '../../../src/activities/ssh-deps.js';
+import { sshTrustOf } from '../../../src/activities/ssh-trust.js';
 import { createClusterPkiActivities } from '../../../src/activities/cluster-pki.js';
 import { createKubeApiActivities } from '../../../src/activities/kube-api.js';
 import { createPkiActivities } from '../../../src/activities/pki.js';
@@ -113,7 +114,7 @@ beforeAll(async () => {
       })),
     }),
   );
-  deps = createSshDeps();
+  deps = createSshDeps(sshTrustOf(inv));
   const store = (c: string) => new LocalPkiStore(join(dir, c, 'pki'));
   acts = {
     ...createActivities(deps),
@@ -215,7 +216,7 @@ async function setup(round: string): Promise<void> {
   await timed(`${round} kubeadm init`, () =>
     acts.kubeadmInit({ host: ctx('h1'), config: renderInitConfiguration(settings, kubeadmNode(host('h1'))) }),
   );
-  await timed(`${round} kubeconfig`, () => acts.fetchAdminKubeconfig({ host: ctx('h1'), cluster }));
+  await timed(`${round} kubeconfig`, () => acts.fetchAdminKubeconfig({ via: ctx('h1'), cluster }));
   await timed(`${round} join h2 (control plane)`, () =>
     acts.joinNode({
       primary: ctx('h1'),
@@ -232,9 +233,9 @@ async function setup(round: string): Promise<void> {
       config: renderJoinConfiguration(joinSettings(inv, host('h3'), false)),
     }),
   );
-  await timed(`${round} coredns`, () => acts.scaleCoreDns({ host: ctx('h1'), cluster, replicas: masterNames.length }));
+  await timed(`${round} coredns`, () => acts.scaleCoreDns({ via: ctx('h1'), cluster, replicas: masterNames.length }));
   await timed(`${round} nodes Ready`, () =>
-    acts.waitNodesReady({ host: ctx('h1'), cluster, nodes: names, timeoutSeconds: 180 }),
+    acts.waitNodesReady({ via: ctx('h1'), cluster, nodes: names, timeoutSeconds: 180 }),
   );
   timings[`${round} total`] = Math.round(performance.now() - t0) / 1000;
 }
@@ -255,13 +256,13 @@ describe('the setup activities on the real-Kubernetes lab (2 masters + 1 worker,
     expect(await sh('h3', `curl -sk --max-time 5 https://${lab.vip}:8443/readyz`)).toBe('ok');
     // The stored kubeconfig names the LB endpoint, and kubectl with it (from the store, via stdin) answers.
     const out = await acts.runKubectl({
-      host: ctx('h2'),
+      via: ctx('h2'),
       cluster: inv.cluster.name,
       args: ['config', 'view', '-o', 'jsonpath={.clusters[0].cluster.server}'],
     });
     expect(out.stdout).toBe(`https://${lab.vip}:8443`);
     const ns = await acts.runKubectl({
-      host: ctx('h3'),
+      via: ctx('h3'),
       cluster: inv.cluster.name,
       args: ['get', 'ns', 'kube-system', '-o', 'name'],
     });
