@@ -4,3 +4,4 @@ export { setupEtcdCluster } from './etcd.js';
 export { checkCertificates } from './certs.js';
 export { renewEtcdCertificates } from './cert-renewal.js';
 export { snapshotEtcd, restoreEtcdSnapshot } from './etcd-snapshot.js';
+export { setupCluster } from './setup.js';

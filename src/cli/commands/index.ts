@@ -57,6 +57,12 @@ export const commandModules: CommandModule[] = [
     load: () => import('./runs.js'),
   },
   {
+    commands: {
+      setup: 'set up (or converge) the HA cluster: nodes, etcd, VIP and load balancer, kubeadm init and joins',
+    },
+    load: () => import('./setup.js'),
+  },
+  {
     commands: { worker: 'run a worker that executes kubeadm2ha workflows and activities' },
     load: () => import('./worker.js'),
   },

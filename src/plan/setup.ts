@@ -1,0 +1,256 @@
+// The setup runbook: an HA cluster from bare hosts, as the runbook executor (src/workflows/runbook.ts) runs it and
+// `setup --dry-run` shows it. Phases follow the seed's cluster-setup.yaml and cluster-load-balanced.yaml: nodes
+// prepared (OS, packages, containerd) → external etcd → the cluster CAs on the masters → VIP and load balancer →
+// kubeadm init on the primary → the admin kubeconfig into the local store → secondary masters joined one at a
+// time → workers in batches → CoreDNS scaled, every node Ready. Every step is idempotent, so a rerun is a check.
+// The pod network (flannel or the user's manifest) joins as its own phase once its activity exists.
+import type { Host, Inventory } from '../inventory/schema.js';
+import { planClusterCas } from '../pki/plan.js';
+import { renderInitConfiguration, renderJoinConfiguration } from '../templates/kubeadm.js';
+import {
+  joinSettings,
+  keepalivedSettings,
+  kubeadmClusterSettings,
+  kubeadmNode,
+  loadBalancerSettings,
+  sandboxImage,
+} from './cluster-config.js';
+import { planEtcdSetup } from './etcd.js';
+import { step, type HostRun, type Phase, type Runbook, type Step } from './runbook.js';
+import { masters, nodes, primaryMaster, secondaryMasters, targetOf, workers } from './topology.js';
+import type { HostContext } from './types.js';
+
+/** Workers join this many at a time: kubeadm join is light on the control plane, a batch fails together. */
+export const WORKER_BATCH = 5;
+
+export function planSetup(inv: Inventory): Runbook {
+  const c = inv.cluster;
+  const ctx = (h: Host): HostContext => ({ target: targetOf(h), ssh: inv.ssh });
+  const run = (h: Host, steps: Step[], maySkip = false): HostRun => ({ target: targetOf(h), steps, maySkip });
+  const primary = primaryMaster(inv);
+  const phases: Phase[] = [];
+
+  phases.push({
+    id: 'nodes',
+    title: 'nodes: OS, packages, containerd',
+    kind: 'hosts',
+    rollout: { kind: 'parallel' },
+    hosts: nodes(inv).map((h) =>
+      run(
+        h,
+        [
+          step('prepareNodeOs', 'kernel modules, sysctls, swap off', 'hostStep', {}),
+          step('installKubePackages', `kubeadm, kubelet, kubectl ${c.kubernetesVersion}`, 'install', {
+            version: c.kubernetesVersion,
+            hold: c.packages.hold,
+          }),
+          step('configureContainerd', 'containerd configured', 'hostStep', {
+            settings: {
+              cgroupDriver: c.containerRuntime.cgroupDriver,
+              sandboxImage: sandboxImage(inv),
+              restrictOomScoreAdj: c.containerRuntime.restrictOomScoreAdj,
+            },
+            registries: c.containerRuntime.registries,
+          }),
+        ],
+        !h.roles.some((r) => r !== 'worker'),
+      ),
+    ),
+  });
+
+  if (c.etcd.mode === 'external') {
+    const etcd = planEtcdSetup(inv);
+    phases.push({
+      id: 'etcd-ca',
+      title: 'etcd CA',
+      kind: 'once',
+      steps: [step('ensureEtcdCa', 'etcd CA in the local store', 'quick', { cluster: c.name, ca: etcd.ca })],
+    });
+    phases.push({
+      id: 'etcd',
+      title: 'external etcd',
+      kind: 'hosts',
+      rollout: { kind: 'parallel' },
+      hosts: etcd.pki.map((pki) => {
+        const h = inv.hosts.find((x) => x.name === pki.host)!;
+        const member = etcd.members.find((m) => m.target.name === pki.host);
+        const certs = step(
+          'ensureHostCertificates',
+          'etcd certificates',
+          'hostStep',
+          { cluster: c.name, plan: pki },
+          { bind: { caFingerprints: { record: { 'etcd-ca': { from: 'ensureEtcdCa', field: 'sha256Fingerprint' } } } } },
+        );
+        if (!member) return run(h, [certs]);
+        return run(h, [
+          step('ensureEtcdInstalled', `etcd ${etcd.version}`, 'install', {
+            version: etcd.version,
+            ...(etcd.mirror !== undefined && { mirror: etcd.mirror }),
+          }),
+          certs,
+          step(
+            'configureEtcd',
+            'etcd configuration',
+            'hostStep',
+            { member: member.config },
+            {
+              bind: { binary: { from: 'ensureEtcdInstalled', field: 'binary' } },
+            },
+          ),
+          step(
+            'ensureEtcdRunning',
+            'etcd running',
+            'hostStep',
+            {},
+            {
+              bind: {
+                binary: { from: 'ensureEtcdInstalled', field: 'binary' },
+                restartIfRunning: {
+                  anyOf: [
+                    { from: 'ensureEtcdInstalled', field: 'installed' },
+                    { from: 'ensureHostCertificates', field: 'changed' },
+                    { from: 'configureEtcd', field: 'changed' },
+                  ],
+                },
+              },
+            },
+          ),
+        ]);
+      }),
+    });
+    phases.push({
+      id: 'etcd-health',
+      title: 'etcd healthy',
+      kind: 'once',
+      steps: [
+        step('waitEtcdHealthy', 'every member healthy', 'wait', {
+          members: etcd.members.map((m) => ({
+            host: ctx(inv.hosts.find((h) => h.name === m.target.name)!),
+            plan: { clientUrl: m.clientUrl, peerUrl: m.peerUrl },
+          })),
+          tls: etcd.healthcheckClient,
+          timeoutSeconds: 120,
+        }),
+      ],
+    });
+  }
+
+  const cas = planClusterCas(inv);
+  phases.push({
+    id: 'cluster-ca',
+    title: 'cluster CAs',
+    kind: 'once',
+    steps: [
+      step('ensureClusterCas', 'cluster CA, front-proxy CA, service-account keys', 'quick', {
+        cluster: c.name,
+        cas: cas.cas.filter((x) => x.name !== 'etcd-ca'),
+        serviceAccountKeyType: cas.serviceAccount.keyType,
+      }),
+    ],
+  });
+  phases.push({
+    id: 'control-plane-prep',
+    title: 'masters: PKI, VIP, load balancer',
+    kind: 'hosts',
+    rollout: { kind: 'parallel' },
+    hosts: masters(inv).map((h) =>
+      run(h, [
+        step(
+          'placeClusterPki',
+          'cluster CAs in /etc/kubernetes/pki',
+          'hostStep',
+          { cluster: c.name },
+          {
+            bind: { caFingerprints: { from: 'ensureClusterCas', field: 'fingerprints' } },
+          },
+        ),
+        step('configureKeepalived', 'keepalived (VIP)', 'hostStep', { settings: keepalivedSettings(inv, h) }),
+        ...(c.loadBalancer.kind === 'none'
+          ? []
+          : [
+              step('configureLoadBalancer', `${c.loadBalancer.kind} on :${c.loadBalancer.port}`, 'hostStep', {
+                kind: c.loadBalancer.kind,
+                settings: loadBalancerSettings(inv),
+              }),
+            ]),
+      ]),
+    ),
+  });
+
+  const cluster = kubeadmClusterSettings(inv);
+  phases.push({
+    id: 'init',
+    title: 'kubeadm init',
+    kind: 'hosts',
+    rollout: { kind: 'serial' },
+    hosts: [
+      run(primary, [
+        step('kubeadmInit', 'kubeadm init', 'install', {
+          config: renderInitConfiguration(cluster, kubeadmNode(primary)),
+        }),
+      ]),
+    ],
+  });
+  phases.push({
+    id: 'kubeconfig',
+    title: 'admin kubeconfig',
+    kind: 'once',
+    steps: [
+      step('fetchAdminKubeconfig', 'admin kubeconfig into the local store', 'quick', {
+        via: ctx(primary),
+        cluster: c.name,
+      }),
+    ],
+  });
+  const join = (h: Host, controlPlane: boolean): Step =>
+    step('joinNode', controlPlane ? 'kubeadm join --control-plane' : 'kubeadm join', 'install', {
+      primary: ctx(primary),
+      config: renderJoinConfiguration(joinSettings(inv, h, controlPlane)),
+      controlPlane,
+    });
+  phases.push({
+    id: 'join-masters',
+    title: 'secondary masters, one at a time',
+    kind: 'hosts',
+    rollout: { kind: 'serial' },
+    hosts: secondaryMasters(inv).map((h) => run(h, [join(h, true)])),
+  });
+  phases.push({
+    id: 'join-workers',
+    title: 'workers, in batches',
+    kind: 'hosts',
+    rollout: { kind: 'batches', size: WORKER_BATCH },
+    // A worker that is also a master joined above; a pure worker may be skipped by decision.
+    hosts: workers(inv)
+      .filter((h) => !masters(inv).some((m) => m.name === h.name))
+      .map((h) => run(h, [join(h, false)], true)),
+  });
+  phases.push({
+    id: 'converge',
+    title: 'CoreDNS and nodes Ready',
+    kind: 'once',
+    steps: [
+      step('scaleCoreDns', `CoreDNS × ${masters(inv).length}`, 'quick', {
+        via: ctx(primary),
+        cluster: c.name,
+        replicas: masters(inv).length,
+      }),
+      step('waitNodesReady', 'every node Ready', 'wait', {
+        via: ctx(primary),
+        cluster: c.name,
+        nodes: nodes(inv).map((h) => h.name),
+        timeoutSeconds: 300,
+      }),
+    ],
+  });
+
+  return {
+    operation: 'setup',
+    title: 'cluster setup',
+    cluster: c.name,
+    kubernetesVersion: c.kubernetesVersion,
+    ssh: inv.ssh,
+    onFailure: 'decide',
+    phases: phases.filter((p) => p.kind === 'once' || p.hosts.length > 0),
+  };
+}
