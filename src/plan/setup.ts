@@ -15,7 +15,7 @@ import {
   loadBalancerSettings,
   sandboxImage,
 } from './cluster-config.js';
-import { planEtcdSetup } from './etcd.js';
+import { planEtcdSetupRunbook } from './etcd.js';
 import { step, type HostRun, type Phase, type Runbook, type Step } from './runbook.js';
 import { masters, nodes, primaryMaster, secondaryMasters, targetOf, workers } from './topology.js';
 import type { HostContext } from './types.js';
@@ -58,81 +58,10 @@ export function planSetup(inv: Inventory): Runbook {
     ),
   });
 
+  // External etcd: exactly the etcd setup's own runbook (CA, members, health gate), as phases of this one.
   if (c.etcd.mode === 'external') {
-    const etcd = planEtcdSetup(inv);
-    phases.push({
-      id: 'etcd-ca',
-      title: 'etcd CA',
-      kind: 'once',
-      steps: [step('ensureEtcdCa', 'etcd CA in the local store', 'quick', { cluster: c.name, ca: etcd.ca })],
-    });
-    phases.push({
-      id: 'etcd',
-      title: 'external etcd',
-      kind: 'hosts',
-      rollout: { kind: 'parallel' },
-      hosts: etcd.pki.map((pki) => {
-        const h = inv.hosts.find((x) => x.name === pki.host)!;
-        const member = etcd.members.find((m) => m.target.name === pki.host);
-        const certs = step(
-          'ensureHostCertificates',
-          'etcd certificates',
-          'hostStep',
-          { cluster: c.name, plan: pki },
-          { bind: { caFingerprints: { record: { 'etcd-ca': { from: 'ensureEtcdCa', field: 'sha256Fingerprint' } } } } },
-        );
-        if (!member) return run(h, [certs]);
-        return run(h, [
-          step('ensureEtcdInstalled', `etcd ${etcd.version}`, 'install', {
-            version: etcd.version,
-            ...(etcd.mirror !== undefined && { mirror: etcd.mirror }),
-          }),
-          certs,
-          step(
-            'configureEtcd',
-            'etcd configuration',
-            'hostStep',
-            { member: member.config },
-            {
-              bind: { binary: { from: 'ensureEtcdInstalled', field: 'binary' } },
-            },
-          ),
-          step(
-            'ensureEtcdRunning',
-            'etcd running',
-            'hostStep',
-            {},
-            {
-              bind: {
-                binary: { from: 'ensureEtcdInstalled', field: 'binary' },
-                restartIfRunning: {
-                  anyOf: [
-                    { from: 'ensureEtcdInstalled', field: 'installed' },
-                    { from: 'ensureHostCertificates', field: 'changed' },
-                    { from: 'configureEtcd', field: 'changed' },
-                  ],
-                },
-              },
-            },
-          ),
-        ]);
-      }),
-    });
-    phases.push({
-      id: 'etcd-health',
-      title: 'etcd healthy',
-      kind: 'once',
-      steps: [
-        step('waitEtcdHealthy', 'every member healthy', 'wait', {
-          members: etcd.members.map((m) => ({
-            host: ctx(inv.hosts.find((h) => h.name === m.target.name)!),
-            plan: { clientUrl: m.clientUrl, peerUrl: m.peerUrl },
-          })),
-          tls: etcd.healthcheckClient,
-          timeoutSeconds: 120,
-        }),
-      ],
-    });
+    const etcd = planEtcdSetupRunbook({ inventory: inv }).runbook;
+    phases.push(...etcd.phases.map((p) => ({ ...p, id: `etcd-${p.id}`, title: `etcd: ${p.title}` })));
   }
 
   const cas = planClusterCas(inv);

@@ -35,6 +35,7 @@ export const WorkflowInput = {
     .object({ inventory: Inventory, healthTimeoutSeconds: seconds.optional(), onFailure: onFailure.optional() })
     .strict(),
   snapshotEtcd: z.object({ inventory: Inventory }).strict(),
+  setupCluster: z.object({ inventory: Inventory }).strict(),
   restoreEtcdSnapshot: z
     .object({
       inventory: Inventory,

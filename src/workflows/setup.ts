@@ -5,6 +5,7 @@
 import type { Inventory } from '../inventory/schema.js';
 import type { Step } from '../plan/runbook.js';
 import { planSetup } from '../plan/setup.js';
+import { acceptInput } from './input.js';
 import { runRunbook, type RunbookResult } from './runbook.js';
 
 export interface SetupClusterInput {
@@ -29,6 +30,7 @@ function describe(step: Step, result: unknown): string | undefined {
   }
 }
 
-export async function setupCluster({ inventory }: SetupClusterInput): Promise<RunbookResult> {
+export async function setupCluster(raw: SetupClusterInput): Promise<RunbookResult> {
+  const { inventory } = acceptInput('setupCluster', raw);
   return runRunbook(planSetup(inventory), { describe });
 }

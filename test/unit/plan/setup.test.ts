@@ -26,7 +26,7 @@ describe('planSetup', () => {
     expect(rb.phases.map((p) => p.id)).toEqual([
       'nodes',
       'etcd-ca',
-      'etcd',
+      'etcd-members',
       'etcd-health',
       'cluster-ca',
       'control-plane-prep',
@@ -60,7 +60,7 @@ describe('planSetup', () => {
   });
 
   it('binds run-time facts: CA fingerprints, the etcd binary, restart when anything changed', () => {
-    const etcd = phase('etcd') as HostPhase;
+    const etcd = phase('etcd-members') as HostPhase;
     const m1 = etcd.hosts.find((h) => h.target.name === 'm1')!;
     expect(m1.steps.map((s) => s.id)).toEqual([
       'ensureEtcdInstalled',
@@ -83,7 +83,7 @@ describe('planSetup', () => {
         hosts: input.hosts.map((h) => ({ ...h, roles: h.roles.filter((r) => r !== 'etcd') })),
       }),
     );
-    expect(rb2.phases.map((p) => p.id)).not.toContain('etcd');
+    expect(rb2.phases.map((p) => p.id)).not.toContain('etcd-members');
     const prep = rb2.phases.find((p) => p.id === 'control-plane-prep') as HostPhase;
     expect(prep.hosts[0]!.steps.map((s) => s.id)).toEqual(['placeClusterPki', 'configureKeepalived']);
     expect(describeRunbook(rb2).join('\n')).toMatch(/kubeadmInit/);
