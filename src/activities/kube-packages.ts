@@ -5,7 +5,8 @@ import { FailureType, KubeadmHaError } from '../errors.js';
 import type { HostContext } from '../plan/types.js';
 import { keepAlive } from './activity-context.js';
 import type { ActivityDeps } from './deps.js';
-import { madisonEntries, pickVersion } from './etcd.js';
+import { pickVersion } from '../plan/package-version.js';
+import { madisonEntries } from './etcd.js';
 import { withFailures } from './failures.js';
 import { aptInstall } from './host-config.js';
 
