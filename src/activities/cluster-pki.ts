@@ -17,7 +17,8 @@ import {
 import { InvalidInputError } from '../errors.js';
 import type { ActivityDeps } from './deps.js';
 import { withFailures } from './failures.js';
-import { readRemoteFiles, type PkiActivityOptions } from './pki.js';
+import type { PkiActivityOptions } from './pki.js';
+import { readRemoteFiles } from './remote-files.js';
 import { LocalPkiStore, type EnsuredCa } from './pki-store.js';
 
 export interface EnsureClusterCasInput {
