@@ -25,6 +25,11 @@ export function lastHeartbeatDetails(ctx: Context): unknown {
   return lastDetails.get(ctx);
 }
 
+/** The running activity's cancellation (aborted when it is cancelled or its heartbeat times out); none outside. */
+export function currentCancellationSignal(): AbortSignal | undefined {
+  return current()?.cancellationSignal;
+}
+
 /** Wait, but end early (rejecting) when the activity is cancelled, e.g. because its workflow was. */
 export function pause(ms: number): Promise<void> {
   const ctx = current();

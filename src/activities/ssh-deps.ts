@@ -3,6 +3,7 @@
 // (host-key policy, known_hosts, keys, ssh config) is the worker's own (./ssh-trust.ts); the input only plans.
 import { SshPool, type SshPoolOptions } from '../ssh/index.js';
 import type { SshSettings } from '../inventory/schema.js';
+import { currentCancellationSignal } from './activity-context.js';
 import type { ActivityDeps } from './deps.js';
 import { DEFAULT_SSH_TRUST, trustedTarget, withTrust, type SshTrust } from './ssh-trust.js';
 
@@ -16,7 +17,8 @@ export function createSshDeps(
     const key = JSON.stringify(settings);
     let pool = pools.get(key);
     if (!pool) {
-      pool = new SshPool(settings, poolOptions);
+      // A cancelled activity (or one whose heartbeat timed out) kills the remote command it was waiting on.
+      pool = new SshPool(settings, { cancellation: currentCancellationSignal, ...poolOptions });
       pools.set(key, pool);
     }
     return pool;

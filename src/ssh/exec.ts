@@ -4,6 +4,7 @@ import { Readable, type Writable } from 'node:stream';
 import { CommandFailedError, CommandTimeoutError, HostUnreachableError, InvalidInputError } from '../errors.js';
 import type { Connection } from './connection.js';
 import { quote, shellCommand } from './quote.js';
+import { OutputTail } from './output-tail.js';
 import { redactedTail } from './redact.js';
 
 /** What to run: an argv (every element quoted, no shell syntax) or a POSIX sh script (run with `sh -c`). */
@@ -20,7 +21,20 @@ export interface RunOptions {
   allowNonZero?: boolean;
   /** Short human name for errors and logs ('kubeadm join'); never the command line, which may hold secrets. */
   action?: string;
+  /** Keep at most this much of stdout, the end of it (default MAX_STDOUT_BYTES); ask for more only when needed. */
+  maxStdoutBytes?: number;
+  /** Cancels the command: its whole process group on the host is killed. Default: the pool's (the activity's). */
+  signal?: AbortSignal;
 }
+
+/** Default stdout kept per command: the last 1 MiB. Far above what any check parses; a flood is cut, not stored. */
+export const MAX_STDOUT_BYTES = 1 << 20;
+/** stderr kept per command: its last 256 KiB (failures quote only its last lines). */
+export const MAX_STDERR_BYTES = 256 << 10;
+
+/** First line on stderr of a command built with `reportPid`: its process group id, for killing it on cancel. */
+export const PGID_MARKER = 'kubeadm2ha-pgid:';
+const PGID_LINE = new RegExp(`^${PGID_MARKER}(\\d+)$`);
 
 export interface RunResult {
   /** Exit status; null when the command was killed by a signal. */
@@ -29,6 +43,9 @@ export interface RunResult {
   stderr: string;
   /** From sending the exec request to the channel's close, so never less than the command's own run time. */
   durationMs: number;
+  /** Bytes cut from the front of stdout / stderr (only the tail was kept); absent when nothing was cut. */
+  stdoutCutBytes?: number;
+  stderrCutBytes?: number;
 }
 
 export interface RawResult {
@@ -38,6 +55,8 @@ export interface RawResult {
   stdout: Buffer;
   stderr: Buffer;
   durationMs: number;
+  stdoutCutBytes?: number;
+  stderrCutBytes?: number;
 }
 
 /**
@@ -57,6 +76,11 @@ export interface BuildOptions {
   sudo?: boolean;
   /** Wrap the command in coreutils `timeout`, so the host itself kills it (see execRaw for why). */
   timeoutMs?: number;
+  /**
+   * Print the command's process group id on stderr first (PGID_MARKER), so a cancelled command can be killed. `sh`
+   * echoes its pid, then execs `timeout`, which keeps that pid and makes it the group of everything it runs.
+   */
+  reportPid?: boolean;
 }
 
 /**
@@ -85,8 +109,10 @@ export function buildCommand(command: Command, opts: BuildOptions = {}): string 
     // (sh -c 'a; b', `sleep` in a loop) die too, while daemons that detached with setsid survive, as they should.
     line = `timeout -k ${KILL_AFTER_SECONDS} ${(opts.timeoutMs / 1000).toFixed(3)} ${line}`;
   }
+  if (opts.reportPid) line = `echo ${PGID_MARKER}$$ >&2; exec ${line}`;
   // -n: never prompt for a password (it would hang until the timeout); fail fast instead.
-  return opts.sudo ? `sudo -n -- sh -c ${quote(line)}` : line;
+  if (opts.sudo) return `sudo -n -- sh -c ${quote(line)}`;
+  return opts.reportPid ? `sh -c ${quote(line)}` : line;
 }
 
 export function describe(command: Command, action: string | undefined): string {
@@ -103,7 +129,15 @@ export interface ExecLimits {
   timeoutMs: number;
   /** When we stop waiting ourselves; default timeoutMs + BACKSTOP_MS. */
   backstopMs?: number;
+  /** Default MAX_STDOUT_BYTES. */
+  maxStdoutBytes?: number;
+  /** On abort, `killGroup` gets the pgid the command reported (built with `reportPid`) and kills it host-side. */
+  signal?: AbortSignal;
+  killGroup?: (pgid: number) => Promise<void>;
 }
+
+/** After a kill on cancel, how long we wait for the channel to close before we stop waiting anyway. */
+const CANCEL_CLOSE_MS = 5_000;
 
 /**
  * Run `line` on `conn` and collect everything. Does not judge the exit code.
@@ -123,10 +157,15 @@ export async function execRaw(
   stdoutSink?: StdoutSink,
 ): Promise<RawResult> {
   const label = conn.endpoint.label;
+  limits.signal?.throwIfAborted();
   const { channel, client, release, sentAt: started } = await conn.exec(line);
   return new Promise<RawResult>((resolve, reject) => {
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
+    const out = new OutputTail(limits.maxStdoutBytes ?? MAX_STDOUT_BYTES);
+    const err = new OutputTail(MAX_STDERR_BYTES);
+    // The head of stderr until its first newline, while we look for the pgid marker.
+    let head: Buffer | undefined = limits.killGroup ? Buffer.alloc(0) : undefined;
+    let pgid: number | undefined;
+    let cancelled = false;
     let code: number | null = null;
     let signal: string | undefined;
     let exited = false;
@@ -135,9 +174,34 @@ export async function execRaw(
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      limits.signal?.removeEventListener('abort', onAbort);
       release();
       fn();
     };
+    const kill = (): void => {
+      if (pgid === undefined || !limits.killGroup) return;
+      const group = pgid;
+      limits.killGroup(group).then(
+        () => undefined,
+        () => undefined, // the channel's close (or the backstop below) settles us either way
+      );
+      setTimeout(() => {
+        channel.close();
+        finish(() => reject(cancelReason(limits.signal)));
+      }, CANCEL_CLOSE_MS).unref();
+    };
+    // Cancelled (the activity was, or its heartbeat timed out): kill the command's process group on the host, so
+    // that a retry cannot overlap the attempt it replaces. Closing the channel alone would leave it running.
+    const onAbort = (): void => {
+      cancelled = true;
+      if (pgid !== undefined) kill();
+      else if (!limits.killGroup) {
+        channel.close();
+        finish(() => reject(cancelReason(limits.signal)));
+      }
+      // else: killed as soon as the command reports its pgid (the first thing it does).
+    };
+    limits.signal?.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(
       () => {
         // Settle now rather than wait for the close, which never comes if the connection is what hangs.
@@ -153,7 +217,20 @@ export async function execRaw(
         finish(() => reject(e));
       });
     } else channel.on('data', (d: Buffer) => out.push(d));
-    channel.stderr.on('data', (d: Buffer) => err.push(d));
+    channel.stderr.on('data', (d: Buffer) => {
+      if (!head) return err.push(d);
+      head = Buffer.concat([head, d]);
+      const nl = head.indexOf(10);
+      if (nl < 0 && head.length < 64) return;
+      const first = head.subarray(0, nl < 0 ? head.length : nl).toString('latin1');
+      const m = PGID_LINE.exec(first);
+      if (m) {
+        pgid = Number(m[1]);
+        err.push(head.subarray(nl + 1));
+        if (cancelled) kill();
+      } else err.push(head);
+      head = undefined;
+    });
     const noteExit = (c: unknown, sig: unknown): void => {
       if (typeof c === 'number') {
         exited = true;
@@ -173,6 +250,11 @@ export async function execRaw(
       finish(() => reject(new HostUnreachableError(label, `${action}: channel error: ${e.message}`))),
     );
     channel.on('close', (c?: unknown, sig?: unknown) => {
+      if (head) err.push(head);
+      if (cancelled) {
+        finish(() => reject(cancelReason(limits.signal)));
+        return;
+      }
       if (!exited) noteExit(c, sig);
       // No exit status and the connection gone: the link dropped mid-command. We cannot know whether it ran,
       // so we do not re-run it; the caller (an idempotent activity) decides.
@@ -184,11 +266,13 @@ export async function execRaw(
       }
       const result: RawResult = {
         code,
-        stdout: Buffer.concat(out),
-        stderr: Buffer.concat(err),
+        stdout: out.toBuffer(),
+        stderr: err.toBuffer(),
         durationMs: performance.now() - started,
       };
       if (signal) result.signal = signal;
+      if (out.dropped) result.stdoutCutBytes = out.dropped;
+      if (err.dropped) result.stderrCutBytes = err.dropped;
       finish(() => resolve(result));
     });
     // Always send EOF: a command that reads stdin must not wait for input that will never come.
@@ -234,8 +318,36 @@ export function toRunResult(
       : raw.code === null
         ? 'no exit status: sshd closed the channel without reporting how the command ended'
         : '';
-    const tail = [redactedTail(stderr), how].filter(Boolean).join('\n');
+    // Redacted before it is cut, so a cut can never split a key block past the redaction.
+    const tail = [lastChars(redactedTail(stderr), MAX_FAILURE_STDERR_CHARS), how, cutNote(raw)]
+      .filter(Boolean)
+      .join('\n');
     throw new CommandFailedError(label, action, raw.code, tail);
   }
-  return { code: raw.code, stdout: raw.stdout.toString('utf8'), stderr, durationMs: raw.durationMs };
+  const result: RunResult = { code: raw.code, stdout: raw.stdout.toString('utf8'), stderr, durationMs: raw.durationMs };
+  if (raw.stdoutCutBytes) result.stdoutCutBytes = raw.stdoutCutBytes;
+  if (raw.stderrCutBytes) result.stderrCutBytes = raw.stderrCutBytes;
+  return result;
+}
+
+/** Says what was cut, so nobody mistakes a tail for the whole output. */
+export function cutNote(raw: Pick<RawResult, 'stdoutCutBytes' | 'stderrCutBytes'>): string {
+  const parts = [
+    raw.stdoutCutBytes ? `stdout: first ${raw.stdoutCutBytes} bytes cut` : '',
+    raw.stderrCutBytes ? `stderr: first ${raw.stderrCutBytes} bytes cut` : '',
+  ].filter(Boolean);
+  return parts.length ? `(output cut to its tail; ${parts.join(', ')})` : '';
+}
+
+/** What a cancelled command rejects with: the signal's reason (the SDK's CancelledFailure), as an Error. */
+function cancelReason(signal: AbortSignal | undefined): Error {
+  const r: unknown = signal?.reason;
+  return r instanceof Error ? r : new Error(`command cancelled${r === undefined ? '' : `: ${JSON.stringify(r)}`}`);
+}
+
+/** stderr quoted in a failure: its end, this long at most (a single endless line must not fill history). */
+const MAX_FAILURE_STDERR_CHARS = 4096;
+
+function lastChars(s: string, n: number): string {
+  return s.length <= n ? s : `…${s.slice(s.length - n + 1)}`;
 }

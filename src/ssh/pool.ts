@@ -22,6 +22,8 @@ export interface SshPoolOptions {
   homeDir?: string;
   /** Agent socket; default $SSH_AUTH_SOCK. */
   agentSocket?: string;
+  /** Where a command's cancellation comes from when it is given none (the worker: the current activity's). */
+  cancellation?: () => AbortSignal | undefined;
 }
 
 export class SshPool {
@@ -50,6 +52,7 @@ export class SshPool {
     };
     return new PooledHostSession(target.name, connection, {
       commandTimeoutMs: this.settings.commandTimeoutSeconds * 1000,
+      ...(this.opts.cancellation && { cancellation: this.opts.cancellation }),
     });
   }
 
@@ -82,11 +85,27 @@ export class SshPool {
       key += ` via ${endpointKey(resolved.jump)}`;
       const { host, port } = resolved.target;
       const via = endpointKey(resolved.jump);
+      const timeoutMs = this.settings.connectTimeoutSeconds * 1000;
       tunnel = async () => {
         const client = await jump.get();
         return new Promise((resolve, reject) => {
+          // The bastion answers a forward only once its own TCP connect to the target ends, which for a target
+          // that drops SYNs takes minutes, all the while holding one of the pool's connect slots: bound it like a
+          // connect. A stream that arrives after we gave up is closed at once.
+          let late = false;
+          const timer = setTimeout(() => {
+            late = true;
+            reject(
+              new HostUnreachableError(
+                target.name,
+                `bastion ${via} opened no connection to ${host}:${port} within ${timeoutMs} ms`,
+              ),
+            );
+          }, timeoutMs);
           // Source address/port are informational for direct-tcpip; sshd only logs them.
           client.forwardOut('127.0.0.1', 0, host, port, (err, stream) => {
+            clearTimeout(timer);
+            if (late) return void stream?.destroy();
             if (!err) return resolve(stream);
             reject(forwardError(target.name, via, `${host}:${port}`, err));
           });

@@ -14,7 +14,7 @@ import {
 } from './exec.js';
 import { putFile, putStream, type PutFileOptions } from './files.js';
 import { ensureSudo } from './sudo.js';
-import { InvalidInputError } from '../errors.js';
+import { CommandFailedError, InvalidInputError } from '../errors.js';
 
 export interface HostSession {
   /** Inventory name of the host, used as the prefix of every error message. */
@@ -37,7 +37,15 @@ export interface HostSession {
 export interface SessionSettings {
   sudo: boolean;
   commandTimeoutMs: number;
+  /** The cancellation of whatever runs the command now (the current activity's), when no `signal` is given. */
+  cancellation?: () => AbortSignal | undefined;
 }
+
+/** Files read with getFile may be this large; a larger one is an error, never a silently cut file. */
+export const MAX_FILE_BYTES = 64 << 20;
+
+/** Killing a cancelled command's process group takes one short command. */
+const KILL_TIMEOUT_MS = 10_000;
 
 export class PooledHostSession implements HostSession {
   constructor(
@@ -50,9 +58,26 @@ export class PooledHostSession implements HostSession {
     const { conn, sudo } = await this.connection();
     if (sudo) await ensureSudo(conn);
     const timeoutMs = opts.timeoutMs ?? this.settings.commandTimeoutMs;
-    const line = buildCommand(command, { ...(opts.env ? { env: opts.env } : {}), sudo, timeoutMs });
+    // Only a cancellable command reports its pgid (the one thing a kill on cancel needs).
+    const signal = opts.signal ?? this.settings.cancellation?.();
+    const line = buildCommand(command, {
+      ...(opts.env ? { env: opts.env } : {}),
+      sudo,
+      timeoutMs,
+      reportPid: Boolean(signal),
+    });
     const action = describe(command, opts.action);
-    const raw = await execRaw(conn, line, action, { timeoutMs }, opts.stdin);
+    const raw = await execRaw(
+      conn,
+      line,
+      action,
+      {
+        timeoutMs,
+        ...(opts.maxStdoutBytes !== undefined && { maxStdoutBytes: opts.maxStdoutBytes }),
+        ...(signal && { signal, killGroup: (pgid: number) => this.killGroup(conn, sudo, pgid) }),
+      },
+      opts.stdin,
+    );
     return toRunResult(this.name, raw, action, { allowNonZero: opts.allowNonZero ?? false, timeoutMs });
   }
 
@@ -84,8 +109,16 @@ export class PooledHostSession implements HostSession {
     const timeoutMs = opts.timeoutMs ?? this.settings.commandTimeoutMs;
     const action = `read ${remotePath}`;
     const line = buildCommand(['cat', '--', remotePath], { sudo, timeoutMs });
-    const raw = await execRaw(conn, line, action, { timeoutMs }, undefined, sink);
+    const raw = await execRaw(conn, line, action, { timeoutMs, maxStdoutBytes: MAX_FILE_BYTES }, undefined, sink);
     toRunResult(this.name, { ...raw, stdout: Buffer.alloc(0) }, action, { timeoutMs }); // throws on failure
+    if (raw.stdoutCutBytes)
+      throw new CommandFailedError(this.name, action, raw.code, `file larger than ${MAX_FILE_BYTES} bytes: not read`);
     return raw;
+  }
+
+  /** SIGKILL to a whole process group on the host, over a channel of its own (sshd refuses signal requests). */
+  private async killGroup(conn: Connection, sudo: boolean, pgid: number): Promise<void> {
+    const line = buildCommand(['kill', '-KILL', '--', `-${pgid}`], { sudo, timeoutMs: KILL_TIMEOUT_MS });
+    await execRaw(conn, line, 'kill cancelled command', { timeoutMs: KILL_TIMEOUT_MS });
   }
 }
