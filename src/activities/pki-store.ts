@@ -17,7 +17,8 @@ import {
   parseCertificate,
   type CertificateAndKey,
 } from '../pki/index.js';
-import type { CaName, CaPlan } from '../pki/index.js';
+import type { CaName } from '../pki/index.js';
+import type { CaPlan } from '../plan/pki.js';
 
 export const STORE_DIR_MODE = 0o700;
 export const STORE_FILE_MODE = 0o600;

@@ -16,11 +16,9 @@ import {
   needsRenewal,
   parseCertificate,
   type CaName,
-  type CaPlan,
   type CertificateAndKey,
-  type CertificatePlan,
-  type HostPkiPlan,
 } from '../pki/index.js';
+import type { CaPlan, CertificatePlan, HostPkiPlan } from '../plan/pki.js';
 import { heartbeat } from './activity-context.js';
 import type { ActivityDeps } from './deps.js';
 import { withFailures } from './failures.js';

@@ -7,4 +7,3 @@ export { needsRenewal, type RenewalCheck, type RenewalVerdict } from './renewal.
 export { generateKeyPairPem, keyTypeOf, keyTypes, type KeyPairPem, type KeyType } from './keys.js';
 export { canonicalIp, type SubjectAltNames } from './san.js';
 export * from './layout.js';
-export * from './plan.js';

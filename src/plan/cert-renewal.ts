@@ -2,7 +2,7 @@
 // certificates are re-issued, and what the health gate asks. Pure and workflow-safe; built on the etcd setup plan
 // so renewal issues exactly what setup would (names, SANs, key type, validity), only sooner.
 import type { Inventory } from '../inventory/schema.js';
-import type { HostPkiPlan } from '../pki/plan.js';
+import type { HostPkiPlan } from './pki.js';
 import { etcdCa, type LeafName } from '../pki/layout.js';
 import type { CertSource } from './certs.js';
 import { caFingerprintBinding, etcdHealthStep, planEtcdSetup, type EtcdClientTls } from './etcd.js';

@@ -7,8 +7,8 @@
 import { InvalidInputError } from '../errors.js';
 import type { Host, Inventory, SshSettings } from '../inventory/schema.js';
 import { etcdCa, etcdHealthcheckClient, etcdPeer, etcdServer } from '../pki/layout.js';
-import { planEtcdPki, type CaPlan, type HostPkiPlan } from '../pki/plan.js';
 import { etcdCaRequest } from './etcd-ca.js';
+import { planEtcdPki, type CaPlan, type HostPkiPlan } from './pki.js';
 import type { GateRecord } from './gates.js';
 import { runbookFor, step, type HostRun, type OnFailure, type Runbook, type Step } from './runbook.js';
 import { etcdHosts, targetOf } from './topology.js';

@@ -1,6 +1,6 @@
 // Workflow code for the worker. Production and `npm run build` use the prebuilt dist/workflow-bundle.js (webpack
 // at worker start costs about a second and pulls in the bundler); during development the bundle goes stale the
-// moment any file it was built from changes (workflows, planners, errors.ts, pki/plan.ts, …), so we bundle in
+// moment any file it was built from changes (workflows, planners, errors.ts, pki/layout.ts, …), so we bundle in
 // memory instead of running old code.
 import { existsSync, statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
@@ -44,7 +44,7 @@ export function workflowBundleOptions(root = projectRoot(), onSources?: (files: 
 }
 
 /**
- * Adds a plugin reporting the files the compilation depended on: workflows import errors.ts, pki/plan.ts, codec/…
+ * Adds a plugin reporting the files the compilation depended on: workflows import errors.ts, pki/layout.ts, codec/…
  * transitively, and any of them changing makes the bundle stale. Files in node_modules change with the lock file,
  * which is reported instead of thousands of paths.
  */

@@ -6,7 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { replaceReasons } from '../../../src/activities/pki.js';
 import { LocalPkiStore, pkiStoreDir } from '../../../src/activities/pki-store.js';
 import { Inventory } from '../../../src/inventory/schema.js';
-import { createCa, issueCertificate, planEtcdPki } from '../../../src/pki/index.js';
+import { createCa, issueCertificate } from '../../../src/pki/index.js';
+import { planEtcdPki } from '../../../src/plan/pki.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'k2h-pkistore-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));

@@ -1,9 +1,10 @@
+// In plan/, not pki/: it reads the inventory's topology, and pki/ (keys and certificates) imports nothing from plan/.
 // From inventory to "which CA, key and certificate each host needs, with which names, key type and validity".
-// Pure and workflow-safe like layout.ts: a workflow can show this plan (dry run) and hand one host's part to an
+// Pure and workflow-safe like pki/layout.ts: a workflow can show this plan (dry run) and hand one host's part to an
 // activity, which issues, compares (needsRenewal) and writes.
 import type { Host, Inventory } from '../inventory/schema.js';
-import { etcdHosts, masters } from '../plan/topology.js';
-import type { KeyType } from './keys.js';
+import { etcdHosts, masters } from './topology.js';
+import type { KeyType } from '../pki/keys.js';
 import {
   apiserverEtcdClient,
   certificateAuthorities,
@@ -14,7 +15,7 @@ import {
   serviceAccountKeyFiles,
   type CaFile,
   type LeafFile,
-} from './layout.js';
+} from '../pki/layout.js';
 
 export interface CaPlan extends CaFile {
   keyType: KeyType;
