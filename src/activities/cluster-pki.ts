@@ -11,9 +11,9 @@ import {
   frontProxyCa,
   serviceAccountKeyFiles,
   type CaName,
-  type CaPlan,
   type KeyType,
 } from '../pki/index.js';
+import type { CaPlan } from '../plan/pki.js';
 import { InvalidInputError } from '../errors.js';
 import type { ActivityDeps } from './deps.js';
 import { withFailures } from './failures.js';

@@ -5,7 +5,7 @@
 // time → workers in batches → CoreDNS scaled, every node Ready. Every step is idempotent, so a rerun is a check.
 // The pod network (flannel or the user's manifest) joins as its own phase once its activity exists.
 import type { Host, Inventory } from '../inventory/schema.js';
-import { planClusterCas } from '../pki/plan.js';
+import { planClusterCas } from './pki.js';
 import { renderInitConfiguration, renderJoinConfiguration } from '../templates/kubeadm.js';
 import {
   joinSettings,

@@ -28,7 +28,7 @@ import {
 import { planEtcdSetup } from '../../../src/plan/etcd.js';
 import { targetOf } from '../../../src/plan/topology.js';
 import type { HostContext } from '../../../src/plan/types.js';
-import { planClusterCas } from '../../../src/pki/index.js';
+import { planClusterCas } from '../../../src/plan/pki.js';
 import { renderInitConfiguration, renderJoinConfiguration } from '../../../src/templates/kubeadm.js';
 import { labShell } from '../../support/lab-shell.js';
 import { pollUntil } from '../../support/poll.js';
