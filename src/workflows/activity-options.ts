@@ -42,3 +42,16 @@ export const TRANSFER: ActivityOptions = {
   retry: { ...retry, maximumAttempts: 3 },
 };
 export const transferActivities = proxyActivities<Activities>(TRANSFER);
+
+/** A preflight check: short, and the worker beats every 2 s while it runs (src/worker/heartbeat.ts), so a check held
+ * by a worker that died is retried after 15 s, not after its whole minute. */
+export const CHECK: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  heartbeatTimeout: '15 seconds',
+  retry: { ...retry, maximumAttempts: 3 },
+};
+export const checkActivities = proxyActivities<Activities>(CHECK);
+
+/** Reading every certificate of a host (many files, one SSH round trip each batch). */
+export const READ: ActivityOptions = { startToCloseTimeout: '2 minutes', retry: { ...retry, maximumAttempts: 3 } };
+export const readActivities = proxyActivities<Activities>(READ);

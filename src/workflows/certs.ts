@@ -4,8 +4,7 @@
 // reached is reported and the others still are, because the report is the product (as in preflight).
 //
 // A Temporal Schedule (`kubeadm2ha certs schedule`) starts this workflow daily; each run's result is the record.
-import { ApplicationFailure, proxyActivities, upsertMemo } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import { ApplicationFailure, upsertMemo } from '@temporalio/workflow';
 import { InvalidInputError } from '../errors.js';
 import {
   buildCertReport,
@@ -19,13 +18,11 @@ import {
 } from '../plan/certs.js';
 import { forEachLimited } from './concurrency.js';
 import { failureMessage } from './failure-info.js';
+import { readActivities } from './activity-options.js';
 import { acceptInput } from './input.js';
 import { beginOperation } from './operation.js';
 
-const { readHostCertificates } = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 3 },
-});
+const { readHostCertificates } = readActivities;
 
 export async function checkCertificates(raw: CertsInput): Promise<CertReport> {
   const input = acceptInput('checkCertificates', raw);

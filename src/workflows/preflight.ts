@@ -2,22 +2,15 @@
 // Runbook: plan the checks per role → run each host's checks in order (hosts in parallel, bounded) → compare
 // identities across hosts → report. A host that cannot be reached gets its remaining checks marked skipped
 // rather than failing the whole run: the report is the product.
-import { proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
 import { crossHostChecks, planPreflight, summarize } from '../plan/preflight.js';
 import type { CheckResult, PreflightInput, PreflightReport } from '../plan/types.js';
 import { forEachLimited } from './concurrency.js';
 import { failureMessage, failureType, hostLevelFailures } from './failure-info.js';
+import { checkActivities } from './activity-options.js';
 import { acceptInput } from './input.js';
 import { beginOperation } from './operation.js';
 
-const { runPreflightCheck } = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  // The worker beats every 2 s while a check runs (src/worker/heartbeat.ts): a check held by a worker that died is
-  // retried after 15 s, not after its whole minute.
-  heartbeatTimeout: '15 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 3 },
-});
+const { runPreflightCheck } = checkActivities;
 
 export async function preflightCluster(input: PreflightInput): Promise<PreflightReport> {
   const { inventory } = acceptInput('preflightCluster', input);
