@@ -2,6 +2,7 @@
 // (redrawn in place), or one line per finished step when output is a pipe or a CI log.
 import { describeWaiting } from '../plan/gates.js';
 import type { Progress, StepState } from '../plan/types.js';
+import { forTerminal } from './terminal-text.js';
 
 const mark: Record<StepState, string> = {
   pending: '·',
@@ -24,13 +25,14 @@ export function hostLine(host: Progress['hosts'][number], width: number): string
   return `${host.name.padEnd(width)}  ${marks}  ${finished}/${host.steps.length}  ${tail}`;
 }
 
+/** The progress block, each line safe for a terminal (step titles and messages can quote host output). */
 export function renderProgress(p: Progress): string[] {
   const width = Math.max(4, ...p.hosts.map((h) => h.name.length));
   return [
     `${p.operation} ${p.cluster}: ${p.phase}`,
     ...p.hosts.map((h) => hostLine(h, width)),
     ...describeWaiting(p.cluster, p.waiting ?? []).map((l) => `WAITING ${l}`),
-  ];
+  ].map(forTerminal);
 }
 
 /** Draws progress snapshots. On a TTY it rewrites its previous block; elsewhere it prints step transitions once. */
@@ -57,12 +59,13 @@ export class ProgressView {
         const key = `${h.name}/${s.id}`;
         if (s.state === 'pending' || s.state === 'running' || this.seen.get(key) === s.state) continue;
         this.seen.set(key, s.state);
-        this.out.write(`${h.name} ${mark[s.state]} ${s.title}${s.message ? `: ${s.message}` : ''}\n`);
+        this.out.write(`${forTerminal(`${h.name} ${mark[s.state]} ${s.title}${s.message ? `: ${s.message}` : ''}`)}\n`);
       }
     }
     // A run waiting for a person says so once, with the command that lets it go on.
     const waiting = describeWaiting(p.cluster, p.waiting ?? []).join('\n');
-    if (waiting && waiting !== this.waiting) this.out.write(`WAITING ${waiting.replaceAll('\n', '\nWAITING ')}\n`);
+    if (waiting && waiting !== this.waiting)
+      this.out.write(`${forTerminal(`WAITING ${waiting.replaceAll('\n', '\nWAITING ')}`)}\n`);
     this.waiting = waiting;
   }
 }
