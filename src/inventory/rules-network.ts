@@ -108,18 +108,18 @@ function rangeRules(v: RuleView, key: 'podSubnet' | 'serviceSubnet'): RuleFindin
   }
   if (key === 'podSubnet') {
     const nodes = v.hosts.filter(({ host }) => isMaster(host.roles) || host.roles.includes('worker')).length;
-    if (c.prefix > NODE_POD_PREFIX)
+    // Each node's share: cluster.nodeCidrMaskSize when set (the controller-manager's node-cidr-mask-size-ipv4).
+    const perNode = v.cluster.nodeCidrMaskSize ?? NODE_POD_PREFIX;
+    const hint = v.cluster.nodeCidrMaskSize === undefined ? '' : ' (cluster.nodeCidrMaskSize)';
+    if (c.prefix > perNode)
       out.push(
-        err(
-          path,
-          `${text} is smaller than the /${NODE_POD_PREFIX} each node gets; use a /${NODE_POD_PREFIX} or larger range`,
-        ),
+        err(path, `${text} is smaller than the /${perNode} each node gets${hint}; use a /${perNode} or larger range`),
       );
-    else if (v.allHosts && 2 ** (NODE_POD_PREFIX - c.prefix) < nodes)
+    else if (v.allHosts && 2 ** (perNode - c.prefix) < nodes)
       out.push(
         err(
           path,
-          `${text} has room for ${2 ** (NODE_POD_PREFIX - c.prefix)} nodes (one /${NODE_POD_PREFIX} each) but the inventory has ${nodes}`,
+          `${text} has room for ${2 ** (perNode - c.prefix)} nodes (one /${perNode} each${hint}) but the inventory has ${nodes}`,
         ),
       );
   } else if (c.prefix < MAX_SERVICE_PREFIX)

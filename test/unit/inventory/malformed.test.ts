@@ -202,6 +202,16 @@ const yaml: [string, Case][] = [
     },
   ],
   [
+    'pod subnet with room for fewer nodes than the inventory has, at nodeCidrMaskSize',
+    {
+      path: 'yaml/pod-subnet-node-mask.yaml',
+      line: 4,
+      column: 14,
+      field: 'cluster.podSubnet',
+      message: /room for 4 nodes \(one \/28 each \(cluster\.nodeCidrMaskSize\)\) but the inventory has 5/,
+    },
+  ],
+  [
     'service subnet larger than a /12',
     {
       path: 'yaml/service-subnet-too-large.yaml',
