@@ -1,0 +1,129 @@
+// setupCluster (the setup runbook on the executor) through a real Temporal server and worker on the real-Kubernetes
+// lab: 2 masters + 1 worker with external etcd, VIP and haproxy, from bare hosts to all Ready; a second run changes
+// nothing; the history holds no join token or key.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../../src/activities/index.js';
+import { createSshDeps } from '../../src/activities/ssh-deps.js';
+import { sshTrustOf } from '../../src/activities/ssh-trust.js';
+import { Inventory } from '../../src/inventory/schema.js';
+import { createK8sLab, type K8sLab } from '../../src/lab/k8s/k8s-lab.js';
+import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
+import { CODEC_ENV, dataConverter } from '../../src/temporal/data-converter.js';
+import type { RunbookResult } from '../../src/workflows/runbook.js';
+import { connectTemporal, uniqueQueue } from '../e2e/helpers.js';
+import { setEnv } from '../support/env.js';
+
+let lab: K8sLab;
+let inv: Inventory;
+let temporal: Awaited<ReturnType<typeof connectTemporal>>;
+let bundle: WorkflowBundleOption;
+let scratch: string;
+let restoreEnv: (() => void) | undefined;
+
+async function setupCluster(): Promise<{ result: RunbookResult; history: string; ms: number }> {
+  const taskQueue = uniqueQueue('setup');
+  const deps = createSshDeps(sshTrustOf(inv));
+  const worker = await Worker.create({
+    connection: temporal.native,
+    taskQueue,
+    workflowBundle: bundle,
+    dataConverter: dataConverter(),
+    activities: createActivities(deps),
+  });
+  const workflowId = `${inv.cluster.name}/setup/${taskQueue}`;
+  const t0 = Date.now();
+  try {
+    const result = (await worker.runUntil(
+      temporal.client.workflow.execute('setupCluster', { taskQueue, workflowId, args: [{ inventory: inv }] }),
+    )) as RunbookResult;
+    const history = JSON.stringify(await temporal.client.workflow.getHandle(workflowId).fetchHistory());
+    return { result, history, ms: Date.now() - t0 };
+  } finally {
+    await deps.close();
+  }
+}
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'k2h-setup-wf-'));
+  restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
+  bundle = await loadWorkflowBundle();
+  lab = await createK8sLab({ hosts: 3 });
+  const k = lab.kubernetes;
+  inv = Inventory.parse(
+    lab.inventory({
+      cluster: {
+        // Lab-only settings, as in test/lab/k8s/setup-activities.test.ts (see test/lab/k8s/README.md). The
+        // workflow checks its input with the inventory rules, which refuse pod and Service ranges inside the hosts'
+        // subnet: so the hosts' subnet is declared as the lower /25 (hosts .11+, VIP .100), pods keep the lab's
+        // /28s (.128/26 for 3 hosts) and Services take .240/28, all still inside the lab's own /24.
+        vip: { address: lab.vip, interface: 'eth0', prefixLength: 25 },
+        podSubnet: `10.200.${lab.id}.128/26`,
+        serviceSubnet: `10.200.${lab.id}.240/28`,
+        network: { plugin: 'none' },
+        nodeCidrMaskSize: 28,
+        containerRuntime: {
+          cgroupDriver: 'cgroupfs',
+          restrictOomScoreAdj: true,
+          registries: [{ host: k.registry, endpoints: [`http://${k.registry}`] }],
+        },
+        kubeProxy: { conntrackMaxPerCore: 0 },
+      },
+      hosts: lab.hosts.map((h) => ({
+        name: h.name,
+        address: h.address,
+        roles:
+          h.index === 1
+            ? ['primary-master', 'etcd']
+            : h.index === 2
+              ? ['secondary-master', 'etcd']
+              : ['worker', 'etcd'],
+      })),
+    }),
+  );
+  temporal = await connectTemporal();
+}, 3_600_000);
+
+afterAll(async () => {
+  try {
+    await temporal?.close();
+  } finally {
+    try {
+      await lab?.destroy();
+    } finally {
+      restoreEnv?.();
+      if (scratch) await rm(scratch, { recursive: true, force: true });
+    }
+  }
+});
+
+describe('setupCluster on the real-Kubernetes lab', () => {
+  it('bare hosts → 3 nodes Ready through the workflow; a second run changes nothing; no secret in history', async () => {
+    const first = await setupCluster();
+    process.stderr.write(
+      `[setup workflow] bare hosts → all Ready: ${first.ms} ms, ${first.result.steps.length} steps\n`,
+    );
+    const nodes = (await lab.exec('h1', 'kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes --no-headers'))
+      .stdout;
+    expect(
+      nodes
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/\s+/).slice(0, 2).join(' '))
+        .sort(),
+    ).toEqual(['h1 Ready', 'h2 Ready', 'h3 Ready']);
+    expect((await lab.exec('h3', `curl -sk --max-time 5 https://${lab.vip}:8443/readyz`)).stdout).toBe('ok');
+    for (const h of [first.history]) {
+      expect(h).not.toMatch(/[a-z0-9]{6}\.[a-z0-9]{16}/);
+      expect(h).not.toMatch(/PRIVATE KEY|client-key-data/);
+    }
+    const second = await setupCluster();
+    process.stderr.write(`[setup workflow] rerun: ${second.ms} ms\n`);
+    const rerun = JSON.stringify(second.result.steps.map((s) => s.result));
+    expect(rerun).not.toMatch(/"(initialized|joined|installed|created)":true/);
+    expect(rerun).not.toMatch(/"action":"(started|restarted)"/);
+  }, 1_200_000);
+});
