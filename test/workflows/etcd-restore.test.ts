@@ -9,24 +9,22 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import type { WorkflowBundleOption } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createActivities } from '../../src/activities/index.js';
 import type { EtcdSnapshotResult } from '../../src/activities/etcd-snapshot.js';
 import { sha256File } from '../../src/activities/snapshot-store.js';
-import { createSshDeps } from '../../src/activities/ssh-deps.js';
-import { sshTrustOf } from '../../src/activities/ssh-trust.js';
 import { loadInventory } from '../../src/inventory/index.js';
 import type { Inventory } from '../../src/inventory/schema.js';
 import { createLab, type Lab } from '../../src/lab/index.js';
 import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
-import { CODEC_ENV, dataConverter } from '../../src/temporal/data-converter.js';
+import { CODEC_ENV } from '../../src/temporal/data-converter.js';
 import { readActivityLog, type ActivityLogEntry } from '../../src/worker/activity-log.js';
 import type { EtcdRestoreReport } from '../../src/workflows/etcd-snapshot.js';
 import { connectTemporal, pollUntil, temporalAddress, uniqueQueue } from '../e2e/helpers.js';
 import { setEnv } from '../support/env.js';
 import { operatorEtcdctl, writeOperatorClient } from '../support/etcdctl.js';
 import { startWorkerProcess, stopProcess } from '../support/worker-process.js';
+import { runOnLabWorker } from '../support/lab-worker.js';
 
 let lab: Lab;
 let inventory: Inventory;
@@ -46,25 +44,17 @@ async function runInProcess<R>(
   args: unknown[],
 ): Promise<{ result: R; payloads: string; ms: number }> {
   const taskQueue = uniqueQueue('etcd-snap');
-  const deps = createSshDeps(sshTrustOf(inventory));
-  const worker = await Worker.create({
-    connection: temporal.native,
-    taskQueue,
-    workflowBundle: bundle,
-    dataConverter: dataConverter(),
-    activities: createActivities(deps),
-  });
   const workflowId = `${inventory.cluster.name}/etcd/${workflowType}/${taskQueue}`;
-  const started = Date.now();
-  try {
-    const result = (await worker.runUntil(
-      temporal.client.workflow.execute(workflowType, { taskQueue, workflowId, args }),
-    )) as R;
-    const ms = Date.now() - started;
-    return { result, payloads: await historyPayloads(workflowId), ms };
-  } finally {
-    await deps.close();
-  }
+  const { result, ms } = await runOnLabWorker<R>({
+    temporal,
+    bundle,
+    inventory,
+    workflowType,
+    args,
+    taskQueue,
+    workflowId,
+  });
+  return { result, payloads: await historyPayloads(workflowId), ms };
 }
 
 /** Every payload's bytes in a workflow's history, as text (the codec is off, so this is what the server stores). */

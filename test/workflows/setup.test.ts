@@ -4,18 +4,16 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import type { WorkflowBundleOption } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createActivities } from '../../src/activities/index.js';
-import { createSshDeps } from '../../src/activities/ssh-deps.js';
-import { sshTrustOf } from '../../src/activities/ssh-trust.js';
 import { Inventory } from '../../src/inventory/schema.js';
 import { createK8sLab, type K8sLab } from '../../src/lab/k8s/k8s-lab.js';
 import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
-import { CODEC_ENV, dataConverter } from '../../src/temporal/data-converter.js';
+import { CODEC_ENV } from '../../src/temporal/data-converter.js';
 import type { RunbookResult } from '../../src/workflows/runbook.js';
 import { connectTemporal, uniqueQueue } from '../e2e/helpers.js';
 import { setEnv } from '../support/env.js';
+import { runOnLabWorker } from '../support/lab-worker.js';
 
 let lab: K8sLab;
 let inv: Inventory;
@@ -26,25 +24,18 @@ let restoreEnv: (() => void) | undefined;
 
 async function setupCluster(): Promise<{ result: RunbookResult; history: string; ms: number }> {
   const taskQueue = uniqueQueue('setup');
-  const deps = createSshDeps(sshTrustOf(inv));
-  const worker = await Worker.create({
-    connection: temporal.native,
-    taskQueue,
-    workflowBundle: bundle,
-    dataConverter: dataConverter(),
-    activities: createActivities(deps),
-  });
   const workflowId = `${inv.cluster.name}/setup/${taskQueue}`;
-  const t0 = Date.now();
-  try {
-    const result = (await worker.runUntil(
-      temporal.client.workflow.execute('setupCluster', { taskQueue, workflowId, args: [{ inventory: inv }] }),
-    )) as RunbookResult;
-    const history = JSON.stringify(await temporal.client.workflow.getHandle(workflowId).fetchHistory());
-    return { result, history, ms: Date.now() - t0 };
-  } finally {
-    await deps.close();
-  }
+  const { result, ms } = await runOnLabWorker<RunbookResult>({
+    temporal,
+    bundle,
+    inventory: inv,
+    workflowType: 'setupCluster',
+    args: [{ inventory: inv }],
+    taskQueue,
+    workflowId,
+  });
+  const history = JSON.stringify(await temporal.client.workflow.getHandle(workflowId).fetchHistory());
+  return { result, history, ms };
 }
 
 beforeAll(async () => {

@@ -6,19 +6,16 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import type { WorkflowBundleOption } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createActivities } from '../../../src/activities/index.js';
-import { createSshDeps } from '../../../src/activities/ssh-deps.js';
-import { sshTrustOf } from '../../../src/activities/ssh-trust.js';
 import { loadInventory } from '../../../src/inventory/index.js';
 import type { Inventory } from '../../../src/inventory/schema.js';
 import { createNspawnLab, type NspawnLab } from '../../../src/lab/nspawn/index.js';
 import type { EtcdSetupReport } from '../../../src/plan/etcd.js';
 import { loadWorkflowBundle } from '../../../src/temporal/bundle.js';
-import { dataConverter } from '../../../src/temporal/data-converter.js';
 import { connectTemporal, uniqueQueue } from '../../e2e/helpers.js';
 import { pollUntil } from '../../support/poll.js';
+import { runOnLabWorker } from '../../support/lab-worker.js';
 
 let lab: NspawnLab;
 let inventory: Inventory;
@@ -29,27 +26,16 @@ const previousStateDir = process.env.KUBEADM2HA_STATE_DIR;
 
 async function setupEtcd(): Promise<{ report: EtcdSetupReport; ms: number }> {
   const taskQueue = uniqueQueue('etcd-systemd');
-  const deps = createSshDeps(sshTrustOf(inventory));
-  const worker = await Worker.create({
-    connection: temporal.native,
+  const { result: report, ms } = await runOnLabWorker<EtcdSetupReport>({
+    temporal,
+    bundle,
+    inventory,
+    workflowType: 'setupEtcdCluster',
+    args: [{ inventory, healthTimeoutSeconds: 60 }],
     taskQueue,
-    workflowBundle: bundle,
-    dataConverter: dataConverter(),
-    activities: createActivities(deps),
+    workflowId: `${inventory.cluster.name}/etcd/${taskQueue}`,
   });
-  const started = Date.now();
-  try {
-    const report = (await worker.runUntil(
-      temporal.client.workflow.execute('setupEtcdCluster', {
-        taskQueue,
-        workflowId: `${inventory.cluster.name}/etcd/${taskQueue}`,
-        args: [{ inventory, healthTimeoutSeconds: 60 }],
-      }),
-    )) as EtcdSetupReport;
-    return { report, ms: Date.now() - started };
-  } finally {
-    await deps.close();
-  }
+  return { report, ms };
 }
 
 const sh = async (host: string, cmd: string): Promise<string> => (await lab.exec(host, cmd)).stdout.trim();
