@@ -38,6 +38,10 @@ export const commandModules: CommandModule[] = [
     load: () => import('./gates.js'),
   },
   {
+    commands: { images: 'the images a cluster needs: list them, deliver them to hosts' },
+    load: () => import('./images.js'),
+  },
+  {
     commands: { inventory: 'check or convert an inventory without contacting any host' },
     load: () => import('./inventory.js'),
   },

@@ -1,0 +1,65 @@
+// Every image a cluster needs for a Kubernetes version, from the inventory alone (no host, no registry): kubeadm's
+// list under the cluster's imageRepository, the containerd sandbox image when the inventory names its own, the pod
+// network's images, and every image an addon registers. `images list` prints it; `images push` delivers it.
+//
+// Where an image is needed: control-plane images (and etcd's, stacked) on masters, the rest on every node; a host
+// that is only an etcd member runs etcd from packages and needs none. Pure and workflow-safe.
+import type { Host, Inventory } from '../inventory/schema.js';
+import { kubeadmImageList } from '../images/kubeadm-images.js';
+import { flannelImages } from '../templates/flannel.js';
+import { isMaster, isWorker } from './topology.js';
+import { sandboxImage } from './cluster-config.js';
+
+export interface ImageNeed {
+  /** Full reference as the kubelet and containerd will ask for it. */
+  ref: string;
+  /** Why it is needed: kubeadm, container-runtime (sandbox image), pod-network, or addon:<name>. */
+  source: string;
+  on: 'masters' | 'nodes';
+}
+
+/** An addon's images for a cluster (src/plan/addons*.ts registers one per addon it can install). */
+export type AddonImageProvider = (inv: Inventory, version: string) => readonly Omit<ImageNeed, 'source'>[];
+
+const addonProviders = new Map<string, AddonImageProvider>();
+
+/**
+ * An addon says which images it runs; `images list/push` include them for every inventory. Register at module load
+ * of the addon's planner (the same name again replaces the provider, so reloading a module is harmless).
+ */
+export function registerAddonImages(addon: string, provider: AddonImageProvider): void {
+  addonProviders.set(addon, provider);
+}
+
+export function planImageList(inv: Inventory, version: string = inv.cluster.kubernetesVersion): ImageNeed[] {
+  const c = inv.cluster;
+  const v = version.replace(/^v/, '');
+  const out: ImageNeed[] = kubeadmImageList(v, c.imageRepository, { etcd: c.etcd.mode === 'stacked' }).map((i) => ({
+    ref: i.ref,
+    source: 'kubeadm',
+    on: i.on,
+  }));
+  // containerd runs pod sandboxes from its own setting; kubeadm's pause is still listed (its preflight pulls it).
+  const sandbox = c.containerRuntime.sandboxImage === undefined ? undefined : sandboxImage(inv);
+  if (sandbox) out.push({ ref: sandbox, source: 'container-runtime', on: 'nodes' });
+  if (c.network.plugin === 'flannel') {
+    for (const ref of flannelImages(c.imageRepository)) out.push({ ref, source: 'pod-network', on: 'nodes' });
+  }
+  for (const [addon, provider] of [...addonProviders.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    for (const img of provider(inv, v)) out.push({ ...img, source: `addon:${addon}` });
+  }
+  // One entry per reference; a reference needed on every node covers masters too.
+  const byRef = new Map<string, ImageNeed>();
+  for (const n of out) {
+    const prev = byRef.get(n.ref);
+    if (!prev) byRef.set(n.ref, n);
+    else if (n.on === 'nodes') prev.on = 'nodes';
+  }
+  return [...byRef.values()];
+}
+
+/** The references `host` needs out of `list`: none on a host that is not a node. */
+export function imagesFor(host: Host, list: readonly ImageNeed[]): string[] {
+  if (!isMaster(host) && !isWorker(host)) return [];
+  return list.filter((i) => i.on === 'nodes' || isMaster(host)).map((i) => i.ref);
+}

@@ -1,0 +1,117 @@
+// The image list of a cluster, from the inventory alone: what `images list` prints and `images push` delivers.
+import { describe, expect, it } from 'vitest';
+import { kubeadmImageList } from '../../../src/images/kubeadm-images.js';
+import { Inventory, type InventoryInput } from '../../../src/inventory/schema.js';
+import { imagesFor, planImageList, registerAddonImages } from '../../../src/plan/images.js';
+
+const base: InventoryInput = {
+  cluster: {
+    name: 'prod',
+    kubernetesVersion: '1.34.12',
+    vip: { address: '10.10.0.100' },
+    imageRepository: 'mirror.example:5000/k8s',
+  },
+  hosts: [
+    { name: 'm1', address: '10.10.0.11', roles: ['primary-master'] },
+    { name: 'e1', address: '10.10.0.31', roles: ['etcd'] },
+    { name: 'w1', address: '10.10.0.21', roles: ['worker'] },
+  ],
+};
+const inv = (over: Partial<InventoryInput['cluster']> = {}) =>
+  Inventory.parse({ ...base, cluster: { ...base.cluster, ...over } });
+
+describe('kubeadmImageList', () => {
+  it('names what kubeadm 1.34.12 names, coredns one level deeper only under registry.k8s.io', () => {
+    expect(kubeadmImageList('1.34.12').map((i) => i.ref)).toEqual([
+      'registry.k8s.io/kube-apiserver:v1.34.12',
+      'registry.k8s.io/kube-controller-manager:v1.34.12',
+      'registry.k8s.io/kube-scheduler:v1.34.12',
+      'registry.k8s.io/kube-proxy:v1.34.12',
+      'registry.k8s.io/coredns/coredns:v1.12.1',
+      'registry.k8s.io/pause:3.10.1',
+      'registry.k8s.io/etcd:3.6.5-0',
+    ]);
+    expect(kubeadmImageList('v1.34.12', 'r.example/k8s/').map((i) => i.ref)).toContain('r.example/k8s/coredns:v1.12.1');
+  });
+
+  it('1.33 takes its own minor constants (read from the 1.33.13 kubeadm source)', () => {
+    expect(kubeadmImageList('1.33.13', 'r').map((i) => i.ref)).toEqual([
+      'r/kube-apiserver:v1.33.13',
+      'r/kube-controller-manager:v1.33.13',
+      'r/kube-scheduler:v1.33.13',
+      'r/kube-proxy:v1.33.13',
+      'r/coredns:v1.12.0',
+      'r/pause:3.10',
+      'r/etcd:3.5.24-0',
+    ]);
+  });
+
+  it('refuses a minor it has no table for, naming the ones it knows', () => {
+    expect(() => kubeadmImageList('1.40.0')).toThrow(/no image table for Kubernetes v1\.40\.0: kubeadm2ha knows 1\.28/);
+  });
+});
+
+describe('planImageList', () => {
+  it('external etcd: no etcd image; flannel from the imageRepository; control plane on masters only', () => {
+    const list = planImageList(inv());
+    expect(list.map((i) => [i.ref, i.on, i.source])).toEqual([
+      ['mirror.example:5000/k8s/kube-apiserver:v1.34.12', 'masters', 'kubeadm'],
+      ['mirror.example:5000/k8s/kube-controller-manager:v1.34.12', 'masters', 'kubeadm'],
+      ['mirror.example:5000/k8s/kube-scheduler:v1.34.12', 'masters', 'kubeadm'],
+      ['mirror.example:5000/k8s/kube-proxy:v1.34.12', 'nodes', 'kubeadm'],
+      ['mirror.example:5000/k8s/coredns:v1.12.1', 'nodes', 'kubeadm'],
+      ['mirror.example:5000/k8s/pause:3.10.1', 'nodes', 'kubeadm'],
+      ['mirror.example:5000/k8s/flannel:v0.28.10', 'nodes', 'pod-network'],
+    ]);
+  });
+
+  it('stacked etcd adds etcd on masters; --version changes every version-bound tag', () => {
+    const list = planImageList(inv({ etcd: { mode: 'stacked' } }), '1.33.13');
+    expect(list.filter((i) => i.ref.includes('/etcd:'))).toEqual([
+      { ref: 'mirror.example:5000/k8s/etcd:3.5.24-0', source: 'kubeadm', on: 'masters' },
+    ]);
+    expect(list.map((i) => i.ref)).toContain('mirror.example:5000/k8s/kube-proxy:v1.33.13');
+    expect(list.map((i) => i.ref)).toContain('mirror.example:5000/k8s/pause:3.10');
+  });
+
+  it('a sandbox image of its own is needed on every node; no pod network, no flannel', () => {
+    const list = planImageList(
+      inv({ network: { plugin: 'none' }, containerRuntime: { sandboxImage: 'other.example/pause:9' } }),
+    );
+    expect(list.find((i) => i.ref === 'other.example/pause:9')).toEqual({
+      ref: 'other.example/pause:9',
+      source: 'container-runtime',
+      on: 'nodes',
+    });
+    expect(list.some((i) => i.source === 'pod-network')).toBe(false);
+  });
+
+  it('addons register their images; a reference two sources need appears once, on the wider set of hosts', () => {
+    registerAddonImages('test-addon', (_inv, version) => [
+      { ref: `addons.example/metrics:${version}`, on: 'nodes' },
+      { ref: 'mirror.example:5000/k8s/kube-apiserver:v1.34.12', on: 'nodes' },
+    ]);
+    try {
+      const list = planImageList(inv());
+      expect(list.find((i) => i.ref === 'addons.example/metrics:1.34.12')?.source).toBe('addon:test-addon');
+      const api = list.filter((i) => i.ref.endsWith('/kube-apiserver:v1.34.12'));
+      expect(api).toEqual([{ ref: 'mirror.example:5000/k8s/kube-apiserver:v1.34.12', source: 'kubeadm', on: 'nodes' }]);
+    } finally {
+      registerAddonImages('test-addon', () => []);
+    }
+  });
+
+  it('per host: masters everything, workers the node images, a pure etcd host nothing', () => {
+    const i = inv();
+    const list = planImageList(i);
+    const [m1, e1, w1] = i.hosts;
+    expect(imagesFor(m1!, list)).toHaveLength(7);
+    expect(imagesFor(e1!, list)).toEqual([]);
+    expect(imagesFor(w1!, list).map((r) => r.split('/').pop())).toEqual([
+      'kube-proxy:v1.34.12',
+      'coredns:v1.12.1',
+      'pause:3.10.1',
+      'flannel:v0.28.10',
+    ]);
+  });
+});
