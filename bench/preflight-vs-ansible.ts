@@ -13,7 +13,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { probes } from '../src/activities/preflight-checks.js';
 import { loadInventory } from '../src/inventory/index.js';
 import type { Inventory } from '../src/inventory/schema.js';
-import { createLab, type Lab } from '../src/lab/index.js';
+import { createLab, type Lab } from '../lab/index.js';
 import { planPreflight } from '../src/plan/preflight.js';
 import type { PreflightReport } from '../src/plan/types.js';
 import { dataConverter } from '../src/temporal/data-converter.js';

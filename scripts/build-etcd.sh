@@ -6,7 +6,7 @@
 #
 # Why from source: kubeadm 1.33/1.34 refuse an external etcd older than 3.5.24 (preflight ExternalEtcdVersion) and
 # Debian 12 ships 3.4.23; etcd's release downloads are not reachable from our machines, the module proxy is. The
-# module that pins the version is test/lab/k8s/etcd (made by its pin-version.sh, committed with its go.sum). For
+# module that pins the version is lab/go/etcd (made by its pin-version.sh, committed with its go.sum). For
 # another version the module is generated into the cache first, trusting what the proxy serves on that first
 # download; the log says so.
 #
@@ -41,12 +41,12 @@ export GOWORK=off CGO_ENABLED=0 GOOS=linux
 export GOFLAGS="-mod=readonly -buildvcs=false"
 unset GOARCH # binaries for this machine's architecture; the cache path does not carry one
 
-src="$repo/test/lab/k8s/etcd"
+src="$repo/lab/go/etcd"
 pinned="$(sed -n 's/^ETCD_VERSION=//p' "$src/release.env" 2>/dev/null || true)"
 if [[ "$pinned" != "$version" ]]; then
   src="$dir/src"
-  log "test/lab/k8s/etcd pins etcd ${pinned:-nothing}, not $version; generating a module in $src (checksums trusted on first download)"
-  "$repo/test/lab/k8s/etcd/pin-version.sh" "$version" "$src"
+  log "lab/go/etcd pins etcd ${pinned:-nothing}, not $version; generating a module in $src (checksums trusted on first download)"
+  "$repo/lab/go/etcd/pin-version.sh" "$version" "$src"
 fi
 git_sha="$(sed -n 's/^ETCD_GIT_SHA=//p' "$src/release.env")"
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Build the lab's pod network from the Go module proxy, into a cache outside the clone:
-#   flanneld      flannel's daemon, github.com/flannel-io/flannel at the version test/lab/k8s/flannel pins
+#   flanneld      flannel's daemon, github.com/flannel-io/flannel at the version lab/go/flannel pins
 #   install-conf  flannel's atomic file installer (cmd/install_conf), which its init containers run
-#   flannel       the CNI plugin: ours (test/lab/k8s/flannel/cni-flannel), because the proxy refuses upstream's
+#   flannel       the CNI plugin: ours (lab/go/flannel/cni-flannel), because the proxy refuses upstream's
 # Prints the bin directory on stdout (progress goes to stderr). A rerun after a finished build returns at once.
 #
 # Usage: scripts/build-flannel.sh
@@ -17,7 +17,7 @@
 #   KUBEADM2HA_BUILD_NICE  nice level of the compiler (default 19: a cache warm-up must not starve tests or people)
 set -euo pipefail
 
-# Must match FLANNEL_VERSION in src/templates/flannel.ts and the require line of test/lab/k8s/flannel/go.mod.
+# Must match FLANNEL_VERSION in src/templates/flannel.ts and the require line of lab/go/flannel/go.mod.
 FLANNEL_VERSION=0.28.10
 BINARIES=(flanneld install-conf flannel)
 
@@ -32,7 +32,7 @@ command -v go >/dev/null || die "Go is not on PATH; building flanneld needs Go (
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/cache-build.sh"
-mod="$repo/test/lab/k8s/flannel"
+mod="$repo/lab/go/flannel"
 [[ -f "$mod/go.mod" ]] || die "$mod/go.mod is missing"
 
 export GOWORK=off CGO_ENABLED=0 GOOS=linux

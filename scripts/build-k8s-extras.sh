@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Build the non-Kubernetes binaries the lab's Kubernetes images need, into a cache outside the clone:
 #   pause    the upstream pause container's program (k8s.io/kubernetes build/pause/linux/pause.c), static, with gcc
-#   coredns  CoreDNS with the plugins kubeadm's Corefile uses (test/lab/k8s/extras/coredns)
-#   hello    the lab's test workload, a tiny HTTP server (test/lab/k8s/extras/hello)
+#   coredns  CoreDNS with the plugins kubeadm's Corefile uses (lab/go/extras/coredns)
+#   hello    the lab's test workload, a tiny HTTP server (lab/go/extras/hello)
 # Prints the bin directory on stdout (progress goes to stderr). A rerun after a finished build returns at once.
 #
 # Usage: scripts/build-k8s-extras.sh
@@ -37,8 +37,8 @@ command -v go >/dev/null || die "Go is not on PATH; building CoreDNS and locatin
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/cache-build.sh"
-extras="$repo/test/lab/k8s/extras"
-pause_mod="$repo/test/lab/k8s/$PAUSE_SOURCE_MODULE"
+extras="$repo/lab/go/extras"
+pause_mod="$repo/lab/go/$PAUSE_SOURCE_MODULE"
 [[ -f "$extras/go.mod" ]] || die "$extras/go.mod is missing"
 [[ -f "$pause_mod/go.mod" ]] || die "$pause_mod/go.mod is missing"
 
@@ -112,7 +112,8 @@ measured hello "$t0" "$c0"
 # Check the versions before publishing: a binary that reports another version is worse than no binary.
 reported="$("$tmp/pause" -v)"
 [[ "$reported" == "pause.c v$PAUSE_VERSION" ]] || die "pause -v says '$reported', expected 'pause.c v$PAUSE_VERSION'"
-reported="$("$tmp/coredns" -version | head -n1)"
+# sed, not head: head exits after one line and coredns may then die of SIGPIPE, failing the build under pipefail.
+reported="$("$tmp/coredns" -version | sed -n 1p)"
 [[ "$reported" == "CoreDNS-$COREDNS_VERSION" ]] || die "coredns -version says '$reported', expected CoreDNS-$COREDNS_VERSION"
 
 log "$key built in $((SECONDS - started)) s: $bin"

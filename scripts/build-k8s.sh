@@ -6,8 +6,8 @@
 # Usage: scripts/build-k8s.sh VERSION          e.g. 1.34.12 or v1.34.12
 #
 # Why from source: kubeadm and kubelet are not packaged for Debian 12 and release downloads are not reachable from
-# our machines; the module proxy is. The module that pins the version lives in test/lab/k8s/v<VERSION>/ (made by
-# test/lab/k8s/pin-version.sh, committed with its go.sum). For a version without one, the module is generated into
+# our machines; the module proxy is. The module that pins the version lives in lab/go/v<VERSION>/ (made by
+# lab/go/pin-version.sh, committed with its go.sum). For a version without one, the module is generated into
 # the cache first, trusting what the proxy serves on that first download; the log says so.
 #
 # Environment:
@@ -42,11 +42,11 @@ export GOWORK=off CGO_ENABLED=0 GOOS=linux
 export GOFLAGS="-mod=readonly -buildvcs=false"
 unset GOARCH # binaries for this machine's architecture; the cache path does not carry one
 
-src="$repo/test/lab/k8s/v$version"
+src="$repo/lab/go/v$version"
 if [[ ! -f "$src/go.mod" ]]; then
   src="$dir/src"
-  log "no pinned module for $version in test/lab/k8s; generating one in $src (checksums trusted on first download)"
-  "$repo/test/lab/k8s/pin-version.sh" "$version" "$src"
+  log "no pinned module for $version in lab/go; generating one in $src (checksums trusted on first download)"
+  "$repo/lab/go/pin-version.sh" "$version" "$src"
 fi
 
 # Stamp the version the way the Kubernetes release build does (hack/lib/version.sh). Unstamped binaries say

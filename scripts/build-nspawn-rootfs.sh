@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Build the Debian root filesystem that systemd-nspawn lab hosts boot (src/lab/nspawn), once, into a cache outside
+# Build the Debian root filesystem that systemd-nspawn lab hosts boot (lab/nspawn), once, into a cache outside
 # the clone keyed by everything that shapes it (package list, suite, hooks): a changed list is a new directory, never
 # a stale one. Prints the root fs directory on stdout (progress goes to stderr). A rerun after a finished build
 # returns at once; concurrent callers wait on the build's flock (scripts/lib/cache-build.sh).
 #
 # Hosts boot it read-only with an overlay each (systemd-nspawn --overlay), so it holds nothing per host: no SSH host
-# keys, an empty machine-id, no hostname. Those are written into each host's upper dir by src/lab/nspawn/host-files.ts.
+# keys, an empty machine-id, no hostname. Those are written into each host's upper dir by lab/nspawn/host-files.ts.
 #
 # Environment:
 #   KUBEADM2HA_CACHE_DIR   cache root (default $XDG_CACHE_HOME/kubeadm2ha, else ~/.cache/kubeadm2ha), as src/paths.ts

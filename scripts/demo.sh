@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-node bin/kubeadm2ha.js demo "$@"
+npx tsx lab/cli.ts demo "$@"

@@ -5,13 +5,13 @@
 # plugin). Each build script keys its cache by version, locks it, and returns at once when everything is there.
 # Images and .deb packages are made from these by the lab itself (seconds, cached too).
 #
-# On two idle cores a cold run takes about 25 minutes (see test/lab/k8s/README.md); a warm one well under a second.
+# On two idle cores a cold run takes about 25 minutes (see lab/k8s/README.md); a warm one well under a second.
 # KUBEADM2HA_SKIP_K8S=1 skips it (the real-Kubernetes tests then build on first use).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "${KUBEADM2HA_SKIP_K8S:-}" = 1 ] && exit 0
-version=$(sed -n "s/.*current: '\([0-9.]*\)'.*/\1/p" src/lab/k8s-binaries.ts)
-etcd_version=$(sed -n "s/.*ETCD_LAB_VERSION = '\([0-9.]*\)'.*/\1/p" src/lab/k8s/etcd-binaries.ts)
+version=$(sed -n "s/.*current: '\([0-9.]*\)'.*/\1/p" lab/k8s-binaries.ts)
+etcd_version=$(sed -n "s/.*ETCD_LAB_VERSION = '\([0-9.]*\)'.*/\1/p" lab/k8s/etcd-binaries.ts)
 t0=$SECONDS
 bash scripts/build-k8s.sh "$version" >/dev/null
 bash scripts/build-etcd.sh "$etcd_version" >/dev/null

@@ -2,7 +2,7 @@
 // host's apt offers) and the upgrade planner (which names the Kubernetes packages of a target version).
 
 /** pkgs.k8s.io's Debian revision for every release it publishes (1.34.12 -> 1.34.12-1.1); the lab's mirror
- * builds its packages with the same one (src/lab/k8s/debs.ts). */
+ * builds its packages with the same one (lab/k8s/debs.ts). */
 export const K8S_PACKAGE_REVISION = '1.1';
 
 /** The Debian/Ubuntu package version whose upstream part is exactly `upstream`, in the order given. */

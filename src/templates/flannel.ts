@@ -14,7 +14,7 @@
 import { stringify } from 'yaml';
 import { hasHostBits, parseCidr } from '../inventory/ipv4.js';
 
-/** The flannel release the lab builds (scripts/build-flannel.sh, test/lab/k8s/flannel/go.mod pin the same). */
+/** The flannel release the lab builds (scripts/build-flannel.sh, lab/go/flannel/go.mod pin the same). */
 export const FLANNEL_VERSION = '0.28.10';
 export const FLANNEL_NAMESPACE = 'kube-flannel';
 /** Image name and tag under the cluster's imageRepository. */

@@ -5,7 +5,7 @@ import { createKubernetesBackupActivities } from '../../src/activities/kubernete
 import { createSshDeps } from '../../src/activities/ssh-deps.js';
 import { sshTrustOf } from '../../src/activities/ssh-trust.js';
 import { loadInventory } from '../../src/inventory/index.js';
-import { createLab, type Lab } from '../../src/lab/index.js';
+import { createLab, type Lab } from '../../lab/index.js';
 import { targetOf } from '../../src/plan/topology.js';
 import type { HostContext } from '../../src/plan/types.js';
 

@@ -4,8 +4,8 @@
 // chain only under --verbose. The real bin script, an embedded worker, the run's Temporal server.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLab, type Lab } from '../../src/lab/index.js';
-import { writeLabInventory } from '../../src/lab/inventory.js';
+import { createLab, type Lab } from '../../lab/index.js';
+import { writeLabInventory } from '../../lab/inventory.js';
 import { cli } from './cli-process.js';
 import { temporalAddress, uniqueQueue } from './helpers.js';
 

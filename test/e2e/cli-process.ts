@@ -3,8 +3,8 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Lab } from '../../src/lab/index.js';
-import { netnsName } from '../../src/lab/names.js';
+import type { Lab } from '../../lab/index.js';
+import { netnsName } from '../../lab/names.js';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..');

@@ -5,7 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PreflightReport, Progress } from '../../src/plan/types.js';
-import { createLab, type Lab } from '../../src/lab/index.js';
+import { createLab, type Lab } from '../../lab/index.js';
 import { dataConverter } from '../../src/temporal/data-converter.js';
 import { progressQuery } from '../../src/workflows/messages.js';
 import { cli, killed, setFrozen as freeze, started } from './cli-process.js';

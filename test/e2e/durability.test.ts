@@ -10,7 +10,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadInventory } from '../../src/inventory/index.js';
 import type { Inventory } from '../../src/inventory/schema.js';
-import { createLab, type Lab } from '../../src/lab/index.js';
+import { createLab, type Lab } from '../../lab/index.js';
 import { planPreflight } from '../../src/plan/preflight.js';
 import type { PreflightReport } from '../../src/plan/types.js';
 import { dataConverter } from '../../src/temporal/data-converter.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadInventory } from '../../src/inventory/index.js';
 import type { Inventory } from '../../src/inventory/schema.js';
-import { createLab, type Lab } from '../../src/lab/index.js';
+import { createLab, type Lab } from '../../lab/index.js';
 import { planPreflight } from '../../src/plan/preflight.js';
 import type { CheckResult, PreflightReport } from '../../src/plan/types.js';
 import { createKubeadmHaWorker } from '../../src/worker.js';

@@ -9,7 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadInventory } from '../../src/inventory/index.js';
 import type { Inventory } from '../../src/inventory/schema.js';
-import { createLab, type Lab } from '../../src/lab/index.js';
+import { createLab, type Lab } from '../../lab/index.js';
 import type { PreflightReport } from '../../src/plan/types.js';
 import { createKubeadmHaWorker } from '../../src/worker.js';
 import { sshTrustOf, type SshTrust } from '../../src/activities/ssh-trust.js';

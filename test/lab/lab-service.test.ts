@@ -5,8 +5,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listensOn, startLabService, stopLabServicesSync } from '../../src/lab/lab-service.js';
-import { isAlive, procId } from '../../src/lab/proc.js';
+import { listensOn, startLabService, stopLabServicesSync } from '../../lab/lab-service.js';
+import { isAlive, procId } from '../../lab/proc.js';
 
 let dir: string;
 

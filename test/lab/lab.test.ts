@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Inventory, SshSettings } from '../../src/inventory/schema.js';
-import { cleanupStaleLabs, createLab, destroyLabById, labStatus, type Lab } from '../../src/lab/index.js';
+import { cleanupStaleLabs, createLab, destroyLabById, labStatus, type Lab } from '../../lab/index.js';
 import { SshPool } from '../../src/ssh/index.js';
 import { capture } from '../support/tcpdump.js';
 import { alive, holdLab, leftovers, snapshot, ssh } from '../support/lab-state.js';

@@ -3,7 +3,7 @@
 // the host (its whole process group), so a retry cannot overlap the attempt it replaces. Real sshd on lab hosts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CommandFailedError, HostUnreachableError } from '../../src/errors.js';
-import { createLab, type Lab } from '../../src/lab/index.js';
+import { createLab, type Lab } from '../../lab/index.js';
 import { MAX_STDOUT_BYTES } from '../../src/ssh/exec.js';
 import type { SshPool } from '../../src/ssh/index.js';
 import { countProcesses, labPool, pollUntil, target } from './helpers.js';

@@ -2,7 +2,7 @@
 // name, and polling with a deadline instead of sleeps.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Lab } from '../../src/lab/index.js';
+import type { Lab } from '../../lab/index.js';
 import { SshSettings } from '../../src/inventory/schema.js';
 import { SshPool, type SshPoolOptions, type SshTarget } from '../../src/ssh/index.js';
 import type { z } from 'zod';

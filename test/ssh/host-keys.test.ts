@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLab, type Lab } from '../../src/lab/index.js';
+import { createLab, type Lab } from '../../lab/index.js';
 import { FailureType, HostKeyMismatchError, HostKeyUnknownError } from '../../src/errors.js';
 import { fingerprint } from '../../src/ssh/index.js';
 import { labPool, target, type SshSettingsInput } from './helpers.js';

@@ -2,7 +2,7 @@
 // and nothing in them may run. Every injection attempt would touch a marker or delete a canary on the host; the
 // host is checked directly (lab.exec, not ssh) afterwards.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLab, type Lab } from '../../src/lab/index.js';
+import { createLab, type Lab } from '../../lab/index.js';
 import { shellCommand, type HostSession, type SshPool } from '../../src/ssh/index.js';
 import { labPool, shq, target } from './helpers.js';
 

@@ -4,7 +4,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLab, type Lab, type LabHost } from '../../src/lab/index.js';
+import { createLab, type Lab, type LabHost } from '../../lab/index.js';
 import { HostKeyUnknownError, KubeadmHaError } from '../../src/errors.js';
 import { labPool, target } from './helpers.js';
 

@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLab, type Lab } from '../../src/lab/index.js';
+import { createLab, type Lab } from '../../lab/index.js';
 import { CommandFailedError, CommandTimeoutError, HostUnreachableError } from '../../src/errors.js';
 import type { SshPool } from '../../src/ssh/index.js';
 import { countProcesses, killSshConnection, labPool, pollUntil, target } from './helpers.js';

@@ -2,7 +2,7 @@
 // sudo would ask for a password (or who has no sudo, or a host without sudo) gets a clear, non-retryable error at
 // once, and nothing runs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLab, type Lab } from '../../src/lab/index.js';
+import { createLab, type Lab } from '../../lab/index.js';
 import { CommandTimeoutError, FailureType } from '../../src/errors.js';
 import { SudoUnavailableError } from '../../src/ssh/sudo.js';
 import type { SshPool } from '../../src/ssh/index.js';

@@ -3,9 +3,9 @@
 // from the lab mirror, the join secrets passed host to host, worker JoinConfigurations, waiting for Ready nodes, a
 // hello pod on a chosen node, and the traffic capture on the lab bridge. Secrets never reach test output: commands
 // go through the redacting lab shell.
-import type { K8sLab } from '../../src/lab/k8s/k8s-lab.js';
-import { writeFileCommand } from '../../src/lab/k8s/node.js';
-import { bridgeName, vethName } from '../../src/lab/names.js';
+import type { K8sLab } from '../../lab/k8s/k8s-lab.js';
+import { writeFileCommand } from '../../lab/k8s/node.js';
+import { bridgeName, vethName } from '../../lab/names.js';
 import { labShell, redactSecrets } from './lab-shell.js';
 import { pollUntil } from './poll.js';
 import { capture, type Capture } from './tcpdump.js';

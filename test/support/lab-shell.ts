@@ -1,6 +1,6 @@
 // Commands on lab hosts whose failures may carry cluster secrets (bootstrap tokens, certificate keys, PEM blocks):
 // the error is redacted before it reaches test output, as the product's logs are.
-import type { Lab } from '../../src/lab/index.js';
+import type { Lab } from '../../lab/index.js';
 
 export function redactSecrets(text: string): string {
   return text

@@ -18,7 +18,7 @@ import {
 import { check } from '../../src/cli/commands/certs.js';
 import { status } from '../../src/cli/commands/runs.js';
 import { Inventory } from '../../src/inventory/schema.js';
-import { createLab, type Lab } from '../../src/lab/index.js';
+import { createLab, type Lab } from '../../lab/index.js';
 import type { EtcdRenewalReport, RenewEtcdInput } from '../../src/plan/cert-renewal.js';
 import { CERTS_MEMO_MIN_DAYS_LEFT, type CertReport, type CertsInput } from '../../src/plan/certs.js';
 import { createCa, issueCertificate, type CertificateAndKey } from '../../src/pki/index.js';

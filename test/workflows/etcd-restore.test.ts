@@ -15,7 +15,7 @@ import type { EtcdSnapshotResult } from '../../src/activities/etcd-snapshot.js';
 import { sha256File } from '../../src/activities/snapshot-store.js';
 import { loadInventory } from '../../src/inventory/index.js';
 import type { Inventory } from '../../src/inventory/schema.js';
-import { createLab, type Lab } from '../../src/lab/index.js';
+import { createLab, type Lab } from '../../lab/index.js';
 import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
 import { CODEC_ENV } from '../../src/temporal/data-converter.js';
 import { readActivityLog, type ActivityLogEntry } from '../../src/worker/activity-log.js';

@@ -21,7 +21,7 @@ import { createSshDeps } from '../../src/activities/ssh-deps.js';
 import { sshTrustOf } from '../../src/activities/ssh-trust.js';
 import { loadInventory } from '../../src/inventory/index.js';
 import type { Inventory } from '../../src/inventory/schema.js';
-import { createLab, type Lab } from '../../src/lab/index.js';
+import { createLab, type Lab } from '../../lab/index.js';
 import type { EtcdSetupReport } from '../../src/plan/etcd.js';
 import type { HostPhase, Runbook } from '../../src/plan/runbook.js';
 import { loadWorkflowBundle } from '../../src/temporal/bundle.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { WorkflowBundleOption } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Inventory } from '../../src/inventory/schema.js';
-import { createK8sLab, type K8sLab } from '../../src/lab/k8s/k8s-lab.js';
+import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
 import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
 import { CODEC_ENV } from '../../src/temporal/data-converter.js';
 import type { RunbookResult } from '../../src/workflows/runbook.js';
@@ -47,7 +47,7 @@ beforeAll(async () => {
   inv = Inventory.parse(
     lab.inventory({
       cluster: {
-        // Lab-only settings, as in test/lab/k8s/setup-activities.test.ts (see test/lab/k8s/README.md). The
+        // Lab-only settings, as in test/lab/k8s/setup-activities.test.ts (see lab/k8s/README.md). The
         // workflow checks its input with the inventory rules, which refuse pod and Service ranges inside the hosts'
         // subnet: so the hosts' subnet is declared as the lower /25 (hosts .11+, VIP .100), pods keep the lab's
         // /28s (.128/26 for 3 hosts) and Services take .240/28, all still inside the lab's own /24.

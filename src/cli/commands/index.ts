@@ -24,10 +24,6 @@ export const commandModules: CommandModule[] = [
     },
     load: () => import('./codec.js'),
   },
-  {
-    commands: { demo: 'run preflight against a local lab of SSH hosts on the local Temporal server' },
-    load: () => import('./demo.js'),
-  },
   { commands: { etcd: 'the external etcd cluster' }, load: () => import('./etcd.js') },
   {
     commands: {
@@ -44,10 +40,6 @@ export const commandModules: CommandModule[] = [
   {
     commands: { inventory: 'check or convert an inventory without contacting any host' },
     load: () => import('./inventory.js'),
-  },
-  {
-    commands: { lab: 'SSH hosts in network namespaces on this machine, for trying kubeadm2ha (needs root)' },
-    load: () => import('./lab.js'),
   },
   {
     commands: { preflight: 'check every host against the kubeadm prerequisites (read-only)' },

@@ -8,12 +8,12 @@ import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { madisonEntries, parseEtcdVersion, pickVersion } from '../../../src/activities/etcd.js';
-import { createLab, type Lab, type LabHost } from '../../../src/lab/index.js';
-import { hostDir } from '../../../src/lab/host-files.js';
-import { ensureK8sBinaries, K8S_LAB_VERSIONS } from '../../../src/lab/k8s-binaries.js';
-import { ensureEtcdBinaries, ETCD_LAB_VERSION, EtcdBuildError } from '../../../src/lab/k8s/etcd-binaries.js';
-import { buildEtcdDebs, etcdDebVersion, type EtcdDebs } from '../../../src/lab/k8s/etcd-debs.js';
-import { run } from '../../../src/lab/proc.js';
+import { createLab, type Lab, type LabHost } from '../../../lab/index.js';
+import { hostDir } from '../../../lab/host-files.js';
+import { ensureK8sBinaries, K8S_LAB_VERSIONS } from '../../../lab/k8s-binaries.js';
+import { ensureEtcdBinaries, ETCD_LAB_VERSION, EtcdBuildError } from '../../../lab/k8s/etcd-binaries.js';
+import { buildEtcdDebs, etcdDebVersion, type EtcdDebs } from '../../../lab/k8s/etcd-debs.js';
+import { run } from '../../../lab/proc.js';
 import { quote, shellCommand } from '../../../src/ssh/quote.js';
 import { pollUntil } from '../../support/poll.js';
 

@@ -7,9 +7,9 @@ import { chmod, copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promi
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLab, type Lab, type LabHost } from '../../../src/lab/index.js';
-import { hostDir } from '../../../src/lab/host-files.js';
-import { ensureK8sExtras, K8sExtrasBuildError, type K8sExtras } from '../../../src/lab/k8s/extras.js';
+import { createLab, type Lab, type LabHost } from '../../../lab/index.js';
+import { hostDir } from '../../../lab/host-files.js';
+import { ensureK8sExtras, K8sExtrasBuildError, type K8sExtras } from '../../../lab/k8s/extras.js';
 import { quote, shellCommand } from '../../../src/ssh/quote.js';
 import { pollUntil } from '../../support/poll.js';
 

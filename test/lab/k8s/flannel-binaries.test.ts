@@ -7,10 +7,10 @@ import { chmod, copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLab, type Lab } from '../../../src/lab/index.js';
-import { hostDir } from '../../../src/lab/host-files.js';
-import { ensureFlannelBinaries, type FlannelBinaries } from '../../../src/lab/k8s/flannel-binaries.js';
-import { writeFileCommand } from '../../../src/lab/k8s/node.js';
+import { createLab, type Lab } from '../../../lab/index.js';
+import { hostDir } from '../../../lab/host-files.js';
+import { ensureFlannelBinaries, type FlannelBinaries } from '../../../lab/k8s/flannel-binaries.js';
+import { writeFileCommand } from '../../../lab/k8s/node.js';
 import { quote } from '../../../src/ssh/quote.js';
 import { FLANNEL_VERSION } from '../../../src/templates/flannel.js';
 

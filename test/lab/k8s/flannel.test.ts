@@ -6,9 +6,9 @@
 // pod IP through flannel's vxlan device, seen as VXLAN packets between the two hosts on the lab bridge, while no
 // pod address ever appears unencapsulated there and nothing leaves the lab's /24. Nothing here is a stand-in.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createK8sLab, type K8sLab } from '../../../src/lab/k8s/k8s-lab.js';
-import { vethName } from '../../../src/lab/names.js';
-import { LAB_COMPONENT_CONFIGS, writeFileCommand } from '../../../src/lab/k8s/node.js';
+import { createK8sLab, type K8sLab } from '../../../lab/k8s/k8s-lab.js';
+import { vethName } from '../../../lab/names.js';
+import { LAB_COMPONENT_CONFIGS, writeFileCommand } from '../../../lab/k8s/node.js';
 import { flannelImages, flannelManifest, type FlannelValues } from '../../../src/templates/flannel.js';
 import {
   ADMIN,

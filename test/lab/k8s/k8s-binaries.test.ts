@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureK8sBinaries, K8S_BINARIES, K8S_LAB_VERSIONS, K8sBuildError } from '../../../src/lab/k8s-binaries.js';
+import { ensureK8sBinaries, K8S_BINARIES, K8S_LAB_VERSIONS, K8sBuildError } from '../../../lab/k8s-binaries.js';
 
 const run = promisify(execFile);
 const quiet = (): void => {};

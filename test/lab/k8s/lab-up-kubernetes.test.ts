@@ -1,4 +1,4 @@
-// The developer command: `lab up --kubernetes` brings up the real-Kubernetes variant that outlives the command
+// The developer command: `npm run lab -- up --kubernetes` (lab/cli.ts) brings up the real-Kubernetes variant that outlives the command
 // (its registry and apt mirror are detached processes too), prints where everything is, and `lab down` from another
 // process removes hosts, registry and mirror alike.
 import { execFile } from 'node:child_process';
@@ -6,19 +6,20 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isAlive, type ProcId } from '../../../src/lab/proc.js';
+import { isAlive, type ProcId } from '../../../lab/proc.js';
 
 const run = promisify(execFile);
-const CLI = ['bin/kubeadm2ha.js'];
+// The lab's own CLI through tsx, as `npm run lab` runs it (the lab is not part of the published kubeadm2ha CLI).
+const CLI = ['--import', 'tsx', 'lab/cli.ts'];
 let labId: number | undefined;
 
 afterAll(async () => {
-  if (labId !== undefined) await run(process.execPath, [...CLI, 'lab', 'down', '--id', String(labId)]).catch(() => {});
+  if (labId !== undefined) await run(process.execPath, [...CLI, 'down', '--id', String(labId)]).catch(() => {});
 });
 
-describe('kubeadm2ha lab up --kubernetes', () => {
+describe('npm run lab -- up --kubernetes', () => {
   it('starts a detached Kubernetes lab with registry and mirror, and lab down removes all of it', async () => {
-    const { stdout } = await run(process.execPath, [...CLI, 'lab', 'up', '--kubernetes', '--hosts', '2', '--json'], {
+    const { stdout } = await run(process.execPath, [...CLI, 'up', '--kubernetes', '--hosts', '2', '--json'], {
       timeout: 600_000,
       maxBuffer: 16 << 20,
     });
@@ -49,7 +50,7 @@ describe('kubeadm2ha lab up --kubernetes', () => {
     );
     expect(services.every(isAlive)).toBe(true);
 
-    await run(process.execPath, [...CLI, 'lab', 'down', '--id', String(out.id)]);
+    await run(process.execPath, [...CLI, 'down', '--id', String(out.id)]);
     labId = undefined;
     expect(services.some(isAlive)).toBe(false);
     expect(existsSync(out.dir)).toBe(false);

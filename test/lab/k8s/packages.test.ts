@@ -6,18 +6,18 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLab, type Lab } from '../../../src/lab/index.js';
-import { buildK8sDebs, K8S_DEB_PACKAGES, type K8sDebs } from '../../../src/lab/k8s/debs.js';
-import { writeAptRepo, type AptRepo } from '../../../src/lab/k8s/apt-repo.js';
+import { createLab, type Lab } from '../../../lab/index.js';
+import { buildK8sDebs, K8S_DEB_PACKAGES, type K8sDebs } from '../../../lab/k8s/debs.js';
+import { writeAptRepo, type AptRepo } from '../../../lab/k8s/apt-repo.js';
 import {
   MIRROR_KEYRING_PATH,
   MIRROR_SOURCES_PATH,
   mirrorOnlyAptScript,
   startAptMirror,
   type AptMirror,
-} from '../../../src/lab/k8s/apt-mirror.js';
-import { ensureK8sBinaries, K8S_LAB_VERSIONS } from '../../../src/lab/k8s-binaries.js';
-import { run } from '../../../src/lab/proc.js';
+} from '../../../lab/k8s/apt-mirror.js';
+import { ensureK8sBinaries, K8S_LAB_VERSIONS } from '../../../lab/k8s-binaries.js';
+import { run } from '../../../lab/proc.js';
 import { cacheDir } from '../../../src/paths.js';
 import { pollUntil } from '../../support/poll.js';
 

@@ -9,8 +9,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCa, issueCertificate } from '../../../src/pki/index.js';
-import { createK8sLab, type K8sLab } from '../../../src/lab/k8s/k8s-lab.js';
-import { LAB_COMPONENT_CONFIGS, writeFileCommand } from '../../../src/lab/k8s/node.js';
+import { createK8sLab, type K8sLab } from '../../../lab/k8s/k8s-lab.js';
+import { LAB_COMPONENT_CONFIGS, writeFileCommand } from '../../../lab/k8s/node.js';
 import { quote } from '../../../src/ssh/quote.js';
 import {
   ADMIN,
@@ -43,7 +43,7 @@ async function timed<T>(what: string, f: () => Promise<T>): Promise<T> {
   return v;
 }
 
-// KUBEADM2HA_KEEP_LAB=1 leaves the lab up after the run, for a look around (`kubeadm2ha lab down --id N` removes it).
+// KUBEADM2HA_KEEP_LAB=1 leaves the lab up after the run, for a look around (`npm run lab -- down --id N` removes it).
 const keep = process.env.KUBEADM2HA_KEEP_LAB === '1';
 
 // Everything the cluster does is captured on the lab bridge: nothing may be addressed outside the lab's /24.

@@ -16,7 +16,7 @@ import { createKubeApiActivities } from '../../../src/activities/kube-api.js';
 import { createPkiActivities } from '../../../src/activities/pki.js';
 import { LocalPkiStore } from '../../../src/activities/pki-store.js';
 import { Inventory } from '../../../src/inventory/schema.js';
-import { createK8sLab, type K8sLab } from '../../../src/lab/k8s/k8s-lab.js';
+import { createK8sLab, type K8sLab } from '../../../lab/k8s/k8s-lab.js';
 import {
   joinSettings,
   keepalivedSettings,
@@ -91,7 +91,7 @@ beforeAll(async () => {
     lab.inventory({
       cluster: {
         // The lab's hosts are network namespaces: cgroupfs (no systemd), no CAP_SYS_RESOURCE for runc, the machine's
-        // nf_conntrack_max read-only, and a /28 of pods per host in the lab's /24 (see test/lab/k8s/README.md).
+        // nf_conntrack_max read-only, and a /28 of pods per host in the lab's /24 (see lab/k8s/README.md).
         network: { plugin: 'none' },
         nodeCidrMaskSize: 28,
         containerRuntime: {

@@ -2,8 +2,8 @@
 // pod from <imageRepository>/etcd:<tag>. One host, plain commands: init with the lab's etcd 3.6.5 image, etcd
 // answers inside its pod, the node is Ready, and `kubeadm reset` removes the member's data.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createK8sLab, type K8sLab } from '../../../src/lab/k8s/k8s-lab.js';
-import { LAB_COMPONENT_CONFIGS, writeFileCommand } from '../../../src/lab/k8s/node.js';
+import { createK8sLab, type K8sLab } from '../../../lab/k8s/k8s-lab.js';
+import { LAB_COMPONENT_CONFIGS, writeFileCommand } from '../../../lab/k8s/node.js';
 import { labShell } from '../../support/lab-shell.js';
 import { pollUntil } from '../../support/poll.js';
 

@@ -3,9 +3,9 @@
 // cached (the test command builds only the current version: the older one is another ~9 minutes cold).
 import { existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { K8S_LAB_VERSIONS } from '../../../src/lab/k8s-binaries.js';
-import { createK8sLab, type K8sLab } from '../../../src/lab/k8s/k8s-lab.js';
-import { writeFileCommand } from '../../../src/lab/k8s/node.js';
+import { K8S_LAB_VERSIONS } from '../../../lab/k8s-binaries.js';
+import { createK8sLab, type K8sLab } from '../../../lab/k8s/k8s-lab.js';
+import { writeFileCommand } from '../../../lab/k8s/node.js';
 import { cacheDir } from '../../../src/paths.js';
 import { labShell } from '../../support/lab-shell.js';
 

@@ -10,7 +10,7 @@ import type { WorkflowBundleOption } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadInventory } from '../../../src/inventory/index.js';
 import type { Inventory } from '../../../src/inventory/schema.js';
-import { createNspawnLab, type NspawnLab } from '../../../src/lab/nspawn/index.js';
+import { createNspawnLab, type NspawnLab } from '../../../lab/nspawn/index.js';
 import type { EtcdSetupReport } from '../../../src/plan/etcd.js';
 import { loadWorkflowBundle } from '../../../src/temporal/bundle.js';
 import { connectTemporal, uniqueQueue } from '../../e2e/helpers.js';

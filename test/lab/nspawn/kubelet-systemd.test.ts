@@ -2,17 +2,17 @@
 // driver and containerd configured by our template (SystemdCgroup = true). Standalone (no API server: kubeadm init
 // on nspawn hosts is not done yet), so "runs" means: the unit stays active, its ContainerManager started (the QoS
 // slices exist in every v1 controller of the host's own cgroup), /healthz answers ok. The sysctls the kubelet
-// wants are stand-ins in the guest (src/lab/nspawn/kubelet.ts); the machine's own values must not move.
+// wants are stand-ins in the guest (lab/nspawn/kubelet.ts); the machine's own values must not move.
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectServiceManager } from '../../../src/activities/services/index.js';
 import { Inventory, SshSettings } from '../../../src/inventory/schema.js';
-import { ensureK8sBinaries, K8S_LAB_VERSIONS } from '../../../src/lab/k8s-binaries.js';
-import { ensureK8sExtras } from '../../../src/lab/k8s/extras.js';
-import { ensureK8sImages } from '../../../src/lab/k8s/images.js';
-import { cgroupName } from '../../../src/lab/nspawn/cgroups.js';
-import { createNspawnLab, type NspawnLab } from '../../../src/lab/nspawn/index.js';
-import { KUBELET_SYSCTL_STAND_INS, prepareKubeletHost } from '../../../src/lab/nspawn/kubelet.js';
+import { ensureK8sBinaries, K8S_LAB_VERSIONS } from '../../../lab/k8s-binaries.js';
+import { ensureK8sExtras } from '../../../lab/k8s/extras.js';
+import { ensureK8sImages } from '../../../lab/k8s/images.js';
+import { cgroupName } from '../../../lab/nspawn/cgroups.js';
+import { createNspawnLab, type NspawnLab } from '../../../lab/nspawn/index.js';
+import { KUBELET_SYSCTL_STAND_INS, prepareKubeletHost } from '../../../lab/nspawn/kubelet.js';
 import { SshPool } from '../../../src/ssh/index.js';
 import { CONTAINERD_CONFIG, renderContainerdConfig } from '../../../src/templates/containerd.js';
 import { pollUntil } from '../../support/poll.js';

@@ -3,8 +3,8 @@
 // after the creator is SIGKILLed.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupStaleLabs } from '../../../src/lab/index.js';
-import { createNspawnLab, type NspawnLab } from '../../../src/lab/nspawn/index.js';
+import { cleanupStaleLabs } from '../../../lab/index.js';
+import { createNspawnLab, type NspawnLab } from '../../../lab/nspawn/index.js';
 import { pollUntil } from '../../support/poll.js';
 import { alive, holdLab, leftovers, snapshot, ssh } from '../../support/lab-state.js';
 

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectServiceManager, type ServiceManager } from '../../../src/activities/services/index.js';
 import { Inventory, SshSettings } from '../../../src/inventory/schema.js';
-import { createNspawnLab, type NspawnLab } from '../../../src/lab/nspawn/index.js';
+import { createNspawnLab, type NspawnLab } from '../../../lab/nspawn/index.js';
 import { SshPool, type HostSession } from '../../../src/ssh/index.js';
 import { renderContainerdConfig, CONTAINERD_CONFIG } from '../../../src/templates/containerd.js';
 import {

@@ -20,9 +20,26 @@ describe('CLI command table', () => {
     await registerCommands(program, ['etcd', 'setup', '--dry-run']);
     const etcd = program.commands.find((c) => c.name() === 'etcd');
     expect(etcd?.commands.map((c) => c.name())).toContain('setup');
-    expect(program.commands.find((c) => c.name() === 'lab')?.commands).toEqual([]);
+    expect(program.commands.find((c) => c.name() === 'certs')?.commands).toEqual([]);
     expect(program.commands.map((c) => c.name()).sort()).toEqual(
       commandModules.flatMap((m) => Object.keys(m.commands)).sort(),
     );
+  });
+});
+
+describe('the published package', () => {
+  it('holds no lab: package.json files lists bin, dist and docs only, and no product module imports lab/', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { execFileSync } = await import('node:child_process');
+    const pkg = JSON.parse(await readFile('package.json', 'utf8')) as { files?: string[] };
+    expect(pkg.files).toEqual(['bin', 'dist', 'README.md']);
+    // git grep exits 1 when nothing matches: that is the passing case.
+    let hits = '';
+    try {
+      hits = execFileSync('git', ['grep', '-lE', String.raw`from '(\.\./)+lab/`, '--', 'src'], { encoding: 'utf8' });
+    } catch (err) {
+      if ((err as { status?: number }).status !== 1) throw err;
+    }
+    expect(hits).toBe('');
   });
 });

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FailureType } from '../../../src/errors.js';
 import { buildImage, readImageLayout, type BuiltImage } from '../../../src/images/oci-layout.js';
 import { parseImageRef, pushImage, remoteManifestDigest, RegistryError } from '../../../src/images/registry-client.js';
-import { startLabRegistry, type LabRegistry } from '../../../src/lab/k8s/registry-server.js';
+import { startLabRegistry, type LabRegistry } from '../../../lab/k8s/registry-server.js';
 
 const run = promisify(execFile);
 

@@ -13,9 +13,9 @@ import {
   k8sDebVersion,
   previousMinorFloor,
   sha256File,
-} from '../../../src/lab/k8s/debs.js';
-import { parsePackages, writeAptRepo } from '../../../src/lab/k8s/apt-repo.js';
-import { aptSourceLine, mirrorOnlyAptScript } from '../../../src/lab/k8s/apt-mirror.js';
+} from '../../../lab/k8s/debs.js';
+import { parsePackages, writeAptRepo } from '../../../lab/k8s/apt-repo.js';
+import { aptSourceLine, mirrorOnlyAptScript } from '../../../lab/k8s/apt-mirror.js';
 
 const pexec = promisify(execFile);
 

@@ -2,7 +2,7 @@
 // same Debian packages, or one path works and the other breaks on a fresh machine.
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { LAB_PACKAGES } from '../../../src/lab/packages.js';
+import { LAB_PACKAGES } from '../../../lab/packages.js';
 
 describe('lab packages', () => {
   it('scripts/setup.sh installs exactly LAB_PACKAGES', async () => {

@@ -28,7 +28,7 @@ import {
   renderJoinConfiguration,
 } from '../../../src/templates/kubeadm.js';
 import { renderHaproxyCfg, renderNginxConf } from '../../../src/templates/load-balancer.js';
-import { K8S_LAB_VERSIONS } from '../../../src/lab/k8s-binaries.js';
+import { K8S_LAB_VERSIONS } from '../../../lab/k8s-binaries.js';
 import { cacheDir } from '../../../src/paths.js';
 
 const run = promisify(execFile);
