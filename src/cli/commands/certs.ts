@@ -2,10 +2,7 @@
 // workflow, exit 1 when any is under the threshold) or daily (a Temporal Schedule starting that workflow); and
 // renewal of the external etcd members' certificates, one member at a time behind health gates.
 import type { Command } from 'commander';
-import { sshTrustOf } from '../../activities/ssh-trust.js';
 import { InvalidInputError } from '../../errors.js';
-import { formatWarning, loadInventory } from '../../inventory/index.js';
-import type { Inventory } from '../../inventory/schema.js';
 import {
   describeCertsPlan,
   formatCertTable,
@@ -27,20 +24,17 @@ import {
   ensureCertsSchedule,
   formatCertsSchedule,
 } from '../certs-schedule.js';
-import {
-  addOperationOptions,
-  addRunbookOptions,
-  onFailureFlag,
-  operationContext,
-  type OperationFlags,
-} from '../context.js';
+import { addOperationOptions, addRunbookOptions, onFailureFlag, operationContext } from '../context.js';
 import { describeRunbook } from '../../plan/runbook.js';
-import { runOperation } from '../operation.js';
+import {
+  addInventoryOption,
+  loadInventoryFile,
+  runInventoryOperation,
+  type InventoryFlags,
+} from '../inventory-operation.js';
 
-interface CertsFlags extends OperationFlags {
-  inventory: string;
+interface CertsFlags extends InventoryFlags {
   thresholdDays: string;
-  dryRun?: boolean;
 }
 
 interface ScheduleFlags extends CertsFlags {
@@ -59,53 +53,31 @@ function thresholdOf(flags: { thresholdDays: string }): number {
   return n;
 }
 
-async function inventoryOf(path: string): Promise<Inventory> {
-  const { inventory, warnings } = await loadInventory(path);
-  for (const w of warnings) process.stderr.write(`warning: ${formatWarning(w)}\n`);
-  return inventory;
+export function check(flags: CertsFlags): Promise<CertReport | undefined> {
+  return runInventoryOperation<CertsFlags, CertsInput, CertReport>(flags, {
+    workflowType: 'checkCertificates',
+    operation: 'certs',
+    input: (inventory) => ({ inventory, thresholdDays: thresholdOf(flags) }),
+    dryRun: (input) => {
+      // The same plan the workflow runs.
+      const plan = planCertificateCheck(input);
+      return { json: plan, lines: describeCertsPlan(plan) };
+    },
+    report: formatCertTable,
+    failed: (report) => !report.ok,
+  });
 }
 
-export async function check(flags: CertsFlags): Promise<CertReport | undefined> {
-  const inventory = await inventoryOf(flags.inventory);
-  const input: CertsInput = { inventory, thresholdDays: thresholdOf(flags) };
-  const plan = planCertificateCheck(input);
-  if (flags.dryRun) {
-    // The same plan the workflow runs; nothing is contacted.
-    if (flags.json) console.log(JSON.stringify(plan, null, 2));
-    else for (const line of describeCertsPlan(plan)) console.log(line);
-    return undefined;
-  }
-  const { ctx, close } = await operationContext(flags, sshTrustOf(inventory));
-  try {
-    const report = await runOperation<CertsInput, CertReport>(ctx, {
-      workflowType: 'checkCertificates',
-      workflowId: workflowIdFor(inventory.cluster.name, 'certs'),
-      args: [input],
-      cluster: inventory.cluster.name,
-      operation: 'certs',
-      kubernetesVersion: inventory.cluster.kubernetesVersion,
-    });
-    if (flags.json) console.log(JSON.stringify(report, null, 2));
-    else for (const line of formatCertTable(report)) console.log(line);
-    if (!report.ok) process.exitCode = 1;
-    return report;
-  } finally {
-    await close();
-  }
-}
-
-interface RenewFlags extends OperationFlags {
-  inventory: string;
+interface RenewFlags extends InventoryFlags {
   etcd?: boolean;
   healthTimeout: string;
-  dryRun?: boolean;
   onFailure?: string;
 }
 
 /** Renewal has its own id under the cluster's certs: a `certs check` never attaches to a renewal, nor the reverse. */
 export const renewWorkflowId = (cluster: string): string => `${workflowIdFor(cluster, 'certs')}/renew-etcd`;
 
-export async function renew(flags: RenewFlags): Promise<EtcdRenewalReport | undefined> {
+export function renew(flags: RenewFlags): Promise<EtcdRenewalReport | undefined> {
   if (!flags.etcd) {
     throw new InvalidInputError(
       'say what to renew: --etcd (the external etcd members); kubeadm renews the control plane with `kubeadm certs renew`',
@@ -115,42 +87,28 @@ export async function renew(flags: RenewFlags): Promise<EtcdRenewalReport | unde
   if (!Number.isInteger(healthTimeoutSeconds) || healthTimeoutSeconds <= 0) {
     throw new InvalidInputError(`--health-timeout must be a positive number of seconds, got ${flags.healthTimeout}`);
   }
-  const inventory = await inventoryOf(flags.inventory);
-  const input: RenewEtcdInput = { inventory, healthTimeoutSeconds, onFailure: onFailureFlag(flags.onFailure) };
-  const { plan, runbook } = planEtcdRenewalRunbook(input);
-  if (flags.dryRun) {
-    // The very runbook the workflow executes.
-    if (flags.json) console.log(JSON.stringify(runbook, null, 2));
-    else for (const line of [...describeEtcdRenewal(plan), ...describeRunbook(runbook)]) console.log(line);
-    return undefined;
-  }
-  const { ctx, close } = await operationContext(flags, sshTrustOf(inventory));
-  try {
-    const report = await runOperation<RenewEtcdInput, EtcdRenewalReport>(ctx, {
-      workflowType: 'renewEtcdCertificates',
-      workflowId: renewWorkflowId(inventory.cluster.name),
-      args: [input],
-      cluster: inventory.cluster.name,
-      operation: 'certs',
-      kubernetesVersion: inventory.cluster.kubernetesVersion,
-    });
-    if (flags.json) console.log(JSON.stringify(report, null, 2));
-    else {
-      for (const m of report.members) {
-        console.log(
+  return runInventoryOperation<RenewFlags, RenewEtcdInput, EtcdRenewalReport>(flags, {
+    workflowType: 'renewEtcdCertificates',
+    operation: 'certs',
+    workflowId: renewWorkflowId,
+    input: (inventory) => ({ inventory, healthTimeoutSeconds, onFailure: onFailureFlag(flags.onFailure) }),
+    dryRun: (input) => {
+      // The very runbook the workflow executes.
+      const { plan, runbook } = planEtcdRenewalRunbook(input);
+      return { json: runbook, lines: [...describeEtcdRenewal(plan), ...describeRunbook(runbook)] };
+    },
+    report: (report) => [
+      ...report.members.map(
+        (m) =>
           `${m.host}: renewed ${m.renewed.length} (${m.renewed.map((r) => r.path).join(', ')}), etcd ${m.restart}, healthy at ${m.healthyAt}`,
-        );
-      }
-      console.log(`${report.cluster}: etcd member certificates renewed, CA ${report.caFingerprint.slice(0, 16)}…`);
-    }
-    return report;
-  } finally {
-    await close();
-  }
+      ),
+      `${report.cluster}: etcd member certificates renewed, CA ${report.caFingerprint.slice(0, 16)}…`,
+    ],
+  });
 }
 
 export async function schedule(flags: ScheduleFlags): Promise<void> {
-  const inventory = await inventoryOf(flags.inventory);
+  const inventory = await loadInventoryFile(flags.inventory);
   const cluster = inventory.cluster.name;
   if (flags.delete && flags.show) throw new InvalidInputError('--delete and --show exclude each other');
   const { ctx, close } = await operationContext(flags);
@@ -190,10 +148,11 @@ export function register(program: Command): void {
   const certs = program.command('certs').description('certificate expiry: check now, check on a schedule, renew');
 
   addOperationOptions(
-    certs
-      .command('check')
-      .description('read every certificate on every host; exit 1 when any expires within the threshold')
-      .requiredOption('-i, --inventory <file>', 'inventory: our YAML, or an Ansible INI inventory with group_vars')
+    addInventoryOption(
+      certs
+        .command('check')
+        .description('read every certificate on every host; exit 1 when any expires within the threshold'),
+    )
       .option('--threshold-days <n>', 'report certificates with fewer days left than this', '30')
       .option('--dry-run', 'print which hosts and paths would be read, contact nothing'),
   ).action(async (flags: CertsFlags) => {
@@ -201,10 +160,11 @@ export function register(program: Command): void {
   });
 
   addOperationOptions(
-    certs
-      .command('schedule')
-      .description('check certificates on a Temporal Schedule (created or updated; one per cluster)')
-      .requiredOption('-i, --inventory <file>', 'inventory: our YAML, or an Ansible INI inventory with group_vars')
+    addInventoryOption(
+      certs
+        .command('schedule')
+        .description('check certificates on a Temporal Schedule (created or updated; one per cluster)'),
+    )
       .option('--every <interval>', 'how often: 30m, 24h, 7d', DEFAULT_EVERY)
       .option('--threshold-days <n>', 'report certificates with fewer days left than this', '30')
       .option('--show', 'show the schedule, its next run times and the recent runs; change nothing')
@@ -215,10 +175,11 @@ export function register(program: Command): void {
 
   addOperationOptions(
     addRunbookOptions(
-      certs
-        .command('renew')
-        .description('renew certificates with the cluster healthy throughout; --etcd: one etcd member at a time')
-        .requiredOption('-i, --inventory <file>', 'inventory: our YAML, or an Ansible INI inventory with group_vars')
+      addInventoryOption(
+        certs
+          .command('renew')
+          .description('renew certificates with the cluster healthy throughout; --etcd: one etcd member at a time'),
+      )
         .option('--etcd', "renew the external etcd members' server, peer and healthcheck-client certificates")
         .option('--health-timeout <seconds>', 'how long each health gate waits for all members', '120'),
     ),

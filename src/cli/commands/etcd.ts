@@ -3,9 +3,7 @@
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import { sshTrustOf } from '../../activities/ssh-trust.js';
 import { InvalidInputError } from '../../errors.js';
-import { formatWarning, loadInventory } from '../../inventory/index.js';
 import {
   describeEtcdPlan,
   planEtcdSetup,
@@ -18,18 +16,10 @@ import { workflowIdFor } from '../../workflows/ids.js';
 import type { EtcdSnapshotResult } from '../../activities/etcd-snapshot.js';
 import { describeEtcdRestorePlan, planEtcdRestore, stampOf } from '../../plan/etcd-restore.js';
 import type { EtcdRestoreReport, RestoreEtcdInput, SnapshotEtcdInput } from '../../workflows/etcd-snapshot.js';
-import {
-  addOperationOptions,
-  addRunbookOptions,
-  onFailureFlag,
-  operationContext,
-  type OperationFlags,
-} from '../context.js';
-import { runOperation } from '../operation.js';
+import { addOperationOptions, addRunbookOptions, onFailureFlag } from '../context.js';
+import { addInventoryOption, runInventoryOperation, type InventoryFlags } from '../inventory-operation.js';
 
-interface EtcdSetupFlags extends OperationFlags {
-  inventory: string;
-  dryRun?: boolean;
+interface EtcdSetupFlags extends InventoryFlags {
   healthTimeout?: string;
   onFailure?: string;
   replaceCa?: boolean;
@@ -66,73 +56,49 @@ function healthTimeoutSeconds(flag: string): number {
   return s;
 }
 
-export async function etcdSetup(flags: EtcdSetupFlags): Promise<EtcdSetupReport | undefined> {
-  const { inventory, warnings } = await loadInventory(flags.inventory);
-  for (const w of warnings) process.stderr.write(`warning: ${formatWarning(w)}\n`);
-  const input: SetupEtcdInput = { inventory, ...(flags.replaceCa && { replaceCa: true }) };
-  if (flags.healthTimeout !== undefined) input.healthTimeoutSeconds = healthTimeoutSeconds(flags.healthTimeout);
-  input.onFailure = onFailureFlag(flags.onFailure);
-  // Planning first also validates (stacked mode, no etcd hosts) before anything is started.
-  const { plan, runbook } = planEtcdSetupRunbook(input);
-  if (flags.dryRun) {
-    // The very runbook the workflow executes (it serves it back as the `runbook` query); nothing is contacted,
-    // neither hosts nor Temporal.
-    if (flags.json) console.log(JSON.stringify(runbook, null, 2));
-    else for (const line of [...describeEtcdPlan(plan), ...describeRunbook(runbook)]) console.log(line);
-    return undefined;
-  }
-  const { ctx, close } = await operationContext(flags, sshTrustOf(inventory));
-  try {
-    const report = await runOperation<SetupEtcdInput, EtcdSetupReport>(ctx, {
-      workflowType: 'setupEtcdCluster',
-      workflowId: workflowIdFor(inventory.cluster.name, 'etcd'),
-      args: [input],
-      cluster: inventory.cluster.name,
-      operation: 'etcd',
-      kubernetesVersion: inventory.cluster.kubernetesVersion,
-    });
-    console.log(flags.json ? JSON.stringify(report, null, 2) : formatEtcdReport(report));
-    return report;
-  } finally {
-    await close();
-  }
+export function etcdSetup(flags: EtcdSetupFlags): Promise<EtcdSetupReport | undefined> {
+  return runInventoryOperation<EtcdSetupFlags, SetupEtcdInput, EtcdSetupReport>(flags, {
+    workflowType: 'setupEtcdCluster',
+    operation: 'etcd',
+    input: (inventory) => {
+      const input: SetupEtcdInput = { inventory, ...(flags.replaceCa && { replaceCa: true }) };
+      if (flags.healthTimeout !== undefined) input.healthTimeoutSeconds = healthTimeoutSeconds(flags.healthTimeout);
+      input.onFailure = onFailureFlag(flags.onFailure);
+      return input;
+    },
+    // Planning also validates (stacked mode, no etcd hosts) before anything is started. --dry-run --json prints
+    // the very runbook the workflow executes (it serves it back as the `runbook` query).
+    dryRun: (input) => {
+      const { plan, runbook } = planEtcdSetupRunbook(input);
+      return { json: runbook, lines: [...describeEtcdPlan(plan), ...describeRunbook(runbook)] };
+    },
+    report: (report) => [formatEtcdReport(report)],
+  });
 }
 
-interface EtcdSnapshotFlags extends OperationFlags {
-  inventory: string;
-}
+type EtcdSnapshotFlags = InventoryFlags;
 
 export async function etcdSnapshot(flags: EtcdSnapshotFlags): Promise<EtcdSnapshotResult> {
-  const { inventory } = await loadInventory(flags.inventory);
-  planEtcdSetup(inventory); // validates: external etcd with members
-  const { ctx, close } = await operationContext(flags, sshTrustOf(inventory));
-  try {
-    const r = await runOperation<SnapshotEtcdInput, EtcdSnapshotResult>(ctx, {
-      workflowType: 'snapshotEtcd',
-      workflowId: `${workflowIdFor(inventory.cluster.name, 'etcd')}/snapshot`,
-      args: [{ inventory }],
-      cluster: inventory.cluster.name,
-      operation: 'etcd',
-      kubernetesVersion: inventory.cluster.kubernetesVersion,
-    });
-    console.log(
-      flags.json
-        ? JSON.stringify(r, null, 2)
-        : `snapshot of ${r.member}: ${r.path}\n  ${r.size} bytes, revision ${r.revision}, ${r.totalKeys} keys, ` +
-            `sha256 ${r.sha256} (verified on the host by ${r.tool} and here after the transfer)`,
-    );
-    return r;
-  } finally {
-    await close();
-  }
+  const r = await runInventoryOperation<EtcdSnapshotFlags, SnapshotEtcdInput, EtcdSnapshotResult>(flags, {
+    workflowType: 'snapshotEtcd',
+    operation: 'etcd',
+    workflowId: (cluster) => `${workflowIdFor(cluster, 'etcd')}/snapshot`,
+    input: (inventory) => {
+      planEtcdSetup(inventory); // validates: external etcd with members
+      return { inventory };
+    },
+    report: (r) => [
+      `snapshot of ${r.member}: ${r.path}\n  ${r.size} bytes, revision ${r.revision}, ${r.totalKeys} keys, ` +
+        `sha256 ${r.sha256} (verified on the host by ${r.tool} and here after the transfer)`,
+    ],
+  });
+  return r as EtcdSnapshotResult; // no dry run: always a result
 }
 
-interface EtcdRestoreFlags extends OperationFlags {
-  inventory: string;
+interface EtcdRestoreFlags extends InventoryFlags {
   snapshot: string;
   sha256?: string;
   yes?: boolean;
-  dryRun?: boolean;
   healthTimeout?: string;
 }
 
@@ -152,57 +118,47 @@ async function confirm(cluster: string): Promise<void> {
   }
 }
 
-export async function etcdRestore(flags: EtcdRestoreFlags): Promise<EtcdRestoreReport | undefined> {
-  const { inventory } = await loadInventory(flags.inventory);
+export function etcdRestore(flags: EtcdRestoreFlags): Promise<EtcdRestoreReport | undefined> {
   const path = resolve(flags.snapshot);
   if (flags.sha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(flags.sha256)) {
     throw new InvalidInputError('--sha256 must be 64 hex digits');
   }
-  // The workflow stamps its own run; this plan shows the same steps with today's time.
-  const plan = planEtcdRestore(inventory, stampOf(new Date()));
-  if (flags.dryRun) {
-    if (flags.json) console.log(JSON.stringify({ snapshot: path, ...plan }, null, 2));
-    else for (const line of describeEtcdRestorePlan(plan, path)) console.log(line);
-    return undefined;
-  }
-  if (!flags.yes) await confirm(inventory.cluster.name);
-  const input: RestoreEtcdInput = {
-    inventory,
-    snapshot: { path, ...(flags.sha256 !== undefined && { sha256: flags.sha256.toLowerCase() }) },
-  };
-  if (flags.healthTimeout !== undefined) input.healthTimeoutSeconds = healthTimeoutSeconds(flags.healthTimeout);
-  const { ctx, close } = await operationContext(flags, sshTrustOf(inventory));
-  try {
-    const r = await runOperation<RestoreEtcdInput, EtcdRestoreReport>(ctx, {
-      workflowType: 'restoreEtcdSnapshot',
-      workflowId: `${workflowIdFor(inventory.cluster.name, 'etcd')}/restore`,
-      args: [input],
-      cluster: inventory.cluster.name,
-      operation: 'etcd',
-      kubernetesVersion: inventory.cluster.kubernetesVersion,
-    });
-    if (flags.json) console.log(JSON.stringify(r, null, 2));
-    else {
-      console.log(
-        `etcd of ${r.cluster} restored from ${r.snapshot.path}: cluster ${r.previousClusterId || '(was down)'} -> ${r.clusterId}`,
-      );
-      for (const h of r.hosts)
-        console.log(`  ${h.host}: restored with ${h.tool} in ${h.ms} ms; previous data in ${h.previousDataDir}`);
-    }
-    return r;
-  } finally {
-    await close();
-  }
+  return runInventoryOperation<EtcdRestoreFlags, RestoreEtcdInput, EtcdRestoreReport>(flags, {
+    workflowType: 'restoreEtcdSnapshot',
+    operation: 'etcd',
+    workflowId: (cluster) => `${workflowIdFor(cluster, 'etcd')}/restore`,
+    input: (inventory) => {
+      const input: RestoreEtcdInput = {
+        inventory,
+        snapshot: { path, ...(flags.sha256 !== undefined && { sha256: flags.sha256.toLowerCase() }) },
+      };
+      if (flags.healthTimeout !== undefined) input.healthTimeoutSeconds = healthTimeoutSeconds(flags.healthTimeout);
+      return input;
+    },
+    dryRun: ({ inventory }) => {
+      // The workflow stamps its own run; this plan shows the same steps with today's time.
+      const plan = planEtcdRestore(inventory, stampOf(new Date()));
+      return { json: { snapshot: path, ...plan }, lines: describeEtcdRestorePlan(plan, path) };
+    },
+    beforeRun: async (_input, inventory) => {
+      if (!flags.yes) await confirm(inventory.cluster.name);
+    },
+    report: (r) => [
+      `etcd of ${r.cluster} restored from ${r.snapshot.path}: cluster ${r.previousClusterId || '(was down)'} -> ${r.clusterId}`,
+      ...r.hosts.map(
+        (h) => `  ${h.host}: restored with ${h.tool} in ${h.ms} ms; previous data in ${h.previousDataDir}`,
+      ),
+    ],
+  });
 }
 
 export function register(program: Command): void {
   const etcd = program.command('etcd').description('the external etcd cluster');
   addOperationOptions(
     addRunbookOptions(
-      etcd
-        .command('setup')
-        .description('set up (or converge) the external etcd cluster with TLS on the etcd hosts')
-        .requiredOption('-i, --inventory <file>', 'inventory: our YAML, or an Ansible INI inventory with group_vars')
+      addInventoryOption(
+        etcd.command('setup').description('set up (or converge) the external etcd cluster with TLS on the etcd hosts'),
+      )
         .option('--health-timeout <seconds>', 'how long the health gate waits for all members', '120')
         .option(
           '--replace-ca',
@@ -213,18 +169,22 @@ export function register(program: Command): void {
     await etcdSetup(flags);
   });
   addOperationOptions(
-    etcd
-      .command('snapshot')
-      .description("save a snapshot on a healthy member into the operator's state dir, checksum verified")
-      .requiredOption('-i, --inventory <file>', 'inventory: our YAML, or an Ansible INI inventory with group_vars'),
+    addInventoryOption(
+      etcd
+        .command('snapshot')
+        .description("save a snapshot on a healthy member into the operator's state dir, checksum verified"),
+    ),
   ).action(async (flags: EtcdSnapshotFlags) => {
     await etcdSnapshot(flags);
   });
   addOperationOptions(
-    etcd
-      .command('restore')
-      .description('stop every member, keep its data dir, restore the snapshot into a new cluster, start, health gate')
-      .requiredOption('-i, --inventory <file>', 'inventory: our YAML, or an Ansible INI inventory with group_vars')
+    addInventoryOption(
+      etcd
+        .command('restore')
+        .description(
+          'stop every member, keep its data dir, restore the snapshot into a new cluster, start, health gate',
+        ),
+    )
       .requiredOption('--snapshot <file>', 'snapshot file on this machine (from `etcd snapshot`)')
       .option('--sha256 <hex>', 'expected checksum (default: the .sha256 file beside the snapshot)')
       .option('--yes', 'do not ask for confirmation')
