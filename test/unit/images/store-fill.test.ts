@@ -2,7 +2,6 @@
 // from an OCI layout directory. Shared blobs arrive once; a blob whose bytes do not match its digest is refused and
 // named, whether the registry serves it damaged or the layout holds it damaged.
 import { stat, mkdtemp, readdir, rm, writeFile, open } from 'node:fs/promises';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,18 +10,8 @@ import { buildImage, type BuiltImage } from '../../../src/images/oci-layout.js';
 import { parseFullRef } from '../../../src/images/registry-pull.js';
 import { pushImage } from '../../../src/images/registry-client.js';
 import { BlobDigestError, ImageStore } from '../../../src/images/store.js';
-import { startLabRegistry, type LabRegistry } from '../../../src/lab/k8s/registry-server.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../../../src/temporal/process-util.js';
+import { startLabRegistry, type LabRegistry } from '../../../lab/k8s/registry-server.js';
 
 /** Flip one byte in the middle of a file (a damaged blob of the same size). */
 async function damage(file: string): Promise<void> {
