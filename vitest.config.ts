@@ -17,7 +17,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['test/{ssh,lab,activities,workflows,e2e}/**/*.test.ts'],
+          include: ['test/{ssh,lab,activities,workflows,e2e,scale}/**/*.test.ts'],
           globalSetup: ['test/setup/temporal.ts'],
           setupFiles: ['test/setup/logging.ts'],
           testTimeout: 180_000,

@@ -112,6 +112,8 @@ export interface Runbook {
   ssh: SshSettings;
   onFailure: OnFailure;
   phases: Phase[];
+  /** Hosts per child workflow when a phase has more (src/plan/scale.ts). Default: as many as fit one history. */
+  hostsPerChild?: number;
 }
 
 /** A runbook for an inventory's cluster; a step that fails for good waits for a decision unless told otherwise. */

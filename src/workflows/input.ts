@@ -54,6 +54,10 @@ export const WorkflowInput = {
     .strict(),
 } as const;
 export type WorkflowName = keyof typeof WorkflowInput;
+
+/** Child workflows: their input comes from a run's own code, never from a client; each refuses to run unless it is
+ * a child and its input came encrypted (src/plan/scale.ts says when a run starts them). */
+export const CHILD_WORKFLOWS = ['runbookBatch', 'preflightHosts'] as const;
 type Accepted = { [W in WorkflowName]: z.output<(typeof WorkflowInput)[W]> };
 
 /** At most this many problems in the failure message; the rest are counted. */

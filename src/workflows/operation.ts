@@ -18,6 +18,11 @@ export function beginOperation(operation: string, title: string, plan: Operation
     { key: Operation, value: operation },
     { key: KubernetesVersion, value: plan.kubernetesVersion },
   ]);
+  return trackProgress(title, plan);
+}
+
+/** Serve per-host progress without tagging the run for search: a child workflow working for an operation. */
+export function trackProgress(title: string, plan: OperationPlan): ProgressTracker {
   const progress = new ProgressTracker(title, plan.cluster, plan.hosts);
   setHandler(progressQuery, () => progress.snapshot());
   return progress;

@@ -2,28 +2,52 @@
 // Runbook: plan the checks per role → run each host's checks in order (hosts in parallel, bounded) → compare
 // identities across hosts → report. A host that cannot be reached gets its remaining checks marked skipped
 // rather than failing the whole run: the report is the product.
+//
+// More hosts than fit one history (src/plan/scale.ts) are checked by `preflightHosts` child workflows, a batch of
+// hosts each; the run keeps the cross-host comparison and the report.
+import { ApplicationFailure, executeChild, workflowInfo } from '@temporalio/workflow';
+import { isUnencrypted } from '../codec/unencrypted.js';
+import { FailureType } from '../errors.js';
+import type { SshSettings } from '../inventory/schema.js';
 import { crossHostChecks, planPreflight, summarize } from '../plan/preflight.js';
-import type { CheckResult, PreflightInput, PreflightReport } from '../plan/types.js';
+import { childPlan, hostsPerHistory } from '../plan/scale.js';
+import type { CheckResult, CheckSpec, HostPlan, PreflightInput, PreflightReport, Progress } from '../plan/types.js';
 import { forEachLimited } from './concurrency.js';
 import { failureMessage, failureType, hostLevelFailures } from './failure-info.js';
 import { checkActivities } from './activity-options.js';
 import { acceptInput } from './input.js';
-import { beginOperation } from './operation.js';
+import { beginOperation, trackProgress } from './operation.js';
+import type { ProgressTracker } from './progress.js';
 
 const { runPreflightCheck } = checkActivities;
 
-export async function preflightCluster(input: PreflightInput): Promise<PreflightReport> {
-  const { inventory } = acceptInput('preflightCluster', input);
-  const plan = planPreflight(inventory);
-  const progress = beginOperation('preflight', 'preflight', plan);
-  const results: CheckResult[] = [];
+/** What a `preflightHosts` child checks: its batch of the plan's hosts, at most `limit` at once. */
+export interface PreflightHostsInput {
+  cluster: string;
+  kubernetesVersion: string;
+  hosts: HostPlan<CheckSpec>[];
+  ssh: SshSettings;
+  limit: number;
+}
 
-  progress.phase('checking hosts');
-  await forEachLimited(plan.hosts, inventory.ssh.maxConcurrency, async ({ target, steps }) => {
+export interface PreflightHostsResult {
+  results: CheckResult[];
+  hosts: Progress['hosts'];
+}
+
+/** Each host's checks in order, hosts in parallel up to `limit`. */
+async function checkHosts(
+  hosts: HostPlan<CheckSpec>[],
+  ssh: SshSettings,
+  limit: number,
+  progress: ProgressTracker,
+): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  await forEachLimited(hosts, limit, async ({ target, steps }) => {
     for (const check of steps) {
       progress.set(target.name, check.id, 'running');
       try {
-        const r = await runPreflightCheck({ host: { target, ssh: inventory.ssh }, check });
+        const r = await runPreflightCheck({ host: { target, ssh }, check });
         results.push(r);
         progress.set(
           target.name,
@@ -42,6 +66,52 @@ export async function preflightCluster(input: PreflightInput): Promise<Preflight
       }
     }
   });
+  return results;
+}
+
+/** Child workflow: one batch of a big preflight's hosts. */
+export async function preflightHosts(input: PreflightHostsInput): Promise<PreflightHostsResult> {
+  // Started only by preflightCluster with the worker's keyring (the input names hosts the worker will connect to).
+  if (isUnencrypted(input) || !workflowInfo().parent) {
+    throw ApplicationFailure.nonRetryable(
+      'preflightHosts: refused: it runs only as a child of preflightCluster, started with the worker keyring',
+      FailureType.InvalidInput,
+    );
+  }
+  const progress = trackProgress('preflight', input);
+  progress.phase('checking hosts');
+  const results = await checkHosts(input.hosts, input.ssh, input.limit, progress);
+  progress.finish();
+  return {
+    results,
+    hosts: input.hosts.map((h) => ({ name: h.target.name, steps: progress.hostSteps(h.target.name) })),
+  };
+}
+
+export async function preflightCluster(input: PreflightInput): Promise<PreflightReport> {
+  const { inventory } = acceptInput('preflightCluster', input);
+  const plan = planPreflight(inventory);
+  const progress = beginOperation('preflight', 'preflight', plan);
+  const results: CheckResult[] = [];
+
+  progress.phase('checking hosts');
+  const limit = inventory.ssh.maxConcurrency;
+  const children = childPlan(plan.hosts, limit, hostsPerHistory(Math.max(0, ...plan.hosts.map((h) => h.steps.length))));
+  if (!children) {
+    results.push(...(await checkHosts(plan.hosts, inventory.ssh, limit, progress)));
+  } else {
+    const batches = children.chunks.map((hosts, n) => ({ hosts, n }));
+    await forEachLimited(batches, children.concurrentChildren, async ({ hosts, n }) => {
+      const workflowId = `${workflowInfo().workflowId}/hosts/${n + 1}`;
+      for (const h of hosts) progress.set(h.target.name, h.steps[0]!.id, 'running', `in child workflow ${workflowId}`);
+      const r = await executeChild(preflightHosts, {
+        workflowId,
+        args: [{ ...plan, hosts, ssh: inventory.ssh, limit: children.limitPerChild }],
+      });
+      results.push(...r.results);
+      for (const h of r.hosts) progress.replaceHostSteps(h.name, h.steps);
+    });
+  }
 
   progress.phase('comparing hosts');
   results.push(...crossHostChecks(results));

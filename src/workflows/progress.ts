@@ -45,6 +45,17 @@ export class ProgressTracker {
     else delete this.state.waiting;
   }
 
+  /** One host's steps as they stand (a child workflow reports them back to its run). */
+  hostSteps(host: string): Progress['hosts'][number]['steps'] {
+    return this.state.hosts.find((h) => h.name === host)?.steps ?? [];
+  }
+
+  /** Take over a host's steps as a child workflow left them. */
+  replaceHostSteps(host: string, steps: Progress['hosts'][number]['steps']): void {
+    const h = this.state.hosts.find((x) => x.name === host);
+    if (h) h.steps = steps;
+  }
+
   finish(): void {
     this.state.done = true;
     this.state.phase = 'done';

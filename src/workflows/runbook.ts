@@ -16,16 +16,24 @@
 //    decision ("approval timed out"), never into a change;
 //  - the undo list: a step with `undo` registers it once it succeeded.
 // Who decided or approved, when, why and how it arrived is recorded and returned.
+//
+// A phase with more hosts than fit one workflow history (src/plan/scale.ts) runs as child workflows
+// (`runbookBatch`), each a batch of its hosts with the same step code. The gates stay on the run: a child that parks
+// tells the run, which waits and answers exactly as for its own hosts, so `decide`/`approve` go to the run as always.
 import {
   ApplicationFailure,
   condition,
+  getExternalWorkflowHandle,
   isCancellation,
   log,
   setCurrentDetails,
   setHandler,
+  startChild,
+  workflowInfo,
+  type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
-import { unwrapUnencrypted } from '../codec/unencrypted.js';
+import { isUnencrypted, unwrapUnencrypted } from '../codec/unencrypted.js';
 import { FailureType } from '../errors.js';
 import {
   approvalTargets,
@@ -54,11 +62,22 @@ import {
   type Step,
   type StepCall,
 } from '../plan/runbook.js';
-import type { HostTarget } from '../plan/types.js';
+import { childPlan, hostsPerHistory } from '../plan/scale.js';
+import type { HostTarget, Progress } from '../plan/types.js';
 import { activities } from './activity-options.js';
 import { failureMessage, failureType } from './failure-info.js';
-import { approveSignal, approveUpdate, decideSignal, decideUpdate, runbookQuery } from './messages.js';
-import { beginOperation } from './operation.js';
+import {
+  approveSignal,
+  approveUpdate,
+  batchAbortSignal,
+  batchGateSignal,
+  batchSettledSignal,
+  decideSignal,
+  decideUpdate,
+  runbookQuery,
+  type BatchGate,
+} from './messages.js';
+import { beginOperation, trackProgress } from './operation.js';
 
 /** A completed step and what its activity returned. */
 export interface StepOutcome {
@@ -122,6 +141,32 @@ interface ApprovalEntry {
   record?: GateRecord;
 }
 
+interface UndoEntry {
+  host: string;
+  target?: HostTarget;
+  call: StepCall;
+}
+
+/** What a `runbookBatch` child gets: one phase with its batch of hosts, and the results its bindings may read. */
+export interface RunbookBatchInput {
+  runbook: Runbook;
+  /** Earlier steps' results its steps bind to (the once phases', its hosts', and any a fromEachHost binding reads). */
+  outcomes: StepOutcome[];
+}
+
+/** What a child hands back to its run: everything the run would have recorded, had the hosts run in it. */
+export interface RunbookBatchResult {
+  outcomes: StepOutcome[];
+  /** Newest first. */
+  undo: UndoEntry[];
+  skipped: string[];
+  failures: StepFailure[];
+  hosts: Progress['hosts'];
+}
+
+/** The operation itself, or a child running one batch of a phase's hosts for it. */
+type Role = { kind: 'run' } | { kind: 'batch'; parent: string; seed: StepOutcome[] };
+
 const now = (): string => new Date(Date.now()).toISOString();
 /** Activity messages already start with the host ("h1: unreachable: …"); say it once. */
 const withoutHost = (host: string, message: string): string =>
@@ -137,15 +182,32 @@ function get(value: unknown, path: string): unknown {
 }
 
 export async function runRunbook(rb: Runbook, hooks: RunbookHooks = {}): Promise<RunbookResult> {
-  const progress = beginOperation(rb.operation, rb.title, {
-    cluster: rb.cluster,
-    kubernetesVersion: rb.kubernetesVersion,
-    hosts: progressPlan(rb),
-  });
-  const outcomes: StepOutcome[] = [];
+  return (await execute(rb, hooks, { kind: 'run' })) as RunbookResult;
+}
+
+/**
+ * Child workflow: one batch of a big phase's hosts, for the run that started it. Returns what happened, failures
+ * included: only the run decides how a run ends (and runs the undo list).
+ */
+export async function runbookBatch(input: RunbookBatchInput): Promise<RunbookBatchResult> {
+  // Started only by a run with the worker's keyring; anything else is refused, as acceptInput does for runs.
+  if (isUnencrypted(input) || !workflowInfo().parent) {
+    throw ApplicationFailure.nonRetryable(
+      'runbookBatch: refused: it runs only as a child of a kubeadm2ha run, started with the worker keyring',
+      FailureType.InvalidInput,
+    );
+  }
+  const parent = workflowInfo().parent!.workflowId;
+  return (await execute(input.runbook, {}, { kind: 'batch', parent, seed: input.outcomes })) as RunbookBatchResult;
+}
+
+async function execute(rb: Runbook, hooks: RunbookHooks, role: Role): Promise<RunbookResult | RunbookBatchResult> {
+  const plan = { cluster: rb.cluster, kubernetesVersion: rb.kubernetesVersion, hosts: progressPlan(rb) };
+  const progress = role.kind === 'run' ? beginOperation(rb.operation, rb.title, plan) : trackProgress(rb.title, plan);
+  const outcomes: StepOutcome[] = role.kind === 'batch' ? [...role.seed] : [];
   const skipped = new Set<string>();
   const gates: GateRecord[] = [];
-  const undoList: { host: string; target?: HostTarget; call: StepCall }[] = [];
+  const undoList: UndoEntry[] = [];
   const failures: StepFailure[] = [];
   const decisions: DecisionEntry[] = [];
   const approvals: ApprovalEntry[] = [];
@@ -253,8 +315,91 @@ export async function runRunbook(rb: Runbook, hooks: RunbookHooks = {}): Promise
       else apply(c.value, c.targets, 'signal', c.unencrypted);
     });
   };
-  handle(decideUpdate, decideSignal, parseDecision, decisionTargets, decide);
-  handle(approveUpdate, approveSignal, parseApproval, approvalTargets, approve);
+  /** Child workflows of this run, by workflow id, while they run. */
+  const children = new Map<string, ChildWorkflowHandle<typeof runbookBatch>>();
+  /** Waits that answer children's gates; each ends once its gate is settled (or the run aborted). */
+  const forwards: Promise<void>[] = [];
+  /** A child's gate waits on the run: show it with ours, and send the child what the operator decides. */
+  const forward = async (g: BatchGate): Promise<void> => {
+    const entry: DecisionEntry | ApprovalEntry = { w: g.waiting } as DecisionEntry | ApprovalEntry;
+    const list = (g.waiting.kind === 'decide' ? decisions : approvals) as { w: Waiting; record?: GateRecord }[];
+    list.push(entry);
+    refreshWaiting();
+    const done = () => entry.record !== undefined || aborted !== undefined;
+    // The child times its approval deadline out itself (and then parks at a decision it reports anew).
+    const ms = g.waiting.kind === 'approve' && g.waiting.deadline ? Date.parse(g.waiting.deadline) - Date.now() : 0;
+    if (ms > 0) await condition(done, ms);
+    else await condition(done);
+    list.splice(list.indexOf(entry), 1);
+    refreshWaiting();
+    const record = entry.record ?? aborted;
+    if (record)
+      await tell(g.child, () => getExternalWorkflowHandle(g.child).signal(batchSettledSignal, { id: g.id, record }));
+  };
+  /** A signal to a child that may have finished meanwhile (then it no longer needs it). */
+  const tell = async (child: string, send: () => Promise<void>): Promise<void> => {
+    try {
+      await send();
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      log.info(`${child} did not take a signal (it has ended): ${failureMessage(err)}`);
+    }
+  };
+
+  /** The child's side: its gates go to the run, and the run's answers come back by id. */
+  const parentGates = new Map<number, { record?: GateRecord }>();
+  let gateCount = 0;
+  const internal = <T>(name: string, payload: unknown): T | undefined => {
+    const { value, unencrypted } = unwrapUnencrypted(payload);
+    if (!unencrypted) return value as T;
+    log.warn(`ignored ${name} signal: it came without the worker keyring`);
+    return undefined;
+  };
+
+  if (role.kind === 'run') {
+    handle(decideUpdate, decideSignal, parseDecision, decisionTargets, decide);
+    handle(approveUpdate, approveSignal, parseApproval, approvalTargets, approve);
+    setHandler(batchGateSignal, (payload) => {
+      const g = internal<BatchGate>(batchGateSignal.name, payload);
+      if (g && children.has(g.child)) forwards.push(forward(g));
+      else if (g) log.warn(`ignored ${batchGateSignal.name} signal from ${g.child}: not a running child of this run`);
+    });
+  } else {
+    setHandler(batchSettledSignal, (payload) => {
+      const s = internal<{ id: number; record: GateRecord }>(batchSettledSignal.name, payload);
+      const entry = s && parentGates.get(s.id);
+      if (!s || !entry) return;
+      entry.record = s.record;
+      if (s.record.action === 'abort') aborted = s.record;
+    });
+    setHandler(batchAbortSignal, (payload) => {
+      const r = internal<GateRecord>(batchAbortSignal.name, payload);
+      if (r) aborted ??= r;
+    });
+  }
+  /** Park at a gate until a person lets it go on (or the run is aborted). */
+  const park = async <E extends { w: Waiting; record?: GateRecord }>(
+    list: E[],
+    entry: E,
+    timeoutMs?: number,
+  ): Promise<boolean> => {
+    list.push(entry);
+    refreshWaiting();
+    if (role.kind === 'batch') {
+      const id = ++gateCount;
+      parentGates.set(id, entry);
+      await getExternalWorkflowHandle(role.parent).signal(batchGateSignal, {
+        child: workflowInfo().workflowId,
+        id,
+        waiting: entry.w,
+      });
+    }
+    const done = () => entry.record !== undefined || aborted !== undefined;
+    const inTime = timeoutMs === undefined ? (await condition(done), true) : await condition(done, timeoutMs);
+    list.splice(list.indexOf(entry), 1);
+    refreshWaiting();
+    return inTime;
+  };
 
   // --- gates --------------------------------------------------------------------------------------------------
   /** A step failed for good: ask (or, with onFailure 'abort', stop). Returns only for retry. */
@@ -268,11 +413,7 @@ export async function runRunbook(rb: Runbook, hooks: RunbookHooks = {}): Promise
     };
     if (rb.onFailure === 'abort') throw new StepFailed(failure);
     const entry: DecisionEntry = { w: { kind: 'decide', ...w, since: now() } };
-    decisions.push(entry);
-    refreshWaiting();
-    await condition(() => entry.record !== undefined || aborted !== undefined);
-    decisions.splice(decisions.indexOf(entry), 1);
-    refreshWaiting();
+    await park(decisions, entry);
     const action = entry.record?.action ?? 'abort';
     if (action === 'abort') {
       failures.push(failure);
@@ -293,15 +434,8 @@ export async function runRunbook(rb: Runbook, hooks: RunbookHooks = {}): Promise
       const entry: ApprovalEntry = {
         w: { kind: 'approve', phase: p.id, ...(host && { host }), since: now(), ...(deadline && { deadline }) },
       };
-      approvals.push(entry);
-      refreshWaiting();
       for (const h of progressHosts) progress.set(h, key, 'running', 'waiting for approval');
-      const done = () => entry.record !== undefined || aborted !== undefined;
-      let inTime = true;
-      if (gate.timeoutSeconds) inTime = await condition(done, gate.timeoutSeconds * 1000);
-      else await condition(done);
-      approvals.splice(approvals.indexOf(entry), 1);
-      refreshWaiting();
+      const inTime = await park(approvals, entry, gate.timeoutSeconds ? gate.timeoutSeconds * 1000 : undefined);
       if (aborted) throw new Aborted();
       if (inTime && entry.record) {
         for (const h of progressHosts) progress.set(h, key, 'done', `approved by ${entry.record.by}`);
@@ -398,9 +532,17 @@ export async function runRunbook(rb: Runbook, hooks: RunbookHooks = {}): Promise
         p,
         hosts.map((h) => h.target.name),
       );
+    // A host's history share: its steps, plus its approval when it has one.
+    const stepsPerHost = Math.max(0, ...hosts.map((h) => h.steps.length)) + (p.approval?.scope === 'host' ? 1 : 0);
+    const perChild = role.kind === 'run' ? (rb.hostsPerChild ?? hostsPerHistory(stepsPerHost)) : Infinity;
     for (const batch of batchesOf(hosts, p.rollout, rb.ssh.maxConcurrency)) {
       // After a failure (onFailure abort) or an abort, start no further host.
       if (failures.length || aborted) break;
+      const inChildren = childPlan(batch.items, batch.limit, perChild);
+      if (inChildren) {
+        await runChildren(p, inChildren);
+        continue;
+      }
       let next = 0;
       const lane = async () => {
         while (next < batch.items.length && !failures.length && !aborted) {
@@ -424,6 +566,84 @@ export async function runRunbook(rb: Runbook, hooks: RunbookHooks = {}): Promise
       const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (rejected) throw rejected.reason;
     }
+  };
+
+  // --- child workflows for big phases ------------------------------------------------------------------------
+  /** The results a child's bindings may read: once phases', its hosts', and every host's for fromEachHost. */
+  const seedFor = (p: HostPhase, names: Set<string>): StepOutcome[] => {
+    const eachHost = new Set<string>();
+    const scan = (b: Binding): void => {
+      if ('record' in b) Object.values(b.record).forEach(scan);
+      else if ('fromEachHost' in b) eachHost.add(b.fromEachHost);
+    };
+    for (const h of p.hosts) for (const s of h.steps) Object.values(s.bind ?? {}).forEach(scan);
+    return outcomes.filter((o) => o.host === ONCE || names.has(o.host) || eachHost.has(o.step));
+  };
+  const takeOver = (r: RunbookBatchResult): void => {
+    outcomes.push(...r.outcomes);
+    // Its undo entries are newer than everything the run had when the child started.
+    undoList.unshift(...r.undo);
+    for (const h of r.skipped) skipped.add(h);
+    failures.push(...r.failures);
+    for (const h of r.hosts) progress.replaceHostSteps(h.name, h.steps);
+  };
+  const runChildren = async (p: HostPhase, plan: NonNullable<ReturnType<typeof childPlan<HostRun>>>) => {
+    let next = 0;
+    const lane = async () => {
+      while (next < plan.chunks.length && !failures.length && !aborted) {
+        const n = next++;
+        const chunk = plan.chunks[n]!;
+        const names = new Set(chunk.map((h) => h.target.name));
+        const child: Runbook = {
+          ...rb,
+          // The run already waited for a phase-wide approval; per-host approvals happen in the child.
+          phases: [
+            {
+              ...p,
+              hosts: chunk,
+              rollout: { kind: 'parallel', limit: plan.limitPerChild },
+              ...(p.approval?.scope !== 'host' && { approval: undefined }),
+            },
+          ],
+        };
+        const workflowId = `${workflowInfo().workflowId}/${p.id}/${n + 1}`;
+        // Its progress is the child's (query it for the live view); the run shows where each host is being run.
+        for (const h of chunk) {
+          const first = p.approval?.scope === 'host' ? 'approve' : h.steps[0]?.id;
+          if (first) progress.set(h.target.name, stepKey(p.id, first), 'running', `in child workflow ${workflowId}`);
+        }
+        const handle = await startChild(runbookBatch, {
+          workflowId,
+          args: [{ runbook: child, outcomes: seedFor(p, names) }],
+        });
+        children.set(workflowId, handle);
+        // An abort that came while it started reaches it too.
+        const abortedMeanwhile = aborted;
+        if (abortedMeanwhile) await tell(workflowId, () => handle.signal(batchAbortSignal, abortedMeanwhile));
+        try {
+          takeOver(await handle.result());
+        } finally {
+          children.delete(workflowId);
+        }
+      }
+    };
+    // Tell every running child once the run is aborted: they start no further step and come back.
+    let lanesEnded = false;
+    const lanes = Array.from({ length: Math.min(plan.concurrentChildren, plan.chunks.length) }, lane);
+    const lanesDone = Promise.allSettled(lanes).then((r) => {
+      lanesEnded = true;
+      return r;
+    });
+    await condition(() => lanesEnded || aborted !== undefined);
+    const abortedNow = aborted;
+    if (!lanesEnded && abortedNow) {
+      for (const [id, h] of [...children]) await tell(id, () => h.signal(batchAbortSignal, abortedNow));
+    }
+    const settled = await lanesDone;
+    await Promise.all(forwards.splice(0));
+    const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (rejected) throw rejected.reason;
+    if (aborted) throw new Aborted();
   };
 
   // --- undo and the end of a failed run ---------------------------------------------------------------------
@@ -472,6 +692,22 @@ export async function runRunbook(rb: Runbook, hooks: RunbookHooks = {}): Promise
   };
 
   // --- the run ------------------------------------------------------------------------------------------------
+  if (role.kind === 'batch') {
+    try {
+      for (const p of rb.phases) if (p.kind === 'hosts') await runHostPhase(p);
+    } catch (err) {
+      if (err instanceof StepFailed) failures.push(err.failure);
+      else if (!(err instanceof Aborted) && !aborted) throw err;
+    }
+    const mine = new Set(rb.phases.flatMap((p) => (p.kind === 'hosts' ? p.hosts.map((h) => h.target.name) : [])));
+    return {
+      outcomes: outcomes.slice(role.seed.length),
+      undo: undoList,
+      skipped: [...skipped],
+      failures,
+      hosts: [...mine].map((name) => ({ name, steps: progress.hostSteps(name) })),
+    };
+  }
   try {
     for (const p of rb.phases) {
       progress.phase(p.title);

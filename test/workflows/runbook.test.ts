@@ -399,3 +399,122 @@ describe('runbook executor gates (fake activities, real Temporal)', () => {
     expect(f.calls).toEqual(['m1:a', 'm1:b']);
   });
 });
+
+describe('a big phase as child workflows (fake activities, real Temporal)', () => {
+  const childIds = async (h: WorkflowHandle): Promise<string[]> => {
+    const ids: string[] = [];
+    for (const e of (await h.fetchHistory()).events ?? []) {
+      const id = e.childWorkflowExecutionCompletedEventAttributes?.workflowExecution?.workflowId;
+      if (id) ids.push(id);
+    }
+    return ids;
+  };
+
+  it('runs batches of hosts as children; decisions sent to the run reach them; results, skips and progress come back', async () => {
+    const rb: Runbook = {
+      ...runbook([
+        { id: 'ca', title: 'ca', kind: 'once', steps: [fake('ca')] },
+        hostsPhase('nodes', [
+          host('m1', [fake('a'), fake('b')], false),
+          host('w1', [fake('a'), fake('b')], true),
+          host('w2', [fake('a'), fake('b')], true),
+          host('w3', [fake('a'), fake('b')], true),
+          host('w4', [fake('a'), fake('b')], true),
+        ]),
+        hostsPhase('after', [host('m1', [fake('z')], false), host('w2', [fake('z')], true)]),
+      ]),
+      hostsPerChild: 2,
+    };
+    const r = await start(rb, { 'm1:a': 1, 'w3:b': 1 });
+    try {
+      // Both failures park in their children; the run shows them as its own gates.
+      await untilWaiting(r.handle, 'decide', 2);
+      expect(await rejection(r.handle.executeUpdate(decideUpdate, { args: [{ action: 'skip', host: 'm1' }] }))).toMatch(
+        /m1 may not be skipped/,
+      );
+      await r.handle.executeUpdate(decideUpdate, { args: [{ action: 'skip', host: 'w3', by: 'ivy' }] });
+      await r.handle.executeUpdate(decideUpdate, { args: [{ action: 'retry', host: 'm1', by: 'ivy' }] });
+      const res = (await r.handle.result()) as RunbookResult;
+      expect(res.skipped).toEqual(['w3']);
+      expect(res.gates.map((g) => `${g.action} ${g.host} by ${g.by}`)).toEqual(['skip w3 by ivy', 'retry m1 by ivy']);
+      expect(r.calls.filter((c) => c === 'm1:a')).toHaveLength(2);
+      expect(r.calls).not.toContain('w3:z');
+      // Every host's results are the run's, as if it had run them itself.
+      expect(
+        res.steps
+          .filter((s) => s.phase === 'nodes')
+          .map((s) => s.host)
+          .sort(),
+      ).toEqual(['m1', 'm1', 'w1', 'w1', 'w2', 'w2', 'w3', 'w4', 'w4'].sort());
+      // The children's progress is the run's (both fake steps share one progress key, as in the test above).
+      const p = await r.handle.query(progressQuery);
+      expect(p.hosts.find((h) => h.name === 'w3')?.steps.map((s) => s.state)).toEqual(['failed', 'skipped']);
+      expect(p.hosts.find((h) => h.name === 'w1')?.steps[0]).toMatchObject({ state: 'done' });
+      // Five hosts, two per child: three children for `nodes`; `after` (two hosts) ran in the run itself.
+      expect((await childIds(r.handle)).sort()).toEqual([1, 2, 3].map((n) => `${r.handle.workflowId}/nodes/${n}`));
+    } finally {
+      await r.stop();
+    }
+  });
+
+  it('an abort decided for a child stops every child, undoes their steps and the run’s, and fails naming the host', async () => {
+    const rb: Runbook = {
+      ...runbook([
+        { id: 'ca', title: 'ca', kind: 'once', steps: [fake('ca', 'ca')] },
+        {
+          id: 'nodes',
+          title: 'nodes',
+          kind: 'hosts',
+          rollout: { kind: 'serial' },
+          hosts: [host('m1', [fake('a', 'a')], false), host('m2', [fake('a', 'a'), fake('b')], false)],
+        },
+      ]),
+      hostsPerChild: 1,
+    };
+    const r = await start(rb, { 'm2:b': 1 });
+    try {
+      await untilWaiting(r.handle, 'decide');
+      await r.handle.executeUpdate(decideUpdate, { args: [{ action: 'abort', by: 'jo' }] });
+      const err: unknown = await r.handle.result().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+      expect(cause.type).toBe(FailureType.RunAborted);
+      expect(cause.message).toMatch(/^test run aborted by jo: m2: fakeStep: b broke \(fake\)/);
+      expect(r.calls.filter((c) => c.startsWith('undo'))).toEqual(['undo m2:a', 'undo m1:a', 'undo once:ca']);
+    } finally {
+      await r.stop();
+    }
+  });
+
+  it('per-host approvals inside a child wait for `approve` sent to the run', async () => {
+    const rb: Runbook = {
+      ...runbook([
+        {
+          id: 'workers',
+          title: 'workers',
+          kind: 'hosts',
+          rollout: { kind: 'parallel' },
+          approval: { scope: 'host' },
+          hosts: [host('w1', [fake('a')], true), host('w2', [fake('a')], true)],
+        },
+      ]),
+      hostsPerChild: 1,
+    };
+    const r = await start(rb);
+    try {
+      await untilWaiting(r.handle, 'approve', 2);
+      expect(r.calls).toEqual([]);
+      await r.handle.executeUpdate(approveUpdate, { args: [{ host: 'w2', by: 'kim' }] });
+      await pollUntil(() => r.calls.includes('w2:a'), 'w2 ran after its approval');
+      expect(r.calls).toEqual(['w2:a']);
+      await r.handle.executeUpdate(approveUpdate, { args: [{ host: 'w1', by: 'kim' }] });
+      const res = (await r.handle.result()) as RunbookResult;
+      expect(res.gates.map((g) => `${g.kind} ${g.host}`)).toEqual(['approve w2', 'approve w1']);
+      expect(r.calls.sort()).toEqual(['w1:a', 'w2:a']);
+    } finally {
+      await r.stop();
+    }
+  });
+});

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { UNENCRYPTED } from '../../../src/codec/unencrypted.js';
 import { loadInventory } from '../../../src/inventory/index.js';
 import type { Inventory } from '../../../src/inventory/schema.js';
-import { acceptInput, WorkflowInput } from '../../../src/workflows/input.js';
+import { acceptInput, CHILD_WORKFLOWS, WorkflowInput } from '../../../src/workflows/input.js';
 import * as workflows from '../../../src/workflows/index.js';
 
 const fixture = join(import.meta.dirname, '..', '..', 'fixtures', 'inventory', 'yaml', 'valid.yaml');
@@ -24,7 +24,7 @@ function refusal(fn: () => unknown): ApplicationFailure {
 
 describe('acceptInput', () => {
   it('has a schema for every workflow the worker serves', () => {
-    expect(Object.keys(WorkflowInput).sort()).toEqual(Object.keys(workflows).sort());
+    expect([...Object.keys(WorkflowInput), ...CHILD_WORKFLOWS].sort()).toEqual(Object.keys(workflows).sort());
   });
 
   it('accepts what the CLI sends and returns it unchanged', async () => {
