@@ -1,6 +1,6 @@
 // Scale: a 500-host preflight stays far under Temporal's history limits, and a host-parallel phase costs about the
 // same at 30 hosts as at 3. Real parts: the run's Temporal dev server, our worker, and as many real sshd lab hosts
-// as one lab holds (80, src/lab/names.ts MAX_HOSTS); the hosts beyond are SIMULATED HOSTS (test/support/
+// as one lab holds (80, lab/names.ts MAX_HOSTS); the hosts beyond are SIMULATED HOSTS (test/support/
 // simulated-hosts.ts, a stand-in that behaves like a host at the activity boundary: each of their checks runs over
 // real SSH on a lab host and answers with the simulated host's identity). Numbers go to stdout and, when
 // KUBEADM2HA_SCALE_REPORT is set, to that JSON file (the bench table reads it).
@@ -11,9 +11,9 @@ import { createSshDeps } from '../../src/activities/ssh-deps.js';
 import { sshTrustOf } from '../../src/activities/ssh-trust.js';
 import { loadInventory } from '../../src/inventory/index.js';
 import type { Inventory } from '../../src/inventory/schema.js';
-import { createLab, type Lab } from '../../src/lab/index.js';
-import { writeLabInventory } from '../../src/lab/inventory.js';
-import { MAX_HOSTS } from '../../src/lab/names.js';
+import { createLab, type Lab } from '../../lab/index.js';
+import { writeLabInventory } from '../../lab/inventory.js';
+import { MAX_HOSTS } from '../../lab/names.js';
 import { planPreflight } from '../../src/plan/preflight.js';
 import type { PreflightReport } from '../../src/plan/types.js';
 import { createKubeadmHaWorker, type KubeadmHaWorker } from '../../src/worker.js';
