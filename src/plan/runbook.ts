@@ -138,6 +138,56 @@ export function runbookFor(
 /** Once-phase steps appear in progress and results under this name instead of a host's. */
 export const ONCE = 'cluster';
 
+/** A completed step's result as an executor keeps it: `host` is the host's name, or ONCE for a once-phase step. */
+export interface StepResultRecord {
+  host: string;
+  step: ActivityName;
+  result: unknown;
+}
+
+/** A step is bound to a result that no earlier step produced: a planning bug. */
+export class UnboundStepError extends Error {
+  override name = 'UnboundStepError';
+}
+
+function get(value: unknown, path: string): unknown {
+  if (path === '') return value;
+  let v = value;
+  for (const k of path.split('.'))
+    v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined;
+  return v;
+}
+
+/** The latest result of `from` on `host`, else from a once phase. */
+function lookup(outcomes: readonly StepResultRecord[], host: string, from: ActivityName): unknown {
+  for (const h of [host, ONCE])
+    for (let i = outcomes.length - 1; i >= 0; i--) {
+      const o = outcomes[i]!;
+      if (o.step === from && o.host === h) return o.result;
+    }
+  return undefined;
+}
+
+/** A binding's value for a step on `host`, from the results of the steps completed so far (oldest first). */
+export function resolveBinding(b: Binding, host: string, outcomes: readonly StepResultRecord[]): unknown {
+  if ('record' in b)
+    return Object.fromEntries(Object.entries(b.record).map(([k, v]) => [k, resolveBinding(v, host, outcomes)]));
+  if ('anyOf' in b) {
+    return b.anyOf.some((x) => {
+      const v = get(lookup(outcomes, host, x.from), x.field);
+      return v === true || (Array.isArray(v) && v.length > 0);
+    });
+  }
+  if ('fromEachHost' in b) {
+    const byHost: Record<string, unknown> = {};
+    for (const o of outcomes) if (o.step === b.fromEachHost && o.host !== ONCE) byHost[o.host] = get(o.result, b.field);
+    return byHost;
+  }
+  const r = lookup(outcomes, host, b.from);
+  if (r === undefined) throw new UnboundStepError(`no earlier result of ${b.from} for ${host}`);
+  return get(r, b.field);
+}
+
 /** Build a step with its arguments type-checked against the activity's input (minus host and bound ones). */
 export function step<K extends ActivityName, B extends string = never>(
   id: K,

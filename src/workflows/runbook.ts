@@ -52,7 +52,9 @@ import {
   batchesOf,
   ONCE,
   progressPlan,
+  resolveBinding,
   stepKey,
+  UnboundStepError,
   type ActivityName,
   type Binding,
   type HostPhase,
@@ -173,14 +175,6 @@ const withoutHost = (host: string, message: string): string =>
   message.startsWith(`${host}: `) ? message.slice(host.length + 2) : message;
 
 /** A field of a step result by dot path; '' is the whole result. */
-function get(value: unknown, path: string): unknown {
-  if (path === '') return value;
-  let v = value;
-  for (const k of path.split('.'))
-    v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined;
-  return v;
-}
-
 export async function runRunbook(rb: Runbook, hooks: RunbookHooks = {}): Promise<RunbookResult> {
   return (await execute(rb, hooks, { kind: 'run' })) as RunbookResult;
 }
@@ -447,37 +441,14 @@ async function execute(rb: Runbook, hooks: RunbookHooks, role: Role): Promise<Ru
   };
 
   // --- steps --------------------------------------------------------------------------------------------------
-  const lookup = (host: string, from: ActivityName): unknown => {
-    for (let i = outcomes.length - 1; i >= 0; i--) {
-      const o = outcomes[i]!;
-      if (o.step === from && o.host === host) return o.result;
-    }
-    for (let i = outcomes.length - 1; i >= 0; i--) {
-      const o = outcomes[i]!;
-      if (o.step === from && o.host === ONCE) return o.result;
-    }
-    return undefined;
-  };
   const resolve = (b: Binding, host: string): unknown => {
-    if ('record' in b) return Object.fromEntries(Object.entries(b.record).map(([k, v]) => [k, resolve(v, host)]));
-    if ('anyOf' in b) {
-      return b.anyOf.some((x) => {
-        const v = get(lookup(host, x.from), x.field);
-        return v === true || (Array.isArray(v) && v.length > 0);
-      });
-    }
-    if ('fromEachHost' in b) {
-      const byHost: Record<string, unknown> = {};
-      for (const o of outcomes)
-        if (o.step === b.fromEachHost && o.host !== ONCE) byHost[o.host] = get(o.result, b.field);
-      return byHost;
-    }
-    const r = lookup(host, b.from);
-    if (r === undefined) {
+    try {
+      return resolveBinding(b, host, outcomes);
+    } catch (e) {
       // The planner bound a step to one that did not run before it: a planning bug, not a host problem.
-      throw ApplicationFailure.nonRetryable(`no earlier result of ${b.from} for ${host}`, FailureType.InvalidInput);
+      if (e instanceof UnboundStepError) throw ApplicationFailure.nonRetryable(e.message, FailureType.InvalidInput);
+      throw e;
     }
-    return get(r, b.field);
   };
   const argsOf = (call: StepCall, host: string, target?: HostTarget): Record<string, unknown> => {
     const bound = Object.fromEntries(Object.entries(call.bind ?? {}).map(([k, b]) => [k, resolve(b, host)]));
