@@ -29,6 +29,8 @@ export interface ConfigureContainerdResult {
   changed: string[];
   action: 'none' | 'started' | 'restarted';
   serviceManager: string;
+  /** Where containerd looks for CNI plugins on this host: a pod network installs its plugin there. */
+  cniBinDir: string;
 }
 
 const CNI_DIRS = ['/opt/cni/bin', '/usr/lib/cni'];
@@ -55,7 +57,8 @@ export function createContainerdActivities(deps: ActivityDeps) {
           if ((await session.putFile(path, renderHostsToml(r), { mode: 0o644, timeoutMs: 30_000 })).changed)
             changed.push(path);
         }
-        const config = renderContainerdConfig({ ...settings, cniBinDir: cni.stdout.trim() });
+        const cniBinDir = cni.stdout.trim();
+        const config = renderContainerdConfig({ ...settings, cniBinDir });
         const written = await putCheckedFile(session, CONTAINERD_CONFIG, config, {
           mode: 0o644,
           what: 'containerd config.toml',
@@ -91,7 +94,7 @@ export function createContainerdActivities(deps: ActivityDeps) {
             await pause(200);
           }
         }
-        return { host: host.target.name, changed, ...svc };
+        return { host: host.target.name, changed, ...svc, cniBinDir };
       });
     },
   };

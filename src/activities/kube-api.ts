@@ -2,12 +2,16 @@
 // (stateDir/clusters/<cluster>/admin.conf, 0600; it holds the cluster-admin key, so never into history), and every
 // kubectl call runs on a master with THAT kubeconfig handed over on stdin (`--kubeconfig=/dev/stdin`): the calls go
 // through the cluster's endpoint (VIP or load balancer) like a user's, and no credential is left on the host.
+// The pod network goes the same way: its manifest (not secret) is uploaded next to kubeadm's config and applied
+// server-side, so a rerun of the same manifest is a no-op the API server itself confirms.
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { FailureType, InvalidInputError, KubeadmHaError } from '../errors.js';
 import { stateDir } from '../paths.js';
+import type { PodNetworkSource } from '../plan/pod-network.js';
 import type { HostContext } from '../plan/types.js';
+import { flannelManifest, FlannelValuesError } from '../templates/flannel.js';
 import { heartbeat, pause } from './activity-context.js';
 import type { ActivityDeps } from './deps.js';
 import { withFailures } from './failures.js';
@@ -48,6 +52,75 @@ export interface NodesReadyResult {
   ready: string[];
   notReady: string[];
   elapsedMs: number;
+}
+
+export const POD_NETWORK_MANIFEST = '/etc/kubernetes/kubeadm2ha/pod-network.yaml';
+/** Owner of the fields we apply (server-side apply): a rerun by the same manager with the same manifest changes nothing. */
+const FIELD_MANAGER = 'kubeadm2ha';
+
+export interface ApplyPodNetworkInput {
+  via: HostContext;
+  cluster: string;
+  network: PodNetworkSource;
+  /** Each node's CNI plugin directory (configureContainerd's cniBinDir, bound at run time): flannel installs its
+   * plugin there from a DaemonSet, which has one hostPath for every node. */
+  cniBinDirs?: Record<string, string>;
+}
+
+export interface ApplyPodNetworkResult {
+  /** How many objects the manifest holds. */
+  objects: number;
+  /** kind/namespace/name of each object this apply created or changed (its resourceVersion moved). */
+  changed: string[];
+  manifestSha256: string;
+}
+
+/** Default flannel CNI dir when no node reported one (upstream's). */
+const DEFAULT_CNI_BIN_DIR = '/opt/cni/bin';
+
+function flannelCniBinDir(dirs: Record<string, string> = {}): string {
+  const distinct = [...new Set(Object.values(dirs))];
+  if (distinct.length > 1)
+    throw new InvalidInputError(
+      `nodes keep CNI plugins in different directories (${Object.entries(dirs)
+        .map(([h, d]) => `${h} ${d}`)
+        .join(', ')}); flannel's DaemonSet installs its plugin into one directory on every node`,
+    );
+  return distinct[0] ?? DEFAULT_CNI_BIN_DIR;
+}
+
+async function podNetworkManifest(input: ApplyPodNetworkInput): Promise<string> {
+  const n = input.network;
+  if (n.kind === 'manifest') {
+    try {
+      return await readFile(n.path, 'utf8');
+    } catch (e) {
+      throw new InvalidInputError(`cannot read the pod network manifest ${n.path}: ${(e as Error).message}`);
+    }
+  }
+  try {
+    return flannelManifest({ ...n.values, cniBinDir: flannelCniBinDir(input.cniBinDirs) });
+  } catch (e) {
+    if (e instanceof FlannelValuesError) throw new InvalidInputError(`flannel: ${e.message}`);
+    throw e;
+  }
+}
+
+/** One line per object: kind namespace name resourceVersion (custom-columns prints one row per object, whether
+ * kubectl got one object or a list). */
+const OBJECT_VERSIONS = [
+  '-o',
+  'custom-columns=KIND:.kind,NAMESPACE:.metadata.namespace,NAME:.metadata.name,VERSION:.metadata.resourceVersion',
+  '--no-headers',
+];
+
+function parseVersions(out: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const line of out.split('\n')) {
+    const [kind, ns, name, version] = line.trim().split(/\s+/);
+    if (kind && name && version) m.set(`${kind}/${ns === '<none>' ? '' : ns}/${name}`, version);
+  }
+  return m;
 }
 
 const clusterName = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -101,6 +174,35 @@ export function createKubeApiActivities(deps: ActivityDeps, opts: KubeApiOptions
     /** kubectl with the stored admin kubeconfig; returns stdout (ask for nothing secret: it is a result). */
     async runKubectl(input: KubectlInput): Promise<{ stdout: string }> {
       return withFailures(async () => ({ stdout: await kubectl(input) }));
+    },
+
+    /** The pod network (flannel from the inventory, or the user's manifest), applied server-side with the stored
+     * admin kubeconfig; reports which objects it created or changed, from their resourceVersions before and after. */
+    async applyPodNetwork(input: ApplyPodNetworkInput): Promise<ApplyPodNetworkResult> {
+      return withFailures(async () => {
+        const manifest = await podNetworkManifest(input);
+        const manifestSha256 = createHash('sha256').update(manifest).digest('hex');
+        await deps.session(input.via).putFile(POD_NETWORK_MANIFEST, manifest, { mode: 0o644, timeoutMs: 30_000 });
+        const { via, cluster } = input;
+        const file = ['-f', POD_NETWORK_MANIFEST];
+        // Before the first apply a manifest's custom resources have no kind yet ("no matches for kind"): then
+        // everything counts as changed, which is what the apply does.
+        const before = parseVersions(
+          await kubectl({ via, cluster, args: ['get', ...file, '--ignore-not-found', ...OBJECT_VERSIONS] }).catch(
+            () => '',
+          ),
+        );
+        await kubectl({
+          via,
+          cluster,
+          args: ['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', ...file],
+          // Within the step's class (hostStep, 2 minutes) with room for the reads around it.
+          timeoutSeconds: 90,
+        });
+        const after = parseVersions(await kubectl({ via, cluster, args: ['get', ...file, ...OBJECT_VERSIONS] }));
+        const changed = [...after].filter(([k, v]) => before.get(k) !== v).map(([k]) => k);
+        return { objects: after.size, changed, manifestSha256 };
+      });
     },
 
     /** CoreDNS with one replica per master (the seed's "kube-dns to the masters' cardinality"). */

@@ -1,9 +1,9 @@
 // The setup runbook: an HA cluster from bare hosts, as the runbook executor (src/workflows/runbook.ts) runs it and
 // `setup --dry-run` shows it. Phases follow the seed's cluster-setup.yaml and cluster-load-balanced.yaml: nodes
 // prepared (OS, packages, containerd) → external etcd → the cluster CAs on the masters → VIP and load balancer →
-// kubeadm init on the primary → the admin kubeconfig into the local store → secondary masters joined one at a
-// time → workers in batches → CoreDNS scaled, every node Ready. Every step is idempotent, so a rerun is a check.
-// The pod network (flannel or the user's manifest) joins as its own phase once its activity exists.
+// kubeadm init on the primary → the admin kubeconfig into the local store → the pod network → secondary masters
+// joined one at a time → workers in batches → CoreDNS scaled, every node Ready. Every step is idempotent, so a rerun
+// is a check.
 import type { Host, Inventory } from '../inventory/schema.js';
 import { planClusterCas } from './pki.js';
 import { renderInitConfiguration, renderJoinConfiguration } from '../templates/kubeadm.js';
@@ -16,6 +16,7 @@ import {
   sandboxImage,
 } from './cluster-config.js';
 import { planEtcdSetupRunbook } from './etcd.js';
+import { podNetworkSource } from './pod-network.js';
 import { step, type HostRun, type Phase, type Runbook, type Step } from './runbook.js';
 import { masters, nodes, primaryMaster, secondaryMasters, targetOf, workers } from './topology.js';
 import type { HostContext } from './types.js';
@@ -131,6 +132,27 @@ export function planSetup(inv: Inventory): Runbook {
       }),
     ],
   });
+  // Right after init, as kubeadm's guide has it: the DaemonSet then reaches each node as it joins, and CoreDNS gets
+  // pod addresses. kubeadm's podSubnet and the controller manager's node mask come from the same inventory fields
+  // (cluster-config.ts), so flannel's per-node subnets are the ones the controller manager hands out.
+  const network = podNetworkSource(inv);
+  if (network)
+    phases.push({
+      id: 'pod-network',
+      title: 'pod network',
+      kind: 'once',
+      steps: [
+        step(
+          'applyPodNetwork',
+          network.kind === 'flannel' ? 'flannel (server-side apply)' : `${network.path} (server-side apply)`,
+          'hostStep',
+          { via: ctx(primary), cluster: c.name, network },
+          network.kind === 'flannel'
+            ? { bind: { cniBinDirs: { fromEachHost: 'configureContainerd', field: 'cniBinDir' } } }
+            : {},
+        ),
+      ],
+    });
   const join = (h: Host, controlPlane: boolean): Step =>
     step('joinNode', controlPlane ? 'kubeadm join --control-plane' : 'kubeadm join', 'install', {
       primary: ctx(primary),

@@ -32,6 +32,7 @@ describe('planSetup', () => {
       'control-plane-prep',
       'init',
       'kubeconfig',
+      'pod-network',
       'join-masters',
       'join-workers',
       'converge',
@@ -87,5 +88,48 @@ describe('planSetup', () => {
     const prep = rb2.phases.find((p) => p.id === 'control-plane-prep') as HostPhase;
     expect(prep.hosts[0]!.steps.map((s) => s.id)).toEqual(['placeClusterPki', 'configureKeepalived']);
     expect(describeRunbook(rb2).join('\n')).toMatch(/kubeadmInit/);
+  });
+
+  it("applies flannel from the inventory's podSubnet, node mask and imageRepository, into the nodes' CNI dir", () => {
+    const rb3 = planSetup(
+      Inventory.parse({
+        ...input,
+        cluster: {
+          ...input.cluster,
+          podSubnet: '10.32.0.0/16',
+          nodeCidrMaskSize: 26,
+          imageRepository: 'registry.example:5000/k8s',
+        },
+      }),
+    );
+    const net = rb3.phases.find((p) => p.id === 'pod-network') as OncePhase;
+    expect(net.steps.map((s) => s.id)).toEqual(['applyPodNetwork']);
+    expect(net.steps[0]!.args).toMatchObject({
+      via: { target: { name: 'm1', address: '10.10.0.11' } },
+      cluster: 'prod',
+      network: {
+        kind: 'flannel',
+        values: { network: '10.32.0.0/16', subnetLen: 26, imageRepository: 'registry.example:5000/k8s' },
+      },
+    });
+    expect(net.steps[0]!.bind).toEqual({ cniBinDirs: { fromEachHost: 'configureContainerd', field: 'cniBinDir' } });
+    // The controller manager hands out the same /26s flannel expects.
+    const init = (rb3.phases.find((p) => p.id === 'init') as HostPhase).hosts[0]!.steps[0]!.args.config as string;
+    expect(init).toMatch(/podSubnet: 10\.32\.0\.0\/16/);
+    expect(init).toMatch(/name: node-cidr-mask-size-ipv4\s+value: "26"/);
+  });
+
+  it("applies the user's manifest with plugin manifest, and no pod network with plugin none", () => {
+    const withManifest = planSetup(
+      Inventory.parse({
+        ...input,
+        cluster: { ...input.cluster, network: { plugin: 'manifest', manifest: '/srv/calico.yaml' } },
+      }),
+    );
+    const step = (withManifest.phases.find((p) => p.id === 'pod-network') as OncePhase).steps[0]!;
+    expect(step.args.network).toEqual({ kind: 'manifest', path: '/srv/calico.yaml' });
+    expect(step.bind).toBeUndefined();
+    const none = planSetup(Inventory.parse({ ...input, cluster: { ...input.cluster, network: { plugin: 'none' } } }));
+    expect(none.phases.map((p) => p.id)).not.toContain('pod-network');
   });
 });
