@@ -121,6 +121,18 @@ export async function runHelloPod(sh: Sh, o: { name: string; node: string; image
   );
 }
 
+/** Runs `cmd` on the pod's node inside the pod's network namespace (the hello image has no shell or client): the
+ * packets leave from the pod's own interface and address, as the pod's own would. */
+export async function inPodNetns(sh: Sh, pod: string, node: string, cmd: string): Promise<string> {
+  const id = (await sh('h1', `${ADMIN} get pod ${pod} -o jsonpath='{.status.containerStatuses[0].containerID}'`))
+    .trim()
+    .replace(/^containerd:\/\//, '');
+  if (!/^[0-9a-f]{64}$/.test(id)) throw new Error(`pod ${pod}: no container id (${id})`);
+  const pid = (await sh(node, `ctr -n k8s.io task ls | awk '$1 == "${id}" { print $2 }'`)).trim();
+  if (!/^\d+$/.test(pid)) throw new Error(`pod ${pod}: no task on ${node} (${pid})`);
+  return sh(node, `nsenter -t ${pid} -n ${cmd}`);
+}
+
 /** On failure, what the cluster looked like (pods, and the last log lines of kube-system/kube-flannel pods whose
  * name matches `logsOf`): the failure message then says why. */
 export async function explain<T>(lab: K8sLab, f: () => Promise<T>, logsOf = 'kube-proxy|coredns'): Promise<T> {

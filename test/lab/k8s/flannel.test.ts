@@ -16,6 +16,7 @@ import {
   captureOnHosts,
   explain,
   inCidr,
+  inPodNetns,
   installK8sPackages,
   joinConfig,
   joinSecrets,
@@ -66,18 +67,6 @@ async function timed<T>(what: string, f: () => Promise<T>): Promise<T> {
   const v = await f();
   timings[what] = Math.round(performance.now() - t0) / 1000;
   return v;
-}
-
-/** Runs `cmd` on the pod's node inside the pod's network namespace (the hello image has no shell or client): the
- * packets leave from the pod's own interface and address, as the pod's own would. */
-async function inPodNetns(pod: string, node: string, cmd: string): Promise<string> {
-  const id = (await sh('h1', `${ADMIN} get pod ${pod} -o jsonpath='{.status.containerStatuses[0].containerID}'`))
-    .trim()
-    .replace(/^containerd:\/\//, '');
-  expect(id).toMatch(/^[0-9a-f]{64}$/);
-  const pid = (await sh(node, `ctr -n k8s.io task ls | awk '$1 == "${id}" { print $2 }'`)).trim();
-  expect(pid).toMatch(/^\d+$/);
-  return sh(node, `nsenter -t ${pid} -n ${cmd}`);
 }
 
 describe('flannel in the Kubernetes lab (plain commands)', () => {
@@ -264,9 +253,9 @@ describe('flannel in the Kubernetes lab (plain commands)', () => {
     // On h2's veth (the bridge device itself never sees unicast between two of its ports).
     const vxlan = capture(vethName(lab.id, 2), `udp port 8472 and host ${address('h2')} and host ${address('h3')}`);
     await vxlan.listening;
-    const aToB = await inPodNetns('hello-a', 'h2', `curl -sf --max-time 5 http://${ipB}:8080/`);
-    const bToA = await inPodNetns('hello-b', 'h3', `curl -sf --max-time 5 http://${ipA}:8080/`);
-    const ping = await inPodNetns('hello-a', 'h2', `ping -n -q -c 20 -i 0.2 -W 2 ${ipB}`);
+    const aToB = await inPodNetns(sh, 'hello-a', 'h2', `curl -sf --max-time 5 http://${ipB}:8080/`);
+    const bToA = await inPodNetns(sh, 'hello-b', 'h3', `curl -sf --max-time 5 http://${ipA}:8080/`);
+    const ping = await inPodNetns(sh, 'hello-a', 'h2', `ping -n -q -c 20 -i 0.2 -W 2 ${ipB}`);
     const vxlanPackets = await vxlan.stop();
     expect(aToB).toBe(`hello from hello-b ${ipB}\n`);
     expect(bToA).toBe(`hello from hello-a ${ipA}\n`);

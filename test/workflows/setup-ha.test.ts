@@ -1,0 +1,201 @@
+// Issue 11's "done when", through Temporal on the real-Kubernetes lab: 5 bare hosts with no pod network at all
+// (createK8sLab cni 'none') become 3 masters (external etcd on them, keepalived VIP, haproxy on VIP:8443) + 2 workers
+// with flannel, by the setupCluster workflow. All nodes Ready; a pod on each worker reaches the other's pod IP
+// through flannel's VXLAN; the API answers through the VIP and through the load balancer, and still after the VIP
+// holder's keepalived is stopped; a second run changes nothing (from what every activity reports); the history holds
+// no secret; nothing left the lab's /24. Nothing here is a stand-in.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { WorkflowBundleOption } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ApplyPodNetworkResult } from '../../src/activities/kube-api.js';
+import type { Inventory } from '../../src/inventory/schema.js';
+import { createK8sLab, type K8sLab } from '../../src/lab/k8s/k8s-lab.js';
+import { vethName } from '../../src/lab/names.js';
+import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
+import { CODEC_ENV } from '../../src/temporal/data-converter.js';
+import type { RunbookResult } from '../../src/workflows/runbook.js';
+import { connectTemporal } from '../e2e/helpers.js';
+import { setEnv } from '../support/env.js';
+import {
+  ADMIN,
+  captureLabTraffic,
+  explain,
+  inCidr,
+  inPodNetns,
+  runHelloPod,
+  type LabTrafficCapture,
+} from '../support/k8s-cluster.js';
+import { labShell } from '../support/lab-shell.js';
+import { pollUntil } from '../support/poll.js';
+import {
+  changesIn,
+  flannelLabInventory,
+  haRoles,
+  phaseSeconds,
+  runSetupWorkflow,
+  secretsIn,
+} from '../support/setup-run.js';
+import { capture } from '../support/tcpdump.js';
+
+let lab: K8sLab;
+let inv: Inventory;
+let temporal: Awaited<ReturnType<typeof connectTemporal>>;
+let bundle: WorkflowBundleOption;
+let scratch: string;
+let restoreEnv: (() => void) | undefined;
+let captures: LabTrafficCapture | undefined;
+const sh = (host: string, cmd: string): Promise<string> => labShell(lab)(host, cmd);
+const address = (name: string): string => lab.hosts.find((h) => h.name === name)!.address;
+const masters = ['h1', 'h2', 'h3'];
+const podNetworkOf = (r: RunbookResult): ApplyPodNetworkResult =>
+  r.steps.find((s) => s.step === 'applyPodNetwork')!.result as ApplyPodNetworkResult;
+const setup = () => runSetupWorkflow({ temporal, bundle, inventory: inv });
+const vipHolder = async (): Promise<string | undefined> => {
+  for (const m of masters) if ((await sh(m, 'ip -4 -o addr show dev eth0')).includes(` ${lab.vip}/25 `)) return m;
+  return undefined;
+};
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'k2h-setup-ha-'));
+  restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
+  bundle = await loadWorkflowBundle();
+  lab = await createK8sLab({ hosts: 5, cni: 'none' });
+  inv = flannelLabInventory(lab, haRoles);
+  captures = await captureLabTraffic(lab);
+  temporal = await connectTemporal();
+}, 3_600_000);
+
+afterAll(async () => {
+  try {
+    await Promise.all([captures?.leaving.stop(), captures?.inside.stop()]);
+    await temporal?.close();
+  } finally {
+    try {
+      await lab?.destroy();
+    } finally {
+      restoreEnv?.();
+      if (scratch) await rm(scratch, { recursive: true, force: true });
+    }
+  }
+});
+
+describe('setupCluster: 3 masters + 2 workers with flannel on the real-Kubernetes lab', () => {
+  it('bare hosts → every node Ready with a /29 of the pod range; flannel applied; no secret in history', async () => {
+    const first = await setup();
+    process.stderr.write(
+      `[setup HA] bare hosts → all 5 Ready by the workflow: ${first.ms} ms, ${first.result.steps.length} steps; ` +
+        `load ${loadavg()
+          .map((l) => l.toFixed(1))
+          .join('/')}; phases (s): ${JSON.stringify(phaseSeconds(first.result, first.startedAt))}\n`,
+    );
+    const nodes = await sh(
+      'h1',
+      `${ADMIN} get nodes -o jsonpath='{range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status} {.spec.podCIDR}{"\\n"}{end}'`,
+    );
+    const rows = nodes
+      .trim()
+      .split('\n')
+      .sort()
+      .map((l) => l.split(' '));
+    expect(rows.map(([n, ready]) => `${n} ${ready}`)).toEqual(lab.hosts.map((h) => `${h.name} True`));
+    const cidrs = rows.map(([, , cidr]) => cidr!);
+    for (const c of cidrs) {
+      expect(c).toMatch(/\/29$/);
+      expect(inCidr(c.split('/')[0]!, inv.cluster.podSubnet)).toBe(true);
+    }
+    expect(new Set(cidrs).size).toBe(5);
+    // Flannel's six objects created, its pods Running on every node from the lab registry's image.
+    const net = podNetworkOf(first.result);
+    expect(net.objects).toBe(6);
+    expect(net.changed).toHaveLength(6);
+    // A node is Ready once flannel's init containers wrote the CNI config; flanneld itself may still be starting.
+    await pollUntil(
+      async () =>
+        (await sh('h1', `${ADMIN} -n kube-flannel get pods --no-headers`))
+          .trim()
+          .split('\n')
+          .filter((l) => /\s1\/1\s+Running\s/.test(l)).length === 5,
+      'five flannel pods Running and Ready',
+      180_000,
+      500,
+    );
+    expect(await sh('h1', 'ls /etc/cni/net.d')).toBe('10-flannel.conflist\n');
+    // CoreDNS scaled to the masters.
+    expect(await sh('h1', `${ADMIN} -n kube-system get deploy coredns -o jsonpath='{.spec.replicas}'`)).toBe('3');
+    expect(secretsIn(first.history)).toEqual([]);
+  }, 1_800_000);
+
+  it("a pod on each worker reaches the other's pod IP, carried by flannel's VXLAN between the two hosts", async () => {
+    const k = lab.kubernetes;
+    const [ipA, ipB] = await explain(
+      lab,
+      () =>
+        Promise.all([
+          runHelloPod(sh, { name: 'hello-a', node: 'h4', imageRepository: k.imageRepository }),
+          runHelloPod(sh, { name: 'hello-b', node: 'h5', imageRepository: k.imageRepository }),
+        ]),
+      'kube-flannel',
+    );
+    const vxlan = capture(vethName(lab.id, 4), `udp port 8472 and host ${address('h4')} and host ${address('h5')}`);
+    await vxlan.listening;
+    const aToB = await inPodNetns(sh, 'hello-a', 'h4', `curl -sf --max-time 5 http://${ipB}:8080/`);
+    const bToA = await inPodNetns(sh, 'hello-b', 'h5', `curl -sf --max-time 5 http://${ipA}:8080/`);
+    const packets = await vxlan.stop();
+    expect(aToB).toBe(`hello from hello-b ${ipB}\n`);
+    expect(bToA).toBe(`hello from hello-a ${ipA}\n`);
+    expect(packets).toBeGreaterThanOrEqual(4); // both TCP exchanges crossed inside VXLAN
+  }, 300_000);
+
+  it('the API answers through the VIP and through haproxy on the VIP', async () => {
+    expect(inv.cluster.loadBalancer).toMatchObject({ kind: 'haproxy', port: 8443 });
+    expect(await sh('h4', `curl -sk --max-time 5 https://${lab.vip}:6443/readyz`)).toBe('ok');
+    expect(await sh('h4', `curl -sk --max-time 5 https://${lab.vip}:8443/readyz`)).toBe('ok');
+    // The cluster's own endpoint is the load balancer: a worker's kubelet reaches the API through it.
+    expect(await sh('h5', "grep -o 'server: .*' /etc/kubernetes/kubelet.conf")).toBe(
+      `server: https://${lab.vip}:8443\n`,
+    );
+  });
+
+  it('a second run changes nothing: no activity reports a change; the pod network is applied unchanged', async () => {
+    const second = await setup();
+    process.stderr.write(`[setup HA] rerun (5 hosts, nothing to do): ${second.ms} ms\n`);
+    expect(changesIn(second.result.steps)).toEqual([]);
+    const net = podNetworkOf(second.result);
+    expect(net).toMatchObject({ objects: 6, changed: [] });
+    expect(secretsIn(second.history)).toEqual([]);
+  }, 900_000);
+
+  it("the API still answers through the VIP and the load balancer after the VIP holder's keepalived stops", async () => {
+    const holder = await vipHolder();
+    expect(holder).toBe('h1'); // rank 0: the primary holds the VIP while all is well
+    await sh(holder!, 'kill $(cat /run/keepalived.pid)');
+    const next = await pollUntil(
+      async () => {
+        const h = await vipHolder();
+        return h && h !== holder ? h : undefined;
+      },
+      'the VIP on another master',
+      60_000,
+      200,
+    );
+    expect(['h2', 'h3']).toContain(next);
+    for (const port of [6443, 8443])
+      await pollUntil(
+        async () =>
+          (await lab.exec('h4', `curl -sk --max-time 3 https://${lab.vip}:${port}/readyz`, { allowFail: true }))
+            .stdout === 'ok',
+        `the API on ${lab.vip}:${port} after failover`,
+        60_000,
+        200,
+      );
+    expect(await sh('h4', `kubectl --kubeconfig /etc/kubernetes/kubelet.conf get node h4 -o name`)).toBe('node/h4\n');
+  }, 180_000);
+
+  it('sent nothing to any address outside the lab', async () => {
+    const [leaving, inside] = await Promise.all([captures!.leaving.stop(), captures!.inside.stop()]);
+    expect(inside).toBeGreaterThan(1000);
+    expect(leaving).toBe(0);
+  });
+});
