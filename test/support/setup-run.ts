@@ -5,7 +5,7 @@
 import type { WorkflowBundleOption } from '@temporalio/worker';
 import type { Activities } from '../../src/activities/index.js';
 import { Inventory, type Role } from '../../src/inventory/schema.js';
-import type { K8sLab } from '../../src/lab/k8s/k8s-lab.js';
+import type { K8sLab } from '../../lab/k8s/k8s-lab.js';
 import {
   batchesOf,
   ONCE,

@@ -11,12 +11,13 @@ import type { WorkflowBundleOption } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApplyPodNetworkResult } from '../../src/activities/kube-api.js';
 import type { Inventory } from '../../src/inventory/schema.js';
-import { createK8sLab, type K8sLab } from '../../src/lab/k8s/k8s-lab.js';
-import { vethName } from '../../src/lab/names.js';
+import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
+import { vethName } from '../../lab/names.js';
 import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
 import { CODEC_ENV } from '../../src/temporal/data-converter.js';
 import type { RunbookResult } from '../../src/workflows/runbook.js';
 import { connectTemporal } from '../e2e/helpers.js';
+import { cleanUp } from '../support/clean-up.js';
 import { setEnv } from '../support/env.js';
 import {
   ADMIN,
@@ -67,19 +68,15 @@ beforeAll(async () => {
   temporal = await connectTemporal();
 }, 3_600_000);
 
-afterAll(async () => {
-  try {
-    await Promise.all([captures?.leaving.stop(), captures?.inside.stop()]);
-    await temporal?.close();
-  } finally {
-    try {
-      await lab?.destroy();
-    } finally {
-      restoreEnv?.();
-      if (scratch) await rm(scratch, { recursive: true, force: true });
-    }
-  }
-});
+afterAll(() =>
+  cleanUp(
+    () => Promise.all([captures?.leaving.stop(), captures?.inside.stop()]),
+    () => temporal?.close(),
+    () => lab?.destroy(),
+    () => restoreEnv?.(),
+    () => scratch && rm(scratch, { recursive: true, force: true }),
+  ),
+);
 
 describe('setupCluster: 3 masters + 2 workers with flannel on the real-Kubernetes lab', () => {
   it('bare hosts → every node Ready with a /29 of the pod range; flannel applied; no secret in history', async () => {

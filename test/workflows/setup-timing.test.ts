@@ -15,10 +15,11 @@ import { createActivities } from '../../src/activities/index.js';
 import type { NodesReadyResult } from '../../src/activities/kube-api.js';
 import { createSshDeps } from '../../src/activities/ssh-deps.js';
 import { sshTrustOf } from '../../src/activities/ssh-trust.js';
-import { createK8sLab, type K8sLab } from '../../src/lab/k8s/k8s-lab.js';
+import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
 import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
 import { CODEC_ENV } from '../../src/temporal/data-converter.js';
 import { connectTemporal } from '../e2e/helpers.js';
+import { cleanUp } from '../support/clean-up.js';
 import { setEnv } from '../support/env.js';
 import {
   flannelLabInventory,
@@ -97,12 +98,14 @@ beforeAll(async () => {
   temporal = await connectTemporal();
 }, 600_000);
 
-afterAll(async () => {
-  if (lines.length) process.stderr.write(`[setup timing]\n  ${lines.join('\n  ')}\n`);
-  await temporal?.close();
-  restoreEnv?.();
-  if (scratch) await rm(scratch, { recursive: true, force: true });
-});
+afterAll(() =>
+  cleanUp(
+    () => lines.length && process.stderr.write(`[setup timing]\n  ${lines.join('\n  ')}\n`),
+    () => temporal?.close(),
+    () => restoreEnv?.(),
+    () => scratch && rm(scratch, { recursive: true, force: true }),
+  ),
+);
 
 describe.skipIf(!enabled)('setup wall time, bare hosts → all Ready (opt-in: KUBEADM2HA_SETUP_TIMING=1)', () => {
   for (const n of sizes) {
