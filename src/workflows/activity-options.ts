@@ -8,19 +8,32 @@ import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { ActivityClass } from '../plan/runbook.js';
 
+// Every class has a heartbeat timeout. The worker beats every 2 s while any activity runs (src/worker/heartbeat.ts),
+// so the timeout is how soon an activity held by a worker that died (kill -9, a lost machine) is retried on another
+// one: without it Temporal waits for the whole start-to-close timeout. 20 s leaves room for a worker that is slow
+// under load; test/e2e/heartbeat-timeout.test.ts kills a worker mid-step and times the retry.
 const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds' } as const;
+const LOST_WORKER = '20 seconds';
 
 /** Local or read-only work: the operator's PKI store, reading files or checks on a host. */
-export const QUICK: ActivityOptions = { startToCloseTimeout: '1 minute', retry: { ...retry, maximumAttempts: 3 } };
+export const QUICK: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  heartbeatTimeout: LOST_WORKER,
+  retry: { ...retry, maximumAttempts: 3 },
+};
 /** One change on one host over SSH (write certificates, a config file, start a service). */
-export const HOST_STEP: ActivityOptions = { startToCloseTimeout: '2 minutes', retry: { ...retry, maximumAttempts: 5 } };
-/** Package installs and downloads: long, so they heartbeat and a lost worker is noticed within a minute. */
+export const HOST_STEP: ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: LOST_WORKER,
+  retry: { ...retry, maximumAttempts: 5 },
+};
+/** Package installs and downloads: long; a minute of silence (apt holding the worker's event loop) is tolerated. */
 export const INSTALL: ActivityOptions = {
   startToCloseTimeout: '20 minutes',
   heartbeatTimeout: '1 minute',
   retry: { ...retry, maximumAttempts: 3 },
 };
-/** Waiting for the cluster to converge (health gates); the activity bounds its own wait and heartbeats. */
+/** Waiting for the cluster to converge (health gates); the activity bounds its own wait. */
 export const WAIT: ActivityOptions = {
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '1 minute',
@@ -53,5 +66,9 @@ export const CHECK: ActivityOptions = {
 export const checkActivities = proxyActivities<Activities>(CHECK);
 
 /** Reading every certificate of a host (many files, one SSH round trip each batch). */
-export const READ: ActivityOptions = { startToCloseTimeout: '2 minutes', retry: { ...retry, maximumAttempts: 3 } };
+export const READ: ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: LOST_WORKER,
+  retry: { ...retry, maximumAttempts: 3 },
+};
 export const readActivities = proxyActivities<Activities>(READ);
