@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { registerCommands } from './cli/commands/index.js';
 import { explainFailure } from './cli/failure.js';
+import { forTerminal } from './cli/terminal-text.js';
 
 const program = new Command('kubeadm2ha')
   .description('Highly-available kubeadm clusters, every operation a durable Temporal workflow')
@@ -15,7 +16,8 @@ try {
 } catch (err) {
   const verbose = process.argv.includes('--verbose') || Boolean(process.env.KUBEADM2HA_VERBOSE);
   const { code, lines } = explainFailure(err, verbose);
-  const [first, ...rest] = lines;
+  // A failure quotes hosts' stderr, file names and inventory values: shown, never obeyed as escape sequences.
+  const [first, ...rest] = lines.map(forTerminal);
   console.error(`kubeadm2ha: ${first ?? ''}`);
   for (const l of rest) console.error(l);
   process.exitCode = code;
