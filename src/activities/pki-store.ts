@@ -7,6 +7,7 @@ import { join } from 'node:path';
 
 import { InvalidInputError } from '../errors.js';
 import { stateDir } from '../paths.js';
+import { acquireDirLock, releaseDirLock } from '../temporal/process-util.js';
 import {
   createCa,
   createServiceAccountKeyPair,
@@ -72,6 +73,10 @@ export class LocalPkiStore {
    * split the cluster's trust.
    */
   async ensureCa(plan: CaPlan, now = new Date()): Promise<{ ca: CertificateAndKey; ref: EnsuredCa }> {
+    return this.locked(() => this.ensureCaLocked(plan, now));
+  }
+
+  private async ensureCaLocked(plan: CaPlan, now: Date): Promise<{ ca: CertificateAndKey; ref: EnsuredCa }> {
     const existing = await this.readCa(plan.name);
     let reasons: string[] = [];
     if (existing) {
@@ -98,15 +103,33 @@ export class LocalPkiStore {
   /** The service-account signing pair (sa.key, sa.pub), made once like a CA and kept for the cluster's life:
    * replacing it invalidates every service-account token. */
   async ensureServiceAccountKeys(keyType: KeyType): Promise<{ keys: KeyPairPem; created: boolean }> {
-    const existing = await this.readServiceAccountKeys();
-    if (existing) return { keys: existing, created: false };
-    const keys = await createServiceAccountKeyPair({ keyType });
+    return this.locked(async () => {
+      const existing = await this.readServiceAccountKeys();
+      if (existing) return { keys: existing, created: false };
+      const keys = await createServiceAccountKeyPair({ keyType });
+      const key = await writeTemp(join(this.dir, 'sa.key'), keys.privateKeyPem);
+      const pub = await writeTemp(join(this.dir, 'sa.pub'), keys.publicKeyPem);
+      await rename(key, join(this.dir, 'sa.key'));
+      await rename(pub, join(this.dir, 'sa.pub'));
+      return { keys, created: true };
+    });
+  }
+
+  /**
+   * Read-decide-write under the store's lock. Several workers may share one store (a shared KUBEADM2HA_STATE_DIR is
+   * what the README recommends): two that find no CA at once would each make one, the later rename would win, and
+   * the first one's certificates would chain to a CA nobody keeps. The lock is a directory (atomic mkdir); a lock
+   * left by a dead process on this machine is taken over.
+   */
+  private async locked<T>(fn: () => Promise<T>): Promise<T> {
     await this.prepareDir();
-    const key = await writeTemp(join(this.dir, 'sa.key'), keys.privateKeyPem);
-    const pub = await writeTemp(join(this.dir, 'sa.pub'), keys.publicKeyPem);
-    await rename(key, join(this.dir, 'sa.key'));
-    await rename(pub, join(this.dir, 'sa.pub'));
-    return { keys, created: true };
+    const lock = join(this.dir, '.lock');
+    await acquireDirLock(lock, { timeoutMs: 120_000 });
+    try {
+      return await fn();
+    } finally {
+      await releaseDirLock(lock);
+    }
   }
 
   async readServiceAccountKeys(): Promise<KeyPairPem | undefined> {
@@ -134,7 +157,6 @@ export class LocalPkiStore {
   }
 
   private async write(name: CaName, ca: CertificateAndKey): Promise<void> {
-    await this.prepareDir();
     // Both files are written to temporaries first and then renamed, key first: a crash leaves either the old pair,
     // or a new key without its certificate, which the next run treats as "no CA" and replaces.
     const key = await writeTemp(this.keyPath(name), ca.keyPem);
