@@ -2,7 +2,7 @@
 // the same way for all formats — schema (all issues, each located) and cross-field rules — and either return
 // the typed Inventory with its warnings or throw one InventoryError listing every problem.
 import { readdir, stat } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { readAnsibleInventory } from './ansible.js';
 import { InventoryError, sortIssues, type InventoryIssue, type InventoryWarning } from './errors.js';
 import { zodIssuesToInventoryIssues } from './issues.js';
@@ -119,5 +119,9 @@ export async function loadInventory(
   const src = await readInventorySource(path);
   const { inventory, issues, warnings } = validateSource(src);
   if (!inventory) throw new InventoryError(issues, warnings);
+  // A pod network manifest named relative to the inventory is found next to it, wherever the command runs.
+  const network = inventory.cluster.network;
+  if (network.manifest !== undefined && !isAbsolute(network.manifest))
+    network.manifest = resolve(dirname(src.file), network.manifest);
   return { inventory, warnings, sourceFiles: src.sourceFiles };
 }

@@ -51,6 +51,17 @@ describe('our YAML format', () => {
     expect(inventory.cluster.podSubnet).toBe('10.244.0.0/16');
   });
 
+  it('finds a pod network manifest named relative to the inventory next to the inventory file', async () => {
+    const file = join(tmp, 'manifest.yaml');
+    const cluster = (manifest: string) =>
+      `cluster: {name: lab, kubernetesVersion: 1.34.1, vip: {address: 10.200.0.100}, network: {plugin: manifest, manifest: ${manifest}}}\n` +
+      'hosts:\n  - {name: h1, address: 10.200.0.11, roles: [primary-master, etcd]}\n';
+    await writeFile(file, cluster('cni/calico.yaml'));
+    expect((await loadInventory(file)).inventory.cluster.network.manifest).toBe(join(tmp, 'cni/calico.yaml'));
+    await writeFile(file, cluster('/srv/calico.yaml'));
+    expect((await loadInventory(file)).inventory.cluster.network.manifest).toBe('/srv/calico.yaml');
+  });
+
   it('accepts anchors and merge keys', async () => {
     const { inventory } = await loadInventory(join(fixtures, 'yaml/anchors.yaml'));
     expect(inventory.hosts[2]).toEqual({ name: 'h3', address: '10.200.0.13', roles: ['worker'], ssh: { port: 2222 } });
