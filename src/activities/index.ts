@@ -16,6 +16,7 @@ import { createKubePackagesActivities } from './kube-packages.js';
 import { createKubeadmActivities } from './kubeadm.js';
 import { createNodeOsActivities } from './node-os.js';
 import { createUninstallActivities } from './uninstall.js';
+import { createImageActivities } from './images.js';
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -35,6 +36,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createKubeadmActivities(deps),
     ...createKubeApiActivities(deps),
     ...createUninstallActivities(deps),
+    // Images onto hosts (issue 13).
+    ...createImageActivities(deps),
   };
 }
 

@@ -25,8 +25,9 @@ export class BlobDigestError extends KubeadmHaError {
     readonly image: string,
     readonly digest: string,
     detail: string,
+    type: FailureType = FailureType.CommandFailed,
   ) {
-    super(`${where}: image ${image}: blob ${digest}: ${detail}`, FailureType.CommandFailed);
+    super(`${where}: image ${image}: blob ${digest}: ${detail}`, type);
   }
 }
 

@@ -4,11 +4,13 @@
 //
 // Where an image is needed: control-plane images (and etcd's, stacked) on masters, the rest on every node; a host
 // that is only an etcd member runs etcd from packages and needs none. Pure and workflow-safe.
+import type { ImageSource } from '../images/fill.js';
 import type { Host, Inventory } from '../inventory/schema.js';
 import { kubeadmImageList } from '../images/kubeadm-images.js';
 import { flannelImages } from '../templates/flannel.js';
-import { isMaster, isWorker } from './topology.js';
+import { isMaster, isWorker, targetOf } from './topology.js';
 import { sandboxImage } from './cluster-config.js';
+import { runbookFor, step, type HostRun, type OnFailure, type Phase, type Runbook } from './runbook.js';
 
 export interface ImageNeed {
   /** Full reference as the kubelet and containerd will ask for it. */
@@ -62,4 +64,70 @@ export function planImageList(inv: Inventory, version: string = inv.cluster.kube
 export function imagesFor(host: Host, list: readonly ImageNeed[]): string[] {
   if (!isMaster(host) && !isWorker(host)) return [];
   return list.filter((i) => i.on === 'nodes' || isMaster(host)).map((i) => i.ref);
+}
+
+export interface ImagePushOptions {
+  version?: string;
+  /** Default: the list planImageList gives (the CLI passes it, so addons registered in its process count). */
+  images?: readonly ImageNeed[];
+  /** Each reference's own registry (default), or an OCI layout directory on the worker's machine. */
+  source?: ImageSource;
+  onFailure?: OnFailure;
+}
+
+/**
+ * The push runbook: the store is filled once, then the hosts receive in rounds, each host that has the images
+ * sending them on to one that has not (1, 2, 4, … receivers per round), so the operator's uplink carries the set
+ * once and the hosts' links carry the rest. Masters go first: they need every image, so any earlier host holds what
+ * a later one needs.
+ */
+export function planImagePush(inv: Inventory, o: ImagePushOptions = {}): Runbook {
+  const version = (o.version ?? inv.cluster.kubernetesVersion).replace(/^v/, '');
+  const list = o.images ?? planImageList(inv, version);
+  const receivers = [...inv.hosts.filter(isMaster), ...inv.hosts.filter((h) => isWorker(h) && !isMaster(h))];
+  const phases: Phase[] = [
+    {
+      id: 'store',
+      title: 'images into the local store',
+      kind: 'once',
+      steps: [
+        step('fillImageStore', `${list.length} images from ${o.source?.kind ?? 'registry'}`, 'transfer', {
+          refs: list.map((i) => i.ref),
+          source: o.source ?? { kind: 'registry' },
+        }),
+      ],
+    },
+  ];
+  const holders: Host[] = [];
+  let round = 0;
+  while (holders.length < receivers.length) {
+    round++;
+    const wave = receivers.slice(holders.length, holders.length + Math.max(1, holders.length));
+    const runs: HostRun[] = wave.map((h, i) => {
+      const from = holders[i];
+      return {
+        target: targetOf(h),
+        maySkip: false,
+        steps: [
+          step(
+            'deliverImages',
+            from ? `images from ${from.name}` : 'images from the operator',
+            'transfer',
+            { refs: imagesFor(h, list), ...(from && { from: targetOf(from) }) },
+            { bind: { images: { from: 'fillImageStore', field: 'images' } } },
+          ),
+        ],
+      };
+    });
+    phases.push({
+      id: `deliver-${round}`,
+      title: `images, round ${round}`,
+      kind: 'hosts',
+      rollout: { kind: 'parallel' },
+      hosts: runs,
+    });
+    holders.push(...wave);
+  }
+  const rb = runbookFor('images', `images push (Kubernetes ${version})`, inv, o.onFailure, phases);
+  return { ...rb, kubernetesVersion: version };
 }

@@ -19,9 +19,10 @@ export type ActivityInput<K extends ActivityName> = Parameters<Activities[K]>[0]
 /**
  * Timeout and retry class of a step (the constants live in src/workflows/activity-options.ts):
  * quick — local or read-only work; hostStep — one change on one host over SSH; install — long package work that
- * heartbeats; wait — waiting for the cluster to converge (health gates), heartbeats.
+ * heartbeats; wait — waiting for the cluster to converge (health gates), heartbeats; transfer — streaming large
+ * content (images) that reports its bytes in heartbeats, so a cut connection is noticed and retried within seconds.
  */
-export type ActivityClass = 'quick' | 'hostStep' | 'install' | 'wait';
+export type ActivityClass = 'quick' | 'hostStep' | 'install' | 'wait' | 'transfer';
 
 /**
  * Why bindings: a step often needs what an earlier step found out at run time (the etcd binary's path comes from

@@ -40,21 +40,22 @@ export const WAIT: ActivityOptions = {
   retry: { ...retry, maximumAttempts: 3 },
 };
 
-export const activities: Record<ActivityClass, Activities> = {
-  quick: proxyActivities<Activities>(QUICK),
-  hostStep: proxyActivities<Activities>(HOST_STEP),
-  install: proxyActivities<Activities>(INSTALL),
-  wait: proxyActivities<Activities>(WAIT),
-};
-
-/** Streaming a large file (an etcd snapshot) to or from hosts: long, heartbeats every few seconds, so a lost worker
- * is noticed within 20 s (a restore waits with every member stopped). */
+/** Streaming a large file (an etcd snapshot, images) to or from hosts: long, heartbeats every few seconds, so a lost
+ * worker is noticed within 20 s (a restore waits with every member stopped). */
 export const TRANSFER: ActivityOptions = {
   startToCloseTimeout: '60 minutes',
   heartbeatTimeout: '20 seconds',
   retry: { ...retry, maximumAttempts: 3 },
 };
 export const transferActivities = proxyActivities<Activities>(TRANSFER);
+
+export const activities: Record<ActivityClass, Activities> = {
+  quick: proxyActivities<Activities>(QUICK),
+  hostStep: proxyActivities<Activities>(HOST_STEP),
+  install: proxyActivities<Activities>(INSTALL),
+  wait: proxyActivities<Activities>(WAIT),
+  transfer: transferActivities,
+};
 
 /** A preflight check: short, and the worker beats every 2 s while it runs (src/worker/heartbeat.ts), so a check held
  * by a worker that died is retried after 15 s, not after its whole minute. */

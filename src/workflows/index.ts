@@ -6,3 +6,4 @@ export { renewEtcdCertificates } from './cert-renewal.js';
 export { snapshotEtcd, restoreEtcdSnapshot } from './etcd-snapshot.js';
 export { setupCluster } from './setup.js';
 export { runbookBatch } from './runbook.js';
+export { transferImages } from './images.js';

@@ -13,7 +13,7 @@ import { isUnencrypted, UNENCRYPTED } from '../codec/unencrypted.js';
 import { FailureType } from '../errors.js';
 import { formatPath } from '../inventory/locate.js';
 import { checkRules, ruleView } from '../inventory/rules.js';
-import { Inventory } from '../inventory/schema.js';
+import { Inventory, KubernetesVersion } from '../inventory/schema.js';
 
 const seconds = z.number().int().positive();
 /** What a runbook run does when a step fails for good (src/plan/runbook.ts OnFailure). */
@@ -36,6 +36,24 @@ export const WorkflowInput = {
     .strict(),
   snapshotEtcd: z.object({ inventory: Inventory }).strict(),
   setupCluster: z.object({ inventory: Inventory }).strict(),
+  transferImages: z
+    .object({
+      inventory: Inventory,
+      version: KubernetesVersion.optional(),
+      images: z
+        .array(
+          z.object({ ref: z.string().min(1).max(512), source: z.string(), on: z.enum(['masters', 'nodes']) }).strict(),
+        )
+        .optional(),
+      source: z
+        .discriminatedUnion('kind', [
+          z.object({ kind: z.literal('registry'), plainHttp: z.array(z.string().min(1)).optional() }).strict(),
+          z.object({ kind: z.literal('oci-layout'), dir: z.string().startsWith('/') }).strict(),
+        ])
+        .optional(),
+      onFailure: onFailure.optional(),
+    })
+    .strict(),
   restoreEtcdSnapshot: z
     .object({
       inventory: Inventory,

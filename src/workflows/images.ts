@@ -1,0 +1,35 @@
+// transferImages: every image the cluster needs for a version, onto every host that needs it (`images push`), as
+// the runbook planImagePush builds: the worker's store filled once, then hosts in rounds, each host that has the
+// images relaying them to the next. Skips what hosts already have, so a second push sends nothing.
+import type { ImageSource } from '../images/fill.js';
+import type { Inventory } from '../inventory/schema.js';
+import { planImagePush, type ImageNeed } from '../plan/images.js';
+import type { OnFailure, Step } from '../plan/runbook.js';
+import { acceptInput } from './input.js';
+import { runRunbook, type RunbookResult } from './runbook.js';
+
+export interface TransferImagesInput {
+  inventory: Inventory;
+  version?: string;
+  /** The list as the CLI computed it (addons registered in its process included); default planImageList's. */
+  images?: ImageNeed[];
+  source?: ImageSource;
+  onFailure?: OnFailure;
+}
+
+/** One progress line per step: how many bytes moved, from where. */
+function describe(step: Step, result: unknown): string | undefined {
+  const r = (result ?? {}) as Record<string, unknown>;
+  if (step.id === 'fillImageStore')
+    return `${Number(r.fetchedBytes ?? 0)} bytes fetched, ${Number(r.uniqueBytes ?? 0)} in the set`;
+  if (step.id === 'deliverImages') {
+    const imported = (r.imported as string[] | undefined)?.length ?? 0;
+    return imported ? `${imported} imported, ${Number(r.bytesSent ?? 0)} bytes from ${String(r.from)}` : 'all present';
+  }
+  return undefined;
+}
+
+export async function transferImages(raw: TransferImagesInput): Promise<RunbookResult> {
+  const input = acceptInput('transferImages', raw);
+  return runRunbook(planImagePush(input.inventory, input), { describe });
+}

@@ -1,0 +1,203 @@
+// transferImages (`images push`) through a real Temporal server and worker on the real-Kubernetes lab (containerd
+// on every host): the store filled from the lab registry, then host after host in rounds, relayed host to host. An
+// sshd killed on h1 in the middle of a blob is retried and resumes at that blob; the operator's bridge carries the
+// set about once; every node lists each image by its digest; a second push sends nothing; a blob damaged in a relay
+// host's content store is caught on arrival and named with host, image and source.
+import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { WorkflowBundleOption } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DeliverImagesResult, FillImageStoreResult } from '../../src/activities/images.js';
+import { Inventory } from '../../src/inventory/schema.js';
+import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
+import { imagesFor, planImageList } from '../../src/plan/images.js';
+import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
+import { CODEC_ENV } from '../../src/temporal/data-converter.js';
+import type { RunbookResult } from '../../src/workflows/runbook.js';
+import { connectTemporal, uniqueQueue } from '../e2e/helpers.js';
+import { setEnv } from '../support/env.js';
+import { runOnLabWorker } from '../support/lab-worker.js';
+
+let lab: K8sLab;
+let inv: Inventory;
+let temporal: Awaited<ReturnType<typeof connectTemporal>>;
+let bundle: WorkflowBundleOption;
+let scratch: string;
+let restoreEnv: (() => void) | undefined;
+
+const bridgeTx = async (): Promise<number> =>
+  Number((await readFile(`/sys/class/net/k2hbr${lab.id}/statistics/tx_bytes`, 'utf8')).trim());
+
+async function push(): Promise<{ result: RunbookResult; ms: number; bridgeBytes: number }> {
+  const taskQueue = uniqueQueue('images');
+  const before = await bridgeTx();
+  const { result, ms } = await runOnLabWorker<RunbookResult>({
+    temporal,
+    bundle,
+    inventory: inv,
+    workflowType: 'transferImages',
+    args: [{ inventory: inv, source: { kind: 'registry', plainHttp: [lab.kubernetes.registry] }, onFailure: 'abort' }],
+    taskQueue,
+    workflowId: `${inv.cluster.name}/images/${taskQueue}`,
+  });
+  return { result, ms, bridgeBytes: (await bridgeTx()) - before };
+}
+
+const delivered = (r: RunbookResult): Record<string, DeliverImagesResult> =>
+  Object.fromEntries(
+    r.steps.filter((s) => s.step === 'deliverImages').map((s) => [s.host, s.result as DeliverImagesResult]),
+  );
+const filled = (r: RunbookResult): FillImageStoreResult =>
+  r.steps.find((s) => s.step === 'fillImageStore')!.result as FillImageStoreResult;
+
+/** What containerd on `host` lists in k8s.io: reference → digest (read in the host, not through our code). */
+async function listed(host: string): Promise<Record<string, string>> {
+  const out = (await lab.exec(host, 'ctr -n k8s.io images ls')).stdout;
+  return Object.fromEntries(
+    out
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(/\s+/))
+      .filter((f) => f[2]?.startsWith('sha256:'))
+      .map((f) => [f[0]!, f[2]!]),
+  );
+}
+
+/** In the host: once a staged blob has grown past 4 MB, SIGKILL every sshd serving a connection (the children of
+ * the listening sshd, the host's PID 1). Polls the file size with a deadline; prints the file and its size. */
+const KILL_SSHD_MID_BLOB = `
+d=/var/lib/kubeadm2ha/images/blobs/sha256
+end=$(( $(date +%s) + 300 ))
+while [ "$(date +%s)" -lt "$end" ]; do
+  for f in "$d"/*.partial; do
+    [ -f "$f" ] || continue
+    s=$(stat -c %s "$f" 2>/dev/null || echo 0)
+    if [ "$s" -gt 4000000 ]; then pkill -KILL -P 1 -x sshd; echo "\${f##*/} $s"; exit 0; fi
+  done
+done
+exit 1`;
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'k2h-images-wf-'));
+  restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
+  bundle = await loadWorkflowBundle();
+  lab = await createK8sLab({ hosts: 4 });
+  inv = Inventory.parse(
+    lab.inventory({
+      cluster: {
+        // Ranges as test/workflows/setup.test.ts declares them (the inventory rules refuse ranges inside the hosts'
+        // subnet); no pod network, so the list is kubeadm's (the lab builds flannel's image only with cni none).
+        vip: { address: lab.vip, interface: 'eth0', prefixLength: 25 },
+        podSubnet: `10.200.${lab.id}.128/26`,
+        serviceSubnet: `10.200.${lab.id}.240/28`,
+        nodeCidrMaskSize: 28,
+        network: { plugin: 'none' },
+      },
+      hosts: lab.hosts.map((h) => ({
+        name: h.name,
+        address: h.address,
+        roles:
+          h.index === 1
+            ? ['primary-master', 'etcd']
+            : h.index === 2
+              ? ['secondary-master', 'etcd']
+              : h.index === 3
+                ? ['worker', 'etcd']
+                : ['worker'],
+      })),
+    }),
+  );
+  temporal = await connectTemporal();
+}, 3_600_000);
+
+afterAll(async () => {
+  try {
+    await temporal?.close();
+  } finally {
+    try {
+      await lab?.destroy();
+    } finally {
+      restoreEnv?.();
+      if (scratch) await rm(scratch, { recursive: true, force: true });
+    }
+  }
+});
+
+describe('transferImages on the real-Kubernetes lab', () => {
+  it('every node gets its images by digest, relayed host to host; sshd killed on h1 mid-blob resumes at that blob; a second push sends nothing', async () => {
+    const killer = lab.exec('h1', KILL_SSHD_MID_BLOB, { allowFail: true });
+    const first = await push();
+    const kill = await killer;
+    expect(kill.code).toBe(0);
+    const [cutFile, cutSize] = kill.stdout.trim().split(' ');
+    const fill = filled(first.result);
+    const byHost = delivered(first.result);
+    process.stderr.write(
+      `[images push] 4 hosts, ${fill.images.length} images, set ${fill.uniqueBytes} bytes: ${first.ms} ms; ` +
+        `operator bridge ${first.bridgeBytes} bytes (${(first.bridgeBytes / fill.uniqueBytes).toFixed(2)}x); sshd ` +
+        `killed at ${cutSize} bytes of ${cutFile}; ${JSON.stringify(Object.values(byHost).map((d) => [d.host, d.from, d.bytesSent, d.ms]))}\n`,
+    );
+
+    // The cut blob went on from what had arrived, not from 0.
+    const resumed = byHost.h1!.resumed;
+    expect(resumed.map((r) => r.digest.slice(7))).toContain(cutFile!.replace('.partial', ''));
+    expect(resumed.find((r) => cutFile!.startsWith(r.digest.slice(7)))!.from).toBeGreaterThanOrEqual(Number(cutSize));
+    // Rounds: the operator fed h1 only; everyone else got the images from a host.
+    expect(Object.fromEntries(Object.values(byHost).map((d) => [d.host, d.from]))).toEqual({
+      h1: 'operator',
+      h2: 'h1',
+      h3: 'h1',
+      h4: 'h2',
+    });
+    expect(byHost.h2!.operatorBytes + byHost.h3!.operatorBytes + byHost.h4!.operatorBytes).toBe(0);
+    // The operator's link carried the set about once (the cut attempt's bytes are not sent again).
+    expect(first.bridgeBytes).toBeGreaterThan(fill.uniqueBytes);
+    expect(first.bridgeBytes).toBeLessThan(1.2 * fill.uniqueBytes);
+
+    const digests = Object.fromEntries(fill.images.map((i) => [i.ref, i.manifest.digest]));
+    const list = planImageList(inv);
+    for (const h of inv.hosts) {
+      const got = await listed(h.name);
+      for (const ref of imagesFor(h, list)) expect(got[ref], `${h.name}: ${ref}`).toBe(digests[ref]);
+    }
+    // Workers do not get the control plane.
+    expect(Object.keys(await listed('h4')).some((r) => r.includes('kube-apiserver'))).toBe(false);
+
+    const second = await push();
+    const again = delivered(second.result);
+    process.stderr.write(`[images push] second push: ${second.ms} ms, operator bridge ${second.bridgeBytes} bytes\n`);
+    expect(filled(second.result).fetchedBytes).toBe(0);
+    for (const d of Object.values(again)) {
+      expect(d.bytesSent, d.host).toBe(0);
+      expect(d.imported, d.host).toEqual([]);
+    }
+    // Only SSH commands crossed the bridge: far below one image.
+    expect(second.bridgeBytes).toBeLessThan(2_000_000);
+  }, 1_800_000);
+
+  it('a blob damaged in the relaying host is caught on arrival and named: host, image, blob and where it came from', async () => {
+    // h4 loses its images; h2 (which sends to h4) has one byte of kube-proxy's layer flipped in its content store.
+    const proxy = filled((await push()).result).images.find((i) => i.ref.includes('/kube-proxy:'))!;
+    const layer = proxy.blobs[proxy.blobs.length - 1]!;
+    await lab.exec(
+      'h4',
+      'ctr -n k8s.io images ls -q | xargs -r ctr -n k8s.io images rm >/dev/null; ctr -n k8s.io content ls -q | xargs -r ctr -n k8s.io content rm >/dev/null; true',
+    );
+    const file = `/var/lib/containerd/io.containerd.content.v1.content/blobs/sha256/${layer.digest.slice(7)}`;
+    await lab.exec(
+      'h2',
+      `printf '\\377' | dd of=${file} bs=1 seek=${Math.floor(layer.size / 2)} conv=notrunc status=none`,
+    );
+    const err = await push().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const messages: string[] = [];
+    for (let e = err as { message?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e)
+      messages.push(String(e.message));
+    expect(messages.join('\n')).toContain(
+      `h4: deliverImages: image ${proxy.ref}: blob ${layer.digest}: what arrived from h2 does not match`,
+    );
+  }, 1_800_000);
+});
