@@ -1,11 +1,20 @@
 // `kubeadm2ha images list -i <inventory> [--version V] [--json]`: every image the cluster needs for a Kubernetes
 // version, computed here from the inventory (no host, no registry contacted), with where each is needed.
+// `kubeadm2ha images push -i <inventory> [--version V] [--from-oci DIR] [--plain-http R]`: those images onto the
+// hosts, as the transferImages workflow (store filled once, hosts relaying to each other, verified by digest).
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import type { DeliverImagesResult, FillImageStoreResult } from '../../activities/images.js';
 import { InvalidInputError } from '../../errors.js';
 import { UnknownKubernetesMinorError } from '../../images/kubeadm-images.js';
 import { formatWarning, loadInventory } from '../../inventory/index.js';
 import { KubernetesVersion, type Inventory } from '../../inventory/schema.js';
-import { imagesFor, planImageList, type ImageNeed } from '../../plan/images.js';
+import { imagesFor, planImageList, planImagePush, type ImageNeed } from '../../plan/images.js';
+import { describeRunbook } from '../../plan/runbook.js';
+import type { TransferImagesInput } from '../../workflows/images.js';
+import type { RunbookResult } from '../../workflows/runbook.js';
+import { addOperationOptions, addRunbookOptions, onFailureFlag } from '../context.js';
+import { addInventoryOption, runInventoryOperation, type InventoryFlags } from '../inventory-operation.js';
 
 interface ListFlags {
   inventory: string;
@@ -46,6 +55,56 @@ export async function imagesList(flags: ListFlags): Promise<ImageNeed[]> {
   return list;
 }
 
+interface PushFlags extends InventoryFlags {
+  version?: string;
+  fromOci?: string;
+  plainHttp?: string[];
+  onFailure?: string;
+}
+
+/** The push's numbers in words: what the operator sent against what the set weighs. */
+export function pushReport(result: RunbookResult): string[] {
+  const fill = result.steps.find((s) => s.step === 'fillImageStore')?.result as FillImageStoreResult | undefined;
+  const hosts = result.steps.filter((s) => s.step === 'deliverImages').map((s) => s.result as DeliverImagesResult);
+  const operator = hosts.reduce((n, h) => n + h.operatorBytes, 0);
+  const lines = [
+    `${fill?.images.length ?? 0} images (${fill?.uniqueBytes ?? 0} bytes once), ${fill?.fetchedBytes ?? 0} bytes fetched into the store`,
+  ];
+  for (const h of hosts) {
+    lines.push(
+      `  ${h.host}: ${h.imported.length ? `${h.imported.length} imported, ${h.bytesSent} bytes from ${h.from}` : 'had every image'}` +
+        `${h.resumed.length ? `, ${h.resumed.length} blob(s) resumed` : ''}; ${h.verified.length} verified by digest`,
+    );
+  }
+  lines.push(`operator sent ${operator} bytes to hosts`);
+  return lines;
+}
+
+export function imagesPush(flags: PushFlags): Promise<RunbookResult | undefined> {
+  return runInventoryOperation<PushFlags, TransferImagesInput, RunbookResult>(flags, {
+    workflowType: 'transferImages',
+    operation: 'images',
+    input: (inventory, f) => {
+      const version = versionFlag(inventory, f.version);
+      return {
+        inventory,
+        version,
+        // Computed here, so addons registered in this process are part of the list the workflow delivers.
+        images: imageListOf(inventory, version),
+        source: f.fromOci
+          ? { kind: 'oci-layout', dir: resolve(f.fromOci) }
+          : { kind: 'registry', ...(f.plainHttp?.length && { plainHttp: f.plainHttp }) },
+        onFailure: onFailureFlag(f.onFailure),
+      };
+    },
+    dryRun: (input) => {
+      const runbook = planImagePush(input.inventory, input);
+      return { json: runbook, lines: describeRunbook(runbook) };
+    },
+    report: pushReport,
+  });
+}
+
 export function register(program: Command): void {
   const images = program.command('images').description('the images a cluster needs: list them, deliver them to hosts');
   images
@@ -57,4 +116,21 @@ export function register(program: Command): void {
     .action(async (flags: ListFlags) => {
       await imagesList(flags);
     });
+  addOperationOptions(
+    addRunbookOptions(
+      addInventoryOption(
+        images
+          .command('push')
+          .description('deliver every image the cluster needs to the hosts that need it, verified by digest'),
+      )
+        .option('--version <version>', 'Kubernetes version (default: the inventory’s kubernetesVersion)')
+        .option('--from-oci <dir>', 'take the images from this OCI layout directory instead of their registries')
+        .option(
+          '--plain-http <registry...>',
+          'registries (host:port) to fetch from over plain http; credentials: KUBEADM2HA_REGISTRY_USERNAME/_PASSWORD in the worker’s environment',
+        ),
+    ),
+  ).action(async (flags: PushFlags) => {
+    await imagesPush(flags);
+  });
 }

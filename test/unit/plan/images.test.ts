@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { kubeadmImageList } from '../../../src/images/kubeadm-images.js';
 import { Inventory, type InventoryInput } from '../../../src/inventory/schema.js';
-import { imagesFor, planImageList, registerAddonImages } from '../../../src/plan/images.js';
+import { imagesFor, planImageList, planImagePush, registerAddonImages } from '../../../src/plan/images.js';
+import type { HostPhase, HostRun } from '../../../src/plan/runbook.js';
 
 const base: InventoryInput = {
   cluster: {
@@ -113,5 +114,68 @@ describe('planImageList', () => {
       'pause:3.10.1',
       'flannel:v0.28.10',
     ]);
+  });
+});
+
+describe('planImagePush', () => {
+  const ten = Inventory.parse({
+    ...base,
+    hosts: [
+      { name: 'w1', address: '10.10.0.21', roles: ['worker'] },
+      { name: 'm1', address: '10.10.0.11', roles: ['primary-master', 'etcd'] },
+      { name: 'm2', address: '10.10.0.12', roles: ['secondary-master', 'etcd'] },
+      { name: 'm3', address: '10.10.0.13', roles: ['secondary-master', 'etcd'] },
+      { name: 'e1', address: '10.10.0.31', roles: ['etcd'] },
+      ...Array.from({ length: 6 }, (_, i) => ({
+        name: `w${i + 2}`,
+        address: `10.10.0.${22 + i}`,
+        roles: ['worker' as const],
+      })),
+    ],
+  });
+  const rb = planImagePush(ten);
+  const rounds = rb.phases.filter((p): p is HostPhase => p.kind === 'hosts');
+  const step = (r: HostRun) => r.steps[0]!;
+
+  it('fills the store once, then rounds that double: masters first, each sender already served', () => {
+    expect(rb.phases[0]).toMatchObject({
+      id: 'store',
+      kind: 'once',
+      steps: [{ id: 'fillImageStore', class: 'transfer' }],
+    });
+    expect(
+      rounds.map((p) =>
+        p.hosts.map((h) => [h.target.name, (step(h).args.from as { name: string } | undefined)?.name ?? 'operator']),
+      ),
+    ).toEqual([
+      [['m1', 'operator']],
+      [['m2', 'm1']],
+      [
+        ['m3', 'm1'],
+        ['w1', 'm2'],
+      ],
+      [
+        ['w2', 'm1'],
+        ['w3', 'm2'],
+        ['w4', 'm3'],
+        ['w5', 'w1'],
+      ],
+      [
+        ['w6', 'm1'],
+        ['w7', 'm2'],
+      ],
+    ]);
+  });
+
+  it('a sender needs at least what its receiver needs; the pure etcd host gets nothing', () => {
+    const refsOf = new Map(rounds.flatMap((p) => p.hosts.map((h) => [h.target.name, step(h).args.refs as string[]])));
+    for (const p of rounds)
+      for (const h of p.hosts) {
+        const from = (step(h).args.from as { name: string } | undefined)?.name;
+        if (from) expect(refsOf.get(from)).toEqual(expect.arrayContaining(refsOf.get(h.target.name)!));
+      }
+    expect(refsOf.has('e1')).toBe(false);
+    expect(refsOf.get('w1')).toHaveLength(4);
+    expect(refsOf.get('m1')).toHaveLength(7);
   });
 });
