@@ -17,8 +17,9 @@ import {
   stopDevServer,
   type DevServerOptions,
 } from '../../src/temporal/dev-server.js';
-import { freePort, pidAlive } from '../../src/temporal/process-util.js';
+import { freePort, pidAlive, portListener } from '../../src/temporal/process-util.js';
 import { searchAttributeKeys } from '../../src/temporal/search-attributes.js';
+import { listeningAddresses } from '../support/listening.js';
 
 const KEYWORD = 2; // temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
 
@@ -65,6 +66,31 @@ describe('a second dev server on its own port and db file', () => {
     expect(second.pid).toBe(first.pid);
     const st = await devServerStatus(opts);
     expect(st).toMatchObject({ running: true, healthy: true, pid: first.pid, serverVersion: '1.29.1' });
+  });
+
+  it('listens on loopback only: gRPC, its internal services and the Web UI (no authentication on them)', async () => {
+    const withUi: DevServerOptions = {
+      ...opts,
+      port: await freePort(),
+      uiPort: await freePort(),
+      headless: false,
+      dbFile: join(dir, 'loopback.db'),
+    };
+    try {
+      const { pid } = await startDevServer(withUi);
+      expect(pid).toBeDefined();
+      const addresses = listeningAddresses(pid!);
+      // gRPC, the Web UI behind our front, and the server's own membership/internal ports.
+      expect(addresses).toContain(`127.0.0.1:${withUi.port}`);
+      expect(addresses.length).toBeGreaterThan(2);
+      expect(addresses.filter((a) => !a.startsWith('127.0.0.1:'))).toEqual([]);
+      // Our front (its own process) serves the UI and the codec route.
+      const front = portListener(withUi.uiPort!)?.pid;
+      expect(front).toBeDefined();
+      expect(listeningAddresses(front!)).toEqual([`127.0.0.1:${withUi.uiPort}`]);
+    } finally {
+      await stopDevServer(withUi);
+    }
   });
 
   it('keeps a running workflow across stop and restart on the same db file, leaving no process behind', async () => {
