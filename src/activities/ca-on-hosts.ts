@@ -3,7 +3,7 @@
 // not create a second CA for hosts that trust a first one: its certificates would split the members between two
 // CAs. Replacing the cluster's CA is possible, but only when asked for (`kubeadm2ha etcd setup --replace-ca`).
 import { X509Certificate } from 'node:crypto';
-import { HostUnreachableError, InvalidInputError } from '../errors.js';
+import { FailureType, HostUnreachableError, InvalidInputError, KubeadmHaError } from '../errors.js';
 import type { HostContext } from '../plan/types.js';
 import type { ActivityDeps } from './deps.js';
 import type { LocalPkiStore } from './pki-store.js';
@@ -20,7 +20,7 @@ interface HostCa {
   /** SHA-256 of the certificate on the host (lower-case hex), 'unparseable', or undefined when it has none. */
   fingerprint?: string;
   /** Set when the host could not be read. */
-  error?: string;
+  error?: unknown;
 }
 
 const fingerprintOf = (pem: string): string => {
@@ -39,7 +39,7 @@ async function casOnHosts(deps: ActivityDeps, check: CaTrustCheck): Promise<Host
         const pem = files.get(check.certPath)?.content;
         return { host: h.target.name, ...(pem !== undefined && { fingerprint: fingerprintOf(pem) }) };
       } catch (err) {
-        return { host: h.target.name, error: err instanceof Error ? err.message : String(err) };
+        return { host: h.target.name, error: err };
       }
     }),
   );
@@ -77,12 +77,18 @@ export async function requireSingleCa(
     );
   }
   const unread = found.filter((f) => f.error !== undefined);
-  if (opts.storedFingerprint === undefined && unread.length > 0) {
-    // Retryable: the host may be back on the next attempt. Until then nobody knows which CA it trusts.
-    throw new HostUnreachableError(
-      unread[0]?.host ?? '',
-      `cannot tell which CA it trusts (${unread[0]?.error}); a new ${opts.caName} is made only when every host ` +
-        `could be read (or with --replace-ca)`,
-    );
-  }
+  if (unread.length === 0) return;
+  // A host that refused us for a reason of its own (changed host key, authentication) says so, as it would in
+  // any other step.
+  const refused = unread.find((f) => f.error instanceof KubeadmHaError && f.error.type !== FailureType.HostUnreachable);
+  if (refused) throw refused.error;
+  // Every host that holds (or will hold) the CA is a member or a master: none can be left out, so a host we cannot
+  // read stops the run here, with or without a CA in the store, and is reported as unreachable — the same answer
+  // whichever step would have met it first. Retryable: the host may be back on the next attempt.
+  const why = (e: unknown) => (e instanceof Error ? e.message : String(e)).replace(/^[^:]+: unreachable: /, '');
+  throw new HostUnreachableError(
+    unread.map((f) => f.host).join(', '),
+    `cannot tell which CA it trusts (${unread.map((f) => why(f.error)).join('; ')}); the ${opts.caName} is made ` +
+      `or used only when every host that trusts it could be read (or with --replace-ca)`,
+  );
 }

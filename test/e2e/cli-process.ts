@@ -19,14 +19,14 @@ export interface CliResult {
   ms: number;
 }
 
-/** Runs the CLI to its end, or kills it (SIGKILL) at the deadline. */
-export function cli(args: string[], deadlineMs = 0): Promise<CliResult> {
+/** Runs the CLI to its end, or kills it (SIGKILL) at the deadline. `extraEnv`: e.g. a state dir of the test's own. */
+export function cli(args: string[], deadlineMs = 0, extraEnv: Record<string, string> = {}): Promise<CliResult> {
   const t0 = performance.now();
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [bin, ...args],
-      { cwd: root, env, maxBuffer: 16 << 20, timeout: deadlineMs, killSignal: 'SIGKILL' },
+      { cwd: root, env: { ...env, ...extraEnv }, maxBuffer: 16 << 20, timeout: deadlineMs, killSignal: 'SIGKILL' },
       (err, stdout, stderr) =>
         resolve({
           code: err ? (err.killed ? null : Number(err.code ?? 1)) : 0,
