@@ -38,6 +38,11 @@ let bundle: WorkflowBundleOption;
 let scratch: string;
 let restoreEnv: (() => void) | undefined;
 const lines: string[] = [];
+/** Printed at once (a later run may fail) and again together at the end. */
+const note = (line: string): void => {
+  lines.push(line);
+  process.stderr.write(`[setup timing] ${line}\n`);
+};
 const load = (): string =>
   loadavg()
     .map((l) => l.toFixed(1))
@@ -69,7 +74,7 @@ async function byWorkflow(hosts: number) {
     const run = await runSetupWorkflow({ temporal, bundle, inventory: flannelLabInventory(lab, haRoles) });
     return { ms: run.ms, ready: readyOf(run.result.steps), phases: phaseSeconds(run.result, run.startedAt) };
   });
-  lines.push(`${hosts} hosts, workflow: ${r.ms} ms (load ${r.before} → ${r.after}); phases (s) ${r.phases}`);
+  note(`${hosts} hosts, workflow: ${r.ms} ms (load ${r.before} → ${r.after}); phases (s) ${r.phases}`);
   return r.ms;
 }
 
@@ -84,7 +89,7 @@ async function directly(hosts: number) {
       await deps.close();
     }
   });
-  lines.push(
+  note(
     `${hosts} hosts, activities called directly: ${r.ms} ms (load ${r.before} → ${r.after}); phases (s) ${r.phases}`,
   );
   return r.ms;
@@ -113,7 +118,7 @@ describe.skipIf(!enabled)('setup wall time, bare hosts → all Ready (opt-in: KU
       it(`${n} hosts: the workflow within 1.2x of the same activities called directly`, async () => {
         const plain = await directly(n);
         const wf = await byWorkflow(n);
-        lines.push(`${n} hosts: workflow / direct = ${(wf / plain).toFixed(2)}`);
+        note(`${n} hosts: workflow / direct = ${(wf / plain).toFixed(2)}`);
         expect(wf / plain).toBeLessThan(1.2);
       }, 3_600_000);
     else it(`${n} hosts by the workflow`, () => byWorkflow(n), 3_600_000);
