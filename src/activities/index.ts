@@ -14,7 +14,9 @@ import { createContainerdActivities } from './containerd.js';
 import { createKubeApiActivities } from './kube-api.js';
 import { createKubePackagesActivities } from './kube-packages.js';
 import { createKubeadmActivities } from './kubeadm.js';
+import { createNodeDrainActivities } from './node-drain.js';
 import { createNodeOsActivities } from './node-os.js';
+import { createNodeUpgradeActivities } from './node-upgrade.js';
 import { createUninstallActivities } from './uninstall.js';
 import { createImageActivities } from './images.js';
 
@@ -35,9 +37,13 @@ export function createActivities(deps: ActivityDeps) {
     ...createApiserverVipActivities(deps),
     ...createKubeadmActivities(deps),
     ...createKubeApiActivities(deps),
+    // Upgrade (issue 12): drain with a deadline that honours PodDisruptionBudgets, and uncordon.
+    ...createNodeDrainActivities(deps),
     ...createUninstallActivities(deps),
     // Images onto hosts (issue 13).
     ...createImageActivities(deps),
+    // Cluster upgrade (issue 12): node facts, kubeadm upgrade, kubelet restart, health gate.
+    ...createNodeUpgradeActivities(deps),
   };
 }
 

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { chmod, mkdir, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { FailureType, InvalidInputError, KubeadmHaError } from '../errors.js';
+import type { RunResult } from '../ssh/exec.js';
 import { stateDir } from '../paths.js';
 import type { PodNetworkSource } from '../plan/pod-network.js';
 import type { HostContext } from '../plan/types.js';
@@ -125,13 +126,17 @@ function parseVersions(out: string): Map<string, string> {
 
 const clusterName = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
-export function createKubeApiActivities(deps: ActivityDeps, opts: KubeApiOptions = {}) {
+/** kubectl through a master with the stored admin kubeconfig on stdin; shared by every module that talks to the
+ * cluster (this one, node-drain.ts). `allowNonZero` hands back a failed run for the caller to read. */
+export function createKubectl(deps: ActivityDeps, opts: KubeApiOptions = {}) {
   const pathFor = (cluster: string): string => {
     if (!clusterName.test(cluster)) throw new InvalidInputError(`invalid cluster name ${cluster}`);
     return opts.kubeconfigPath?.(cluster) ?? stateDir('clusters', cluster, 'admin.conf');
   };
-
-  async function kubectl({ via, cluster, args, timeoutSeconds = 120 }: KubectlInput): Promise<string> {
+  async function run(
+    { via, cluster, args, timeoutSeconds = 120 }: KubectlInput,
+    allowNonZero = false,
+  ): Promise<RunResult> {
     let kubeconfig: Buffer;
     try {
       kubeconfig = await readFile(pathFor(cluster));
@@ -140,13 +145,18 @@ export function createKubeApiActivities(deps: ActivityDeps, opts: KubeApiOptions
         `no admin kubeconfig for ${cluster} in the local store (${pathFor(cluster)}): fetch it first`,
       );
     }
-    const r = await deps.session(via).run(['kubectl', '--kubeconfig=/dev/stdin', ...args], {
+    return deps.session(via).run(['kubectl', '--kubeconfig=/dev/stdin', ...args], {
       stdin: kubeconfig,
       action: `kubectl ${args.slice(0, 3).join(' ')}`,
       timeoutMs: timeoutSeconds * 1000,
+      allowNonZero,
     });
-    return r.stdout;
   }
+  return { pathFor, run, kubectl: async (input: KubectlInput): Promise<string> => (await run(input)).stdout };
+}
+
+export function createKubeApiActivities(deps: ActivityDeps, opts: KubeApiOptions = {}) {
+  const { pathFor, kubectl } = createKubectl(deps, opts);
 
   return {
     /** /etc/kubernetes/admin.conf of `via` into the local store, atomically, 0600. */

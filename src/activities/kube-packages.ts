@@ -11,12 +11,15 @@ import { withFailures } from './failures.js';
 import { aptInstall } from './host-config.js';
 
 export const KUBE_PACKAGES = ['kubeadm', 'kubelet', 'kubectl'] as const;
+export type KubePackage = (typeof KUBE_PACKAGES)[number];
 
 export interface InstallKubePackagesInput {
   host: HostContext;
   /** Kubernetes version without the v, e.g. 1.34.12. */
   version: string;
   hold: boolean;
+  /** Which of them (default all three): an upgrade moves kubeadm first and kubelet/kubectl after its drain. */
+  packages?: KubePackage[];
 }
 
 export interface KubePackagesResult {
@@ -31,13 +34,13 @@ const probeScript = `dpkg-query -W -f '\${Package} \${Version} \${db:Status-Abbr
 echo "held $(apt-mark showhold kubeadm kubelet kubectl 2>/dev/null | tr '\\n' ' ')"
 echo "apt $(command -v apt-get || true)"`;
 
-interface Probe {
+export interface Probe {
   versions: Map<string, string>;
   held: Set<string>;
   apt: boolean;
 }
 
-function parseProbe(text: string): Probe {
+export function parseProbe(text: string): Probe {
   const versions = new Map<string, string>();
   const held = new Set<string>();
   let apt = false;
@@ -57,12 +60,18 @@ function parseProbe(text: string): Probe {
   return { versions, held, apt };
 }
 
-const upstreamOf = (debVersion: string): string => debVersion.replace(/^\d+:/, '').split(/[-+~]/)[0] ?? '';
+export const upstreamOf = (debVersion: string): string => debVersion.replace(/^\d+:/, '').split(/[-+~]/)[0] ?? '';
 
 export function createKubePackagesActivities(deps: ActivityDeps) {
   return {
-    async installKubePackages({ host, version, hold }: InstallKubePackagesInput): Promise<KubePackagesResult> {
+    async installKubePackages({
+      host,
+      version,
+      hold,
+      packages = [...KUBE_PACKAGES],
+    }: InstallKubePackagesInput): Promise<KubePackagesResult> {
       return withFailures(async () => {
+        const wantedPackages = KUBE_PACKAGES.filter((p) => packages.includes(p));
         const name = host.target.name;
         const session = deps.session(host);
         const probe = async () =>
@@ -71,8 +80,8 @@ export function createKubePackagesActivities(deps: ActivityDeps) {
               .stdout,
           );
         let now = await probe();
-        const right = (p: Probe) => KUBE_PACKAGES.every((k) => upstreamOf(p.versions.get(k) ?? '') === version);
-        const heldAll = (p: Probe) => KUBE_PACKAGES.every((k) => p.held.has(k));
+        const right = (p: Probe) => wantedPackages.every((k) => upstreamOf(p.versions.get(k) ?? '') === version);
+        const heldAll = (p: Probe) => wantedPackages.every((k) => p.held.has(k));
         let installed = false;
         if (!right(now)) {
           if (!now.apt)
@@ -84,7 +93,7 @@ export function createKubePackagesActivities(deps: ActivityDeps) {
           const offered = async () =>
             madisonEntries(
               (
-                await session.run(['apt-cache', 'madison', ...KUBE_PACKAGES], {
+                await session.run(['apt-cache', 'madison', ...wantedPackages], {
                   action: 'apt-cache madison kubeadm',
                   timeoutMs: 60_000,
                 })
@@ -96,7 +105,7 @@ export function createKubePackagesActivities(deps: ActivityDeps) {
               list.filter((e) => e.pkg === pkg).map((e) => e.version),
               version,
             );
-          if (KUBE_PACKAGES.some((p) => !pick(p))) {
+          if (wantedPackages.some((p) => !pick(p))) {
             // Package lists may predate the mirror's newest upload: refresh once and look again.
             await keepAlive(
               session.run(['apt-get', 'update', '-q'], { action: 'apt-get update', timeoutMs: 600_000 }),
@@ -104,7 +113,7 @@ export function createKubePackagesActivities(deps: ActivityDeps) {
             );
             list = await offered();
           }
-          const wanted = KUBE_PACKAGES.map((p) => [p, pick(p)] as const);
+          const wanted = wantedPackages.map((p) => [p, pick(p)] as const);
           const missing = wanted.filter(([, v]) => !v).map(([p]) => p);
           if (missing.length > 0)
             throw new KubeadmHaError(
@@ -127,10 +136,13 @@ export function createKubePackagesActivities(deps: ActivityDeps) {
             );
         }
         if (hold && !heldAll(now)) {
-          await session.run(['apt-mark', 'hold', ...KUBE_PACKAGES], { action: 'apt-mark hold', timeoutMs: 60_000 });
+          await session.run(['apt-mark', 'hold', ...wantedPackages], { action: 'apt-mark hold', timeoutMs: 60_000 });
           now = await probe();
-        } else if (!hold && KUBE_PACKAGES.some((k) => now.held.has(k))) {
-          await session.run(['apt-mark', 'unhold', ...KUBE_PACKAGES], { action: 'apt-mark unhold', timeoutMs: 60_000 });
+        } else if (!hold && wantedPackages.some((k) => now.held.has(k))) {
+          await session.run(['apt-mark', 'unhold', ...wantedPackages], {
+            action: 'apt-mark unhold',
+            timeoutMs: 60_000,
+          });
           now = await probe();
         }
         return { host: name, packages: Object.fromEntries(now.versions), installed, held: heldAll(now) };

@@ -1,9 +1,9 @@
 // The two human gates of a runbook run, as data: a step that failed for good waits for a decision (retry, skip,
-// abort), a phase or host waits for an approval. The same checks serve the update validators (the CLI gets the
+// rollback, abort), a phase or host waits for an approval. The same checks serve the update validators (the CLI gets the
 // reason back) and the signals (the Web UI's "Send a signal" dialog; a signal cannot be rejected, so an invalid one
 // is logged and ignored). Pure and workflow-safe.
 
-export const decisionActions = ['retry', 'skip', 'abort'] as const;
+export const decisionActions = ['retry', 'skip', 'rollback', 'abort'] as const;
 export type DecisionAction = (typeof decisionActions)[number];
 
 /** What `kubeadm2ha decide` sends (update `decide`), and the JSON object the `decide` signal carries. */
@@ -34,6 +34,8 @@ export interface WaitingDecision {
   error: string;
   /** False for masters and etcd members (and once-phase steps): skipping them would break the cluster. */
   maySkip: boolean;
+  /** The host has rollback steps (an upgrade's node): `rollback` puts it back, then asks again. */
+  mayRollback?: boolean;
   since: string;
 }
 
@@ -108,6 +110,12 @@ export function decisionTargets(waiting: Waiting[], d: Decision): WaitingDecisio
       return `${fixed.map((w) => w.host).join(', ')} may not be skipped (a master, an etcd member or a cluster-wide step); retry or abort`;
     }
   }
+  if (d.action === 'rollback') {
+    const fixed = targets.filter((w) => !w.mayRollback);
+    if (fixed.length) {
+      return `${fixed.map((w) => w.host).join(', ')} cannot be rolled back (no rollback for this step); retry${fixed.every((w) => w.maySkip) ? ', skip' : ''} or abort`;
+    }
+  }
   return targets;
 }
 
@@ -127,7 +135,7 @@ export function approvalTargets(waiting: Waiting[], a: Approval): WaitingApprova
 export function describeWaiting(cluster: string, waiting: Waiting[]): string[] {
   return waiting.map((w) =>
     w.kind === 'decide'
-      ? `${w.host}: ${w.step}: ${w.error} — waiting for \`kubeadm2ha decide ${cluster} retry|${w.maySkip ? 'skip|' : ''}abort --host ${w.host}\``
+      ? `${w.host}: ${w.step}: ${w.error} — waiting for \`kubeadm2ha decide ${cluster} retry|${w.maySkip ? 'skip|' : ''}${w.mayRollback ? 'rollback|' : ''}abort --host ${w.host}\``
       : `${w.phase}${w.host ? ` on ${w.host}` : ''} waits for \`kubeadm2ha approve ${cluster} --phase ${w.phase}${w.host ? ` --host ${w.host}` : ''}\`${w.deadline ? ` until ${w.deadline}` : ''}`,
   );
 }

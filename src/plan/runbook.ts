@@ -78,6 +78,9 @@ export interface HostRun {
   steps: Step[];
   /** May an operator skip this host when a step fails for good? Workers yes; masters and etcd members no. */
   maySkip: boolean;
+  /** What the decision `rollback` runs to put this host back as it was before this run (an upgrade's node: its
+   * configuration copy, its previous packages); without it, rollback is not offered. */
+  rollback?: Step[];
 }
 
 interface PhaseBase {

@@ -7,3 +7,4 @@ export { snapshotEtcd, restoreEtcdSnapshot } from './etcd-snapshot.js';
 export { setupCluster } from './setup.js';
 export { runbookBatch } from './runbook.js';
 export { transferImages } from './images.js';
+export { upgradeCluster } from './upgrade.js';

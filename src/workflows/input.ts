@@ -54,6 +54,23 @@ export const WorkflowInput = {
       onFailure: onFailure.optional(),
     })
     .strict(),
+  upgradeCluster: z
+    .object({
+      inventory: Inventory,
+      target: z.string().regex(/^\d+\.\d+\.\d+$/),
+      workerBatch: z
+        .union([
+          z.object({ count: z.number().int().positive() }).strict(),
+          z.object({ percent: z.number().positive().max(100) }).strict(),
+        ])
+        .optional(),
+      approveEach: z.boolean().optional(),
+      approved: z.boolean().optional(),
+      drainTimeoutSeconds: seconds.optional(),
+      healthTimeoutSeconds: seconds.optional(),
+      onFailure: onFailure.optional(),
+    })
+    .strict(),
   restoreEtcdSnapshot: z
     .object({
       inventory: Inventory,

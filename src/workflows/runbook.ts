@@ -106,6 +106,8 @@ export interface RunbookResult {
   steps: StepOutcome[];
   /** Hosts an operator skipped. */
   skipped: string[];
+  /** Hosts rolled back by decision, once per rollback (absent when none). */
+  rolledBack?: string[];
   /** Every decision and approval, in order. */
   gates: GateRecord[];
 }
@@ -125,6 +127,8 @@ export interface RunbookHooks {
 
 /** Thrown through a host's lane when an operator skipped it. */
 class HostSkipped extends Error {}
+/** Thrown through a host's lane when an operator decided to roll it back. */
+class HostRollback extends Error {}
 /** Thrown through every lane once the run is aborted. */
 class Aborted extends Error {}
 /** Thrown through a lane when a step failed for good and nobody is asked (onFailure 'abort'). */
@@ -200,6 +204,7 @@ async function execute(rb: Runbook, hooks: RunbookHooks, role: Role): Promise<Ru
   const progress = role.kind === 'run' ? beginOperation(rb.operation, rb.title, plan) : trackProgress(rb.title, plan);
   const outcomes: StepOutcome[] = role.kind === 'batch' ? [...role.seed] : [];
   const skipped = new Set<string>();
+  const rolledBack: string[] = [];
   const gates: GateRecord[] = [];
   const undoList: UndoEntry[] = [];
   const failures: StepFailure[] = [];
@@ -414,6 +419,7 @@ async function execute(rb: Runbook, hooks: RunbookHooks, role: Role): Promise<Ru
       throw new Aborted();
     }
     if (action === 'skip') throw new HostSkipped();
+    if (action === 'rollback') throw new HostRollback();
   };
 
   /** Wait for approval of a phase (host undefined) or of one host of it. */
@@ -458,7 +464,14 @@ async function execute(rb: Runbook, hooks: RunbookHooks, role: Role): Promise<Ru
     (activities[cls] as unknown as Record<string, (a: unknown) => Promise<unknown>>)[call.id]!(args);
 
   /** One step, retried for as long as an operator says retry. */
-  const runStep = async (p: Phase, s: Step, host: string, target: HostTarget | undefined, maySkip: boolean) => {
+  const runStep = async (
+    p: Phase,
+    s: Step,
+    host: string,
+    target: HostTarget | undefined,
+    maySkip: boolean,
+    mayRollback = false,
+  ) => {
     const key = stepKey(p.id, s.id);
     for (;;) {
       if (aborted) throw new Aborted();
@@ -473,15 +486,45 @@ async function execute(rb: Runbook, hooks: RunbookHooks, role: Role): Promise<Ru
         if (isCancellation(err)) throw err;
         const message = withoutHost(host, failureMessage(err));
         progress.set(host, key, 'failed', message);
-        await failed({ phase: p.id, host, step: s.id, error: message, maySkip }, failureType(err));
+        await failed(
+          { phase: p.id, host, step: s.id, error: message, maySkip, ...(mayRollback && { mayRollback }) },
+          failureType(err),
+        );
       }
     }
   };
 
-  /** A host's (or the once phase's) steps; skip and failures end here, abort and cancellation go on up. */
-  const runChain = async (p: Phase, host: string, steps: Step[], target?: HostTarget, maySkip = false) => {
+  /** A host's (or the once phase's) steps; skip and failures end here, abort and cancellation go on up. A host with
+   * rollback steps may be rolled back by decision: they run, then the run asks again (retry runs the host's steps
+   * from the first one; skip; abort). */
+  const runChain = async (
+    p: Phase,
+    host: string,
+    steps: Step[],
+    target?: HostTarget,
+    maySkip = false,
+    back?: Step[],
+  ) => {
     try {
-      for (const s of steps) await runStep(p, s, host, target, maySkip);
+      for (;;) {
+        try {
+          for (const s of steps) await runStep(p, s, host, target, maySkip, back !== undefined && back.length > 0);
+          return;
+        } catch (err) {
+          if (!(err instanceof HostRollback) || !back) throw err;
+          progress.phase(`${p.title}: rolling back ${host}`);
+          for (const s of back) await runStep(p, s, host, target, maySkip);
+          rolledBack.push(host);
+          await failed({
+            phase: p.id,
+            host,
+            step: 'rollback',
+            error: 'rolled back as decided: retry upgrades it again from its first step',
+            maySkip,
+          });
+          progress.phase(p.title);
+        }
+      }
     } catch (err) {
       if (err instanceof HostSkipped) {
         skipped.add(host);
@@ -529,7 +572,7 @@ async function execute(rb: Runbook, hooks: RunbookHooks, role: Role): Promise<Ru
               continue;
             }
           }
-          await runChain(p, name, h.steps, h.target, h.maySkip);
+          await runChain(p, name, h.steps, h.target, h.maySkip, h.rollback);
         }
       };
       // Every lane runs to its end before the phase is judged: an abort must not undo while steps still run.
@@ -697,7 +740,7 @@ async function execute(rb: Runbook, hooks: RunbookHooks, role: Role): Promise<Ru
     throw err;
   }
   progress.finish();
-  return { steps: outcomes, skipped: [...skipped], gates };
+  return { steps: outcomes, skipped: [...skipped], gates, ...(rolledBack.length && { rolledBack }) };
 }
 
 /** The latest completed run of an activity on a host (or of a once step, host ONCE), optionally in one phase. */

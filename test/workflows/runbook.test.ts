@@ -335,7 +335,7 @@ describe('runbook executor gates (fake activities, real Temporal)', () => {
         'w9 is not waiting for a decision; waiting: w1',
       );
       expect(await rejection(r.handle.executeUpdate(decideUpdate, { args: [{ action: 'explode' } as never] }))).toMatch(
-        /action must be one of retry, skip, abort/,
+        /action must be one of retry, skip, rollback, abort/,
       );
       await r.handle.executeUpdate(decideUpdate, { args: [{ action: 'retry' }] });
       await r.handle.result();

@@ -1,4 +1,4 @@
-// `kubeadm2ha decide <cluster> retry|skip|abort` and `kubeadm2ha approve <cluster>`: let a run that waits for a
+// `kubeadm2ha decide <cluster> retry|skip|rollback|abort` and `kubeadm2ha approve <cluster>`: let a run that waits for a
 // person go on. Both are Temporal updates: the workflow's validator rejects what fits no waiting gate (no step
 // waits, another host waits, a master cannot be skipped) and the rejection's reason is printed here (exit 2).
 // The same decisions can be sent from the Web UI as signals (README, "Decisions and approvals").
@@ -107,7 +107,7 @@ export function register(program: Command): void {
     program
       .command('decide')
       .description(
-        'a step failed for good and the run waits: retry it, skip its host (not masters), or abort (undo this run)',
+        'a step failed for good and the run waits: retry it, skip its host (not masters), roll its host back (upgrade), or abort (undo this run)',
       )
       .argument('<cluster>', 'cluster name')
       .argument('<action>', decisionActions.join('|'))

@@ -28,7 +28,7 @@ export const commandModules: CommandModule[] = [
   {
     commands: {
       decide:
-        'a step failed for good and the run waits: retry it, skip its host (not masters), or abort (undo this run)',
+        'a step failed for good and the run waits: retry it, skip its host (not masters), roll its host back (upgrade), or abort (undo this run)',
       approve: 'let a phase (or one host of it) that waits for approval go on',
     },
     load: () => import('./gates.js'),
@@ -57,6 +57,12 @@ export const commandModules: CommandModule[] = [
       setup: 'set up (or converge) the HA cluster: nodes, etcd, VIP and load balancer, kubeadm init and joins',
     },
     load: () => import('./setup.js'),
+  },
+  {
+    commands: {
+      upgrade: 'upgrade the cluster to a Kubernetes version: masters one by one, workers in batches',
+    },
+    load: () => import('./upgrade.js'),
   },
   {
     commands: { worker: 'run a worker that executes kubeadm2ha workflows and activities' },

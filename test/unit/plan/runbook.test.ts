@@ -47,7 +47,7 @@ describe('decision and approval checks', () => {
       reason: 'r',
       by: 'me',
     });
-    expect(parseDecision({ action: 'rollback' })).toBe('action must be one of retry, skip, abort');
+    expect(parseDecision({ action: 'explode' })).toBe('action must be one of retry, skip, rollback, abort');
     expect(parseDecision({ action: 'skip', hosts: ['a'] })).toMatch(/^unknown field\(s\) hosts/);
     expect(parseDecision({ action: 'skip', host: 7 })).toMatch(/^host must be a non-empty string/);
     expect(parseDecision('retry')).toBe('a decision is a JSON object');
@@ -56,6 +56,8 @@ describe('decision and approval checks', () => {
   });
   it('rejects skipping a master, a host that does not wait, and an ambiguous decision', () => {
     expect(decisionTargets(waiting, { action: 'skip', host: 'm1' })).toMatch(/^m1 may not be skipped/);
+    // Rollback only where the runbook gave the host rollback steps (an upgrade's node).
+    expect(decisionTargets(waiting, { action: 'rollback', host: 'w1' })).toMatch(/^w1 cannot be rolled back/);
     expect(decisionTargets(waiting, { action: 'skip', host: 'w2' })).toBe(
       'w2 is not waiting for a decision; waiting: m1, w1',
     );
