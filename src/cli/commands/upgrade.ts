@@ -9,7 +9,6 @@ import { createNodeUpgradeActivities, type UpgradeFacts } from '../../activities
 import { createSshDeps } from '../../activities/ssh-deps.js';
 import { sshTrustOf } from '../../activities/ssh-trust.js';
 import { InvalidInputError } from '../../errors.js';
-import { formatWarning, loadInventory } from '../../inventory/index.js';
 import type { Inventory } from '../../inventory/schema.js';
 import { stampOf } from '../../plan/etcd-restore.js';
 import { describeRunbook } from '../../plan/runbook.js';
@@ -18,8 +17,8 @@ import { describeUpgrade, planUpgrade, type UpgradePlan } from '../../plan/upgra
 import type { BatchSize } from '../../plan/upgrade-policy.js';
 import { workflowIdFor } from '../../workflows/ids.js';
 import type { UpgradeClusterInput, UpgradeResult } from '../../workflows/upgrade.js';
-import { addOperationOptions, onFailureFlag, operationContext, type OperationFlags } from '../context.js';
-import { runOperation } from '../operation.js';
+import { addOperationOptions, onFailureFlag, operationContext } from '../context.js';
+import { loadInventoryFile, runInventoryOperation, type InventoryFlags } from '../inventory-operation.js';
 import { runningInput } from '../running-input.js';
 
 interface PlanFlags {
@@ -29,8 +28,7 @@ interface PlanFlags {
   json?: boolean;
 }
 
-interface UpgradeFlags extends OperationFlags {
-  inventory: string;
+interface UpgradeFlags extends InventoryFlags {
   to?: string;
   batch?: string;
   approveEach?: boolean;
@@ -56,12 +54,6 @@ function version(v: string | undefined): string {
   return t;
 }
 
-async function inventoryOf(path: string): Promise<Inventory> {
-  const { inventory, warnings } = await loadInventory(path);
-  for (const w of warnings) process.stderr.write(`warning: ${formatWarning(w)}\n`);
-  return inventory;
-}
-
 /** The facts, read from here over SSH (no Temporal): the same activity the workflow runs first. */
 async function readFactsHere(inv: Inventory, target: string, kubeadmPlan: boolean): Promise<UpgradeFacts> {
   const deps = createSshDeps(sshTrustOf(inv));
@@ -79,7 +71,7 @@ async function readFactsHere(inv: Inventory, target: string, kubeadmPlan: boolea
 }
 
 export async function upgradePlan(flags: PlanFlags): Promise<UpgradePlan> {
-  const inv = await inventoryOf(flags.inventory);
+  const inv = await loadInventoryFile(flags.inventory);
   const target = version(flags.to);
   const facts = await readFactsHere(inv, target, true);
   const batch = parseBatch(flags.batch);
@@ -112,35 +104,30 @@ function inputOf(inv: Inventory, flags: UpgradeFlags): UpgradeClusterInput {
   };
 }
 
-async function run(inv: Inventory, flags: OperationFlags, input: UpgradeClusterInput): Promise<UpgradeResult> {
-  const { ctx, close } = await operationContext(flags, sshTrustOf(inv));
-  try {
-    const result = await runOperation<UpgradeClusterInput, UpgradeResult>(ctx, {
+/** The run: the command skeleton (start or attach, a worker, progress, report) with this input. */
+function run(flags: UpgradeFlags, input: (inv: Inventory) => UpgradeClusterInput): Promise<UpgradeResult | undefined> {
+  return runInventoryOperation<UpgradeFlags, UpgradeClusterInput, UpgradeResult>(
+    { ...flags, dryRun: false },
+    {
       workflowType: 'upgradeCluster',
-      workflowId: workflowIdFor(inv.cluster.name, 'upgrade'),
-      args: [input],
-      cluster: inv.cluster.name,
       operation: 'upgrade',
-      kubernetesVersion: input.target,
-    });
-    if (flags.json) console.log(JSON.stringify(result, null, 2));
-    else {
-      console.log(`cluster ${inv.cluster.name} upgraded to ${result.target}: ${result.steps.length} steps done`);
-      for (const n of result.after)
-        console.log(
-          `  ${n.name}: kubelet ${n.kubelet ?? '?'}, kubeadm ${n.kubeadm ?? '?'}${n.apiserver ? `, apiserver ${n.apiserver}` : ''}${n.ready ? ', Ready' : ''}${n.cordoned ? ', cordoned' : ''}`,
-        );
-      if (result.skipped.length) console.log(`skipped by decision: ${result.skipped.join(', ')}`);
-      if (result.rolledBack?.length) console.log(`rolled back by decision: ${result.rolledBack.join(', ')}`);
-    }
-    return result;
-  } finally {
-    await close();
-  }
+      input,
+      report: (r, inv) => [
+        `cluster ${inv.cluster.name} upgraded to ${r.target}: ${r.steps.length} steps done`,
+        ...r.after.map(
+          (n) =>
+            `  ${n.name}: kubelet ${n.kubelet ?? '?'}, kubeadm ${n.kubeadm ?? '?'}` +
+            `${n.apiserver ? `, apiserver ${n.apiserver}` : ''}${n.ready ? ', Ready' : ''}${n.cordoned ? ', cordoned' : ''}`,
+        ),
+        ...(r.skipped.length ? [`skipped by decision: ${r.skipped.join(', ')}`] : []),
+        ...(r.rolledBack?.length ? [`rolled back by decision: ${r.rolledBack.join(', ')}`] : []),
+      ],
+    },
+  );
 }
 
 export async function upgrade(flags: UpgradeFlags): Promise<UpgradeResult | undefined> {
-  const inv = await inventoryOf(flags.inventory);
+  const inv = await loadInventoryFile(flags.inventory);
   const input = inputOf(inv, flags);
   if (flags.dryRun) {
     // The facts are read (SSH, read-only) because the runbook depends on them; Temporal is not contacted.
@@ -157,12 +144,12 @@ export async function upgrade(flags: UpgradeFlags): Promise<UpgradeResult | unde
     if (!plan.policy.allowed) process.exitCode = 1;
     return undefined;
   }
-  return run(inv, flags, input);
+  return run(flags, () => input);
 }
 
 /** The last upgrade's input (target, batches, approvals) with today's inventory. */
-export async function upgradeResume(flags: UpgradeFlags): Promise<UpgradeResult> {
-  const inv = await inventoryOf(flags.inventory);
+export async function upgradeResume(flags: UpgradeFlags): Promise<UpgradeResult | undefined> {
+  const inv = await loadInventoryFile(flags.inventory);
   const { ctx, close } = await operationContext(flags);
   let last: UpgradeClusterInput;
   try {
@@ -176,8 +163,7 @@ export async function upgradeResume(flags: UpgradeFlags): Promise<UpgradeResult>
   } finally {
     await close();
   }
-  const { inventory: _old, ...options } = last;
-  return run(inv, flags, { ...options, inventory: inv });
+  return run(flags, (inventory) => ({ ...last, inventory }));
 }
 
 export function register(program: Command): void {
