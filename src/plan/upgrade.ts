@@ -31,17 +31,18 @@ import {
   type UpgradePolicyPlan,
 } from './upgrade-policy.js';
 
+/** The workflow's input fields that shape the plan (the input itself fits: `{ ...input, stamp }`). */
 export interface UpgradeOptions {
   target: string;
-  workerBatch?: BatchSize;
+  workerBatch?: BatchSize | undefined;
   /** An approval before every node (masters and workers). */
-  approveEach?: boolean;
+  approveEach?: boolean | undefined;
   /** The operator confirmed on the command line (--yes): no approval gate before the first change. */
-  approved?: boolean;
+  approved?: boolean | undefined;
   /** UTC `YYYYMMDDTHHMMSSZ` of this run: names the snapshot and the backups. */
   stamp: string;
-  drainTimeoutSeconds?: number;
-  healthTimeoutSeconds?: number;
+  drainTimeoutSeconds?: number | undefined;
+  healthTimeoutSeconds?: number | undefined;
 }
 
 export interface UpgradePlan {

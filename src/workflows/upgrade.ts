@@ -79,15 +79,7 @@ export async function upgradeCluster(raw: UpgradeClusterInput): Promise<UpgradeR
   const input = acceptInput('upgradeCluster', raw);
   const inv = input.inventory;
   const facts = await readFacts(inv, input.target);
-  const plan = planUpgrade(inv, facts, {
-    target: input.target,
-    stamp: stampOf(new Date()),
-    ...(input.workerBatch && { workerBatch: input.workerBatch }),
-    ...(input.approveEach && { approveEach: true }),
-    ...(input.approved && { approved: true }),
-    ...(input.drainTimeoutSeconds && { drainTimeoutSeconds: input.drainTimeoutSeconds }),
-    ...(input.healthTimeoutSeconds && { healthTimeoutSeconds: input.healthTimeoutSeconds }),
-  });
+  const plan = planUpgrade(inv, facts, { ...input, stamp: stampOf(new Date()) });
   if (!plan.policy.allowed) {
     throw ApplicationFailure.nonRetryable(
       `upgrade to ${plan.policy.target} refused: ${plan.policy.problems.join('; ')}`,

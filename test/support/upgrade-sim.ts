@@ -7,6 +7,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../src/errors.js';
 import type { UpgradeFacts } from '../../src/activities/node-upgrade.js';
+import { Inventory } from '../../src/inventory/schema.js';
 import type { HostContext } from '../../src/plan/types.js';
 
 export interface SimNode {
@@ -157,4 +158,23 @@ export function simCluster(version: string, names: { masters: string[]; workers:
     },
   };
   return { nodes, state, calls, failures, facts, activities };
+}
+
+/** An inventory for the stand-in's nodes: masters m1 (primary), m2… with external etcd on them, workers w1…. */
+export function simInventory(masters: number, workers: number): Inventory {
+  return Inventory.parse({
+    cluster: { name: 'upg', kubernetesVersion: '1.33.13', vip: { address: '10.10.0.100' } },
+    hosts: [
+      ...Array.from({ length: masters }, (_, i) => ({
+        name: `m${i + 1}`,
+        address: `10.10.0.${11 + i}`,
+        roles: [i === 0 ? 'primary-master' : 'secondary-master', 'etcd'],
+      })),
+      ...Array.from({ length: workers }, (_, i) => ({
+        name: `w${i + 1}`,
+        address: `10.10.0.${21 + i}`,
+        roles: ['worker'],
+      })),
+    ],
+  });
 }

@@ -6,7 +6,6 @@
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Inventory } from '../../src/inventory/schema.js';
 import type { Waiting } from '../../src/plan/gates.js';
 import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
 import { CODEC_ENV, dataConverter } from '../../src/temporal/data-converter.js';
@@ -14,22 +13,13 @@ import { approveUpdate, decideUpdate, progressQuery } from '../../src/workflows/
 import type { UpgradeClusterInput, UpgradeResult } from '../../src/workflows/upgrade.js';
 import { connectTemporal, pollUntil, uniqueQueue } from '../e2e/helpers.js';
 import { setEnv } from '../support/env.js';
-import { simCluster } from '../support/upgrade-sim.js';
+import { simCluster, simInventory } from '../support/upgrade-sim.js';
 
 let temporal: Awaited<ReturnType<typeof connectTemporal>>;
 let bundle: WorkflowBundleOption;
 let restoreEnv: (() => void) | undefined;
 
-const inventory = Inventory.parse({
-  cluster: { name: 'upg', kubernetesVersion: '1.33.13', vip: { address: '10.10.0.100' } },
-  hosts: [
-    { name: 'm1', address: '10.10.0.11', roles: ['primary-master', 'etcd'] },
-    { name: 'm2', address: '10.10.0.12', roles: ['secondary-master', 'etcd'] },
-    { name: 'm3', address: '10.10.0.13', roles: ['secondary-master', 'etcd'] },
-    { name: 'w1', address: '10.10.0.21', roles: ['worker'] },
-    { name: 'w2', address: '10.10.0.22', roles: ['worker'] },
-  ],
-});
+const inventory = simInventory(3, 2);
 
 beforeAll(async () => {
   restoreEnv = setEnv({ [CODEC_ENV]: 'off' });

@@ -132,13 +132,7 @@ export async function upgrade(flags: UpgradeFlags): Promise<UpgradeResult | unde
   if (flags.dryRun) {
     // The facts are read (SSH, read-only) because the runbook depends on them; Temporal is not contacted.
     const facts = await readFactsHere(inv, input.target, false);
-    const plan = planUpgrade(inv, facts, {
-      target: input.target,
-      stamp: stampOf(new Date()),
-      ...(input.workerBatch && { workerBatch: input.workerBatch }),
-      ...(input.approveEach && { approveEach: true }),
-      ...(input.approved && { approved: true }),
-    });
+    const plan = planUpgrade(inv, facts, { ...input, stamp: stampOf(new Date()) });
     if (flags.json) console.log(JSON.stringify(plan.runbook, null, 2));
     else for (const line of [...describeUpgrade(plan), ...describeRunbook(plan.runbook)]) console.log(line);
     if (!plan.policy.allowed) process.exitCode = 1;

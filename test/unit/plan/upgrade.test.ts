@@ -1,23 +1,11 @@
 // The upgrade runbook from facts: what `upgrade plan`, `upgrade --dry-run` and the workflow all run. Facts come
 // from the stand-in cluster (test/support/upgrade-sim.ts) in the shape readUpgradeFacts returns.
 import { describe, expect, it } from 'vitest';
-import { Inventory, type InventoryInput } from '../../../src/inventory/schema.js';
 import type { HostPhase } from '../../../src/plan/runbook.js';
 import { describeUpgrade, planUpgrade } from '../../../src/plan/upgrade.js';
-import { simCluster } from '../../support/upgrade-sim.js';
+import { simCluster, simInventory } from '../../support/upgrade-sim.js';
 
-const input: InventoryInput = {
-  cluster: { name: 'prod', kubernetesVersion: '1.33.13', vip: { address: '10.10.0.100' } },
-  hosts: [
-    { name: 'm1', address: '10.10.0.11', roles: ['primary-master', 'etcd'] },
-    { name: 'm2', address: '10.10.0.12', roles: ['secondary-master', 'etcd'] },
-    { name: 'm3', address: '10.10.0.13', roles: ['secondary-master', 'etcd'] },
-    { name: 'w1', address: '10.10.0.21', roles: ['worker'] },
-    { name: 'w2', address: '10.10.0.22', roles: ['worker'] },
-    { name: 'w3', address: '10.10.0.23', roles: ['worker'] },
-  ],
-};
-const inv = Inventory.parse(input);
+const inv = simInventory(3, 3);
 const cluster = () => {
   const c = simCluster('1.33.13', { masters: ['m1', 'm2', 'm3'], workers: ['w1', 'w2', 'w3'] });
   c.state.offered = ['1.34.12', '1.33.13'];
