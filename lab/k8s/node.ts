@@ -8,6 +8,7 @@
 // What is deliberately lab-only lives in /etc/default/kubelet (KUBELET_EXTRA_ARGS, the file a real user edits for
 // per-host flags): the cgroupfs driver and cgroup root, the node IP (lab hosts have no default route, so the
 // kubelet cannot guess it) and swap. The kubeadm configuration stays what a user would write for real hosts.
+import { envFilePath, pidFilePath, renderEnvFile } from '../../src/activities/services/supervisor.js';
 import { quote } from '../../src/ssh/quote.js';
 import type { Lab, LabHost } from '../lab.js';
 import { cgroupRootOf, podRangeOf } from './addresses.js';
@@ -36,6 +37,7 @@ export const cniBinDirOf = (cni: LabCni = 'static'): string => (cni === 'none' ?
 export const BOOT_DIR = '/etc/k2h-lab/boot.d';
 export const KUBELET_SERVICE = '/usr/local/sbin/k2h-kubelet-service';
 export const KUBELET_LOG = '/var/log/kubelet.log';
+const KUBELET_PID = pidFilePath('kubelet');
 
 export function containerdConfig(s: K8sNodeSettings): string {
   return `# kubeadm2ha lab host (lab/k8s/node.ts)
@@ -100,7 +102,7 @@ export const KUBELET_SERVICE_SCRIPT = `#!/bin/sh
 # kubeadm2ha lab host: kubelet.service + 10-kubeadm.conf for a host without systemd. Restarts the kubelet whenever
 # it exits, as Restart=always does; before kubeadm init/join has written /var/lib/kubelet/config.yaml the kubelet
 # cannot start, exactly like the crash-looping unit kubeadm expects on a fresh node.
-echo $$ > /run/k2h-kubelet-service.pid
+echo $$ > ${KUBELET_PID}
 trap 'kill "$child" 2>/dev/null; wait "$child" 2>/dev/null; exit 0' TERM INT
 while :; do
   if [ -x /usr/bin/kubelet ] && [ -f /var/lib/kubelet/config.yaml ]; then
@@ -129,17 +131,26 @@ setsid nohup /usr/bin/containerd </dev/null >>/var/log/containerd.log 2>&1 &
 echo $! > /run/containerd.pid
 `;
 
+/** The unit is a k2h-supervise service named kubelet (src/activities/services/supervisor.ts: definition, pid file),
+ * so kubeadm2ha stops and starts it the way it does on any host without systemd (uninstall stops it around
+ * `kubeadm reset`, as `systemctl stop kubelet` does on systemd hosts). */
+const KUBELET_DEFINITION = renderEnvFile({
+  name: 'kubelet',
+  description: 'kubelet (kubeadm2ha lab host)',
+  command: ['/bin/sh', KUBELET_SERVICE],
+});
+
 const KUBELET_BOOT = `#!/bin/sh
-pid=$(cat /run/k2h-kubelet-service.pid 2>/dev/null || true)
+pid=$(cat ${KUBELET_PID} 2>/dev/null || true)
 if [ -n "$pid" ] && [ -d "/proc/$pid" ]; then exit 0; fi
-setsid nohup ${KUBELET_SERVICE} </dev/null >/dev/null 2>&1 &
+setsid nohup /bin/sh ${KUBELET_SERVICE} </dev/null >/dev/null 2>&1 &
 `;
 
 /** Stop the kubelet unit and the kubelet (what `systemctl stop kubelet` does), e.g. before `kubeadm reset`. */
-export const STOP_KUBELET = `pid=$(cat /run/k2h-kubelet-service.pid 2>/dev/null || true)
+export const STOP_KUBELET = `pid=$(cat ${KUBELET_PID} 2>/dev/null || true)
 [ -n "$pid" ] && kill "$pid" 2>/dev/null
 for i in $(seq 100); do pgrep -x kubelet >/dev/null || break; sleep 0.1; done
-pkill -x kubelet 2>/dev/null; rm -f /run/k2h-kubelet-service.pid; true`;
+pkill -x kubelet 2>/dev/null; rm -f ${KUBELET_PID}; true`;
 
 export const START_KUBELET = `${BOOT_DIR}/20-kubelet`;
 
@@ -185,6 +196,7 @@ export async function prepareK8sNode(
       `# kubeadm2ha lab host: per-host kubelet flags (lab-only settings; see lab/k8s/node.ts)\nKUBELET_EXTRA_ARGS=${quote(kubeletArgs)}\n`,
     ),
     writeFileCommand(KUBELET_SERVICE, KUBELET_SERVICE_SCRIPT, '0755'),
+    writeFileCommand(envFilePath('kubelet'), KUBELET_DEFINITION, '0600'),
     writeFileCommand(`${BOOT_DIR}/10-containerd`, CONTAINERD_BOOT, '0755'),
     writeFileCommand(`${BOOT_DIR}/20-kubelet`, KUBELET_BOOT, '0755'),
     `${BOOT_DIR}/10-containerd`,

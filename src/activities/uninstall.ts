@@ -1,9 +1,11 @@
 // Taking a node back to a host ready for a new setup: `kubeadm reset` (skipping remove-etcd-member with external
-// etcd: kubeadm would look for a local etcd that does not exist and wait 60 s for it), CNI state, our daemons
-// (keepalived, the load balancer, etcd) stopped with their configs and data removed, and the packages purged when
-// asked. Every part checks before it acts, so a second run finds nothing to do and says so.
+// etcd: kubeadm would look for a local etcd that does not exist and wait 60 s for it), CNI state, the iptables
+// chains kube-proxy, the kubelet, flannel and the CNI plugins left (kubeadm reset leaves them: "The reset process does
+// not clean your iptables rules"), our daemons (keepalived, the load balancer, etcd) stopped with their configs, data
+// and certificates removed, and the packages purged when asked. Every part checks before it acts, so a second run
+// finds nothing to do and says so.
 import type { HostContext } from '../plan/types.js';
-import { quote } from '../ssh/index.js';
+import { quote, type HostSession } from '../ssh/index.js';
 import { KEEPALIVED_CHECK_SCRIPT, KEEPALIVED_CONF } from '../templates/keepalived.js';
 import { HAPROXY_CFG, NGINX_CONF } from '../templates/load-balancer.js';
 import { keepAlive } from './activity-context.js';
@@ -27,7 +29,12 @@ export interface RemoveDaemonsInput {
   /** Which of ours to stop and remove; etcd's data dir goes with it when given. */
   keepalived: boolean;
   loadBalancer: boolean;
-  etcd?: { dataDir: string; configPath: string };
+  etcd?: {
+    dataDir: string;
+    configPath: string;
+    /** TLS files the etcd setup placed (on a pure etcd host nothing else removes them). */
+    files?: string[];
+  };
 }
 
 export interface UninstallResult {
@@ -41,6 +48,29 @@ const cniCleanup = `r=""
 for p in /var/lib/cni /run/flannel /etc/cni/net.d/10-flannel.conflist; do [ -e "$p" ] && rm -rf -- "$p" && r="$r $p"; done
 for l in cni0 flannel.1; do ip link show "$l" >/dev/null 2>&1 && ip link delete "$l" && r="$r link:$l"; done
 echo "$r"`;
+
+// Chains of Kubernetes' (KUBE-*: kube-proxy and the kubelet), flannel's and the CNI plugins' (CNI-*), and every rule
+// that jumps to one, in each table of both iptables back ends (kube-proxy picks the one the host's rules use) and both
+// families; everything else in a table is restored as it was. kube-proxy's nftables mode has its own tables.
+const iptablesCleanup = `r=""
+ours='KUBE-|FLANNEL|CNI-'
+for v in legacy nft; do for fam in iptables ip6tables; do
+  command -v "$fam-$v-save" >/dev/null 2>&1 || continue
+  for t in filter nat mangle raw; do
+    cur=$("$fam-$v-save" -t "$t" 2>/dev/null) || continue
+    printf '%s\\n' "$cur" | grep -Eq "^:($ours)|-[jg] ($ours)" || continue
+    printf '%s\\n' "$cur" | grep -Ev "^:($ours)|^-A ($ours)|-[jg] ($ours)" | "$fam-$v-restore" -w 5
+    r="$r $fam-$v:$t"
+  done
+done; done
+if command -v nft >/dev/null 2>&1; then for f in ip ip6; do
+  nft list table "$f" kube-proxy >/dev/null 2>&1 && nft delete table "$f" kube-proxy && r="$r nft:$f/kube-proxy"
+done; fi
+echo "$r"`;
+
+const isInstalled = async (session: HostSession, definition: string): Promise<boolean> =>
+  (await session.run(['test', '-f', definition], { allowNonZero: true, action: 'is the kubelet supervised' })).code ===
+  0;
 
 export function createUninstallActivities(deps: ActivityDeps) {
   return {
@@ -57,12 +87,17 @@ export function createUninstallActivities(deps: ActivityDeps) {
         );
         if (state.code === 0) {
           const manager = await detectServiceManager(session);
-          // kubeadm reset stops the kubelet itself only under systemd; elsewhere it would keep recreating pods.
+          // The kubelet must be stopped first, or it recreates the static pods kubeadm reset is removing and keeps
+          // port 10250 for the next setup's preflight to refuse. kubeadm stops it itself only under systemd; without
+          // systemd the kubelet's unit is a k2h-supervise service, restarted after the reset to wait, like the
+          // crash-looping unit of a fresh node, for the next kubeadm init or join to write its config.
+          const supervised = manager.kind === 'supervisor' && (await isInstalled(session, envFilePath('kubelet')));
           if (manager.kind === 'systemd')
             await session.run(['systemctl', 'stop', 'kubelet'], {
               allowNonZero: true,
               action: 'systemctl stop kubelet',
             });
+          else if (supervised) await manager.stop('kubelet');
           await keepAlive(
             session.run(['kubeadm', 'reset', '-f', ...(externalEtcd ? ['--skip-phases=remove-etcd-member'] : [])], {
               action: 'kubeadm reset',
@@ -71,6 +106,7 @@ export function createUninstallActivities(deps: ActivityDeps) {
             { host: host.target.name, step: 'kubeadm reset' },
           );
           removed.push('kubeadm reset');
+          if (supervised) await manager.start('kubelet');
         }
         const ours = await session.run(
           { script: `[ -d ${quote(KUBEADM2HA_DIR)} ] && rm -rf -- ${quote(KUBEADM2HA_DIR)} && echo yes || true` },
@@ -79,6 +115,8 @@ export function createUninstallActivities(deps: ActivityDeps) {
         if (ours.stdout.includes('yes')) removed.push(KUBEADM2HA_DIR);
         const cni = await session.run({ script: cniCleanup }, { action: 'remove CNI state' });
         removed.push(...cni.stdout.trim().split(' ').filter(Boolean));
+        const rules = await session.run({ script: iptablesCleanup }, { action: 'remove Kubernetes iptables chains' });
+        removed.push(...rules.stdout.trim().split(' ').filter(Boolean));
         if (removePackages) {
           // dpkg keeps purged packages in its database ("pn"): only those installed or with config files left count.
           const installed = await session.run(
@@ -143,7 +181,7 @@ export function createUninstallActivities(deps: ActivityDeps) {
           await rm('haproxy', [HAPROXY_CFG]);
           await rm(NGINX_LB_SERVICE, [NGINX_CONF]);
         }
-        if (etcd) await rm('etcd', [etcd.configPath, etcd.dataDir]);
+        if (etcd) await rm('etcd', [etcd.configPath, etcd.dataDir, ...(etcd.files ?? [])]);
         if (manager.kind === 'systemd' && removed.some((p) => p.endsWith('.service')))
           await session.run(['systemctl', 'daemon-reload'], { action: 'systemctl daemon-reload' });
         return { host: host.target.name, removed };

@@ -28,7 +28,8 @@ export type ExtendedUsage = 'serverAuth' | 'clientAuth';
 
 export interface CertificateTemplate {
   commonName: string;
-  organization?: string;
+  /** One O each: the apiserver reads every O of a client certificate as a group. */
+  organization?: string | string[];
   notBefore: Date;
   notAfter: Date;
   isCa: boolean;
@@ -61,7 +62,10 @@ const OID = {
 
 function subjectAttributes(t: CertificateTemplate): forge.pki.CertificateField[] {
   // Go's pkix.Name (hence kubeadm) writes O before CN; keep that order so subjects read the same in `openssl x509`.
-  return [...(t.organization ? [{ shortName: 'O', value: t.organization }] : []), { shortName: 'CN', value: t.commonName }];
+  return [
+    ...[t.organization ?? []].flat().map((value) => ({ shortName: 'O', value })),
+    { shortName: 'CN', value: t.commonName },
+  ];
 }
 
 function extensions(t: CertificateTemplate, subjectKeyId: Buffer, authorityKeyId: Buffer): object[] {

@@ -8,7 +8,7 @@ import { certificateParts } from './der.js';
 import { keyMatchesCertificate } from './inspect.js';
 import { generateKeyPairPem, privateKeyFromPem, type KeyType } from './keys.js';
 import { checkSubjectAltNames } from './san.js';
-import { validityWindow } from './validity.js';
+import { validityWindow, validityWindowSeconds } from './validity.js';
 
 /**
  * What the certificate is for. keyUsage is always critical digitalSignature + keyEncipherment, as kubeadm sets it.
@@ -28,9 +28,11 @@ export const extendedUsagesOf: Record<CertificateUsage, ExtendedUsage[]> = {
 export interface IssueCertificateOptions {
   ca: CertificateAndKey;
   commonName: string;
-  organization?: string;
+  organization?: string | string[];
   keyType: KeyType;
-  validityDays: number;
+  /** Exactly one of validityDays and validitySeconds (short-lived client certificates). */
+  validityDays?: number;
+  validitySeconds?: number;
   usages: CertificateUsage;
   dnsNames?: string[];
   ipAddresses?: string[];
@@ -49,7 +51,13 @@ export async function issueCertificate(opts: IssueCertificateOptions): Promise<C
     throw new InvalidInputError(`cannot issue ${opts.commonName}: the CA key does not belong to the CA certificate`);
   }
 
-  const window = validityWindow(opts.validityDays, opts.now);
+  if ((opts.validityDays === undefined) === (opts.validitySeconds === undefined)) {
+    throw new InvalidInputError(`cannot issue ${opts.commonName}: give its validity in days or in seconds`);
+  }
+  const window =
+    opts.validitySeconds !== undefined
+      ? validityWindowSeconds(opts.validitySeconds, opts.now)
+      : validityWindow(opts.validityDays!, opts.now);
   // A leaf must not outlive its CA: clients would reject it from the CA's expiry on anyway, and a notAfter past
   // the CA's hides when the real renewal is due.
   const caNotAfter = certificateParts(opts.ca.certPem).notAfter;

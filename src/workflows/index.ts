@@ -8,3 +8,4 @@ export { setupCluster } from './setup.js';
 export { runbookBatch } from './runbook.js';
 export { transferImages } from './images.js';
 export { upgradeCluster } from './upgrade.js';
+export { uninstallCluster } from './uninstall.js';

@@ -71,6 +71,9 @@ export const WorkflowInput = {
       onFailure: onFailure.optional(),
     })
     .strict(),
+  uninstallCluster: z
+    .object({ inventory: Inventory, purgePackages: z.boolean().optional(), onFailure: onFailure.optional() })
+    .strict(),
   restoreEtcdSnapshot: z
     .object({
       inventory: Inventory,

@@ -8,7 +8,7 @@ import { netnsName } from '../../lab/names.js';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..');
-const bin = join(root, 'bin', 'kubeadm2ha.js');
+export const bin = join(root, 'bin', 'kubeadm2ha.js');
 const env = { ...process.env, KUBEADM2HA_FROM_SOURCE: '1', KUBEADM2HA_LOG_LEVEL: 'WARN' };
 
 export interface CliResult {

@@ -42,6 +42,12 @@ export const commandModules: CommandModule[] = [
     load: () => import('./inventory.js'),
   },
   {
+    commands: {
+      kubeconfig: 'a kubeconfig through the VIP/load balancer, its client certificate signed by the local cluster CA',
+    },
+    load: () => import('./kubeconfig.js'),
+  },
+  {
     commands: { preflight: 'check every host against the kubeadm prerequisites (read-only)' },
     load: () => import('./preflight.js'),
   },
@@ -63,6 +69,12 @@ export const commandModules: CommandModule[] = [
       upgrade: 'upgrade the cluster to a Kubernetes version: masters one by one, workers in batches',
     },
     load: () => import('./upgrade.js'),
+  },
+  {
+    commands: {
+      uninstall: 'tear the cluster down: kubeadm reset everywhere, etcd and its data, VIP, load balancer, CNI state',
+    },
+    load: () => import('./uninstall.js'),
   },
   {
     commands: { worker: 'run a worker that executes kubeadm2ha workflows and activities' },

@@ -1,0 +1,186 @@
+// setup → uninstall → setup on the same hosts of the real-Kubernetes lab, each through a real Temporal server and
+// worker (setupCluster, uninstallCluster): after the uninstall nothing of the cluster is left on any host (processes,
+// containers, kubeadm's files, etcd data and certificates, keepalived's VIP, haproxy, CNI state, kube-proxy's iptables
+// chains), a second uninstall finds nothing, and the second setup brings every node Ready again. Then `kubeconfig`
+// against that cluster: kubectl through the VIP with a certificate signed by the local CA, and its validity honoured.
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { WorkflowBundleOption } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { UninstallResult } from '../../src/activities/uninstall.js';
+import type { Inventory } from '../../src/inventory/schema.js';
+import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
+import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
+import { CODEC_ENV } from '../../src/temporal/data-converter.js';
+import type { RunbookResult } from '../../src/workflows/runbook.js';
+import { DEFAULT_GROUP, issueKubeconfig } from '../../src/cli/commands/kubeconfig.js';
+import { connectTemporal, pollUntil, uniqueQueue } from '../e2e/helpers.js';
+import { setEnv } from '../support/env.js';
+import { runOnLabWorker } from '../support/lab-worker.js';
+import { labSetupInventory, nodeStates } from '../support/setup-lab.js';
+
+let lab: K8sLab;
+let inv: Inventory;
+let temporal: Awaited<ReturnType<typeof connectTemporal>>;
+let bundle: WorkflowBundleOption;
+let scratch: string;
+let restoreEnv: (() => void) | undefined;
+
+async function run(
+  workflowType: string,
+  args: Record<string, unknown>,
+): Promise<{ result: RunbookResult; ms: number }> {
+  const taskQueue = uniqueQueue(workflowType);
+  return runOnLabWorker<RunbookResult>({
+    temporal,
+    bundle,
+    inventory: inv,
+    workflowType,
+    args: [{ inventory: inv, ...args }],
+    taskQueue,
+    workflowId: `${inv.cluster.name}/${workflowType}/${taskQueue}`,
+  });
+}
+const load = async () => (await lab.exec('h1', 'cut -d" " -f1 /proc/loadavg')).stdout.trim();
+const sh = async (h: string, cmd: string) => (await lab.exec(h, cmd, { allowFail: true })).stdout.trim();
+const lines = (s: string) => s.split('\n').filter(Boolean);
+const removed = (r: RunbookResult) => r.steps.flatMap((s) => (s.result as UninstallResult).removed);
+
+// Everything of the cluster a host could still hold, as one text: empty means clean.
+const leftovers = (vip: string) => `
+pgrep -l -x 'kubelet|kube-apiserver|kube-controller|kube-scheduler|kube-proxy|etcd|keepalived|haproxy|coredns' || true
+ctr -n k8s.io containers ls -q 2>/dev/null
+find /etc/kubernetes /var/lib/kubelet /var/lib/etcd /var/lib/cni -type f 2>/dev/null
+ls /etc/etcd/etcd.conf.yml /etc/keepalived/keepalived.conf /etc/haproxy/haproxy.cfg 2>/dev/null
+ip -o addr show | grep -F ' ${vip}/' || true
+for s in iptables-nft-save iptables-legacy-save ip6tables-nft-save ip6tables-legacy-save; do
+  $s 2>/dev/null | grep -E '^:(KUBE-|FLANNEL|CNI-)|-j (KUBE-|FLANNEL|CNI-)' | head -3
+done
+ss -ltnH '( sport = :10250 or sport = :6443 or sport = :8443 or sport = :2379 )'
+`;
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'k2h-uninstall-wf-'));
+  restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
+  bundle = await loadWorkflowBundle();
+  lab = await createK8sLab({ hosts: 3 });
+  inv = labSetupInventory(lab);
+  temporal = await connectTemporal();
+}, 3_600_000);
+
+afterAll(async () => {
+  try {
+    await temporal?.close();
+  } finally {
+    try {
+      await lab?.destroy();
+    } finally {
+      restoreEnv?.();
+      if (scratch) await rm(scratch, { recursive: true, force: true });
+    }
+  }
+});
+
+describe('uninstallCluster on the real-Kubernetes lab', () => {
+  it('setup → uninstall leaves nothing → a second uninstall finds nothing → setup again: all Ready', async () => {
+    const hosts = lab.hosts.map((h) => h.name);
+    const check = (h: string) => sh(h, leftovers(lab.vip));
+
+    // Bare hosts may hold some of it already (the machine's own /etc/haproxy/haproxy.cfg shows through the lab's
+    // /etc overlay): after the uninstall a host may hold only what it held before the first setup.
+    const bare = Object.fromEntries(await Promise.all(hosts.map(async (h) => [h, lines(await check(h))] as const)));
+    const first = await run('setupCluster', {});
+    expect(await nodeStates(lab)).toEqual(['h1 Ready', 'h2 Ready', 'h3 Ready']);
+    // What the uninstall must remove is really there (so "nothing left" below can fail).
+    for (const h of hosts) expect(await check(h)).toMatch(/kubelet/);
+    expect(await sh('h1', 'iptables-save | grep -c "^:KUBE-"')).not.toBe('0');
+    const setupLoad = await load();
+
+    const un = await run('uninstallCluster', {});
+    const unLoad = await load();
+    process.stderr.write(
+      `[uninstall workflow] setup ${first.ms} ms (load ${setupLoad}), uninstall ${un.ms} ms (load ${unLoad}), ` +
+        `${removed(un.result).length} things removed\n`,
+    );
+    expect(removed(un.result)).toEqual(
+      expect.arrayContaining(['kubeadm reset', '/etc/keepalived/keepalived.conf', '/etc/haproxy/haproxy.cfg']),
+    );
+    for (const h of hosts) {
+      const left = lines(await check(h)).filter((l) => !bare[h]!.includes(l));
+      expect({ host: h, left }).toEqual({ host: h, left: [] });
+    }
+    // The kubelet's unit is back, waiting (like a fresh node's) for the next kubeadm init or join.
+    for (const h of hosts) expect(await sh(h, 'test -d /proc/$(cat /run/kubelet.pid) && echo up')).toBe('up');
+
+    const again = await run('uninstallCluster', {});
+    expect(removed(again.result)).toEqual([]);
+    process.stderr.write(`[uninstall workflow] second uninstall ${again.ms} ms\n`);
+
+    const second = await run('setupCluster', {});
+    process.stderr.write(`[uninstall workflow] setup again ${second.ms} ms (load ${await load()})\n`);
+    expect(await nodeStates(lab)).toEqual(['h1 Ready', 'h2 Ready', 'h3 Ready']);
+    expect((await lab.exec('h3', `curl -sk --max-time 5 https://${lab.vip}:8443/readyz`)).stdout).toBe('ok');
+    // It was a new cluster, not the old one found again.
+    const joins = JSON.stringify(second.result.steps.map((s) => s.result));
+    expect(joins).toMatch(/"initialized":true/);
+    expect(joins).toMatch(/"joined":true/);
+  }, 1_800_000);
+
+  it('kubeconfig: kubectl lists the nodes through the VIP with a locally signed certificate; its validity is honoured', async () => {
+    const kubectl = (file: string) =>
+      promisify(execFile)(
+        lab.kubernetes.binaries.paths.kubectl,
+        ['--kubeconfig', file, 'get', 'nodes', '--no-headers'],
+        {
+          timeout: 30_000,
+        },
+      );
+    const file = join(scratch, 'admin.kubeconfig');
+    const issued = await issueKubeconfig(inv, {
+      user: 'alice',
+      groups: [DEFAULT_GROUP],
+      validitySeconds: 3600,
+      path: file,
+    });
+    expect(issued.server).toBe(`https://${lab.vip}:8443`);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    expect(
+      (await kubectl(file)).stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split(/\s+/)[0]),
+    ).toEqual(['h1', 'h2', 'h3']);
+    // Not overwritten without --force; replaced with it.
+    await expect(issueKubeconfig(inv, { user: 'bob', groups: [], validitySeconds: 60, path: file })).rejects.toThrow(
+      /exists/,
+    );
+    expect(await readFile(file, 'utf8')).toContain('name: alice');
+
+    // A certificate for 20 s: accepted now, refused by the apiserver once it has expired.
+    const short = join(scratch, 'short.kubeconfig');
+    await issueKubeconfig(inv, { user: 'alice', groups: [DEFAULT_GROUP], validitySeconds: 20, path: short });
+    await kubectl(short);
+    const refused = await pollUntil(
+      () =>
+        kubectl(short).then(
+          () => undefined,
+          (e: { stderr?: string }) => e.stderr ?? 'failed',
+        ),
+      'the apiserver to refuse the expired certificate',
+      120_000,
+      1_000,
+    );
+    expect(refused).toMatch(/Unauthorized|must be logged in/);
+    // Without the group, the same user is authenticated but may do nothing.
+    const none = join(scratch, 'none.kubeconfig');
+    await issueKubeconfig(inv, { user: 'alice', groups: [], validitySeconds: 600, path: none });
+    const denied = await kubectl(none).then(
+      () => 'allowed',
+      (e: { stderr?: string }) => e.stderr ?? '',
+    );
+    expect(denied).toMatch(/forbidden/i);
+  }, 300_000);
+});
