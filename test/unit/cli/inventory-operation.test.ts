@@ -7,12 +7,14 @@ import { check, renew } from '../../../src/cli/commands/certs.js';
 import { etcdRestore, etcdSetup } from '../../../src/cli/commands/etcd.js';
 import { preflight } from '../../../src/cli/commands/preflight.js';
 import { setup } from '../../../src/cli/commands/setup.js';
+import { uninstall } from '../../../src/cli/commands/uninstall.js';
 import { runInventoryOperation } from '../../../src/cli/inventory-operation.js';
 import { planCertificateCheck } from '../../../src/plan/certs.js';
 import { planEtcdRenewalRunbook } from '../../../src/plan/cert-renewal.js';
 import { planEtcdSetupRunbook } from '../../../src/plan/etcd.js';
 import { planPreflight } from '../../../src/plan/preflight.js';
 import { planSetup } from '../../../src/plan/setup.js';
+import { planUninstall } from '../../../src/plan/uninstall.js';
 
 const inventoryPath = 'test/fixtures/inventory/yaml/valid.yaml';
 const offline = { inventory: inventoryPath, dryRun: true, address: '127.0.0.1:1' };
@@ -39,6 +41,11 @@ describe('inventory operation skeleton', () => {
     const cases: [string, () => Promise<unknown>, unknown][] = [
       ['preflight', () => preflight(json), planPreflight(inventory)],
       ['setup', () => setup(json), planSetup(inventory)],
+      [
+        'uninstall',
+        () => uninstall({ ...json, purgePackages: true }),
+        planUninstall(inventory, { purgePackages: true, onFailure: 'decide' }),
+      ],
       [
         'etcd setup',
         () => etcdSetup({ ...json, healthTimeout: '120' }),
