@@ -20,7 +20,8 @@ import { DEFAULT_GROUP, issueKubeconfig } from '../../src/cli/commands/kubeconfi
 import { connectTemporal, pollUntil, uniqueQueue } from '../e2e/helpers.js';
 import { setEnv } from '../support/env.js';
 import { runOnLabWorker } from '../support/lab-worker.js';
-import { labSetupInventory, nodeStates } from '../support/setup-lab.js';
+import { cleanUp } from '../support/clean-up.js';
+import { flannelLabInventory, runSetupWorkflow } from '../support/setup-run.js';
 
 let lab: K8sLab;
 let inv: Inventory;
@@ -29,21 +30,24 @@ let bundle: WorkflowBundleOption;
 let scratch: string;
 let restoreEnv: (() => void) | undefined;
 
-async function run(
-  workflowType: string,
-  args: Record<string, unknown>,
-): Promise<{ result: RunbookResult; ms: number }> {
-  const taskQueue = uniqueQueue(workflowType);
+const setup = () => runSetupWorkflow({ temporal, bundle, inventory: inv });
+function uninstall(): Promise<{ result: RunbookResult; ms: number }> {
+  const taskQueue = uniqueQueue('uninstall');
   return runOnLabWorker<RunbookResult>({
     temporal,
     bundle,
     inventory: inv,
-    workflowType,
-    args: [{ inventory: inv, ...args }],
+    workflowType: 'uninstallCluster',
+    args: [{ inventory: inv }],
     taskQueue,
-    workflowId: `${inv.cluster.name}/${workflowType}/${taskQueue}`,
+    workflowId: `${inv.cluster.name}/uninstall/${taskQueue}`,
   });
 }
+/** `kubectl get nodes` on h1 as "name status" lines, sorted. */
+const nodeStates = async (): Promise<string[]> =>
+  lines(await sh('h1', 'kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes --no-headers'))
+    .map((l) => l.split(/\s+/).slice(0, 2).join(' '))
+    .sort();
 const load = async () => (await lab.exec('h1', 'cut -d" " -f1 /proc/loadavg')).stdout.trim();
 const sh = async (h: string, cmd: string) => (await lab.exec(h, cmd, { allowFail: true })).stdout.trim();
 const lines = (s: string) => s.split('\n').filter(Boolean);
@@ -56,6 +60,8 @@ ctr -n k8s.io containers ls -q 2>/dev/null
 find /etc/kubernetes /var/lib/kubelet /var/lib/etcd /var/lib/cni -type f 2>/dev/null
 ls /etc/etcd/etcd.conf.yml /etc/keepalived/keepalived.conf /etc/haproxy/haproxy.cfg 2>/dev/null
 ip -o addr show | grep -F ' ${vip}/' || true
+ip -o link show | grep -E ': (cni0|flannel\\.1)[:@]' || true
+ls /etc/cni/net.d/10-flannel.conflist /run/flannel 2>/dev/null
 for s in iptables-nft-save iptables-legacy-save ip6tables-nft-save ip6tables-legacy-save; do
   $s 2>/dev/null | grep -E '^:(KUBE-|FLANNEL|CNI-)|-j (KUBE-|FLANNEL|CNI-)' | head -3
 done
@@ -66,23 +72,22 @@ beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), 'k2h-uninstall-wf-'));
   restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
   bundle = await loadWorkflowBundle();
-  lab = await createK8sLab({ hosts: 3 });
-  inv = labSetupInventory(lab);
+  // No pod network on the hosts: setup brings flannel, so the uninstall has flannel's state to remove too.
+  lab = await createK8sLab({ hosts: 3, cni: 'none' });
+  inv = flannelLabInventory(lab, (i) =>
+    i === 1 ? ['primary-master', 'etcd'] : i === 2 ? ['secondary-master', 'etcd'] : ['worker', 'etcd'],
+  );
   temporal = await connectTemporal();
 }, 3_600_000);
 
-afterAll(async () => {
-  try {
-    await temporal?.close();
-  } finally {
-    try {
-      await lab?.destroy();
-    } finally {
-      restoreEnv?.();
-      if (scratch) await rm(scratch, { recursive: true, force: true });
-    }
-  }
-});
+afterAll(() =>
+  cleanUp(
+    () => temporal?.close(),
+    () => lab?.destroy(),
+    () => restoreEnv?.(),
+    () => scratch && rm(scratch, { recursive: true, force: true }),
+  ),
+);
 
 describe('uninstallCluster on the real-Kubernetes lab', () => {
   it('setup → uninstall leaves nothing → a second uninstall finds nothing → setup again: all Ready', async () => {
@@ -92,14 +97,18 @@ describe('uninstallCluster on the real-Kubernetes lab', () => {
     // Bare hosts may hold some of it already (the machine's own /etc/haproxy/haproxy.cfg shows through the lab's
     // /etc overlay): after the uninstall a host may hold only what it held before the first setup.
     const bare = Object.fromEntries(await Promise.all(hosts.map(async (h) => [h, lines(await check(h))] as const)));
-    const first = await run('setupCluster', {});
-    expect(await nodeStates(lab)).toEqual(['h1 Ready', 'h2 Ready', 'h3 Ready']);
+    const first = await setup();
+    expect(await nodeStates()).toEqual(['h1 Ready', 'h2 Ready', 'h3 Ready']);
     // What the uninstall must remove is really there (so "nothing left" below can fail).
     for (const h of hosts) expect(await check(h)).toMatch(/kubelet/);
     expect(await sh('h1', 'iptables-save | grep -c "^:KUBE-"')).not.toBe('0');
+    expect(await sh('h3', 'iptables-save | grep -c "^:FLANNEL"')).not.toBe('0');
+    expect(await sh('h3', 'ip -o link show flannel.1; ls /etc/cni/net.d')).toMatch(
+      /flannel\.1[\s\S]*10-flannel\.conflist/,
+    );
     const setupLoad = await load();
 
-    const un = await run('uninstallCluster', {});
+    const un = await uninstall();
     const unLoad = await load();
     process.stderr.write(
       `[uninstall workflow] setup ${first.ms} ms (load ${setupLoad}), uninstall ${un.ms} ms (load ${unLoad}), ` +
@@ -115,13 +124,13 @@ describe('uninstallCluster on the real-Kubernetes lab', () => {
     // The kubelet's unit is back, waiting (like a fresh node's) for the next kubeadm init or join.
     for (const h of hosts) expect(await sh(h, 'test -d /proc/$(cat /run/kubelet.pid) && echo up')).toBe('up');
 
-    const again = await run('uninstallCluster', {});
+    const again = await uninstall();
     expect(removed(again.result)).toEqual([]);
     process.stderr.write(`[uninstall workflow] second uninstall ${again.ms} ms\n`);
 
-    const second = await run('setupCluster', {});
+    const second = await setup();
     process.stderr.write(`[uninstall workflow] setup again ${second.ms} ms (load ${await load()})\n`);
-    expect(await nodeStates(lab)).toEqual(['h1 Ready', 'h2 Ready', 'h3 Ready']);
+    expect(await nodeStates()).toEqual(['h1 Ready', 'h2 Ready', 'h3 Ready']);
     expect((await lab.exec('h3', `curl -sk --max-time 5 https://${lab.vip}:8443/readyz`)).stdout).toBe('ok');
     // It was a new cluster, not the old one found again.
     const joins = JSON.stringify(second.result.steps.map((s) => s.result));
