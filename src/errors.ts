@@ -27,6 +27,8 @@ export const FailureType = {
   RunAborted: 'RunAborted',
   /** A decision or approval fits no waiting gate (update validators reject with this type). */
   DecisionRejected: 'DecisionRejected',
+  /** Another operation that changes the cluster (setup, upgrade, uninstall) is running; this one did not start. */
+  OperationRunning: 'OperationRunning',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 
@@ -40,6 +42,7 @@ export const nonRetryableFailureTypes: FailureType[] = [
   FailureType.RunFailed,
   FailureType.RunAborted,
   FailureType.DecisionRejected,
+  FailureType.OperationRunning,
 ];
 
 /** Base class: every error we raise on purpose carries a failure type and the host it concerns (if any). */
@@ -68,7 +71,11 @@ export class CommandFailedError extends KubeadmHaError {
     readonly exitCode: number | null,
     readonly stderrTail: string,
   ) {
-    super(`${action}: exit ${exitCode ?? 'signal'}${stderrTail ? ` (${stderrTail})` : ''}`, FailureType.CommandFailed, host);
+    super(
+      `${action}: exit ${exitCode ?? 'signal'}${stderrTail ? ` (${stderrTail})` : ''}`,
+      FailureType.CommandFailed,
+      host,
+    );
   }
 }
 
@@ -116,5 +123,12 @@ export class CommandTimeoutError extends KubeadmHaError {
 export class InvalidInputError extends KubeadmHaError {
   constructor(message: string) {
     super(message, FailureType.InvalidInput);
+  }
+}
+
+/** Thrown by the CLI when a cluster-changing operation is asked for while another one of the cluster runs. */
+export class OperationRunningError extends KubeadmHaError {
+  constructor(message: string) {
+    super(message, FailureType.OperationRunning);
   }
 }

@@ -7,7 +7,8 @@ import { ActivityFailure, ApplicationFailure, TemporalFailure } from '@temporali
 import { FailureType, KubeadmHaError } from '../errors.js';
 import type { RunFailureDetails } from '../workflows/runbook.js';
 
-/** Exit codes: 0 ok, 1 the operation failed or found problems, 2 bad input, 3 could not reach or trust a host. */
+/** Exit codes: 0 ok, 1 the operation failed or found problems, 2 bad input, 3 could not reach or trust a host,
+ * 4 another operation of the cluster is running (try again after it). */
 export const exitCodes: Record<FailureType, number> = {
   [FailureType.CommandFailed]: 1,
   [FailureType.HostUnreachable]: 3,
@@ -21,6 +22,7 @@ export const exitCodes: Record<FailureType, number> = {
   [FailureType.RunFailed]: 1,
   [FailureType.RunAborted]: 1,
   [FailureType.DecisionRejected]: 2,
+  [FailureType.OperationRunning]: 4,
 };
 /** Anything we did not expect: a bug. */
 export const BUG_EXIT = 70;

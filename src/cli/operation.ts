@@ -4,7 +4,7 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import type { SshTrust } from '../activities/ssh-trust.js';
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError, OperationRunningError } from '../errors.js';
 import type { Progress } from '../plan/types.js';
 import { progressQuery } from '../workflows/messages.js';
 import { DEFAULT_TASK_QUEUE } from '../workflows/ids.js';
@@ -68,9 +68,23 @@ async function startOrAttach<A>(
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
   }
+  const desc = await ctx.client.workflow.getHandle(spec.workflowId).describe();
+  const { runId } = desc;
+  // Another operation under the same id: cluster-changing operations share one id per cluster (src/workflows/ids.ts),
+  // so this is a setup, upgrade or uninstall that runs now. Never attach to it, never terminate it (--restart is for a
+  // run of this same operation): name it and stop.
+  if (desc.type !== spec.workflowType) {
+    const running = desc.typedSearchAttributes.get(Operation) ?? desc.type;
+    throw new OperationRunningError(
+      [
+        `cluster ${spec.cluster}: ${running} is running (workflow ${spec.workflowId}, run ${runId}, ` +
+          `started ${desc.startTime.toISOString()}); ${spec.operation} cannot start until it has ended.`,
+        `Follow it: kubeadm2ha resume --workflow-id ${spec.workflowId}; or see it: kubeadm2ha status -i <inventory>`,
+      ].join('\n'),
+    );
+  }
   // Same cluster, same operation, still running: attach instead of starting a second one — but only to a run of
   // this same input. Attaching an edited inventory to the old run would silently carry out the old one.
-  const { runId } = await ctx.client.workflow.getHandle(spec.workflowId).describe();
   const running = ctx.client.workflow.getHandle(spec.workflowId, runId);
   const changes = inputChanges(await runningInput(ctx.client, spec.workflowId, runId), spec.args[0]);
   if (ctx.restart) {

@@ -1,5 +1,11 @@
-// The workflow-id scheme: one running operation of a kind per cluster. Temporal allows one open workflow per id,
-// so two upgrades (or a preflight and another preflight) of the same cluster can never overlap.
+// The workflow-id scheme. Temporal allows one open workflow per id, and that is the lock:
+//  - operations that change the whole cluster (setup, upgrade, uninstall) share ONE id per cluster,
+//    `<cluster>/cluster-change`, so a second one of any of them cannot start while one runs: the start fails
+//    atomically in the server, with no window between a check and a start. The CLI then names the running one
+//    (its workflow type and Operation search attribute say which it is: src/cli/operation.ts);
+//  - every other operation has its own id, `<cluster>/<operation>`: two preflights never overlap, but a preflight or
+//    a certificate check may run beside a setup.
+// A new cluster-changing operation joins `clusterChanges` and gets the shared id from workflowIdFor; nothing else.
 export const DEFAULT_TASK_QUEUE = 'kubeadm2ha';
 
 export const operations = [
@@ -16,10 +22,13 @@ export const operations = [
 
 export type Operation = (typeof operations)[number];
 
+/** Operations of which at most one runs per cluster at a time. */
+export const clusterChanges: readonly Operation[] = ['setup', 'upgrade', 'uninstall'];
+
 export function isOperation(value: string): value is Operation {
   return (operations as readonly string[]).includes(value);
 }
 
 export function workflowIdFor(cluster: string, operation: Operation): string {
-  return `${cluster}/${operation}`;
+  return clusterChanges.includes(operation) ? `${cluster}/cluster-change` : `${cluster}/${operation}`;
 }
