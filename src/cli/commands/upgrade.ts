@@ -152,7 +152,9 @@ export async function upgradeResume(flags: UpgradeFlags): Promise<UpgradeResult 
       .getHandle(id)
       .describe()
       .catch(() => undefined);
-    if (!desc) throw new InvalidInputError(`no upgrade of ${inv.cluster.name} to resume (no workflow ${id})`);
+    // Setup, upgrade and uninstall share this id (src/workflows/ids.ts): the last run under it may be another one.
+    if (desc?.type !== 'upgradeCluster')
+      throw new InvalidInputError(`no upgrade of ${inv.cluster.name} to resume (the last run of ${id} is not one)`);
     last = (await runningInput(ctx.client, id, desc.runId)) as UpgradeClusterInput;
   } finally {
     await close();
