@@ -90,6 +90,7 @@ export async function runInventoryOperation<F extends InventoryFlags, I, R>(
       cluster,
       operation: op.operation,
       kubernetesVersion: inventory.cluster.kubernetesVersion,
+      hosts: inventory.hosts.map((h) => h.name),
     });
     if (flags.json) console.log(JSON.stringify(result, null, 2));
     else for (const line of op.report(result, inventory)) console.log(line);

@@ -24,6 +24,8 @@ export interface OperationSpec<A> {
   cluster: string;
   operation: string;
   kubernetesVersion: string;
+  /** The hosts the run works on: shown in the Web UI's summary of the run. */
+  hosts?: string[];
 }
 
 export interface OperationContext {
@@ -56,6 +58,13 @@ async function startOrAttach<A>(
       taskQueue,
       args: spec.args,
       workflowIdConflictPolicy: 'FAIL',
+      // What the Web UI lists and heads the run's page with (the workflow adds its live details).
+      staticSummary: `${spec.operation} of ${spec.cluster}`,
+      staticDetails: [
+        `operation: **${spec.operation}** (${spec.workflowType})`,
+        `cluster: **${spec.cluster}**, Kubernetes ${spec.kubernetesVersion}`,
+        ...(spec.hosts ? [`hosts (${spec.hosts.length}): ${spec.hosts.join(', ')}`] : []),
+      ].join('\n\n'),
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
       typedSearchAttributes: [
         { key: ClusterName, value: spec.cluster },

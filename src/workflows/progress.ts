@@ -4,6 +4,8 @@ import type { HostPlan, Progress, StepState } from '../plan/types.js';
 
 export class ProgressTracker {
   private readonly state: Progress;
+  /** Called after every change (the workflow shows the state as its current details in the Web UI). */
+  onChange?: (p: Progress) => void;
 
   constructor(operation: string, cluster: string, hosts: HostPlan<{ id: string; title: string }>[]) {
     this.state = {
@@ -20,6 +22,11 @@ export class ProgressTracker {
 
   phase(phase: string): void {
     this.state.phase = phase;
+    this.changed();
+  }
+
+  private changed(): void {
+    this.onChange?.(this.state);
   }
 
   set(host: string, step: string, state: StepState, message?: string): void {
@@ -27,6 +34,7 @@ export class ProgressTracker {
     if (!s) return;
     s.state = state;
     if (message !== undefined) s.message = message;
+    this.changed();
   }
 
   /** Mark every step of a host that has not run yet. */
@@ -37,12 +45,14 @@ export class ProgressTracker {
         s.message = message;
       }
     }
+    this.changed();
   }
 
   /** The gates waiting for a person right now (none: the field goes away). */
   setWaiting(waiting: Waiting[]): void {
     if (waiting.length) this.state.waiting = waiting;
     else delete this.state.waiting;
+    this.changed();
   }
 
   /** One host's steps as they stand (a child workflow reports them back to its run). */
@@ -54,11 +64,13 @@ export class ProgressTracker {
   replaceHostSteps(host: string, steps: Progress['hosts'][number]['steps']): void {
     const h = this.state.hosts.find((x) => x.name === host);
     if (h) h.steps = steps;
+    this.changed();
   }
 
   finish(): void {
     this.state.done = true;
     this.state.phase = 'done';
+    this.changed();
   }
 
   snapshot(): Progress {

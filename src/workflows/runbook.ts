@@ -26,7 +26,6 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
-  setCurrentDetails,
   setHandler,
   startChild,
   workflowInfo,
@@ -38,7 +37,6 @@ import { FailureType } from '../errors.js';
 import {
   approvalTargets,
   decisionTargets,
-  describeWaiting,
   parseApproval,
   parseDecision,
   type Approval,
@@ -215,9 +213,8 @@ async function execute(rb: Runbook, hooks: RunbookHooks, role: Role): Promise<Ru
   const waiting = (): Waiting[] => [...decisions.map((d) => d.w), ...approvals.map((a) => a.w)];
   const refreshWaiting = () => {
     const w = waiting();
+    // Also the Web UI's current details (src/plan/run-details.ts): what waits, and how to answer it.
     progress.setWaiting(w);
-    // The Web UI shows this on the workflow's page: what waits, and the command that lets it go on.
-    setCurrentDetails(w.length ? describeWaiting(rb.cluster, w).join('\n\n') : '');
   };
 
   // --- messages -----------------------------------------------------------------------------------------------

@@ -223,11 +223,20 @@ describe('runbook executor gates (fake activities, real Temporal)', () => {
         error: 'a broke (fake)',
         maySkip: false,
       });
-      // The Web UI shows the same through the workflow's current details (its metadata query).
+      // The Web UI shows the same through the workflow's current details (its metadata query): phase, hosts,
+      // host, step, error, and how to answer from the CLI and from the Web UI's signal dialog.
       const meta = await r.handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
-      expect(meta.currentDetails).toBe(
-        'm1: fakeStep: a broke (fake) — waiting for `kubeadm2ha decide rb-test retry|abort --host m1`',
-      );
+      const details = meta.currentDetails ?? '';
+      for (const text of [
+        '**test run** of cluster **rb-test**: phase **masters**',
+        'hosts done: 0/',
+        '### Waiting for a decision: m1',
+        '- host: **m1**, step: **fakeStep** (phase masters)',
+        '- error: `a broke (fake)`',
+        '- CLI: `kubeadm2ha decide rb-test retry|abort --host m1 [--reason "…"]`',
+        '- Web UI: Send Signal `decide` with `{"action":"retry","host":"m1","reason":"…"}` (action: retry, abort)',
+      ])
+        expect(details, text).toContain(text);
       const recs = await r.handle.executeUpdate(decideUpdate, {
         args: [{ action: 'retry', by: 'carol@laptop', reason: 'fixed dpkg' }],
       });

@@ -1,0 +1,48 @@
+// What the Web UI shows on a run's page as its current details (Temporal renders them as Markdown): the phase,
+// how many hosts are through, and for every gate that waits for a person the host, step and error, and exactly how
+// to answer it — the CLI command, and the Web UI signal name with its JSON payload (src/workflows/messages.ts).
+// Pure and workflow-safe: the workflow renders it from its progress state whenever that changes.
+import type { Waiting } from './gates.js';
+import type { Progress, StepState } from './types.js';
+
+const finished: StepState[] = ['done', 'warn', 'failed', 'skipped'];
+
+/** Inline code in Markdown: backticks inside would end it early, so the fence is longer than any run of them. */
+function code(text: string): string {
+  const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+  const fence = '`'.repeat(longest + 1);
+  return `${fence}${longest ? ` ${text} ` : text}${fence}`;
+}
+
+function waitingLines(cluster: string, w: Waiting): string[] {
+  if (w.kind === 'decide') {
+    const actions = ['retry', ...(w.maySkip ? ['skip'] : []), 'abort'];
+    return [
+      `### Waiting for a decision: ${w.host}`,
+      `- host: **${w.host}**, step: **${w.step}** (phase ${w.phase}), since ${w.since}`,
+      `- error: ${code(w.error)}`,
+      `- CLI: ${code(`kubeadm2ha decide ${cluster} ${actions.join('|')} --host ${w.host} [--reason "…"]`)}`,
+      `- Web UI: Send Signal ${code('decide')} with ${code(JSON.stringify({ action: 'retry', host: w.host, reason: '…' }))} (action: ${actions.join(', ')})`,
+    ];
+  }
+  const target = { phase: w.phase, ...(w.host !== undefined && { host: w.host }) };
+  return [
+    `### Waiting for approval: ${w.phase}${w.host ? ` on ${w.host}` : ''}`,
+    `- phase: **${w.phase}**${w.host ? `, host: **${w.host}**` : ''}, since ${w.since}${w.deadline ? `, until ${w.deadline} (then it waits for a decision)` : ''}`,
+    `- CLI: ${code(`kubeadm2ha approve ${cluster} --phase ${w.phase}${w.host ? ` --host ${w.host}` : ''} [--reason "…"]`)}`,
+    `- Web UI: Send Signal ${code('approve')} with ${code(JSON.stringify({ ...target, reason: '…' }))}`,
+  ];
+}
+
+export function runDetails(p: Progress): string {
+  const total = p.hosts.length;
+  const through = p.hosts.filter((h) => h.steps.every((s) => finished.includes(s.state))).length;
+  const failed = p.hosts.filter((h) => h.steps.some((s) => s.state === 'failed')).map((h) => h.name);
+  const lines = [
+    `**${p.operation}** of cluster **${p.cluster}**: ${p.done ? 'finished' : `phase **${p.phase}**`}`,
+    '',
+    `hosts done: ${through}/${total}${failed.length ? ` (failed: ${failed.join(', ')})` : ''}`,
+  ];
+  for (const w of p.waiting ?? []) lines.push('', ...waitingLines(p.cluster, w));
+  return lines.join('\n');
+}
