@@ -13,7 +13,9 @@ fi
 pkgs=(openssh-server openssh-client etcd-server etcd-client keepalived nginx libnginx-mod-stream haproxy skopeo
   docker-registry containerd runc ansible-core iproute2 iputils-ping busybox-static tcpdump openssl procps sudo
   containernetworking-plugins iptables nftables curl gpg gpg-agent python3 dpkg-dev gcc libc6-dev file
-  systemd-container mmdebstrap chromium) # chromium: the headless browser test of the Web UI (test/e2e/web-ui.test.ts)
+  systemd-container mmdebstrap chromium docker-compose postgresql)
+# chromium: the headless browser test of the Web UI (test/e2e/web-ui.test.ts); postgresql: the production topology
+# test (a private cluster per run, never the system one); docker-compose: checks docker-compose.yml (no daemon).
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -78,38 +78,43 @@ describe('Temporal on PostgreSQL with two workers (no Docker)', () => {
     for (const k of searchAttributeKeys) expect(Object.keys(attrs.customAttributes ?? {})).toContain(k.name);
   });
 
-  it('a preflight and an etcd setup each finish on the second worker after the first is killed mid-run', async () => {
-    const taskQueue = uniqueQueue('pg');
-    const preflight = await client.workflow.start('preflightCluster', {
-      taskQueue,
-      workflowId: `${inventory.cluster.name}/preflight/${taskQueue}`,
-      args: [{ inventory }],
-    });
-    const first = await twoWorkersOneKilled(preflight, taskQueue, 3);
-    const report = (await preflight.result()) as PreflightReport;
-    expect(report.ok).toBe(true);
-    // The survivor ran checks after the kill; the killed one ran some before it.
-    expect(first.killedAfter).toBeGreaterThanOrEqual(3);
-    expect(completedBy(first.logs[1]!).length).toBeGreaterThan(0);
+  // Up to two activity timeouts: a step the killed worker held is retried once its timeout (up to 2 min) runs out.
+  it(
+    'a preflight and an etcd setup each finish on the second worker after the first is killed mid-run',
+    { timeout: 600_000 },
+    async () => {
+      const taskQueue = uniqueQueue('pg');
+      const preflight = await client.workflow.start('preflightCluster', {
+        taskQueue,
+        workflowId: `${inventory.cluster.name}/preflight/${taskQueue}`,
+        args: [{ inventory }],
+      });
+      const first = await twoWorkersOneKilled(preflight, taskQueue, 3);
+      const report = (await preflight.result()) as PreflightReport;
+      expect(report.ok).toBe(true);
+      // The survivor ran checks after the kill; the killed one ran some before it.
+      expect(first.killedAfter).toBeGreaterThanOrEqual(3);
+      expect(completedBy(first.logs[1]!).length).toBeGreaterThan(0);
 
-    const etcdQueue = uniqueQueue('pg-etcd');
-    const etcd = await client.workflow.start('setupEtcdCluster', {
-      taskQueue: etcdQueue,
-      workflowId: `${inventory.cluster.name}/etcd/${etcdQueue}`,
-      args: [{ inventory, onFailure: 'abort' }],
-    });
-    const second = await twoWorkersOneKilled(etcd, etcdQueue, 4);
-    const setup = (await etcd.result()) as EtcdSetupReport;
-    expect(setup.members).toHaveLength(3);
-    expect(completedBy(second.logs[1]!).length).toBeGreaterThan(0);
+      const etcdQueue = uniqueQueue('pg-etcd');
+      const etcd = await client.workflow.start('setupEtcdCluster', {
+        taskQueue: etcdQueue,
+        workflowId: `${inventory.cluster.name}/etcd/${etcdQueue}`,
+        args: [{ inventory, onFailure: 'abort' }],
+      });
+      const second = await twoWorkersOneKilled(etcd, etcdQueue, 4);
+      const setup = (await etcd.result()) as EtcdSetupReport;
+      expect(setup.members).toHaveLength(3);
+      expect(completedBy(second.logs[1]!).length).toBeGreaterThan(0);
 
-    // Visibility on PostgreSQL finds both runs by our search attribute.
-    const runs = await pollUntil(async () => {
-      const found: string[] = [];
-      for await (const w of client.workflow.list({ query: `ClusterName = '${inventory.cluster.name}'` }))
-        found.push(w.type);
-      return found.length >= 2 ? found.sort() : undefined;
-    }, 'both runs listed by ClusterName');
-    expect(runs).toEqual(['preflightCluster', 'setupEtcdCluster']);
-  });
+      // Visibility on PostgreSQL finds both runs by our search attribute.
+      const runs = await pollUntil(async () => {
+        const found: string[] = [];
+        for await (const w of client.workflow.list({ query: `ClusterName = '${inventory.cluster.name}'` }))
+          found.push(w.type);
+        return found.length >= 2 ? found.sort() : undefined;
+      }, 'both runs listed by ClusterName');
+      expect(runs).toEqual(['preflightCluster', 'setupEtcdCluster']);
+    },
+  );
 });
