@@ -5,13 +5,21 @@
 //
 // More hosts than fit one history (src/plan/scale.ts) are checked by `preflightHosts` child workflows, a batch of
 // hosts each; the run keeps the cross-host comparison and the report.
-import { ApplicationFailure, executeChild, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, executeChild, patched, workflowInfo } from '@temporalio/workflow';
 import { isUnencrypted } from '../codec/unencrypted.js';
 import { FailureType } from '../errors.js';
 import type { SshSettings } from '../inventory/schema.js';
 import { crossHostChecks, planPreflight, summarize } from '../plan/preflight.js';
 import { childPlan, hostsPerHistory } from '../plan/scale.js';
-import type { CheckResult, CheckSpec, HostPlan, PreflightInput, PreflightReport, Progress } from '../plan/types.js';
+import type {
+  CheckResult,
+  CheckSpec,
+  HostPlan,
+  HostTarget,
+  PreflightInput,
+  PreflightReport,
+  Progress,
+} from '../plan/types.js';
 import { forEachLimited } from './concurrency.js';
 import { failureMessage, failureType, hostLevelFailures } from './failure-info.js';
 import { checkActivities } from './activity-options.js';
@@ -35,7 +43,13 @@ export interface PreflightHostsResult {
   hosts: Progress['hosts'];
 }
 
-/** Each host's checks in order, hosts in parallel up to `limit`. */
+/**
+ * Each host's checks, hosts in parallel up to `limit`. On a host the first check runs alone: it opens the SSH
+ * connection, so an unreachable host or a changed host key is met once (one failure, the rest skipped) instead of by
+ * every check. The other checks are read-only and independent, so they run at once (one round trip of wall time
+ * instead of one per check), each still its own activity: recorded, retried and never re-run once completed.
+ * Runs recorded before that change keep their one-check-at-a-time order (patch PARALLEL_CHECKS).
+ */
 async function checkHosts(
   hosts: HostPlan<CheckSpec>[],
   ssh: SshSettings,
@@ -43,31 +57,43 @@ async function checkHosts(
   progress: ProgressTracker,
 ): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
-  await forEachLimited(hosts, limit, async ({ target, steps }) => {
-    for (const check of steps) {
-      progress.set(target.name, check.id, 'running');
-      try {
-        const r = await runPreflightCheck({ host: { target, ssh }, check });
-        results.push(r);
-        progress.set(
-          target.name,
-          check.id,
-          r.status === 'pass' ? 'done' : r.status === 'warn' ? 'warn' : 'failed',
-          r.message,
-        );
-      } catch (err) {
-        const message = failureMessage(err);
-        results.push({ host: target.name, check: check.id, status: 'fail', message });
-        progress.set(target.name, check.id, 'failed', message);
-        if (hostLevelFailures.includes(failureType(err) ?? '')) {
-          progress.skipRemaining(target.name, 'host not reachable');
-          return;
-        }
-      }
+  /** False when the host cannot be worked on at all (its remaining checks are skipped). */
+  const check = async (target: HostTarget, spec: CheckSpec): Promise<boolean> => {
+    progress.set(target.name, spec.id, 'running');
+    try {
+      const r = await runPreflightCheck({ host: { target, ssh }, check: spec });
+      results.push(r);
+      progress.set(
+        target.name,
+        spec.id,
+        r.status === 'pass' ? 'done' : r.status === 'warn' ? 'warn' : 'failed',
+        r.message,
+      );
+      return true;
+    } catch (err) {
+      const message = failureMessage(err);
+      results.push({ host: target.name, check: spec.id, status: 'fail', message });
+      progress.set(target.name, spec.id, 'failed', message);
+      if (!hostLevelFailures.includes(failureType(err) ?? '')) return true;
+      progress.skipRemaining(target.name, 'host not reachable');
+      return false;
     }
+  };
+  const parallel = patched(PARALLEL_CHECKS);
+  await forEachLimited(hosts, limit, async ({ target, steps }) => {
+    if (parallel) {
+      const [first, ...rest] = steps;
+      if (first && !(await check(target, first))) return;
+      await Promise.all(rest.map((spec) => check(target, spec)));
+      return;
+    }
+    for (const spec of steps) if (!(await check(target, spec))) return;
   });
   return results;
 }
+
+/** Patch id: a host's checks after the first run at once (recorded runs before it ran them one by one). */
+const PARALLEL_CHECKS = 'preflight-parallel-checks';
 
 /** Child workflow: one batch of a big preflight's hosts. */
 export async function preflightHosts(input: PreflightHostsInput): Promise<PreflightHostsResult> {
