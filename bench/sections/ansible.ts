@@ -1,7 +1,7 @@
-// Benchmark: the preflight command sequence (about a dozen read-only probes per host) on 20 lab hosts, run by our
-// workflow (real Temporal dev server, real worker, ssh2) and by ansible-playbook -f 20 (Debian's ansible-core,
-// pipelining on, fact gathering off: its fastest honest setup) on the same hosts in the same process run.
-// Prints both wall times and the ratio. Both sides start each round cold (new SSH connections) and then reuse them
+// Bench section: the preflight command sequence (about a dozen read-only probes per host) on 20 lab hosts, run by
+// our workflow (real Temporal dev server, real worker, ssh2) and by ansible-playbook -f 20 (Debian's ansible-core,
+// pipelining on, fact gathering off: its fastest honest setup) on the same hosts in the same run, and the ssh2-only
+// floor (the same probes in the workflow's order, no Temporal). Both sides start each round cold (new SSH connections) and then reuse them
 // as they do by default: our pool keeps one connection per host; Ansible its ControlMaster/ControlPersist sockets,
 // in a fresh control_path_dir per round.
 import { execFile } from 'node:child_process';
@@ -10,27 +10,25 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { probes } from '../src/activities/preflight-checks.js';
-import { loadInventory } from '../src/inventory/index.js';
-import type { Inventory } from '../src/inventory/schema.js';
-import { createLab, type Lab } from '../lab/index.js';
-import { planPreflight } from '../src/plan/preflight.js';
-import type { PreflightReport } from '../src/plan/types.js';
-import { dataConverter } from '../src/temporal/data-converter.js';
-import { startDevServer, stopDevServer } from '../src/temporal/dev-server.js';
-import { freePort } from '../src/temporal/process-util.js';
-import { SshPool } from '../src/ssh/index.js';
-import { createKubeadmHaWorker } from '../src/worker.js';
-import { sshTrustOf } from '../src/activities/ssh-trust.js';
-import { installRedactingLogger } from '../src/worker/runtime-logging.js';
+import { probes } from '../../src/activities/preflight-checks.js';
+import type { Inventory } from '../../src/inventory/schema.js';
+import type { Lab } from '../../lab/index.js';
+import { planPreflight } from '../../src/plan/preflight.js';
+import type { PreflightReport } from '../../src/plan/types.js';
+import { dataConverter } from '../../src/temporal/data-converter.js';
+import { SshPool } from '../../src/ssh/index.js';
+import { createKubeadmHaWorker } from '../../src/worker.js';
+import { sshTrustOf } from '../../src/activities/ssh-trust.js';
+import { installRedactingLogger } from '../../src/worker/runtime-logging.js';
+import { median, ms, ratio, type Section } from '../table.js';
 
 const run = promisify(execFile);
 const HOSTS = Number(process.env.BENCH_HOSTS ?? 20);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 /**
- * The floor: the same probe scripts over ssh2 with no Temporal at all (hosts in parallel, each host's probes in
- * order, as the workflow runs them). What is left between this and `ours` is the price of durability: every
+ * The floor: the same probe scripts over ssh2 with no Temporal at all, hosts in parallel and each host's probes in
+ * the workflow's order. What is left between this and `ours` is the price of durability: every
  * check recorded as an activity in history.
  */
 async function floor(inv: Inventory): Promise<number> {
@@ -39,7 +37,12 @@ async function floor(inv: Inventory): Promise<number> {
   await Promise.all(
     planPreflight(inv).hosts.map(async (h) => {
       const session = pool.session({ name: h.target.name, address: h.target.address });
-      for (const step of h.steps) await session.run({ script: probes[step.id].script(step) }, { allowNonZero: true });
+      const probe = (step: (typeof h.steps)[number]) =>
+        session.run({ script: probes[step.id].script(step) }, { allowNonZero: true });
+      // The workflow's order: the first probe alone (it opens the connection), then the rest at once.
+      const [first, ...rest] = h.steps;
+      if (first) await probe(first);
+      await Promise.all(rest.map(probe));
     }),
   );
   const ms = performance.now() - t0;
@@ -76,7 +79,7 @@ async function ours(inv: Inventory, address: string, round: number): Promise<num
 async function writeAnsible(lab: Lab, inv: Inventory, dir: string): Promise<string> {
   const plan = planPreflight(inv);
   const lines = ['[all]'];
-  for (const h of lab.hosts) lines.push(`${h.name} ansible_host=${h.address}`);
+  for (const h of inv.hosts) lines.push(`${h.name} ansible_host=${h.address}`);
   lines.push(
     '[all:vars]',
     'ansible_user=root',
@@ -133,45 +136,39 @@ async function ansible(dir: string, round: number): Promise<number> {
   return performance.now() - t0;
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-
-const lab = await createLab({ hosts: HOSTS });
-const server = {
-  port: await freePort(),
-  headless: true,
-  dbFile: join(lab.dir, 'bench-temporal.db'),
-  logLevel: 'error' as const,
+export const ansibleSection: Section = {
+  name: 'preflight vs Ansible',
+  hosts: HOSTS,
+  async run(ctx) {
+    const inv = await ctx.inventory(HOSTS);
+    const dir = join(ctx.lab.dir, 'ansible');
+    await mkdir(dir, { recursive: true });
+    await writeAnsible(ctx.lab, inv, dir);
+    const perHost = planPreflight(inv).hosts.map((h) => h.steps.length);
+    const a: number[] = [];
+    const o: number[] = [];
+    const f: number[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      o.push(await ours(inv, ctx.devAddress, i));
+      a.push(await ansible(dir, i));
+      f.push(await floor(inv));
+      ctx.log(`  round ${i + 1}: kubeadm2ha ${ms(o[i]!)}, ansible ${ms(a[i]!)}, ssh2-only floor ${ms(f[i]!)}`);
+    }
+    const [mo, ma, mf] = [median(o), median(a), median(f)];
+    const what = `${HOSTS} hosts, ${Math.min(...perHost)}-${Math.max(...perHost)} probes each, median of ${ROUNDS}`;
+    return [
+      { metric: `preflight, kubeadm2ha workflow`, value: ms(mo), note: what },
+      {
+        metric: `preflight, ansible-playbook -f ${HOSTS}`,
+        value: ms(ma),
+        note: 'pipelining, no facts, ControlPersist',
+      },
+      { metric: 'orchestration vs Ansible', value: ratio(ma / mo), note: 'target >= 20x' },
+      {
+        metric: 'ssh2-only floor (same probes, no Temporal)',
+        value: ms(mf),
+        note: `Ansible/floor ${ratio(ma / mf)}; durability costs ${ms(mo - mf)}`,
+      },
+    ];
+  },
 };
-try {
-  const inv = (await loadInventory(await lab.writeInventory())).inventory;
-  const info = await startDevServer(server);
-  const dir = join(lab.dir, 'ansible');
-  await mkdir(dir, { recursive: true });
-  await writeAnsible(lab, inv, dir);
-  const commandsPerHost = planPreflight(inv).hosts.map((h) => h.steps.length);
-  console.log(
-    `bench: ${HOSTS} hosts, ${Math.min(...commandsPerHost)}-${Math.max(...commandsPerHost)} probe commands per host, ${ROUNDS} rounds each, alternating`,
-  );
-  const a: number[] = [];
-  const o: number[] = [];
-  const f: number[] = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    o.push(await ours(inv, info.address, i));
-    a.push(await ansible(dir, i));
-    f.push(await floor(inv));
-    console.log(
-      `  round ${i + 1}: kubeadm2ha ${o[i]!.toFixed(0)} ms, ansible ${a[i]!.toFixed(0)} ms, ssh-only floor ${f[i]!.toFixed(0)} ms`,
-    );
-  }
-  const mo = median(o);
-  const ma = median(a);
-  console.log(`median: kubeadm2ha preflight workflow ${mo.toFixed(0)} ms, ansible-playbook ${ma.toFixed(0)} ms`);
-  console.log(`ratio: kubeadm2ha is ${(ma / mo).toFixed(1)}x faster than Ansible (target >= 20x)`);
-  const mf = median(f);
-  console.log(
-    `floor: the probes alone over ssh2, no Temporal, take ${mf.toFixed(0)} ms (Ansible/floor ${(ma / mf).toFixed(1)}x); durability costs ${(mo - mf).toFixed(0)} ms`,
-  );
-} finally {
-  await stopDevServer(server).catch(() => undefined);
-  await lab.destroy();
-}

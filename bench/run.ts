@@ -1,0 +1,62 @@
+// `npm run bench`: every section in one run on one lab and one dev server, one table. Written to bench/RESULTS.md
+// (the README links it) and printed. Sections are modules in bench/sections: add one to SECTIONS to extend the
+// table. BENCH_ONLY=name,name runs a subset (the file then says so).
+import { writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { createLab } from '../lab/index.js';
+import { writeLabInventory } from '../lab/inventory.js';
+import { loadInventory } from '../src/inventory/index.js';
+import { startDevServer, stopDevServer } from '../src/temporal/dev-server.js';
+import { freePort } from '../src/temporal/process-util.js';
+import { ansibleSection } from './sections/ansible.js';
+import { fanoutSection } from './sections/fanout.js';
+import { overheadSection } from './sections/overhead.js';
+import { processSection } from './sections/process.js';
+import { markdown, type BenchContext, type Row, type Section } from './table.js';
+
+const SECTIONS: Section[] = [ansibleSection, fanoutSection, overheadSection, processSection];
+
+const only = process.env.BENCH_ONLY?.split(',');
+const sections = SECTIONS.filter((s) => !only || only.some((o) => s.name.includes(o)));
+const lab = await createLab({ hosts: Math.max(1, ...sections.map((s) => s.hosts)), readyTimeoutMs: 120_000 });
+const server = {
+  port: await freePort(),
+  headless: true,
+  dbFile: join(lab.dir, 'bench-temporal.db'),
+  logLevel: 'error' as const,
+};
+const rows: Row[] = [];
+const loadBefore = loadavg()[0]!;
+try {
+  const info = await startDevServer(server);
+  const ctx: BenchContext = {
+    lab,
+    devAddress: info.address,
+    log: (line) => console.log(line),
+    async inventory(n) {
+      const path = await writeLabInventory(
+        join(lab.dir, `bench-${n}.yaml`),
+        lab.inventory({ hosts: lab.inventory().hosts.slice(0, n) }),
+      );
+      return (await loadInventory(path)).inventory;
+    },
+  };
+  for (const s of sections) {
+    console.log(`bench: ${s.name}`);
+    rows.push(...(await s.run(ctx)));
+  }
+} finally {
+  await stopDevServer(server).catch(() => undefined);
+  await lab.destroy();
+}
+const header = [
+  '# kubeadm2ha benchmark',
+  '',
+  `One \`npm run bench\` run, ${new Date().toISOString()}: ${cpus().length} cores, load ${loadBefore.toFixed(1)} at start and ` +
+    `${loadavg()[0]!.toFixed(1)} at the end${only ? `; sections: ${sections.map((s) => s.name).join(', ')}` : ''}.`,
+  'Every figure and ratio below comes from this same run (bench/run.ts, bench/sections/*).',
+];
+const text = markdown(rows, header);
+await writeFile(join(import.meta.dirname, 'RESULTS.md'), text);
+console.log(text);

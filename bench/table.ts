@@ -1,0 +1,45 @@
+// The benchmark's one table: every section (bench/sections/*) adds rows measured in the same `npm run bench` run;
+// bench/run.ts writes them to bench/RESULTS.md (linked from the README) and prints them.
+import type { Inventory } from '../src/inventory/schema.js';
+import type { Lab } from '../lab/index.js';
+
+export interface Row {
+  /** What was measured. */
+  metric: string;
+  /** A figure with its unit, or a ratio ("21.3x"). */
+  value: string;
+  /** Target, method, or how to read it. */
+  note?: string;
+}
+
+/** What every section gets: one lab and a dev server shared by the run. */
+export interface BenchContext {
+  lab: Lab;
+  /** The lab's inventory cut to its first n hosts (loaded and checked as a user's file). */
+  inventory(n: number): Promise<Inventory>;
+  /** The run's dev server (start-dev, SQLite). */
+  devAddress: string;
+  log(line: string): void;
+}
+
+export interface Section {
+  name: string;
+  /** Lab hosts it needs (the run creates the largest). */
+  hosts: number;
+  run(ctx: BenchContext): Promise<Row[]>;
+}
+
+export const ms = (x: number): string => `${x.toFixed(0)} ms`;
+export const ratio = (x: number): string => `${x.toFixed(1)}x`;
+export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+
+export function markdown(rows: Row[], header: string[]): string {
+  const lines = [
+    ...header,
+    '',
+    '| metric | value | note |',
+    '|---|---|---|',
+    ...rows.map((r) => `| ${r.metric} | ${r.value} | ${r.note ?? ''} |`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
