@@ -65,7 +65,7 @@ async function twoWorkersOneKilled(handle: WorkflowHandle, taskQueue: string, n:
   const logs = [join(scratch, `${taskQueue}-a.jsonl`), join(scratch, `${taskQueue}-b.jsonl`)];
   const [a, b] = logs.map((log) => startWorkerProcess(pg.address, taskQueue, log, inventoryFile));
   workers.push(a!, b!);
-  await pollUntil(() => completedBy(logs[0]!).length >= n, `worker a completing ${n} activities`, 120_000, 20);
+  await pollUntil(() => completedBy(logs[0]!).length >= n, `worker a completing ${n} activities`, 240_000, 20);
   await stopProcess(a!, 'SIGKILL');
   // Mid-run: the run is still open when its worker dies.
   expect((await handle.describe()).status.name).toBe('RUNNING');
