@@ -42,6 +42,10 @@ export const LAB_PACKAGES = [
   'mmdebstrap',
   // The Web UI's browser test (test/e2e/web-ui.test.ts): Debian's chromium, headless.
   'chromium',
+  // The production topology test (test/e2e/postgres-topology.test.ts): a private PostgreSQL cluster per run.
+  'postgresql',
+  // Checks docker-compose.yml against the compose schema (test/unit/deploy/compose.test.ts); no daemon needed.
+  'docker-compose',
 ] as const;
 
 export async function missingLabPackages(): Promise<string[]> {
