@@ -42,7 +42,10 @@ export type Binding =
   /** { hostName: value } over every host of the run that has that result (a cluster-wide step needs each host's). */
   | { fromEachHost: ActivityName; field: string }
   /** An object whose members are bindings (e.g. { 'etcd-ca': fingerprint }). */
-  | { record: Record<string, Binding> };
+  | { record: Record<string, Binding> }
+  /** These hosts minus those an operator skipped in this run (a skipped worker was never joined: a cluster-wide
+   *  step that waits for "every node" must not wait for it). */
+  | { notSkipped: string[] };
 
 /** An activity call. `args` excludes `host` (added by the executor on per-host steps) and bound arguments. */
 export interface StepCall {
@@ -172,10 +175,19 @@ function lookup(outcomes: readonly StepResultRecord[], host: string, from: Activ
   return undefined;
 }
 
-/** A binding's value for a step on `host`, from the results of the steps completed so far (oldest first). */
-export function resolveBinding(b: Binding, host: string, outcomes: readonly StepResultRecord[]): unknown {
+/** A binding's value for a step on `host`, from the results of the steps completed so far (oldest first) and the
+ *  hosts skipped so far. */
+export function resolveBinding(
+  b: Binding,
+  host: string,
+  outcomes: readonly StepResultRecord[],
+  skipped: ReadonlySet<string> = new Set(),
+): unknown {
   if ('record' in b)
-    return Object.fromEntries(Object.entries(b.record).map(([k, v]) => [k, resolveBinding(v, host, outcomes)]));
+    return Object.fromEntries(
+      Object.entries(b.record).map(([k, v]) => [k, resolveBinding(v, host, outcomes, skipped)]),
+    );
+  if ('notSkipped' in b) return b.notSkipped.filter((h) => !skipped.has(h));
   if ('anyOf' in b) {
     return b.anyOf.some((x) => {
       const v = get(lookup(outcomes, host, x.from), x.field);

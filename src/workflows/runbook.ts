@@ -446,7 +446,7 @@ async function execute(rb: Runbook, hooks: RunbookHooks, role: Role): Promise<Ru
   // --- steps --------------------------------------------------------------------------------------------------
   const resolve = (b: Binding, host: string): unknown => {
     try {
-      return resolveBinding(b, host, outcomes);
+      return resolveBinding(b, host, outcomes, skipped);
     } catch (e) {
       // The planner bound a step to one that did not run before it: a planning bug, not a host problem.
       if (e instanceof UnboundStepError) throw ApplicationFailure.nonRetryable(e.message, FailureType.InvalidInput);

@@ -45,8 +45,16 @@ function fakes(failures: Record<string, number> = {}) {
   return {
     calls,
     activities: {
-      fakeStep({ host, name }: { host?: HostContext; name: string }): Promise<{ name: string; at: number }> {
-        const key = `${who(host)}:${name}`;
+      fakeStep({
+        host,
+        name,
+        nodes,
+      }: {
+        host?: HostContext;
+        name: string;
+        nodes?: string[];
+      }): Promise<{ name: string; at: number }> {
+        const key = `${who(host)}:${name}${nodes ? `[${nodes.join(',')}]` : ''}`;
         calls.push(key);
         const n = left.get(key) ?? 0;
         if (n > 0) {
@@ -279,6 +287,28 @@ describe('runbook executor gates (fake activities, real Temporal)', () => {
       expect(r.calls).toContain('m1:z');
       const p = await r.handle.query(progressQuery);
       expect(p.hosts.find((h) => h.name === 'w1')?.steps.map((s) => s.state)).toEqual(['failed', 'skipped']);
+    } finally {
+      await r.stop();
+    }
+  });
+
+  it('a cluster-wide step bound to "every node not skipped" does not wait for the worker an operator skipped', async () => {
+    const waitAll: Step = { ...fake('wait-ready'), bind: { nodes: { notSkipped: ['m1', 'w1', 'w2'] } } };
+    const rb = runbook([
+      hostsPhase('join', [
+        host('m1', [fake('join')], false),
+        host('w1', [fake('join')], true),
+        host('w2', [fake('join')], true),
+      ]),
+      { id: 'converge', title: 'converge', kind: 'once', steps: [waitAll] },
+    ]);
+    const r = await start(rb, { 'w1:join': 1 });
+    try {
+      await untilWaiting(r.handle, 'decide');
+      await r.handle.executeUpdate(decideUpdate, { args: [{ action: 'skip', host: 'w1', by: 'erin' }] });
+      const res = (await r.handle.result()) as RunbookResult;
+      expect(res.skipped).toEqual(['w1']);
+      expect(r.calls).toContain('once:wait-ready[m1,w2]');
     } finally {
       await r.stop();
     }
