@@ -1,0 +1,177 @@
+// upgradeCluster on the real-Kubernetes lab: 2 masters + 1 worker (external etcd, VIP, haproxy) set up by the setup
+// workflow at the lab's previous version, then upgraded to the current one by the upgrade workflow: the first
+// master by `kubeadm upgrade apply`, the second by `kubeadm upgrade node`, the worker last; every node ends at the
+// target, Ready and schedulable; a rerun finds nothing to do. Prints the wall time per node and overall.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { WorkflowBundleOption } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Inventory } from '../../src/inventory/schema.js';
+import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
+import { K8S_LAB_VERSIONS } from '../../lab/k8s-binaries.js';
+import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
+import { CODEC_ENV } from '../../src/temporal/data-converter.js';
+import type { UpgradeResult } from '../../src/workflows/upgrade.js';
+import { connectTemporal, uniqueQueue } from '../e2e/helpers.js';
+import { setEnv } from '../support/env.js';
+import { runOnLabWorker } from '../support/lab-worker.js';
+
+const FROM = K8S_LAB_VERSIONS.previous;
+const TO = K8S_LAB_VERSIONS.current;
+
+let lab: K8sLab;
+let inv: Inventory;
+let temporal: Awaited<ReturnType<typeof connectTemporal>>;
+let bundle: WorkflowBundleOption;
+let scratch: string;
+let restoreEnv: (() => void) | undefined;
+
+async function run<R>(workflowType: string, args: unknown[]): Promise<{ result: R; ms: number }> {
+  const taskQueue = uniqueQueue(workflowType);
+  return runOnLabWorker<R>({
+    temporal,
+    bundle,
+    inventory: inv,
+    workflowType,
+    args,
+    taskQueue,
+    workflowId: `${inv.cluster.name}/${workflowType}/${taskQueue}`,
+  });
+}
+
+/**
+ * kubeadm 1.33 asks for coredns v1.12.0; this lab builds one coredns (v1.12.1) and pushes it under its own tag. Until
+ * the lab builds each version's own coredns, the same image is tagged v1.12.0 too (a manifest PUT to the lab's
+ * registry), so `kubeadm init` at the older version finds every image it pulls.
+ */
+async function tagOlderCoreDns(registry: string): Promise<void> {
+  const url = (tag: string) => `http://${registry}/v2/k8s/coredns/manifests/${tag}`;
+  const got = await fetch(url('v1.12.1'), {
+    headers: {
+      accept: [
+        'application/vnd.oci.image.manifest.v1+json',
+        'application/vnd.docker.distribution.manifest.v2+json',
+        'application/vnd.oci.image.index.v1+json',
+      ].join(', '),
+    },
+  });
+  if (!got.ok) throw new Error(`coredns v1.12.1 not in the lab registry: ${got.status}`);
+  const put = await fetch(url('v1.12.0'), {
+    method: 'PUT',
+    headers: { 'content-type': got.headers.get('content-type') ?? 'application/vnd.oci.image.manifest.v1+json' },
+    body: Buffer.from(await got.arrayBuffer()),
+  });
+  if (!put.ok) throw new Error(`tagging coredns v1.12.0 failed: ${put.status} ${await put.text()}`);
+}
+
+/** Per upgraded node: from the end of the step before its first to the end of its last (ms). */
+function perNode(r: UpgradeResult): Record<string, number> {
+  const steps = r.steps.map((s) => ({ ...s, t: Date.parse(s.at) }));
+  const out: Record<string, number> = {};
+  for (const host of new Set(
+    steps.filter((s) => ['first-master', 'masters', 'workers'].includes(s.phase)).map((s) => s.host),
+  )) {
+    const mine = steps.filter((s) => s.host === host && s.phase !== 'backup');
+    const first = steps.indexOf(mine[0]!);
+    const start = first > 0 ? steps[first - 1]!.t : mine[0]!.t;
+    out[host] = mine[mine.length - 1]!.t - start;
+  }
+  return out;
+}
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'k2h-upgrade-lab-'));
+  restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
+  bundle = await loadWorkflowBundle();
+  // The older version is the lab's own (kubeadm init at 1.33.13); the mirror and registry also serve the target.
+  lab = await createK8sLab({ hosts: 3, version: FROM, extraPackageVersions: [TO] });
+  const k = lab.kubernetes;
+  await tagOlderCoreDns(k.registry);
+  inv = Inventory.parse(
+    lab.inventory({
+      cluster: {
+        // Lab-only settings, as in test/lab/k8s/setup-activities.test.ts (see lab/k8s/README.md). The
+        // workflow checks its input with the inventory rules, which refuse pod and Service ranges inside the hosts'
+        // subnet: so the hosts' subnet is declared as the lower /25 (hosts .11+, VIP .100), pods keep the lab's
+        // /28s (.128/26 for 3 hosts) and Services take .240/28, all still inside the lab's own /24.
+        vip: { address: lab.vip, interface: 'eth0', prefixLength: 25 },
+        podSubnet: `10.200.${lab.id}.128/26`,
+        serviceSubnet: `10.200.${lab.id}.240/28`,
+        network: { plugin: 'none' },
+        nodeCidrMaskSize: 28,
+        containerRuntime: {
+          cgroupDriver: 'cgroupfs',
+          restrictOomScoreAdj: true,
+          registries: [{ host: k.registry, endpoints: [`http://${k.registry}`] }],
+        },
+        kubeProxy: { conntrackMaxPerCore: 0 },
+      },
+      hosts: lab.hosts.map((h) => ({
+        name: h.name,
+        address: h.address,
+        roles:
+          h.index === 1
+            ? ['primary-master', 'etcd']
+            : h.index === 2
+              ? ['secondary-master', 'etcd']
+              : ['worker', 'etcd'],
+      })),
+    }),
+  );
+  temporal = await connectTemporal();
+}, 3_600_000);
+
+afterAll(async () => {
+  try {
+    await temporal?.close();
+  } finally {
+    try {
+      await lab?.destroy();
+    } finally {
+      restoreEnv?.();
+      if (scratch) await rm(scratch, { recursive: true, force: true });
+    }
+  }
+});
+
+describe('upgradeCluster on the real-Kubernetes lab', () => {
+  it(`set up at ${FROM}, upgraded to ${TO}: masters one by one, then the worker; all Ready at the target`, async () => {
+    const setup = await run('setupCluster', [{ inventory: inv }]);
+    process.stderr.write(`[upgrade lab] setup at ${FROM}: ${setup.ms} ms\n`);
+    const kubectl = async (args: string) =>
+      (await lab.exec('h1', `kubectl --kubeconfig /etc/kubernetes/admin.conf ${args}`)).stdout.trim();
+    expect(await kubectl('get nodes -o jsonpath={.items[*].status.nodeInfo.kubeletVersion}')).toBe(
+      `v${FROM} v${FROM} v${FROM}`,
+    );
+
+    const up = await run<UpgradeResult>('upgradeCluster', [{ inventory: inv, target: TO, approved: true }]);
+    const nodes = perNode(up.result);
+    process.stderr.write(`[upgrade lab] ${FROM} → ${TO}: ${up.ms} ms overall; per node ${JSON.stringify(nodes)}\n`);
+    const applied = up.result.steps.filter((s) => s.step === 'kubeadmUpgradeApply').map((s) => s.host);
+    const noded = up.result.steps.filter((s) => s.step === 'kubeadmUpgradeNode').map((s) => s.host);
+    expect(applied).toEqual(['h1']);
+    expect(noded).toEqual(['h2', 'h3']);
+    expect(up.result.after).toEqual(
+      ['h1', 'h2', 'h3'].map((name) => ({
+        name,
+        kubelet: TO,
+        kubeadm: TO,
+        ready: true,
+        cordoned: false,
+        ...(name !== 'h3' && { apiserver: TO }),
+      })),
+    );
+    // What the API itself says, not only our facts: every kubelet at the target, every node schedulable.
+    expect(await kubectl('get nodes -o jsonpath={.items[*].status.nodeInfo.kubeletVersion}')).toBe(
+      `v${TO} v${TO} v${TO}`,
+    );
+    expect(await kubectl('get nodes -o jsonpath={.items[*].spec.unschedulable}')).toBe('');
+    expect((await lab.exec('h3', `curl -sk --max-time 5 https://${lab.vip}:8443/readyz`)).stdout).toBe('ok');
+
+    // A rerun reads the nodes, finds every one at the target and changes nothing.
+    const again = await run<UpgradeResult>('upgradeCluster', [{ inventory: inv, target: TO, approved: true }]);
+    process.stderr.write(`[upgrade lab] rerun: ${again.ms} ms\n`);
+    expect(again.result.steps).toEqual([]);
+  }, 3_000_000);
+});
