@@ -29,6 +29,10 @@ export const FailureType = {
   DecisionRejected: 'DecisionRejected',
   /** Another operation that changes the cluster (setup, upgrade, uninstall) is running; this one did not start. */
   OperationRunning: 'OperationRunning',
+  /** A drain could not evict pods within its deadline because PodDisruptionBudgets forbid it (the message names the
+   * budgets and pods). Not retried by Temporal: waiting longer, evicting anyway or skipping the node is a person's
+   * call at the decision gate. */
+  DrainBlocked: 'DrainBlocked',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 
@@ -43,6 +47,7 @@ export const nonRetryableFailureTypes: FailureType[] = [
   FailureType.RunAborted,
   FailureType.DecisionRejected,
   FailureType.OperationRunning,
+  FailureType.DrainBlocked,
 ];
 
 /** Base class: every error we raise on purpose carries a failure type and the host it concerns (if any). */

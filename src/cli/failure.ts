@@ -23,6 +23,7 @@ export const exitCodes: Record<FailureType, number> = {
   [FailureType.RunAborted]: 1,
   [FailureType.DecisionRejected]: 2,
   [FailureType.OperationRunning]: 4,
+  [FailureType.DrainBlocked]: 1,
 };
 /** Anything we did not expect: a bug. */
 export const BUG_EXIT = 70;

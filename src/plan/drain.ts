@@ -1,8 +1,15 @@
 // The drain and uncordon steps of a runbook (an upgrade's per-node chain: drain → upgrade → uncordon), in one place
-// so every planner drains the same way: a deadline, and uncordon as the drain's undo (an abort uncordons every node
-// this run drained). Pure and workflow-safe.
+// so every planner offers the same decisions when a PodDisruptionBudget blocks a drain:
+//   retry                      wait longer: drain again with the same deadline (the budget may allow it by then);
+//   retry --option evict-anyway delete the pods (kubectl drain --disable-eviction): the budgets are NOT honoured;
+//   skip                       leave the node out (workers only): the failed drain already uncordoned it;
+//   abort                      the run's undo list runs, which uncordons every node this run drained.
+// Pure and workflow-safe.
+import { FailureType } from '../errors.js';
 import type { Step } from './runbook.js';
 import type { HostContext } from './types.js';
+
+export const EVICT_ANYWAY = 'evict-anyway';
 
 export interface DrainStepOptions {
   /** The master kubectl runs on. */
@@ -13,7 +20,7 @@ export interface DrainStepOptions {
   timeoutSeconds: number;
 }
 
-/** Cordon and drain `node`; its undo uncordons. */
+/** Cordon and drain `node`, with `evict-anyway` offered when budgets block it; its undo uncordons. */
 export function drainStep(o: DrainStepOptions): Step {
   const target = { via: o.via, cluster: o.cluster, node: o.node };
   return {
@@ -22,6 +29,14 @@ export function drainStep(o: DrainStepOptions): Step {
     class: 'wait',
     args: { ...target, timeoutSeconds: o.timeoutSeconds },
     undo: { id: 'uncordonNode', args: target },
+    retryOptions: [
+      {
+        name: EVICT_ANYWAY,
+        title: 'delete the pods without eviction: their PodDisruptionBudgets are not honoured',
+        whenFailure: FailureType.DrainBlocked,
+        args: { disableEviction: true },
+      },
+    ],
   };
 }
 

@@ -14,6 +14,8 @@ export interface Decision {
   reason?: string;
   /** Who decided: the CLI sends user@host; from the Web UI, whatever the operator typed. */
   by?: string;
+  /** With retry only: one of the waiting step's `options` (a step-specific retry, e.g. evict-anyway). */
+  option?: string;
 }
 
 /** What `kubeadm2ha approve` sends (update `approve`), and the JSON object the `approve` signal carries. */
@@ -37,6 +39,8 @@ export interface WaitingDecision {
   /** The host has rollback steps (an upgrade's node): `rollback` puts it back, then asks again. */
   mayRollback?: boolean;
   since: string;
+  /** Step-specific retries offered for this failure (RetryOption name and title); absent when there are none. */
+  options?: { name: string; title: string }[];
 }
 
 export interface WaitingApproval {
@@ -54,6 +58,8 @@ export type Waiting = WaitingDecision | WaitingApproval;
 export interface GateRecord {
   kind: 'decide' | 'approve';
   action?: DecisionAction;
+  /** The retry option chosen, when one was. */
+  option?: string;
   phase: string;
   host?: string;
   step?: string;
@@ -84,7 +90,10 @@ export function parseDecision(v: unknown): Decision | string {
   const o = v as Record<string, unknown>;
   if (!decisionActions.includes(o.action as DecisionAction))
     return `action must be one of ${decisionActions.join(', ')}`;
-  return checkFields(o, ['action', 'host', 'reason', 'by']) ?? (o as unknown as Decision);
+  const bad = checkFields(o, ['action', 'host', 'reason', 'by', 'option']);
+  if (bad) return bad;
+  if (o.option !== undefined && o.action !== 'retry') return 'option goes with retry only';
+  return o as unknown as Decision;
 }
 
 export function parseApproval(v: unknown): Approval | string {
@@ -103,6 +112,13 @@ export function decisionTargets(waiting: Waiting[], d: Decision): WaitingDecisio
       return `${d.host} is not waiting for a decision; waiting: ${open.map((w) => w.host).join(', ')}`;
   } else if (open.length > 1 && d.action !== 'abort') {
     return `several hosts wait (${open.map((w) => w.host).join(', ')}); name one with --host`;
+  }
+  if (d.option !== undefined) {
+    const without = targets.filter((w) => !(w.options ?? []).some((o) => o.name === d.option));
+    if (without.length) {
+      const offered = [...new Set(without.flatMap((w) => (w.options ?? []).map((o) => o.name)))];
+      return `${without.map((w) => w.host).join(', ')}: no retry option ${d.option}${offered.length ? `; offered: ${offered.join(', ')}` : ' is offered'}`;
+    }
   }
   if (d.action === 'skip') {
     const fixed = targets.filter((w) => !w.maySkip);
@@ -135,7 +151,8 @@ export function approvalTargets(waiting: Waiting[], a: Approval): WaitingApprova
 export function describeWaiting(cluster: string, waiting: Waiting[]): string[] {
   return waiting.map((w) =>
     w.kind === 'decide'
-      ? `${w.host}: ${w.step}: ${w.error} — waiting for \`kubeadm2ha decide ${cluster} retry|${w.maySkip ? 'skip|' : ''}${w.mayRollback ? 'rollback|' : ''}abort --host ${w.host}\``
+      ? `${w.host}: ${w.step}: ${w.error} — waiting for \`kubeadm2ha decide ${cluster} retry|${w.maySkip ? 'skip|' : ''}${w.mayRollback ? 'rollback|' : ''}abort --host ${w.host}\`` +
+        (w.options ?? []).map((o) => `, or \`retry --option ${o.name}\` (${o.title})`).join('')
       : `${w.phase}${w.host ? ` on ${w.host}` : ''} waits for \`kubeadm2ha approve ${cluster} --phase ${w.phase}${w.host ? ` --host ${w.host}` : ''}\`${w.deadline ? ` until ${w.deadline}` : ''}`,
   );
 }

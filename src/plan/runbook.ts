@@ -54,11 +54,25 @@ export interface StepCall {
   bind?: Record<string, Binding>;
 }
 
+/**
+ * A step-specific way to retry, offered at the decision gate (`kubeadm2ha decide <cluster> retry --option <name>`)
+ * when the step failed with `whenFailure` (any failure when absent): the retry runs with `args` merged over the
+ * step's. A drain blocked by a PodDisruptionBudget offers `evict-anyway` (disableEviction), for instance.
+ */
+export interface RetryOption {
+  name: string;
+  /** What it does, for the gate's description: "delete the pods, ignoring their disruption budgets". */
+  title: string;
+  whenFailure?: string;
+  args: Record<string, unknown>;
+}
+
 export interface Step extends StepCall {
   title: string;
   class: ActivityClass;
   /** Registered once the step succeeded; an abort runs the undo list of the run newest first. */
   undo?: StepCall;
+  retryOptions?: RetryOption[];
 }
 
 export type Rollout =

@@ -230,7 +230,7 @@ async function execute(rb: Runbook, hooks: RunbookHooks, role: Role): Promise<Ru
     v: { reason?: string; by?: string },
     via: GateRecord['via'],
     unencrypted: boolean,
-    fields: (w: W) => Pick<GateRecord, 'kind' | 'phase' | 'host' | 'action' | 'step' | 'error'>,
+    fields: (w: W) => Pick<GateRecord, 'kind' | 'phase' | 'host' | 'action' | 'option' | 'step' | 'error'>,
   ): GateRecord[] => {
     const records = targets.map((w): GateRecord => {
       const r: GateRecord = {
@@ -252,6 +252,7 @@ async function execute(rb: Runbook, hooks: RunbookHooks, role: Role): Promise<Ru
     const records = settle(decisions, ws, d, via, unencrypted, (w) => ({
       kind: 'decide',
       action: d.action,
+      ...(d.option !== undefined && { option: d.option }),
       phase: w.phase,
       host: w.host,
       step: w.step,
@@ -398,8 +399,9 @@ async function execute(rb: Runbook, hooks: RunbookHooks, role: Role): Promise<Ru
   };
 
   // --- gates --------------------------------------------------------------------------------------------------
-  /** A step failed for good: ask (or, with onFailure 'abort', stop). Returns only for retry. */
-  const failed = async (w: Omit<WaitingDecision, 'kind' | 'since'>, type?: string): Promise<void> => {
+  /** A step failed for good: ask (or, with onFailure 'abort', stop). Returns only for retry, with the retry option
+   * chosen (if any). */
+  const failed = async (w: Omit<WaitingDecision, 'kind' | 'since'>, type?: string): Promise<string | undefined> => {
     const failure: StepFailure = {
       phase: w.phase,
       host: w.host,
@@ -417,6 +419,7 @@ async function execute(rb: Runbook, hooks: RunbookHooks, role: Role): Promise<Ru
     }
     if (action === 'skip') throw new HostSkipped();
     if (action === 'rollback') throw new HostRollback();
+    return entry.record?.option;
   };
 
   /** Wait for approval of a phase (host undefined) or of one host of it. */
@@ -460,7 +463,7 @@ async function execute(rb: Runbook, hooks: RunbookHooks, role: Role): Promise<Ru
   const invoke = (cls: Step['class'], call: StepCall, args: Record<string, unknown>): Promise<unknown> =>
     (activities[cls] as unknown as Record<string, (a: unknown) => Promise<unknown>>)[call.id]!(args);
 
-  /** One step, retried for as long as an operator says retry. */
+  /** One step, retried for as long as an operator says retry (with a retry option's arguments when one was chosen). */
   const runStep = async (
     p: Phase,
     s: Step,
@@ -470,11 +473,12 @@ async function execute(rb: Runbook, hooks: RunbookHooks, role: Role): Promise<Ru
     mayRollback = false,
   ) => {
     const key = stepKey(p.id, s.id);
+    let extra: Record<string, unknown> = {};
     for (;;) {
       if (aborted) throw new Aborted();
       progress.set(host, key, 'running');
       try {
-        const result = await invoke(s.class, s, argsOf(s, host, target));
+        const result = await invoke(s.class, s, { ...argsOf(s, host, target), ...extra });
         outcomes.push({ phase: p.id, host, step: s.id, result, at: now() });
         if (s.undo) undoList.unshift({ host, ...(target && { target }), call: s.undo });
         progress.set(host, key, 'done', hooks.describe?.(s, result));
@@ -483,10 +487,22 @@ async function execute(rb: Runbook, hooks: RunbookHooks, role: Role): Promise<Ru
         if (isCancellation(err)) throw err;
         const message = withoutHost(host, failureMessage(err));
         progress.set(host, key, 'failed', message);
-        await failed(
-          { phase: p.id, host, step: s.id, error: message, maySkip, ...(mayRollback && { mayRollback }) },
-          failureType(err),
+        const type = failureType(err);
+        const offered = (s.retryOptions ?? []).filter((o) => o.whenFailure === undefined || o.whenFailure === type);
+        const options = offered.map((o) => ({ name: o.name, title: o.title }));
+        const option = await failed(
+          {
+            phase: p.id,
+            host,
+            step: s.id,
+            error: message,
+            maySkip,
+            ...(mayRollback && { mayRollback }),
+            ...(options.length && { options }),
+          },
+          type,
         );
+        extra = offered.find((o) => o.name === option)?.args ?? {};
       }
     }
   };

@@ -259,6 +259,41 @@ describe('runbook executor gates (fake activities, real Temporal)', () => {
     }
   });
 
+  it('offers a step’s retry options for its failure type; retry --option runs it once with their arguments', async () => {
+    // The options' args override the fake's `name`, so the calls show which arguments each attempt got.
+    const step: Step = {
+      ...fake('a'),
+      retryOptions: [
+        { name: 'force', title: 'force it', whenFailure: FailureType.CommandFailed, args: { name: 'a-forced' } },
+        { name: 'other', title: 'not for this failure', whenFailure: FailureType.DrainBlocked, args: {} },
+      ],
+    };
+    const r = await start(runbook([hostsPhase('workers', [host('w1', [step, fake('b')], true)])]), { 'w1:a': 2 });
+    try {
+      const [w] = await untilWaiting(r.handle, 'decide');
+      expect(w).toMatchObject({ host: 'w1', options: [{ name: 'force', title: 'force it' }] });
+      const meta = await r.handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+      expect(meta.currentDetails).toContain('or `retry --option force` (force it)');
+      expect(
+        await rejection(r.handle.executeUpdate(decideUpdate, { args: [{ action: 'retry', option: 'other' }] })),
+      ).toBe('w1: no retry option other; offered: force');
+      expect(
+        await rejection(r.handle.executeUpdate(decideUpdate, { args: [{ action: 'skip', option: 'force' }] })),
+      ).toBe('option goes with retry only');
+      // A plain retry runs the step as planned (it fails again and asks again).
+      await r.handle.executeUpdate(decideUpdate, { args: [{ action: 'retry' }] });
+      await pollUntil(() => Promise.resolve(r.calls.length === 2 || undefined), 'second attempt');
+      await untilWaiting(r.handle, 'decide');
+      const recs = await r.handle.executeUpdate(decideUpdate, { args: [{ action: 'retry', option: 'force', by: 'dan' }] });
+      expect(recs).toMatchObject([{ action: 'retry', option: 'force', host: 'w1', by: 'dan' }]);
+      const res = (await r.handle.result()) as RunbookResult;
+      expect(r.calls).toEqual(['w1:a', 'w1:a', 'w1:a-forced', 'w1:b']);
+      expect(res.gates.map((g) => g.option)).toEqual([undefined, 'force']);
+    } finally {
+      await r.stop();
+    }
+  });
+
   it('skips a failed worker (its later phases too) but rejects skipping a master', async () => {
     const rb = runbook([
       {

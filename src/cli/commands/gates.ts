@@ -17,6 +17,7 @@ interface GateFlags extends OperationFlags {
   host?: string;
   phase?: string;
   workflowId?: string;
+  option?: string;
 }
 
 /** Who decided: recorded in the run and its result. */
@@ -61,7 +62,7 @@ async function send(
       else
         for (const r of records)
           console.log(
-            `${run.workflowId}: ${r.action ?? 'approved'} ${[r.phase, r.host, r.step].filter(Boolean).join('/')} by ${r.by} at ${r.at}`,
+            `${run.workflowId}: ${r.action ?? 'approved'}${r.option ? ` --option ${r.option}` : ''} ${[r.phase, r.host, r.step].filter(Boolean).join('/')} by ${r.by} at ${r.at}`,
           );
       return records;
     } catch (err) {
@@ -84,6 +85,7 @@ export async function decide(cluster: string, action: string, flags: GateFlags):
     by: operator(),
     ...(flags.host !== undefined && { host: flags.host }),
     ...(flags.reason !== undefined && { reason: flags.reason }),
+    ...(flags.option !== undefined && { option: flags.option }),
   };
   return send(flags, cluster, (client, id) =>
     client.workflow.getHandle(id).executeUpdate(decideUpdate, { args: [decision] }),
@@ -112,6 +114,7 @@ export function register(program: Command): void {
       .argument('<cluster>', 'cluster name')
       .argument('<action>', decisionActions.join('|'))
       .option('--host <name>', 'the waiting host (needed when several wait)')
+      .option('--option <name>', 'with retry: a retry the waiting step offers (e.g. evict-anyway for a blocked drain)')
       .option('--reason <text>', 'why; recorded with the decision')
       .option('--workflow-id <id>', 'the run, when several operations of the cluster are running')
       .option('--json', 'print what was recorded as JSON'),

@@ -66,6 +66,35 @@ describe('decision and approval checks', () => {
     expect(decisionTargets([], { action: 'abort' })).toBe('no step is waiting for a decision');
     expect(decisionTargets(waiting, { action: 'skip', host: 'w1' })).toEqual([waiting[1]]);
   });
+  it('takes a retry option only with retry, and only one the waiting step offers', () => {
+    expect(parseDecision({ action: 'retry', option: 'evict-anyway' })).toEqual({
+      action: 'retry',
+      option: 'evict-anyway',
+    });
+    expect(parseDecision({ action: 'skip', option: 'evict-anyway' })).toBe('option goes with retry only');
+    expect(parseDecision({ action: 'retry', option: '' })).toMatch(/^option must be a non-empty string/);
+    const drain: Waiting[] = [
+      {
+        kind: 'decide',
+        phase: 'workers',
+        host: 'w1',
+        step: 'drainNode',
+        error: 'blocked',
+        maySkip: true,
+        since: 't',
+        options: [{ name: 'evict-anyway', title: 'delete the pods' }],
+      },
+    ];
+    expect(decisionTargets(drain, { action: 'retry', option: 'evict-anyway' })).toEqual(drain);
+    expect(decisionTargets(drain, { action: 'retry', option: 'force' })).toBe(
+      'w1: no retry option force; offered: evict-anyway',
+    );
+    // A step that offers nothing refuses any option; a plain retry is still fine everywhere.
+    expect(decisionTargets(waiting, { action: 'retry', host: 'w1', option: 'evict-anyway' })).toBe(
+      'w1: no retry option evict-anyway is offered',
+    );
+    expect(decisionTargets(drain, { action: 'retry' })).toEqual(drain);
+  });
   it('matches approvals by phase and host', () => {
     const a: Waiting[] = [{ kind: 'approve', phase: 'workers', host: 'w1', since: 't' }];
     expect(approvalTargets(a, {})).toEqual(a);
