@@ -94,7 +94,9 @@ export function blockingBudgets(podsOnNode: PodObject[], budgets: PdbObject[]): 
   for (const b of budgets) {
     if ((b.status?.disruptionsAllowed ?? 0) > 0) continue;
     const pods = left
-      .filter((p) => p.metadata.namespace === b.metadata.namespace && selectorMatches(b.spec.selector, p.metadata.labels))
+      .filter(
+        (p) => p.metadata.namespace === b.metadata.namespace && selectorMatches(b.spec.selector, p.metadata.labels),
+      )
       .map((p) => `${p.metadata.namespace}/${p.metadata.name}`)
       .sort();
     if (pods.length) out.push({ pdb: `${b.metadata.namespace}/${b.metadata.name}`, state: budgetState(b), pods });

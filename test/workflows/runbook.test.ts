@@ -284,7 +284,9 @@ describe('runbook executor gates (fake activities, real Temporal)', () => {
       await r.handle.executeUpdate(decideUpdate, { args: [{ action: 'retry' }] });
       await pollUntil(() => Promise.resolve(r.calls.length === 2 || undefined), 'second attempt');
       await untilWaiting(r.handle, 'decide');
-      const recs = await r.handle.executeUpdate(decideUpdate, { args: [{ action: 'retry', option: 'force', by: 'dan' }] });
+      const recs = await r.handle.executeUpdate(decideUpdate, {
+        args: [{ action: 'retry', option: 'force', by: 'dan' }],
+      });
       expect(recs).toMatchObject([{ action: 'retry', option: 'force', host: 'w1', by: 'dan' }]);
       const res = (await r.handle.result()) as RunbookResult;
       expect(r.calls).toEqual(['w1:a', 'w1:a', 'w1:a-forced', 'w1:b']);

@@ -1,0 +1,30 @@
+// The inventory of a kubeadm cluster on the real-Kubernetes lab, for tests that run our workflows on it (setup,
+// drain, upgrade): the lab's registry, mirror and version plus the lab-only settings (see test/lab/k8s/README.md).
+// The workflows check their input with the inventory rules, which refuse pod and Service ranges inside the hosts'
+// subnet: so the hosts' subnet is declared as the lower /25 (hosts .11+, VIP .100), pods keep the lab's /28s
+// (.128/26 for up to 4 hosts) and Services take .240/28, all still inside the lab's own /24.
+import { Inventory, type Role } from '../../src/inventory/schema.js';
+import type { K8sLab } from '../../lab/k8s/k8s-lab.js';
+
+/** `roles[i]` are the roles of host h<i+1>. */
+export function labClusterInventory(lab: K8sLab, roles: Role[][]): Inventory {
+  const k = lab.kubernetes;
+  return Inventory.parse(
+    lab.inventory({
+      cluster: {
+        vip: { address: lab.vip, interface: 'eth0', prefixLength: 25 },
+        podSubnet: `10.200.${lab.id}.128/26`,
+        serviceSubnet: `10.200.${lab.id}.240/28`,
+        network: { plugin: 'none' },
+        nodeCidrMaskSize: 28,
+        containerRuntime: {
+          cgroupDriver: 'cgroupfs',
+          restrictOomScoreAdj: true,
+          registries: [{ host: k.registry, endpoints: [`http://${k.registry}`] }],
+        },
+        kubeProxy: { conntrackMaxPerCore: 0 },
+      },
+      hosts: lab.hosts.map((h) => ({ name: h.name, address: h.address, roles: roles[h.index - 1] ?? [] })),
+    }),
+  );
+}
