@@ -16,8 +16,6 @@
 #   KUBEADM2HA_BUILD_NICE  nice level of the compiler (default 19: a cache warm-up must not starve tests or people)
 set -euo pipefail
 
-BINARIES=(etcd etcdctl etcdutl)
-
 log() { printf 'build-etcd: %s\n' "$*" >&2; }
 die() {
   log "error: $*"
@@ -30,6 +28,15 @@ version="${1#v}"
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/cache-build.sh"
+# The committed pin of this version: lab/go/etcd (the lab's etcd) or lab/go/etcd-VERSION (an older kubeadm's stacked
+# etcd). Its release.env names the commands it builds (ETCD_COMMANDS; all three when absent): the module proxy serves
+# only the server module of some releases (3.5.24).
+src=""
+for d in "$repo/lab/go/etcd" "$repo/lab/go/etcd-$version"; do
+  [[ "$(sed -n 's/^ETCD_VERSION=//p' "$d/release.env" 2>/dev/null)" == "$version" ]] && src="$d" && break
+done
+commands="$(sed -n 's/^ETCD_COMMANDS=//p' "${src:-/dev/null}/release.env" 2>/dev/null || true)"
+read -ra BINARIES <<<"${commands:-etcd etcdctl etcdutl}"
 cache_init "$(cache_root)/etcd/$version"
 cache_exit_if_complete
 
@@ -41,12 +48,12 @@ export GOWORK=off CGO_ENABLED=0 GOOS=linux
 export GOFLAGS="-mod=readonly -buildvcs=false"
 unset GOARCH # binaries for this machine's architecture; the cache path does not carry one
 
-src="$repo/lab/go/etcd"
-pinned="$(sed -n 's/^ETCD_VERSION=//p' "$src/release.env" 2>/dev/null || true)"
-if [[ "$pinned" != "$version" ]]; then
+if [[ -z "$src" ]]; then
   src="$dir/src"
-  log "lab/go/etcd pins etcd ${pinned:-nothing}, not $version; generating a module in $src (checksums trusted on first download)"
+  log "lab/go pins no etcd $version; generating a module in $src (checksums trusted on first download)"
   "$repo/lab/go/etcd/pin-version.sh" "$version" "$src"
+  commands="$(sed -n 's/^ETCD_COMMANDS=//p' "$src/release.env")"
+  read -ra BINARIES <<<"${commands:-etcd etcdctl etcdutl}"
 fi
 git_sha="$(sed -n 's/^ETCD_GIT_SHA=//p' "$src/release.env")"
 
@@ -72,7 +79,7 @@ done
 
 # Check the versions before publishing: a binary that reports another version is worse than no binary.
 # (`etcd version` would start a server with a member named "version": the server takes --version, the tools a command.)
-for b in etcd etcdctl etcdutl; do
+for b in "${BINARIES[@]}"; do
   if [[ $b == etcd ]]; then reported="$("$tmp/$b" --version)"; else reported="$("$tmp/$b" version)"; fi
   grep -Eq "^$b [Vv]ersion: $version\$" <<<"$reported" || die "$b reports '${reported%%$'\n'*}', expected $version"
 done

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds what the real-Kubernetes lab needs and the cache lacks (scripts/test.sh runs it before the tests, so a
 # cold build happens here with its progress on stderr, not inside a test's timeout): the Kubernetes binaries of
-# the lab's current version, etcd, the pause, CoreDNS and test-pod binaries, and flannel (flanneld and our CNI
-# plugin). Each build script keys its cache by version, locks it, and returns at once when everything is there.
+# the lab's current version and of the previous one (upgrade tests go from one to the other), etcd, the pause,
+# CoreDNS and test-pod binaries, the CoreDNS and stacked etcd the previous kubeadm asks for (lab/go/extras/coredns-*.mod,
+# lab/go/etcd-*), and flannel (flanneld and our CNI plugin). Each build script keys its cache by version, locks it,
+# and returns at once when everything is there.
 # Images and .deb packages are made from these by the lab itself (seconds, cached too).
 #
 # On two idle cores a cold run takes about 25 minutes (see lab/k8s/README.md); a warm one well under a second.
@@ -11,10 +13,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "${KUBEADM2HA_SKIP_K8S:-}" = 1 ] && exit 0
 version=$(sed -n "s/.*current: '\([0-9.]*\)'.*/\1/p" lab/k8s-binaries.ts)
+previous=$(sed -n "s/.*previous: '\([0-9.]*\)'.*/\1/p" lab/k8s-binaries.ts)
 etcd_version=$(sed -n "s/.*ETCD_LAB_VERSION = '\([0-9.]*\)'.*/\1/p" lab/k8s/etcd-binaries.ts)
 t0=$SECONDS
 bash scripts/build-k8s.sh "$version" >/dev/null
 bash scripts/build-etcd.sh "$etcd_version" >/dev/null
 bash scripts/build-k8s-extras.sh >/dev/null
 bash scripts/build-flannel.sh >/dev/null
-echo "setup-k8s-lab: Kubernetes $version, etcd $etcd_version, lab extras and flannel ready ($((SECONDS - t0)) s)" >&2
+# The previous version: on two cores at load ~25 it added 1.33.13 ≈ 16+ min wall cold (lab/k8s/README.md).
+bash scripts/build-k8s.sh "$previous" >/dev/null
+others=()
+for mod in lab/go/extras/coredns-*.mod; do
+  v=${mod##*/coredns-} && v=${v%.mod}
+  bash scripts/build-coredns.sh "$v" >/dev/null && others+=("CoreDNS $v")
+done
+for pin in lab/go/etcd-*/release.env; do
+  v=$(sed -n 's/^ETCD_VERSION=//p' "$pin")
+  bash scripts/build-etcd.sh "$v" >/dev/null && others+=("etcd $v")
+done
+echo "setup-k8s-lab: Kubernetes $version and $previous, etcd $etcd_version, lab extras, flannel, ${others[*]} ready ($((SECONDS - t0)) s)" >&2

@@ -47,3 +47,14 @@ export async function ensureK8sExtras(opts: EnsureK8sExtrasOptions = {}): Promis
   };
   return extras;
 }
+
+/** CoreDNS at another version than the extras' (kubeadm 1.33 deploys 1.12.0), built by scripts/build-coredns.sh from
+ * its pinned module file lab/go/extras/coredns-<version>.mod; same cache discipline as the extras. */
+export async function ensureCoreDns(
+  version: string,
+  opts: EnsureK8sExtrasOptions = {},
+): Promise<{ version: string; coredns: string }> {
+  const v = version.replace(/^v/, '');
+  const binDir = await runBuildScript('build-coredns.sh', [v], ['coredns'], opts, (m) => new K8sExtrasBuildError(m));
+  return { version: v, coredns: join(binDir, 'coredns') };
+}

@@ -38,6 +38,10 @@ export interface K8sImageExtras {
   hello?: string;
   /** etcd, etcdctl and etcdutl built by etcd-binaries.ts, for stacked etcd (kubeadm's local etcd static pod). */
   etcd?: { binDir: string; version: string };
+  /** CoreDNS and etcd builds at the versions older kubeadms ask for (1.33: CoreDNS 1.12.0, etcd 3.5.24): an image is
+   * only ever tagged with the version of the binary inside it. */
+  otherCoredns?: { version: string; path: string }[];
+  otherEtcd?: { binDir: string; version: string }[];
   /** flanneld, install-conf and the CNI plugin built by flannel-binaries.ts; pushed as <repository>/flannel:v<version>
    * (the pod network of src/templates/flannel.ts). */
   flannel?: { binDir: string; version: string };
@@ -98,7 +102,11 @@ export async function ensureK8sImages(version: string, opts: EnsureK8sImagesOpti
     } else if (name === 'pause' || name === 'coredns') {
       const bin = opts.extras?.[name];
       const corednsVersion = opts.extras?.corednsVersion;
-      if (!bin) skipped.push({ name, tag, reason: `no ${name} binary given (extras.${name})` });
+      const other = name === 'coredns' ? opts.extras?.otherCoredns?.find((c) => `v${c.version}` === tag) : undefined;
+      if (other) {
+        if (wanted)
+          specs.push({ name, tag, spec: () => Promise.resolve(singleBinarySpec(other.path, '/coredns', name)) });
+      } else if (!bin) skipped.push({ name, tag, reason: `no ${name} binary given (extras.${name})` });
       else if (name === 'coredns' && corednsVersion && tag !== `v${corednsVersion}`) {
         // kubeadm 1.33 asks for v1.12.0; ours is 1.12.1 and is not relabelled: it goes in under its own tag, and
         // such a cluster names it (ClusterConfiguration `dns: { imageTag: v1.12.1 }`).
@@ -112,10 +120,12 @@ export async function ensureK8sImages(version: string, opts: EnsureK8sImagesOpti
       // Stacked etcd: kubeadm's local-etcd static pod runs `etcd` with 3.6-era flags (Debian's 3.4 rejects
       // --feature-gates=InitialCorruptCheck=true), so the image carries our etcd build — only under the tag of
       // that very version (kubeadm 1.34 asks for 3.6.5-0; 1.33's 3.5.24-0 would be a lie with a 3.6.5 binary).
-      const etcd = opts.extras?.etcd;
-      if (!etcd) skipped.push({ name, tag, reason: 'no etcd binaries given (extras.etcd)' });
-      else if (!tag.startsWith(`${etcd.version}-`)) {
-        skipped.push({ name, tag, reason: `kubeadm asks for etcd ${tag}; the lab builds etcd ${etcd.version}` });
+      const builds = [...(opts.extras?.etcd ? [opts.extras.etcd] : []), ...(opts.extras?.otherEtcd ?? [])];
+      const etcd = builds.find((b) => tag.startsWith(`${b.version}-`));
+      if (!builds.length) skipped.push({ name, tag, reason: 'no etcd binaries given (extras.etcd)' });
+      else if (!etcd) {
+        const built = builds.map((b) => b.version).join(', ');
+        skipped.push({ name, tag, reason: `kubeadm asks for etcd ${tag}; the lab builds etcd ${built}` });
       } else if (wanted) specs.push({ name, tag, spec: () => Promise.resolve(etcdSpec(etcd.binDir)) });
     } else {
       skipped.push({ name, tag, reason: 'kubeadm lists an image this builder does not know' });
@@ -206,18 +216,21 @@ function singleBinarySpec(source: string, path: string, upstream?: string): Buil
   };
 }
 
-/** Like upstream's etcd image: the three commands in /usr/local/bin, run by the manifest's `command: [etcd, …]`. */
+/** Like upstream's etcd image: the commands in /usr/local/bin, run by the manifest's `command: [etcd, …]`. etcdctl
+ * and etcdutl when built (the module proxy serves only the server module of etcd 3.5.24; kubeadm runs only etcd). */
 function etcdSpec(binDir: string): BuildImageOptions {
   const base = baseFiles();
   return {
     ...base,
     files: [
       ...base.files,
-      ...['etcd', 'etcdctl', 'etcdutl'].map((b) => ({
-        path: `/usr/local/bin/${b}`,
-        source: join(binDir, b),
-        mode: 0o755,
-      })),
+      ...['etcd', 'etcdctl', 'etcdutl']
+        .filter((b) => b === 'etcd' || existsSync(join(binDir, b)))
+        .map((b) => ({
+          path: `/usr/local/bin/${b}`,
+          source: join(binDir, b),
+          mode: 0o755,
+        })),
     ],
     config: { env: [PATH_ENV] },
     os: 'linux',

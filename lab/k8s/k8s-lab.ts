@@ -6,6 +6,7 @@
 // running kubeadm is left to the caller (a test by plain commands, later the setup workflow).
 import { join } from 'node:path';
 import { ensureK8sBinaries, K8S_LAB_VERSIONS, type K8sBinaries } from '../k8s-binaries.js';
+import { kubeadmConstants } from '../../src/images/kubeadm-images.js';
 import type { FlannelValues } from '../../src/templates/flannel.js';
 import type { LabInventoryOverrides } from '../inventory.js';
 import { createLab, type Lab, type LabHost } from '../lab.js';
@@ -16,7 +17,7 @@ import { writeAptRepo } from './apt-repo.js';
 import { buildK8sDebs, k8sDebVersion } from './debs.js';
 import { ensureEtcdBinaries, ETCD_LAB_VERSION } from './etcd-binaries.js';
 import { buildEtcdDebs, etcdDebVersion } from './etcd-debs.js';
-import { ensureK8sExtras } from './extras.js';
+import { ensureCoreDns, ensureK8sExtras } from './extras.js';
 import { ensureFlannelBinaries } from './flannel-binaries.js';
 import { ensureK8sImages, pushK8sImages } from './images.js';
 import { cniBinDirOf, CONTAINERD_READY, prepareK8sNode, START_KUBELET, STOP_KUBELET, type LabCni } from './node.js';
@@ -27,8 +28,12 @@ export interface CreateK8sLabOptions {
   hosts: number;
   /** The lab's Kubernetes version (default: the lab's current one); its pause image is the hosts' sandbox image. */
   version?: string;
-  /** Further versions whose packages go into the mirror and whose images go into the registry (an upgrade test
-   * starts from one and goes to `version`); built when missing. */
+  /** Every Kubernetes version the mirror and the registry serve: kubeadm/kubelet/kubectl packages and the images
+   * `kubeadm config images list` names for each (CoreDNS, etcd and pause as that version wants them), built when
+   * missing. An upgrade lab: `{ version: '1.33.13', versions: ['1.33.13', '1.34.12'] }`. Default: `version` only,
+   * so other tests stay fast. */
+  versions?: string[];
+  /** Older spelling of `versions`: further versions besides `version`. */
   extraPackageVersions?: string[];
   detached?: boolean;
   /** 'static' (default): each host gets a fixed /28 of pods and routes to the others (no pod network to install).
@@ -75,7 +80,8 @@ export async function createK8sLab(opts: CreateK8sLabOptions): Promise<K8sLab> {
   if (!Number.isInteger(n) || n < 1 || n > MAX_K8S_HOSTS) {
     throw new Error(`a Kubernetes lab has 1..${MAX_K8S_HOSTS} hosts (one /28 of pods each), got ${n}`);
   }
-  const version = (opts.version ?? K8S_LAB_VERSIONS.current).replace(/^v/, '');
+  const bare = (v: string): string => v.replace(/^v/, '');
+  const version = bare(opts.version ?? K8S_LAB_VERSIONS.current);
   const log = opts.log ?? ((l: string) => process.stderr.write(`k8s-lab: ${l}\n`));
   const cni = opts.cni ?? 'static';
   const timings: Record<string, number> = {};
@@ -89,14 +95,29 @@ export async function createK8sLab(opts: CreateK8sLabOptions): Promise<K8sLab> {
   };
 
   // Everything slow and cacheable first, before a lab exists: a cold build must not hold network namespaces.
-  const versions = [version, ...(opts.extraPackageVersions ?? []).map((v) => v.replace(/^v/, ''))];
+  const versions = [
+    ...new Set([version, ...[...(opts.versions ?? []), ...(opts.extraPackageVersions ?? [])].map(bare)]),
+  ];
   const { binaries, images, imageSets, debs, etcdDebs } = await timed('artifacts', async () => {
     const binaries = await ensureK8sBinaries(version, { log });
     const extras = await ensureK8sExtras({ log });
     const etcd = await ensureEtcdBinaries(ETCD_LAB_VERSION, { log });
     const flannel = cni === 'none' ? await ensureFlannelBinaries({ log }) : undefined;
+    // What an older kubeadm asks for besides: its own CoreDNS and stacked etcd (1.33: v1.12.0 and 3.5.24-0).
+    const otherCoredns: { version: string; coredns: string }[] = [];
+    const otherEtcd: { version: string; binDir: string }[] = [];
+    for (const v of versions) {
+      const { coredns, etcd: etcdTag } = kubeadmConstants(v);
+      if (coredns !== `v${extras.corednsVersion}` && !otherCoredns.some((c) => `v${c.version}` === coredns))
+        otherCoredns.push(await ensureCoreDns(coredns, { log }));
+      const etcdVersion = etcdTag.replace(/-\d+$/, '');
+      if (etcdVersion !== etcd.version && !otherEtcd.some((e) => e.version === etcdVersion))
+        otherEtcd.push(await ensureEtcdBinaries(etcdVersion, { log }));
+    }
     const imageExtras = {
       ...extras,
+      otherCoredns: otherCoredns.map((c) => ({ version: c.version, path: c.coredns })),
+      otherEtcd: otherEtcd.map((e) => ({ version: e.version, binDir: e.binDir })),
       etcd: { binDir: etcd.binDir, version: etcd.version },
       ...(flannel && { flannel: { binDir: flannel.binDir, version: flannel.version } }),
     };

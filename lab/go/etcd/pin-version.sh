@@ -38,6 +38,16 @@ fi
 # The commit of the release tag, which upstream's build stamps into `etcd --version` (Git SHA); the proxy knows it
 # from the root module's origin.
 git_sha="$(go mod download -json "go.etcd.io/etcd/v3@v$version" 2>/dev/null | json_field Hash || true)"
+# etcdctl and etcdutl when the proxy has them at this version (it serves only the server module of 3.5.24): a pin
+# without them builds etcd alone, and release.env says which commands it has (ETCD_COMMANDS).
+tools=()
+for m in etcdctl etcdutl; do
+  if [[ "$(go mod download -json "go.etcd.io/etcd/$m/v3@v$version" 2>&1 || true)" == *'"Error"'* ]]; then
+    echo "pin-version.sh: the module proxy has no go.etcd.io/etcd/$m/v3@v$version; pinning without $m" >&2
+  else
+    tools+=("$m")
+  fi
+done
 go_line="$(grep -m1 '^go ' "$server_mod")"
 godebug_lines="$(grep '^godebug ' "$server_mod" || true)"
 
@@ -51,22 +61,27 @@ mkdir -p "$out/etcd"
   echo
   [[ -n "$godebug_lines" ]] && printf '%s\n\n' "$godebug_lines"
   echo "require ("
-  for m in server etcdctl etcdutl; do echo "	go.etcd.io/etcd/$m/v3 v$version"; done
+  for m in server "${tools[@]}"; do echo "	go.etcd.io/etcd/$m/v3 v$version"; done
   echo ")"
-  echo
-  echo "tool ("
-  echo "	go.etcd.io/etcd/etcdctl/v3"
-  echo "	go.etcd.io/etcd/etcdutl/v3"
-  echo ")"
+  if ((${#tools[@]})); then
+    echo
+    echo "tool ("
+    for m in "${tools[@]}"; do echo "	go.etcd.io/etcd/$m/v3"; done
+    echo ")"
+  fi
 } >"$out/go.mod"
 rm -f "$out/go.sum"
 (cd "$out" && go mod tidy)
 
-mismatched="$(cd "$out" && go list -m -f '{{.Path}} {{.Version}}' all | awk -v v="v$version" '$1 ~ /^go\.etcd\.io\/etcd\// && $2 != v')"
+# etcd 3.5's v2 client is versioned v2.3<minor>.<patch> (3.5.24 -> v2.305.24).
+IFS=. read -r _ minor patch <<<"$version"
+v2client="v2.3$(printf %02d "$minor").$patch"
+mismatched="$(cd "$out" && go list -m -f '{{.Path}} {{.Version}}' all |
+  awk -v v="v$version" -v v2="$v2client" '$1 ~ /^go\.etcd\.io\/etcd\// && $2 != v && !($1 == "go.etcd.io/etcd/client/v2" && $2 == v2)')"
 if [[ -n "$mismatched" ]]; then
   echo "pin-version.sh: these etcd modules did not resolve to v$version:" >&2
   echo "$mismatched" >&2
   exit 1
 fi
-printf 'ETCD_VERSION=%s\nETCD_GIT_SHA=%s\n' "$version" "$git_sha" >"$out/release.env"
+printf 'ETCD_VERSION=%s\nETCD_GIT_SHA=%s\nETCD_COMMANDS=%s\n' "$version" "$git_sha" "etcd${tools[*]:+ ${tools[*]}}" >"$out/release.env"
 echo "pinned etcd $version in $out (commit ${git_sha:-unknown})" >&2
