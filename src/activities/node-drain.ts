@@ -114,7 +114,9 @@ export function createNodeDrainActivities(deps: ActivityDeps, opts: KubeApiOptio
             items: PdbObject[];
           }
         ).items;
-        const blocking = blockingBudgets(left, budgets);
+        // kubectl's words for an eviction the API refused because of a budget (it retries those until --timeout).
+        const refused = /disruption budget/i.test(r.stderr);
+        const blocking = blockingBudgets(left, budgets, refused);
         if (!wasCordoned) await kubectl({ via, cluster, args: ['uncordon', node] });
         const restored = wasCordoned ? 'it was cordoned before and stays so' : `${node} uncordoned again`;
         if (blocking.length) {

@@ -87,12 +87,16 @@ const budgetState = (b: PdbObject): string => {
   return `${rule}, ${s.currentHealthy ?? '?'} healthy of ${s.desiredHealthy ?? '?'} wanted, ${s.disruptionsAllowed ?? '?'} disruptions allowed`;
 };
 
-/** The budgets that cover pods still on the node and allow no disruption now, each with those pods. */
-export function blockingBudgets(podsOnNode: PodObject[], budgets: PdbObject[]): BlockingBudget[] {
+/**
+ * The budgets that cover pods still on the node and allow no disruption now, each with those pods. With
+ * `refused` (kubectl reported evictions refused for a budget during the drain), every budget covering a pod left
+ * counts: it throttled the drain past its deadline even if it allows a disruption at this instant.
+ */
+export function blockingBudgets(podsOnNode: PodObject[], budgets: PdbObject[], refused = false): BlockingBudget[] {
   const left = podsToMove(podsOnNode);
   const out: BlockingBudget[] = [];
   for (const b of budgets) {
-    if ((b.status?.disruptionsAllowed ?? 0) > 0) continue;
+    if (!refused && (b.status?.disruptionsAllowed ?? 0) > 0) continue;
     const pods = left
       .filter(
         (p) => p.metadata.namespace === b.metadata.namespace && selectorMatches(b.spec.selector, p.metadata.labels),

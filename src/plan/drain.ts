@@ -1,6 +1,7 @@
 // The drain and uncordon steps of a runbook (an upgrade's per-node chain: drain → upgrade → uncordon), in one place
 // so every planner offers the same decisions when a PodDisruptionBudget blocks a drain:
-//   retry                      wait longer: drain again with the same deadline (the budget may allow it by then);
+//   retry                      drain again with the same deadline (the budget may allow it by then);
+//   retry --option wait-longer  drain again with four times the deadline (pods replaced elsewhere get Ready);
 //   retry --option evict-anyway delete the pods (kubectl drain --disable-eviction): the budgets are NOT honoured;
 //   skip                       leave the node out (workers only): the failed drain already uncordoned it;
 //   abort                      the run's undo list runs, which uncordons every node this run drained.
@@ -10,6 +11,7 @@ import type { Step } from './runbook.js';
 import type { HostContext } from './types.js';
 
 export const EVICT_ANYWAY = 'evict-anyway';
+export const WAIT_LONGER = 'wait-longer';
 
 export interface DrainStepOptions {
   /** The master kubectl runs on. */
@@ -30,6 +32,12 @@ export function drainStep(o: DrainStepOptions): Step {
     args: { ...target, timeoutSeconds: o.timeoutSeconds },
     undo: { id: 'uncordonNode', args: target },
     retryOptions: [
+      {
+        name: WAIT_LONGER,
+        title: `drain again, waiting up to ${o.timeoutSeconds * 4} s for the budgets`,
+        whenFailure: FailureType.DrainBlocked,
+        args: { timeoutSeconds: o.timeoutSeconds * 4 },
+      },
       {
         name: EVICT_ANYWAY,
         title: 'delete the pods without eviction: their PodDisruptionBudgets are not honoured',

@@ -14,7 +14,7 @@ import { sshTrustOf } from '../../src/activities/ssh-trust.js';
 import type { Inventory } from '../../src/inventory/schema.js';
 import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
 import { writeFileCommand } from '../../lab/k8s/node.js';
-import { drainStep, EVICT_ANYWAY, uncordonStep } from '../../src/plan/drain.js';
+import { drainStep, EVICT_ANYWAY, uncordonStep, WAIT_LONGER } from '../../src/plan/drain.js';
 import type { Waiting, WaitingDecision } from '../../src/plan/gates.js';
 import { runbookFor, type HostPhase, type Runbook } from '../../src/plan/runbook.js';
 import { targetOf } from '../../src/plan/topology.js';
@@ -46,11 +46,13 @@ const note = (line: string): void => void process.stderr.write(`[drain] ${line}\
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), 'k2h-drain-'));
   restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
-  lab = await createK8sLab({ hosts: 3 });
+  // Two masters: keepalived's unicast VRRP needs a peer. Workers h3 and h4 run the Deployment.
+  lab = await createK8sLab({ hosts: 4 });
   inv = labClusterInventory(lab, [
     ['primary-master', 'etcd'],
+    ['secondary-master', 'etcd'],
     ['worker', 'etcd'],
-    ['worker', 'etcd'],
+    ['worker'],
   ]);
   temporal = await connectTemporal();
   const setup = await runOnLabWorker<RunbookResult>({
@@ -137,7 +139,9 @@ async function blockingWorkload(): Promise<string> {
       const allowed = (
         await sh('h1', `${ADMIN} get pdb web -o jsonpath='{.status.currentHealthy} {.status.disruptionsAllowed}'`)
       ).trim();
-      const ok = pods.length === 2 && pods.every((p) => / True $/.test(`${p} `)) && allowed === '2 0';
+      // "node True" per pod; a third field (deletionTimestamp) means it is going away.
+      const ready = pods.map((p) => p.trim().split(/\s+/)).filter(([, r, gone]) => r === 'True' && !gone);
+      const ok = pods.length === 2 && ready.length === 2 && allowed === '2 0';
       return ok ? pods[0]!.split(' ')[0] : undefined;
     },
     'web: 2 pods Ready and the budget at 0 disruptions allowed',
@@ -203,7 +207,10 @@ function expectBlockedBy(w: WaitingDecision, node: string): void {
       `^drain of ${node} blocked by PodDisruptionBudget default/web \\(minAvailable 2, 2 healthy of 2 wanted, 0 disruptions allowed; pods default/web-[a-z0-9-]+(, default/web-[a-z0-9-]+)?\\); gave up after 8 s, ${node} uncordoned again$`,
     ),
   );
-  expect(w.options).toEqual([{ name: EVICT_ANYWAY, title: expect.stringMatching(/not honoured/) as unknown }]);
+  expect(w.options).toEqual([
+    { name: WAIT_LONGER, title: 'drain again, waiting up to 32 s for the budgets' },
+    { name: EVICT_ANYWAY, title: expect.stringMatching(/not honoured/) as unknown },
+  ]);
 }
 
 describe('drain honouring PodDisruptionBudgets, with decisions (real cluster)', () => {
@@ -232,7 +239,7 @@ describe('drain honouring PodDisruptionBudgets, with decisions (real cluster)', 
     note(`evict-anyway drain of ${node}: ${drained.elapsedMs} ms`);
   });
 
-  it('blocked, then the budget allows one disruption: a plain retry (wait longer) evicts through the budget', async () => {
+  it('blocked, then the budget allows one disruption: wait-longer evicts through the budget', async () => {
     const node = await blockingWorkload();
     const h = await startDrain(node);
     await blocked(h);
@@ -242,10 +249,12 @@ describe('drain honouring PodDisruptionBudgets, with decisions (real cluster)', 
       'the budget allowing one disruption',
       60_000,
     );
-    await h.executeUpdate(decideUpdate, { args: [{ action: 'retry', host: node, by: 'test' }] });
+    // One pod at a time: the second eviction waits until the first one's replacement is Ready elsewhere.
+    await h.executeUpdate(decideUpdate, { args: [{ action: 'retry', option: WAIT_LONGER, host: node, by: 'test' }] });
     const res = (await h.result()) as RunbookResult;
     const drained = resultOf<DrainNodeResult>(res, node, 'drainNode')!;
     expect(drained.evictionDisabled).toBe(false);
+    note(`wait-longer drain of ${node} through the budget: ${drained.elapsedMs} ms`);
     expect(drained.moved.some((p) => p.startsWith('default/web-'))).toBe(true);
     expect(await cordoned(node)).toBe(false);
   });
@@ -283,22 +292,22 @@ describe('drain honouring PodDisruptionBudgets, with decisions (real cluster)', 
   });
 
   it('uncordonNode is idempotent: a cordoned node is uncordoned once, the second call changes nothing', async () => {
-    await sh('h1', `${ADMIN} cordon h2 >/dev/null`);
-    const o = { via: viaH1(), cluster: inv.cluster.name, node: 'h2' };
+    await sh('h1', `${ADMIN} cordon h3 >/dev/null`);
+    const o = { via: viaH1(), cluster: inv.cluster.name, node: 'h3' };
     const res = await runOnce(
       runbookFor('drain-test', 'uncordon twice', inv, 'decide', [
         { id: 'uncordon', title: 'uncordon twice', kind: 'once', steps: [uncordonStep(o), uncordonStep(o)] },
       ]),
     );
     expect(res.steps.map((s) => (s.result as { changed: boolean }).changed)).toEqual([true, false]);
-    expect(await cordoned('h2')).toBe(false);
+    expect(await cordoned('h3')).toBe(false);
   });
 
   it('a later step fails and the operator aborts: the undo list uncordons the node this run drained', async () => {
     await blockingWorkload();
     await sh('h1', `${ADMIN} patch pdb web --type=merge -p '{"spec":{"minAvailable":1}}' >/dev/null`);
-    const o = { via: viaH1(), cluster: inv.cluster.name, node: 'h2' };
-    const rb = drainRunbook('h2');
+    const o = { via: viaH1(), cluster: inv.cluster.name, node: 'h3' };
+    const rb = drainRunbook('h3');
     const workers = rb.phases[0] as HostPhase;
     // The upgrade step after the drain fails for good (an invalid node name is refused before any call).
     workers.hosts[0]!.steps = [drainStep({ ...o, timeoutSeconds: 60 }), uncordonStep({ ...o, node: 'Not_A_Node' })];
@@ -308,14 +317,14 @@ describe('drain honouring PodDisruptionBudgets, with decisions (real cluster)', 
       args: [rb],
     });
     const w = await blocked(h);
-    expect(w).toMatchObject({ host: 'h2', step: 'uncordonNode' });
-    expect(await cordoned('h2')).toBe(true);
+    expect(w).toMatchObject({ host: 'h3', step: 'uncordonNode' });
+    expect(await cordoned('h3')).toBe(true);
     await h.executeUpdate(decideUpdate, { args: [{ action: 'abort', by: 'test' }] });
     const err = await h.result().then(
       () => undefined,
       (e: unknown) => e as WorkflowFailedError,
     );
-    expect(err?.cause?.message).toMatch(/undone: h2: uncordonNode/);
-    expect(await cordoned('h2')).toBe(false);
+    expect(err?.cause?.message).toMatch(/undone: h3: uncordonNode/);
+    expect(await cordoned('h3')).toBe(false);
   });
 });

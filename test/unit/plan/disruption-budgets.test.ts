@@ -62,6 +62,10 @@ describe('blocking budgets', () => {
         pods: ['default/web-1', 'default/web-2'],
       },
     ]);
+    // kubectl said evictions were refused: a budget that allows one disruption right now still held the drain.
+    expect(blockingBudgets(pods, [pdb('db', { matchLabels: { app: 'db' } }, 1)], true)).toMatchObject([
+      { pdb: 'default/db', pods: ['default/db-1'] },
+    ]);
     expect(describeBlocking('w1', blocking)).toBe(
       'drain of w1 blocked by PodDisruptionBudget default/web (minAvailable 2, 2 healthy of 2 wanted, 0 disruptions allowed; pods default/web-1, default/web-2)',
     );
