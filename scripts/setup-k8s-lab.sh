@@ -7,7 +7,8 @@
 # and returns at once when everything is there.
 # Images and .deb packages are made from these by the lab itself (seconds, cached too).
 #
-# On two idle cores a cold run takes about 25 minutes (see lab/k8s/README.md); a warm one well under a second.
+# On two idle cores a cold run takes about 25 minutes for the current version and 12–18 more for the previous one
+# (see lab/k8s/README.md); a warm one well under a second.
 # KUBEADM2HA_SKIP_K8S=1 skips it (the real-Kubernetes tests then build on first use).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +21,7 @@ bash scripts/build-k8s.sh "$version" >/dev/null
 bash scripts/build-etcd.sh "$etcd_version" >/dev/null
 bash scripts/build-k8s-extras.sh >/dev/null
 bash scripts/build-flannel.sh >/dev/null
-# The previous version: on two cores at load ~25 it added 1.33.13 ≈ 16+ min wall cold (lab/k8s/README.md).
+# The previous version (upgrade tests): ~9 min cold on two idle cores, an hour at load 30 (lab/k8s/README.md).
 bash scripts/build-k8s.sh "$previous" >/dev/null
 others=()
 for mod in lab/go/extras/coredns-*.mod; do
@@ -31,4 +32,4 @@ for pin in lab/go/etcd-*/release.env; do
   v=$(sed -n 's/^ETCD_VERSION=//p' "$pin")
   bash scripts/build-etcd.sh "$v" >/dev/null && others+=("etcd $v")
 done
-echo "setup-k8s-lab: Kubernetes $version and $previous, etcd $etcd_version, lab extras, flannel, ${others[*]} ready ($((SECONDS - t0)) s)" >&2
+echo "setup-k8s-lab: Kubernetes $version and $previous, etcd $etcd_version, lab extras, flannel$(printf ', %s' "${others[@]}") ready ($((SECONDS - t0)) s)" >&2
