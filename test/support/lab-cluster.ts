@@ -1,5 +1,6 @@
-// The inventory of a kubeadm cluster on the real-Kubernetes lab, for tests that run our workflows on it (setup,
-// drain, upgrade): the lab's registry, mirror and version plus the lab-only settings (see test/lab/k8s/README.md).
+// The inventory of a kubeadm cluster on the real-Kubernetes lab with its static per-host pod routes (no pod network
+// to install; setup-run.ts has the flannel one), for tests that run our workflows on it (drain): the lab registry,
+// mirror and version plus the lab-only settings (see lab/k8s/README.md).
 // The workflows check their input with the inventory rules, which refuse pod and Service ranges inside the hosts'
 // subnet: so the hosts' subnet is declared as the lower /25 (hosts .11+, VIP .100), pods keep the lab's /28s
 // (.128/26 for up to 4 hosts) and Services take .240/28, all still inside the lab's own /24.
