@@ -12,6 +12,7 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { bundleWorkflowCode, DefaultLogger, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runs } from '../../src/cli/commands/runs.js';
 import { FailureType } from '../../src/errors.js';
 import type { SshSettings } from '../../src/inventory/schema.js';
 import type { Waiting } from '../../src/plan/gates.js';
@@ -245,6 +246,18 @@ describe('runbook executor gates (fake activities, real Temporal)', () => {
         '- Web UI: Send Signal `decide` with `{"action":"retry","host":"m1","reason":"…"}` (action: retry, abort)',
       ])
         expect(details, text).toContain(text);
+      // `kubeadm2ha runs --cluster rb-test` lists the run with what it waits at (visibility may lag a moment).
+      const listed = await pollUntil(
+        async () =>
+          (await runs({ cluster: 'rb-test', json: true, address: temporalAddress() })).find(
+            (x) => x.workflowId === r.handle.workflowId && x.waitingAt,
+          ),
+        'the parked run in `kubeadm2ha runs`',
+        30_000,
+        500,
+      );
+      expect(listed).toMatchObject({ cluster: 'rb-test', status: 'RUNNING', operation: 'runTestRunbook' });
+      expect(listed.waitingAt).toContain('m1: fakeStep: a broke (fake)');
       const recs = await r.handle.executeUpdate(decideUpdate, {
         args: [{ action: 'retry', by: 'carol@laptop', reason: 'fixed dpkg' }],
       });

@@ -10,7 +10,10 @@ import { workflowUiLink } from '../../temporal/connection.js';
 import { progressQuery } from '../../workflows/messages.js';
 import { isOperation, operations, workflowIdFor, type Operation } from '../../workflows/ids.js';
 import { addOperationOptions, operationContext, type OperationFlags } from '../context.js';
-import { followOperation } from '../operation.js';
+import { followOperation, type OperationContext } from '../operation.js';
+import { forTerminal } from '../terminal-text.js';
+import { describeWaiting } from '../../plan/gates.js';
+import { ClusterName } from '../../temporal/search-attributes.js';
 import { renderProgress } from '../progress.js';
 
 const QUERY_DEADLINE_MS = 3_000;
@@ -37,6 +40,10 @@ interface RunSummary {
   workflowId: string;
   runId: string;
   operation: string;
+  /** The ClusterName search attribute. */
+  cluster?: string;
+  /** The first gate waiting for a person, in words (running runs whose worker answered). */
+  waitingAt?: string;
   status: string;
   startTime: string;
   closeTime?: string;
@@ -48,39 +55,49 @@ interface RunSummary {
   memo?: Record<string, unknown>;
 }
 
+/** The most recent runs matching `query`, newest first, with progress (and what waits) for running ones. */
+async function listRuns(ctx: OperationContext, query: string | undefined, limit: number): Promise<RunSummary[]> {
+  const runs: RunSummary[] = [];
+  for await (const wf of ctx.client.workflow.list(query ? { query } : {}) as AsyncIterable<WorkflowExecutionInfo>) {
+    const cluster = wf.typedSearchAttributes.get(ClusterName);
+    // Child workflows of a big phase carry no cluster: they are part of their run.
+    if (cluster === undefined) continue;
+    const summary: RunSummary = {
+      workflowId: wf.workflowId,
+      runId: wf.runId,
+      operation: wf.type,
+      cluster,
+      status: wf.status.name,
+      startTime: wf.startTime.toISOString(),
+      ...(wf.closeTime && { closeTime: wf.closeTime.toISOString() }),
+      ...(ctx.uiBaseUrl && { link: workflowUiLink(ctx.uiBaseUrl, ctx.namespace, wf.workflowId, wf.runId) }),
+      ...(wf.memo && Object.keys(wf.memo).length > 0 && { memo: wf.memo }),
+    };
+    if (wf.status.name === 'RUNNING') {
+      // Only a worker can answer a query; with none polling, the server holds it until its deadline. Ask briefly,
+      // and say what to do when nobody answers.
+      try {
+        const handle = ctx.client.workflow.getHandle(wf.workflowId, wf.runId);
+        summary.progress = await ctx.client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () =>
+          handle.query(progressQuery),
+        );
+        const [first] = describeWaiting(cluster, summary.progress.waiting ?? []);
+        if (first !== undefined) summary.waitingAt = first;
+      } catch {
+        summary.note = `no worker is serving it (task queue ${wf.taskQueue}); run \`kubeadm2ha resume --workflow-id ${wf.workflowId}\` or start \`kubeadm2ha worker\``;
+      }
+    }
+    runs.push(summary);
+    if (runs.length >= limit) break;
+  }
+  return runs;
+}
+
 export async function status(flags: RunsFlags): Promise<RunSummary[]> {
   const cluster = await clusterName(flags);
   const { ctx, close } = await operationContext(flags);
   try {
-    const limit = Number(flags.limit ?? 10);
-    const runs: RunSummary[] = [];
-    const query = `ClusterName = ${visibilityString(cluster)}`;
-    for await (const wf of ctx.client.workflow.list({ query }) as AsyncIterable<WorkflowExecutionInfo>) {
-      const summary: RunSummary = {
-        workflowId: wf.workflowId,
-        runId: wf.runId,
-        operation: wf.type,
-        status: wf.status.name,
-        startTime: wf.startTime.toISOString(),
-        ...(wf.closeTime && { closeTime: wf.closeTime.toISOString() }),
-        ...(ctx.uiBaseUrl && { link: workflowUiLink(ctx.uiBaseUrl, ctx.namespace, wf.workflowId, wf.runId) }),
-        ...(wf.memo && Object.keys(wf.memo).length > 0 && { memo: wf.memo }),
-      };
-      if (wf.status.name === 'RUNNING') {
-        // Only a worker can answer a query; with none polling, the server holds it until its deadline. Ask briefly,
-        // and say what to do when nobody answers.
-        try {
-          const handle = ctx.client.workflow.getHandle(wf.workflowId, wf.runId);
-          summary.progress = await ctx.client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () =>
-            handle.query(progressQuery),
-          );
-        } catch {
-          summary.note = `no worker is serving it (task queue ${wf.taskQueue}); run \`kubeadm2ha resume --workflow-id ${wf.workflowId}\` or start \`kubeadm2ha worker\``;
-        }
-      }
-      runs.push(summary);
-      if (runs.length >= limit) break;
-    }
+    const runs = await listRuns(ctx, `ClusterName = ${visibilityString(cluster)}`, Number(flags.limit ?? 10));
     if (flags.json) console.log(JSON.stringify(runs, null, 2));
     else if (runs.length === 0) console.log(`no operations recorded for cluster ${cluster}`);
     else {
@@ -98,6 +115,27 @@ export async function status(flags: RunsFlags): Promise<RunSummary[]> {
       }
     }
     return runs;
+  } finally {
+    await close();
+  }
+}
+
+/** `kubeadm2ha runs [--cluster X]`: one line per run (every cluster unless one is named), newest first. */
+export async function runs(flags: RunsFlags): Promise<RunSummary[]> {
+  const { ctx, close } = await operationContext(flags);
+  try {
+    const query = flags.cluster ? `ClusterName = ${visibilityString(flags.cluster)}` : undefined;
+    const list = await listRuns(ctx, query, Number(flags.limit ?? 20));
+    if (flags.json) console.log(JSON.stringify(list, null, 2));
+    else if (list.length === 0) console.log('no runs recorded');
+    else
+      for (const r of list) {
+        const waiting = r.waitingAt ? `  waiting: ${forTerminal(r.waitingAt)}` : r.note ? `  ${r.note}` : '';
+        console.log(
+          `${r.operation.padEnd(22)} ${(r.cluster ?? '').padEnd(16)} ${r.status.padEnd(10)} ${r.startTime}${waiting}`,
+        );
+      }
+    return list;
   } finally {
     await close();
   }
@@ -141,6 +179,15 @@ export function register(program: Command): void {
       .option('--limit <n>', 'most recent runs to show', '10'),
   ).action(async (flags: RunsFlags) => {
     await status(flags);
+  });
+  addOperationOptions(
+    program
+      .command('runs')
+      .description('list runs (operation, cluster, status, start, what waits for a person), newest first')
+      .option('--cluster <name>', 'only this cluster')
+      .option('--limit <n>', 'most recent runs to show', '20'),
+  ).action(async (flags: RunsFlags) => {
+    await runs(flags);
   });
   addOperationOptions(
     program
