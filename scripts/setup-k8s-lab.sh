@@ -3,7 +3,8 @@
 # cold build happens here with its progress on stderr, not inside a test's timeout): the Kubernetes binaries of
 # the lab's current version and of the previous one (upgrade tests go from one to the other), etcd, the pause,
 # CoreDNS and test-pod binaries, the CoreDNS and stacked etcd the previous kubeadm asks for (lab/go/extras/coredns-*.mod,
-# lab/go/etcd-*), and flannel (flanneld and our CNI plugin). Each build script keys its cache by version, locks it,
+# lab/go/etcd-*), flannel (flanneld and our CNI plugin) and
+# metrics-server (the metrics addon). Each build script keys its cache by version, locks it,
 # and returns at once when everything is there.
 # Images and .deb packages are made from these by the lab itself (seconds, cached too).
 #
@@ -32,4 +33,6 @@ for pin in lab/go/etcd-*/release.env; do
   v=$(sed -n 's/^ETCD_VERSION=//p' "$pin")
   bash scripts/build-etcd.sh "$v" >/dev/null && others+=("etcd $v")
 done
-echo "setup-k8s-lab: Kubernetes $version and $previous, etcd $etcd_version, lab extras, flannel$(printf ', %s' "${others[@]}") ready ($((SECONDS - t0)) s)" >&2
+# The `metrics` addon's image (test/workflows/addons.test.ts runs it for real): 261 CPU-s cold.
+bash scripts/build-metrics-server.sh >/dev/null
+echo "setup-k8s-lab: Kubernetes $version and $previous, etcd $etcd_version, lab extras, flannel, metrics-server$(printf ', %s' "${others[@]}") ready ($((SECONDS - t0)) s)" >&2

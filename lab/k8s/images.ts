@@ -22,6 +22,7 @@ import { HostFiles, lddPaths, type HostFileSet } from '../../src/images/host-fil
 import { pushImage, remoteManifestDigest } from '../../src/images/registry-client.js';
 import { cacheDir } from '../../src/paths.js';
 import { FLANNEL_IMAGE } from '../../src/templates/flannel.js';
+import { METRICS_SERVER_IMAGE, METRICS_SERVER_VERSION } from '../../src/templates/addons/metrics-server.js';
 
 const run = promisify(execFile);
 
@@ -45,6 +46,9 @@ export interface K8sImageExtras {
   /** flanneld, install-conf and the CNI plugin built by flannel-binaries.ts; pushed as <repository>/flannel:v<version>
    * (the pod network of src/templates/flannel.ts). */
   flannel?: { binDir: string; version: string };
+  /** metrics-server built by metrics-server-binaries.ts; pushed under its upstream path,
+   * <repository>/metrics-server/metrics-server:v<version> (the `metrics` addon, src/templates/addons). */
+  metricsServer?: { binDir: string; version: string };
 }
 
 export interface EnsureK8sImagesOptions {
@@ -86,6 +90,11 @@ export interface K8sImages {
 const CONTROL_PLANE = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy'] as const;
 const PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 export const HELLO_TAG = '1';
+/** The metrics addon's image under the lab's repository: upstream's path below registry.k8s.io (imageRef's rule). */
+export const METRICS_SERVER_LAB_IMAGE = {
+  name: METRICS_SERVER_IMAGE.upstream.slice('registry.k8s.io/'.length).split(':')[0]!,
+  tag: `v${METRICS_SERVER_VERSION}`,
+};
 
 /** Builds (or finds cached) every image kubeadm needs at `version` that we can make, plus the test image. */
 export async function ensureK8sImages(version: string, opts: EnsureK8sImagesOptions): Promise<K8sImages> {
@@ -141,6 +150,20 @@ export async function ensureK8sImages(version: string, opts: EnsureK8sImagesOpti
       throw new Error(`flannel binaries are ${flannel.version}; the manifest template runs ${FLANNEL_IMAGE.tag}`);
     }
     specs.push({ name: FLANNEL_IMAGE.name, tag: FLANNEL_IMAGE.tag, spec: () => flannelSpec(flannel.binDir) });
+  }
+
+  const metricsServer = opts.extras?.metricsServer;
+  if (metricsServer && (!opts.only || opts.only.includes(METRICS_SERVER_LAB_IMAGE.name))) {
+    if (metricsServer.version !== METRICS_SERVER_VERSION) {
+      throw new Error(
+        `metrics-server binary is ${metricsServer.version}; the addon template runs ${METRICS_SERVER_VERSION}`,
+      );
+    }
+    const bin = join(metricsServer.binDir, 'metrics-server');
+    specs.push({
+      ...METRICS_SERVER_LAB_IMAGE,
+      spec: () => Promise.resolve(singleBinarySpec(bin, '/metrics-server', 'metrics-server')),
+    });
   }
 
   const images: K8sImage[] = [];
@@ -210,7 +233,13 @@ function singleBinarySpec(source: string, path: string, upstream?: string): Buil
     // Upstream's pause runs as 65535; coredns's upstream image is non-root with a file capability to bind :53,
     // which our layers do not carry, so it stays root here (kubeadm's Deployment drops all capabilities but
     // NET_BIND_SERVICE either way).
-    config: { entrypoint: [path], env: [PATH_ENV], ...(upstream === 'pause' && { user: '65535:65535' }) },
+    // metrics-server's upstream image (distroless static) runs as nobody.
+    config: {
+      entrypoint: [path],
+      env: [PATH_ENV],
+      ...(upstream === 'pause' && { user: '65535:65535' }),
+      ...(upstream === 'metrics-server' && { user: '65534' }),
+    },
     os: 'linux',
     architecture: ociArchitecture(),
   };

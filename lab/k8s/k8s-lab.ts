@@ -19,6 +19,7 @@ import { ensureEtcdBinaries, ETCD_LAB_VERSION } from './etcd-binaries.js';
 import { buildEtcdDebs, etcdDebVersion } from './etcd-debs.js';
 import { ensureCoreDns, ensureK8sExtras } from './extras.js';
 import { ensureFlannelBinaries } from './flannel-binaries.js';
+import { ensureMetricsServerBinary } from './metrics-server-binaries.js';
 import { ensureK8sImages, pushK8sImages } from './images.js';
 import { cniBinDirOf, CONTAINERD_READY, prepareK8sNode, START_KUBELET, STOP_KUBELET, type LabCni } from './node.js';
 import { startLabRegistry } from './registry-server.js';
@@ -40,6 +41,8 @@ export interface CreateK8sLabOptions {
    * 'none': hosts come up without any CNI configuration, like fresh nodes; the cluster needs a pod network — the
    * lab's registry then also holds flannel's image (kubernetes.flannel says how to deploy it). */
   cni?: LabCni;
+  /** Addon images to build (when missing) and push, for addons that run with real images in the lab. */
+  addons?: readonly 'metrics'[];
   log?: (line: string) => void;
 }
 
@@ -114,8 +117,10 @@ export async function createK8sLab(opts: CreateK8sLabOptions): Promise<K8sLab> {
       if (etcdVersion !== etcd.version && !otherEtcd.some((e) => e.version === etcdVersion))
         otherEtcd.push(await ensureEtcdBinaries(etcdVersion, { log }));
     }
+    const metricsServer = opts.addons?.includes('metrics') ? await ensureMetricsServerBinary({ log }) : undefined;
     const imageExtras = {
       ...extras,
+      ...(metricsServer && { metricsServer: { binDir: metricsServer.binDir, version: metricsServer.version } }),
       otherCoredns: otherCoredns.map((c) => ({ version: c.version, path: c.coredns })),
       otherEtcd: otherEtcd.map((e) => ({ version: e.version, binDir: e.binDir })),
       etcd: { binDir: etcd.binDir, version: etcd.version },

@@ -19,6 +19,7 @@ import { createNodeOsActivities } from './node-os.js';
 import { createNodeUpgradeActivities } from './node-upgrade.js';
 import { createUninstallActivities } from './uninstall.js';
 import { createImageActivities } from './images.js';
+import { createAddonActivities } from './addons.js';
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -44,6 +45,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createImageActivities(deps),
     // Cluster upgrade (issue 12): node facts, kubeadm upgrade, kubelet restart, health gate.
     ...createNodeUpgradeActivities(deps),
+    // Addons on a running cluster (issue 14).
+    ...createAddonActivities(deps),
   };
 }
 

@@ -39,6 +39,8 @@ export interface KubectlInput {
   cluster: string;
   args: string[];
   timeoutSeconds?: number;
+  /** kubectl's stdin (a manifest for `-f -`); the kubeconfig then comes first on the same stream (see createKubectl). */
+  input?: string;
 }
 
 export interface WaitNodesReadyInput {
@@ -57,7 +59,7 @@ export interface NodesReadyResult {
 
 export const POD_NETWORK_MANIFEST = '/etc/kubernetes/kubeadm2ha/pod-network.yaml';
 /** Owner of the fields we apply (server-side apply): a rerun by the same manager with the same manifest changes nothing. */
-const FIELD_MANAGER = 'kubeadm2ha';
+export const FIELD_MANAGER = 'kubeadm2ha';
 
 export interface ApplyPodNetworkInput {
   via: HostContext;
@@ -109,13 +111,13 @@ async function podNetworkManifest(input: ApplyPodNetworkInput): Promise<string> 
 
 /** One line per object: kind namespace name resourceVersion (custom-columns prints one row per object, whether
  * kubectl got one object or a list). */
-const OBJECT_VERSIONS = [
+export const OBJECT_VERSIONS = [
   '-o',
   'custom-columns=KIND:.kind,NAMESPACE:.metadata.namespace,NAME:.metadata.name,VERSION:.metadata.resourceVersion',
   '--no-headers',
 ];
 
-function parseVersions(out: string): Map<string, string> {
+export function parseVersions(out: string): Map<string, string> {
   const m = new Map<string, string>();
   for (const line of out.split('\n')) {
     const [kind, ns, name, version] = line.trim().split(/\s+/);
@@ -126,15 +128,23 @@ function parseVersions(out: string): Map<string, string> {
 
 const clusterName = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
+/** Where the local store keeps a cluster's admin kubeconfig. */
+export function adminKubeconfigPath(cluster: string, opts: KubeApiOptions = {}): string {
+  if (!clusterName.test(cluster)) throw new InvalidInputError(`invalid cluster name ${cluster}`);
+  return opts.kubeconfigPath?.(cluster) ?? stateDir('clusters', cluster, 'admin.conf');
+}
+
+// With an input, stdin carries the kubeconfig's bytes and then the input: bash reads exactly the kubeconfig's length
+// (head -c never reads past it) into a variable and hands it to kubectl through a pipe (process substitution), so
+// the manifest stays kubectl's stdin and the credential still never touches the host's disk or a command line.
+const SPLIT_STDIN = 'k=$(head -c "$1"); shift; exec kubectl --kubeconfig=<(printf \'%s\\n\' "$k") "$@"';
+
 /** kubectl through a master with the stored admin kubeconfig on stdin; shared by every module that talks to the
- * cluster (this one, node-drain.ts). `allowNonZero` hands back a failed run for the caller to read. */
+ * cluster (this one, node-drain.ts, addons.ts). `allowNonZero` hands back a failed run for the caller to read. */
 export function createKubectl(deps: ActivityDeps, opts: KubeApiOptions = {}) {
-  const pathFor = (cluster: string): string => {
-    if (!clusterName.test(cluster)) throw new InvalidInputError(`invalid cluster name ${cluster}`);
-    return opts.kubeconfigPath?.(cluster) ?? stateDir('clusters', cluster, 'admin.conf');
-  };
+  const pathFor = (cluster: string): string => adminKubeconfigPath(cluster, opts);
   async function run(
-    { via, cluster, args, timeoutSeconds = 120 }: KubectlInput,
+    { via, cluster, args, timeoutSeconds = 120, input }: KubectlInput,
     allowNonZero = false,
   ): Promise<RunResult> {
     let kubeconfig: Buffer;
@@ -145,11 +155,12 @@ export function createKubectl(deps: ActivityDeps, opts: KubeApiOptions = {}) {
         `no admin kubeconfig for ${cluster} in the local store (${pathFor(cluster)}): fetch it first`,
       );
     }
-    return deps.session(via).run(['kubectl', '--kubeconfig=/dev/stdin', ...args], {
-      stdin: kubeconfig,
-      action: `kubectl ${args.slice(0, 3).join(' ')}`,
-      timeoutMs: timeoutSeconds * 1000,
-      allowNonZero,
+    const how = { action: `kubectl ${args.slice(0, 3).join(' ')}`, timeoutMs: timeoutSeconds * 1000, allowNonZero };
+    if (input === undefined)
+      return deps.session(via).run(['kubectl', '--kubeconfig=/dev/stdin', ...args], { ...how, stdin: kubeconfig });
+    return deps.session(via).run(['bash', '-c', SPLIT_STDIN, 'kubectl', String(kubeconfig.length), ...args], {
+      ...how,
+      stdin: Buffer.concat([kubeconfig, Buffer.from(input)]),
     });
   }
   return { pathFor, run, kubectl: async (input: KubectlInput): Promise<string> => (await run(input)).stdout };

@@ -9,3 +9,4 @@ export { runbookBatch } from './runbook.js';
 export { transferImages } from './images.js';
 export { upgradeCluster } from './upgrade.js';
 export { uninstallCluster } from './uninstall.js';
+export { manageAddon } from './addons.js';

@@ -14,6 +14,7 @@ import { FailureType } from '../errors.js';
 import { formatPath } from '../inventory/locate.js';
 import { checkRules, ruleView } from '../inventory/rules.js';
 import { Inventory, KubernetesVersion } from '../inventory/schema.js';
+import { ADDONS } from '../templates/addons/index.js';
 
 const seconds = z.number().int().positive();
 /** What a runbook run does when a step fails for good (src/plan/runbook.ts OnFailure). */
@@ -36,6 +37,17 @@ export const WorkflowInput = {
     .strict(),
   snapshotEtcd: z.object({ inventory: Inventory }).strict(),
   setupCluster: z.object({ inventory: Inventory }).strict(),
+  manageAddon: z
+    .object({
+      inventory: Inventory,
+      // Only catalogue names reach the planner; a retired one is refused there with its reason.
+      addon: z.enum(ADDONS.map((a) => a.name) as [string, ...string[]]),
+      action: z.enum(['apply', 'remove']),
+      wait: z.boolean().optional(),
+      timeoutSeconds: seconds.optional(),
+      onFailure: onFailure.optional(),
+    })
+    .strict(),
   transferImages: z
     .object({
       inventory: Inventory,

@@ -7,7 +7,7 @@ import { createSshDeps } from '../../src/activities/ssh-deps.js';
 import { sshTrustOf } from '../../src/activities/ssh-trust.js';
 import type { Inventory } from '../../src/inventory/schema.js';
 import { dataConverter } from '../../src/temporal/data-converter.js';
-import type { connectTemporal } from '../e2e/helpers.js';
+import { uniqueQueue, type connectTemporal } from '../e2e/helpers.js';
 
 export interface LabWorkflowRun {
   temporal: Awaited<ReturnType<typeof connectTemporal>>;
@@ -41,4 +41,16 @@ export async function runOnLabWorker<R>(run: LabWorkflowRun): Promise<{ result: 
   } finally {
     await deps.close();
   }
+}
+
+/** runOnLabWorker on a fresh task queue and workflow id (`<cluster>/<name>/<queue>`), with the run's history as JSON
+ * (tests search it for secrets). */
+export async function runLabWorkflow<R>(
+  run: Omit<LabWorkflowRun, 'taskQueue' | 'workflowId'> & { name: string },
+): Promise<{ result: R; history: string; ms: number }> {
+  const taskQueue = uniqueQueue(run.name);
+  const workflowId = `${run.inventory.cluster.name}/${run.name}/${taskQueue}`;
+  const { result, ms } = await runOnLabWorker<R>({ ...run, taskQueue, workflowId });
+  const history = JSON.stringify(await run.temporal.client.workflow.getHandle(workflowId).fetchHistory());
+  return { result, history, ms };
 }

@@ -6,14 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WorkflowBundleOption } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Inventory } from '../../src/inventory/schema.js';
+import type { Inventory } from '../../src/inventory/schema.js';
 import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
 import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
 import { CODEC_ENV } from '../../src/temporal/data-converter.js';
 import type { RunbookResult } from '../../src/workflows/runbook.js';
-import { connectTemporal, uniqueQueue } from '../e2e/helpers.js';
+import { connectTemporal } from '../e2e/helpers.js';
 import { setEnv } from '../support/env.js';
-import { runOnLabWorker } from '../support/lab-worker.js';
+import { labClusterInventory } from '../support/lab-cluster-inventory.js';
+import { runLabWorkflow } from '../support/lab-worker.js';
 
 let lab: K8sLab;
 let inv: Inventory;
@@ -22,20 +23,16 @@ let bundle: WorkflowBundleOption;
 let scratch: string;
 let restoreEnv: (() => void) | undefined;
 
-async function setupCluster(): Promise<{ result: RunbookResult; history: string; ms: number }> {
-  const taskQueue = uniqueQueue('setup');
-  const workflowId = `${inv.cluster.name}/setup/${taskQueue}`;
-  const { result, ms } = await runOnLabWorker<RunbookResult>({
+function setupCluster(): Promise<{ result: RunbookResult; history: string; ms: number }> {
+  const args = [{ inventory: inv }];
+  return runLabWorkflow<RunbookResult>({
     temporal,
     bundle,
     inventory: inv,
     workflowType: 'setupCluster',
-    args: [{ inventory: inv }],
-    taskQueue,
-    workflowId,
+    args,
+    name: 'setup',
   });
-  const history = JSON.stringify(await temporal.client.workflow.getHandle(workflowId).fetchHistory());
-  return { result, history, ms };
 }
 
 beforeAll(async () => {
@@ -43,38 +40,7 @@ beforeAll(async () => {
   restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
   bundle = await loadWorkflowBundle();
   lab = await createK8sLab({ hosts: 3 });
-  const k = lab.kubernetes;
-  inv = Inventory.parse(
-    lab.inventory({
-      cluster: {
-        // Lab-only settings, as in test/lab/k8s/setup-activities.test.ts (see lab/k8s/README.md). The
-        // workflow checks its input with the inventory rules, which refuse pod and Service ranges inside the hosts'
-        // subnet: so the hosts' subnet is declared as the lower /25 (hosts .11+, VIP .100), pods keep the lab's
-        // /28s (.128/26 for 3 hosts) and Services take .240/28, all still inside the lab's own /24.
-        vip: { address: lab.vip, interface: 'eth0', prefixLength: 25 },
-        podSubnet: `10.200.${lab.id}.128/26`,
-        serviceSubnet: `10.200.${lab.id}.240/28`,
-        network: { plugin: 'none' },
-        nodeCidrMaskSize: 28,
-        containerRuntime: {
-          cgroupDriver: 'cgroupfs',
-          restrictOomScoreAdj: true,
-          registries: [{ host: k.registry, endpoints: [`http://${k.registry}`] }],
-        },
-        kubeProxy: { conntrackMaxPerCore: 0 },
-      },
-      hosts: lab.hosts.map((h) => ({
-        name: h.name,
-        address: h.address,
-        roles:
-          h.index === 1
-            ? ['primary-master', 'etcd']
-            : h.index === 2
-              ? ['secondary-master', 'etcd']
-              : ['worker', 'etcd'],
-      })),
-    }),
-  );
+  inv = labClusterInventory(lab);
   temporal = await connectTemporal();
 }, 3_600_000);
 

@@ -15,6 +15,8 @@ import type { TransferImagesInput } from '../../workflows/images.js';
 import type { RunbookResult } from '../../workflows/runbook.js';
 import { addOperationOptions, addRunbookOptions, onFailureFlag } from '../context.js';
 import { addInventoryOption, runInventoryOperation, type InventoryFlags } from '../inventory-operation.js';
+// Registers every addon's images with planImageList (src/plan/addons.ts).
+import '../../plan/addons.js';
 
 interface ListFlags {
   inventory: string;

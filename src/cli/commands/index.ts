@@ -14,6 +14,13 @@ export interface CommandModule {
 
 export const commandModules: CommandModule[] = [
   {
+    commands: {
+      addons: 'cluster addons: list, apply (server-side), remove exactly',
+      dashboard: 'the dashboard addon (Headlamp)',
+    },
+    load: () => import('./addons.js'),
+  },
+  {
     commands: { certs: 'certificate expiry: check now, check on a schedule, renew' },
     load: () => import('./certs.js'),
   },

@@ -1,0 +1,229 @@
+// Addons through the manageAddon workflow on a real cluster (the setup workflow on the real-Kubernetes lab, 2 masters
+// + 1 worker, external etcd, VIP): server-side apply, a second apply that changes nothing, the admin-user's
+// short-lived token through the VIP, and removal that leaves every API object as it was before apply
+// (test/support/cluster-objects.ts says what is left out of that comparison, and why).
+//
+// dashboard (Headlamp) is tested BY ITS OBJECTS: its image is built by upstream only (a Node.js frontend and a Go
+// backend the module proxy does not serve), so the lab cannot run it; the rollout wait is off for it (--no-wait).
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { WorkflowBundleOption } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminUserToken } from '../../src/activities/addons-token.js';
+import { createSshDeps } from '../../src/activities/ssh-deps.js';
+import { sshTrustOf } from '../../src/activities/ssh-trust.js';
+import type { Inventory } from '../../src/inventory/schema.js';
+import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
+import { targetOf } from '../../src/plan/topology.js';
+import { DASHBOARD_NODE_PORT } from '../../src/templates/addons/dashboard.js';
+import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
+import { CODEC_ENV } from '../../src/temporal/data-converter.js';
+import type { ManageAddonInput } from '../../src/workflows/addons.js';
+import { resultOf, type RunbookResult } from '../../src/workflows/runbook.js';
+import type { ApplyAddonResult, RemoveAddonResult } from '../../src/activities/addons.js';
+import { connectTemporal } from '../e2e/helpers.js';
+import { changedPaths, diffObjects, settledClusterObjects, type ClusterObjects } from '../support/cluster-objects.js';
+import { setEnv } from '../support/env.js';
+import { ADMIN } from '../support/k8s-cluster.js';
+import { labClusterInventory } from '../support/lab-cluster-inventory.js';
+import { runLabWorkflow } from '../support/lab-worker.js';
+import { pollUntil } from '../support/poll.js';
+
+let lab: K8sLab;
+let inv: Inventory;
+let temporal: Awaited<ReturnType<typeof connectTemporal>>;
+let bundle: WorkflowBundleOption;
+let scratch: string;
+let restoreEnv: (() => void) | undefined;
+
+function run<R>(workflowType: string, input: unknown): Promise<{ result: R; history: string; ms: number }> {
+  return runLabWorkflow<R>({ temporal, bundle, inventory: inv, workflowType, args: [input], name: 'addons' });
+}
+
+const addon = (addon: string, action: 'apply' | 'remove', extra: Partial<ManageAddonInput> = {}) =>
+  run<RunbookResult>('manageAddon', { inventory: inv, addon, action, onFailure: 'abort', ...extra });
+
+const applied = (r: RunbookResult) => resultOf<ApplyAddonResult>(r, 'cluster', 'applyAddonObjects')!;
+
+/** A second apply of the same manifest: nothing created, no resourceVersion moved, nothing pruned, record kept. */
+function expectUnchanged(a: ApplyAddonResult) {
+  expect({ created: a.created, updated: a.updated, pruned: a.pruned, recordChanged: a.recordChanged }).toEqual({
+    created: [],
+    updated: [],
+    pruned: [],
+    recordChanged: false,
+  });
+}
+
+/** The diff, readable in a failure message. */
+function expectSame(before: ClusterObjects, after: ClusterObjects, what: string) {
+  const d = diffObjects(before, after);
+  const detail = d.changed.map(
+    (k) => `${k}: ${changedPaths(JSON.parse(before.get(k)!), JSON.parse(after.get(k)!)).join('; ')}`,
+  );
+  expect({ gone: d.gone, added: d.added, changed: detail }, what).toEqual({ gone: [], added: [], changed: [] });
+}
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'k2h-addons-wf-'));
+  restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
+  bundle = await loadWorkflowBundle();
+  // metrics runs with its real image: metrics-server built from the Go module proxy, pushed to the lab registry.
+  lab = await createK8sLab({ hosts: 3, addons: ['metrics'] });
+  inv = labClusterInventory(lab, { imageRepository: `${lab.kubernetes.registry}/k8s` });
+  temporal = await connectTemporal();
+  const setup = await run<RunbookResult>('setupCluster', { inventory: inv });
+  process.stderr.write(`[addons] cluster set up in ${setup.ms} ms\n`);
+}, 3_600_000);
+
+afterAll(async () => {
+  try {
+    await temporal?.close();
+  } finally {
+    try {
+      await lab?.destroy();
+    } finally {
+      restoreEnv?.();
+      if (scratch) await rm(scratch, { recursive: true, force: true });
+    }
+  }
+});
+
+describe('addons through the workflow on a real cluster', () => {
+  it('dashboard (by objects: Headlamp cannot be built here): applied server-side, twice changes nothing, admin-user token reaches the API through the VIP, remove restores every object', async () => {
+    const before = await settledClusterObjects(lab);
+
+    const first = await addon('dashboard', 'apply', { wait: false });
+    const a1 = applied(first.result);
+    process.stderr.write(`[addons] dashboard apply: ${first.ms} ms, ${a1.created.length} created\n`);
+    expect(a1.created).toEqual(a1.objects);
+    expect(a1.objects).toEqual([
+      'Namespace/headlamp',
+      'ServiceAccount/headlamp/headlamp',
+      'ServiceAccount/kube-system/admin-user',
+      'ClusterRoleBinding/admin-user',
+      'Service/headlamp/headlamp',
+      'Deployment/headlamp/headlamp',
+    ]);
+    const sh = async (cmd: string) => (await lab.exec('h1', `${ADMIN} ${cmd}`)).stdout.trim();
+    // Server-side apply by our field manager; replicas = masters (2); the NodePort as planned.
+    expect(
+      await sh(
+        `-n headlamp get deployment headlamp -o jsonpath='{.spec.replicas} {.metadata.managedFields[*].manager}'`,
+      ),
+    ).toMatch(/^2 .*kubeadm2ha/);
+    expect(await sh(`-n headlamp get service headlamp -o jsonpath='{.spec.type} {.spec.ports[0].nodePort}'`)).toBe(
+      `NodePort ${DASHBOARD_NODE_PORT}`,
+    );
+    const record = JSON.parse(
+      await sh(`-n kube-system get configmap kubeadm2ha-addon-dashboard -o jsonpath='{.data.objects}'`),
+    ) as unknown[];
+    expect(record).toHaveLength(a1.objects.length);
+    const afterFirst = await settledClusterObjects(lab);
+
+    const second = await addon('dashboard', 'apply', { wait: false });
+    const a2 = applied(second.result);
+    process.stderr.write(`[addons] dashboard second apply: ${second.ms} ms\n`);
+    expectUnchanged(a2);
+    expectSame(afterFirst, await settledClusterObjects(lab), 'a second apply changes no object');
+
+    // The admin-user's token, minted on demand (never through a workflow), reaches the API through the VIP.
+    const deps = createSshDeps(sshTrustOf(inv));
+    try {
+      const token = await adminUserToken(deps, inv, 600);
+      const [, payload] = token.split('.');
+      const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as {
+        exp: number;
+        iat: number;
+        sub: string;
+      };
+      expect(claims.sub).toBe('system:serviceaccount:kube-system:admin-user');
+      expect(claims.exp - claims.iat).toBe(600);
+      const worker = inv.hosts.find((h) => h.name === 'h3')!;
+      const curl = (auth: string) =>
+        deps
+          .session({ target: targetOf(worker), ssh: inv.ssh })
+          .run(
+            [
+              'curl',
+              '-s',
+              '-o',
+              '/dev/null',
+              '-w',
+              '%{http_code}',
+              '--max-time',
+              '10',
+              '--cacert',
+              '/etc/kubernetes/pki/ca.crt',
+              '-H',
+              '@-',
+              `https://${lab.vip}:8443/api/v1/namespaces/kube-system/secrets?limit=1`,
+            ],
+            { stdin: `${auth}\n`, action: 'curl the API through the VIP', allowNonZero: true },
+          );
+      expect((await curl(`Authorization: Bearer ${token}`)).stdout).toBe('200');
+      expect((await curl('X-No-Token: 1')).stdout).toBe('403');
+      for (const h of [first.history, second.history]) expect(h).not.toContain(token);
+    } finally {
+      await deps.close();
+    }
+
+    const removed = await addon('dashboard', 'remove');
+    const r = resultOf<RemoveAddonResult>(removed.result, 'cluster', 'removeAddonObjects')!;
+    process.stderr.write(`[addons] dashboard remove: ${removed.ms} ms\n`);
+    expect(r.recorded).toBe(true);
+    expect(r.deleted).toEqual([...a1.objects].reverse());
+    expectSame(before, await settledClusterObjects(lab), 'remove leaves every object as before apply');
+    // A second remove finds no record and deletes nothing.
+    const again = await addon('dashboard', 'remove');
+    expect(resultOf<RemoveAddonResult>(again.result, 'cluster', 'removeAddonObjects')).toEqual({
+      recorded: false,
+      deleted: [],
+    });
+  }, 1_200_000);
+
+  it('metrics (real image, metrics-server built from the Go module proxy): kubectl top nodes answers, a second apply changes nothing, remove restores every object', async () => {
+    const before = await settledClusterObjects(lab);
+    const first = await addon('metrics', 'apply');
+    const a1 = applied(first.result);
+    process.stderr.write(`[addons] metrics apply + rollout: ${first.ms} ms, ${a1.created.length} created\n`);
+    expect(a1.created).toEqual(a1.objects);
+    expect(resultOf<{ ready: string[] }>(first.result, 'cluster', 'waitAddonReady')?.ready).toEqual([
+      'Deployment/kube-system/metrics-server',
+      'APIService/v1beta1.metrics.k8s.io',
+    ]);
+    // The first readings need a scrape or two (--metric-resolution=15s) after the APIService is Available.
+    const t0 = Date.now();
+    const top = await pollUntil(
+      async () => {
+        const r = await lab.exec('h1', `${ADMIN} top nodes --no-headers`, { allowFail: true });
+        const rows = r.stdout
+          .trim()
+          .split('\n')
+          .map((l) => l.split(/\s+/))
+          .filter((f) => /^\d+m$/.test(f[1] ?? '') && /^\d+Mi$/.test(f[3] ?? ''));
+        return rows.length === 3 ? rows : undefined;
+      },
+      'kubectl top nodes with CPU and memory of h1, h2, h3',
+      300_000,
+      2_000,
+    );
+    process.stderr.write(`[addons] kubectl top nodes answered ${Date.now() - t0} ms after the rollout\n`);
+    expect(top.map((f) => f[0]).sort()).toEqual(['h1', 'h2', 'h3']);
+    const afterFirst = await settledClusterObjects(lab);
+
+    const second = await addon('metrics', 'apply');
+    const a2 = applied(second.result);
+    expectUnchanged(a2);
+    expectSame(afterFirst, await settledClusterObjects(lab), 'a second apply changes no object');
+
+    const removed = await addon('metrics', 'remove');
+    process.stderr.write(`[addons] metrics remove: ${removed.ms} ms\n`);
+    expect(resultOf<RemoveAddonResult>(removed.result, 'cluster', 'removeAddonObjects')?.deleted).toEqual(
+      [...a1.objects].reverse(),
+    );
+    expectSame(before, await settledClusterObjects(lab), 'remove leaves every object as before apply');
+    expect((await lab.exec('h1', `${ADMIN} top nodes`, { allowFail: true })).stdout).toBe('');
+  }, 1_200_000);
+});
