@@ -41,12 +41,13 @@ async function run<R>(workflowType: string, args: unknown[]): Promise<{ result: 
 }
 
 /**
- * kubeadm 1.33 asks for coredns v1.12.0; this lab builds one coredns (v1.12.1) and pushes it under its own tag. Until
- * the lab builds each version's own coredns, the same image is tagged v1.12.0 too (a manifest PUT to the lab's
- * registry), so `kubeadm init` at the older version finds every image it pulls.
+ * kubeadm 1.33 asks for coredns v1.12.0. A lab that builds one coredns (v1.12.1) for every version lacks that tag: then
+ * the same image is tagged v1.12.0 too (a manifest PUT to the lab's registry), so `kubeadm init` at the older version
+ * finds every image it pulls. A lab that serves each version's own coredns already has it and is left alone.
  */
 async function tagOlderCoreDns(registry: string): Promise<void> {
   const url = (tag: string) => `http://${registry}/v2/k8s/coredns/manifests/${tag}`;
+  if ((await fetch(url('v1.12.0'), { method: 'HEAD' })).ok) return;
   const got = await fetch(url('v1.12.1'), {
     headers: {
       accept: [
