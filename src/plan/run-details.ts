@@ -23,6 +23,11 @@ function waitingLines(cluster: string, w: Waiting): string[] {
       `- error: ${code(w.error)}`,
       `- CLI: ${code(`kubeadm2ha decide ${cluster} ${actions.join('|')} --host ${w.host} [--reason "…"]`)}`,
       `- Web UI: Send Signal ${code('decide')} with ${code(JSON.stringify({ action: 'retry', host: w.host, reason: '…' }))} (action: ${actions.join(', ')})`,
+      // Step-specific retries (a blocked drain's wait-longer and evict-anyway).
+      ...(w.options ?? []).map(
+        (o) =>
+          `- retry option **${o.name}**: ${o.title}: ${code(`kubeadm2ha decide ${cluster} retry --option ${o.name} --host ${w.host}`)} or the signal with ${code(JSON.stringify({ action: 'retry', option: o.name, host: w.host }))}`,
+      ),
     ];
   }
   const target = { phase: w.phase, ...(w.host !== undefined && { host: w.host }) };

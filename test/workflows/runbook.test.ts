@@ -286,7 +286,9 @@ describe('runbook executor gates (fake activities, real Temporal)', () => {
       const [w] = await untilWaiting(r.handle, 'decide');
       expect(w).toMatchObject({ host: 'w1', options: [{ name: 'force', title: 'force it' }] });
       const meta = await r.handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
-      expect(meta.currentDetails).toContain('or `retry --option force` (force it)');
+      expect(meta.currentDetails).toContain(
+        '- retry option **force**: force it: `kubeadm2ha decide rb-test retry --option force --host w1`',
+      );
       expect(
         await rejection(r.handle.executeUpdate(decideUpdate, { args: [{ action: 'retry', option: 'other' }] })),
       ).toBe('w1: no retry option other; offered: force');
