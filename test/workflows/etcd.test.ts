@@ -31,6 +31,7 @@ import { activityLogInterceptor, readActivityLog } from '../../src/worker/activi
 import { connectTemporal, uniqueQueue } from '../e2e/helpers.js';
 import { setEnv } from '../support/env.js';
 import { operatorEtcdctl, writeOperatorClient } from '../support/etcdctl.js';
+import { pollUntil } from '../support/poll.js';
 import { recordHistoryIfAsked } from '../support/record-history.js';
 
 const run = promisify(execFile);
@@ -49,6 +50,8 @@ interface RunOptions {
   activityLogFile?: string;
   /** The worker's CA store (default: the one under KUBEADM2HA_STATE_DIR). */
   pkiStore?: string;
+  /** `etcd setup --replace-ca`. */
+  replaceCa?: boolean;
 }
 
 async function setupEtcd(
@@ -79,7 +82,9 @@ async function setupEtcd(
         workflowId,
         // Stop at the first failure instead of waiting for a decision: these tests are about setup, not the gate
         // (test/workflows/runbook.test.ts covers that).
-        args: [{ inventory: inv, healthTimeoutSeconds: 30, onFailure: 'abort' }],
+        args: [
+          { inventory: inv, healthTimeoutSeconds: 30, onFailure: 'abort', ...(opts.replaceCa && { replaceCa: true }) },
+        ],
       }),
     )) as EtcdSetupReport;
     const ms = Date.now() - started;
@@ -361,6 +366,41 @@ describe('setupEtcdCluster on lab hosts', () => {
     } finally {
       server.close();
     }
+  });
+
+  // Last of the lab runs: afterwards the members trust another CA than the default store's.
+  it('--replace-ca from a store with no CA makes a new one that every member then trusts, and etcd stays healthy', async () => {
+    // Issue 9 item 4, the way out: the hosts trust the first run's CA, this worker's store has none (the refusal
+    // above); with replaceCa the run makes a CA here, re-issues every member's certificates under it and restarts
+    // the members. The old CA's clients are then refused, the new one's served.
+    expect(first).toBeDefined();
+    const store = join(scratch, 'replacing-store');
+    const { report } = await setupEtcd({ pkiStore: store, replaceCa: true });
+    expect(report.ca.created).toBe(true);
+    expect(report.ca.sha256Fingerprint).not.toBe(first.ca.sha256Fingerprint);
+    const fingerprints = await Promise.all(
+      members.map((h) => sh(h, 'openssl x509 -noout -fingerprint -sha256 -in /etc/kubernetes/pki/etcd/ca.crt')),
+    );
+    const hex = (f: string) => f.trim().split('=')[1]?.replace(/:/g, '').toLowerCase();
+    expect(new Set(fingerprints.map(hex))).toEqual(
+      new Set([report.ca.sha256Fingerprint.replace(/:/g, '').toLowerCase()]),
+    );
+    const client = await mkdtemp(join(scratch, 'new-ca-client-'));
+    await writeOperatorClient(store, client);
+    const endpoints = lab.hosts.slice(0, 3).map((h) => `https://${h.address}:2379`);
+    const health = await pollUntil(
+      async () => {
+        const out = await operatorEtcdctl(endpoints, client, ['endpoint', 'health', '-w', 'json']).catch(() => '');
+        const rows = out ? (JSON.parse(out) as { health: boolean }[]) : [];
+        return rows.length === 3 && rows.every((r) => r.health) ? rows : undefined;
+      },
+      'every member healthy under the new CA',
+      60_000,
+      500,
+    );
+    expect(health).toHaveLength(3);
+    // The first CA's client no longer gets in.
+    await expect(etcdctlFromOperator(['endpoint', 'health'])).rejects.toThrow();
   });
 
   it('prints the plan on --dry-run without contacting hosts or Temporal', async () => {
