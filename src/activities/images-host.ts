@@ -89,11 +89,13 @@ export const IMPORT_SCRIPT = [
   'rm -f index.json',
 ].join('\n');
 
-/** $1 digest, $2 offset, $3 key, $4 known_hosts, $5 port, $6 user, $7 address, $8 hex: stream a blob out of this
- * host's containerd content store, from `offset` on, into the receiver's forced command. */
+/** $1 digest, $2 offset, $3 key, $4 known_hosts, $5 port, $6 user, $7 address, $8 hex: stream a blob, from
+ * `offset` on, out of this host's staging directory (received, not yet imported: relaying need not wait for the
+ * import) or else its containerd content store, into the receiver's forced command. */
 export const RELAY_SEND_SCRIPT = [
   'set -o pipefail',
-  'ctr -n k8s.io content get "$1" | tail -c +"$(( $2 + 1 ))" |',
+  `staged=${STAGING_DIR}/blobs/sha256/$8`,
+  'if [ -f "$staged" ]; then tail -c +"$(( $2 + 1 ))" "$staged"; else ctr -n k8s.io content get "$1" | tail -c +"$(( $2 + 1 ))"; fi |',
   '  ssh -F /dev/null -i "$3" -o IdentitiesOnly=yes -o UserKnownHostsFile="$4" -o GlobalKnownHostsFile=/dev/null \\',
   '    -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=10 -o ServerAliveInterval=5 \\',
   '    -o ServerAliveCountMax=3 -p "$5" -l "$6" -- "$7" "$8"',

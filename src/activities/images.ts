@@ -47,6 +47,8 @@ export interface DeliverImagesInput {
   refs: string[];
   /** A host that already has the images and sends them on; absent: the worker's store. */
   from?: HostTarget;
+  /** Only stage the blobs (the relay rounds); a later call without it imports and verifies. */
+  stageOnly?: boolean;
 }
 
 export interface DeliverImagesResult {
@@ -185,7 +187,7 @@ export function createImageActivities(deps: ActivityDeps) {
       });
     },
 
-    async deliverImages({ host, images, refs, from }: DeliverImagesInput): Promise<DeliverImagesResult> {
+    async deliverImages({ host, images, refs, from, stageOnly }: DeliverImagesInput): Promise<DeliverImagesResult> {
       return withFailures(async () => {
         const t0 = Date.now();
         const name = host.target.name;
@@ -339,6 +341,10 @@ export function createImageActivities(deps: ActivityDeps) {
           else await sendAll(sendFromStore);
         }
 
+        if (stageOnly) {
+          result.ms = Date.now() - t0;
+          return result;
+        }
         if (missing.length) {
           await session.putFile(`${STAGING_DIR}/oci-layout`, '{"imageLayoutVersion":"1.0.0"}', { mode: 0o600 });
           await session.putFile(`${STAGING_DIR}/index.json`, importIndex(missing, ociArchitecture()), { mode: 0o600 });

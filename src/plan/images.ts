@@ -78,7 +78,7 @@ export interface ImagePushOptions {
 /**
  * The push runbook: the store is filled once, then the hosts receive in rounds, each host that has the images
  * sending them on to one that has not (1, 2, 4, … receivers per round), so the operator's uplink carries the set
- * once and the hosts' links carry the rest. Masters go first: they need every image, so any earlier host holds what
+ * once and the hosts' links carry the rest; then every host imports at once. Masters go first: they need every image, so any earlier host holds what
  * a later one needs.
  */
 export function planImagePush(inv: Inventory, o: ImagePushOptions = {}): Runbook {
@@ -113,7 +113,7 @@ export function planImagePush(inv: Inventory, o: ImagePushOptions = {}): Runbook
             'deliverImages',
             from ? `images from ${from.name}` : 'images from the operator',
             'transfer',
-            { refs: imagesFor(h, list), ...(from && { from: targetOf(from) }) },
+            { refs: imagesFor(h, list), stageOnly: true, ...(from && { from: targetOf(from) }) },
             { bind: { images: { from: 'fillImageStore', field: 'images' } } },
           ),
         ],
@@ -128,6 +128,27 @@ export function planImagePush(inv: Inventory, o: ImagePushOptions = {}): Runbook
     });
     holders.push(...wave);
   }
+  // One import on every host at once, after the rounds: a host relays from its staging directory, so the rounds
+  // move bytes only, and the slow part (containerd unpacking the layers) runs in parallel, not once per round.
+  phases.push({
+    id: 'import',
+    title: 'images into containerd, verified by digest',
+    kind: 'hosts',
+    rollout: { kind: 'parallel' },
+    hosts: receivers.map((h) => ({
+      target: targetOf(h),
+      maySkip: false,
+      steps: [
+        step(
+          'deliverImages',
+          'import into containerd (k8s.io), list by digest',
+          'transfer',
+          { refs: imagesFor(h, list) },
+          { bind: { images: { from: 'fillImageStore', field: 'images' } } },
+        ),
+      ],
+    })),
+  });
   const rb = runbookFor('images', `images push (Kubernetes ${version})`, inv, o.onFailure, phases);
   return { ...rb, kubernetesVersion: version };
 }

@@ -67,8 +67,16 @@ interface PushFlags extends InventoryFlags {
 /** The push's numbers in words: what the operator sent against what the set weighs. */
 export function pushReport(result: RunbookResult): string[] {
   const fill = result.steps.find((s) => s.step === 'fillImageStore')?.result as FillImageStoreResult | undefined;
-  const hosts = result.steps.filter((s) => s.step === 'deliverImages').map((s) => s.result as DeliverImagesResult);
-  const operator = hosts.reduce((n, h) => n + h.operatorBytes, 0);
+  const all = result.steps.filter((s) => s.step === 'deliverImages').map((s) => s.result as DeliverImagesResult);
+  const operator = all.reduce((n, h) => n + h.operatorBytes, 0);
+  // A host's line: bytes and source from its relay round, what was imported and verified from the import phase.
+  const hosts = result.steps
+    .filter((s) => s.step === 'deliverImages' && s.phase === 'import')
+    .map((s) => {
+      const imp = s.result as DeliverImagesResult;
+      const staged = all.find((d) => d.host === imp.host && d !== imp);
+      return { ...imp, ...(staged && { bytesSent: staged.bytesSent, from: staged.from, resumed: staged.resumed }) };
+    });
   const lines = [
     `${fill?.images.length ?? 0} images (${fill?.uniqueBytes ?? 0} bytes once), ${fill?.fetchedBytes ?? 0} bytes fetched into the store`,
   ];

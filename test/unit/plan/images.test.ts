@@ -134,7 +134,7 @@ describe('planImagePush', () => {
     ],
   });
   const rb = planImagePush(ten);
-  const rounds = rb.phases.filter((p): p is HostPhase => p.kind === 'hosts');
+  const rounds = rb.phases.filter((p): p is HostPhase => p.kind === 'hosts' && p.id.startsWith('deliver-'));
   const step = (r: HostRun) => r.steps[0]!;
 
   it('fills the store once, then rounds that double: masters first, each sender already served', () => {
@@ -175,6 +175,14 @@ describe('planImagePush', () => {
         if (from) expect(refsOf.get(from)).toEqual(expect.arrayContaining(refsOf.get(h.target.name)!));
       }
     expect(refsOf.has('e1')).toBe(false);
+    // Rounds only stage; one import phase on every receiver at once, last.
+    expect(rounds.every((p) => p.hosts.every((h) => step(h).args.stageOnly === true))).toBe(true);
+    const last = rb.phases[rb.phases.length - 1] as HostPhase;
+    expect([last.id, last.hosts.length, last.hosts.some((h) => 'stageOnly' in step(h).args)]).toEqual([
+      'import',
+      10,
+      false,
+    ]);
     expect(refsOf.get('w1')).toHaveLength(4);
     expect(refsOf.get('m1')).toHaveLength(7);
   });
