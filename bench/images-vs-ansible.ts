@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
+import { writeAnsibleInventory } from './ansible-inventory.js';
 import { createLab, type Lab } from '../lab/index.js';
 import { sshTrustOf } from '../src/activities/ssh-trust.js';
 import { uniqueSize } from '../src/images/fill.js';
@@ -191,15 +192,7 @@ async function ourWorker(inv: Inventory, address: string) {
 
 async function ansible(lab: Lab, tars: string[], dir: string): Promise<void> {
   await mkdir(join(dir, 'home'), { recursive: true });
-  const lines = ['[all]', ...lab.hosts.map((h) => `${h.name} ansible_host=${h.address}`)];
-  lines.push(
-    '[all:vars]',
-    'ansible_user=root',
-    `ansible_ssh_private_key_file=${lab.privateKeyPath}`,
-    `ansible_ssh_common_args=-o UserKnownHostsFile=${lab.knownHostsPath} -o StrictHostKeyChecking=yes`,
-    'ansible_python_interpreter=/usr/bin/python3',
-  );
-  await writeFile(join(dir, 'inventory.ini'), lines.join('\n') + '\n');
+  await writeAnsibleInventory(lab, dir);
   // cluster-images.yaml's shape: copy every archive, then import each.
   await writeFile(
     join(dir, 'images.yml'),
