@@ -45,7 +45,26 @@ export async function clusterObjects(lab: K8sLab, host = 'h1'): Promise<ClusterO
  * removal, controllers still write status (a DaemonSet's counts while its pods start); that is the cluster
  * converging, not a change an addon made, and comparing a snapshot taken mid-way would blame the addon for it.
  */
-export async function settledClusterObjects(lab: K8sLab, timeoutMs = 180_000): Promise<ClusterObjects> {
+export async function settledClusterObjects(
+  lab: K8sLab,
+  o: { workloadsReady?: boolean } = {},
+  timeoutMs = 180_000,
+): Promise<ClusterObjects> {
+  // For a baseline (not with an addon whose image cannot run), first every DaemonSet and Deployment at its count:
+  // right after setup kube-proxy pods still start, and two equal snapshots 2 s apart can fall inside that wait.
+  if (o.workloadsReady)
+    await pollUntil(
+      async () =>
+        (
+          await lab.exec(
+            'h1',
+            `${ADMIN} get ds,deploy -A -o json | jq '[.items[] | select((.status.numberReady // .status.readyReplicas // 0) < (.status.desiredNumberScheduled // .spec.replicas // 0))] | length'`,
+          )
+        ).stdout.trim() === '0',
+      'every DaemonSet and Deployment ready',
+      timeoutMs,
+      1_000,
+    );
   let last = await clusterObjects(lab);
   return pollUntil(
     async () => {

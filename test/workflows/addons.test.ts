@@ -92,7 +92,7 @@ afterAll(async () => {
 
 describe('addons through the workflow on a real cluster', () => {
   it('dashboard (by objects: Headlamp cannot be built here): applied server-side, twice changes nothing, admin-user token reaches the API through the VIP, remove restores every object', async () => {
-    const before = await settledClusterObjects(lab);
+    const before = await settledClusterObjects(lab, { workloadsReady: true });
 
     const first = await addon('dashboard', 'apply', { wait: false });
     const a1 = applied(first.result);
@@ -184,7 +184,7 @@ describe('addons through the workflow on a real cluster', () => {
   }, 1_200_000);
 
   it('metrics (real image, metrics-server built from the Go module proxy): kubectl top nodes answers, a second apply changes nothing, remove restores every object', async () => {
-    const before = await settledClusterObjects(lab);
+    const before = await settledClusterObjects(lab, { workloadsReady: true });
     const first = await addon('metrics', 'apply');
     const a1 = applied(first.result);
     process.stderr.write(`[addons] metrics apply + rollout: ${first.ms} ms, ${a1.created.length} created\n`);
