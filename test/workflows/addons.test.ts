@@ -26,7 +26,7 @@ import { connectTemporal } from '../e2e/helpers.js';
 import { changedPaths, diffObjects, settledClusterObjects, type ClusterObjects } from '../support/cluster-objects.js';
 import { setEnv } from '../support/env.js';
 import { ADMIN } from '../support/k8s-cluster.js';
-import { labClusterInventory } from '../support/lab-cluster-inventory.js';
+import { labClusterInventory } from '../support/lab-cluster.js';
 import { runLabWorkflow } from '../support/lab-worker.js';
 import { pollUntil } from '../support/poll.js';
 
@@ -71,7 +71,7 @@ beforeAll(async () => {
   bundle = await loadWorkflowBundle();
   // metrics runs with its real image: metrics-server built from the Go module proxy, pushed to the lab registry.
   lab = await createK8sLab({ hosts: 3, addons: ['metrics'] });
-  inv = labClusterInventory(lab, { imageRepository: `${lab.kubernetes.registry}/k8s` });
+  inv = labClusterInventory(lab, undefined, { imageRepository: `${lab.kubernetes.registry}/k8s` });
   temporal = await connectTemporal();
   const setup = await run<RunbookResult>('setupCluster', { inventory: inv });
   process.stderr.write(`[addons] cluster set up in ${setup.ms} ms\n`);

@@ -13,7 +13,7 @@ import { CODEC_ENV } from '../../src/temporal/data-converter.js';
 import type { RunbookResult } from '../../src/workflows/runbook.js';
 import { connectTemporal } from '../e2e/helpers.js';
 import { setEnv } from '../support/env.js';
-import { labClusterInventory } from '../support/lab-cluster-inventory.js';
+import { labClusterInventory } from '../support/lab-cluster.js';
 import { runLabWorkflow } from '../support/lab-worker.js';
 
 let lab: K8sLab;

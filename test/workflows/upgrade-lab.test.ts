@@ -7,13 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WorkflowBundleOption } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Inventory } from '../../src/inventory/schema.js';
+import type { Inventory } from '../../src/inventory/schema.js';
 import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
 import { K8S_LAB_VERSIONS } from '../../lab/k8s-binaries.js';
 import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
 import { CODEC_ENV } from '../../src/temporal/data-converter.js';
 import type { UpgradeResult } from '../../src/workflows/upgrade.js';
 import { connectTemporal, uniqueQueue } from '../e2e/helpers.js';
+import { labClusterInventory } from '../support/lab-cluster.js';
 import { setEnv } from '../support/env.js';
 import { runOnLabWorker } from '../support/lab-worker.js';
 
@@ -87,39 +88,8 @@ beforeAll(async () => {
   bundle = await loadWorkflowBundle();
   // The older version is the lab's own (kubeadm init at 1.33.13); the mirror and registry also serve the target.
   lab = await createK8sLab({ hosts: 3, version: FROM, extraPackageVersions: [TO] });
-  const k = lab.kubernetes;
-  await tagOlderCoreDns(k.registry);
-  inv = Inventory.parse(
-    lab.inventory({
-      cluster: {
-        // Lab-only settings, as in test/lab/k8s/setup-activities.test.ts (see lab/k8s/README.md). The
-        // workflow checks its input with the inventory rules, which refuse pod and Service ranges inside the hosts'
-        // subnet: so the hosts' subnet is declared as the lower /25 (hosts .11+, VIP .100), pods keep the lab's
-        // /28s (.128/26 for 3 hosts) and Services take .240/28, all still inside the lab's own /24.
-        vip: { address: lab.vip, interface: 'eth0', prefixLength: 25 },
-        podSubnet: `10.200.${lab.id}.128/26`,
-        serviceSubnet: `10.200.${lab.id}.240/28`,
-        network: { plugin: 'none' },
-        nodeCidrMaskSize: 28,
-        containerRuntime: {
-          cgroupDriver: 'cgroupfs',
-          restrictOomScoreAdj: true,
-          registries: [{ host: k.registry, endpoints: [`http://${k.registry}`] }],
-        },
-        kubeProxy: { conntrackMaxPerCore: 0 },
-      },
-      hosts: lab.hosts.map((h) => ({
-        name: h.name,
-        address: h.address,
-        roles:
-          h.index === 1
-            ? ['primary-master', 'etcd']
-            : h.index === 2
-              ? ['secondary-master', 'etcd']
-              : ['worker', 'etcd'],
-      })),
-    }),
-  );
+  await tagOlderCoreDns(lab.kubernetes.registry);
+  inv = labClusterInventory(lab);
   temporal = await connectTemporal();
 }, 3_600_000);
 
