@@ -7,6 +7,17 @@
 export const KEEPALIVED_CONF = '/etc/keepalived/keepalived.conf';
 export const KEEPALIVED_CHECK_SCRIPT = '/etc/keepalived/check_apiserver.sh';
 
+/** Unicast VRRP towards the other masters. A single master has none: keepalived refuses an empty unicast_peer
+ * block, and with no peer there is nobody to advertise to, so the section is left out (it then holds the VIP alone). */
+function unicast(s: KeepalivedSettings): string {
+  if (!s.peers.length) return '';
+  return `  unicast_src_ip ${s.self.address}
+  unicast_peer {
+${s.peers.map((p) => `    ${p}`).join('\n')}
+  }
+`;
+}
+
 export interface KeepalivedSettings {
   /** This master's name (router_id) and address (unicast source). */
   self: { name: string; address: string };
@@ -48,11 +59,7 @@ vrrp_instance k2h_apiserver {
   virtual_router_id ${s.vip.virtualRouterId}
   priority ${BASE_PRIORITY - s.rank}
   advert_int 1
-  unicast_src_ip ${s.self.address}
-  unicast_peer {
-${s.peers.map((p) => `    ${p}`).join('\n')}
-  }
-  virtual_ipaddress {
+${unicast(s)}  virtual_ipaddress {
     ${s.vip.address}/${s.vip.prefixLength} dev ${s.vip.interface}
   }
   track_script {

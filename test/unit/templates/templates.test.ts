@@ -139,6 +139,18 @@ describe('keepalived.conf, checked by keepalived --config-test', () => {
   });
 });
 
+describe('keepalived.conf for a single master', () => {
+  it('has no unicast section (keepalived refuses an empty unicast_peer) and passes keepalived --config-test', async () => {
+    const one = Inventory.parse({ ...input, hosts: input.hosts.filter((h) => h.name === 'm1' || h.name === 'w1') });
+    const m1 = renderKeepalivedConf(keepalivedSettings(one, one.hosts[0]!));
+    expect(m1).not.toMatch(/unicast/);
+    const script = await file('check_apiserver-1.sh', renderApiserverCheck(6443));
+    const conf = m1.replace('/etc/keepalived/check_apiserver.sh', script);
+    const ok = await check('keepalived', ['--config-test', '-f', await file('keepalived-1.conf', conf)]);
+    expect(ok.code, ok.out).toBe(0);
+  });
+});
+
 describe('containerd config.toml and hosts.toml', () => {
   it('containerd config dump reads our settings back (systemd cgroups, sandbox image, registry config path)', async () => {
     const text = renderContainerdConfig(containerdSettings(inv, '/opt/cni/bin'));
