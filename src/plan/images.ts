@@ -33,7 +33,11 @@ export function registerAddonImages(addon: string, provider: AddonImageProvider)
   addonProviders.set(addon, provider);
 }
 
-export function planImageList(inv: Inventory, version: string = inv.cluster.kubernetesVersion): ImageNeed[] {
+export function planImageList(
+  inv: Inventory,
+  version: string = inv.cluster.kubernetesVersion,
+  opts: { addons?: boolean } = {},
+): ImageNeed[] {
   const c = inv.cluster;
   const v = version.replace(/^v/, '');
   const out: ImageNeed[] = kubeadmImageList(v, c.imageRepository, { etcd: c.etcd.mode === 'stacked' }).map((i) => ({
@@ -47,7 +51,8 @@ export function planImageList(inv: Inventory, version: string = inv.cluster.kube
   if (c.network.plugin === 'flannel') {
     for (const ref of flannelImages(c.imageRepository)) out.push({ ref, source: 'pod-network', on: 'nodes' });
   }
-  for (const [addon, provider] of [...addonProviders.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+  const providers = opts.addons === false ? [] : [...addonProviders.entries()];
+  for (const [addon, provider] of providers.sort(([a], [b]) => (a < b ? -1 : 1))) {
     for (const img of provider(inv, v)) out.push({ ...img, source: `addon:${addon}` });
   }
   // One entry per reference; a reference needed on every node covers masters too.
@@ -68,7 +73,7 @@ export function imagesFor(host: Host, list: readonly ImageNeed[]): string[] {
 
 export interface ImagePushOptions {
   version?: string;
-  /** Default: the list planImageList gives (the CLI passes it, so addons registered in its process count). */
+  /** Default: planImageList's without addons (the CLI passes its list, with the addons registered in its process). */
   images?: readonly ImageNeed[];
   /** Each reference's own registry (default), or an OCI layout directory on the worker's machine. */
   source?: ImageSource;
@@ -83,7 +88,9 @@ export interface ImagePushOptions {
  */
 export function planImagePush(inv: Inventory, o: ImagePushOptions = {}): Runbook {
   const version = (o.version ?? inv.cluster.kubernetesVersion).replace(/^v/, '');
-  const list = o.images ?? planImageList(inv, version);
+  // Without the CLI's list, no addon images: inside a workflow the registered providers are whatever modules the
+  // bundle happens to hold (every addon, installed or not), not a choice anybody made.
+  const list = o.images ?? planImageList(inv, version, { addons: false });
   const receivers = [...inv.hosts.filter(isMaster), ...inv.hosts.filter((h) => isWorker(h) && !isMaster(h))];
   const phases: Phase[] = [
     {

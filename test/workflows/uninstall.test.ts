@@ -102,7 +102,13 @@ describe('uninstallCluster on the real-Kubernetes lab', () => {
     // What the uninstall must remove is really there (so "nothing left" below can fail).
     for (const h of hosts) expect(await check(h)).toMatch(/kubelet/);
     expect(await sh('h1', 'iptables-save | grep -c "^:KUBE-"')).not.toBe('0');
-    expect(await sh('h3', 'iptables-save | grep -c "^:FLANNEL"')).not.toBe('0');
+    // flanneld adds its chains shortly after it starts, which may be after the nodes are Ready: wait for them.
+    await pollUntil(
+      async () => (await sh('h3', 'iptables-save | grep -c "^:FLANNEL" || true')) !== '0',
+      "flanneld's FLANNEL chains on h3",
+      120_000,
+      500,
+    );
     expect(await sh('h3', 'ip -o link show flannel.1; ls /etc/cni/net.d')).toMatch(
       /flannel\.1[\s\S]*10-flannel\.conflist/,
     );
