@@ -1,0 +1,107 @@
+// Setup survives its worker (issue 11 §3): a `kubeadm2ha worker` process is SIGKILLed right after the first
+// control-plane join completed; a second worker process takes the run over and finishes it, and no completed join
+// runs again. The proof is the activity log each worker writes before it reports a completion to the server.
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import type { Inventory } from '../../src/inventory/schema.js';
+import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
+import { CODEC_ENV } from '../../src/temporal/data-converter.js';
+import { readActivityLog, type ActivityLogEntry } from '../../src/worker/activity-log.js';
+import type { RunbookResult } from '../../src/workflows/runbook.js';
+import { connectTemporal, pollUntil, temporalAddress, uniqueQueue } from '../e2e/helpers.js';
+import { setEnv } from '../support/env.js';
+import { labClusterInventory } from '../support/lab-cluster.js';
+import { startWorkerProcess, stopProcess } from '../support/worker-process.js';
+
+let lab: K8sLab;
+let inv: Inventory;
+let inventoryFile: string;
+let temporal: Awaited<ReturnType<typeof connectTemporal>>;
+let scratch: string;
+let restoreEnv: (() => void) | undefined;
+const workers: ChildProcess[] = [];
+
+const entries = (log: string): ActivityLogEntry[] =>
+  existsSync(log) ? readActivityLog(readFileSync(log, 'utf8')) : [];
+const joins = (log: string, event: ActivityLogEntry['event']) =>
+  entries(log)
+    .filter((e) => e.activityType === 'joinNode' && e.event === event)
+    .map((e) => e.subject);
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'k2h-setup-kill-'));
+  // The worker processes inherit this: the CA store and admin kubeconfig live under the shared state dir.
+  restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
+  lab = await createK8sLab({ hosts: 3 });
+  // Three masters: two control-plane joins in a row (h2, then h3), the window the worker dies in.
+  inv = labClusterInventory(lab, [
+    ['primary-master', 'etcd'],
+    ['secondary-master', 'etcd'],
+    ['secondary-master', 'etcd'],
+  ]);
+  // The worker processes take their SSH trust (known_hosts, key) from an inventory file and check it with the
+  // inventory rules: write this one (the lab's own declares pod and Service ranges inside the hosts' /24).
+  inventoryFile = join(scratch, 'inventory.yaml');
+  await writeFile(inventoryFile, stringify(inv));
+  temporal = await connectTemporal();
+}, 3_600_000);
+
+afterAll(async () => {
+  try {
+    for (const w of workers) await stopProcess(w, 'SIGKILL');
+    await temporal?.close();
+  } finally {
+    try {
+      await lab?.destroy();
+    } finally {
+      restoreEnv?.();
+      if (scratch) await rm(scratch, { recursive: true, force: true });
+    }
+  }
+});
+
+describe('setupCluster when its worker dies between two control-plane joins', () => {
+  it('a second worker finishes the run; the join that completed is not run again', async () => {
+    const taskQueue = uniqueQueue('setup-kill');
+    const logA = join(scratch, 'worker-a.log');
+    const logB = join(scratch, 'worker-b.log');
+    const a = startWorkerProcess(temporalAddress(), taskQueue, logA, inventoryFile);
+    workers.push(a);
+    const handle = await temporal.client.workflow.start('setupCluster', {
+      taskQueue,
+      workflowId: `${inv.cluster.name}/setup/${taskQueue}`,
+      args: [{ inventory: inv }],
+    });
+    await pollUntil(() => joins(logA, 'complete').includes('h2'), 'h2 joined by worker A', 900_000, 250);
+    await stopProcess(a, 'SIGKILL');
+    const killedAt = Date.now();
+    // Joins are one at a time: h3's had not completed when A died.
+    expect(joins(logA, 'complete')).toEqual(['h2']);
+
+    const b = startWorkerProcess(temporalAddress(), taskQueue, logB, inventoryFile);
+    workers.push(b);
+    const result = (await handle.result()) as RunbookResult;
+    process.stderr.write(
+      `[setup kill] worker B finished ${Math.round((Date.now() - killedAt) / 1000)} s after A died\n`,
+    );
+    expect(result.skipped).toEqual([]);
+    // Worker B joined h3 only; h2's join, completed before the kill, never ran again.
+    expect(joins(logB, 'start')).toEqual(['h3']);
+    expect([...joins(logA, 'complete'), ...joins(logB, 'complete')]).toEqual(['h2', 'h3']);
+    const nodes = (await lab.exec('h1', 'kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes --no-headers'))
+      .stdout;
+    expect(
+      nodes
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/\s+/).slice(0, 2).join(' '))
+        .sort(),
+    ).toEqual(['h1 Ready', 'h2 Ready', 'h3 Ready']);
+    await stopProcess(b, 'SIGTERM');
+  }, 1_800_000);
+});
