@@ -29,6 +29,7 @@ import { ADMIN } from '../support/k8s-cluster.js';
 import { labClusterInventory } from '../support/lab-cluster.js';
 import { runLabWorkflow } from '../support/lab-worker.js';
 import { pollUntil } from '../support/poll.js';
+import { cleanUp } from '../support/clean-up.js';
 
 let lab: K8sLab;
 let inv: Inventory;
@@ -77,18 +78,14 @@ beforeAll(async () => {
   process.stderr.write(`[addons] cluster set up in ${setup.ms} ms\n`);
 }, 3_600_000);
 
-afterAll(async () => {
-  try {
-    await temporal?.close();
-  } finally {
-    try {
-      await lab?.destroy();
-    } finally {
-      restoreEnv?.();
-      if (scratch) await rm(scratch, { recursive: true, force: true });
-    }
-  }
-});
+afterAll(() =>
+  cleanUp(
+    () => temporal?.close(),
+    () => lab?.destroy(),
+    () => restoreEnv?.(),
+    () => scratch && rm(scratch, { recursive: true, force: true }),
+  ),
+);
 
 describe('addons through the workflow on a real cluster', () => {
   it('dashboard (by objects: Headlamp cannot be built here): applied server-side, twice changes nothing, admin-user token reaches the API through the VIP, remove restores every object', async () => {

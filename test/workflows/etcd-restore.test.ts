@@ -25,6 +25,7 @@ import { setEnv } from '../support/env.js';
 import { operatorEtcdctl, writeOperatorClient } from '../support/etcdctl.js';
 import { startWorkerProcess, stopProcess } from '../support/worker-process.js';
 import { runOnLabWorker } from '../support/lab-worker.js';
+import { cleanUp } from '../support/clean-up.js';
 
 let lab: Lab;
 let inventory: Inventory;
@@ -100,18 +101,14 @@ beforeAll(async () => {
   await writeOperatorClient(join(scratch, 'state', 'clusters', inventory.cluster.name, 'pki'), clientDir);
 });
 
-afterAll(async () => {
-  try {
-    await temporal?.close();
-  } finally {
-    try {
-      await lab?.destroy();
-    } finally {
-      restoreEnv?.();
-      if (scratch) await rm(scratch, { recursive: true, force: true });
-    }
-  }
-});
+afterAll(() =>
+  cleanUp(
+    () => temporal?.close(),
+    () => lab?.destroy(),
+    () => restoreEnv?.(),
+    () => scratch && rm(scratch, { recursive: true, force: true }),
+  ),
+);
 
 const logEntries = (log: string): ActivityLogEntry[] =>
   existsSync(log) ? readActivityLog(readFileSync(log, 'utf8')) : [];

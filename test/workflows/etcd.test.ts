@@ -33,6 +33,7 @@ import { setEnv } from '../support/env.js';
 import { operatorEtcdctl, writeOperatorClient } from '../support/etcdctl.js';
 import { pollUntil } from '../support/poll.js';
 import { recordHistoryIfAsked } from '../support/record-history.js';
+import { cleanUp } from '../support/clean-up.js';
 
 const run = promisify(execFile);
 
@@ -122,19 +123,15 @@ beforeAll(async () => {
   temporal = await connectTemporal();
 });
 
-afterAll(async () => {
-  // Each step runs even if an earlier one throws: the lab and the scratch dir (it holds the test CA's key) go.
-  try {
-    await temporal?.close();
-  } finally {
-    try {
-      await lab?.destroy();
-    } finally {
-      restoreEnv?.();
-      if (scratch) await rm(scratch, { recursive: true, force: true });
-    }
-  }
-});
+// Each step runs even if an earlier one throws: the lab and the scratch dir (it holds the test CA's key) go.
+afterAll(() =>
+  cleanUp(
+    () => temporal?.close(),
+    () => lab?.destroy(),
+    () => restoreEnv?.(),
+    () => scratch && rm(scratch, { recursive: true, force: true }),
+  ),
+);
 
 describe('setupEtcdCluster on lab hosts', () => {
   let first: EtcdSetupReport;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { WorkflowBundleOption } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeliverImagesResult, FillImageStoreResult } from '../../src/activities/images.js';
-import { Inventory } from '../../src/inventory/schema.js';
+import type { Inventory } from '../../src/inventory/schema.js';
 import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
 import { imagesFor, planImageList } from '../../src/plan/images.js';
 import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
@@ -18,6 +18,8 @@ import type { RunbookResult } from '../../src/workflows/runbook.js';
 import { connectTemporal, uniqueQueue } from '../e2e/helpers.js';
 import { setEnv } from '../support/env.js';
 import { runOnLabWorker } from '../support/lab-worker.js';
+import { cleanUp } from '../support/clean-up.js';
+import { labClusterInventory } from '../support/lab-cluster.js';
 
 let lab: K8sLab;
 let inv: Inventory;
@@ -86,46 +88,24 @@ beforeAll(async () => {
   restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
   bundle = await loadWorkflowBundle();
   lab = await createK8sLab({ hosts: 4 });
-  inv = Inventory.parse(
-    lab.inventory({
-      cluster: {
-        // Ranges as test/workflows/setup.test.ts declares them (the inventory rules refuse ranges inside the hosts'
-        // subnet); no pod network, so the list is kubeadm's (the lab builds flannel's image only with cni none).
-        vip: { address: lab.vip, interface: 'eth0', prefixLength: 25 },
-        podSubnet: `10.200.${lab.id}.128/26`,
-        serviceSubnet: `10.200.${lab.id}.240/28`,
-        nodeCidrMaskSize: 28,
-        network: { plugin: 'none' },
-      },
-      hosts: lab.hosts.map((h) => ({
-        name: h.name,
-        address: h.address,
-        roles:
-          h.index === 1
-            ? ['primary-master', 'etcd']
-            : h.index === 2
-              ? ['secondary-master', 'etcd']
-              : h.index === 3
-                ? ['worker', 'etcd']
-                : ['worker'],
-      })),
-    }),
-  );
+  // No pod network, so the list is kubeadm's (the lab builds flannel's image only with cni none).
+  inv = labClusterInventory(lab, [
+    ['primary-master', 'etcd'],
+    ['secondary-master', 'etcd'],
+    ['worker', 'etcd'],
+    ['worker'],
+  ]);
   temporal = await connectTemporal();
 }, 3_600_000);
 
-afterAll(async () => {
-  try {
-    await temporal?.close();
-  } finally {
-    try {
-      await lab?.destroy();
-    } finally {
-      restoreEnv?.();
-      if (scratch) await rm(scratch, { recursive: true, force: true });
-    }
-  }
-});
+afterAll(() =>
+  cleanUp(
+    () => temporal?.close(),
+    () => lab?.destroy(),
+    () => restoreEnv?.(),
+    () => scratch && rm(scratch, { recursive: true, force: true }),
+  ),
+);
 
 describe('transferImages on the real-Kubernetes lab', () => {
   it('every node gets its images by digest, relayed host to host; sshd killed on h1 mid-blob resumes at that blob; a second push sends nothing', async () => {

@@ -17,6 +17,7 @@ import { connectTemporal, pollUntil, temporalAddress, uniqueQueue } from '../e2e
 import { setEnv } from '../support/env.js';
 import { labClusterInventory } from '../support/lab-cluster.js';
 import { startWorkerProcess, stopProcess } from '../support/worker-process.js';
+import { cleanUp } from '../support/clean-up.js';
 
 let lab: K8sLab;
 let inv: Inventory;
@@ -51,19 +52,17 @@ beforeAll(async () => {
   temporal = await connectTemporal();
 }, 3_600_000);
 
-afterAll(async () => {
-  try {
-    for (const w of workers) await stopProcess(w, 'SIGKILL');
-    await temporal?.close();
-  } finally {
-    try {
-      await lab?.destroy();
-    } finally {
-      restoreEnv?.();
-      if (scratch) await rm(scratch, { recursive: true, force: true });
-    }
-  }
-});
+afterAll(() =>
+  cleanUp(
+    async () => {
+      for (const w of workers) await stopProcess(w, 'SIGKILL');
+    },
+    () => temporal?.close(),
+    () => lab?.destroy(),
+    () => restoreEnv?.(),
+    () => scratch && rm(scratch, { recursive: true, force: true }),
+  ),
+);
 
 describe('setupCluster when its worker dies between two control-plane joins', () => {
   it('a second worker finishes the run; the join that completed is not run again', async () => {

@@ -15,6 +15,7 @@ import { connectTemporal } from '../e2e/helpers.js';
 import { setEnv } from '../support/env.js';
 import { labClusterInventory } from '../support/lab-cluster.js';
 import { runLabWorkflow } from '../support/lab-worker.js';
+import { cleanUp } from '../support/clean-up.js';
 
 let lab: K8sLab;
 let inv: Inventory;
@@ -44,18 +45,14 @@ beforeAll(async () => {
   temporal = await connectTemporal();
 }, 3_600_000);
 
-afterAll(async () => {
-  try {
-    await temporal?.close();
-  } finally {
-    try {
-      await lab?.destroy();
-    } finally {
-      restoreEnv?.();
-      if (scratch) await rm(scratch, { recursive: true, force: true });
-    }
-  }
-});
+afterAll(() =>
+  cleanUp(
+    () => temporal?.close(),
+    () => lab?.destroy(),
+    () => restoreEnv?.(),
+    () => scratch && rm(scratch, { recursive: true, force: true }),
+  ),
+);
 
 describe('setupCluster on the real-Kubernetes lab', () => {
   it('bare hosts → 3 nodes Ready through the workflow; a second run changes nothing; no secret in history', async () => {

@@ -17,6 +17,7 @@ import { connectTemporal, uniqueQueue } from '../e2e/helpers.js';
 import { labClusterInventory } from '../support/lab-cluster.js';
 import { setEnv } from '../support/env.js';
 import { runOnLabWorker } from '../support/lab-worker.js';
+import { cleanUp } from '../support/clean-up.js';
 
 const FROM = K8S_LAB_VERSIONS.previous;
 const TO = K8S_LAB_VERSIONS.current;
@@ -93,18 +94,14 @@ beforeAll(async () => {
   temporal = await connectTemporal();
 }, 3_600_000);
 
-afterAll(async () => {
-  try {
-    await temporal?.close();
-  } finally {
-    try {
-      await lab?.destroy();
-    } finally {
-      restoreEnv?.();
-      if (scratch) await rm(scratch, { recursive: true, force: true });
-    }
-  }
-});
+afterAll(() =>
+  cleanUp(
+    () => temporal?.close(),
+    () => lab?.destroy(),
+    () => restoreEnv?.(),
+    () => scratch && rm(scratch, { recursive: true, force: true }),
+  ),
+);
 
 describe('upgradeCluster on the real-Kubernetes lab', () => {
   it(`set up at ${FROM}, upgraded to ${TO}: masters one by one, then the worker; all Ready at the target`, async () => {
