@@ -9,7 +9,10 @@
 //  - in every object: metadata.resourceVersion and managedFields (their timestamps), which move with any status write;
 //  - status of Nodes and Pods: heartbeat times, the list of images a node has pulled (an image stays cached on a
 //    node after its addon is removed, as with any pulled image), and restart counts of control-plane pods that a
-//    loaded 2-core machine makes lose leader election now and then.
+//    loaded 2-core machine makes lose leader election now and then;
+//  - Node taints under node.kubernetes.io/ (not-ready, unreachable, …): the node lifecycle controller sets and
+//    clears them from the node's health, so they are status written into spec. On a loaded lab a kubelet can
+//    miss a heartbeat between two snapshots (CI saw h2 carry not-ready:NoExecute before an apply and not after).
 // Everything else — every object's existence, spec, labels, annotations, data, rules, and status of other kinds
 // (Deployments, APIServices, …) — must be equal.
 import type { K8sLab } from '../../lab/k8s/k8s-lab.js';
@@ -22,6 +25,7 @@ const SKIPPED_GROUP = /\.metrics\.k8s\.io$/;
 const NORMALISE =
   '.items[] | del(.metadata.resourceVersion, .metadata.managedFields) ' +
   '| if (.kind == "Node" or .kind == "Pod") then del(.status) else . end ' +
+  '| if .kind == "Node" then .spec.taints = [(.spec.taints // [])[] | select(.key | startswith("node.kubernetes.io/") | not)] else . end ' +
   '| [(.apiVersion + " " + .kind + " " + (.metadata.namespace // "") + "/" + .metadata.name), tojson] | @tsv';
 
 export type ClusterObjects = Map<string, string>;
