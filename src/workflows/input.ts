@@ -36,7 +36,7 @@ export const WorkflowInput = {
     .object({ inventory: Inventory, healthTimeoutSeconds: seconds.optional(), onFailure: onFailure.optional() })
     .strict(),
   snapshotEtcd: z.object({ inventory: Inventory }).strict(),
-  setupCluster: z.object({ inventory: Inventory }).strict(),
+  setupCluster: z.object({ inventory: Inventory, onFailure: onFailure.optional() }).strict(),
   manageAddon: z
     .object({
       inventory: Inventory,

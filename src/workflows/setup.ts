@@ -3,13 +3,15 @@
 // skip for workers; abort), approvals and undo come from there. Every step is idempotent, so a rerun of a finished
 // setup checks each host and changes nothing, and a rerun after a failure picks up where it stopped.
 import type { Inventory } from '../inventory/schema.js';
-import type { Step } from '../plan/runbook.js';
+import type { OnFailure, Step } from '../plan/runbook.js';
 import { planSetup } from '../plan/setup.js';
 import { acceptInput } from './input.js';
 import { runRunbook, type RunbookResult } from './runbook.js';
 
 export interface SetupClusterInput {
   inventory: Inventory;
+  /** A step that fails for good: wait at the decide gate (default) or abort the run (scripts). */
+  onFailure?: OnFailure;
 }
 
 /** One progress line per step result: what changed, never a value from a host. */
@@ -31,6 +33,6 @@ function describe(step: Step, result: unknown): string | undefined {
 }
 
 export async function setupCluster(raw: SetupClusterInput): Promise<RunbookResult> {
-  const { inventory } = acceptInput('setupCluster', raw);
-  return runRunbook(planSetup(inventory), { describe });
+  const { inventory, onFailure } = acceptInput('setupCluster', raw);
+  return runRunbook({ ...planSetup(inventory), ...(onFailure && { onFailure }) }, { describe });
 }

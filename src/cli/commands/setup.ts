@@ -5,16 +5,20 @@ import { describeRunbook } from '../../plan/runbook.js';
 import { planSetup } from '../../plan/setup.js';
 import type { RunbookResult } from '../../workflows/runbook.js';
 import type { SetupClusterInput } from '../../workflows/setup.js';
-import { addOperationOptions } from '../context.js';
+import { addOperationOptions, addRunbookOptions, onFailureFlag } from '../context.js';
 import { addInventoryOption, runInventoryOperation, type InventoryFlags } from '../inventory-operation.js';
 
-export function setup(flags: InventoryFlags): Promise<RunbookResult | undefined> {
-  return runInventoryOperation<InventoryFlags, SetupClusterInput, RunbookResult>(flags, {
+interface SetupFlags extends InventoryFlags {
+  onFailure?: string;
+}
+
+export function setup(flags: SetupFlags): Promise<RunbookResult | undefined> {
+  return runInventoryOperation<SetupFlags, SetupClusterInput, RunbookResult>(flags, {
     workflowType: 'setupCluster',
     operation: 'setup',
-    input: (inventory) => ({ inventory }),
-    dryRun: ({ inventory }) => {
-      const runbook = planSetup(inventory);
+    input: (inventory) => ({ inventory, onFailure: onFailureFlag(flags.onFailure) }),
+    dryRun: ({ inventory, onFailure }) => {
+      const runbook = { ...planSetup(inventory), ...(onFailure && { onFailure }) };
       return { json: runbook, lines: describeRunbook(runbook) };
     },
     report: (result, inventory) => [
@@ -25,13 +29,17 @@ export function setup(flags: InventoryFlags): Promise<RunbookResult | undefined>
 }
 
 export function register(program: Command): void {
-  addOperationOptions(
-    addInventoryOption(
-      program
-        .command('setup')
-        .description('set up (or converge) the HA cluster: nodes, etcd, VIP and load balancer, kubeadm init and joins'),
-    ).option('--dry-run', 'print the runbook (phases, hosts, steps), contact nothing'),
-  ).action(async (flags: InventoryFlags) => {
+  addRunbookOptions(
+    addOperationOptions(
+      addInventoryOption(
+        program
+          .command('setup')
+          .description(
+            'set up (or converge) the HA cluster: nodes, etcd, VIP and load balancer, kubeadm init and joins',
+          ),
+      ),
+    ),
+  ).action(async (flags: SetupFlags) => {
     await setup(flags);
   });
 }

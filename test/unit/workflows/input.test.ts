@@ -35,6 +35,12 @@ describe('acceptInput', () => {
     });
   });
 
+  it('setupCluster takes onFailure decide or abort, nothing else', async () => {
+    const inventory = await load();
+    expect(acceptInput('setupCluster', { inventory, onFailure: 'abort' })).toEqual({ inventory, onFailure: 'abort' });
+    expect(refusal(() => acceptInput('setupCluster', { inventory, onFailure: 'ignore' })).message).toMatch(/onFailure/);
+  });
+
   it('refuses input that arrived unencrypted, non-retryably, as InvalidInput', async () => {
     const inventory = await load();
     for (const wrapped of [{ [UNENCRYPTED]: { inventory } }, { [UNENCRYPTED]: null }]) {
