@@ -16,6 +16,7 @@ import { createKubePackagesActivities } from './kube-packages.js';
 import { createKubeadmActivities } from './kubeadm.js';
 import { createNodeDrainActivities } from './node-drain.js';
 import { createNodeOsActivities } from './node-os.js';
+import { createSetupFactsActivities } from './setup-facts.js';
 import { createNodeUpgradeActivities } from './node-upgrade.js';
 import { createUninstallActivities } from './uninstall.js';
 import { createImageActivities } from './images.js';
@@ -31,6 +32,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createEtcdSnapshotActivities(deps),
     ...createKubernetesBackupActivities(deps),
     // Cluster setup (issue 11), in the order a setup runs them.
+    ...createSetupFactsActivities(deps),
     ...createNodeOsActivities(deps),
     ...createContainerdActivities(deps),
     ...createKubePackagesActivities(deps),

@@ -92,7 +92,8 @@ function flannelCniBinDir(dirs: Record<string, string> = {}): string {
   return distinct[0] ?? DEFAULT_CNI_BIN_DIR;
 }
 
-async function podNetworkManifest(input: ApplyPodNetworkInput): Promise<string> {
+/** The manifest applyPodNetwork applies for this input (the setup facts compare the primary's copy with it). */
+export async function podNetworkManifest(input: ApplyPodNetworkInput): Promise<string> {
   const n = input.network;
   if (n.kind === 'manifest') {
     try {

@@ -34,8 +34,8 @@ export interface PrepareNodeOsResult {
   swapActive: boolean;
 }
 
-const modulesText = `# Managed by kubeadm2ha: kernel modules for containerd and kube-proxy.\n${NODE_MODULES.join('\n')}\n`;
-const sysctlText = `# Managed by kubeadm2ha: what kubeadm's preflight checks.\n${Object.entries(NODE_SYSCTLS)
+export const modulesText = `# Managed by kubeadm2ha: kernel modules for containerd and kube-proxy.\n${NODE_MODULES.join('\n')}\n`;
+export const sysctlText = `# Managed by kubeadm2ha: what kubeadm's preflight checks.\n${Object.entries(NODE_SYSCTLS)
   .map(([k, v]) => `${k} = ${v}`)
   .join('\n')}\n`;
 

@@ -232,9 +232,13 @@ export const caFingerprintBinding = (plan: Pick<EtcdSetupPlan, 'ca'>, from: 'ens
  * parallel: for members the pinned binary first (read-only without a mirror, so a wrong host fails before anything
  * is written to it), then certificates, config + service definition, running → the health gate on all members.
  * Rerunning on a healthy cluster changes nothing: a member is restarted only when something it reads changed in
- * this run (the restart binding).
+ * this run (the restart binding). Hosts in `done` (the cluster setup's facts: a healthy member at the pinned
+ * version, or a master holding its client certificate) get no steps; the CA and the health gate stay.
  */
-export function planEtcdSetupRunbook(input: SetupEtcdInput): { plan: EtcdSetupPlan; runbook: Runbook } {
+export function planEtcdSetupRunbook(
+  input: SetupEtcdInput,
+  done: ReadonlySet<string> = new Set(),
+): { plan: EtcdSetupPlan; runbook: Runbook } {
   const { inventory: inv } = input;
   const plan = planEtcdSetup(inv);
   const memberOf = new Map(plan.members.map((m) => [m.target.name, m]));
@@ -249,54 +253,56 @@ export function planEtcdSetupRunbook(input: SetupEtcdInput): { plan: EtcdSetupPl
         bind: caFingerprintBinding(plan, 'ensureEtcdCa'),
       },
     );
-  const hosts = plan.pki.map((pki): HostRun => {
-    const host = byName.get(pki.host);
-    // planEtcdPki only lists inventory hosts; reaching this is a bug.
-    if (!host) throw new Error(`etcd PKI plan names unknown host ${pki.host}`);
-    const member = memberOf.get(pki.host);
-    // Masters that are not members still need etcd/ca.crt and apiserver-etcd-client to reach the cluster.
-    if (!member)
-      return { target: targetOf(host), maySkip: false, steps: [certificates(pki, 'etcd client certificate')] };
-    return {
-      target: member.target,
-      // A member left out would leave the cluster without its quorum member: never skipped.
-      maySkip: false,
-      steps: [
-        step('ensureEtcdInstalled', 'etcd binary at the pinned version', 'install', {
-          version: plan.version,
-          ...(plan.mirror !== undefined && { mirror: plan.mirror }),
-        }),
-        certificates(pki, 'etcd certificates'),
-        step(
-          'configureEtcd',
-          'etcd configuration and service',
-          'hostStep',
-          { member: member.config },
-          {
-            bind: { binary: { from: 'ensureEtcdInstalled', field: 'binary' } },
-          },
-        ),
-        step(
-          'ensureEtcdRunning',
-          'etcd running',
-          'hostStep',
-          {},
-          {
-            bind: {
-              binary: { from: 'ensureEtcdInstalled', field: 'binary' },
-              restartIfRunning: {
-                anyOf: [
-                  { from: 'ensureHostCertificates', field: 'changed' },
-                  { from: 'configureEtcd', field: 'changed' },
-                  { from: 'ensureEtcdInstalled', field: 'installed' },
-                ],
+  const hosts = plan.pki
+    .filter((pki) => !done.has(pki.host))
+    .map((pki): HostRun => {
+      const host = byName.get(pki.host);
+      // planEtcdPki only lists inventory hosts; reaching this is a bug.
+      if (!host) throw new Error(`etcd PKI plan names unknown host ${pki.host}`);
+      const member = memberOf.get(pki.host);
+      // Masters that are not members still need etcd/ca.crt and apiserver-etcd-client to reach the cluster.
+      if (!member)
+        return { target: targetOf(host), maySkip: false, steps: [certificates(pki, 'etcd client certificate')] };
+      return {
+        target: member.target,
+        // A member left out would leave the cluster without its quorum member: never skipped.
+        maySkip: false,
+        steps: [
+          step('ensureEtcdInstalled', 'etcd binary at the pinned version', 'install', {
+            version: plan.version,
+            ...(plan.mirror !== undefined && { mirror: plan.mirror }),
+          }),
+          certificates(pki, 'etcd certificates'),
+          step(
+            'configureEtcd',
+            'etcd configuration and service',
+            'hostStep',
+            { member: member.config },
+            {
+              bind: { binary: { from: 'ensureEtcdInstalled', field: 'binary' } },
+            },
+          ),
+          step(
+            'ensureEtcdRunning',
+            'etcd running',
+            'hostStep',
+            {},
+            {
+              bind: {
+                binary: { from: 'ensureEtcdInstalled', field: 'binary' },
+                restartIfRunning: {
+                  anyOf: [
+                    { from: 'ensureHostCertificates', field: 'changed' },
+                    { from: 'configureEtcd', field: 'changed' },
+                    { from: 'ensureEtcdInstalled', field: 'installed' },
+                  ],
+                },
               },
             },
-          },
-        ),
-      ],
-    };
-  });
+          ),
+        ],
+      };
+    });
   const runbook = runbookFor('etcd', 'etcd setup', inv, input.onFailure, [
     {
       id: 'ca',

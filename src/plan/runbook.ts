@@ -135,6 +135,9 @@ export interface Runbook {
   phases: Phase[];
   /** Hosts per child workflow when a phase has more (src/plan/scale.ts). Default: as many as fit one history. */
   hostsPerChild?: number;
+  /** Planned from gathered facts: per host (ONCE for cluster-wide steps), the steps left out because the facts show
+   * them done. Shown by `--dry-run` and the runbook query; the executor does not read it. */
+  alreadyDone?: { host: string; steps: string[] }[];
 }
 
 /** A runbook for an inventory's cluster; a step that fails for good waits for a decision unless told otherwise. */
@@ -308,5 +311,10 @@ export function describeRunbook(rb: Runbook): string[] {
       }
     }
   });
+  if (rb.alreadyDone) {
+    if (rb.phases.length === 0) lines.push('nothing to do: the hosts show every step done');
+    if (rb.alreadyDone.length > 0) lines.push('already done (from the facts read now):');
+    for (const d of rb.alreadyDone) lines.push(`   ${d.host}: ${d.steps.join(', ')}`);
+  }
   return lines;
 }

@@ -2,8 +2,14 @@
 // `setup --dry-run` shows it. Phases follow the seed's cluster-setup.yaml and cluster-load-balanced.yaml: nodes
 // prepared (OS, packages, containerd) → external etcd → the cluster CAs on the masters → VIP and load balancer →
 // kubeadm init on the primary → the admin kubeconfig into the local store → the pod network → secondary masters
-// joined one at a time → workers in batches → CoreDNS scaled, every node Ready. Every step is idempotent, so a rerun
-// is a check.
+// joined one at a time → workers in batches → CoreDNS scaled, every node Ready.
+//
+// Planned from facts (src/activities/setup-facts.ts, read at the start of every run and by `setup --dry-run`): a
+// step the facts show done is left out and listed in the runbook's alreadyDone, so a rerun of a finished setup is
+// an empty runbook and a rerun after one worker was reset joins that worker. Without facts (undefined: a fresh
+// cluster, or `--dry-run --no-facts`) every step is planned; every step is idempotent anyway, so a fact read a
+// moment too early costs a check, never a wrong change.
+import type { HostSetupFacts, ReadSetupFactsInput, SetupFacts } from '../activities/setup-facts.js';
 import type { Host, Inventory } from '../inventory/schema.js';
 import { planClusterCas } from './pki.js';
 import { renderInitConfiguration, renderJoinConfiguration } from '../templates/kubeadm.js';
@@ -15,21 +21,134 @@ import {
   loadBalancerSettings,
   sandboxImage,
 } from './cluster-config.js';
-import { planEtcdSetupRunbook } from './etcd.js';
+import { planEtcdSetup, planEtcdSetupRunbook } from './etcd.js';
 import { podNetworkSource } from './pod-network.js';
-import { step, type HostRun, type Phase, type Runbook, type Step } from './runbook.js';
-import { masters, nodes, primaryMaster, secondaryMasters, targetOf, workers } from './topology.js';
+import { ONCE, step, type HostRun, type Phase, type Runbook, type Step } from './runbook.js';
+import { etcdHosts, masters, nodes, primaryMaster, secondaryMasters, targetOf, workers } from './topology.js';
 import type { HostContext } from './types.js';
 
 /** Workers join this many at a time: kubeadm join is light on the control plane, a batch fails together. */
 export const WORKER_BATCH = 5;
 
-export function planSetup(inv: Inventory): Runbook {
+/** Upstream part of a Debian version: 1:1.34.12-1.1 → 1.34.12. */
+const upstream = (deb: string | undefined): string => (deb ?? '').replace(/^\d+:/, '').split(/[-+~]/)[0] ?? '';
+
+/** What the facts activity reads, per host with the settings its steps get: the planner's questions, as data. */
+export function setupFactsRequest(inv: Inventory): ReadSetupFactsInput {
+  const c = inv.cluster;
+  const external = c.etcd.mode === 'external';
+  const members = external ? new Map(planEtcdSetup(inv).members.map((m) => [m.target.name, m.clientUrl])) : undefined;
+  const isMaster = (h: Host) => masters(inv).some((m) => m.name === h.name);
+  const network = podNetworkSource(inv);
+  return {
+    cluster: c.name,
+    primary: primaryMaster(inv).name,
+    ...(network && { network }),
+    hosts: [...nodes(inv), ...etcdHosts(inv).filter((e) => !nodes(inv).some((n) => n.name === e.name))].map((h) => ({
+      host: { target: targetOf(h), ssh: inv.ssh },
+      containerd: {
+        settings: {
+          cgroupDriver: c.containerRuntime.cgroupDriver,
+          sandboxImage: sandboxImage(inv),
+          restrictOomScoreAdj: c.containerRuntime.restrictOomScoreAdj,
+        },
+        registries: c.containerRuntime.registries,
+      },
+      ...(isMaster(h) && { keepalived: keepalivedSettings(inv, h) }),
+      ...(isMaster(h) &&
+        c.loadBalancer.kind !== 'none' && {
+          loadBalancer: { kind: c.loadBalancer.kind, settings: loadBalancerSettings(inv) },
+        }),
+      ...(members?.has(h.name) && { etcdMember: { clientUrl: members.get(h.name)! } }),
+      ...(external && isMaster(h) && { etcdClient: true }),
+    })),
+  };
+}
+
+/** Is this step on this host (or, for ONCE, the cluster) already done according to the facts? */
+type Done = (host: string, step: Step) => boolean;
+
+/** The facts' verdict per host and step; without facts nothing is done. */
+function doneFrom(inv: Inventory, facts: SetupFacts | undefined): Done {
+  if (!facts) return () => false;
+  const c = inv.cluster;
+  const byName = new Map<string, HostSetupFacts>(facts.hosts.map((f) => [f.name, f]));
+  const wantedReplicas = masters(inv).length;
+  return (host, s) => {
+    const f = byName.get(host);
+    if (host === ONCE) {
+      switch (s.id) {
+        case 'applyPodNetwork':
+          return facts.cluster?.podNetwork === true;
+        case 'scaleCoreDns':
+          return facts.cluster?.coreDnsReplicas === wantedReplicas;
+        default:
+          return false;
+      }
+    }
+    if (!f || f.unreachable) return false;
+    switch (s.id) {
+      case 'prepareNodeOs':
+        return f.osPrepared;
+      case 'installKubePackages':
+        return ['kubeadm', 'kubelet', 'kubectl'].every(
+          (p) => upstream(f.packages[p]) === c.kubernetesVersion && (!c.packages.hold || f.held.includes(p)),
+        );
+      case 'configureContainerd':
+        return f.containerd;
+      // kubeadm took the cluster CAs into its own PKI when it ran the control plane here.
+      case 'placeClusterPki':
+        return f.controlPlane;
+      case 'configureKeepalived':
+        return f.keepalived === true;
+      case 'configureLoadBalancer':
+        return f.loadBalancer === true;
+      case 'kubeadmInit':
+        return f.controlPlane && f.adminConf;
+      case 'joinNode':
+        return f.joined && (s.args.controlPlane !== true || f.controlPlane);
+      default:
+        return false;
+    }
+  };
+}
+
+/** A member whose pinned etcd runs healthy on its data, or a master with its etcd client certificate. */
+function etcdDone(inv: Inventory, facts: SetupFacts | undefined): Set<string> {
+  const done = new Set<string>();
+  for (const f of facts?.hosts ?? []) {
+    if (f.unreachable) continue;
+    const e = f.etcd;
+    if (
+      e ? e.version === inv.cluster.etcd.version && e.etcdctl && e.member && e.running && e.healthy : f.etcdClientCert
+    )
+      done.add(f.name);
+  }
+  return done;
+}
+
+/**
+ * The setup runbook for this inventory, leaving out what the facts show done (all of it planned without facts).
+ * Cluster-wide steps follow what remains: the CA step only when a master still needs the CAs placed, the admin
+ * kubeconfig only when the store lacks it or kubeadm init is planned, and containerd is configured on every node
+ * when the flannel network is applied (its result carries each node's CNI directory, which flannel needs).
+ */
+export function planSetup(inv: Inventory, facts?: SetupFacts): Runbook {
   const c = inv.cluster;
   const ctx = (h: Host): HostContext => ({ target: targetOf(h), ssh: inv.ssh });
+  const isDone = doneFrom(inv, facts);
+  const alreadyDone = new Map<string, string[]>();
+  const keep = (host: string, steps: Step[], always: (s: Step) => boolean = () => false): Step[] =>
+    steps.filter((s) => {
+      if (always(s) || !isDone(host, s)) return true;
+      alreadyDone.set(host, [...(alreadyDone.get(host) ?? []), s.id]);
+      return false;
+    });
   const run = (h: Host, steps: Step[], maySkip = false): HostRun => ({ target: targetOf(h), steps, maySkip });
   const primary = primaryMaster(inv);
   const phases: Phase[] = [];
+  const network = podNetworkSource(inv);
+  const networkMissing = network !== undefined && !isDone(ONCE, { id: 'applyPodNetwork' } as Step);
 
   phases.push({
     id: 'nodes',
@@ -39,52 +158,45 @@ export function planSetup(inv: Inventory): Runbook {
     hosts: nodes(inv).map((h) =>
       run(
         h,
-        [
-          step('prepareNodeOs', 'kernel modules, sysctls, swap off', 'hostStep', {}),
-          step('installKubePackages', `kubeadm, kubelet, kubectl ${c.kubernetesVersion}`, 'install', {
-            version: c.kubernetesVersion,
-            hold: c.packages.hold,
-          }),
-          step('configureContainerd', 'containerd configured', 'hostStep', {
-            settings: {
-              cgroupDriver: c.containerRuntime.cgroupDriver,
-              sandboxImage: sandboxImage(inv),
-              restrictOomScoreAdj: c.containerRuntime.restrictOomScoreAdj,
-            },
-            registries: c.containerRuntime.registries,
-          }),
-        ],
+        keep(
+          h.name,
+          [
+            step('prepareNodeOs', 'kernel modules, sysctls, swap off', 'hostStep', {}),
+            step('installKubePackages', `kubeadm, kubelet, kubectl ${c.kubernetesVersion}`, 'install', {
+              version: c.kubernetesVersion,
+              hold: c.packages.hold,
+            }),
+            step('configureContainerd', 'containerd configured', 'hostStep', {
+              settings: {
+                cgroupDriver: c.containerRuntime.cgroupDriver,
+                sandboxImage: sandboxImage(inv),
+                restrictOomScoreAdj: c.containerRuntime.restrictOomScoreAdj,
+              },
+              registries: c.containerRuntime.registries,
+            }),
+          ],
+          (s) => s.id === 'configureContainerd' && networkMissing && network.kind === 'flannel',
+        ),
         !h.roles.some((r) => r !== 'worker'),
       ),
     ),
   });
 
-  // External etcd: exactly the etcd setup's own runbook (CA, members, health gate), as phases of this one.
+  // External etcd: exactly the etcd setup's own runbook (CA, members, health gate), as phases of this one, for the
+  // hosts whose member (or client certificate) is not there yet; none when all are.
   if (c.etcd.mode === 'external') {
-    const etcd = planEtcdSetupRunbook({ inventory: inv }).runbook;
-    phases.push(...etcd.phases.map((p) => ({ ...p, id: `etcd-${p.id}`, title: `etcd: ${p.title}` })));
+    const done = etcdDone(inv, facts);
+    const etcd = planEtcdSetupRunbook({ inventory: inv }, done).runbook;
+    for (const name of done) alreadyDone.set(name, [...(alreadyDone.get(name) ?? []), 'etcd']);
+    if (etcd.phases.some((p) => p.kind === 'hosts' && p.hosts.length > 0))
+      phases.push(...etcd.phases.map((p) => ({ ...p, id: `etcd-${p.id}`, title: `etcd: ${p.title}` })));
   }
 
   const cas = planClusterCas(inv);
-  phases.push({
-    id: 'cluster-ca',
-    title: 'cluster CAs',
-    kind: 'once',
-    steps: [
-      step('ensureClusterCas', 'cluster CA, front-proxy CA, service-account keys', 'quick', {
-        cluster: c.name,
-        cas: cas.cas.filter((x) => x.name !== 'etcd-ca'),
-        serviceAccountKeyType: cas.serviceAccount.keyType,
-      }),
-    ],
-  });
-  phases.push({
-    id: 'control-plane-prep',
-    title: 'masters: PKI, VIP, load balancer',
-    kind: 'hosts',
-    rollout: { kind: 'parallel' },
-    hosts: masters(inv).map((h) =>
-      run(h, [
+  const prep = masters(inv).map((h) =>
+    run(
+      h,
+      keep(h.name, [
         step(
           'placeClusterPki',
           'cluster CAs in /etc/kubernetes/pki',
@@ -105,54 +217,55 @@ export function planSetup(inv: Inventory): Runbook {
             ]),
       ]),
     ),
+  );
+  const caStep = step('ensureClusterCas', 'cluster CA, front-proxy CA, service-account keys', 'quick', {
+    cluster: c.name,
+    cas: cas.cas.filter((x) => x.name !== 'etcd-ca'),
+    serviceAccountKeyType: cas.serviceAccount.keyType,
+  });
+  // The CA step feeds placeClusterPki only: without one to place it has nothing to do.
+  if (prep.some((r) => r.steps.some((s) => s.id === 'placeClusterPki')))
+    phases.push({ id: 'cluster-ca', title: 'cluster CAs', kind: 'once', steps: [caStep] });
+  else if (facts) alreadyDone.set(ONCE, [...(alreadyDone.get(ONCE) ?? []), caStep.id]);
+  phases.push({
+    id: 'control-plane-prep',
+    title: 'masters: PKI, VIP, load balancer',
+    kind: 'hosts',
+    rollout: { kind: 'parallel' },
+    hosts: prep,
   });
 
   const cluster = kubeadmClusterSettings(inv);
+  const init = keep(primary.name, [
+    step('kubeadmInit', 'kubeadm init', 'install', {
+      config: renderInitConfiguration(cluster, kubeadmNode(primary)),
+    }),
+  ]);
   phases.push({
     id: 'init',
     title: 'kubeadm init',
     kind: 'hosts',
     rollout: { kind: 'serial' },
-    hosts: [
-      run(primary, [
-        step('kubeadmInit', 'kubeadm init', 'install', {
-          config: renderInitConfiguration(cluster, kubeadmNode(primary)),
-        }),
-      ]),
-    ],
+    hosts: [run(primary, init)],
   });
-  phases.push({
-    id: 'kubeconfig',
-    title: 'admin kubeconfig',
-    kind: 'once',
-    steps: [
-      step('fetchAdminKubeconfig', 'admin kubeconfig into the local store', 'quick', {
-        via: ctx(primary),
-        cluster: c.name,
-      }),
-    ],
-  });
+  const kubeconfigPhase = phases.length;
   // Right after init, as kubeadm's guide has it: the DaemonSet then reaches each node as it joins, and CoreDNS gets
   // pod addresses. kubeadm's podSubnet and the controller manager's node mask come from the same inventory fields
   // (cluster-config.ts), so flannel's per-node subnets are the ones the controller manager hands out.
-  const network = podNetworkSource(inv);
-  if (network)
-    phases.push({
-      id: 'pod-network',
-      title: 'pod network',
-      kind: 'once',
-      steps: [
-        step(
-          'applyPodNetwork',
-          network.kind === 'flannel' ? 'flannel (server-side apply)' : `${network.path} (server-side apply)`,
-          'hostStep',
-          { via: ctx(primary), cluster: c.name, network },
-          network.kind === 'flannel'
-            ? { bind: { cniBinDirs: { fromEachHost: 'configureContainerd', field: 'cniBinDir' } } }
-            : {},
-        ),
-      ],
-    });
+  if (network) {
+    const steps = keep(ONCE, [
+      step(
+        'applyPodNetwork',
+        network.kind === 'flannel' ? 'flannel (server-side apply)' : `${network.path} (server-side apply)`,
+        'hostStep',
+        { via: ctx(primary), cluster: c.name, network },
+        network.kind === 'flannel'
+          ? { bind: { cniBinDirs: { fromEachHost: 'configureContainerd', field: 'cniBinDir' } } }
+          : {},
+      ),
+    ]);
+    if (steps.length > 0) phases.push({ id: 'pod-network', title: 'pod network', kind: 'once', steps });
+  }
   const join = (h: Host, controlPlane: boolean): Step =>
     step('joinNode', controlPlane ? 'kubeadm join --control-plane' : 'kubeadm join', 'install', {
       primary: ctx(primary),
@@ -164,7 +277,7 @@ export function planSetup(inv: Inventory): Runbook {
     title: 'secondary masters, one at a time',
     kind: 'hosts',
     rollout: { kind: 'serial' },
-    hosts: secondaryMasters(inv).map((h) => run(h, [join(h, true)])),
+    hosts: secondaryMasters(inv).map((h) => run(h, keep(h.name, [join(h, true)]))),
   });
   phases.push({
     id: 'join-workers',
@@ -174,20 +287,25 @@ export function planSetup(inv: Inventory): Runbook {
     // A worker that is also a master joined above; a pure worker may be skipped by decision.
     hosts: workers(inv)
       .filter((h) => !masters(inv).some((m) => m.name === h.name))
-      .map((h) => run(h, [join(h, false)], true)),
+      .map((h) => run(h, keep(h.name, [join(h, false)]), true)),
   });
-  phases.push({
-    id: 'converge',
-    title: 'CoreDNS and nodes Ready',
-    kind: 'once',
-    steps: [
-      step('scaleCoreDns', `CoreDNS × ${masters(inv).length}`, 'quick', {
-        via: ctx(primary),
-        cluster: c.name,
-        replicas: masters(inv).length,
-      }),
-      // Every node but a worker an operator skipped at a decision: it never joined, and waiting for it would park the
-      // run again at a step where skip is not offered.
+  const converge = keep(ONCE, [
+    step('scaleCoreDns', `CoreDNS × ${masters(inv).length}`, 'quick', {
+      via: ctx(primary),
+      cluster: c.name,
+      replicas: masters(inv).length,
+    }),
+  ]);
+  const planned = (ps: Phase[]) =>
+    ps.some((p) => (p.kind === 'once' ? p.steps.length : p.hosts.some((h) => h.steps.length)));
+  const allReady =
+    facts?.cluster?.answering === true &&
+    nodes(inv).every((h) => facts.cluster!.nodes.some((n) => n.name === h.name && n.ready));
+  // Every node Ready: after any change, or when the facts do not show them all Ready; a finished cluster needs no
+  // wait. Every node but a worker an operator skipped at a decision: it never joined, and waiting for it would park
+  // the run again at a step where skip is not offered.
+  if (converge.length > 0 || planned(phases) || !allReady)
+    converge.push(
       step(
         'waitNodesReady',
         'every node Ready',
@@ -195,8 +313,20 @@ export function planSetup(inv: Inventory): Runbook {
         { via: ctx(primary), cluster: c.name, timeoutSeconds: 300 },
         { bind: { nodes: { notSkipped: nodes(inv).map((h) => h.name) } } },
       ),
-    ],
+    );
+  else alreadyDone.set(ONCE, [...(alreadyDone.get(ONCE) ?? []), 'waitNodesReady']);
+  if (converge.length > 0)
+    phases.push({ id: 'converge', title: 'CoreDNS and nodes Ready', kind: 'once', steps: converge });
+  // The admin kubeconfig feeds every kubectl step (pod network, CoreDNS, nodes Ready): fetched when one of them runs
+  // and the store lacks the primary's current one (or init makes a new one).
+  const kubectlSteps = phases.slice(kubeconfigPhase).some((p) => p.kind === 'once' && p.steps.length > 0);
+  const fetch = step('fetchAdminKubeconfig', 'admin kubeconfig into the local store', 'quick', {
+    via: ctx(primary),
+    cluster: c.name,
   });
+  if (kubectlSteps && !(facts?.adminKubeconfigStored && init.length === 0))
+    phases.splice(kubeconfigPhase, 0, { id: 'kubeconfig', title: 'admin kubeconfig', kind: 'once', steps: [fetch] });
+  else if (facts) alreadyDone.set(ONCE, [...(alreadyDone.get(ONCE) ?? []), fetch.id]);
 
   return {
     operation: 'setup',
@@ -205,6 +335,9 @@ export function planSetup(inv: Inventory): Runbook {
     kubernetesVersion: c.kubernetesVersion,
     ssh: inv.ssh,
     onFailure: 'decide',
-    phases: phases.filter((p) => p.kind === 'once' || p.hosts.length > 0),
+    phases: phases
+      .filter((p) => (p.kind === 'once' ? p.steps.length > 0 : p.hosts.some((h) => h.steps.length > 0)))
+      .map((p) => (p.kind === 'hosts' ? { ...p, hosts: p.hosts.filter((h) => h.steps.length > 0) } : p)),
+    ...(facts && { alreadyDone: [...alreadyDone].map(([host, steps]) => ({ host, steps })) }),
   };
 }

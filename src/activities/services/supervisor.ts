@@ -70,7 +70,8 @@ fi
 rm -f "$pidf"
 `;
 
-const statusScript = `${prelude}
+/** Prints active or inactive for the service named by $1 (exit 3 when it is not installed); the setup facts run it too. */
+export const statusScript = `${prelude}
 if alive "$pid"; then echo active; else echo inactive; fi
 `;
 

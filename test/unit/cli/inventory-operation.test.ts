@@ -40,7 +40,7 @@ describe('inventory operation skeleton', () => {
     const json = { ...offline, json: true };
     const cases: [string, () => Promise<unknown>, unknown][] = [
       ['preflight', () => preflight(json), planPreflight(inventory)],
-      ['setup', () => setup(json), planSetup(inventory)],
+      ['setup', () => setup({ ...json, facts: false }), planSetup(inventory)],
       [
         'uninstall',
         () => uninstall({ ...json, purgePackages: true }),
