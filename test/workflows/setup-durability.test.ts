@@ -1,6 +1,9 @@
-// Setup survives its worker (issue 11 §3): a `kubeadm2ha worker` process is SIGKILLed right after the first
-// control-plane join completed; a second worker process takes the run over and finishes it, and no completed join
-// runs again. The proof is the activity log each worker writes before it reports a completion to the server.
+// Setup survives its worker and its Temporal server (issue 11 §3), in one run on one lab: a `kubeadm2ha worker`
+// process is SIGKILLed right after the first control-plane join completed; a second worker process takes the run
+// over; while that one runs the second join, the Temporal dev server is stopped and started again on the same SQLite
+// file. The run finishes, every node is Ready, and no completed join runs again. The proof is the activity log each
+// worker writes before it reports a completion to the server. The server is this file's own (its port, its db file),
+// so the restart disturbs no other test file.
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,7 +16,9 @@ import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
 import { CODEC_ENV } from '../../src/temporal/data-converter.js';
 import { readActivityLog, type ActivityLogEntry } from '../../src/worker/activity-log.js';
 import type { RunbookResult } from '../../src/workflows/runbook.js';
-import { connectTemporal, pollUntil, temporalAddress, uniqueQueue } from '../e2e/helpers.js';
+import { startDevServer, stopDevServer, type DevServerOptions } from '../../src/temporal/dev-server.js';
+import { freePort } from '../../src/temporal/process-util.js';
+import { connectTemporal, pollUntil, uniqueQueue } from '../e2e/helpers.js';
 import { setEnv } from '../support/env.js';
 import { labClusterInventory } from '../support/lab-cluster.js';
 import { startWorkerProcess, stopProcess } from '../support/worker-process.js';
@@ -25,6 +30,8 @@ let inventoryFile: string;
 let temporal: Awaited<ReturnType<typeof connectTemporal>>;
 let scratch: string;
 let restoreEnv: (() => void) | undefined;
+let server: DevServerOptions | undefined;
+let address: string;
 const workers: ChildProcess[] = [];
 
 const entries = (log: string): ActivityLogEntry[] =>
@@ -49,7 +56,9 @@ beforeAll(async () => {
   // inventory rules: write this one (the lab's own declares pod and Service ranges inside the hosts' /24).
   inventoryFile = join(scratch, 'inventory.yaml');
   await writeFile(inventoryFile, stringify(inv));
-  temporal = await connectTemporal();
+  server = { port: await freePort(), headless: true, dbFile: join(scratch, 'temporal.db'), logLevel: 'error' };
+  address = (await startDevServer(server)).address;
+  temporal = await connectTemporal(address);
 }, 3_600_000);
 
 afterAll(() =>
@@ -58,18 +67,19 @@ afterAll(() =>
       for (const w of workers) await stopProcess(w, 'SIGKILL');
     },
     () => temporal?.close(),
+    () => server && stopDevServer(server),
     () => lab?.destroy(),
     () => restoreEnv?.(),
     () => scratch && rm(scratch, { recursive: true, force: true }),
   ),
 );
 
-describe('setupCluster when its worker dies between two control-plane joins', () => {
-  it('a second worker finishes the run; the join that completed is not run again', async () => {
+describe('setupCluster when its worker dies between two control-plane joins and its server restarts', () => {
+  it('a second worker finishes the run across a server restart; the join that completed is not run again', async () => {
     const taskQueue = uniqueQueue('setup-kill');
     const logA = join(scratch, 'worker-a.log');
     const logB = join(scratch, 'worker-b.log');
-    const a = startWorkerProcess(temporalAddress(), taskQueue, logA, inventoryFile);
+    const a = startWorkerProcess(address, taskQueue, logA, inventoryFile);
     workers.push(a);
     const handle = await temporal.client.workflow.start('setupCluster', {
       taskQueue,
@@ -82,12 +92,28 @@ describe('setupCluster when its worker dies between two control-plane joins', ()
     // Joins are one at a time: h3's had not completed when A died.
     expect(joins(logA, 'complete')).toEqual(['h2']);
 
-    const b = startWorkerProcess(temporalAddress(), taskQueue, logB, inventoryFile);
+    const b = startWorkerProcess(address, taskQueue, logB, inventoryFile);
     workers.push(b);
+    // Worker B is in h3's join (kubeadm join takes tens of seconds): stop the server and start it again on the same
+    // db file while B keeps running, as an operator restarting the Temporal service would.
+    await pollUntil(() => joins(logB, 'start').includes('h3'), "h3's join started by worker B", 600_000, 100);
+    const stopAt = Date.now();
+    const stopped = await stopDevServer(server);
+    expect(stopped).toMatchObject({ stopped: true });
+    expect(joins(logB, 'complete')).toEqual([]);
+    const restarted = await startDevServer(server);
+    const gapMs = Date.now() - stopAt;
+    expect(restarted.reused).toBe(false);
+    // The client's connection reconnects by itself; the run is still there, still running.
+    expect((await handle.describe()).status.name).toBe('RUNNING');
     const result = (await handle.result()) as RunbookResult;
+    const done = Date.now();
     process.stderr.write(
-      `[setup kill] worker B finished ${Math.round((Date.now() - killedAt) / 1000)} s after A died\n`,
+      `[setup kill] worker B finished ${Math.round((done - killedAt) / 1000)} s after A died; server down ` +
+        `${gapMs} ms (stop ${stopped.elapsedMs} ms) during h3's join; run done ${Math.round((done - stopAt - gapMs) / 1000)} s ` +
+        `after the server was back\n`,
     );
+    expect(b.exitCode).toBeNull();
     expect(result.skipped).toEqual([]);
     // Worker B joined h3 only; h2's join, completed before the kill, never ran again.
     expect(joins(logB, 'start')).toEqual(['h3']);
