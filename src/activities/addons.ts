@@ -21,6 +21,7 @@ import { heartbeat } from './activity-context.js';
 import type { ActivityDeps } from './deps.js';
 import { withFailures } from './failures.js';
 import { createKubectl, FIELD_MANAGER, OBJECT_VERSIONS, parseVersions, type KubeApiOptions } from './kube-api.js';
+import { fillAddonSecrets } from './addon-secrets.js';
 
 export const RECORD_NAMESPACE = 'kube-system';
 export const recordName = (addon: string): string => `kubeadm2ha-addon-${addon}`;
@@ -81,6 +82,26 @@ export interface RemoveAddonResult {
 }
 
 const addonName = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+const CRD_KIND = 'CustomResourceDefinition';
+
+/** The API groups the manifest's CustomResourceDefinitions define. */
+function definedGroups(manifest: string): Set<string> {
+  return new Set(
+    parseAllDocuments(manifest)
+      .map((d) => d.toJS() as { kind?: unknown; spec?: { group?: unknown } } | null)
+      .filter((o) => o?.kind === CRD_KIND && typeof o.spec?.group === 'string')
+      .map((o) => o!.spec!.group as string),
+  );
+}
+
+/** The manifest's CustomResourceDefinitions alone, applied (and waited for) before the objects of their kinds. */
+function onlyCrds(manifest: string): string {
+  return parseAllDocuments(manifest)
+    .filter((d) => (d.toJS() as { kind?: unknown } | null)?.kind === CRD_KIND)
+    .map((d) => d.toString())
+    .join('---\n');
+}
 
 /** The object references of a manifest, in document order; every document must be one named object. */
 export function manifestRefs(manifest: string): ObjectRef[] {
@@ -220,17 +241,39 @@ export function createAddonActivities(deps: ActivityDeps, opts: KubeApiOptions =
           await writeRecord(i, union);
           recordChanged = true;
         }
-        const before = await versions(i.via, i.cluster, refs);
+        // Objects of kinds the manifest's own CRDs define cannot be looked up (nor applied) before those CRDs
+        // exist: kubectl maps every document to a resource first and stops at an unknown kind.
+        const crds = refs.filter((r) => r.kind === CRD_KIND);
+        const defined = definedGroups(i.manifest);
+        const custom = (r: ObjectRef) => r.apiVersion.includes('/') && defined.has(r.apiVersion.split('/')[0]!);
+        const crdsBefore = await versions(i.via, i.cluster, crds);
+        const crdsExisted = crds.every((r) => crdsBefore.has(refKey(r)));
+        const before = await versions(
+          i.via,
+          i.cluster,
+          refs.filter((r) => crdsExisted || !custom(r)),
+        );
         heartbeat({ applying: refs.length });
-        await kubectl({
-          via: i.via,
-          cluster: i.cluster,
-          // --force-conflicts: fields this addon sets are ours; a hand edit of them (another manager) is put back,
-          // which is what converging an addon means. Fields we do not set stay the other managers'.
-          args: ['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', '-f', '-'],
-          input: i.manifest,
-          timeoutSeconds,
-        });
+        // --force-conflicts: fields this addon sets are ours; a hand edit of them (another manager) is put back,
+        // which is what converging an addon means. Fields we do not set stay the other managers'.
+        const apply = ['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', '-f', '-'];
+        if (crds.length && !crdsExisted) {
+          await kubectl({ via: i.via, cluster: i.cluster, args: apply, input: onlyCrds(i.manifest), timeoutSeconds });
+          await kubectl({
+            via: i.via,
+            cluster: i.cluster,
+            args: [
+              'wait',
+              '--for=condition=Established',
+              ...crds.map((r) => `crd/${r.name}`),
+              `--timeout=${timeoutSeconds}s`,
+            ],
+            timeoutSeconds: timeoutSeconds + 30,
+          });
+        }
+        // Secrets the template left empty are filled on this worker (never in the workflow's input or history).
+        const manifest = await fillAddonSecrets(i.manifest, { via: i.via, cluster: i.cluster, kubectl });
+        await kubectl({ via: i.via, cluster: i.cluster, args: apply, input: manifest, timeoutSeconds });
         const after = await versions(i.via, i.cluster, refs);
         const created: string[] = [];
         const updated: string[] = [];

@@ -13,7 +13,7 @@ import {
 } from '../templates/addons/index.js';
 import { registerAddonImages } from './images.js';
 import { runbookFor, step, type OnFailure, type Runbook } from './runbook.js';
-import { masters, primaryMaster, targetOf } from './topology.js';
+import { etcdHosts, masters, primaryMaster, targetOf } from './topology.js';
 import type { HostContext } from './types.js';
 
 export type AddonAction = 'apply' | 'remove';
@@ -43,7 +43,11 @@ export class AddonPlanError extends Error {
 }
 
 export function addonValues(inv: Inventory): AddonValues {
-  return { imageRepository: inv.cluster.imageRepository, masters: masters(inv).length };
+  return {
+    imageRepository: inv.cluster.imageRepository,
+    masters: masters(inv).length,
+    ...(inv.cluster.etcd.mode === 'external' && { etcdAddresses: etcdHosts(inv).map((h) => h.address) }),
+  };
 }
 
 /** The addon, or why it cannot be applied (unknown, or retired with the reason). */

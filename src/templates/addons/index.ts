@@ -2,10 +2,11 @@
 import { dashboard } from './dashboard.js';
 import { etcdOperator } from './etcd-operator.js';
 import { metricsServer } from './metrics-server.js';
+import { monitoring } from './monitoring.js';
 import { stringify } from 'yaml';
 import { imageRef, type AddonTemplate, type KubeObject } from './types.js';
 
-export const ADDONS: readonly AddonTemplate[] = [metricsServer, dashboard, etcdOperator];
+export const ADDONS: readonly AddonTemplate[] = [metricsServer, dashboard, monitoring, etcdOperator];
 
 export function addonNamed(name: string): AddonTemplate | undefined {
   return ADDONS.find((a) => a.name === name);

@@ -10,6 +10,8 @@ export interface AddonValues {
   imageRepository: string;
   /** Number of masters: the dashboard runs one replica per master, as the seed's did. */
   masters: number;
+  /** Addresses of the external etcd members (cluster.etcd.mode external); absent for stacked etcd. */
+  etcdAddresses?: string[];
 }
 
 /** One image an addon runs: where it comes from upstream and its path under a mirror. */

@@ -55,6 +55,7 @@ describe('addons CLI', () => {
     expect(rows.map((r) => `${r.name}:${r.status}`)).toEqual([
       'metrics:stable',
       'dashboard:stable',
+      'monitoring:stable',
       'etcd-operator:retired',
     ]);
     expect(rows.find((r) => r.name === 'etcd-operator')?.retiredBecause).toMatch(/alpha/);

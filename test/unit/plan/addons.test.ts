@@ -52,6 +52,13 @@ describe('addon runbooks', () => {
     expect(addons).toEqual([
       { ref: 'mirror.example:5000/k8s/headlamp-k8s/headlamp:v0.35.0', source: 'addon:dashboard', on: 'nodes' },
       { ref: 'mirror.example:5000/k8s/metrics-server/metrics-server:v0.9.0', source: 'addon:metrics', on: 'nodes' },
+      ...[
+        'prometheus-operator/prometheus-operator:v0.93.1',
+        'prometheus-operator/prometheus-config-reloader:v0.93.1',
+        'prometheus/prometheus:v3.16.0',
+        'prometheus/alertmanager:v0.35.0',
+        'prometheus/node-exporter:v1.12.1',
+      ].map((i) => ({ ref: `mirror.example:5000/k8s/${i}`, source: 'addon:monitoring', on: 'nodes' })),
     ]);
   });
 });
