@@ -128,6 +128,29 @@ export const ContainerRuntime = z
   })
   .strict();
 
+/** Where `images push` (and an air-gapped setup or upgrade) takes the images from, on the worker's machine. */
+export const ImageSource = z.discriminatedUnion('kind', [
+  /** Each image from the registry its reference names; `plainHttp` lists registries spoken to over plain HTTP. */
+  z.object({ kind: z.literal('registry'), plainHttp: z.array(z.string().min(1)).optional() }).strict(),
+  /** Every image from one OCI layout directory (an absolute path on the worker's machine). */
+  z
+    .object({
+      kind: z.literal('oci-layout'),
+      dir: z.string().startsWith('/', "expected an absolute path on the worker's machine"),
+    })
+    .strict(),
+]);
+
+export const ImagesSettings = z
+  .object({
+    /** The hosts reach no registry: setup (before kubeadm init) and upgrade (before the first master) run
+     * `images push` as a child workflow, so every image the version needs is in each host's containerd first. */
+    airGapped: z.boolean().default(false),
+    /** Where the worker takes the images from (default: each image's own registry). */
+    source: ImageSource.optional(),
+  })
+  .strict();
+
 export const Cluster = z
   .object({
     name: z.string().regex(dnsLabel, 'expected a lower-case DNS label (a-z, 0-9, -)').max(40),
@@ -157,6 +180,7 @@ export const Cluster = z
     nodeCidrMaskSize: z.number().int().min(16).max(30).optional(),
     network: Network.prefault({}),
     containerRuntime: ContainerRuntime.prefault({}),
+    images: ImagesSettings.prefault({}),
     kubeProxy: z
       .object({
         /** kube-proxy's conntrack.maxPerCore; 0 leaves nf_conntrack_max alone, which hosts in containers or network

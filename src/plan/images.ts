@@ -10,7 +10,15 @@ import { kubeadmImageList } from '../images/kubeadm-images.js';
 import { flannelImages } from '../templates/flannel.js';
 import { isMaster, isWorker, targetOf } from './topology.js';
 import { sandboxImage } from './cluster-config.js';
-import { runbookFor, step, type HostRun, type OnFailure, type Phase, type Runbook } from './runbook.js';
+import {
+  runbookFor,
+  step,
+  type ChildPhase,
+  type HostRun,
+  type OnFailure,
+  type Phase,
+  type Runbook,
+} from './runbook.js';
 
 export interface ImageNeed {
   /** Full reference as the kubelet and containerd will ask for it. */
@@ -158,4 +166,22 @@ export function planImagePush(inv: Inventory, o: ImagePushOptions = {}): Runbook
   });
   const rb = runbookFor('images', `images push (Kubernetes ${version})`, inv, o.onFailure, phases);
   return { ...rb, kubernetesVersion: version };
+}
+
+/**
+ * What setup (before kubeadm init) and upgrade (before the first master) run when the inventory says the hosts are
+ * air-gapped: `images push` for that version as a child workflow, from the inventory's image source. Undefined
+ * otherwise. The child fails whole (onFailure abort); the parent's decision gate then offers retry or abort.
+ */
+export function imagePushPhase(inv: Inventory, version: string): ChildPhase | undefined {
+  const { airGapped, source } = inv.cluster.images;
+  if (!airGapped) return undefined;
+  const v = version.replace(/^v/, '');
+  return {
+    id: 'images',
+    title: `images for Kubernetes ${v} onto every node (images push)`,
+    kind: 'child',
+    workflow: 'transferImages',
+    input: { inventory: inv, version: v, ...(source && { source }), onFailure: 'abort' },
+  };
 }

@@ -118,7 +118,19 @@ export interface OncePhase extends PhaseBase {
   steps: Step[];
 }
 
-export type Phase = HostPhase | OncePhase;
+/**
+ * Another operation, run as a child workflow of this one: setup and upgrade of an air-gapped cluster push the images
+ * (`transferImages`) before kubeadm needs them. The child runs with onFailure 'abort' and fails whole; its failure
+ * parks this run at the decision gate like a failed step (retry runs the child again, which picks up what arrived).
+ */
+export interface ChildPhase extends PhaseBase {
+  kind: 'child';
+  workflow: 'transferImages';
+  /** The child's input, as its workflow accepts it. */
+  input: Record<string, unknown>;
+}
+
+export type Phase = HostPhase | OncePhase | ChildPhase;
 
 /** What a step does when it fails for good: park for a person (decide), or stop the run at once (abort). */
 export type OnFailure = 'decide' | 'abort';
@@ -276,6 +288,10 @@ export function progressPlan(rb: Runbook): HostPlan<{ id: string; title: string 
       const h = entry(once);
       if (p.approval) gate(h);
       for (const s of p.steps) h.steps.push({ id: stepKey(p.id, s.id), title: s.title });
+    } else if (p.kind === 'child') {
+      const h = entry(once);
+      if (p.approval) gate(h);
+      h.steps.push({ id: stepKey(p.id, p.workflow), title: p.title });
     } else {
       for (const r of p.hosts) {
         const h = entry(r.target);
@@ -304,6 +320,8 @@ export function describeRunbook(rb: Runbook): string[] {
     const gate = p.approval ? `, after approval${p.approval.scope === 'host' ? ' of each host' : ''}` : '';
     if (p.kind === 'once') {
       lines.push(`${i + 1}. ${p.title} [${p.id}], once${gate}: ${steps(p.steps)}`);
+    } else if (p.kind === 'child') {
+      lines.push(`${i + 1}. ${p.title} [${p.id}], child workflow ${p.workflow}${gate}`);
     } else {
       lines.push(`${i + 1}. ${p.title} [${p.id}], ${rollout(p.rollout)}${gate}:`);
       for (const h of p.hosts) {

@@ -22,6 +22,7 @@ import {
   sandboxImage,
 } from './cluster-config.js';
 import { planEtcdSetup, planEtcdSetupRunbook } from './etcd.js';
+import { imagePushPhase } from './images.js';
 import { podNetworkSource } from './pod-network.js';
 import { ONCE, step, type HostRun, type Phase, type Runbook, type Step } from './runbook.js';
 import { etcdHosts, masters, nodes, primaryMaster, secondaryMasters, targetOf, workers } from './topology.js';
@@ -182,6 +183,10 @@ export function planSetup(inv: Inventory, facts?: SetupFacts): Runbook {
     ),
   });
 
+  // Air-gapped hosts get every image kubeadm and the pod network need now, into the containerd just configured.
+  const images = imagePushPhase(inv, c.kubernetesVersion);
+  if (images) phases.push(images);
+
   // External etcd: exactly the etcd setup's own runbook (CA, members, health gate), as phases of this one, for the
   // hosts whose member (or client certificate) is not there yet; none when all are.
   if (c.etcd.mode === 'external') {
@@ -296,8 +301,9 @@ export function planSetup(inv: Inventory, facts?: SetupFacts): Runbook {
       replicas: masters(inv).length,
     }),
   ]);
+  // The images push is no change of its own: it matters only for the steps that follow it.
   const planned = (ps: Phase[]) =>
-    ps.some((p) => (p.kind === 'once' ? p.steps.length : p.hosts.some((h) => h.steps.length)));
+    ps.some((p) => (p.kind === 'once' ? p.steps.length : p.kind === 'hosts' && p.hosts.some((h) => h.steps.length)));
   const allReady =
     facts?.cluster?.answering === true &&
     nodes(inv).every((h) => facts.cluster!.nodes.some((n) => n.name === h.name && n.ready));
@@ -336,7 +342,13 @@ export function planSetup(inv: Inventory, facts?: SetupFacts): Runbook {
     ssh: inv.ssh,
     onFailure: 'decide',
     phases: phases
-      .filter((p) => (p.kind === 'once' ? p.steps.length > 0 : p.hosts.some((h) => h.steps.length > 0)))
+      .filter((p) =>
+        p.kind === 'once'
+          ? p.steps.length > 0
+          : p.kind === 'child'
+            ? planned(phases)
+            : p.hosts.some((h) => h.steps.length > 0),
+      )
       .map((p) => (p.kind === 'hosts' ? { ...p, hosts: p.hosts.filter((h) => h.steps.length > 0) } : p)),
     ...(facts && { alreadyDone: [...alreadyDone].map(([host, steps]) => ({ host, steps })) }),
   };

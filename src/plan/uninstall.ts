@@ -92,6 +92,6 @@ export function planUninstall(inv: Inventory, opts: UninstallOptions = {}): Runb
     'cluster uninstall',
     inv,
     opts.onFailure,
-    phases.filter((p) => p.kind === 'once' || p.hosts.length > 0),
+    phases.filter((p) => p.kind !== 'hosts' || p.hosts.length > 0),
   );
 }

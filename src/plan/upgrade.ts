@@ -19,6 +19,7 @@ import type { UpgradeFacts } from '../activities/node-upgrade.js';
 import { keepalivedSettings, loadBalancerSettings } from './cluster-config.js';
 import { drainStep, uncordonStep } from './drain.js';
 import { planEtcdSetup } from './etcd.js';
+import { imagePushPhase } from './images.js';
 import { step, type HostRun, type Phase, type Runbook, type Step } from './runbook.js';
 import { nodes, primaryMaster, targetOf } from './topology.js';
 import type { HostContext } from './types.js';
@@ -240,6 +241,9 @@ export function planUpgrade(inv: Inventory, facts: UpgradeFacts, o: UpgradeOptio
         maySkip: false,
       })),
     });
+    // Air-gapped hosts get the target's images before the first master asks for them.
+    const images = imagePushPhase(inv, policy.target);
+    if (images) phases.push(images);
     const each = o.approveEach ? { approval: { scope: 'host' as const } } : {};
     const first = policy.masters.filter((m) => m.kind === 'first-master');
     const others = policy.masters.filter((m) => m.kind !== 'first-master');

@@ -13,7 +13,7 @@ import { isUnencrypted, UNENCRYPTED } from '../codec/unencrypted.js';
 import { FailureType } from '../errors.js';
 import { formatPath } from '../inventory/locate.js';
 import { checkRules, ruleView } from '../inventory/rules.js';
-import { Inventory, KubernetesVersion } from '../inventory/schema.js';
+import { ImageSource, Inventory, KubernetesVersion } from '../inventory/schema.js';
 import { ADDONS } from '../templates/addons/index.js';
 
 const seconds = z.number().int().positive();
@@ -57,12 +57,7 @@ export const WorkflowInput = {
           z.object({ ref: z.string().min(1).max(512), source: z.string(), on: z.enum(['masters', 'nodes']) }).strict(),
         )
         .optional(),
-      source: z
-        .discriminatedUnion('kind', [
-          z.object({ kind: z.literal('registry'), plainHttp: z.array(z.string().min(1)).optional() }).strict(),
-          z.object({ kind: z.literal('oci-layout'), dir: z.string().startsWith('/') }).strict(),
-        ])
-        .optional(),
+      source: ImageSource.optional(),
       onFailure: onFailure.optional(),
     })
     .strict(),

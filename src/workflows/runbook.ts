@@ -22,7 +22,9 @@
 // tells the run, which waits and answers exactly as for its own hosts, so `decide`/`approve` go to the run as always.
 import {
   ApplicationFailure,
+  ChildWorkflowFailure,
   condition,
+  executeChild,
   getExternalWorkflowHandle,
   isCancellation,
   log,
@@ -55,6 +57,7 @@ import {
   UnboundStepError,
   type ActivityName,
   type Binding,
+  type ChildPhase,
   type HostPhase,
   type HostRun,
   type Phase,
@@ -595,6 +598,31 @@ async function execute(rb: Runbook, hooks: RunbookHooks, role: Role): Promise<Ru
     }
   };
 
+  // --- a child phase: another operation as a child workflow --------------------------------------------------
+  /** Started again on retry under a new id; it picks up what the last attempt left (a push resumes, skips what
+   * arrived). Its failure parks this run like a failed step: retry or abort. */
+  const runChildPhase = async (p: ChildPhase) => {
+    await approval(p, [ONCE]);
+    const key = stepKey(p.id, p.workflow);
+    for (let attempt = 1; ; attempt++) {
+      if (aborted) throw new Aborted();
+      const workflowId = `${workflowInfo().workflowId}/${p.id}${attempt > 1 ? `/${attempt}` : ''}`;
+      progress.set(ONCE, key, 'running', `child workflow ${workflowId}`);
+      try {
+        await executeChild(p.workflow, { workflowId, args: [p.input] });
+        progress.set(ONCE, key, 'done', `child workflow ${workflowId}`);
+        return;
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        const inner = err instanceof ChildWorkflowFailure && err.cause ? err.cause : err;
+        const message = `${workflowId}: ${failureMessage(inner)}`;
+        progress.set(ONCE, key, 'failed', message);
+        const type = inner instanceof ApplicationFailure ? (inner.type ?? undefined) : undefined;
+        await failed({ phase: p.id, host: ONCE, step: p.workflow, error: message, maySkip: false }, type);
+      }
+    }
+  };
+
   // --- child workflows for big phases ------------------------------------------------------------------------
   /** The results a child's bindings may read: once phases', its hosts', and every host's for fromEachHost. */
   const seedFor = (p: HostPhase, names: Set<string>): StepOutcome[] => {
@@ -741,6 +769,8 @@ async function execute(rb: Runbook, hooks: RunbookHooks, role: Role): Promise<Ru
       if (p.kind === 'once') {
         await approval(p, [ONCE]);
         await runChain(p, ONCE, p.steps);
+      } else if (p.kind === 'child') {
+        await runChildPhase(p);
       } else {
         await runHostPhase(p);
       }

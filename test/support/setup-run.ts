@@ -107,6 +107,8 @@ export async function runSetupDirectly(
       phases[p.id] = Math.round((performance.now() - p0) / 100) / 10;
       continue;
     }
+    if (p.kind === 'child')
+      throw new Error(`phase ${p.id}: a child workflow (${p.workflow}) runs only through Temporal`);
     for (const batch of batchesOf(p.hosts, p.rollout, rb.ssh.maxConcurrency)) {
       let next = 0;
       const lane = async () => {

@@ -311,6 +311,28 @@ describe('runbook executor gates (fake activities, real Temporal)', () => {
     }
   });
 
+  it('a child phase runs its workflow as a child; its failure parks the run, retry starts it again (stand-in child)', async () => {
+    const rb = runbook([
+      { id: 'images', title: 'images', kind: 'child', workflow: 'transferImages', input: { version: '1.34.1' } },
+      hostsPhase('init', [host('m1', [fake('init')], false)]),
+    ]);
+    const r = await start(rb, { 'once:images 1.34.1': 1 });
+    try {
+      const [w] = await untilWaiting(r.handle, 'decide');
+      expect(w).toMatchObject({ phase: 'images', host: 'cluster', step: 'transferImages', maySkip: false });
+      expect((w as { error: string }).error).toContain(`${r.handle.workflowId}/images: once: images 1.34.1 broke`);
+      expect(r.calls).toEqual(['once:images 1.34.1']); // nothing after the child ran
+      expect(await rejection(r.handle.executeUpdate(decideUpdate, { args: [{ action: 'skip' }] }))).toMatch(/skip/);
+      await r.handle.executeUpdate(decideUpdate, { args: [{ action: 'retry', by: 'carol' }] });
+      await r.handle.result();
+      expect(r.calls).toEqual(['once:images 1.34.1', 'once:images 1.34.1', 'm1:init']);
+      const second = await temporal.client.workflow.getHandle(`${r.handle.workflowId}/images/2`).describe();
+      expect(second.status.name).toBe('COMPLETED');
+    } finally {
+      await r.stop();
+    }
+  });
+
   it('skips a failed worker (its later phases too) but rejects skipping a master', async () => {
     const rb = runbook([
       {

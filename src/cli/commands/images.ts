@@ -101,9 +101,12 @@ export function imagesPush(flags: PushFlags): Promise<RunbookResult | undefined>
         version,
         // Computed here, so addons registered in this process are part of the list the workflow delivers.
         images: imageListOf(inventory, version),
+        // The flags, else the inventory's images.source (what an air-gapped setup or upgrade pushes from).
         source: f.fromOci
           ? { kind: 'oci-layout', dir: resolve(f.fromOci) }
-          : { kind: 'registry', ...(f.plainHttp?.length && { plainHttp: f.plainHttp }) },
+          : f.plainHttp?.length
+            ? { kind: 'registry', plainHttp: f.plainHttp }
+            : (inventory.cluster.images.source ?? { kind: 'registry' }),
         onFailure: onFailureFlag(f.onFailure),
       };
     },

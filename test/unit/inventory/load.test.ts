@@ -119,6 +119,8 @@ describe('Ansible INI inventory with group_vars', () => {
         // NETWORK_PLUGIN: flannel in group_vars/all.yaml
         network: { plugin: 'flannel' },
         containerRuntime: { kind: 'containerd', cgroupDriver: 'systemd', registries: [], restrictOomScoreAdj: false },
+        // air-gapped hosts: `kubeadm2ha: {cluster: {images: {airGapped: true}}}` in group_vars
+        images: { airGapped: false },
         kubeProxy: {},
         packages: { hold: true },
         pki: { keyType: 'ecdsa-p256', caValidityDays: 3650, certValidityDays: 365 },

@@ -3,7 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { kubeadmImageList } from '../../../src/images/kubeadm-images.js';
 import { Inventory, type InventoryInput } from '../../../src/inventory/schema.js';
 import { imagesFor, planImageList, planImagePush, registerAddonImages } from '../../../src/plan/images.js';
-import type { HostPhase, HostRun } from '../../../src/plan/runbook.js';
+import { describeRunbook, progressPlan, type HostPhase, type HostRun } from '../../../src/plan/runbook.js';
+import { planSetup } from '../../../src/plan/setup.js';
+import { planUpgrade } from '../../../src/plan/upgrade.js';
+import { simCluster, simInventory } from '../../support/upgrade-sim.js';
 
 const base: InventoryInput = {
   cluster: {
@@ -185,5 +188,65 @@ describe('planImagePush', () => {
     ]);
     expect(refsOf.get('w1')).toHaveLength(4);
     expect(refsOf.get('m1')).toHaveLength(7);
+  });
+});
+
+describe('air-gapped: setup and upgrade push the images as a child workflow first', () => {
+  const source = { kind: 'oci-layout' as const, dir: '/srv/images' };
+  it('setup: transferImages for the cluster version right after containerd is configured, before kubeadm init', () => {
+    const gapped = inv({ images: { airGapped: true, source } });
+    const rb = planSetup(gapped);
+    const ids = rb.phases.map((p) => p.id);
+    expect(ids.slice(0, 2)).toEqual(['nodes', 'images']);
+    expect(ids.indexOf('images')).toBeLessThan(ids.indexOf('init'));
+    const images = rb.phases[1]!;
+    expect(images).toEqual({
+      id: 'images',
+      title: 'images for Kubernetes 1.34.12 onto every node (images push)',
+      kind: 'child',
+      workflow: 'transferImages',
+      input: { inventory: gapped, version: '1.34.12', source, onFailure: 'abort' },
+    });
+    expect(describeRunbook(rb)).toContain(
+      '2. images for Kubernetes 1.34.12 onto every node (images push) [images], child workflow transferImages',
+    );
+    expect(progressPlan(rb).find((h) => h.target.name === 'cluster')!.steps[0]).toEqual({
+      id: 'images/transferImages',
+      title: 'images for Kubernetes 1.34.12 onto every node (images push)',
+    });
+  });
+
+  it('setup without airGapped (the default) plans no push, and the image source stays optional', () => {
+    expect(inv().cluster.images).toEqual({ airGapped: false });
+    expect(planSetup(inv()).phases.some((p) => p.id === 'images')).toBe(false);
+    expect(planSetup(inv({ images: { airGapped: true } })).phases[1]).toMatchObject({
+      kind: 'child',
+      input: { version: '1.34.12', onFailure: 'abort' },
+    });
+    expect(() => inv({ images: { airGapped: true, source: { kind: 'oci-layout', dir: 'rel/dir' } } })).toThrow(
+      /absolute path/,
+    );
+  });
+
+  it("upgrade: the target's images after the copies of /etc/kubernetes, before the first master", () => {
+    const c = simCluster('1.33.13', { masters: ['m1', 'm2', 'm3'], workers: ['w1', 'w2', 'w3'] });
+    c.state.offered = ['1.34.12', '1.33.13'];
+    const plain = simInventory(3, 3);
+    const gapped = Inventory.parse({ ...plain, cluster: { ...plain.cluster, images: { airGapped: true } } });
+    const opts = { target: '1.34.12', stamp: '20261202T210000Z' };
+    expect(planUpgrade(plain, c.facts(), opts).runbook.phases.map((p) => p.id)).toEqual([
+      'safety',
+      'backup',
+      'first-master',
+      'masters',
+      'workers',
+    ]);
+    const rb = planUpgrade(gapped, c.facts(), opts).runbook;
+    expect(rb.phases.map((p) => p.id)).toEqual(['safety', 'backup', 'images', 'first-master', 'masters', 'workers']);
+    expect(rb.phases[2]).toMatchObject({
+      kind: 'child',
+      workflow: 'transferImages',
+      input: { version: '1.34.12', onFailure: 'abort' },
+    });
   });
 });

@@ -71,7 +71,8 @@ function planned(rb: Runbook): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const p of rb.phases) {
     if (p.kind === 'once') out[ONCE] = [...(out[ONCE] ?? []), ...p.steps.map((s) => s.id)];
-    else for (const h of p.hosts) out[h.target.name] = [...(out[h.target.name] ?? []), ...h.steps.map((s) => s.id)];
+    else if (p.kind === 'hosts')
+      for (const h of p.hosts) out[h.target.name] = [...(out[h.target.name] ?? []), ...h.steps.map((s) => s.id)];
   }
   return out;
 }
