@@ -18,6 +18,7 @@ import { labClusterInventory } from '../support/lab-cluster.js';
 import { setEnv } from '../support/env.js';
 import { runOnLabWorker } from '../support/lab-worker.js';
 import { cleanUp } from '../support/clean-up.js';
+import { perNode } from '../support/upgrade-run.js';
 
 const FROM = K8S_LAB_VERSIONS.previous;
 const TO = K8S_LAB_VERSIONS.current;
@@ -66,21 +67,6 @@ async function tagOlderCoreDns(registry: string): Promise<void> {
     body: Buffer.from(await got.arrayBuffer()),
   });
   if (!put.ok) throw new Error(`tagging coredns v1.12.0 failed: ${put.status} ${await put.text()}`);
-}
-
-/** Per upgraded node: from the end of the step before its first to the end of its last (ms). */
-function perNode(r: UpgradeResult): Record<string, number> {
-  const steps = r.steps.map((s) => ({ ...s, t: Date.parse(s.at) }));
-  const out: Record<string, number> = {};
-  for (const host of new Set(
-    steps.filter((s) => ['first-master', 'masters', 'workers'].includes(s.phase)).map((s) => s.host),
-  )) {
-    const mine = steps.filter((s) => s.host === host && s.phase !== 'backup');
-    const first = steps.indexOf(mine[0]!);
-    const start = first > 0 ? steps[first - 1]!.t : mine[0]!.t;
-    out[host] = mine[mine.length - 1]!.t - start;
-  }
-  return out;
 }
 
 beforeAll(async () => {
