@@ -2,7 +2,6 @@
 // every failure into words and an exit code in one place (src/cli/failure.ts).
 import { Command } from 'commander';
 import { registerCommands } from './cli/commands/index.js';
-import { explainFailure } from './cli/failure.js';
 import { forTerminal } from './cli/terminal-text.js';
 
 const program = new Command('kubeadm2ha')
@@ -15,6 +14,8 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   const verbose = process.argv.includes('--verbose') || Boolean(process.env.KUBEADM2HA_VERBOSE);
+  // Loaded only on failure: it reads Temporal's failure classes, and those load protobufjs (~150 ms at start).
+  const { explainFailure } = await import('./cli/failure.js');
   const { code, lines } = explainFailure(err, verbose);
   // A failure quotes hosts' stderr, file names and inventory values: shown, never obeyed as escape sequences.
   const [first, ...rest] = lines.map(forTerminal);
