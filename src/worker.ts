@@ -41,8 +41,10 @@ export async function createKubeadmHaWorker(opts: KubeadmHaWorkerOptions): Promi
     workflowBundle: await loadWorkflowBundle(),
     activities: createActivities(deps),
     dataConverter: dataConverter({ role: 'worker' }),
+    // Preflight checks run as local activities (src/workflows/preflight.ts): the limit holds for both kinds.
     ...(opts.maxConcurrentActivities !== undefined && {
       maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities,
+      maxConcurrentLocalActivityExecutions: opts.maxConcurrentActivities,
     }),
     interceptors: {
       activity: [

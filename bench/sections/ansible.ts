@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { probes } from '../../src/activities/preflight-checks.js';
+import { ProbeBatcher } from '../../src/activities/preflight-batch.js';
 import type { Inventory } from '../../src/inventory/schema.js';
 import type { Lab } from '../../lab/index.js';
 import { planPreflight } from '../../src/plan/preflight.js';
@@ -28,17 +29,21 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 /**
  * The floor: the same probe scripts over ssh2 with no Temporal at all, hosts in parallel and each host's probes in
- * the workflow's order. What is left between this and `ours` is the price of durability: every
+ * the workflow's order (`warm`: on connections already open). What is left between this and `ours` is the price of durability: every
  * check recorded as an activity in history.
  */
-async function floor(inv: Inventory): Promise<number> {
-  const pool = new SshPool(inv.ssh);
+export async function floor(inv: Inventory, warm?: SshPool): Promise<number> {
+  const pool = warm ?? new SshPool(inv.ssh);
+  const batcher = new ProbeBatcher();
   const t0 = performance.now();
   await Promise.all(
     planPreflight(inv).hosts.map(async (h) => {
       const session = pool.session({ name: h.target.name, address: h.target.address });
+      // The activity's transport: probes that start together share one shell, the clock probe runs alone.
       const probe = (step: (typeof h.steps)[number]) =>
-        session.run({ script: probes[step.id].script(step) }, { allowNonZero: true });
+        step.id === 'clock'
+          ? session.run({ script: probes[step.id].script(step) }, { allowNonZero: true })
+          : batcher.run(h.target.name, session, probes[step.id].script(step), { allowNonZero: true });
       // The workflow's order: the first probe alone (it opens the connection), then the rest at once.
       const [first, ...rest] = h.steps;
       if (first) await probe(first);
@@ -46,7 +51,7 @@ async function floor(inv: Inventory): Promise<number> {
     }),
   );
   const ms = performance.now() - t0;
-  await pool.closeAll();
+  if (!warm) await pool.closeAll();
   return ms;
 }
 

@@ -4,23 +4,32 @@ import type { CheckResult, CheckSpec, HostContext } from '../plan/types.js';
 import type { ActivityDeps } from './deps.js';
 import { parseFacts, probes } from './preflight-checks.js';
 import { withFailures } from './failures.js';
+import { ProbeBatcher } from './preflight-batch.js';
 
 export interface RunCheckInput {
   host: HostContext;
   check: CheckSpec;
 }
 
+/** Probes batch only with others that would open the same session (same target, same SSH settings). */
+const hostKey = ({ target, ssh }: HostContext): string => JSON.stringify([target, ssh]);
+
 export function createPreflightActivities(deps: ActivityDeps) {
+  // Probes for one host that start together share one remote shell (src/activities/preflight-batch.ts).
+  const batcher = new ProbeBatcher();
   return {
     async runPreflightCheck({ host, check }: RunCheckInput): Promise<CheckResult> {
       return withFailures(async () => {
         const probe = probes[check.id];
         const session = deps.session(host);
         const before = deps.now();
-        const out = await session.run(
-          { script: probe.script(check) },
-          { action: `preflight ${check.id}`, timeoutMs: 30_000 },
-        );
+        const opts = { action: `preflight ${check.id}`, timeoutMs: 30_000 };
+        const script = probe.script(check);
+        // The clock probe measures skew around its own round trip: never batched.
+        const out =
+          check.id === 'clock'
+            ? await session.run({ script }, opts)
+            : await batcher.run(hostKey(host), session, script, opts);
         const after = deps.now();
         const facts = parseFacts(out.stdout);
         let skewMs: number | undefined;

@@ -4,7 +4,12 @@
 // Transient trouble (a dropped SSH connection, a busy dpkg lock, a timeout) is retried; failures the activities
 // classify as non-retryable (bad input, unsuitable host, host key problems) are not. A step that still fails parks
 // the run at the decision gate, so retries here only need to cover the brief hiccups.
-import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import {
+  proxyActivities,
+  proxyLocalActivities,
+  type ActivityOptions,
+  type LocalActivityOptions,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { ActivityClass } from '../plan/runbook.js';
 
@@ -65,6 +70,19 @@ export const CHECK: ActivityOptions = {
   retry: { ...retry, maximumAttempts: 3 },
 };
 export const checkActivities = proxyActivities<Activities>(CHECK);
+
+/**
+ * A read-only preflight check on a host already reached, run as a local activity: in the worker that runs the
+ * workflow, without a round trip through the task queue, recorded as one marker event (its result) instead of
+ * scheduled/started/completed. Retried by the worker; a worker that dies mid-check loses its workflow task, and
+ * the next worker runs the checks that were not recorded yet (read-only, so running one twice is harmless).
+ */
+export const LOCAL_CHECK: LocalActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  localRetryThreshold: '10 seconds',
+  retry: { ...retry, maximumAttempts: 3 },
+};
+export const localCheckActivities = proxyLocalActivities<Activities>(LOCAL_CHECK);
 
 /** Reading every certificate of a host (many files, one SSH round trip each batch). */
 export const READ: ActivityOptions = {

@@ -1,6 +1,6 @@
 // Durability is the product: a preflight survives its worker being SIGKILLed mid-run, and survives the Temporal
-// server itself being stopped and started again on the same SQLite file. Checks that had completed are not run
-// again: the activity log (written before each completion is reported) proves it across both worker processes.
+// server itself being stopped and started again on the same SQLite file. Checks that Temporal had recorded are not
+// run again: the activity log (written before each completion is reported) proves it across both worker processes.
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -39,6 +39,9 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
+/** The marker sdk-core records for each completed local activity. */
+const LA_MARKER = 'core_local_activity';
+
 const entries = (log: string): ActivityLogEntry[] =>
   existsSync(log) ? readActivityLog(readFileSync(log, 'utf8')) : [];
 const completed = (log: string): string[] =>
@@ -65,13 +68,19 @@ describe('durability', () => {
       first.kill('SIGKILL');
       await new Promise((r) => first.once('exit', r));
       const doneBeforeKill = completed(log);
-      // What Temporal recorded as completed when the worker died. The activity log is written just before a
-      // completion is reported, so with one activity at a time at most the last logged completion may not have
-      // reached the server; that one (and only that one) is legitimately run again: at-least-once, never more.
+      // What Temporal recorded as completed when the worker died: a host's first check is an activity (its
+      // completion event), the others are local activities (one marker each, written when the workflow task that ran
+      // them completes). A check that completed but was not recorded yet is legitimately run again (read-only,
+      // at-least-once); one that was recorded never is.
       const history = await handle.fetchHistory();
-      const recordedAtKill = (history.events ?? []).filter((e) => e.activityTaskCompletedEventAttributes).length;
-      expect(recordedAtKill).toBeGreaterThanOrEqual(doneBeforeKill.length - 1);
-      const unrecorded = doneBeforeKill.slice(recordedAtKill);
+      const recordedAtKill = (history.events ?? []).filter(
+        (e) => e.activityTaskCompletedEventAttributes || e.markerRecordedEventAttributes?.markerName === LA_MARKER,
+      ).length;
+      expect(recordedAtKill).toBeGreaterThanOrEqual(1);
+      expect(recordedAtKill).toBeLessThanOrEqual(doneBeforeKill.length);
+      // At most this many ran again (activity completions that arrived while a workflow task was open are
+      // durable but only written to history when it ends, so fewer may).
+      const unrecorded = doneBeforeKill.length - recordedAtKill;
       // The kill landed mid-run: the workflow is open and checks are left.
       expect((await handle.describe()).status.name).toBe('RUNNING');
       expect(doneBeforeKill.length).toBeLessThan(totalChecks());
@@ -91,12 +100,14 @@ describe('durability', () => {
       // Every check completed, and none whose completion Temporal had recorded was started again.
       const done = completed(log);
       expect(new Set(done).size).toBe(totalChecks());
-      expect(done.length).toBe(totalChecks() + unrecorded.length);
       const secondPid = [...pids][1];
-      const rerun = all
-        .filter((e) => e.pid === secondPid && e.event === 'start' && doneBeforeKill.includes(e.subject ?? ''))
-        .map((e) => e.subject);
-      expect(rerun).toEqual(unrecorded);
+      const rerun = all.filter(
+        (e) => e.pid === secondPid && e.event === 'start' && doneBeforeKill.includes(e.subject ?? ''),
+      );
+      // Only unrecorded ones ran again, each once: none that Temporal had recorded.
+      expect(rerun.length).toBeLessThanOrEqual(unrecorded);
+      expect(new Set(rerun.map((e) => e.subject)).size).toBe(rerun.length);
+      expect(done.length).toBe(totalChecks() + rerun.length);
     } finally {
       await connection.close();
     }

@@ -10,13 +10,18 @@ import type { CheckResult, PreflightReport } from '../../src/plan/types.js';
 import { createKubeadmHaWorker } from '../../src/worker.js';
 import { sshTrustOf } from '../../src/activities/ssh-trust.js';
 import { readActivityLog } from '../../src/worker/activity-log.js';
+import { recordHistoryIfAsked } from '../support/record-history.js';
 import { connectTemporal, uniqueQueue } from './helpers.js';
 
 let lab: Lab;
 let inventory: Inventory;
 let temporal: Awaited<ReturnType<typeof connectTemporal>>;
 
-async function runPreflight(inv: Inventory = inventory, activityLogFile?: string): Promise<PreflightReport> {
+async function runPreflight(
+  inv: Inventory = inventory,
+  activityLogFile?: string,
+  historyName?: string,
+): Promise<PreflightReport> {
   const taskQueue = uniqueQueue('preflight');
   const w = await createKubeadmHaWorker({
     connection: temporal.native,
@@ -25,12 +30,15 @@ async function runPreflight(inv: Inventory = inventory, activityLogFile?: string
     sshTrust: sshTrustOf(inventory),
     ...(activityLogFile && { activityLogFile }),
   });
+  const workflowId = `${inv.cluster.name}/preflight/${taskQueue}`;
   const run = temporal.client.workflow.execute('preflightCluster', {
     taskQueue,
-    workflowId: `${inv.cluster.name}/preflight/${taskQueue}`,
+    workflowId,
     args: [{ inventory: inv }],
   });
-  return (await w.run(run)) as PreflightReport;
+  const report = (await w.run(run)) as PreflightReport;
+  if (historyName) await recordHistoryIfAsked(workflowId, historyName);
+  return report;
 }
 
 const find = (r: PreflightReport, host: string, check: string): CheckResult | undefined =>
@@ -49,7 +57,8 @@ afterAll(async () => {
 
 describe('preflight on lab hosts', () => {
   it('runs every planned check on every host and passes prepared hosts', async () => {
-    const report = await runPreflight();
+    // The replay fixture of a preflight whose checks after the first are local activities (patch preflight-local-checks).
+    const report = await runPreflight(inventory, undefined, 'preflight-4-hosts-local-checks');
     const planned = planPreflight(inventory).hosts.reduce((n, h) => n + h.steps.length, 0);
     expect(report.results.filter((r) => r.check !== 'unique-identity')).toHaveLength(planned);
     expect(report.results.filter((r) => r.status === 'fail')).toEqual([]);
