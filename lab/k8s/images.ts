@@ -23,6 +23,7 @@ import { pushImage, remoteManifestDigest } from '../../src/images/registry-clien
 import { cacheDir } from '../../src/paths.js';
 import { FLANNEL_IMAGE } from '../../src/templates/flannel.js';
 import { METRICS_SERVER_IMAGE, METRICS_SERVER_VERSION } from '../../src/templates/addons/metrics-server.js';
+import { MONITORING_IMAGES } from '../../src/templates/addons/monitoring.js';
 
 const run = promisify(execFile);
 
@@ -49,6 +50,9 @@ export interface K8sImageExtras {
   /** metrics-server built by metrics-server-binaries.ts; pushed under its upstream path,
    * <repository>/metrics-server/metrics-server:v<version> (the `metrics` addon, src/templates/addons). */
   metricsServer?: { binDir: string; version: string };
+  /** The monitoring addon's five binaries (monitoring-binaries.ts), pushed under their upstream paths:
+   * <repository>/prometheus-operator/prometheus-operator:v<version>, …/prometheus/prometheus:v<version>, … */
+  monitoring?: { binDir: string };
 }
 
 export interface EnsureK8sImagesOptions {
@@ -95,6 +99,21 @@ export const METRICS_SERVER_LAB_IMAGE = {
   name: METRICS_SERVER_IMAGE.upstream.slice('registry.k8s.io/'.length).split(':')[0]!,
   tag: `v${METRICS_SERVER_VERSION}`,
 };
+
+/** The monitoring addon's images under the lab's repository (upstream's path below quay.io, imageRef's rule), with
+ * the binary each runs and upstream's working directory (Prometheus keeps its data in /prometheus). */
+export const MONITORING_LAB_IMAGES = (
+  [
+    { image: MONITORING_IMAGES.operator, binary: 'operator' },
+    { image: MONITORING_IMAGES.configReloader, binary: 'prometheus-config-reloader' },
+    { image: MONITORING_IMAGES.prometheus, binary: 'prometheus', workingDir: '/prometheus' },
+    { image: MONITORING_IMAGES.alertmanager, binary: 'alertmanager', workingDir: '/alertmanager' },
+    { image: MONITORING_IMAGES.nodeExporter, binary: 'node_exporter' },
+  ] as const
+).map((m) => {
+  const [path, tag] = m.image.upstream.slice(m.image.upstream.indexOf('/') + 1).split(':');
+  return { name: path!, tag: tag!, binary: m.binary, workingDir: 'workingDir' in m ? m.workingDir : undefined };
+});
 
 /** Builds (or finds cached) every image kubeadm needs at `version` that we can make, plus the test image. */
 export async function ensureK8sImages(version: string, opts: EnsureK8sImagesOptions): Promise<K8sImages> {
@@ -164,6 +183,18 @@ export async function ensureK8sImages(version: string, opts: EnsureK8sImagesOpti
       ...METRICS_SERVER_LAB_IMAGE,
       spec: () => Promise.resolve(singleBinarySpec(bin, '/metrics-server', 'metrics-server')),
     });
+  }
+
+  const monitoring = opts.extras?.monitoring;
+  if (monitoring) {
+    for (const m of MONITORING_LAB_IMAGES) {
+      if (opts.only && !opts.only.includes(m.name)) continue;
+      specs.push({
+        name: m.name,
+        tag: m.tag,
+        spec: () => Promise.resolve(monitoringSpec(join(monitoring.binDir, m.binary), m.binary, m.workingDir)),
+      });
+    }
   }
 
   const images: K8sImage[] = [];
@@ -239,6 +270,25 @@ function singleBinarySpec(source: string, path: string, upstream?: string): Buil
       env: [PATH_ENV],
       ...(upstream === 'pause' && { user: '65535:65535' }),
       ...(upstream === 'metrics-server' && { user: '65534' }),
+    },
+    os: 'linux',
+    architecture: ociArchitecture(),
+  };
+}
+
+/** Like upstream's Prometheus-project images (quay.io/prometheus…, busybox or distroless based): the binary at
+ * /bin/<name> as the entrypoint (the operator's StatefulSets and our manifests pass only arguments), run as nobody,
+ * Prometheus and Alertmanager in their data directory. */
+function monitoringSpec(source: string, name: string, workingDir?: string): BuildImageOptions {
+  const base = baseFiles();
+  return {
+    files: [...base.files, { path: `/bin/${name}`, source, mode: 0o755 }],
+    dirs: [...(base.dirs ?? []), ...(workingDir ? [{ path: workingDir, mode: 0o777 }] : [])],
+    config: {
+      entrypoint: [`/bin/${name}`],
+      env: [PATH_ENV],
+      user: '65534',
+      ...(workingDir && { workingDir }),
     },
     os: 'linux',
     architecture: ociArchitecture(),

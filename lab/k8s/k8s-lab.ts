@@ -20,6 +20,7 @@ import { buildEtcdDebs, etcdDebVersion } from './etcd-debs.js';
 import { ensureCoreDns, ensureK8sExtras } from './extras.js';
 import { ensureFlannelBinaries } from './flannel-binaries.js';
 import { ensureMetricsServerBinary } from './metrics-server-binaries.js';
+import { ensureMonitoringBinaries } from './monitoring-binaries.js';
 import { ensureK8sImages, pushK8sImages } from './images.js';
 import { cniBinDirOf, CONTAINERD_READY, prepareK8sNode, START_KUBELET, STOP_KUBELET, type LabCni } from './node.js';
 import { startLabRegistry } from './registry-server.js';
@@ -42,7 +43,7 @@ export interface CreateK8sLabOptions {
    * lab's registry then also holds flannel's image (kubernetes.flannel says how to deploy it). */
   cni?: LabCni;
   /** Addon images to build (when missing) and push, for addons that run with real images in the lab. */
-  addons?: readonly 'metrics'[];
+  addons?: readonly ('metrics' | 'monitoring')[];
   log?: (line: string) => void;
 }
 
@@ -118,9 +119,11 @@ export async function createK8sLab(opts: CreateK8sLabOptions): Promise<K8sLab> {
         otherEtcd.push(await ensureEtcdBinaries(etcdVersion, { log }));
     }
     const metricsServer = opts.addons?.includes('metrics') ? await ensureMetricsServerBinary({ log }) : undefined;
+    const monitoring = opts.addons?.includes('monitoring') ? await ensureMonitoringBinaries({ log }) : undefined;
     const imageExtras = {
       ...extras,
       ...(metricsServer && { metricsServer: { binDir: metricsServer.binDir, version: metricsServer.version } }),
+      ...(monitoring && { monitoring: { binDir: monitoring.binDir } }),
       otherCoredns: otherCoredns.map((c) => ({ version: c.version, path: c.coredns })),
       otherEtcd: otherEtcd.map((e) => ({ version: e.version, binDir: e.binDir })),
       etcd: { binDir: etcd.binDir, version: etcd.version },
