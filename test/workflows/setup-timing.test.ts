@@ -1,5 +1,9 @@
-// Opt-in (KUBEADM2HA_SETUP_TIMING=1; it builds several labs one after another, ~15–30 min): how long the setup
-// takes from bare hosts to every node Ready, for the notes of issue 11.
+// Opt-in (KUBEADM2HA_SETUP_TIMING=1; it builds several labs one after another, ~30–60 min under load): how long the
+// setup takes from bare hosts to every node Ready, for the notes of issue 11.
+//  - the plain-command proof (test/lab/k8s/proof.test.ts's commands, test/support/plain-setup.ts) and the setupCluster
+//    workflow back to back, each on a fresh lab of the proof's shape and kind: 3 hosts with the lab's static pod
+//    network, h1 + h2 control planes, h3 worker, external etcd on all three, keepalived VIP, no load balancer. Target:
+//    the workflow within 1.2x of the plain commands;
 //  - by the setupCluster workflow on labs of 3, 5 and 8 hosts (KUBEADM2HA_SETUP_TIMING_HOSTS=3,5,8; 3 masters with
 //    external etcd, the rest workers, flannel), each on a fresh lab with cni 'none';
 //  - by the same runbook's activities called directly (no Temporal: runSetupDirectly) on a fresh 5-host lab, right
@@ -19,6 +23,10 @@ import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
 import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
 import { CODEC_ENV } from '../../src/temporal/data-converter.js';
 import { connectTemporal } from '../e2e/helpers.js';
+import { labClusterInventory } from '../support/lab-cluster.js';
+import { runLabWorkflow } from '../support/lab-worker.js';
+import { plainSetup } from '../support/plain-setup.js';
+import type { RunbookResult } from '../../src/workflows/runbook.js';
 import { cleanUp } from '../support/clean-up.js';
 import { setEnv } from '../support/env.js';
 import {
@@ -30,7 +38,7 @@ import {
 } from '../support/setup-run.js';
 
 const enabled = process.env.KUBEADM2HA_SETUP_TIMING === '1';
-const sizes = (process.env.KUBEADM2HA_SETUP_TIMING_HOSTS ?? '3,5,8').split(',').map(Number);
+const sizes = (process.env.KUBEADM2HA_SETUP_TIMING_HOSTS ?? '3,5,8').split(',').filter(Boolean).map(Number);
 const COMPARE_AT = 5;
 
 let temporal: Awaited<ReturnType<typeof connectTemporal>>;
@@ -52,8 +60,9 @@ const load = (): string =>
 async function onFreshLab(
   hosts: number,
   run: (lab: K8sLab) => Promise<{ ms: number; ready: string[]; phases: Record<string, number> }>,
+  cni: 'none' | 'static' = 'none',
 ) {
-  const lab = await createK8sLab({ hosts, cni: 'none' });
+  const lab = await createK8sLab({ hosts, ...(cni === 'none' && { cni }) });
   const restore = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, `state-${lab.id}-${hosts}`) });
   try {
     const before = load();
@@ -95,6 +104,49 @@ async function directly(hosts: number) {
   return r.ms;
 }
 
+/** The proof's shape on the proof's kind of lab, by its plain commands. */
+async function proofByPlainCommands() {
+  const r = await onFreshLab(
+    3,
+    async (lab) => {
+      const { ms, phases } = await plainSetup(lab, { masters: ['h1', 'h2'], etcd: ['h1', 'h2', 'h3'] });
+      const out = await lab.exec('h1', 'kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes --no-headers');
+      const ready = out.stdout
+        .split('\n')
+        .filter((l) => / Ready /.test(l))
+        .map((l) => l.split(/\s+/)[0]!);
+      return { ms, ready, phases };
+    },
+    'static',
+  );
+  note(`3 hosts (proof's shape), plain commands: ${r.ms} ms (load ${r.before} → ${r.after}); phases (s) ${r.phases}`);
+  return r.ms;
+}
+
+/** The same shape and lab kind by the workflow: default lab cluster roles (h1, h2 masters, h3 worker, etcd on all),
+ * the lab's static pod network (no plugin to apply), no load balancer (the API on the VIP, as in the proof). */
+async function proofShapeByWorkflow() {
+  const r = await onFreshLab(
+    3,
+    async (lab) => {
+      const inventory = labClusterInventory(lab, undefined, { loadBalancer: { kind: 'none' } });
+      const startedAt = Date.now();
+      const run = await runLabWorkflow<RunbookResult>({
+        temporal,
+        bundle,
+        inventory,
+        workflowType: 'setupCluster',
+        args: [{ inventory }],
+        name: 'setup-timing',
+      });
+      return { ms: run.ms, ready: readyOf(run.result.steps), phases: phaseSeconds(run.result, startedAt) };
+    },
+    'static',
+  );
+  note(`3 hosts (proof's shape), workflow: ${r.ms} ms (load ${r.before} → ${r.after}); phases (s) ${r.phases}`);
+  return r.ms;
+}
+
 beforeAll(async () => {
   if (!enabled) return;
   scratch = await mkdtemp(join(tmpdir(), 'k2h-setup-timing-'));
@@ -113,6 +165,12 @@ afterAll(() =>
 );
 
 describe.skipIf(!enabled)('setup wall time, bare hosts → all Ready (opt-in: KUBEADM2HA_SETUP_TIMING=1)', () => {
+  it("3 hosts, the proof's shape: the workflow within 1.2x of the plain commands", async () => {
+    const plain = await proofByPlainCommands();
+    const wf = await proofShapeByWorkflow();
+    note(`3 hosts (proof's shape): workflow / plain commands = ${(wf / plain).toFixed(2)}`);
+    expect(wf / plain).toBeLessThan(1.2);
+  }, 3_600_000);
   for (const n of sizes) {
     if (n === COMPARE_AT)
       it(`${n} hosts: the workflow within 1.2x of the same activities called directly`, async () => {
