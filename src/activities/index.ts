@@ -18,6 +18,7 @@ import { createNodeDrainActivities } from './node-drain.js';
 import { createNodeOsActivities } from './node-os.js';
 import { createSetupFactsActivities } from './setup-facts.js';
 import { createNodeUpgradeActivities } from './node-upgrade.js';
+import { createUpgradeImageActivities } from './upgrade-images.js';
 import { createUninstallActivities } from './uninstall.js';
 import { createImageActivities } from './images.js';
 import { createAddonActivities } from './addons.js';
@@ -47,6 +48,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createImageActivities(deps),
     // Cluster upgrade (issue 12): node facts, kubeadm upgrade, kubelet restart, health gate.
     ...createNodeUpgradeActivities(deps),
+    ...createUpgradeImageActivities(deps),
     // Addons on a running cluster (issue 14).
     ...createAddonActivities(deps),
   };

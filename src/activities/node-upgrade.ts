@@ -10,6 +10,7 @@ import { madisonEntries } from './etcd.js';
 import { withFailures } from './failures.js';
 import { createKubectl, type KubeApiOptions } from './kube-api.js';
 import { parseProbe, upstreamOf } from './kube-packages.js';
+import type { UpgradeImageFacts } from './upgrade-images.js';
 
 /** What one host says about itself. Versions without a leading v. */
 export interface HostUpgradeFacts {
@@ -43,6 +44,10 @@ export interface UpgradeFacts {
   clusterVersion?: string;
   /** kubeadm versions the primary's package sources offer (`apt-cache madison kubeadm`). */
   offeredKubeadm: string[];
+  /** The same for kubelet and kubectl (the plan checks the target's are there too). */
+  offeredPackages?: Record<string, string[]>;
+  /** Where the target's images are: on the nodes, else in the registry (readUpgradeImages; absent when not read). */
+  images?: UpgradeImageFacts;
   /** `kubeadm upgrade plan` on the primary, when asked (its last lines; informational). */
   kubeadmPlan?: string;
 }
@@ -78,8 +83,8 @@ const primaryScript = [
   '  printf "%s\\n" "$out" | sed "s/^/node /"',
   'else echo "api-error $(printf "%s" "$out" | tail -n1)"; fi',
   `$K -n kube-system get configmap kubeadm-config -o jsonpath='{.data.ClusterConfiguration}' 2>/dev/null | sed -n 's/^kubernetesVersion:[[:space:]]*v*/cluster-version /p'`,
-  'm=$(apt-cache madison kubeadm 2>/dev/null)',
-  'if [ -n "$1" ] && ! printf "%s\\n" "$m" | grep -q "| *$1-"; then apt-get update -q >/dev/null 2>&1 || true; m=$(apt-cache madison kubeadm 2>/dev/null); fi',
+  'm=$(apt-cache madison kubeadm kubelet kubectl 2>/dev/null)',
+  'if [ -n "$1" ] && ! printf "%s\\n" "$m" | grep -q "| *$1-"; then apt-get update -q >/dev/null 2>&1 || true; m=$(apt-cache madison kubeadm kubelet kubectl 2>/dev/null); fi',
   'printf "%s\\n" "$m" | sed "s/^/madison /"',
   'if [ "$2" = 1 ]; then kubeadm upgrade plan "v$1" 2>&1 | tail -n 40 | sed "s/^/kubeadm-plan /"; fi',
 ].join('\n');
@@ -130,12 +135,13 @@ export function parsePrimaryFacts(text: string): Omit<UpgradeFacts, 'hosts'> {
     else if (kind === 'madison') madison.push(rest);
     else if (kind === 'kubeadm-plan') plan.push(rest);
   }
+  const entries = madisonEntries(madison.join('\n'));
+  const offered = (pkg: string) => entries.filter((e) => e.pkg === pkg).map((e) => e.version);
   return {
     ...(apiError ? { apiError } : { nodes }),
     ...(clusterVersion && { clusterVersion }),
-    offeredKubeadm: madisonEntries(madison.join('\n'))
-      .filter((e) => e.pkg === 'kubeadm')
-      .map((e) => e.version),
+    offeredKubeadm: offered('kubeadm'),
+    offeredPackages: { kubelet: offered('kubelet'), kubectl: offered('kubectl') },
     ...(plan.length && { kubeadmPlan: plan.join('\n') }),
   };
 }

@@ -32,6 +32,8 @@ export interface PullOptions {
   timeoutMs?: number;
   /** Called with the bytes of each blob chunk as it arrives (progress). */
   onBytes?: (n: number) => void;
+  /** Where to ask instead of the registry itself (http(s)://host[:port]): the inventory's mirror endpoint. */
+  endpoint?: string;
 }
 
 export interface ParsedRef {
@@ -91,7 +93,7 @@ class Puller {
     readonly p: ParsedRef,
     readonly o: PullOptions,
   ) {
-    this.base = new URL(`${o.plainHttp?.includes(p.registry) ? 'http' : 'https'}://${p.registry}`);
+    this.base = new URL(o.endpoint ?? `${o.plainHttp?.includes(p.registry) ? 'http' : 'https'}://${p.registry}`);
   }
 
   fail(what: string, status?: number, type?: FailureType): RegistryError {
@@ -204,6 +206,18 @@ export interface PullResult {
   fetchedBytes: number;
   /** Blobs the store already had (another image shares them, or an earlier pull). */
   reusedBlobs: number;
+}
+
+/** Whether the registry has `ref`'s manifest (GET, so a registry that refuses HEAD answers too); a 404 is false,
+ * anything else but 200 throws a RegistryError naming the registry and the image. */
+export async function manifestPresent(ref: string, o: PullOptions = {}): Promise<boolean> {
+  const p = parseFullRef(ref);
+  const puller = new Puller(ref, p, o);
+  const a = await puller.get(`/v2/${p.repository}/manifests/${p.reference}`, { accept: ACCEPT });
+  a.res.resume();
+  if (a.status === 404) return false;
+  if (a.status !== 200) throw puller.fail(`manifest ${p.reference}: HTTP ${a.status}`, a.status);
+  return true;
 }
 
 /** Pull `ref` into `store` (only what it lacks) and record it. */

@@ -23,6 +23,7 @@ import { imagePushPhase } from './images.js';
 import { step, type HostRun, type Phase, type Runbook, type Step } from './runbook.js';
 import { nodes, primaryMaster, targetOf } from './topology.js';
 import type { HostContext } from './types.js';
+import { imageProblems, packageProblems } from './upgrade-images.js';
 import {
   planUpgradePolicy,
   type BatchSize,
@@ -54,6 +55,8 @@ export interface UpgradePlan {
   uncordon: string[];
   /** Per node: what it runs now and what will change. */
   nodes: { name: string; now: string; change: string }[];
+  /** What the plan could not check, and why (not a reason to refuse). */
+  notes: string[];
 }
 
 export const DRAIN_TIMEOUT_SECONDS = 300;
@@ -92,6 +95,8 @@ export function planUpgrade(inv: Inventory, facts: UpgradeFacts, o: UpgradeOptio
     ...(o.workerBatch && { workerBatch: o.workerBatch }),
     offeredPackages: facts.offeredKubeadm,
   });
+  policy.problems.push(...packageProblems(facts.offeredPackages, policy.packageVersion));
+  if (facts.images) policy.problems.push(...imageProblems(facts.images));
   if (facts.apiError) policy.problems.push(`the API did not answer on the primary: ${facts.apiError}`);
   for (const h of nodes(inv)) {
     if (facts.nodes && !facts.nodes.some((n) => n.name === h.name))
@@ -318,6 +323,10 @@ export function planUpgrade(inv: Inventory, facts: UpgradeFacts, o: UpgradeOptio
       phases,
     },
     uncordon,
+    notes: [
+      ...(facts.images?.unchecked ? [`images not checked: ${facts.images.unchecked}`] : []),
+      ...(facts.images ? [] : ['images not checked: not read for this run']),
+    ],
     nodes: versions.map((v) => {
       const api = facts.nodes?.find((n) => n.name === v.name);
       const f = facts.hosts.find((x) => x.name === v.name);
@@ -339,6 +348,7 @@ export function describeUpgrade(p: UpgradePlan): string[] {
   const lines = [
     `upgrade to ${p.policy.target} (packages ${p.policy.packageVersion || 'not offered'}): ${p.policy.allowed ? 'allowed' : 'refused'}`,
     ...p.policy.problems.map((x) => `  problem: ${x}`),
+    ...p.notes.map((x) => `  note: ${x}`),
   ];
   const w = Math.max(...p.nodes.map((n) => n.name.length));
   for (const n of p.nodes) lines.push(`  ${n.name.padEnd(w)}  ${n.now}  →  ${n.change}`);

@@ -3,15 +3,17 @@
 // (`kubeadm2ha upgrade resume`) plans only the nodes not at the target yet and starts at the first of them; nothing
 // upgraded is redone. Approvals, decisions (retry, skip a worker, roll a node back, abort) and undo come from the
 // executor. The facts are read again at the end: the result says what every node runs afterwards.
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, patched } from '@temporalio/workflow';
 import { FailureType } from '../errors.js';
 import type { Inventory } from '../inventory/schema.js';
 import type { UpgradeFacts } from '../activities/node-upgrade.js';
+import type { UpgradeImageFacts } from '../activities/upgrade-images.js';
 import { stampOf } from '../plan/etcd-restore.js';
 import type { OnFailure, Step } from '../plan/runbook.js';
 import { nodes, primaryMaster, targetOf } from '../plan/topology.js';
 import type { HostContext } from '../plan/types.js';
 import { planUpgrade, type UpgradePlan } from '../plan/upgrade.js';
+import { upgradeImageNeeds } from '../plan/upgrade-images.js';
 import type { BatchSize } from '../plan/upgrade-policy.js';
 import { activities } from './activity-options.js';
 import { acceptInput } from './input.js';
@@ -55,6 +57,25 @@ export async function readFacts(inv: Inventory, target?: string): Promise<Upgrad
   });
 }
 
+/** Where the target's images are: each node's containerd, then the registry for what a node lacks. */
+export async function readImages(inv: Inventory, target: string): Promise<UpgradeImageFacts> {
+  const needs = upgradeImageNeeds(inv, target);
+  if ('unchecked' in needs) return { images: [], unchecked: needs.unchecked };
+  return activities.install.readUpgradeImages(needs.input);
+}
+
+/**
+ * patched() ids: each names a change of this workflow's command sequence made while runs may be in flight. An upgrade
+ * can wait days at its approval; the worker that picks it up again replays its history through today's code, where
+ * a new command before the waiting point would not match what the history recorded (a determinism error, the run
+ * stuck). Such a run replays with patched() false and keeps its old path; runs started since take the new one.
+ * Remove an id (and its old path) only once no run started before it can still be running.
+ */
+export const UPGRADE_PATCHES = {
+  /** The target's images checked on the nodes and in the registry before the plan (issue 12 item 1). */
+  imageCheck: 'upgrade-image-check',
+} as const;
+
 function describe(step: Step, result: unknown): string | undefined {
   const r = (result ?? {}) as Record<string, unknown>;
   switch (step.id) {
@@ -79,6 +100,7 @@ export async function upgradeCluster(raw: UpgradeClusterInput): Promise<UpgradeR
   const input = acceptInput('upgradeCluster', raw);
   const inv = input.inventory;
   const facts = await readFacts(inv, input.target);
+  if (patched(UPGRADE_PATCHES.imageCheck)) facts.images = await readImages(inv, input.target);
   const plan = planUpgrade(inv, facts, { ...input, stamp: stampOf(new Date()) });
   if (!plan.policy.allowed) {
     throw ApplicationFailure.nonRetryable(

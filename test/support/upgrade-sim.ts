@@ -3,10 +3,12 @@
 // ones change a real node (installKubePackages → packages; kubeadm upgrade apply|node → the apiserver manifest and
 // the cluster configuration; restartKubelet → what the API reports; drain/uncordon → cordon; restore → the
 // manifest copy). readUpgradeFacts reports it the way the real activity does. Failures are injected by
-// `host:activity` with a count. Every call is recorded as `host:activity`.
+// `host:activity` with a count. Every call that changes something is recorded as `host:activity`; the reads (facts,
+// images) apart, by name.
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../src/errors.js';
 import type { UpgradeFacts } from '../../src/activities/node-upgrade.js';
+import type { ReadUpgradeImagesInput, UpgradeImageFacts } from '../../src/activities/upgrade-images.js';
 import { Inventory } from '../../src/inventory/schema.js';
 import type { HostContext } from '../../src/plan/types.js';
 
@@ -38,8 +40,11 @@ export function simCluster(version: string, names: { masters: string[]; workers:
       });
     }
   }
-  const state = { clusterVersion: version, offered: [] as string[] };
+  /** lacking: image references no node holds and the registry has not (readUpgradeImages reports them missing). */
+  const state = { clusterVersion: version, offered: [] as string[], lacking: [] as string[] };
   const calls: string[] = [];
+  /** The read-only activities, in order (kept apart from calls: they change nothing). */
+  const reads: string[] = [];
   const failures = new Map<string, number>();
   const node = (name: string): SimNode => {
     const n = nodes.get(name);
@@ -78,12 +83,33 @@ export function simCluster(version: string, names: { masters: string[]; workers:
     })),
     clusterVersion: state.clusterVersion,
     offeredKubeadm: state.offered.map((v) => `${v}-1.1`),
+    offeredPackages: {
+      kubelet: state.offered.map((v) => `${v}-1.1`),
+      kubectl: state.offered.map((v) => `${v}-1.1`),
+    },
   });
   const name = (h: HostContext) => h.target.name;
   const ok = <T>(v: T) => Promise.resolve(v);
   const activities = {
     readUpgradeFacts(): Promise<UpgradeFacts> {
+      reads.push('readUpgradeFacts');
       return ok(facts());
+    },
+    /** Every target image on every node that needs it, except state.lacking: on none, and not in the registry. */
+    readUpgradeImages({ hosts }: ReadUpgradeImagesInput): Promise<UpgradeImageFacts> {
+      reads.push('readUpgradeImages');
+      return ok({
+        images: [...new Set(hosts.flatMap((h) => h.refs))].map((ref) =>
+          state.lacking.includes(ref)
+            ? {
+                ref,
+                missingOn: hosts.filter((h) => h.refs.includes(ref)).map((h) => h.host.target.name),
+                inRegistry: false,
+                registryUrl: 'https://registry.k8s.io',
+              }
+            : { ref, missingOn: [] },
+        ),
+      });
     },
     saveEtcdSnapshot(): Promise<{ path: string }> {
       enter('cluster', 'saveEtcdSnapshot');
@@ -157,7 +183,7 @@ export function simCluster(version: string, names: { masters: string[]; workers:
       return ok({ changed: [] });
     },
   };
-  return { nodes, state, calls, failures, facts, activities };
+  return { nodes, state, calls, reads, failures, facts, activities };
 }
 
 /** An inventory for the stand-in's nodes: masters m1 (primary), m2… with external etcd on them, workers w1…. */

@@ -1,127 +1,200 @@
-// Changing workflow code while a run waits (issue 12 item 5). An upgrade can wait days at an approval; the worker is
-// redeployed meanwhile with changed workflow code. The new worker replays the run's history through the NEW code,
-// so a change that adds a command before the waiting point must be guarded with patched().
+// Changing the upgrade workflow's code while a run waits (issue 12 item 5). An upgrade can wait days at its approval;
+// the worker is redeployed meanwhile with changed code, and the new worker replays the run's history through it.
+// The change here is a real one: upgradeCluster now checks the target's images (on the nodes, else in the registry)
+// before it plans, a new activity before the approval point, guarded by patched(UPGRADE_PATCHES.imageCheck).
 //
-// The stand-in workflow (test/workflows/fixtures/patched: the real executor, approval gate and recorded activities,
-// stand-in steps) exists in three versions: v1; v2 with a new pre-flight activity guarded by patched(); v2 without
-// the guard. Real Temporal dev server, real workers; the only stand-in is the recording activity.
-// TODO(#12): port to the upgrade workflow once it is on main (same mechanism, its own first changed step).
+// The workflow is the real upgradeCluster (real planner, executor, approval gate) on a real Temporal dev server with
+// real workers; the cluster is the stand-in of test/support/upgrade-sim.ts. The code versions are three bundles of
+// today's src/workflows: "before" (upgrade.ts's patched() answers false: the old path, exactly the code before the
+// change), "after" (as shipped) and "unguarded" (patched() answers true without its marker: the change written
+// without a guard). test/fixtures/histories/upgrade-2m1w-approved-before-image-check.json was recorded by the code
+// before the change itself (git main before it); it replays here and in test/unit/replay/histories.test.ts.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type WorkflowHandle } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { temporal as proto } from '@temporalio/proto';
+import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Compiler, Configuration } from 'webpack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Waiting } from '../../src/plan/gates.js';
-import { dataConverter, failureConverterPath } from '../../src/temporal/data-converter.js';
+import { workflowBundleOptions } from '../../src/temporal/bundle.js';
+import { CODEC_ENV, dataConverter } from '../../src/temporal/data-converter.js';
 import { approveUpdate, progressQuery } from '../../src/workflows/messages.js';
-import type { RunbookResult } from '../../src/workflows/runbook.js';
+import { UPGRADE_PATCHES, type UpgradeResult } from '../../src/workflows/upgrade.js';
 import { connectTemporal, pollUntil, uniqueQueue } from '../e2e/helpers.js';
+import { setEnv } from '../support/env.js';
+import { simCluster, simInventory } from '../support/upgrade-sim.js';
 
-type Version = 'v1' | 'v2' | 'v2-unguarded';
+type Code = 'before' | 'after' | 'unguarded';
+const UPGRADE_SRC = join(import.meta.dirname, '..', '..', 'src', 'workflows', 'upgrade.ts');
+const stubs: Record<Exclude<Code, 'after'>, string> = {
+  before: join(import.meta.dirname, 'fixtures', 'patched', 'patches-off.ts'),
+  unguarded: join(import.meta.dirname, 'fixtures', 'patched', 'patches-unguarded.ts'),
+};
+const recordedBefore = join(
+  import.meta.dirname,
+  '..',
+  'fixtures',
+  'histories',
+  'upgrade-2m1w-approved-before-image-check.json',
+);
+
 let temporal: Awaited<ReturnType<typeof connectTemporal>>;
-const bundles = {} as Record<Version, WorkflowBundleWithSourceMap>;
+let restoreEnv: (() => void) | undefined;
+const bundles = {} as Record<Code, WorkflowBundleWithSourceMap>;
+
+/** upgrade.ts's import of @temporalio/workflow (and only its) resolved to a stub module instead. */
+function withStub(config: Configuration, stub: string): Configuration {
+  const plugin = {
+    apply(compiler: Compiler) {
+      compiler.hooks.normalModuleFactory.tap('patched-stub', (nmf) => {
+        nmf.hooks.beforeResolve.tap('patched-stub', (data) => {
+          if (data.request === '@temporalio/workflow' && data.contextInfo.issuer === UPGRADE_SRC) data.request = stub;
+        });
+      });
+    },
+  };
+  return { ...config, plugins: [...(config.plugins ?? []), plugin] };
+}
 
 beforeAll(async () => {
-  for (const v of ['v1', 'v2', 'v2-unguarded'] as const) {
-    bundles[v] = await bundleWorkflowCode({
-      workflowsPath: join(import.meta.dirname, 'fixtures', 'patched', `${v}.ts`),
-      failureConverterPath: failureConverterPath(),
-      logger: new DefaultLogger('WARN'),
+  restoreEnv = setEnv({ [CODEC_ENV]: 'off' });
+  for (const code of ['before', 'after', 'unguarded'] as const) {
+    const stub = code === 'after' ? undefined : stubs[code];
+    bundles[code] = await bundleWorkflowCode({
+      ...workflowBundleOptions(),
+      ...(stub && { webpackConfigHook: (c: Configuration) => withStub(c, stub) }),
     });
   }
   temporal = await connectTemporal();
-}, 300_000);
+}, 600_000);
 afterAll(async () => {
   await temporal?.close();
+  restoreEnv?.();
 });
 
-/** A worker of one code version with the recording activity; `calls` lists what it ran. */
-async function workerOf(v: Version, taskQueue: string): Promise<{ worker: Worker; calls: string[] }> {
-  const calls: string[] = [];
-  const worker = await Worker.create({
+const inventory = simInventory(2, 1);
+type Sim = ReturnType<typeof simCluster>;
+function newSim(): Sim {
+  const sim = simCluster('1.33.13', { masters: ['m1', 'm2'], workers: ['w1'] });
+  sim.state.offered = ['1.33.13', '1.34.12'];
+  return sim;
+}
+
+const workerOf = (code: Code, taskQueue: string, sim: Sim) =>
+  Worker.create({
     connection: temporal.native,
     taskQueue,
-    workflowBundle: bundles[v],
-    dataConverter: dataConverter({ role: 'worker' }),
-    activities: {
-      recordStep({ name, host }: { name: string; host?: { target: { name: string } } }): Promise<string> {
-        calls.push(`${host?.target.name ?? 'once'}:${name}`);
-        return Promise.resolve(name);
-      },
-    },
+    workflowBundle: bundles[code],
+    activities: sim.activities,
+    dataConverter: dataConverter(),
   });
-  return { worker, calls };
-}
+
+const start = (taskQueue: string, name: string) =>
+  temporal.client.workflow.start('upgradeCluster', {
+    taskQueue,
+    workflowId: `upg/cluster-change/${taskQueue}/${name}`,
+    args: [{ inventory, target: '1.34.12' }],
+  });
 
 const untilApprovalWaits = (h: WorkflowHandle) =>
   pollUntil(async () => {
     const w: Waiting[] = (await h.query(progressQuery)).waiting ?? [];
     return w.some((x) => x.kind === 'approve') || undefined;
-  }, 'the workers approval waiting');
+  }, 'the approval before the first change waiting');
 
-/** Starts a v1 run and parks it at the approval; the v1 worker is gone afterwards. */
-async function parkedV1Run(): Promise<{ handle: WorkflowHandle; taskQueue: string; v1Calls: string[] }> {
-  const taskQueue = uniqueQueue('patched');
-  const { worker, calls } = await workerOf('v1', taskQueue);
-  const handle = await worker.runUntil(async () => {
-    const h = await temporal.client.workflow.start('standInUpgradeWorkflow', {
-      taskQueue,
-      workflowId: `patched-test/${taskQueue}`,
-      args: [['w1', 'w2']],
+/** The ids of the patch markers in a run's history. */
+const patchMarkers = async (h: WorkflowHandle): Promise<string[]> =>
+  ((await h.fetchHistory()).events ?? [])
+    .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
+    .map((e) => {
+      const data = e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data;
+      return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as { id: string }).id : '?';
     });
-    await untilApprovalWaits(h);
-    return h;
-  });
-  return { handle, taskQueue, v1Calls: calls };
-}
 
-const patchMarkers = async (h: WorkflowHandle): Promise<number> =>
-  ((await h.fetchHistory()).events ?? []).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
-    .length;
+/** The replay's error, or undefined when the history replays. */
+const replay = (code: Code, history: unknown): Promise<Error | undefined> =>
+  Worker.runReplayHistory({ workflowBundle: bundles[code], dataConverter: dataConverter() }, history).then(
+    () => undefined,
+    (e: unknown) => e as Error,
+  );
 
-describe('workflow code changed while a run waits at an approval (patched())', () => {
-  it('a run parked by v1 is approved and completed by a v2 worker; new runs take the v2 path', async () => {
-    const { handle, taskQueue, v1Calls } = await parkedV1Run();
-    expect(v1Calls).toEqual(['once:snapshot']);
+let parkedHistory: proto.api.history.v1.IHistory | undefined;
+let newRunHistory: proto.api.history.v1.IHistory | undefined;
 
-    const v2 = await workerOf('v2', taskQueue);
-    const result = await v2.worker.runUntil(async () => {
-      await handle.executeUpdate(approveUpdate, { args: [{ by: 'ops@test', reason: 'window open' }] });
-      return (await handle.result()) as RunbookResult;
-    });
-    // The old run went on where it waited: no pre-flight (it is past that point), no step repeated.
-    expect(v2.calls).toEqual(['w1:upgrade', 'w2:upgrade']);
-    expect(result.gates).toMatchObject([{ kind: 'approve', phase: 'workers', by: 'ops@test' }]);
-    expect(await patchMarkers(handle)).toBe(0);
-
-    // A run started on v2 takes the new path, and its history records the patch.
-    const fresh = await workerOf('v2', taskQueue);
-    await fresh.worker.runUntil(async () => {
-      const h = await temporal.client.workflow.start('standInUpgradeWorkflow', {
-        taskQueue,
-        workflowId: `patched-test/${taskQueue}/new`,
-        args: [['w1']],
-      });
+describe('upgradeCluster changed while a run waits at its approval (patched())', () => {
+  it('a run parked by the code before the image check is approved and completed by the new code without it; new runs check images', async () => {
+    const sim = newSim();
+    const taskQueue = uniqueQueue('patched-upgrade');
+    const before = await workerOf('before', taskQueue, sim);
+    const handle = await before.runUntil(async () => {
+      const h = await start(taskQueue, 'parked');
       await untilApprovalWaits(h);
-      await h.executeUpdate(approveUpdate, { args: [{ by: 'ops@test' }] });
-      await h.result();
-      expect(await patchMarkers(h)).toBe(1);
+      return h;
     });
-    expect(fresh.calls).toEqual(['once:pre-upgrade-check', 'once:snapshot', 'w1:upgrade']);
+    expect(sim.reads).toEqual(['readUpgradeFacts']);
+    expect(sim.calls).toEqual([]); // nothing changed before the approval
+
+    const after = await workerOf('after', taskQueue, sim);
+    const t0 = Date.now();
+    const result = await after.runUntil(async () => {
+      await handle.executeUpdate(approveUpdate, { args: [{ by: 'ops@test', reason: 'window open' }] });
+      return (await handle.result()) as UpgradeResult;
+    });
+    process.stderr.write(`[patched] parked run completed by the new code in ${Date.now() - t0} ms\n`);
+    // It went on where it waited: no image check (it had planned before there was one), only the final read.
+    expect(sim.reads).toEqual(['readUpgradeFacts', 'readUpgradeFacts']);
+    expect(result.gates).toMatchObject([{ kind: 'approve', phase: 'safety', by: 'ops@test' }]);
+    expect(sim.calls.filter((c) => /kubeadmUpgrade/.test(c))).toEqual([
+      'm1:kubeadmUpgradeApply',
+      'm2:kubeadmUpgradeNode',
+      'w1:kubeadmUpgradeNode',
+    ]);
+    expect(result.after.map((n) => [n.name, n.kubelet, n.kubeadm, n.cordoned])).toEqual([
+      ['m1', '1.34.12', '1.34.12', false],
+      ['m2', '1.34.12', '1.34.12', false],
+      ['w1', '1.34.12', '1.34.12', false],
+    ]);
+    expect(await patchMarkers(handle)).toEqual([]);
+    parkedHistory = await handle.fetchHistory();
+
+    // A run started on the new code checks the images first, records the patch, and is refused for an image that
+    // is neither on the masters nor in the registry, before any approval or change.
+    const fresh = newSim();
+    fresh.state.lacking = ['registry.k8s.io/kube-apiserver:v1.34.12'];
+    const worker = await workerOf('after', taskQueue, fresh);
+    const refused = await worker.runUntil(async () => {
+      const h = await start(taskQueue, 'new');
+      const err = await h.result().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      newRunHistory = await h.fetchHistory();
+      expect(await patchMarkers(h)).toEqual([UPGRADE_PATCHES.imageCheck]);
+      return err;
+    });
+    expect(refused).toBeInstanceOf(WorkflowFailedError);
+    expect((refused as WorkflowFailedError).cause?.message).toContain(
+      'image registry.k8s.io/kube-apiserver:v1.34.12: not in the registry (https://registry.k8s.io has no such manifest) and not on m1, m2',
+    );
+    expect(fresh.reads).toEqual(['readUpgradeFacts', 'readUpgradeImages']);
+    expect(fresh.calls).toEqual([]);
   });
 
-  it('the parked v1 history replays on v2; without patched() the same change fails replay with a determinism error', async () => {
-    const { handle } = await parkedV1Run();
-    const history = await handle.fetchHistory();
-    await Worker.runReplayHistory({ workflowBundle: bundles.v2, dataConverter: dataConverter() }, history);
-    const unguarded = await Worker.runReplayHistory(
-      { workflowBundle: bundles['v2-unguarded'], dataConverter: dataConverter() },
-      history,
-    ).then(
-      () => undefined,
-      (e: unknown) => e as Error,
-    );
+  it('its history replays on the code before and after the change; the change without patched() breaks replay', async () => {
+    expect(parkedHistory).toBeDefined();
+    expect(await replay('after', parkedHistory)).toBeUndefined();
+    expect(await replay('before', parkedHistory)).toBeUndefined();
+    const unguarded = await replay('unguarded', parkedHistory);
     expect(unguarded?.name).toBe('DeterminismViolationError');
-    expect(unguarded?.message).toMatch(/Nondeterminism|nondeterminism/);
-    await handle.terminate('test done');
+
+    // The history the code before the change recorded itself replays on today's code, not on the unguarded one.
+    const recorded: unknown = JSON.parse(readFileSync(recordedBefore, 'utf8'));
+    expect(await replay('after', recorded)).toBeUndefined();
+    expect((await replay('unguarded', recorded))?.name).toBe('DeterminismViolationError');
+
+    // One way only: a run started on the new code cannot be served by a worker rolled back to the old code.
+    expect(await replay('after', newRunHistory)).toBeUndefined();
+    expect((await replay('before', newRunHistory))?.name).toBe('DeterminismViolationError');
   });
 });

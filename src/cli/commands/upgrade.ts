@@ -8,12 +8,14 @@ import type { Command } from 'commander';
 import { createNodeUpgradeActivities, type UpgradeFacts } from '../../activities/node-upgrade.js';
 import { createSshDeps } from '../../activities/ssh-deps.js';
 import { sshTrustOf } from '../../activities/ssh-trust.js';
+import { createUpgradeImageActivities } from '../../activities/upgrade-images.js';
 import { InvalidInputError } from '../../errors.js';
 import type { Inventory } from '../../inventory/schema.js';
 import { stampOf } from '../../plan/etcd-restore.js';
 import { describeRunbook } from '../../plan/runbook.js';
 import { nodes, primaryMaster, targetOf } from '../../plan/topology.js';
 import { describeUpgrade, planUpgrade, type UpgradePlan } from '../../plan/upgrade.js';
+import { upgradeImageNeeds } from '../../plan/upgrade-images.js';
 import type { BatchSize } from '../../plan/upgrade-policy.js';
 import { workflowIdFor } from '../../workflows/ids.js';
 import type { UpgradeClusterInput, UpgradeResult } from '../../workflows/upgrade.js';
@@ -54,17 +56,24 @@ function version(v: string | undefined): string {
   return t;
 }
 
-/** The facts, read from here over SSH (no Temporal): the same activity the workflow runs first. */
+/** The facts, read from here over SSH (no Temporal): the same activities the workflow runs first. */
 async function readFactsHere(inv: Inventory, target: string, kubeadmPlan: boolean): Promise<UpgradeFacts> {
   const deps = createSshDeps(sshTrustOf(inv));
   try {
     const ctx = (h: (typeof inv.hosts)[number]) => ({ target: targetOf(h), ssh: inv.ssh });
-    return await createNodeUpgradeActivities(deps).readUpgradeFacts({
-      hosts: nodes(inv).map(ctx),
-      primary: ctx(primaryMaster(inv)),
-      target,
-      kubeadmPlan,
-    });
+    const needs = upgradeImageNeeds(inv, target);
+    const [facts, images] = await Promise.all([
+      createNodeUpgradeActivities(deps).readUpgradeFacts({
+        hosts: nodes(inv).map(ctx),
+        primary: ctx(primaryMaster(inv)),
+        target,
+        kubeadmPlan,
+      }),
+      'unchecked' in needs
+        ? { images: [], unchecked: needs.unchecked }
+        : createUpgradeImageActivities(deps).readUpgradeImages(needs.input),
+    ]);
+    return { ...facts, images };
   } finally {
     await deps.close();
   }
