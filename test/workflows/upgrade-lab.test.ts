@@ -1,19 +1,34 @@
 // upgradeCluster on the real-Kubernetes lab: 2 masters + 1 worker (external etcd, VIP, haproxy) set up by the setup
-// workflow at the lab's previous version, then upgraded to the current one by the upgrade workflow: the first
-// master by `kubeadm upgrade apply`, the second by `kubeadm upgrade node`, the worker last; every node ends at the
-// target, Ready and schedulable; a rerun finds nothing to do. Prints the wall time per node and overall.
-import { mkdtemp, rm } from 'node:fs/promises';
+// workflow at the lab's previous version, then upgraded to the current one. `upgrade plan` (in process, as the CLI
+// runs it) reads the nodes and finds the target's packages and images, and refuses a version the lab lacks, naming
+// each missing image. The upgrade runs with an approval before every node; after the first master (`kubeadm upgrade
+// apply`) it is TERMINATED while the second master's approval waits, and `upgrade resume` (the CLI, with its own
+// embedded worker) starts a new run from the nodes' state: it continues at h2 (`kubeadm upgrade node`), then the
+// worker, and touches nothing of h1. Every node ends at the target, Ready and schedulable; a rerun finds nothing to
+// do. Prints the wall time per node, the resume run's and overall.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WorkflowBundleOption } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { stringify } from 'yaml';
+import { upgradePlan, upgradeResume } from '../../src/cli/commands/upgrade.js';
+import type { Waiting } from '../../src/plan/gates.js';
+import { createActivities } from '../../src/activities/index.js';
+import { createSshDeps } from '../../src/activities/ssh-deps.js';
+import { sshTrustOf } from '../../src/activities/ssh-trust.js';
+import { dataConverter } from '../../src/temporal/data-converter.js';
+import { workflowIdFor } from '../../src/workflows/ids.js';
+import { approveUpdate, progressQuery } from '../../src/workflows/messages.js';
 import type { Inventory } from '../../src/inventory/schema.js';
 import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
 import { K8S_LAB_VERSIONS } from '../../lab/k8s-binaries.js';
 import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
 import { CODEC_ENV } from '../../src/temporal/data-converter.js';
 import type { UpgradeResult } from '../../src/workflows/upgrade.js';
-import { connectTemporal, uniqueQueue } from '../e2e/helpers.js';
+import { connectTemporal, pollUntil, temporalAddress, uniqueQueue } from '../e2e/helpers.js';
+import { Worker } from '@temporalio/worker';
+import type { WorkflowHandle } from '@temporalio/client';
 import { labClusterInventory } from '../support/lab-cluster.js';
 import { setEnv } from '../support/env.js';
 import { runOnLabWorker } from '../support/lab-worker.js';
@@ -28,6 +43,7 @@ let inv: Inventory;
 let temporal: Awaited<ReturnType<typeof connectTemporal>>;
 let bundle: WorkflowBundleOption;
 let scratch: string;
+let inventoryFile: string;
 let restoreEnv: (() => void) | undefined;
 
 async function run<R>(workflowType: string, args: unknown[]): Promise<{ result: R; ms: number }> {
@@ -74,9 +90,11 @@ beforeAll(async () => {
   restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
   bundle = await loadWorkflowBundle();
   // The older version is the lab's own (kubeadm init at 1.33.13); the mirror and registry also serve the target.
-  lab = await createK8sLab({ hosts: 3, version: FROM, extraPackageVersions: [TO] });
+  lab = await createK8sLab({ hosts: 3, version: FROM, versions: [FROM, TO] });
   await tagOlderCoreDns(lab.kubernetes.registry);
   inv = labClusterInventory(lab);
+  inventoryFile = join(scratch, 'inventory.yaml');
+  await writeFile(inventoryFile, stringify(inv));
   temporal = await connectTemporal();
 }, 3_600_000);
 
@@ -89,24 +107,170 @@ afterAll(() =>
   ),
 );
 
+/** What a function printed with console.log, and its result. */
+async function printed<R>(fn: () => Promise<R>): Promise<{ result: R; lines: string[] }> {
+  const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+  try {
+    const result = await fn();
+    return { result, lines: log.mock.calls.map((c) => String(c[0])) };
+  } finally {
+    log.mockRestore();
+  }
+}
+
+const kubectl = async (args: string) =>
+  (await lab.exec('h1', `kubectl --kubeconfig /etc/kubernetes/admin.conf ${args}`)).stdout.trim();
+const kubeletVersions = () => kubectl('get nodes -o jsonpath={.items[*].status.nodeInfo.kubeletVersion}');
+
+/** The approval a run waits at (its host), once one waits. */
+const approvalWaiting = (h: WorkflowHandle, what: string, timeoutMs = 900_000) =>
+  pollUntil(
+    async () => {
+      const w: Waiting[] = (await h.query(progressQuery).catch(() => undefined))?.waiting ?? [];
+      return w.find((x) => x.kind === 'approve');
+    },
+    what,
+    timeoutMs,
+    500,
+  );
+
 describe('upgradeCluster on the real-Kubernetes lab', () => {
-  it(`set up at ${FROM}, upgraded to ${TO}: masters one by one, then the worker; all Ready at the target`, async () => {
+  it(`set up at ${FROM}; upgrade plan finds the target's packages and images, and names what a version lacks`, async () => {
     const setup = await run('setupCluster', [{ inventory: inv }]);
     process.stderr.write(`[upgrade lab] setup at ${FROM}: ${setup.ms} ms\n`);
-    const kubectl = async (args: string) =>
-      (await lab.exec('h1', `kubectl --kubeconfig /etc/kubernetes/admin.conf ${args}`)).stdout.trim();
-    expect(await kubectl('get nodes -o jsonpath={.items[*].status.nodeInfo.kubeletVersion}')).toBe(
-      `v${FROM} v${FROM} v${FROM}`,
+    expect(await kubeletVersions()).toBe(`v${FROM} v${FROM} v${FROM}`);
+
+    const t0 = Date.now();
+    const ok = await printed(() => upgradePlan({ inventory: inventoryFile, to: TO }));
+    process.stderr.write(`[upgrade lab] upgrade plan: ${Date.now() - t0} ms\n${ok.lines.join('\n')}\n`);
+    expect(ok.result.policy.problems).toEqual([]);
+    expect(ok.result.notes).toEqual([]);
+    expect(ok.lines[0]).toBe(`upgrade to ${TO} (packages ${TO}-1.1): allowed`);
+    expect(ok.lines).toContainEqual(
+      expect.stringMatching(new RegExp(`^  h1 +kubelet ${FROM}, .*→  kubeadm upgrade apply → ${TO}$`)),
+    );
+    expect(ok.lines).toContainEqual(
+      expect.stringMatching(new RegExp(`^  h2 +kubelet ${FROM}, .*→  kubeadm upgrade node → ${TO}$`)),
+    );
+    expect(ok.lines).toContainEqual(
+      expect.stringMatching(new RegExp(`^  h3 +kubelet ${FROM}, .*→  worker batch 1 → ${TO}$`)),
     );
 
-    const up = await run<UpgradeResult>('upgradeCluster', [{ inventory: inv, target: TO, approved: true }]);
-    const nodes = perNode(up.result);
-    process.stderr.write(`[upgrade lab] ${FROM} → ${TO}: ${up.ms} ms overall; per node ${JSON.stringify(nodes)}\n`);
-    const applied = up.result.steps.filter((s) => s.step === 'kubeadmUpgradeApply').map((s) => s.host);
-    const noded = up.result.steps.filter((s) => s.step === 'kubeadmUpgradeNode').map((s) => s.host);
-    expect(applied).toEqual(['h1']);
-    expect(noded).toEqual(['h2', 'h3']);
-    expect(up.result.after).toEqual(
+    // A patch release the lab has neither packages nor images of: refused, each missing image named with the
+    // registry asked and the nodes that lack it.
+    const [maj, min, patch] = TO.split('.').map(Number);
+    const absent = `${maj}.${min}.${patch! + 50}`;
+    const bad = await printed(() => upgradePlan({ inventory: inventoryFile, to: absent }));
+    const problems = bad.result.policy.problems.join('\n');
+    expect(bad.result.policy.allowed).toBe(false);
+    expect(problems).toMatch(new RegExp(`offers no kubeadm ${absent.replace(/\./g, '\\.')}`));
+    const repo = inv.cluster.imageRepository;
+    for (const [image, hosts] of [
+      ['kube-apiserver', 'h1, h2'],
+      ['kube-proxy', 'h1, h2, h3'],
+    ] as const) {
+      expect(bad.result.policy.problems).toContain(
+        `image ${repo}/${image}:v${absent}: not in the registry (http://${lab.kubernetes.registry} has no such manifest) and not on ${hosts}`,
+      );
+    }
+    expect(bad.lines.some((l) => l.includes(`problem: image ${repo}/kube-apiserver:v${absent}`))).toBe(true);
+    process.exitCode = undefined; // upgradePlan sets 1 for a refused plan, as the CLI exits
+  }, 3_000_000);
+
+  it('terminated after the first master, `upgrade resume` continues at the second and redoes nothing', async () => {
+    const id = workflowIdFor(inv.cluster.name, 'upgrade');
+    const taskQueue = uniqueQueue('upgrade-lab');
+    const deps = createSshDeps(sshTrustOf(inv));
+    const worker = await Worker.create({
+      connection: temporal.native,
+      taskQueue,
+      workflowBundle: bundle,
+      dataConverter: dataConverter(),
+      activities: createActivities(deps),
+    });
+    const started = Date.now();
+    let h1Ms = 0;
+    const first = await worker
+      .runUntil(async () => {
+        const h = await temporal.client.workflow.start('upgradeCluster', {
+          taskQueue,
+          workflowId: id,
+          args: [{ inventory: inv, target: TO, approved: true, approveEach: true }],
+        });
+        expect(await approvalWaiting(h, 'the approval of h1')).toMatchObject({ phase: 'first-master', host: 'h1' });
+        const t1 = Date.now();
+        await h.executeUpdate(approveUpdate, { args: [{ host: 'h1', by: 'upgrade-lab' }] });
+        expect(await approvalWaiting(h, 'the approval of h2')).toMatchObject({ phase: 'masters', host: 'h2' });
+        h1Ms = Date.now() - t1;
+        await h.terminate('upgrade lab: terminated after the first master');
+        return h;
+      })
+      .finally(() => deps.close());
+    expect((await temporal.client.workflow.getHandle(id, first.firstExecutionRunId).describe()).status.name).toBe(
+      'TERMINATED',
+    );
+    expect(await kubeletVersions()).toBe(`v${TO} v${FROM} v${FROM}`);
+
+    // `kubeadm2ha upgrade resume -i <inventory>`: the last run's options (approval before every node), a new run.
+    const approver = { stop: false, approved: [] as string[] };
+    const approving = (async () => {
+      const h = temporal.client.workflow.getHandle(id);
+      while (!approver.stop) {
+        const w = await pollUntil(
+          async () => {
+            if (approver.stop) return 'stop';
+            const d = await h.describe().catch(() => undefined);
+            if (!d || d.runId === first.firstExecutionRunId) return undefined;
+            const waiting: Waiting[] = (await h.query(progressQuery).catch(() => undefined))?.waiting ?? [];
+            return waiting.find((x) => x.kind === 'approve');
+          },
+          'an approval of the resumed run',
+          900_000,
+          500,
+        );
+        if (w === 'stop') return;
+        // A gate that closed between the query and the update refuses it; the next poll sees the next one.
+        const took = await h
+          .executeUpdate(approveUpdate, { args: [{ ...(w.host && { host: w.host }), by: 'upgrade-lab' }] })
+          .then(
+            () => true,
+            () => false,
+          );
+        if (took) approver.approved.push(w.host ?? w.phase);
+      }
+    })();
+    const t2 = Date.now();
+    const resumed = await upgradeResume({
+      inventory: inventoryFile,
+      address: temporalAddress(),
+      taskQueue: uniqueQueue('upgrade-resume'),
+      worker: 'embedded',
+    }).finally(() => (approver.stop = true));
+    await approving;
+    const resumeMs = Date.now() - t2;
+    const r = resumed!;
+    const nodes = perNode(r);
+    process.stderr.write(
+      `[upgrade lab] ${FROM} → ${TO}: h1 ${h1Ms} ms in the terminated run; resume run ${resumeMs} ms, per node ` +
+        `${JSON.stringify(nodes)}; ${Date.now() - started} ms overall\n`,
+    );
+    expect(approver.approved).toEqual(['h2', 'h3']);
+    // The new run planned from the nodes: h1 at the target, nothing for it; no second `kubeadm upgrade apply`.
+    expect(r.plan.map((n) => [n.name, n.change])).toEqual([
+      ['h1', 'nothing (at the target)'],
+      ['h2', `kubeadm upgrade node → ${TO}`],
+      ['h3', `worker batch 1 → ${TO}`],
+    ]);
+    expect(r.steps.filter((s) => s.host === 'h1')).toEqual([]);
+    expect(r.steps.some((s) => s.step === 'kubeadmUpgradeApply')).toBe(false);
+    expect(r.steps.filter((s) => s.step === 'kubeadmUpgradeNode').map((s) => s.host)).toEqual(['h2', 'h3']);
+    expect(
+      r.steps
+        .filter((s) => s.step === 'backupKubernetesConfig')
+        .map((s) => s.host)
+        .sort(),
+    ).toEqual(['h2', 'h3']);
+    expect(r.after).toEqual(
       ['h1', 'h2', 'h3'].map((name) => ({
         name,
         kubelet: TO,
@@ -117,15 +281,14 @@ describe('upgradeCluster on the real-Kubernetes lab', () => {
       })),
     );
     // What the API itself says, not only our facts: every kubelet at the target, every node schedulable.
-    expect(await kubectl('get nodes -o jsonpath={.items[*].status.nodeInfo.kubeletVersion}')).toBe(
-      `v${TO} v${TO} v${TO}`,
-    );
+    expect(await kubeletVersions()).toBe(`v${TO} v${TO} v${TO}`);
     expect(await kubectl('get nodes -o jsonpath={.items[*].spec.unschedulable}')).toBe('');
     expect((await lab.exec('h3', `curl -sk --max-time 5 https://${lab.vip}:8443/readyz`)).stdout).toBe('ok');
+  }, 3_000_000);
 
-    // A rerun reads the nodes, finds every one at the target and changes nothing.
+  it('a rerun reads the nodes, finds every one at the target and changes nothing', async () => {
     const again = await run<UpgradeResult>('upgradeCluster', [{ inventory: inv, target: TO, approved: true }]);
     process.stderr.write(`[upgrade lab] rerun: ${again.ms} ms\n`);
     expect(again.result.steps).toEqual([]);
-  }, 3_000_000);
+  }, 600_000);
 });
