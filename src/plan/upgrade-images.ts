@@ -14,6 +14,10 @@ export function upgradeImageNeeds(
   target: string,
 ): { input: ReadUpgradeImagesInput } | { unchecked: string } {
   const c = inv.cluster;
+  // The run pushes the images itself (an images push phase before the first master): they need not be there yet,
+  // and that push checks every image at its source.
+  if (c.images.airGapped)
+    return { unchecked: 'the upgrade pushes them itself (cluster.images.airGapped); images push checks its source' };
   let list;
   try {
     list = kubeadmImageList(target, c.imageRepository, { etcd: c.etcd.mode === 'stacked' });

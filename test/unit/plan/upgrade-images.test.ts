@@ -44,6 +44,12 @@ describe('upgradeImageNeeds', () => {
     expect(n.input.registries).toEqual([{ host: '10.200.7.1:5000', endpoints: ['http://10.200.7.1:5000'] }]);
   });
 
+  it('an air-gapped cluster is not checked before the run: the run pushes the images itself', () => {
+    const air = Inventory.parse({ ...inv, cluster: { ...inv.cluster, images: { airGapped: true } } });
+    const n = upgradeImageNeeds(air, '1.34.12');
+    expect('unchecked' in n && n.unchecked).toMatch(/pushes them itself \(cluster\.images\.airGapped\)/);
+  });
+
   it('a minor without an image table is not checked, and the plan says so instead of refusing', () => {
     const n = upgradeImageNeeds(inv, '1.40.1');
     expect('unchecked' in n && n.unchecked).toMatch(/no image table for Kubernetes v1\.40\.1/);
