@@ -35,4 +35,6 @@ for pin in lab/go/etcd-*/release.env; do
 done
 # The `metrics` addon's image (test/workflows/addons.test.ts runs it for real): 261 CPU-s cold.
 bash scripts/build-metrics-server.sh >/dev/null
-echo "setup-k8s-lab: Kubernetes $version and $previous, etcd $etcd_version, lab extras, flannel, metrics-server$(printf ', %s' "${others[@]}") ready ($((SECONDS - t0)) s)" >&2
+# The `logging` addon's images (VictoriaLogs + vlagent, test/workflows/addons.test.ts): 142 s wall / 44 CPU-s cold.
+bash scripts/build-logging.sh >/dev/null
+echo "setup-k8s-lab: Kubernetes $version and $previous, etcd $etcd_version, lab extras, flannel, metrics-server, VictoriaLogs$(printf ', %s' "${others[@]}") ready ($((SECONDS - t0)) s)" >&2

@@ -24,6 +24,7 @@ import { cacheDir } from '../../src/paths.js';
 import { FLANNEL_IMAGE } from '../../src/templates/flannel.js';
 import { METRICS_SERVER_IMAGE, METRICS_SERVER_VERSION } from '../../src/templates/addons/metrics-server.js';
 import { MONITORING_IMAGES } from '../../src/templates/addons/monitoring.js';
+import { VICTORIALOGS_IMAGE, VICTORIALOGS_VERSION, VLAGENT_IMAGE } from '../../src/templates/addons/logging.js';
 
 const run = promisify(execFile);
 
@@ -53,6 +54,9 @@ export interface K8sImageExtras {
   /** The monitoring addon's five binaries (monitoring-binaries.ts), pushed under their upstream paths:
    * <repository>/prometheus-operator/prometheus-operator:v<version>, …/prometheus/prometheus:v<version>, … */
   monitoring?: { binDir: string };
+  /** victoria-logs and vlagent built by logging-binaries.ts; pushed under their upstream paths below docker.io,
+   * <repository>/victoriametrics/{victoria-logs,vlagent}:v<version> (the `logging` addon). */
+  logging?: { binDir: string; version: string };
 }
 
 export interface EnsureK8sImagesOptions {
@@ -113,6 +117,14 @@ export const MONITORING_LAB_IMAGES = (
 ).map((m) => {
   const [path, tag] = m.image.upstream.slice(m.image.upstream.indexOf('/') + 1).split(':');
   return { name: path!, tag: tag!, binary: m.binary, workingDir: 'workingDir' in m ? m.workingDir : undefined };
+});
+
+/** The logging addon's images under the lab's repository: upstream's path below docker.io (imageRef's rule), with
+ * upstream's entrypoints (/victoria-logs-prod, /vlagent-prod). */
+export const LOGGING_LAB_IMAGES = [VICTORIALOGS_IMAGE, VLAGENT_IMAGE].map((i) => {
+  const [name, tag] = i.upstream.slice('docker.io/'.length).split(':') as [string, string];
+  const binary = name.slice(name.lastIndexOf('/') + 1);
+  return { name, tag, binary, entrypoint: `/${binary}-prod` };
 });
 
 /** Builds (or finds cached) every image kubeadm needs at `version` that we can make, plus the test image. */
@@ -195,6 +207,18 @@ export async function ensureK8sImages(version: string, opts: EnsureK8sImagesOpti
         spec: () => Promise.resolve(monitoringSpec(join(monitoring.binDir, m.binary), m.binary, m.workingDir)),
       });
     }
+  }
+
+  const logging = opts.extras?.logging;
+  if (logging) {
+    if (logging.version !== VICTORIALOGS_VERSION)
+      throw new Error(`VictoriaLogs binaries are ${logging.version}; the addon template runs ${VICTORIALOGS_VERSION}`);
+    for (const img of LOGGING_LAB_IMAGES.filter((i) => !opts.only || opts.only.includes(i.name)))
+      specs.push({
+        name: img.name,
+        tag: img.tag,
+        spec: () => Promise.resolve(singleBinarySpec(join(logging.binDir, img.binary), img.entrypoint)),
+      });
   }
 
   const images: K8sImage[] = [];

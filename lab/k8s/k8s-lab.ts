@@ -21,6 +21,7 @@ import { ensureCoreDns, ensureK8sExtras } from './extras.js';
 import { ensureFlannelBinaries } from './flannel-binaries.js';
 import { ensureMetricsServerBinary } from './metrics-server-binaries.js';
 import { ensureMonitoringBinaries } from './monitoring-binaries.js';
+import { ensureLoggingBinaries } from './logging-binaries.js';
 import { ensureK8sImages, pushK8sImages } from './images.js';
 import { cniBinDirOf, CONTAINERD_READY, prepareK8sNode, START_KUBELET, STOP_KUBELET, type LabCni } from './node.js';
 import { startLabRegistry } from './registry-server.js';
@@ -43,7 +44,7 @@ export interface CreateK8sLabOptions {
    * lab's registry then also holds flannel's image (kubernetes.flannel says how to deploy it). */
   cni?: LabCni;
   /** Addon images to build (when missing) and push, for addons that run with real images in the lab. */
-  addons?: readonly ('metrics' | 'monitoring')[];
+  addons?: readonly ('metrics' | 'monitoring' | 'logging')[];
   log?: (line: string) => void;
 }
 
@@ -120,8 +121,10 @@ export async function createK8sLab(opts: CreateK8sLabOptions): Promise<K8sLab> {
     }
     const metricsServer = opts.addons?.includes('metrics') ? await ensureMetricsServerBinary({ log }) : undefined;
     const monitoring = opts.addons?.includes('monitoring') ? await ensureMonitoringBinaries({ log }) : undefined;
+    const logging = opts.addons?.includes('logging') ? await ensureLoggingBinaries({ log }) : undefined;
     const imageExtras = {
       ...extras,
+      ...(logging && { logging: { binDir: logging.binDir, version: logging.version } }),
       ...(metricsServer && { metricsServer: { binDir: metricsServer.binDir, version: metricsServer.version } }),
       ...(monitoring && { monitoring: { binDir: monitoring.binDir } }),
       otherCoredns: otherCoredns.map((c) => ({ version: c.version, path: c.coredns })),

@@ -74,6 +74,16 @@ export interface RemoveAddonInput {
   timeoutSeconds?: number;
 }
 
+/** Where addons keep node directories; removal deletes nothing outside <ADDON_HOST_ROOT>/<addon>/. */
+export const ADDON_HOST_ROOT = '/var/lib/kubeadm2ha/addons';
+
+export interface RemoveAddonHostPathsInput {
+  host: HostContext;
+  addon: string;
+  /** Directories under ADDON_HOST_ROOT/<addon>/ (the template's hostPaths). */
+  paths: string[];
+}
+
 export interface RemoveAddonResult {
   /** False when no record existed: nothing of this addon was installed by us. */
   recorded: boolean;
@@ -317,6 +327,28 @@ export function createAddonActivities(deps: ActivityDeps, opts: KubeApiOptions =
           ready.push(refKey(r));
         }
         return { ready, elapsedMs: deps.now() - t0 };
+      });
+    },
+
+    /** Deletes an addon's node directories (a collector's buffers, a store's data), then its emptied parents. */
+    async removeAddonHostPaths(i: RemoveAddonHostPathsInput): Promise<{ removed: string[] }> {
+      return withFailures(async () => {
+        check(i.addon);
+        const base = `${ADDON_HOST_ROOT}/${i.addon}`;
+        for (const p of i.paths)
+          if (!p.startsWith(`${base}/`) || p.split('/').some((seg) => seg === '..' || seg === '.'))
+            throw new InvalidInputError(`${p} is not a directory of addon ${i.addon} (under ${base}/)`);
+        const session = deps.session(i.host);
+        // Each path printed once it is gone; then the addon's and the addons' directories if nothing else is left.
+        const r = await session.run(
+          ['sh', '-c', 'for d in "$@"; do if [ -e "$d" ]; then rm -rf -- "$d"; echo "$d"; fi; done', 'sh', ...i.paths],
+          { action: `remove ${i.addon}'s node directories`, timeoutMs: 300_000 },
+        );
+        await session.run(['rmdir', '--ignore-fail-on-non-empty', '--', base, ADDON_HOST_ROOT, '/var/lib/kubeadm2ha'], {
+          action: `remove ${i.addon}'s emptied parent directories`,
+          allowNonZero: true,
+        });
+        return { removed: r.stdout.trim().split('\n').filter(Boolean) };
       });
     },
 

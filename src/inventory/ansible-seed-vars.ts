@@ -130,7 +130,7 @@ export function truthy(v: unknown): boolean {
 /** Seed group names (hyphens before Ansible 2.8, underscores after) → what they mean here. */
 export const roleGroups: Record<
   string,
-  'primary-master' | 'secondary-master' | 'master' | 'worker' | 'node' | 'etcd' | 'vip'
+  'primary-master' | 'secondary-master' | 'master' | 'worker' | 'node' | 'etcd' | 'vip' | 'logs-hot' | 'logs-warm'
 > = {
   primary_master: 'primary-master',
   secondary_masters: 'secondary-master',
@@ -141,6 +141,9 @@ export const roleGroups: Record<
   nodes: 'node',
   etcd: 'etcd',
   apiserver_vip: 'vip',
+  // The EFK stack's hot and warm Elasticsearch hosts: the logging addon's store tiers (src/templates/addons/logging.ts).
+  elasticsearch_hot: 'logs-hot',
+  elasticsearch_warm: 'logs-warm',
 };
 
 /** Other groups of the seed's example inventories: known, so hosts only in them are left out without a typo hint. */
@@ -148,8 +151,6 @@ export const seedOtherGroups = new Set([
   'primary_etcd',
   'secondary_etcds',
   'elasticsearch',
-  'elasticsearch_hot',
-  'elasticsearch_warm',
   'nfs_server',
   'nodes_extended',
   'admin',

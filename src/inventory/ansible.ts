@@ -1,5 +1,6 @@
 // Reads the seed's Ansible inventory: the INI file, group_vars/ and host_vars/ beside it. Groups become roles
-// (primary-master, secondary-masters, masters, minions/workers, nodes, etcd; hyphen or underscore spelling),
+// (primary-master, secondary-masters, masters, minions/workers, nodes, etcd, elasticsearch_hot/_warm; hyphen or
+// underscore spelling),
 // variables are merged in Ansible's precedence and mapped onto our schema by ansible-vars.ts.
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -67,6 +68,10 @@ function assignRoles(inv: IniInventory, graph: GroupGraph, warnings: InventoryWa
       });
     }
     if (etcd) add('etcd', etcd);
+    const hot = via('logs-hot');
+    const warm = via('logs-warm');
+    if (hot) add('logs-hot', hot);
+    if (warm) add('logs-warm', warm);
     if (roles.length) hosts.push({ name, site, roles });
     else if (via('vip')) vipHosts.push({ name, site });
     else if (!groups.some((g) => typoGroups.has(g))) {
@@ -74,7 +79,7 @@ function assignRoles(inv: IniInventory, graph: GroupGraph, warnings: InventoryWa
       warnings.push({
         ...site.value,
         field: name,
-        text: `left out: ${own.length ? `its groups (${own.join(', ')}) give` : 'it is in no group, which gives'} no kubeadm2ha role (roles come from primary-master, secondary-masters, masters, minions/workers, nodes, etcd)`,
+        text: `left out: ${own.length ? `its groups (${own.join(', ')}) give` : 'it is in no group, which gives'} no kubeadm2ha role (roles come from primary-master, secondary-masters, masters, minions/workers, nodes, etcd, elasticsearch_hot/_warm)`,
       });
     }
   }

@@ -4,7 +4,7 @@
 // so a user sees every problem at once — but rules that count hosts wait until every host parsed, because a
 // broken host would make their verdict wrong.
 import type { Inventory } from './schema.js';
-import { Cluster, Host, SshSettings } from './schema.js';
+import { Cluster, Host, LoggingSettings, SshSettings } from './schema.js';
 import type { Path } from './locate.js';
 import { valueAt } from './issues.js';
 import { networkRules } from './rules-network.js';
@@ -115,8 +115,39 @@ export const hostRoles: Rule = ({ hosts }) => {
           'a host is either the primary master or a secondary master, not both',
         ),
       );
+    // The logging store runs as pods: only on a Kubernetes node, and in one tier.
+    const node = isMaster(host) || seen.has('worker');
+    for (const tier of ['logs-hot', 'logs-warm'] as const)
+      if (seen.has(tier) && !node)
+        out.push(
+          err(
+            ['hosts', index, 'roles', roleIndex(host, tier)],
+            `${tier} runs the logging store as pods: the host must also be a Kubernetes node (worker or master)`,
+          ),
+        );
+    if (seen.has('logs-hot') && seen.has('logs-warm'))
+      out.push(
+        err(
+          ['hosts', index, 'roles', roleIndex(host, 'logs-warm')],
+          'a host is either a logs-hot or a logs-warm host, not both',
+        ),
+      );
   }
   return out;
+};
+
+/** Warm keeps what hot has dropped: it must keep lines longer than hot does. */
+export const loggingRetention: Rule = ({ raw }) => {
+  const given = valueAt(raw, ['addons', 'logging']);
+  if (given === undefined) return [];
+  const r = LoggingSettings.safeParse(given);
+  if (!r.success || r.data.warmDays > r.data.hotDays) return [];
+  return [
+    err(
+      ['addons', 'logging', 'warmDays'],
+      `warmDays (${r.data.warmDays}) must be more than hotDays (${r.data.hotDays}): warm keeps the days hot has dropped`,
+    ),
+  ];
 };
 
 export const oneControlPlane: Rule = ({ hosts, allHosts }) => {
@@ -281,6 +312,7 @@ export const networkPlugin: Rule = ({ cluster }) => {
 export const rules: Rule[] = [
   uniqueHosts,
   hostRoles,
+  loggingRetention,
   oneControlPlane,
   etcdMembers,
   etcdVersion,

@@ -24,7 +24,9 @@ export const Port = z.number().int().min(1).max(65535);
 
 export const Address = z.union([z.ipv4(), z.string().regex(hostname, 'expected an IPv4 address or a DNS name')]);
 
-export const Role = z.enum(['primary-master', 'secondary-master', 'etcd', 'worker']);
+/** logs-hot / logs-warm: where the logging addon's store runs (the seed's elasticsearch_hot / elasticsearch_warm
+ * groups); such a host must also be a Kubernetes node (a master or worker). */
+export const Role = z.enum(['primary-master', 'secondary-master', 'etcd', 'worker', 'logs-hot', 'logs-warm']);
 export type Role = z.infer<typeof Role>;
 
 /** SSH settings shared by all hosts; a host may override the connection fields. */
@@ -211,9 +213,27 @@ export const Cluster = z
   .strict();
 export type Cluster = z.infer<typeof Cluster>;
 
+/** The logging addon's retention per tier (src/templates/addons/logging.ts says how it maps onto the store). */
+export const LoggingSettings = z
+  .object({
+    /** Days a log line stays on the logs-hot hosts: the seed's EFK moved indices to warm after 3 days. */
+    hotDays: z.number().int().min(1).max(3650).default(3),
+    /** Days a log line stays on the logs-warm hosts; longer than hotDays. */
+    warmDays: z.number().int().min(1).max(3650).default(30),
+  })
+  .strict();
+
+export const AddonSettings = z
+  .object({
+    logging: LoggingSettings.prefault({}),
+  })
+  .strict();
+
 export const Inventory = z
   .object({
     cluster: Cluster,
+    /** Settings of addons (`kubeadm2ha addons apply`); everything has a default. */
+    addons: AddonSettings.prefault({}),
     ssh: SshSettings.prefault({}),
     hosts: z.array(Host).min(1, 'an inventory needs at least one host'),
   })

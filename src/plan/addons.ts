@@ -13,7 +13,7 @@ import {
 } from '../templates/addons/index.js';
 import { registerAddonImages } from './images.js';
 import { runbookFor, step, type OnFailure, type Runbook } from './runbook.js';
-import { etcdHosts, masters, primaryMaster, targetOf } from './topology.js';
+import { etcdHosts, masters, nodes, primaryMaster, targetOf } from './topology.js';
 import type { HostContext } from './types.js';
 
 export type AddonAction = 'apply' | 'remove';
@@ -24,6 +24,8 @@ export interface AddonPlanOptions {
   wait?: boolean;
   /** Seconds for the rollout to finish (default 300). */
   timeoutSeconds?: number;
+  /** remove: also delete the addon's stored data on the nodes (the logging store's days), not only its buffers. */
+  deleteData?: boolean;
 }
 
 /** Kinds whose rollout `kubectl rollout status` follows; APIServices are waited for Available. */
@@ -43,11 +45,22 @@ export class AddonPlanError extends Error {
 }
 
 export function addonValues(inv: Inventory): AddonValues {
+  const named = (role: 'logs-hot' | 'logs-warm') => inv.hosts.filter((h) => h.roles.includes(role)).map((h) => h.name);
   return {
     imageRepository: inv.cluster.imageRepository,
     masters: masters(inv).length,
+    logging: { hot: named('logs-hot'), warm: named('logs-warm'), ...inv.addons.logging },
     ...(inv.cluster.etcd.mode === 'external' && { etcdAddresses: etcdHosts(inv).map((h) => h.address) }),
   };
+}
+
+/** The template's objects, or why this inventory cannot have them (no logs-hot host, no master…). */
+function renderAddon(addon: AddonTemplate, inv: Inventory) {
+  try {
+    return addon.render(addonValues(inv));
+  } catch (err) {
+    throw new AddonPlanError(`addon ${addon.name}: ${(err as Error).message}`);
+  }
 }
 
 /** The addon, or why it cannot be applied (unknown, or retired with the reason). */
@@ -63,7 +76,19 @@ export function planAddon(inv: Inventory, name: string, action: AddonAction, o: 
   const cluster = inv.cluster.name;
   if (action === 'remove') {
     // A retired addon may still have been installed by an older kubeadm2ha: removal only needs the name.
-    if (!addonNamed(name)) throw new AddonPlanError(`unknown addon ${name} (kubeadm2ha addons list shows them)`);
+    const template = addonNamed(name);
+    if (!template) throw new AddonPlanError(`unknown addon ${name} (kubeadm2ha addons list shows them)`);
+    // Directories its pods kept on the nodes go after the objects (no pod writes to them any more): buffers always,
+    // stored data only when asked. Per node, so a node that is down parks the run on that node alone.
+    const dirs = (
+      template.hostPaths?.(
+        addonValues(inv),
+        nodes(inv).map((h) => h.name),
+      ) ?? []
+    ).filter((p) => p.kind === 'buffer' || o.deleteData === true);
+    const hostDirs = nodes(inv)
+      .map((h) => ({ h, paths: dirs.filter((p) => p.nodes.includes(h.name)).map((p) => p.path) }))
+      .filter((x) => x.paths.length > 0);
     return runbookFor('addons', `remove addon ${name}`, inv, o.onFailure, [
       {
         id: 'remove',
@@ -78,10 +103,25 @@ export function planAddon(inv: Inventory, name: string, action: AddonAction, o: 
           }),
         ],
       },
+      ...(hostDirs.length === 0
+        ? []
+        : [
+            {
+              id: 'node-dirs',
+              title: `delete ${name}'s directories on the nodes${o.deleteData ? ' (with its data)' : ' (buffers; data kept)'}`,
+              kind: 'hosts' as const,
+              rollout: { kind: 'parallel' as const },
+              hosts: hostDirs.map(({ h, paths }) => ({
+                target: targetOf(h),
+                steps: [step('removeAddonHostPaths', `rm -rf ${paths.join(' ')}`, 'hostStep', { addon: name, paths })],
+                maySkip: true,
+              })),
+            },
+          ]),
     ]);
   }
   const addon = offeredAddon(name);
-  const objects = addon.render(addonValues(inv));
+  const objects = renderAddon(addon, inv);
   const waitFor = objects
     .filter((x) => ROLLOUT_KINDS.has(x.kind) || x.kind === 'APIService')
     .map((x) => ({

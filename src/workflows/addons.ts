@@ -16,6 +16,8 @@ export interface ManageAddonInput {
   /** Wait for the rollout after apply (default true). */
   wait?: boolean;
   timeoutSeconds?: number;
+  /** remove: delete the addon's stored data on the nodes too (the logging store's days); buffers always go. */
+  deleteData?: boolean;
   onFailure?: OnFailure;
 }
 
@@ -31,6 +33,8 @@ function describe(step: Step, result: unknown): string | undefined {
       return `${n('ready')} ready`;
     case 'removeAddonObjects':
       return r.recorded ? `${n('deleted')} deleted` : 'not installed';
+    case 'removeAddonHostPaths':
+      return n('removed') ? `${n('removed')} directories deleted` : 'no directories';
     default:
       return undefined;
   }
@@ -44,6 +48,7 @@ export async function manageAddon(raw: ManageAddonInput): Promise<RunbookResult>
       ...(input.onFailure && { onFailure: input.onFailure }),
       ...(input.wait !== undefined && { wait: input.wait }),
       ...(input.timeoutSeconds !== undefined && { timeoutSeconds: input.timeoutSeconds }),
+      ...(input.deleteData !== undefined && { deleteData: input.deleteData }),
     });
   } catch (err) {
     // A retired addon (the CLI refuses it first): a plain Error would fail the workflow task, retried forever.

@@ -45,6 +45,7 @@ export const WorkflowInput = {
       action: z.enum(['apply', 'remove']),
       wait: z.boolean().optional(),
       timeoutSeconds: seconds.optional(),
+      deleteData: z.boolean().optional(),
       onFailure: onFailure.optional(),
     })
     .strict(),

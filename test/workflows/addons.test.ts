@@ -17,6 +17,7 @@ import type { Inventory } from '../../src/inventory/schema.js';
 import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
 import { targetOf } from '../../src/plan/topology.js';
 import { DASHBOARD_NODE_PORT } from '../../src/templates/addons/dashboard.js';
+import { COLLECTOR_DIR, storeDir } from '../../src/templates/addons/logging.js';
 import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
 import { CODEC_ENV } from '../../src/temporal/data-converter.js';
 import type { ManageAddonInput } from '../../src/workflows/addons.js';
@@ -71,7 +72,8 @@ beforeAll(async () => {
   restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
   bundle = await loadWorkflowBundle();
   // metrics runs with its real image: metrics-server built from the Go module proxy, pushed to the lab registry.
-  lab = await createK8sLab({ hosts: 3, addons: ['metrics'] });
+  // logging too: VictoriaLogs and vlagent built from the Go module proxy.
+  lab = await createK8sLab({ hosts: 3, addons: ['metrics', 'logging'] });
   inv = labClusterInventory(lab, undefined, { imageRepository: `${lab.kubernetes.registry}/k8s` });
   temporal = await connectTemporal();
   const setup = await run<RunbookResult>('setupCluster', { inventory: inv });
@@ -223,4 +225,102 @@ describe('addons through the workflow on a real cluster', () => {
     expectSame(before, await settledClusterObjects(lab), 'remove leaves every object as before apply');
     expect((await lab.exec('h1', `${ADMIN} top nodes`, { allowFail: true })).stdout).toBe('');
   }, 1_200_000);
+
+  it('logging (real images: VictoriaLogs + vlagent built from the Go module proxy): the store on the logs-hot/logs-warm hosts with their retention, a line a pod prints is found by a query to both tiers, twice changes nothing, remove deletes the collector buffers (the data only with deleteData) and restores every object', async () => {
+    // h2 (a master) is the seed's elasticsearch_hot host, h3 (a worker) its elasticsearch_warm one.
+    const tiers: Record<string, 'logs-hot' | 'logs-warm'> = { h2: 'logs-hot', h3: 'logs-warm' };
+    const logInv: Inventory = {
+      ...inv,
+      hosts: inv.hosts.map((h) => (tiers[h.name] ? { ...h, roles: [...h.roles, tiers[h.name]!] } : h)),
+    };
+    const sh = async (cmd: string, host = 'h1') => (await lab.exec(host, `${ADMIN} ${cmd}`)).stdout.trim();
+    const exists = async (host: string, dir: string) =>
+      (await lab.exec(host, `test -d ${dir}`, { allowFail: true })).code === 0;
+    const before = await settledClusterObjects(lab, { workloadsReady: true });
+
+    const first = await addon('logging', 'apply', { inventory: logInv });
+    const a1 = applied(first.result);
+    process.stderr.write(`[addons] logging apply + rollout: ${first.ms} ms, ${a1.created.length} created\n`);
+    expect(a1.created).toEqual(a1.objects);
+    expect(resultOf<{ ready: string[] }>(first.result, 'cluster', 'waitAddonReady')?.ready).toEqual([
+      'StatefulSet/logging/vlogs-hot',
+      'StatefulSet/logging/vlogs-warm',
+      'DaemonSet/logging/vlagent',
+    ]);
+    // Placement: the store on its tier's host, the collector on every node; each tier's retention in days.
+    const placed = await sh(
+      `-n logging get pods -o jsonpath='{range .items[*]}{.metadata.name} {.spec.nodeName}{"\\n"}{end}'`,
+    );
+    const pods = placed.split('\n').map((l) => l.split(' ') as [string, string]);
+    expect(pods.filter(([p]) => p.startsWith('vlogs-'))).toEqual([
+      ['vlogs-hot-0', 'h2'],
+      ['vlogs-warm-0', 'h3'],
+    ]);
+    expect(
+      pods
+        .filter(([p]) => p.startsWith('vlagent-'))
+        .map(([, n]) => n)
+        .sort(),
+    ).toEqual(['h1', 'h2', 'h3']);
+    for (const [tier, days] of [
+      ['hot', 3],
+      ['warm', 30],
+    ] as const)
+      expect(
+        await sh(`-n logging get statefulset vlogs-${tier} -o jsonpath='{.spec.template.spec.containers[0].args}'`),
+      ).toContain(`-retentionPeriod=${days}d`);
+    for (const h of ['h1', 'h2', 'h3']) expect(await exists(h, COLLECTOR_DIR), `${h} ${COLLECTOR_DIR}`).toBe(true);
+
+    // A pod prints a line nobody else prints (hello logs its listening port); the store answers a query for it.
+    const port = 20_000 + Math.floor(Math.random() * 10_000);
+    const pod = `k2h-logline-${port}`;
+    await sh(
+      `run ${pod} --image=${lab.kubernetes.imageRepository}/hello:1 --restart=Never --env=PORT=${port} --labels=k2h-test=logging`,
+    );
+    const line = `listening on [::]:${port}`;
+    const t0 = Date.now();
+    const query = encodeURIComponent(`"${line}"`);
+    const found: Record<string, string> = {};
+    for (const tier of ['hot', 'warm']) {
+      found[tier] = await pollUntil(
+        async () => {
+          const out = await sh(
+            `get --raw '/api/v1/namespaces/logging/pods/vlogs-${tier}-0:9428/proxy/select/logsql/query?query=${query}'`,
+          );
+          return out.includes(line) ? out : undefined;
+        },
+        `the line "${line}" in vlogs-${tier}`,
+        300_000,
+        2_000,
+      );
+    }
+    process.stderr.write(`[addons] logging: the pod's line found in both tiers ${Date.now() - t0} ms after it ran\n`);
+    const hit = JSON.parse(found.hot!.split('\n')[0]!) as Record<string, string>;
+    expect(hit['kubernetes.pod_name']).toBe(pod);
+    expect(hit['kubernetes.pod_namespace']).toBe('default');
+    await sh(`delete pod ${pod} --wait=true --timeout=120s`);
+    const afterFirst = await settledClusterObjects(lab);
+
+    const second = await addon('logging', 'apply', { inventory: logInv });
+    expectUnchanged(applied(second.result));
+    expectSame(afterFirst, await settledClusterObjects(lab), 'a second apply changes no object');
+
+    // remove: every object, and the collector's buffers on every node; the store's days stay (not asked to delete).
+    const removed = await addon('logging', 'remove', { inventory: logInv });
+    process.stderr.write(`[addons] logging remove: ${removed.ms} ms\n`);
+    expect(resultOf<RemoveAddonResult>(removed.result, 'cluster', 'removeAddonObjects')?.deleted).toEqual(
+      [...a1.objects].reverse(),
+    );
+    for (const h of ['h1', 'h2', 'h3']) expect(await exists(h, COLLECTOR_DIR), `${h} ${COLLECTOR_DIR}`).toBe(false);
+    expect(await exists('h2', storeDir('hot'))).toBe(true);
+    expect(await exists('h3', storeDir('warm'))).toBe(true);
+    expectSame(before, await settledClusterObjects(lab), 'remove leaves every object as before apply');
+
+    // Asked to (the seed's uninstall-efk-stack), a remove deletes the store's data too; nothing of it is left.
+    await addon('logging', 'remove', { inventory: logInv, deleteData: true });
+    expect(await exists('h2', storeDir('hot'))).toBe(false);
+    expect(await exists('h3', storeDir('warm'))).toBe(false);
+    for (const h of ['h1', 'h2', 'h3'])
+      expect((await lab.exec(h, 'ls /var/lib/kubeadm2ha/addons', { allowFail: true })).code, h).not.toBe(0);
+  }, 1_800_000);
 });

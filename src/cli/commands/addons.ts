@@ -52,6 +52,7 @@ interface ManageFlags extends InventoryFlags {
   onFailure?: string;
   wait?: boolean;
   timeout?: string;
+  deleteData?: boolean;
 }
 
 function seconds(flag: string, what: string): number {
@@ -82,6 +83,7 @@ export function manageAddon(name: string, action: AddonAction, flags: ManageFlag
         onFailure: onFailureFlag(f.onFailure),
         ...(f.wait === false && { wait: false }),
         ...(f.timeout !== undefined && { timeoutSeconds: seconds(f.timeout, '--timeout') }),
+        ...(f.deleteData === true && { deleteData: true }),
       };
       plan(input);
       return input;
@@ -131,6 +133,7 @@ export function register(program: Command): void {
       )
       .option('--timeout <seconds>', 'how long to wait for the rollout (apply) or the deletions (remove)', '300');
     if (action === 'apply') cmd.option('--no-wait', 'do not wait for the rollout');
+    else cmd.option('--delete-data', "also delete the addon's stored data on the nodes (logging: the store's days)");
     addOperationOptions(addRunbookOptions(cmd)).action(async (name: string, flags: ManageFlags) => {
       await manageAddon(name, action, flags);
     });

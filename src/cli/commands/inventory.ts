@@ -25,7 +25,7 @@ interface ConvertFlags {
   force?: boolean;
 }
 
-const roleOrder: Role[] = ['primary-master', 'secondary-master', 'etcd', 'worker'];
+const roleOrder: Role[] = ['primary-master', 'secondary-master', 'etcd', 'worker', 'logs-hot', 'logs-warm'];
 
 export function summarize(inv: Inventory, format: string, files: string[], warnings: InventoryWarning[]): string {
   const c = inv.cluster;

@@ -1,12 +1,13 @@
 // The addon catalogue: every addon `kubeadm2ha addons list` shows, in that order. Pure and workflow-safe.
 import { dashboard } from './dashboard.js';
 import { etcdOperator } from './etcd-operator.js';
+import { logging } from './logging.js';
 import { metricsServer } from './metrics-server.js';
 import { monitoring } from './monitoring.js';
 import { stringify } from 'yaml';
 import { imageRef, type AddonTemplate, type KubeObject } from './types.js';
 
-export const ADDONS: readonly AddonTemplate[] = [metricsServer, dashboard, monitoring, etcdOperator];
+export const ADDONS: readonly AddonTemplate[] = [metricsServer, dashboard, monitoring, logging, etcdOperator];
 
 export function addonNamed(name: string): AddonTemplate | undefined {
   return ADDONS.find((a) => a.name === name);

@@ -12,6 +12,30 @@ export interface AddonValues {
   masters: number;
   /** Addresses of the external etcd members (cluster.etcd.mode external); absent for stacked etcd. */
   etcdAddresses?: string[];
+  /** The logging addon's store placement and retention (inventory roles logs-hot / logs-warm, addons.logging);
+   * addonValues always sets it, other templates' tests need not. */
+  logging?: LoggingValues;
+}
+
+export interface LoggingValues {
+  /** Node names of the hosts with role logs-hot (the seed's elasticsearch_hot group), in inventory order. */
+  hot: string[];
+  /** Node names of the hosts with role logs-warm (the seed's elasticsearch_warm group). */
+  warm: string[];
+  /** Days a log line stays on the hot nodes (the seed's 3). */
+  hotDays: number;
+  /** Days a log line stays on the warm nodes. */
+  warmDays: number;
+}
+
+/** A directory an addon's pods keep on nodes (a hostPath): removal deletes it there, data only when asked. */
+export interface AddonHostPath {
+  path: string;
+  /** Node names it exists on. */
+  nodes: string[];
+  /** buffer: a collector's checkpoints and unsent lines, always deleted on remove; data: the store's, deleted only
+   * with --delete-data (the seed's uninstall-efk-stack deleted both). */
+  kind: 'buffer' | 'data';
 }
 
 /** One image an addon runs: where it comes from upstream and its path under a mirror. */
@@ -41,6 +65,8 @@ export interface AddonTemplate {
   retiredBecause?: string;
   images: AddonImage[];
   render(v: AddonValues): KubeObject[];
+  /** Directories its pods keep on nodes, for remove; none when absent. */
+  hostPaths?(v: AddonValues, nodes: string[]): AddonHostPath[];
 }
 
 /** The registry host of the seed's and kubeadm's default imageRepository: with it, images stay where upstream has

@@ -56,6 +56,7 @@ describe('addons CLI', () => {
       'metrics:stable',
       'dashboard:stable',
       'monitoring:stable',
+      'logging:stable',
       'etcd-operator:retired',
     ]);
     expect(rows.find((r) => r.name === 'etcd-operator')?.retiredBecause).toMatch(/alpha/);

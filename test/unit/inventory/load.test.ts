@@ -105,6 +105,8 @@ describe('Ansible INI inventory with group_vars', () => {
       'examples/ansible/group_vars/my-cluster.yaml',
     ]);
     expect(inventory).toEqual({
+      // No seed setting for it: the logging addon's defaults (the seed's 3 days on hot).
+      addons: { logging: { hotDays: 3, warmDays: 30 } },
       cluster: {
         name: 'my-cluster',
         kubernetesVersion: '1.32.4',
@@ -167,8 +169,9 @@ describe('Ansible INI inventory with group_vars', () => {
       'k8s-master-1 10.10.0.51 primary-master',
       'k8s-master-2 10.10.0.52 secondary-master',
       'k8s-master-3 10.10.0.53 secondary-master',
-      'k8s-minion-4 10.10.0.80 worker',
-      'k8s-minion-5 10.10.0.81 worker',
+      // [elasticsearch_hot] / [elasticsearch_warm]: the logging addon's store tiers.
+      'k8s-minion-4 10.10.0.80 worker+logs-hot',
+      'k8s-minion-5 10.10.0.81 worker+logs-warm',
       'k8s-minion-1 10.10.0.56 worker',
       'k8s-minion-2 k8s-minion-2 worker via jump@10.10.0.5',
       'k8s-minion-3 k8s-minion-3 worker via jump@10.10.0.5',

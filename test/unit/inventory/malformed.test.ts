@@ -272,13 +272,33 @@ const yaml: [string, Case][] = [
     },
   ],
   [
+    'logging: warm keeps no longer than hot',
+    {
+      path: 'yaml/logging-retention.yaml',
+      line: 22,
+      column: 15,
+      field: 'addons.logging.warmDays',
+      message: /warmDays \(7\) must be more than hotDays \(7\)/,
+    },
+  ],
+  [
+    'logging: hot keeps at least a day',
+    {
+      path: 'yaml/logging-bad-days.yaml',
+      line: 21,
+      column: 14,
+      field: 'addons.logging.hotDays',
+      message: /1/,
+    },
+  ],
+  [
     'unknown top-level key',
     {
       path: 'yaml/unknown-top-key.yaml',
       line: 19,
       column: 1,
       field: 'version',
-      message: /unknown key "version" \(allowed here: cluster, ssh, hosts\)/,
+      message: /unknown key "version" \(allowed here: cluster, addons, ssh, hosts\)/,
     },
   ],
   [
@@ -497,7 +517,7 @@ const yaml: [string, Case][] = [
       line: 18,
       column: 13,
       field: 'hosts[3].roles[0]',
-      message: /expected one of primary-master, secondary-master, etcd, worker; got "minion"/,
+      message: /expected one of primary-master, secondary-master, etcd, worker, logs-hot, logs-warm; got "minion"/,
     },
   ],
   [
@@ -641,6 +661,16 @@ const ini: [string, Case][] = [
       column: 1,
       field: '[minoins]',
       message: /unknown group "minoins": did you mean \[minions\]\?/,
+    },
+  ],
+  [
+    'elasticsearch_hot host that is no Kubernetes node',
+    {
+      path: 'ini/logs-hot-not-a-node',
+      line: 20,
+      column: 1,
+      field: 'es1 [elasticsearch_hot]',
+      message: /logs-hot runs the logging store as pods: the host must also be a Kubernetes node/,
     },
   ],
   [

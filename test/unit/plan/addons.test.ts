@@ -51,6 +51,8 @@ describe('addon runbooks', () => {
     const addons = planImageList(inv).filter((i) => i.source.startsWith('addon:'));
     expect(addons).toEqual([
       { ref: 'mirror.example:5000/k8s/headlamp-k8s/headlamp:v0.35.0', source: 'addon:dashboard', on: 'nodes' },
+      { ref: 'mirror.example:5000/k8s/victoriametrics/victoria-logs:v1.52.2', source: 'addon:logging', on: 'nodes' },
+      { ref: 'mirror.example:5000/k8s/victoriametrics/vlagent:v1.52.2', source: 'addon:logging', on: 'nodes' },
       { ref: 'mirror.example:5000/k8s/metrics-server/metrics-server:v0.9.0', source: 'addon:metrics', on: 'nodes' },
       ...[
         'prometheus-operator/prometheus-operator:v0.93.1',

@@ -5,7 +5,12 @@ import { ADDONS, addonImages, addonNamed, renderManifest } from '../../../src/te
 import { DASHBOARD_NODE_PORT } from '../../../src/templates/addons/dashboard.js';
 import { imageRef, type KubeObject } from '../../../src/templates/addons/types.js';
 
-const mirror = { imageRepository: '10.200.7.1:5000/k8s/', masters: 3 };
+const mirror = {
+  imageRepository: '10.200.7.1:5000/k8s/',
+  masters: 3,
+  logging: { hot: ['h2'], warm: ['h3'], hotDays: 3, warmDays: 30 },
+};
+const WORKLOADS = new Set(['Deployment', 'DaemonSet', 'StatefulSet']);
 /** Kinds without a namespace; everything else a template renders must name its namespace (records and deletes rely on it). */
 const CLUSTER_SCOPED = new Set([
   'Namespace',
@@ -37,7 +42,9 @@ describe('addon templates', () => {
         expect(o.metadata.namespace === undefined, `${o.kind}/${o.metadata.name}`).toBe(CLUSTER_SCOPED.has(o.kind));
         expect(o.metadata.labels?.['app.kubernetes.io/managed-by']).toBe('kubeadm2ha');
       }
-      const images = objects.filter((o) => o.kind === 'Deployment').flatMap((o) => containers(o).map((c) => c.image));
+      const images = [
+        ...new Set(objects.filter((o) => WORKLOADS.has(o.kind)).flatMap((o) => containers(o).map((c) => c.image))),
+      ];
       expect(images.length).toBeGreaterThan(0);
       for (const i of images) expect(i.startsWith('10.200.7.1:5000/k8s/')).toBe(true);
       // Every tagged image the manifest names anywhere (containers, custom resources, operator flags) is one of the
@@ -63,7 +70,7 @@ describe('addon templates', () => {
     expect(imageRef('registry.k8s.io', img)).toBe('ghcr.io/headlamp-k8s/headlamp:v0.35.0');
     expect(imageRef('mirror.example:5000/k8s/', img)).toBe('mirror.example:5000/k8s/headlamp-k8s/headlamp:v0.35.0');
     const all = addonImages('registry.k8s.io');
-    expect([...new Set(all.map((i) => i.addon))]).toEqual(['metrics', 'dashboard', 'monitoring']);
+    expect([...new Set(all.map((i) => i.addon))]).toEqual(['metrics', 'dashboard', 'monitoring', 'logging']);
     expect(all.find((i) => i.addon === 'metrics')?.image).toBe('registry.k8s.io/metrics-server/metrics-server:v0.9.0');
   });
 
