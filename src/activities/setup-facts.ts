@@ -156,7 +156,7 @@ active() {
 }
 for s in containerd keepalived haproxy ${NGINX_LB_SERVICE} etcd; do active "$s"; done
 if command -v systemctl >/dev/null 2>&1; then
-  k=$(systemctl is-active kubelet 2>/dev/null); echo "kubelet \${k:-unknown}"
+  k=$(systemctl is-active kubelet 2>/dev/null); echo "kubelet-unit \${k:-unknown}"
 fi
 for f in ${[KUBELET_CONF, APISERVER_MANIFEST, ADMIN_CONF, apiserverEtcdClient.certPath, etcdCa.certPath].map(quote).join(' ')}; do
   [ -f "$f" ] && echo "exists $f"
@@ -247,7 +247,7 @@ export function hostFactsOf(h: SetupFactsHost, text: string): HostSetupFacts {
             }),
           ) && has(p, 'active', NGINX_LB_SERVICE);
   }
-  const kubelet = one(p, 'kubelet');
+  const kubelet = one(p, 'kubelet-unit');
   const etcdVersion = one(p, 'etcd-version');
   return {
     name: h.host.target.name,

@@ -1,10 +1,17 @@
 // setupCluster: an HA cluster from bare hosts (the seed's cluster-setup.yaml + cluster-load-balanced.yaml), as the
-// runbook planSetup builds from the inventory and the one executor runs: progress, decisions on failure (retry;
-// skip for workers; abort), approvals and undo come from there. Every step is idempotent, so a rerun of a finished
-// setup checks each host and changes nothing, and a rerun after a failure picks up where it stopped.
+// runbook planSetup builds from the inventory and the hosts' facts, and the one executor runs: progress, decisions
+// on failure (retry; skip for workers; abort), approvals and undo come from there. The facts are read first, so a
+// rerun of a finished setup plans nothing, and a rerun after a failure or a reset node plans only what is missing.
+//
+// Planned HERE, from the facts activity's result, not in the CLI: the result is in history, so the plan is
+// deterministic on replay; a run started by anyone (CLI, Web UI, a schedule, `resume` after the worker was lost)
+// plans from the hosts as they are when it starts, not from what a CLI saw minutes earlier; and the input stays
+// the inventory, which the one-operation check compares. `setup --dry-run` reads the same facts with the same
+// activity and calls the same planner.
 import type { Inventory } from '../inventory/schema.js';
 import type { OnFailure, Step } from '../plan/runbook.js';
-import { planSetup } from '../plan/setup.js';
+import { planSetup, setupFactsRequest } from '../plan/setup.js';
+import { readActivities } from './activity-options.js';
 import { acceptInput } from './input.js';
 import { runRunbook, type RunbookResult } from './runbook.js';
 
@@ -34,5 +41,6 @@ function describe(step: Step, result: unknown): string | undefined {
 
 export async function setupCluster(raw: SetupClusterInput): Promise<RunbookResult> {
   const { inventory, onFailure } = acceptInput('setupCluster', raw);
-  return runRunbook({ ...planSetup(inventory), ...(onFailure && { onFailure }) }, { describe });
+  const facts = await readActivities.readSetupFacts(setupFactsRequest(inventory));
+  return runRunbook({ ...planSetup(inventory, facts), ...(onFailure && { onFailure }) }, { describe });
 }

@@ -1,12 +1,20 @@
 // setupCluster (the setup runbook on the executor) through a real Temporal server and worker on the real-Kubernetes
 // lab: 2 masters + 1 worker with external etcd, VIP and haproxy, from bare hosts to all Ready; a second run changes
-// nothing; the history holds no join token or key.
+// nothing; the history holds no join token or key. Then planning from facts: the finished cluster's facts plan
+// nothing (what `setup --dry-run` prints), a worker reset by kubeadm plans only its join, and a rerun rejoins it.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WorkflowBundleOption } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../../src/activities/index.js';
+import { createSshDeps } from '../../src/activities/ssh-deps.js';
+import { sshTrustOf } from '../../src/activities/ssh-trust.js';
+import { readSetupFactsHere } from '../../src/cli/commands/setup.js';
 import type { Inventory } from '../../src/inventory/schema.js';
+import { describeRunbook, ONCE, type Runbook } from '../../src/plan/runbook.js';
+import { planSetup } from '../../src/plan/setup.js';
+import { targetOf } from '../../src/plan/topology.js';
 import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
 import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
 import { CODEC_ENV } from '../../src/temporal/data-converter.js';
@@ -23,6 +31,33 @@ let temporal: Awaited<ReturnType<typeof connectTemporal>>;
 let bundle: WorkflowBundleOption;
 let scratch: string;
 let restoreEnv: (() => void) | undefined;
+
+/** host → step ids the runbook plans. */
+function planned(rb: Runbook): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  const add = (host: string, ids: string[]) => (out[host] = [...(out[host] ?? []), ...ids]);
+  for (const p of rb.phases) {
+    if (p.kind === 'once')
+      add(
+        ONCE,
+        p.steps.map((s) => s.id),
+      );
+    else if (p.kind === 'child') add(ONCE, [p.workflow]);
+    else
+      for (const h of p.hosts)
+        add(
+          h.target.name,
+          h.steps.map((s) => s.id),
+        );
+  }
+  return out;
+}
+
+/** What `setup --dry-run` prints: the facts read now over SSH, and the runbook planned from them. */
+async function dryRun(): Promise<{ rb: Runbook; factsMs: number }> {
+  const facts = await readSetupFactsHere(inv);
+  return { rb: planSetup(inv, facts), factsMs: facts.durationMs };
+}
 
 function setupCluster(): Promise<{ result: RunbookResult; history: string; ms: number }> {
   const args = [{ inventory: inv }];
@@ -79,5 +114,71 @@ describe('setupCluster on the real-Kubernetes lab', () => {
     const rerun = JSON.stringify(second.result.steps.map((s) => s.result));
     expect(rerun).not.toMatch(/"(initialized|joined|installed|created)":true/);
     expect(rerun).not.toMatch(/"action":"(started|restarted)"/);
+    // Planned from the facts it read first: nothing was missing, so no step ran at all.
+    expect(second.result.steps.map((s) => `${s.host} ${s.step}`)).toEqual([]);
+  }, 1_200_000);
+
+  it('planned from facts: a finished cluster plans nothing; a worker reset by kubeadm plans only its join (and its etcd member), and a rerun rejoins it', async () => {
+    const done = await dryRun();
+    process.stderr.write(`[setup facts] finished cluster: facts read in ${done.factsMs} ms (3 hosts, under load)\n`);
+    expect(done.rb.phases, describeRunbook(done.rb).join('\n')).toEqual([]);
+    expect(describeRunbook(done.rb)).toContain('nothing to do: the hosts show every step done');
+    expect(done.rb.alreadyDone?.find((d) => d.host === 'h3')?.steps).toEqual([
+      'prepareNodeOs',
+      'installKubePackages',
+      'configureContainerd',
+      'etcd', // h3 is also an etcd member here
+      'joinNode',
+    ]);
+
+    // The worker taken back as uninstall does it (kubelet stopped, kubeadm reset, CNI state gone), and its Node
+    // object deleted, as kubeadm's docs say for a node that leaves.
+    const deps = createSshDeps(sshTrustOf(inv));
+    try {
+      const h3 = inv.hosts.find((h) => h.name === 'h3')!;
+      await createActivities(deps).resetNode({
+        host: { target: targetOf(h3), ssh: inv.ssh },
+        externalEtcd: true,
+        removePackages: false,
+      });
+    } finally {
+      await deps.close();
+    }
+    await lab.exec('h1', 'kubectl --kubeconfig /etc/kubernetes/admin.conf delete node h3 --wait=true');
+
+    // kubeadm reset empties /etc/kubernetes/pki, the etcd member's certificates with it (h3 is also a member here):
+    // the facts find its member unhealthy over TLS, so its etcd steps come back with the join; nothing else.
+    const missing = await dryRun();
+    process.stderr.write(
+      `[setup facts] after the reset of h3 (facts ${missing.factsMs} ms):\n${describeRunbook(missing.rb).join('\n')}\n`,
+    );
+    const h3Etcd = ['ensureEtcdInstalled', 'ensureHostCertificates', 'configureEtcd', 'ensureEtcdRunning'];
+    expect(planned(missing.rb)).toEqual({
+      h3: [...h3Etcd, 'joinNode'],
+      [ONCE]: ['ensureEtcdCa', 'ensureEtcdHealthy', 'waitNodesReady'],
+    });
+
+    const rejoin = await setupCluster();
+    process.stderr.write(`[setup workflow] rerun after the reset: ${rejoin.ms} ms\n`);
+    expect(rejoin.result.steps.map((s) => `${s.host} ${s.step}`).sort()).toEqual(
+      [
+        ...h3Etcd.map((s) => `h3 ${s}`),
+        'h3 joinNode',
+        `${ONCE} ensureEtcdCa`,
+        `${ONCE} ensureEtcdHealthy`,
+        `${ONCE} waitNodesReady`,
+      ].sort(),
+    );
+    expect(JSON.stringify(rejoin.result.steps.find((s) => s.step === 'joinNode')!.result)).toMatch(/"joined":true/);
+    const nodes = (await lab.exec('h1', 'kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes --no-headers'))
+      .stdout;
+    expect(
+      nodes
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/\s+/).slice(0, 2).join(' '))
+        .sort(),
+    ).toEqual(['h1 Ready', 'h2 Ready', 'h3 Ready']);
+    expect((await dryRun()).rb.phases).toEqual([]);
   }, 1_200_000);
 });
