@@ -5,12 +5,15 @@
 //
 // dashboard (Headlamp) is tested BY ITS OBJECTS: its image is built by upstream only (a Node.js frontend and a Go
 // backend the module proxy does not serve), so the lab cannot run it; the rollout wait is off for it (--no-wait).
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { WorkflowBundleOption } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminUserToken } from '../../src/activities/addons-token.js';
+import { issueAdminUserKubeconfig } from '../../src/cli/commands/kubeconfig.js';
 import { createSshDeps } from '../../src/activities/ssh-deps.js';
 import { sshTrustOf } from '../../src/activities/ssh-trust.js';
 import type { Inventory } from '../../src/inventory/schema.js';
@@ -90,7 +93,7 @@ afterAll(() =>
 );
 
 describe('addons through the workflow on a real cluster', () => {
-  it('dashboard (by objects: Headlamp cannot be built here): applied server-side, twice changes nothing, admin-user token reaches the API through the VIP, remove restores every object', async () => {
+  it('dashboard (by objects: Headlamp cannot be built here): applied server-side, twice changes nothing, admin-user token and kubeconfig --admin-user reach the API through the VIP, remove restores every object', async () => {
     const before = await settledClusterObjects(lab, { workloadsReady: true });
 
     const first = await addon('dashboard', 'apply', { wait: false });
@@ -167,6 +170,22 @@ describe('addons through the workflow on a real cluster', () => {
     } finally {
       await deps.close();
     }
+
+    // kubeconfig --admin-user: such a token in a 0600 file, and kubectl with it reaches the API through the VIP.
+    const file = join(scratch, 'admin-user.kubeconfig');
+    const issued = await issueAdminUserKubeconfig(inv, { validitySeconds: 600, path: file });
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    expect(issued.server).toBe(`https://${lab.vip}:8443`);
+    const kubectl = (...args: string[]) =>
+      promisify(execFile)(lab.kubernetes.binaries.paths.kubectl, ['--kubeconfig', file, ...args]);
+    expect((await kubectl('auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}')).stdout).toBe(
+      'system:serviceaccount:kube-system:admin-user',
+    );
+    expect((await kubectl('-n', 'kube-system', 'get', 'secrets', '-o', 'name')).stdout).not.toBe('');
+    const fileToken = /token: (\S+)/.exec(await readFile(file, 'utf8'))?.[1];
+    expect(fileToken).toMatch(/^[A-Za-z0-9_.-]{20,}$/);
+    // What the command prints (the issued summary) carries no token.
+    expect(JSON.stringify(issued)).not.toContain(fileToken!);
 
     const removed = await addon('dashboard', 'remove');
     const r = resultOf<RemoveAddonResult>(removed.result, 'cluster', 'removeAddonObjects')!;

@@ -7,17 +7,25 @@
 // and key through Temporal's history (the activity's result), where no key may be; here the key is made in this
 // process and goes only into the 0600 file.
 //
+// `--admin-user` writes the seed's other variant: a token of the dashboard's admin-user service account (bound to
+// cluster-admin), minted by the TokenRequest API for --validity (10 min to 1 day) over SSH on the primary master.
+// Like the certificate it never passes through a workflow, a log or stdout: it goes only into the 0600 file.
+//
 // The default group is kubeadm's `kubeadm:cluster-admins` (bound to cluster-admin by `kubeadm init`), not
 // `system:masters`: deleting that binding revokes every such certificate, while system:masters can never be revoked
 // before the certificate expires. The default validity is one hour, as the seed's token lasted.
 import { open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
+import { adminUserToken } from '../../activities/addons-token.js';
 import { LocalPkiStore } from '../../activities/pki-store.js';
+import { createSshDeps } from '../../activities/ssh-deps.js';
+import { sshTrustOf } from '../../activities/ssh-trust.js';
 import { InvalidInputError } from '../../errors.js';
 import type { Inventory } from '../../inventory/schema.js';
 import { controlPlaneEndpoint } from '../../plan/cluster-config.js';
 import { issueCertificate, parseCertificate } from '../../pki/index.js';
+import { ADMIN_USER } from '../../templates/addons/dashboard.js';
 import { renderKubeconfig } from '../../templates/kubeconfig.js';
 import { addInventoryOption, loadInventoryFile } from '../inventory-operation.js';
 
@@ -28,6 +36,7 @@ interface KubeconfigFlags {
   validity: string;
   output?: string;
   force?: boolean;
+  adminUser?: boolean;
 }
 
 export interface IssuedKubeconfig {
@@ -76,11 +85,7 @@ async function writePrivate(path: string, text: string, force: boolean): Promise
   }
 }
 
-export async function issueKubeconfig(
-  inv: Inventory,
-  o: { user: string; groups: string[]; validitySeconds: number; path: string; force?: boolean; now?: Date },
-): Promise<IssuedKubeconfig> {
-  if (!o.user.trim()) throw new InvalidInputError('--user must not be empty');
+async function clusterCa(inv: Inventory) {
   const ca = await LocalPkiStore.forCluster(inv.cluster.name).readCa('ca');
   if (!ca) {
     throw new InvalidInputError(
@@ -88,6 +93,48 @@ export async function issueKubeconfig(
         '(or with the same KUBEADM2HA_STATE_DIR)',
     );
   }
+  return ca;
+}
+
+/** A kubeconfig with a fresh admin-user token (TokenRequest), through the VIP; the token goes only into the file. */
+export async function issueAdminUserKubeconfig(
+  inv: Inventory,
+  o: { validitySeconds: number; path: string; force?: boolean },
+): Promise<IssuedKubeconfig> {
+  const ca = await clusterCa(inv);
+  const server = `https://${controlPlaneEndpoint(inv)}`;
+  const deps = createSshDeps(sshTrustOf(inv));
+  let token;
+  try {
+    token = await adminUserToken(deps, inv, o.validitySeconds);
+  } finally {
+    await deps.close();
+  }
+  // The expiry the API server granted, from the token's own claims (a JWT): it may cap what was asked for.
+  const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString() || '{}') as {
+    exp?: number;
+  };
+  const user = ADMIN_USER.name;
+  await writePrivate(
+    o.path,
+    renderKubeconfig({ cluster: inv.cluster.name, server, caPem: ca.certPem, user, token }),
+    Boolean(o.force),
+  );
+  return {
+    path: o.path,
+    user: `system:serviceaccount:${ADMIN_USER.namespace}:${ADMIN_USER.name}`,
+    groups: [],
+    server,
+    notAfter: claims.exp ? new Date(claims.exp * 1000).toISOString() : 'unknown',
+  };
+}
+
+export async function issueKubeconfig(
+  inv: Inventory,
+  o: { user: string; groups: string[]; validitySeconds: number; path: string; force?: boolean; now?: Date },
+): Promise<IssuedKubeconfig> {
+  if (!o.user.trim()) throw new InvalidInputError('--user must not be empty');
+  const ca = await clusterCa(inv);
   const server = `https://${controlPlaneEndpoint(inv)}`;
   const { certPem, keyPem } = await issueCertificate({
     ca,
@@ -114,6 +161,15 @@ export async function issueKubeconfig(
 
 export async function kubeconfig(flags: KubeconfigFlags): Promise<IssuedKubeconfig> {
   const inventory = await loadInventoryFile(flags.inventory);
+  if (flags.adminUser) {
+    const issued = await issueAdminUserKubeconfig(inventory, {
+      validitySeconds: parseValidity(flags.validity),
+      path: flags.output ?? `${inventory.cluster.name}-admin-user.kubeconfig`,
+      force: Boolean(flags.force),
+    });
+    console.log(`wrote ${issued.path} (0600): ${issued.user} token → ${issued.server}, valid until ${issued.notAfter}`);
+    return issued;
+  }
   const groups = flags.groups
     .split(',')
     .map((g) => g.trim())
@@ -143,6 +199,10 @@ export function register(program: Command): void {
     .option('--validity <duration>', 'how long the certificate is valid: 90s, 15m, 1h, 7d', '1h')
     .option('-o, --output <file>', 'where to write it (default: ./<cluster>-<user>.kubeconfig)')
     .option('--force', 'replace the output file if it exists')
+    .option(
+      '--admin-user',
+      "instead of a certificate: a short-lived token of the dashboard's admin-user (10m to 1d; needs the dashboard addon)",
+    )
     .action(async (flags: KubeconfigFlags) => {
       await kubeconfig(flags);
     });
