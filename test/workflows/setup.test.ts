@@ -1,19 +1,20 @@
 // setupCluster (the setup runbook on the executor) through a real Temporal server and worker on the real-Kubernetes
 // lab: 2 masters + 1 worker with external etcd, VIP and haproxy, from bare hosts to all Ready; a second run changes
 // nothing; the history holds no join token or key. Then planning from facts: the finished cluster's facts plan
-// nothing (what `setup --dry-run` prints), a worker reset by kubeadm plans only its join, and a rerun rejoins it.
-import { mkdtemp, rm } from 'node:fs/promises';
+// nothing (`setup --dry-run [--json]` prints exactly that), a worker reset by kubeadm plans only its join (and its
+// etcd member's steps: kubeadm reset empties /etc/kubernetes/pki), and a rerun rejoins it.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WorkflowBundleOption } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { stringify } from 'yaml';
 import { createActivities } from '../../src/activities/index.js';
 import { createSshDeps } from '../../src/activities/ssh-deps.js';
 import { sshTrustOf } from '../../src/activities/ssh-trust.js';
-import { readSetupFactsHere } from '../../src/cli/commands/setup.js';
+import { readSetupFactsHere, setup } from '../../src/cli/commands/setup.js';
 import type { Inventory } from '../../src/inventory/schema.js';
 import { describeRunbook, ONCE, type Runbook } from '../../src/plan/runbook.js';
-import { planSetup } from '../../src/plan/setup.js';
 import { targetOf } from '../../src/plan/topology.js';
 import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
 import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
@@ -31,6 +32,7 @@ let temporal: Awaited<ReturnType<typeof connectTemporal>>;
 let bundle: WorkflowBundleOption;
 let scratch: string;
 let restoreEnv: (() => void) | undefined;
+let inventoryFile: string;
 
 /** host → step ids the runbook plans. */
 function planned(rb: Runbook): Record<string, string[]> {
@@ -53,10 +55,22 @@ function planned(rb: Runbook): Record<string, string[]> {
   return out;
 }
 
-/** What `setup --dry-run` prints: the facts read now over SSH, and the runbook planned from them. */
+/** What `kubeadm2ha setup --dry-run [--json] -i <inventory>` prints (it reads the facts over SSH, then plans). */
+async function printed(json: boolean): Promise<string> {
+  const lines: string[] = [];
+  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
+  try {
+    expect(await setup({ inventory: inventoryFile, dryRun: true, json })).toBeUndefined();
+  } finally {
+    log.mockRestore();
+  }
+  return lines.join('\n');
+}
+
+/** `setup --dry-run --json`'s runbook, and how long reading the facts takes (the activity's own measure). */
 async function dryRun(): Promise<{ rb: Runbook; factsMs: number }> {
-  const facts = await readSetupFactsHere(inv);
-  return { rb: planSetup(inv, facts), factsMs: facts.durationMs };
+  const rb = JSON.parse(await printed(true)) as Runbook;
+  return { rb, factsMs: (await readSetupFactsHere(inv)).durationMs };
 }
 
 function setupCluster(): Promise<{ result: RunbookResult; history: string; ms: number }> {
@@ -77,6 +91,8 @@ beforeAll(async () => {
   bundle = await loadWorkflowBundle();
   lab = await createK8sLab({ hosts: 3 });
   inv = labClusterInventory(lab);
+  inventoryFile = join(scratch, 'inventory.yaml');
+  await writeFile(inventoryFile, stringify(inv));
   temporal = await connectTemporal();
 }, 3_600_000);
 
@@ -122,7 +138,7 @@ describe('setupCluster on the real-Kubernetes lab', () => {
     const done = await dryRun();
     process.stderr.write(`[setup facts] finished cluster: facts read in ${done.factsMs} ms (3 hosts, under load)\n`);
     expect(done.rb.phases, describeRunbook(done.rb).join('\n')).toEqual([]);
-    expect(describeRunbook(done.rb)).toContain('nothing to do: the hosts show every step done');
+    expect(await printed(false)).toContain('nothing to do: the hosts show every step done');
     expect(done.rb.alreadyDone?.find((d) => d.host === 'h3')?.steps).toEqual([
       'prepareNodeOs',
       'installKubePackages',
