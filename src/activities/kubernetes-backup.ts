@@ -38,7 +38,8 @@ export interface RestoreKubernetesConfigInput {
 
 export interface KubernetesConfigRestore {
   host: string;
-  /** Where /etc/kubernetes as it was before the restore is kept (on the host). */
+  /** Where /etc/kubernetes as it was before the restore is kept (on the host); a second restore in the same run
+   * (same stamp) keeps it as …-<stamp>.2, and so on. */
   previous: string;
   /** False when an earlier attempt of this same restore had finished it. */
   restored: boolean;
@@ -66,15 +67,25 @@ const backupScript = [
 
 // $1 tar, $2 expected sha256, $3 stamp. The tar is checked first; nothing changes when it does not match. The
 // current /etc/kubernetes is moved aside once (the aside dir existing means it already was), so anything at
-// /etc/kubernetes afterwards is a half-finished restore of this same run, replaced again. A marker makes a retry
-// after success a no-op.
+// /etc/kubernetes afterwards is a half-finished restore of this same run, replaced again. The marker holds a
+// fingerprint of the tree as restored (paths, types, modes, owners, contents): a retry after success finds the same
+// tree and changes nothing, but a later restore in the same run (a node rolled back, retried, failed and rolled back
+// again) finds a changed tree, keeps it as the next aside (<aside>.2, .3, …) and restores again. An empty marker (from
+// before fingerprints) counts as done.
 const restoreScript = [
   'set -e',
   'f=$1 sum=$2 stamp=$3',
   'marker="${f%.tar}.restored-$stamp"',
-  'if [ -f "$marker" ]; then echo state=already; exit 0; fi',
-  '[ "$(sha256sum < "$f" | cut -d" " -f1)" = "$sum" ] || { echo "backup $f: checksum differs, not restored" >&2; exit 1; }',
+  'fingerprint() {',
+  '  { find /etc/kubernetes /var/lib/kubelet/config.yaml -printf "%p %y %m %U:%G\\n" 2>/dev/null | sort',
+  '    find /etc/kubernetes /var/lib/kubelet/config.yaml -type f -exec sha256sum {} + 2>/dev/null | sort; } | sha256sum | cut -d" " -f1',
+  '}',
   'aside=/etc/kubernetes.before-restore-$stamp',
+  'if [ -f "$marker" ]; then',
+  '  if [ ! -s "$marker" ] || [ "$(cat -- "$marker")" = "$(fingerprint)" ]; then echo state=already; exit 0; fi',
+  '  n=2; while [ -e "$aside.$n" ]; do n=$((n + 1)); done; aside="$aside.$n"',
+  'fi',
+  '[ "$(sha256sum < "$f" | cut -d" " -f1)" = "$sum" ] || { echo "backup $f: checksum differs, not restored" >&2; exit 1; }',
   'tmp=$(mktemp -d /var/lib/kubeadm2ha/restore-XXXXXX)',
   'trap \'rm -rf -- "$tmp"\' EXIT',
   'tar -C "$tmp" --numeric-owner -xpf "$f"',
@@ -89,8 +100,10 @@ const restoreScript = [
   '  cp -p -- "$tmp/var/lib/kubelet/config.yaml" /var/lib/kubelet/config.yaml.kubeadm2ha',
   '  mv -f -- /var/lib/kubelet/config.yaml.kubeadm2ha /var/lib/kubelet/config.yaml',
   'fi',
-  'touch -- "$marker"',
+  'fingerprint > "$marker.part"',
+  'mv -f -- "$marker.part" "$marker"',
   'echo state=restored',
+  'echo "previous=$aside"',
 ].join('\n');
 
 export function createKubernetesBackupActivities(deps: ActivityDeps) {
@@ -134,10 +147,11 @@ export function createKubernetesBackupActivities(deps: ActivityDeps) {
           action: 'restore /etc/kubernetes',
           timeoutMs: 5 * 60_000,
         });
+        const out = parseKeyValues(r.stdout);
         return {
           host: host.target.name,
-          previous: `/etc/kubernetes.before-restore-${stamp}`,
-          restored: parseKeyValues(r.stdout).get('state') === 'restored',
+          previous: out.get('previous') ?? `/etc/kubernetes.before-restore-${stamp}`,
+          restored: out.get('state') === 'restored',
         };
       });
     },

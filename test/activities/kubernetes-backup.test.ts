@@ -83,6 +83,28 @@ describe('backup of /etc/kubernetes on a master (made-up tree)', () => {
       false,
     );
     expect(await tree()).toBe(before);
+
+    // The node is upgraded again (retry after the rollback), fails again and is rolled back again in the same run
+    // (same stamp): restored again, the second changed tree kept beside the first.
+    await lab.exec(
+      'h1',
+      'echo "apiVersion: v1 # 1.34.12 again" > /etc/kubernetes/manifests/kube-apiserver.yaml && echo "again" > /etc/kubernetes/pki/again.crt',
+    );
+    expect(await activities.restoreKubernetesConfig({ host, backup, stamp: '20261202T181500Z' })).toEqual({
+      host: 'h1',
+      previous: '/etc/kubernetes.before-restore-20261202T181500Z.2',
+      restored: true,
+    });
+    expect(await tree()).toBe(before);
+    expect((await lab.exec('h1', 'cat /etc/kubernetes.before-restore-20261202T181500Z.2/pki/again.crt')).stdout).toBe(
+      'again\n',
+    );
+    expect((await lab.exec('h1', 'cat /etc/kubernetes.before-restore-20261202T181500Z/pki/new.crt')).stdout).toBe(
+      'new\n',
+    );
+    expect((await activities.restoreKubernetesConfig({ host, backup, stamp: '20261202T181500Z' })).restored).toBe(
+      false,
+    );
   });
 
   it('refuses a backup whose checksum does not match and leaves /etc/kubernetes alone', async () => {
