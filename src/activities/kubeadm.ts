@@ -7,7 +7,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { CommandFailedError, FailureType, KubeadmHaError } from '../errors.js';
 import type { HostContext } from '../plan/types.js';
-import { fillJoinSecrets } from '../templates/kubeadm.js';
+import { CRI_SOCKET, fillJoinSecrets } from '../templates/kubeadm.js';
 import { keepAlive } from './activity-context.js';
 import type { ActivityDeps } from './deps.js';
 import { withFailures } from './failures.js';
@@ -45,6 +45,9 @@ export interface JoinNodeResult {
   host: string;
   joined: boolean;
   durationMs: number;
+  /** A node found joined whose Node object lacked kubeadm's CRI socket annotation (and that has no kubelet instance
+   * config): the annotation was written now. */
+  criSocketRecorded?: true;
 }
 
 /** kubeadm's discovery hash: SHA-256 of the CA certificate's SubjectPublicKeyInfo (DER). */
@@ -54,6 +57,30 @@ export function caCertHash(caPem: string): string {
 }
 
 const already = (paths: string[]) => ({ script: paths.map((p) => `[ -f '${p}' ]`).join(' && ') });
+
+// $1 node name, $2 CRI socket. The last thing `kubeadm join` (up to 1.33) does, in its kubelet-wait-bootstrap phase,
+// is record the node's CRI socket as an annotation of its Node object, which `kubeadm upgrade node` reads (or, with
+// NodeLocalCRISocket, 1.34+, /var/lib/kubelet/instance-config.yaml). When the kubelet finished its TLS bootstrap but
+// had not registered the Node yet, the join fails there ("error writing CRISocket for this node: nodes "h4" not
+// found", seen on a loaded lab) and its retry finds kubelet.conf and takes the node as joined: so a joined node is
+// given the annotation here when it has neither, with the node's own credentials, as kubeadm does. The kubectl cache
+// goes to a temporary dir: a check that finds the annotation leaves nothing behind.
+const criSocketScript = [
+  'set -e',
+  'node=$1 socket=$2',
+  '[ ! -f /var/lib/kubelet/instance-config.yaml ] || { echo state=local; exit 0; }',
+  'cache=$(mktemp -d)',
+  'trap \'rm -rf -- "$cache"\' EXIT',
+  'k() { kubectl --kubeconfig /etc/kubernetes/kubelet.conf --cache-dir "$cache" "$@"; }',
+  // The kubelet registers its Node right after the bootstrap; give it two minutes.
+  'i=0',
+  'until k get node "$node" -o name >/dev/null 2>&1; do',
+  '  i=$((i + 1)); [ $i -lt 60 ] || { echo "node $node is not registered" >&2; exit 1; }; sleep 2',
+  'done',
+  '[ -z "$(k get node "$node" -o jsonpath="{.metadata.annotations.kubeadm\\.alpha\\.kubernetes\\.io/cri-socket}")" ] || { echo state=present; exit 0; }',
+  'k annotate node "$node" "kubeadm.alpha.kubernetes.io/cri-socket=$socket" >/dev/null',
+  'echo state=annotated',
+].join('\n');
 
 export function createKubeadmActivities(deps: ActivityDeps) {
   return {
@@ -90,8 +117,18 @@ export function createKubeadmActivities(deps: ActivityDeps) {
         const joiner = deps.session(host);
         const t0 = deps.now();
         const marks = controlPlane ? [KUBELET_CONF, APISERVER_MANIFEST] : [KUBELET_CONF];
-        if ((await joiner.run(already(marks), { allowNonZero: true, action: 'has the node joined' })).code === 0)
-          return { host: name, joined: false, durationMs: deps.now() - t0 };
+        if ((await joiner.run(already(marks), { allowNonZero: true, action: 'has the node joined' })).code === 0) {
+          const cri = await joiner.run(['sh', '-c', criSocketScript, 'sh', name, CRI_SOCKET], {
+            action: "record the node's CRI socket",
+            timeoutMs: 180_000,
+          });
+          return {
+            host: name,
+            joined: false,
+            durationMs: deps.now() - t0,
+            ...(cri.stdout.includes('state=annotated') && { criSocketRecorded: true as const }),
+          };
+        }
 
         const first = deps.session(primary);
         const token = (
