@@ -59,7 +59,8 @@ const NGINX_STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
 /** One host as the setup would configure it: the same settings its steps get. */
 export interface SetupFactsHost {
   host: HostContext;
-  containerd: { settings: Omit<ContainerdSettings, 'cniBinDir'>; registries: RegistryHosts[] };
+  /** Kubernetes nodes: containerd as configureContainerd gets it (absent on an etcd-only host). */
+  containerd?: { settings: Omit<ContainerdSettings, 'cniBinDir'>; registries: RegistryHosts[] };
   /** Masters: keepalived and (unless kind none) the load balancer. */
   keepalived?: KeepalivedSettings;
   loadBalancer?: { kind: 'haproxy' | 'nginx'; settings: LoadBalancerSettings };
@@ -100,7 +101,7 @@ export interface HostSetupFacts {
   held: string[];
   /** config.toml and every hosts.toml as configureContainerd renders them for this host, and containerd running. */
   containerd: boolean;
-  /** containerd's CNI plugin directory on this host. */
+  /** containerd's CNI plugin directory on this host (nodes only: the pod network installs its plugin there). */
   cniBinDir?: string;
   /** Masters: keepalived.conf and its check script as planned, keepalived running. */
   keepalived?: boolean;
@@ -214,7 +215,7 @@ function filesOf(h: SetupFactsHost): string[] {
     MODULES_FILE,
     SYSCTL_FILE,
     CONTAINERD_CONFIG,
-    ...h.containerd.registries.map((r) => hostsTomlPath(r.host)),
+    ...(h.containerd?.registries ?? []).map((r) => hostsTomlPath(r.host)),
     ...(h.keepalived ? [KEEPALIVED_CONF, KEEPALIVED_CHECK_SCRIPT] : []),
     ...(h.loadBalancer ? [h.loadBalancer.kind === 'haproxy' ? HAPROXY_CFG : NGINX_CONF] : []),
     ADMIN_CONF,
@@ -228,9 +229,11 @@ export function hostFactsOf(h: SetupFactsHost, text: string): HostSetupFacts {
   const same = (path: string, content: string) => p.shas.get(path) === sha(content);
   const probe = parseProbe(text);
   const cniBinDir = one(p, 'cni') ?? CNI_DIRS[0]!;
+  const ctr = h.containerd;
   const containerdFiles =
-    same(CONTAINERD_CONFIG, renderContainerdConfig({ ...h.containerd.settings, cniBinDir })) &&
-    h.containerd.registries.every((r) => same(hostsTomlPath(r.host), renderHostsToml(r)));
+    ctr !== undefined &&
+    same(CONTAINERD_CONFIG, renderContainerdConfig({ ...ctr.settings, cniBinDir })) &&
+    ctr.registries.every((r) => same(hostsTomlPath(r.host), renderHostsToml(r)));
   const exists = (path: string) => has(p, 'exists', path);
   let loadBalancer: boolean | undefined;
   if (h.loadBalancer) {
@@ -255,7 +258,7 @@ export function hostFactsOf(h: SetupFactsHost, text: string): HostSetupFacts {
     packages: Object.fromEntries(probe.versions),
     held: [...probe.held].sort(),
     containerd: containerdFiles && has(p, 'active', 'containerd'),
-    cniBinDir,
+    ...(ctr && { cniBinDir }),
     ...(h.keepalived && {
       keepalived:
         same(KEEPALIVED_CONF, renderKeepalivedConf(h.keepalived)) &&

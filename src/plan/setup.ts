@@ -47,14 +47,16 @@ export function setupFactsRequest(inv: Inventory): ReadSetupFactsInput {
     ...(network && { network }),
     hosts: [...nodes(inv), ...etcdHosts(inv).filter((e) => !nodes(inv).some((n) => n.name === e.name))].map((h) => ({
       host: { target: targetOf(h), ssh: inv.ssh },
-      containerd: {
-        settings: {
-          cgroupDriver: c.containerRuntime.cgroupDriver,
-          sandboxImage: sandboxImage(inv),
-          restrictOomScoreAdj: c.containerRuntime.restrictOomScoreAdj,
+      ...(nodes(inv).some((n) => n.name === h.name) && {
+        containerd: {
+          settings: {
+            cgroupDriver: c.containerRuntime.cgroupDriver,
+            sandboxImage: sandboxImage(inv),
+            restrictOomScoreAdj: c.containerRuntime.restrictOomScoreAdj,
+          },
+          registries: c.containerRuntime.registries,
         },
-        registries: c.containerRuntime.registries,
-      },
+      }),
       ...(isMaster(h) && { keepalived: keepalivedSettings(inv, h) }),
       ...(isMaster(h) &&
         c.loadBalancer.kind !== 'none' && {

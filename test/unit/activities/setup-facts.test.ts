@@ -32,7 +32,7 @@ function answer(h: SetupFactsHost, change: Record<string, string> = {}): string 
   const files: Record<string, string> = {
     [MODULES_FILE]: modulesText,
     [SYSCTL_FILE]: sysctlText,
-    [CONTAINERD_CONFIG]: renderContainerdConfig({ ...h.containerd.settings, cniBinDir: '/usr/lib/cni' }),
+    [CONTAINERD_CONFIG]: renderContainerdConfig({ ...h.containerd!.settings, cniBinDir: '/usr/lib/cni' }),
     [KEEPALIVED_CONF]: renderKeepalivedConf(h.keepalived!),
     [KEEPALIVED_CHECK_SCRIPT]: renderApiserverCheck(h.keepalived!.apiserverPort),
     [HAPROXY_CFG]: renderHaproxyCfg(h.loadBalancer!.settings),
@@ -89,6 +89,22 @@ describe('setup facts from a host answer', () => {
     // The config rendered for the other CNI directory is not this host's.
     expect(hostFactsOf(m1, answer(m1).replace('cni /usr/lib/cni', 'cni /opt/cni/bin')).containerd).toBe(false);
     expect(hostFactsOf(m1, answer(m1).replace('fstab', '') + 'fstab-swap yes\n').osPrepared).toBe(false);
+  });
+
+  it('an etcd-only host is asked nothing about containerd and reports no CNI directory', () => {
+    const i = Inventory.parse({
+      cluster: { name: 'prod', kubernetesVersion: '1.34.12', vip: { address: '10.10.0.100' } },
+      hosts: [
+        { name: 'm1', address: '10.10.0.11', roles: ['primary-master'] },
+        { name: 'e1', address: '10.10.0.31', roles: ['etcd'] },
+      ],
+    });
+    const e1 = setupFactsRequest(i).hosts.find((h) => h.host.target.name === 'e1')!;
+    expect(e1.containerd).toBeUndefined();
+    expect(e1.etcdMember).toBeDefined();
+    const f = hostFactsOf(e1, 'cni /usr/lib/cni\nactive containerd\n');
+    expect(f.cniBinDir).toBeUndefined();
+    expect(f.containerd).toBe(false);
   });
 
   it("the primary's cluster view: API, nodes Ready, CoreDNS replicas; an API error is reported, not thrown", () => {
