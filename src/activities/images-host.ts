@@ -13,17 +13,60 @@ export const RECEIVE_PATH = `${STAGING_DIR}/receive`;
 /** Where a relaying host keeps its throwaway key and the receiver's host keys while it sends. */
 export const RELAY_DIR = '/var/lib/kubeadm2ha/relay';
 
-/** The forced command of a relay key: the blob name comes in $SSH_ORIGINAL_COMMAND and must be 64 hex digits, so a
- * leaked key can do nothing but append to a staged blob (whose digest is checked before anything uses it). */
+/** The receiver of a push, and the forced command of a relay key: stdin is a stream of frames, each a header line
+ * "<hex> <offset> <size>" and then the blob's bytes from `offset` to `size`, appended to <hex>.partial (cut back to
+ * `offset` first). One connection carries every blob a host lacks. Each blob's sha256 is taken as it arrives (a
+ * resumed blob's over the whole file) and one line per blob is printed: "ok <hex>" (renamed to its final name) or
+ * "bad <hex> <size> <sha256>" (removed, to be sent again). A stream cut inside a blob leaves its .partial, prints
+ * "short <hex> <size>" and exits 3: the next attempt resumes there. Headers are checked (64 hex digits, numbers), so
+ * a leaked relay key can do nothing but stage blobs whose digests are checked before anything uses them. */
 export const RECEIVE_SCRIPT = `#!/bin/sh
-# kubeadm2ha images push: append stdin to one staged blob (see src/activities/images-host.ts)
+# kubeadm2ha images push: receive a stream of blobs into the staging directory (see src/activities/images-host.ts)
 set -eu
-hex=\${1:-\${SSH_ORIGINAL_COMMAND:-}}
-case "$hex" in ''|*[!0-9a-f]*) echo "receive: bad blob name" >&2; exit 2;; esac
-[ \${#hex} -eq 64 ] || { echo "receive: bad blob name" >&2; exit 2; }
-if [ "$(id -u)" != 0 ]; then exec sudo -n "$0" "$hex"; fi
-exec cat >> "${STAGING_DIR}/blobs/sha256/$hex.partial"
+if [ "$(id -u)" != 0 ]; then exec sudo -n "$0"; fi
+d="${STAGING_DIR}/blobs/sha256"
+mkdir -p "$d"
+while IFS=' ' read -r hex off size; do
+  case "$hex" in ''|*[!0-9a-f]*) echo "receive: bad blob name" >&2; exit 2;; esac
+  [ \${#hex} -eq 64 ] || { echo "receive: bad blob name" >&2; exit 2; }
+  case "$off" in ''|*[!0-9]*) echo "receive: bad offset" >&2; exit 2;; esac
+  case "$size" in ''|*[!0-9]*) echo "receive: bad size" >&2; exit 2;; esac
+  [ "$off" -le "$size" ] || { echo "receive: offset past size" >&2; exit 2; }
+  f="$d/$hex"
+  truncate -s "$off" "$f.partial"
+  if [ "$off" -eq 0 ]; then
+    h=$(head -c "$size" | tee -a "$f.partial" | sha256sum | cut -d' ' -f1)
+  else
+    head -c "$((size - off))" >> "$f.partial"
+    h=$(sha256sum < "$f.partial" | cut -d' ' -f1)
+  fi
+  s=$(stat -c %s "$f.partial")
+  if [ "$s" -lt "$size" ]; then echo "short $hex $s"; echo "receive: stream cut in blob $hex at $s of $size bytes" >&2; exit 3; fi
+  if [ "$h" = "$hex" ]; then mv -f "$f.partial" "$f"; echo "ok $hex"; else rm -f "$f.partial"; echo "bad $hex $s $h"; fi
+done
 `;
+
+/** A blob as the receiver's stream frames it. */
+export interface Frame {
+  hex: string;
+  offset: number;
+  size: number;
+}
+
+export const frameHeader = (f: Frame): string => `${f.hex} ${f.offset} ${f.size}\n`;
+
+export type Verdict = { hex: string; ok: true } | { hex: string; ok: false; size: number; sha256: string };
+
+/** The receiver's "ok"/"bad" lines (a "short" line comes with a failed command). */
+export function parseVerdicts(out: string): Verdict[] {
+  const v: Verdict[] = [];
+  for (const line of out.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f[0] === 'ok' && f[1]) v.push({ hex: f[1], ok: true });
+    else if (f[0] === 'bad' && f[1]) v.push({ hex: f[1], ok: false, size: Number(f[2]), sha256: f[3] ?? '?' });
+  }
+  return v;
+}
 
 /** $1 staging dir. Sections: the k8s.io images, the content store's digests, the staged files with sizes. */
 export const STATE_SCRIPT = [
@@ -67,39 +110,73 @@ export function parseState(out: string): HostImageState {
   return s;
 }
 
-/** $1 staging dir, $2 hex, $3 size. Prints ok, short <size>, missing, or bad <size> <sha256> (the file removed). */
-export const COMPLETE_SCRIPT = [
-  'f="$1/blobs/sha256/$2"',
-  'if [ -f "$f" ]; then echo ok; exit 0; fi',
-  'if [ ! -f "$f.partial" ]; then echo missing; exit 0; fi',
-  's=$(stat -c %s "$f.partial")',
-  'if [ "$s" -lt "$3" ]; then echo "short $s"; exit 0; fi',
-  'h=$(sha256sum < "$f.partial" | cut -d" " -f1)',
-  'if [ "$h" = "$2" ] && [ "$s" -eq "$3" ]; then mv -f "$f.partial" "$f"; echo ok; exit 0; fi',
-  'rm -f "$f.partial"',
-  'echo "bad $s $h"',
-].join('\n');
-
-/** $1 staging dir: hand every complete staged blob and index.json to containerd, then drop what was staged. */
+/** $1 staging dir: hand every complete staged blob and index.json to containerd (k8s.io). The blobs stay staged:
+ * later relay rounds send them on from here; CLEANUP_SCRIPT drops them once the host's images are verified. */
 export const IMPORT_SCRIPT = [
   'set -e',
   'cd "$1"',
   "tar -cf - --exclude='*.partial' oci-layout index.json blobs | ctr -n k8s.io images import -",
-  'find blobs/sha256 -type f ! -name "*.partial" -delete',
-  'rm -f index.json',
 ].join('\n');
 
-/** $1 digest, $2 offset, $3 key, $4 known_hosts, $5 port, $6 user, $7 address, $8 hex: stream a blob, from
- * `offset` on, out of this host's staging directory (received, not yet imported: relaying need not wait for the
- * import) or else its containerd content store, into the receiver's forced command. */
+/** $1 staging dir: IMPORT_SCRIPT started in the background, in its own session (the relay rounds go on meanwhile;
+ * containerd's unpacking is the slow part of a push): import.pid while it runs, import.done with its exit code,
+ * import.log. Nothing is started while an earlier one runs. */
+export const IMPORT_BACKGROUND_SCRIPT = [
+  // $2: IMPORT_SCRIPT's text. The pid is written before this returns, so a later look never misses a starting import.
+  'set -e',
+  'cd "$1"',
+  'if [ -f import.pid ] && [ ! -f import.done ] && kill -0 "$(cat import.pid)" 2>/dev/null; then exit 0; fi',
+  'rm -f import.done import.pid',
+  'setsid sh -c \'sh -c "$1" sh "$2" > import.log 2>&1; echo $? > import.done\' sh "$2" "$1" < /dev/null > /dev/null 2>&1 &',
+  'echo $! > import.pid',
+].join('\n');
+
+/** $1 staging dir. Prints none (no background import here), running, done <exit code>, or lost (it died). */
+export const IMPORT_STATE_SCRIPT = [
+  'cd "$1" 2>/dev/null || { echo none; exit 0; }',
+  'if [ -f import.done ]; then echo "done $(cat import.done)"; exit 0; fi',
+  '[ -f import.pid ] || { echo none; exit 0; }',
+  'if kill -0 "$(cat import.pid)" 2>/dev/null; then echo running; exit 0; fi',
+  'if [ -f import.done ]; then echo "done $(cat import.done)"; else echo lost; fi',
+].join('\n');
+
+/** $1 staging dir: drop the staged blobs (not a .partial), the index and the background import's files. */
+export const CLEANUP_SCRIPT = [
+  'cd "$1" 2>/dev/null || exit 0',
+  'find blobs/sha256 -type f ! -name "*.partial" -delete',
+  'rm -f index.json import.pid import.done import.log',
+].join('\n');
+
+/** $1 key, $2 known_hosts, $3 port, $4 user, $5 address, then "<hex> <offset> <size>" per blob: stream those blobs,
+ * framed as RECEIVE_SCRIPT reads them, over one SSH connection into the receiver's forced command. Each comes out of
+ * this host's staging directory (received, not yet imported: relaying need not wait for the import) or else its
+ * containerd content store; a blob this host cannot read ends the stream (the receiver reports where it was cut). */
 export const RELAY_SEND_SCRIPT = [
   'set -o pipefail',
-  `staged=${STAGING_DIR}/blobs/sha256/$8`,
-  'if [ -f "$staged" ]; then tail -c +"$(( $2 + 1 ))" "$staged"; else ctr -n k8s.io content get "$1" | tail -c +"$(( $2 + 1 ))"; fi |',
-  '  ssh -F /dev/null -i "$3" -o IdentitiesOnly=yes -o UserKnownHostsFile="$4" -o GlobalKnownHostsFile=/dev/null \\',
+  'key=$1 kh=$2 port=$3 user=$4 addr=$5',
+  'shift 5',
+  'frames() {',
+  '  while [ $# -ge 3 ]; do',
+  '    hex=$1 off=$2 size=$3',
+  '    shift 3',
+  `    staged=${STAGING_DIR}/blobs/sha256/$hex`,
+  '    printf "%s %s %s\\n" "$hex" "$off" "$size"',
+  // A staged blob was renamed only once its digest was right: its size is the one framed.
+  '    if [ -f "$staged" ] && [ "$off" -eq 0 ]; then cat -- "$staged" || return 1',
+  '    elif [ -f "$staged" ]; then tail -c +"$(( off + 1 ))" -- "$staged" || return 1',
+  '    else ctr -n k8s.io content get "sha256:$hex" | tail -c +"$(( off + 1 ))" | head -c "$(( size - off ))" || return 1',
+  '    fi',
+  '  done',
+  '}',
+  'frames "$@" |',
+  '  ssh -F /dev/null -i "$key" -o IdentitiesOnly=yes -o UserKnownHostsFile="$kh" -o GlobalKnownHostsFile=/dev/null \\',
   '    -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=10 -o ServerAliveInterval=5 \\',
-  '    -o ServerAliveCountMax=3 -p "$5" -l "$6" -- "$7" "$8"',
+  '    -o ServerAliveCountMax=3 -o Compression=no -p "$port" -l "$user" -- "$addr" receive',
 ].join('\n');
+
+/** $1 staging dir: the bytes staged so far (the receiving end of a relay, watched for heartbeats). */
+export const STAGED_BYTES_SCRIPT =
+  'find "$1/blobs/sha256" -type f -printf "%s\\n" 2>/dev/null | awk \'{ s += $1 } END { print s + 0 }\'';
 
 /** $1 login user, $2 authorized_keys line. */
 export const AUTHORIZE_SCRIPT = [

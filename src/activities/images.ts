@@ -6,7 +6,7 @@
 // arrived, checks every blob's sha256, imports into containerd's k8s.io namespace and finally lists the host's images
 // by digest: a mismatch names host and image.
 import { randomBytes } from 'node:crypto';
-import { Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { BlobDigestError, defaultImageStore, hexOf, type StoredImage } from '../images/store.js';
 import { credentialsFromEnv, fillStore, type FillResult, type ImageSource } from '../images/fill.js';
 import { ociArchitecture, type Descriptor } from '../images/oci-layout.js';
@@ -19,17 +19,23 @@ import type { ActivityDeps } from './deps.js';
 import { withFailures } from './failures.js';
 import {
   AUTHORIZE_SCRIPT,
-  COMPLETE_SCRIPT,
+  CLEANUP_SCRIPT,
+  frameHeader,
+  IMPORT_BACKGROUND_SCRIPT,
   IMPORT_SCRIPT,
+  IMPORT_STATE_SCRIPT,
   importIndex,
   parseState,
+  parseVerdicts,
   RECEIVE_PATH,
   RECEIVE_SCRIPT,
   RELAY_DIR,
   RELAY_SEND_SCRIPT,
   REVOKE_SCRIPT,
+  STAGED_BYTES_SCRIPT,
   STAGING_DIR,
   STATE_SCRIPT,
+  type Frame,
 } from './images-host.js';
 
 export interface FillImageStoreInput {
@@ -73,6 +79,16 @@ export interface DeliverImagesResult {
 }
 
 const TRANSFER_TIMEOUT_MS = 60 * 60_000;
+const IMPORT_TIMEOUT_MS = 30 * 60_000;
+
+/** Whether a background import runs on the host: none, running, done <code>, lost. */
+async function importState(session: HostSession): Promise<string> {
+  const r = await session.run(['sh', '-c', IMPORT_STATE_SCRIPT, 'sh', STAGING_DIR], {
+    action: 'look at the background import',
+    timeoutMs: 30_000,
+  });
+  return r.stdout.trim();
+}
 
 /** Byte counter with a rate, heartbeating at most every second. */
 class Progress {
@@ -117,15 +133,6 @@ async function hostState(session: HostSession) {
     maxStdoutBytes: 8 << 20,
   });
   return parseState(r.stdout);
-}
-
-/** The staged blob is complete and right (moved to its final name), still short, or wrong (removed). */
-async function complete(session: HostSession, d: Descriptor): Promise<string> {
-  const r = await session.run(['sh', '-c', COMPLETE_SCRIPT, 'sh', STAGING_DIR, hexOf(d.digest), String(d.size)], {
-    action: `check blob ${d.digest}`,
-    timeoutMs: 10 * 60_000,
-  });
-  return r.stdout.trim();
 }
 
 /** A relay from `source` to `dest`: a throwaway key authorized on dest (forced command RECEIVE_PATH), its private
@@ -231,128 +238,160 @@ export function createImageActivities(deps: ActivityDeps) {
         const store = from ? undefined : await defaultImageStore();
         const source = from ? deps.session({ target: from, ssh: host.ssh }) : undefined;
 
-        const check = async (d: Descriptor): Promise<void> => {
-          const verdict = await complete(session, d);
-          if (verdict === 'ok') return;
-          const image = imageOf(wanted, d.digest);
-          if (verdict.startsWith('bad') && store) {
-            // Our own copy first: a damaged store is named as such, and retrying would only send it again.
-            await store.verify(image, d).catch((err: unknown) => {
-              throw err instanceof BlobDigestError
-                ? new BlobDigestError(
-                    'store',
-                    image,
-                    d.digest,
-                    'the stored copy is damaged',
-                    FailureType.HostNotSuitable,
-                  )
-                : err;
-            });
+        /** The receiver's verdict on each blob sent: a damaged one is named (host, image, blob, source). */
+        const judge = async (out: string): Promise<void> => {
+          const verdicts = new Map(parseVerdicts(out).map((v) => [v.hex, v]));
+          for (const { d } of toSend) {
+            const v = verdicts.get(hexOf(d.digest));
+            if (v?.ok) continue;
+            const image = imageOf(wanted, d.digest);
+            if (v && store) {
+              // Our own copy first: a damaged store is named as such, and retrying would only send it again.
+              await store.verify(image, d).catch((err: unknown) => {
+                throw err instanceof BlobDigestError
+                  ? new BlobDigestError(
+                      'store',
+                      image,
+                      d.digest,
+                      'the stored copy is damaged',
+                      FailureType.HostNotSuitable,
+                    )
+                  : err;
+              });
+            }
+            throw new BlobDigestError(
+              name,
+              image,
+              d.digest,
+              v
+                ? `what arrived from ${result.from} does not match: ${v.size} bytes hashing to sha256:${v.sha256} (removed, to be sent again)`
+                : `what arrived from ${result.from} was not acknowledged by the receiver`,
+            );
           }
-          throw new BlobDigestError(
-            name,
-            image,
-            d.digest,
-            verdict.startsWith('bad')
-              ? `what arrived from ${result.from} does not match: ${verdict.split(' ')[1]} bytes hashing to sha256:${verdict.split(' ')[2]} (removed, to be sent again)`
-              : `what arrived from ${result.from} is incomplete (${verdict})`,
-          );
         };
 
-        const sendFromStore = async (d: Descriptor, offset: number) => {
+        const frames: Frame[] = toSend.map(({ d, offset }) => ({ hex: hexOf(d.digest), offset, size: d.size }));
+
+        /** Every missing blob in one stream on one channel, framed as the receiver reads them. */
+        const sendFromStore = async (): Promise<string> => {
           const counter = new Transform({
             transform(chunk: Buffer, _enc, cb) {
-              progress.add(chunk.length, d.digest);
+              progress.add(chunk.length, 'stream');
               result.bytesSent += chunk.length;
               result.operatorBytes += chunk.length;
               cb(null, chunk);
             },
           });
-          const input = store!.openBlob(d, offset);
+          const s = store!;
+          async function* stream(): AsyncGenerator<Buffer> {
+            for (const { d, offset } of toSend) {
+              yield Buffer.from(frameHeader({ hex: hexOf(d.digest), offset, size: d.size }));
+              for await (const chunk of s.openBlob(d, offset)) yield chunk as Buffer;
+            }
+          }
+          const input = Readable.from(stream());
           input.on('error', (e) => counter.destroy(e));
-          await session.run([RECEIVE_PATH, hexOf(d.digest)], {
+          const r = await session.run([RECEIVE_PATH], {
             stdin: input.pipe(counter),
-            action: `receive blob ${d.digest}`,
+            action: `receive ${frames.length} blobs`,
             timeoutMs: TRANSFER_TIMEOUT_MS,
           });
+          return r.stdout;
         };
 
-        const sendRelayed = async (
-          d: Descriptor,
-          offset: number,
-          relay: { key: string; knownHosts: string; port: number; user: string },
-        ) => {
-          const hex = hexOf(d.digest);
-          const before = progress.bytes;
-          // The bytes flow host to host; we watch the receiving end's file grow for the heartbeat.
-          const timer = setInterval(() => {
-            void session
-              .run(
-                [
-                  'sh',
-                  '-c',
-                  'stat -c %s "$1" 2>/dev/null || echo 0',
-                  'sh',
-                  `${STAGING_DIR}/blobs/sha256/${hex}.partial`,
-                ],
-                {
+        /** The same stream from a host that has the blobs, over one SSH connection from it to this host. */
+        const sendRelayed = async (relay: {
+          key: string;
+          knownHosts: string;
+          port: number;
+          user: string;
+        }): Promise<string> => {
+          const staged = async (): Promise<number> =>
+            Number(
+              (
+                await session.run(['sh', '-c', STAGED_BYTES_SCRIPT, 'sh', STAGING_DIR], {
                   action: 'watch relay',
                   timeoutMs: 10_000,
-                },
-              )
-              .then((r) => progress.set(before + Math.max(0, Number(r.stdout.trim()) - offset), d.digest))
+                })
+              ).stdout.trim(),
+            ) || 0;
+          const base = await staged();
+          // The bytes flow host to host; we watch the receiving end's staging directory grow for the heartbeat.
+          const timer = setInterval(() => {
+            void staged()
+              .then((n) => progress.set(Math.max(0, n - base), 'relay'))
               .catch(() => undefined);
-          }, 2000);
+          }, 3000);
           try {
-            await source!.run(
+            const r = await source!.run(
               [
                 'bash',
                 '-c',
                 RELAY_SEND_SCRIPT,
                 'bash',
-                d.digest,
-                String(offset),
                 relay.key,
                 relay.knownHosts,
                 String(relay.port),
                 relay.user,
                 host.target.address,
-                hex,
+                ...frames.flatMap((f) => [f.hex, String(f.offset), String(f.size)]),
               ],
-              { action: `relay blob ${d.digest} to ${name}`, timeoutMs: TRANSFER_TIMEOUT_MS },
+              { action: `relay ${frames.length} blobs to ${name}`, timeoutMs: TRANSFER_TIMEOUT_MS },
             );
+            result.bytesSent += toSend.reduce((n, b) => n + b.d.size - b.offset, 0);
+            progress.set(result.bytesSent, 'relay');
+            return r.stdout;
           } finally {
             clearInterval(timer);
           }
-          progress.set(before + d.size - offset, d.digest);
-          result.bytesSent += d.size - offset;
         };
 
-        const sendAll = async (send: (d: Descriptor, offset: number) => Promise<void>) => {
-          for (const { d, offset } of toSend) {
-            if (offset > 0) result.resumed.push({ digest: d.digest, from: offset });
-            await send(d, offset);
-            result.blobsSent++;
-            await check(d);
-          }
-        };
         if (toSend.length) {
-          if (source) await withRelay(source, session, host, (relay) => sendAll((d, o) => sendRelayed(d, o, relay)));
-          else await sendAll(sendFromStore);
+          for (const { d, offset } of toSend) if (offset > 0) result.resumed.push({ digest: d.digest, from: offset });
+          const out = source
+            ? await withRelay(source, session, host, (relay) => sendRelayed(relay))
+            : await sendFromStore();
+          result.blobsSent = toSend.length;
+          await judge(out);
         }
 
+        const writeIndex = async (images: readonly StoredImage[]) => {
+          await session.putFile(`${STAGING_DIR}/oci-layout`, '{"imageLayoutVersion":"1.0.0"}', { mode: 0o600 });
+          await session.putFile(`${STAGING_DIR}/index.json`, importIndex(images, ociArchitecture()), { mode: 0o600 });
+        };
         if (stageOnly) {
+          // The import starts now, in the background on the host, while the next rounds relay: containerd's
+          // unpacking overlaps the transfers instead of following them. The import phase waits for it and checks.
+          if (missing.length) {
+            await writeIndex(missing);
+            await session.run(['sh', '-c', IMPORT_BACKGROUND_SCRIPT, 'sh', STAGING_DIR, IMPORT_SCRIPT], {
+              action: 'start the import into containerd (k8s.io)',
+            });
+          }
           result.ms = Date.now() - t0;
           return result;
         }
-        if (missing.length) {
-          await session.putFile(`${STAGING_DIR}/oci-layout`, '{"imageLayoutVersion":"1.0.0"}', { mode: 0o600 });
-          await session.putFile(`${STAGING_DIR}/index.json`, importIndex(missing, ociArchitecture()), { mode: 0o600 });
+        // A background import a relay round started: wait for it (polling, with a deadline), then see what is left.
+        let background = missing.length ? await importState(session) : 'none';
+        const deadline = Date.now() + IMPORT_TIMEOUT_MS;
+        while (background === 'running' && Date.now() < deadline) {
+          heartbeat({ host: name, waiting: 'import into containerd' });
+          await new Promise((r) => setTimeout(r, 1000));
+          background = await importState(session);
+        }
+        let still = missing;
+        if (background !== 'none') {
+          const now = await hostState(session);
+          still = wanted.filter((i) => now.images.get(i.ref) !== i.manifest.digest);
+          result.imported = missing.filter((i) => !still.includes(i)).map((i) => i.ref);
+        }
+        if (still.length) {
+          await writeIndex(still);
           await session.run(['sh', '-c', IMPORT_SCRIPT, 'sh', STAGING_DIR], {
             action: 'import images into containerd (k8s.io)',
-            timeoutMs: 30 * 60_000,
+            timeoutMs: IMPORT_TIMEOUT_MS,
           });
-          result.imported = missing.map((i) => i.ref);
+          result.imported.push(...still.map((i) => i.ref));
         }
 
         const after = await hostState(session);
@@ -370,6 +409,8 @@ export function createImageActivities(deps: ActivityDeps) {
           );
         }
         result.verified = wanted.map((i) => ({ ref: i.ref, digest: i.manifest.digest }));
+        // Verified: the staged copies have done their job (relays, import).
+        await session.run(['sh', '-c', CLEANUP_SCRIPT, 'sh', STAGING_DIR], { action: 'drop the staged blobs' });
         result.ms = Date.now() - t0;
         return result;
       });

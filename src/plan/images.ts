@@ -85,14 +85,24 @@ export interface ImagePushOptions {
   images?: readonly ImageNeed[];
   /** Each reference's own registry (default), or an OCI layout directory on the worker's machine. */
   source?: ImageSource;
+  /** How many hosts each host that has the images sends them to in one round (default FAN_OUT). */
+  fanOut?: number;
   onFailure?: OnFailure;
 }
 
 /**
+ * Receivers per holder and round: with f, the hosts that have the images grow (f+1)-fold per round: 1, 4, 16, 64 …
+ * for 3. Where links are the limit, a round takes as long as its busiest holder's share (f sets), so 10 hosts take
+ * 5 set-times at f=1 (1+1+1+1+1), 6 at f=2 or 3 (1+2+2+1, 1+3+2); where per-round costs count (set-up, the rounds'
+ * activities, few transfers at once on a busy machine) fewer rounds win: 3 at f=3 against 5 at f=1.
+ */
+export const FAN_OUT = 3;
+
+/**
  * The push runbook: the store is filled once, then the hosts receive in rounds, each host that has the images
- * sending them on to one that has not (1, 2, 4, … receivers per round), so the operator's uplink carries the set
- * once and the hosts' links carry the rest; then every host imports at once. Masters go first: they need every image, so any earlier host holds what
- * a later one needs.
+ * sending them on to up to `fanOut` that have not (1, 4, 16, … hosts have them after each round for 3), so the
+ * operator's uplink carries the set once and the hosts' links carry the rest; then every host imports at once.
+ * Masters go first: they need every image, so any earlier host holds what a later one needs.
  */
 export function planImagePush(inv: Inventory, o: ImagePushOptions = {}): Runbook {
   const version = (o.version ?? inv.cluster.kubernetesVersion).replace(/^v/, '');
@@ -113,13 +123,15 @@ export function planImagePush(inv: Inventory, o: ImagePushOptions = {}): Runbook
       ],
     },
   ];
+  const fanOut = Math.max(1, Math.floor(o.fanOut ?? FAN_OUT));
   const holders: Host[] = [];
   let round = 0;
   while (holders.length < receivers.length) {
     round++;
-    const wave = receivers.slice(holders.length, holders.length + Math.max(1, holders.length));
+    // Round 1: the operator feeds one host (its uplink carries the set once); then every holder feeds up to fanOut.
+    const wave = receivers.slice(holders.length, holders.length + Math.max(1, holders.length * fanOut));
     const runs: HostRun[] = wave.map((h, i) => {
-      const from = holders[i];
+      const from = holders.length ? holders[i % holders.length] : undefined;
       return {
         target: targetOf(h),
         maySkip: false,

@@ -14,6 +14,8 @@ export interface TransferImagesInput {
   /** The list as the CLI computed it (addons registered in its process included); default planImageList's. */
   images?: ImageNeed[];
   source?: ImageSource;
+  /** Hosts each holder feeds per round (default FAN_OUT in src/plan/images.ts). */
+  fanOut?: number;
   onFailure?: OnFailure;
 }
 

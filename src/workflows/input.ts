@@ -59,6 +59,7 @@ export const WorkflowInput = {
         )
         .optional(),
       source: ImageSource.optional(),
+      fanOut: z.number().int().min(1).max(16).optional(),
       onFailure: onFailure.optional(),
     })
     .strict(),

@@ -140,17 +140,37 @@ describe('planImagePush', () => {
   const rounds = rb.phases.filter((p): p is HostPhase => p.kind === 'hosts' && p.id.startsWith('deliver-'));
   const step = (r: HostRun) => r.steps[0]!;
 
-  it('fills the store once, then rounds that double: masters first, each sender already served', () => {
+  it('fills the store once, then rounds where each holder feeds three: masters first, each sender already served', () => {
     expect(rb.phases[0]).toMatchObject({
       id: 'store',
       kind: 'once',
       steps: [{ id: 'fillImageStore', class: 'transfer' }],
     });
-    expect(
-      rounds.map((p) =>
+    const senders = (phases: HostPhase[]) =>
+      phases.map((p) =>
         p.hosts.map((h) => [h.target.name, (step(h).args.from as { name: string } | undefined)?.name ?? 'operator']),
-      ),
-    ).toEqual([
+      );
+    expect(senders(rounds)).toEqual([
+      [['m1', 'operator']],
+      [
+        ['m2', 'm1'],
+        ['m3', 'm1'],
+        ['w1', 'm1'],
+      ],
+      [
+        ['w2', 'm1'],
+        ['w3', 'm2'],
+        ['w4', 'm3'],
+        ['w5', 'w1'],
+        ['w6', 'm1'],
+        ['w7', 'm2'],
+      ],
+    ]);
+    // fanOut 1: the hosts that have the images double each round.
+    const doubling = planImagePush(ten, { fanOut: 1 }).phases.filter(
+      (p): p is HostPhase => p.kind === 'hosts' && p.id.startsWith('deliver-'),
+    );
+    expect(senders(doubling)).toEqual([
       [['m1', 'operator']],
       [['m2', 'm1']],
       [
