@@ -26,7 +26,10 @@ function describe(step: Step, result: unknown): string | undefined {
     return `${Number(r.fetchedBytes ?? 0)} bytes fetched, ${Number(r.uniqueBytes ?? 0)} in the set`;
   if (step.id === 'deliverImages') {
     const imported = (r.imported as string[] | undefined)?.length ?? 0;
-    return imported ? `${imported} imported, ${Number(r.bytesSent ?? 0)} bytes from ${String(r.from)}` : 'all present';
+    const sent = Number(r.bytesSent ?? 0);
+    if (imported) return `${imported} imported${sent ? `, ${sent} bytes from ${String(r.from)}` : ''}`;
+    // A relay round only stages (its import runs in the background): bytes, or nothing needed.
+    return sent ? `${sent} bytes from ${String(r.from)}, importing` : 'all present';
   }
   return undefined;
 }
