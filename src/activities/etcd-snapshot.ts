@@ -16,6 +16,7 @@ import type { ActivityDeps } from './deps.js';
 import { etcdctlArgv } from './etcdctl.js';
 import { withFailures } from './failures.js';
 import { parseKeyValues } from './key-values.js';
+import { createEtcdActivities, type EtcdHealthGate, type WaitEtcdHealthyInput } from './etcd.js';
 import { detectServiceManager } from './services/index.js';
 import { receiveSnapshot, recordedSha256, sha256File, snapshotDir, snapshotFileName } from './snapshot-store.js';
 
@@ -326,6 +327,37 @@ export function createEtcdSnapshotActivities(deps: ActivityDeps) {
           uploaded,
           ms: deps.now() - t0,
         };
+      });
+    },
+
+    /**
+     * The restore's health gate: every member healthy in the new cluster. A member that died at its first start (a
+     * slow peer, a port still held) is started again and the gate waits once more, up to `rounds` looks in all.
+     */
+    async waitEtcdRestored({ rounds, ...wait }: WaitEtcdHealthyInput & { rounds: number }): Promise<EtcdHealthGate> {
+      return withFailures(async () => {
+        const etcd = createEtcdActivities(deps);
+        const restarted: string[] = [];
+        let health = await etcd.waitEtcdHealthy(wait);
+        for (let round = 1; round < rounds && !health.healthy && health.down.length > 0; round++) {
+          for (const name of health.down) {
+            const m = wait.members.find((x) => x.host.target.name === name);
+            if (!m) continue;
+            const manager = await detectServiceManager(deps.session(m.host));
+            if (!(await manager.isActive(ETCD_SERVICE))) await manager.start(ETCD_SERVICE);
+            restarted.push(name);
+          }
+          health = await etcd.waitEtcdHealthy(wait);
+        }
+        if (!health.healthy) {
+          const why =
+            health.unhealthy.map((u) => `${u.name} (${u.error})`).join(', ') || `down: ${health.down.join(', ')}`;
+          throw new KubeadmHaError(
+            `etcd is not healthy after the restore: ${why}; each member's previous data dir is kept beside its data dir`,
+            FailureType.EtcdUnhealthy,
+          );
+        }
+        return { health, restarted };
       });
     },
 

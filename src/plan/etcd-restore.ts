@@ -1,7 +1,9 @@
 // An etcd restore as a plan: which members, what each gets (name, peer URL, initial cluster, the new token), where
-// each data dir is kept. Pure: `etcd restore --dry-run` prints it and the restoreEtcdSnapshot workflow runs it.
+// each data dir is kept; and as the runbook the restoreEtcdSnapshot workflow executes (planEtcdRestoreRunbook).
+// Pure: `etcd restore --dry-run` prints it.
 import type { Inventory } from '../inventory/schema.js';
 import { planEtcdSetup, type EtcdClientTls, type EtcdMemberPlan } from './etcd.js';
+import { runbookFor, step, type HostRun, type OnFailure, type Runbook, type Step } from './runbook.js';
 import type { HostPlan } from './types.js';
 
 export type EtcdRestoreStepId = 'stop' | 'restore' | 'start' | 'health';
@@ -61,4 +63,92 @@ export function describeEtcdRestorePlan(plan: EtcdRestorePlan, snapshot: string)
         `${m.target.name}: ${m.config.dataDir} kept as ${m.previousDataDir}; restored as ${m.config.name} (${m.peerUrl})`,
     ),
   ];
+}
+
+export interface EtcdRestoreRunbookOptions {
+  /** A file on the worker's machine and, when given, the checksum it must have (else its .sha256 beside it). */
+  snapshot: { path: string; sha256?: string | undefined };
+  healthTimeoutSeconds: number;
+  onFailure?: OnFailure | undefined;
+}
+
+/** Looks the health gate takes, starting members found down in between. */
+export const RESTORE_HEALTH_ROUNDS = 3;
+
+/**
+ * The restore on the runbook executor: the file checked and the cluster looked at (once), every member stopped before
+ * any is restored (a running member would replicate the old data to restored ones), each restored from the checked
+ * file (its path and checksum bound from the check's result), all started, then the health gate. A step that fails
+ * for good parks the run for a decision (retry) unless onFailure is abort; nothing is undone by an abort: each
+ * member's previous data dir stays beside its data dir.
+ */
+export function planEtcdRestoreRunbook(inv: Inventory, p: EtcdRestorePlan, o: EtcdRestoreRunbookOptions): Runbook {
+  const host = (m: EtcdRestoreMember) => ({ target: m.target, ssh: inv.ssh });
+  const members = p.members.map((m) => ({ host: host(m), plan: { clientUrl: m.clientUrl, peerUrl: m.peerUrl } }));
+  const each = (stepOf: (m: EtcdRestoreMember) => Step): HostRun[] =>
+    p.members.map((m) => ({ target: m.target, steps: [stepOf(m)], maySkip: false }));
+  const file = { from: 'verifyEtcdSnapshotFile' as const };
+  const runbook = runbookFor('etcd', `etcd restore of ${p.cluster}`, inv, o.onFailure, [
+    {
+      id: 'verify',
+      title: 'the snapshot checked, the cluster looked at',
+      kind: 'once',
+      steps: [
+        step('verifyEtcdSnapshotFile', `${o.snapshot.path}: sha256 checked`, 'quick', {
+          path: o.snapshot.path,
+          ...(o.snapshot.sha256 !== undefined && { sha256: o.snapshot.sha256 }),
+        }),
+        step('waitEtcdHealthy', 'the cluster before the restore (a 5 s look)', 'wait', {
+          members,
+          tls: p.healthcheckClient,
+          timeoutSeconds: 5,
+        }),
+      ],
+    },
+    {
+      id: 'stop',
+      title: 'stop all members before any restore',
+      kind: 'hosts',
+      rollout: { kind: 'parallel' },
+      hosts: each(() => step('stopEtcdMember', 'etcd stopped', 'hostStep', {})),
+    },
+    {
+      id: 'restore',
+      title: 'restore each member',
+      kind: 'hosts',
+      rollout: { kind: 'parallel' },
+      hosts: each((m) =>
+        step(
+          'restoreEtcdMember',
+          `${m.config.dataDir} kept as ${m.previousDataDir}, snapshot restored`,
+          'transfer',
+          { member: m.config, initialClusterToken: p.initialClusterToken, stamp: p.stamp },
+          {
+            bind: { snapshot: { record: { path: { ...file, field: 'path' }, sha256: { ...file, field: 'sha256' } } } },
+          },
+        ),
+      ),
+    },
+    {
+      id: 'start',
+      title: 'start all members',
+      kind: 'hosts',
+      rollout: { kind: 'parallel' },
+      hosts: each(() => step('startEtcdMember', 'etcd started', 'hostStep', {})),
+    },
+    {
+      id: 'health',
+      title: 'health gate',
+      kind: 'once',
+      steps: [
+        step('waitEtcdRestored', 'every member healthy in the new cluster', 'wait', {
+          members,
+          tls: p.healthcheckClient,
+          timeoutSeconds: o.healthTimeoutSeconds,
+          rounds: RESTORE_HEALTH_ROUNDS,
+        }),
+      ],
+    },
+  ]);
+  return { ...runbook, kubernetesVersion: p.kubernetesVersion };
 }

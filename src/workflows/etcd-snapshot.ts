@@ -1,19 +1,24 @@
 // snapshotEtcd: one etcd snapshot, taken on the first member that can, streamed to the operator's state dir and
 // verified there. restoreEtcdSnapshot: etcd's disaster recovery for the external cluster: verify the file, stop
 // every member, keep each data dir aside, restore per member with a new cluster token, start all, health gate.
-// Both are steps the upgrade workflow will call before it touches a master.
-// TODO(#10): move onto the shared runbook executor (src/workflows/runbook.ts).
-import { ApplicationFailure } from '@temporalio/workflow';
+// The restore runs on the shared runbook executor (src/plan/etcd-restore.ts planEtcdRestoreRunbook): progress, the
+// decision gate for a step that fails for good, the runbook query. Runs started before it did finish on the code
+// they started with (restoreStepByStep, behind patched(RESTORE_ON_RUNBOOK)).
+// TODO(#10): snapshotEtcd onto the executor too.
+import { ApplicationFailure, patched } from '@temporalio/workflow';
 import type { EtcdSnapshotResult, RestoreEtcdMemberResult } from '../activities/etcd-snapshot.js';
+import type { EtcdHealth, EtcdHealthGate } from '../activities/etcd.js';
+import { ONCE, type OnFailure, type Step } from '../plan/runbook.js';
 import { FailureType, KubeadmHaError } from '../errors.js';
 import type { Inventory } from '../inventory/schema.js';
 import { planEtcdSetup, type EtcdMember } from '../plan/etcd.js';
-import { planEtcdRestore, stampOf, type EtcdRestorePlan } from '../plan/etcd-restore.js';
+import { planEtcdRestore, planEtcdRestoreRunbook, stampOf, type EtcdRestorePlan } from '../plan/etcd-restore.js';
 import type { HostContext } from '../plan/types.js';
 import { activities, transferActivities } from './activity-options.js';
 import { failureMessage } from './failure-info.js';
 import { acceptInput } from './input.js';
 import { beginOperation } from './operation.js';
+import { runRunbook } from './runbook.js';
 
 const { quick: local, hostStep, wait: gate } = activities;
 const transfer = transferActivities;
@@ -64,6 +69,8 @@ export interface RestoreEtcdInput {
   snapshot: { path: string; sha256?: string };
   /** How long the health gate waits. Default 120 s. */
   healthTimeoutSeconds?: number;
+  /** A step that fails for good: decide (default: wait for `kubeadm2ha decide`) or abort (fail the run). */
+  onFailure?: OnFailure;
 }
 
 export interface EtcdRestoreReport {
@@ -77,8 +84,54 @@ export interface EtcdRestoreReport {
   hosts: RestoreEtcdMemberResult[];
 }
 
+/** patched() id: the restore moved onto the runbook executor. */
+export const RESTORE_ON_RUNBOOK = 'etcd-restore-runbook';
+
+function describeRestoreStep(step: Step, result: unknown): string | undefined {
+  const r = (result ?? {}) as Record<string, unknown>;
+  switch (step.id) {
+    case 'verifyEtcdSnapshotFile':
+      return `${String(r.size)} bytes, sha256 ${String(r.sha256).slice(0, 12)}…`;
+    case 'waitEtcdHealthy':
+      return r.healthy ? `healthy, cluster ${String(r.clusterId)}` : 'not healthy (the usual reason to restore)';
+    case 'stopEtcdMember':
+      return r.wasRunning ? 'stopped' : 'was not running';
+    case 'restoreEtcdMember':
+      return `${String(r.tool)}; previous data in ${String(r.previousDataDir)}`;
+    case 'startEtcdMember':
+      return r.started ? 'started' : 'was running';
+    case 'waitEtcdRestored':
+      return `cluster ${String((r.health as EtcdHealth | undefined)?.clusterId)}`;
+    default:
+      return undefined;
+  }
+}
+
 export async function restoreEtcdSnapshot(input: RestoreEtcdInput): Promise<EtcdRestoreReport> {
-  const { inventory, snapshot, healthTimeoutSeconds = 120 } = acceptInput('restoreEtcdSnapshot', input);
+  const accepted = acceptInput('restoreEtcdSnapshot', input);
+  if (!patched(RESTORE_ON_RUNBOOK)) return restoreStepByStep(accepted);
+  const { inventory, snapshot, healthTimeoutSeconds = 120, onFailure } = accepted;
+  const p: EtcdRestorePlan = invalid(() => planEtcdRestore(inventory, stampOf(new Date())));
+  const runbook = planEtcdRestoreRunbook(inventory, p, { snapshot, healthTimeoutSeconds, onFailure });
+  const r = await runRunbook(runbook, { describe: describeRestoreStep });
+  const result = <T>(step: string, host = ONCE): T =>
+    r.steps.find((s) => s.step === step && s.host === host)?.result as T;
+  const before = result<EtcdHealth>('waitEtcdHealthy');
+  const gate = result<EtcdHealthGate>('waitEtcdRestored');
+  return {
+    cluster: p.cluster,
+    snapshot: result<{ path: string; size: number; sha256: string }>('verifyEtcdSnapshotFile'),
+    initialClusterToken: p.initialClusterToken,
+    previousClusterId: before.healthy ? before.clusterId : '',
+    clusterId: gate.health.clusterId,
+    members: gate.health.members,
+    hosts: p.members.map((m) => result<RestoreEtcdMemberResult>('restoreEtcdMember', m.target.name)),
+  };
+}
+
+/** The restore as it ran before the runbook executor took it over: only runs started then replay through it. */
+async function restoreStepByStep(accepted: RestoreEtcdInput): Promise<EtcdRestoreReport> {
+  const { inventory, snapshot, healthTimeoutSeconds = 120 } = accepted;
   const p: EtcdRestorePlan = invalid(() => planEtcdRestore(inventory, stampOf(new Date())));
   const progress = beginOperation('etcd', 'etcd restore', p);
   const members = p.members.map((m) => ({ m, host: hostOf(inventory, m.target) }));

@@ -97,6 +97,7 @@ export const WorkflowInput = {
         })
         .strict(),
       healthTimeoutSeconds: seconds.optional(),
+      onFailure: onFailure.optional(),
     })
     .strict(),
 } as const;

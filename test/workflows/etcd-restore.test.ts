@@ -1,7 +1,7 @@
 // etcd snapshot and restore end to end: real Temporal dev server, real sshd and Debian's etcd 3.4 on three lab hosts
 // (a 3-member TLS cluster built by setupEtcdCluster), real etcdctl from the operator's side to write and read keys.
-// The restore runs on worker processes, the first SIGKILLed after every member was stopped and before any was
-// started again: a second worker completes it. The payload codec is off for this file, so the history check proves
+// The restore (a runbook on the shared executor) runs on worker processes, the first SIGKILLed after every member
+// was stopped and before any was started again: a second worker completes it. The payload codec is off for this file, so the history check proves
 // that the snapshot's contents never travel as a payload by design.
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -20,6 +20,7 @@ import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
 import { CODEC_ENV } from '../../src/temporal/data-converter.js';
 import { readActivityLog, type ActivityLogEntry } from '../../src/worker/activity-log.js';
 import type { EtcdRestoreReport } from '../../src/workflows/etcd-snapshot.js';
+import { runbookQuery } from '../../src/workflows/messages.js';
 import { connectTemporal, pollUntil, temporalAddress, uniqueQueue } from '../e2e/helpers.js';
 import { setEnv } from '../support/env.js';
 import { operatorEtcdctl, writeOperatorClient } from '../support/etcdctl.js';
@@ -185,6 +186,9 @@ describe('etcd snapshot and restore on lab hosts', () => {
 
       second = startWorkerProcess(temporalAddress(), taskQueue, log, inventoryFile);
       const report = (await handle.result()) as EtcdRestoreReport;
+      // The restore is a runbook on the shared executor: the run answers with the runbook it executes.
+      const runbook = await handle.query(runbookQuery);
+      expect(runbook.phases.map((p) => p.id)).toEqual(['verify', 'stop', 'restore', 'start', 'health']);
       const total = Date.now() - started;
       process.stderr.write(
         `[etcd-restore] restore with a worker killed mid-way: ${total} ms in all, ${Date.now() - killedAt} ms after ` +
@@ -239,7 +243,7 @@ describe('etcd snapshot and restore on lab hosts', () => {
   it('refuses a snapshot whose checksum does not match, before stopping anything', async () => {
     const pids = await Promise.all(members.map(async (h) => (await lab.exec(h, 'cat /run/etcd.pid')).stdout));
     const err = await runInProcess('restoreEtcdSnapshot', [
-      { inventory, snapshot: { path: snap.path, sha256: '0'.repeat(64) } },
+      { inventory, snapshot: { path: snap.path, sha256: '0'.repeat(64) }, onFailure: 'abort' },
     ]).then(
       () => undefined,
       (e: unknown) => e as Error,

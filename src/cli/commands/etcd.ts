@@ -14,7 +14,7 @@ import {
 import { describeRunbook } from '../../plan/runbook.js';
 import { workflowIdFor } from '../../workflows/ids.js';
 import type { EtcdSnapshotResult } from '../../activities/etcd-snapshot.js';
-import { describeEtcdRestorePlan, planEtcdRestore, stampOf } from '../../plan/etcd-restore.js';
+import { describeEtcdRestorePlan, planEtcdRestore, planEtcdRestoreRunbook, stampOf } from '../../plan/etcd-restore.js';
 import type { EtcdRestoreReport, RestoreEtcdInput, SnapshotEtcdInput } from '../../workflows/etcd-snapshot.js';
 import { addOperationOptions, addRunbookOptions, onFailureFlag } from '../context.js';
 import { addInventoryOption, runInventoryOperation, type InventoryFlags } from '../inventory-operation.js';
@@ -100,6 +100,7 @@ interface EtcdRestoreFlags extends InventoryFlags {
   sha256?: string;
   yes?: boolean;
   healthTimeout?: string;
+  onFailure?: string;
 }
 
 /** A restore stops the whole etcd cluster and rewinds it: a person confirms by typing the cluster's name. */
@@ -133,12 +134,18 @@ export function etcdRestore(flags: EtcdRestoreFlags): Promise<EtcdRestoreReport 
         snapshot: { path, ...(flags.sha256 !== undefined && { sha256: flags.sha256.toLowerCase() }) },
       };
       if (flags.healthTimeout !== undefined) input.healthTimeoutSeconds = healthTimeoutSeconds(flags.healthTimeout);
+      input.onFailure = onFailureFlag(flags.onFailure);
       return input;
     },
-    dryRun: ({ inventory }) => {
+    dryRun: (input) => {
       // The workflow stamps its own run; this plan shows the same steps with today's time.
-      const plan = planEtcdRestore(inventory, stampOf(new Date()));
-      return { json: { snapshot: path, ...plan }, lines: describeEtcdRestorePlan(plan, path) };
+      const plan = planEtcdRestore(input.inventory, stampOf(new Date()));
+      const runbook = planEtcdRestoreRunbook(input.inventory, plan, {
+        snapshot: input.snapshot,
+        healthTimeoutSeconds: input.healthTimeoutSeconds ?? 120,
+        onFailure: input.onFailure,
+      });
+      return { json: runbook, lines: [...describeEtcdRestorePlan(plan, path), ...describeRunbook(runbook)] };
     },
     beforeRun: async (_input, inventory) => {
       if (!flags.yes) await confirm(inventory.cluster.name);
@@ -188,8 +195,16 @@ export function register(program: Command): void {
       .requiredOption('--snapshot <file>', 'snapshot file on this machine (from `etcd snapshot`)')
       .option('--sha256 <hex>', 'expected checksum (default: the .sha256 file beside the snapshot)')
       .option('--yes', 'do not ask for confirmation')
-      .option('--dry-run', 'print the plan, contact nothing')
-      .option('--health-timeout <seconds>', 'how long the health gate waits for all members', '120'),
+      .option(
+        '--dry-run',
+        'print the plan and the runbook (--json: the runbook the workflow executes), contact nothing',
+      )
+      .option('--health-timeout <seconds>', 'how long the health gate waits for all members', '120')
+      .option(
+        '--on-failure <mode>',
+        'a step that fails for good: decide (wait for `kubeadm2ha decide`) or abort',
+        'decide',
+      ),
   ).action(async (flags: EtcdRestoreFlags) => {
     await etcdRestore(flags);
   });

@@ -65,10 +65,12 @@ describe('inventory operation skeleton', () => {
     for (const [name, run, planned] of cases) {
       expect(JSON.parse(await printed(run)), name).toEqual(JSON.parse(JSON.stringify(planned)));
     }
+    // The restore's runbook, with the snapshot checked first.
     const restore = JSON.parse(await printed(() => etcdRestore({ ...json, snapshot: '/tmp/s.db' }))) as {
-      snapshot: string;
+      phases: { id: string; steps?: { id: string; args: { path?: string } }[] }[];
     };
-    expect(restore.snapshot).toBe('/tmp/s.db');
+    expect(restore.phases.map((p) => p.id)).toEqual(['verify', 'stop', 'restore', 'start', 'health']);
+    expect(restore.phases[0]!.steps![0]).toMatchObject({ id: 'verifyEtcdSnapshotFile', args: { path: '/tmp/s.db' } });
   });
 
   it('--dry-run without --json prints the lines, one host per preflight line', async () => {

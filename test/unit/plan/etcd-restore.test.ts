@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { Inventory } from '../../../src/inventory/schema.js';
-import { describeEtcdRestorePlan, planEtcdRestore, stampOf } from '../../../src/plan/etcd-restore.js';
+import {
+  describeEtcdRestorePlan,
+  planEtcdRestore,
+  planEtcdRestoreRunbook,
+  stampOf,
+} from '../../../src/plan/etcd-restore.js';
+import type { HostPhase, OncePhase } from '../../../src/plan/runbook.js';
 
 const inv = Inventory.parse({
   cluster: { name: 'lab', kubernetesVersion: '1.32.4', vip: { address: '10.200.1.100' } },
@@ -33,6 +39,47 @@ describe('etcd restore plan', () => {
     expect(describeEtcdRestorePlan(p, '/s.db')[0]).toBe(
       'restore /s.db into etcd of cluster lab: stop all 3 member(s), restore each, start all, health gate',
     );
+  });
+
+  it('the runbook: file checked, all stopped before any restore, each restored from the checked file, all started, health', () => {
+    const p = planEtcdRestore(inv, '20261202T173501Z');
+    const r = planEtcdRestoreRunbook(inv, p, { snapshot: { path: '/s.db' }, healthTimeoutSeconds: 60 });
+    expect(r.onFailure).toBe('decide');
+    expect(r.phases.map((x) => [x.id, x.kind])).toEqual([
+      ['verify', 'once'],
+      ['stop', 'hosts'],
+      ['restore', 'hosts'],
+      ['start', 'hosts'],
+      ['health', 'once'],
+    ]);
+    const verify = r.phases[0] as OncePhase;
+    expect(verify.steps.map((s) => [s.id, s.args.path ?? s.args.timeoutSeconds])).toEqual([
+      ['verifyEtcdSnapshotFile', '/s.db'],
+      ['waitEtcdHealthy', 5],
+    ]);
+    for (const phase of r.phases.slice(1, 4) as HostPhase[]) {
+      expect(phase.rollout).toEqual({ kind: 'parallel' });
+      expect(phase.hosts.map((h) => [h.target.name, h.maySkip])).toEqual([
+        ['e1', false],
+        ['e2', false],
+        ['e3', false],
+      ]);
+    }
+    const restore = (r.phases[2] as HostPhase).hosts[1]!.steps[0]!;
+    expect(restore.class).toBe('transfer');
+    expect(restore.args).toMatchObject({ initialClusterToken: p.initialClusterToken, stamp: p.stamp });
+    expect(restore.bind).toEqual({
+      snapshot: {
+        record: {
+          path: { from: 'verifyEtcdSnapshotFile', field: 'path' },
+          sha256: { from: 'verifyEtcdSnapshotFile', field: 'sha256' },
+        },
+      },
+    });
+    expect((r.phases[4] as OncePhase).steps[0]).toMatchObject({
+      id: 'waitEtcdRestored',
+      args: { timeoutSeconds: 60, rounds: 3 },
+    });
   });
 
   it('refuses stacked etcd (kubeadm owns it)', () => {
