@@ -75,8 +75,9 @@ beforeAll(async () => {
   restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
   bundle = await loadWorkflowBundle();
   // metrics runs with its real image: metrics-server built from the Go module proxy, pushed to the lab registry.
-  // logging too: VictoriaLogs and vlagent built from the Go module proxy.
-  lab = await createK8sLab({ hosts: 3, addons: ['metrics', 'logging'] });
+  // logging too: VictoriaLogs and vlagent built from the Go module proxy; monitoring: prometheus-operator,
+  // Prometheus, Alertmanager and node_exporter built from the Go module proxy.
+  lab = await createK8sLab({ hosts: 3, addons: ['metrics', 'logging', 'monitoring'] });
   inv = labClusterInventory(lab, undefined, { imageRepository: `${lab.kubernetes.registry}/k8s` });
   temporal = await connectTemporal();
   const setup = await run<RunbookResult>('setupCluster', { inventory: inv });
@@ -342,4 +343,72 @@ describe('addons through the workflow on a real cluster', () => {
     for (const h of ['h1', 'h2', 'h3'])
       expect((await lab.exec(h, 'ls /var/lib/kubeadm2ha/addons', { allowFail: true })).code, h).not.toBe(0);
   }, 1_800_000);
+
+  it('monitoring (real images, built from the Go module proxy): Prometheus reports the apiserver, kubelet, node-exporter and etcd targets up, a second apply changes nothing, remove restores every object (CRDs included)', async () => {
+    const before = await settledClusterObjects(lab, { workloadsReady: true });
+    const first = await addon('monitoring', 'apply');
+    const a1 = applied(first.result);
+    process.stderr.write(`[addons] monitoring apply + rollout: ${first.ms} ms, ${a1.created.length} created\n`);
+    expect(a1.created).toEqual(a1.objects);
+    expect(a1.objects.filter((o) => o.startsWith('CustomResourceDefinition/'))).toHaveLength(8);
+    expect(resultOf<{ ready: string[] }>(first.result, 'cluster', 'waitAddonReady')?.ready).toEqual([
+      'Deployment/monitoring/prometheus-operator',
+      'DaemonSet/monitoring/node-exporter',
+    ]);
+    const sh = async (cmd: string) => (await lab.exec('h1', `${ADMIN} ${cmd}`)).stdout.trim();
+    // The etcd client certificate was made on the worker: neither its key nor the certificate is in the history.
+    const tlsKey = await sh(`-n monitoring get secret etcd-client -o jsonpath='{.data.tls\\.key}'`);
+    const tlsCrt = await sh(`-n monitoring get secret etcd-client -o jsonpath='{.data.tls\\.crt}'`);
+    expect(tlsKey.length).toBeGreaterThan(100);
+    const keyPem = Buffer.from(tlsKey, 'base64').toString();
+    expect(keyPem).toContain('PRIVATE KEY');
+    for (const secret of [tlsKey, tlsCrt, keyPem.split('\n')[1]!]) expect(first.history).not.toContain(secret);
+
+    // Prometheus's own view, through the API server's service proxy: every target of the four jobs up.
+    const t0 = Date.now();
+    const wanted = { apiserver: 2, kubelet: 3, 'node-exporter': 3, etcd: 3 };
+    type Target = { labels: { job: string; instance: string }; health: string; lastError: string };
+    let last: Target[] = [];
+    const up = await pollUntil(
+      async () => {
+        const r = await lab.exec(
+          'h1',
+          `${ADMIN} get --raw '/api/v1/namespaces/monitoring/services/prometheus-operated:web/proxy/api/v1/targets?state=active'`,
+          { allowFail: true },
+        );
+        if (r.code !== 0) return undefined;
+        last = (JSON.parse(r.stdout) as { data: { activeTargets: Target[] } }).data.activeTargets;
+        const byJob = Object.fromEntries(
+          Object.keys(wanted).map((j) => [j, last.filter((t) => t.labels.job === j && t.health === 'up').length]),
+        );
+        return JSON.stringify(byJob) === JSON.stringify(wanted) ? byJob : undefined;
+      },
+      `Prometheus targets up: ${JSON.stringify(wanted)}`,
+      900_000,
+      5_000,
+    ).catch((err: Error) => {
+      throw new Error(
+        `${err.message}; last targets: ${JSON.stringify(last.map((t) => [t.labels.job, t.labels.instance, t.health, t.lastError]))}`,
+      );
+    });
+    process.stderr.write(
+      `[addons] monitoring targets up ${Date.now() - t0} ms after the rollout: ${JSON.stringify(up)}; ` +
+        `${last.map((t) => `${t.labels.job}/${t.labels.instance}`).join(' ')}\n`,
+    );
+    const afterFirst = await settledClusterObjects(lab);
+
+    const second = await addon('monitoring', 'apply');
+    const a2 = applied(second.result);
+    process.stderr.write(`[addons] monitoring second apply: ${second.ms} ms\n`);
+    expectUnchanged(a2);
+    expectSame(afterFirst, await settledClusterObjects(lab), 'a second apply changes no object');
+
+    const removed = await addon('monitoring', 'remove');
+    process.stderr.write(`[addons] monitoring remove: ${removed.ms} ms\n`);
+    expect(resultOf<RemoveAddonResult>(removed.result, 'cluster', 'removeAddonObjects')?.deleted).toEqual(
+      [...a1.objects].reverse(),
+    );
+    expectSame(before, await settledClusterObjects(lab), 'remove leaves every object as before apply');
+    expect(await sh('get crd -o name')).not.toMatch(/monitoring\.coreos\.com/);
+  }, 2_400_000);
 });

@@ -271,7 +271,10 @@ export const monitoring: AddonTemplate = {
                   volumeMounts: [
                     { name: 'proc', mountPath: '/host/proc', readOnly: true },
                     { name: 'sys', mountPath: '/host/sys', readOnly: true },
-                    { name: 'root', mountPath: '/host/root', readOnly: true, mountPropagation: 'HostToContainer' },
+                    // No mountPropagation: HostToContainer needs / to be a shared or slave mount, which not every
+                    // host has (the lab's are private: the container would not start). The filesystem collector
+                    // then sees the mounts of when the pod started; a node's usual mounts are there long before.
+                    { name: 'root', mountPath: '/host/root', readOnly: true },
                   ],
                 },
               ],
