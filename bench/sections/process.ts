@@ -51,6 +51,13 @@ export const processSection: Section = {
       }
       return median(times);
     };
+    // What any node program pays on this machine at this load, for reading the two rows below.
+    const bareNode: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      await run(process.execPath, ['-e', '0']);
+      bareNode.push(performance.now() - t0);
+    }
     const installed = await installedCopy(ctx.lab.dir);
     const helpBuilt = await help(installed);
     const helpSource = await help(cli, { KUBEADM2HA_FROM_SOURCE: '1' });
@@ -104,6 +111,7 @@ export const processSection: Section = {
           note: 'median of 5; `npm run build` output as installed (bin + dist); target <= 200 ms',
         },
         { metric: 'CLI start (`kubeadm2ha --help`), from source', value: ms(helpSource), note: 'median of 5; tsx' },
+        { metric: '`node -e 0` (baseline)', value: ms(median(bareNode)), note: 'median of 5, same moment' },
       ];
     } finally {
       worker.kill('SIGTERM');
