@@ -60,16 +60,28 @@ const completedBy = (log: string): string[] =>
         .map((e) => e.subject ?? '')
     : [];
 
-/** Two worker processes on one queue; SIGKILL the first once it has completed `n` activities. */
+/**
+ * Two worker processes on one queue; SIGKILL whichever first has completed `n` activities (a preflight's local
+ * activities run on the worker that holds the workflow, so either may be the busy one). `logs[0]` is the killed
+ * worker's log, `logs[1]` the survivor's.
+ */
 async function twoWorkersOneKilled(handle: WorkflowHandle, taskQueue: string, n: number) {
   const logs = [join(scratch, `${taskQueue}-a.jsonl`), join(scratch, `${taskQueue}-b.jsonl`)];
-  const [a, b] = logs.map((log) => startWorkerProcess(pg.address, taskQueue, log, inventoryFile));
-  workers.push(a!, b!);
-  await pollUntil(() => completedBy(logs[0]!).length >= n, `worker a completing ${n} activities`, 240_000, 20);
-  await stopProcess(a!, 'SIGKILL');
+  const procs = logs.map((log) => startWorkerProcess(pg.address, taskQueue, log, inventoryFile));
+  workers.push(...procs);
+  // 1 or 2 (pollUntil waits for a truthy value): the worker that got there first.
+  const busy =
+    (await pollUntil(
+      () => [1, 2].find((k) => completedBy(logs[k - 1]!).length >= n),
+      `a worker completing ${n} activities`,
+      240_000,
+      20,
+    )) - 1;
+  await stopProcess(procs[busy]!, 'SIGKILL');
   // Mid-run: the run is still open when its worker dies.
   expect((await handle.describe()).status.name).toBe('RUNNING');
-  return { logs, killedAfter: completedBy(logs[0]!).length };
+  const ordered = busy === 0 ? logs : [logs[1]!, logs[0]!];
+  return { logs: ordered, killedAfter: completedBy(ordered[0]!).length };
 }
 
 describe('Temporal on PostgreSQL with two workers (no Docker)', () => {
