@@ -11,10 +11,14 @@ function seconds(d: string): number {
   return Number(m[1]) * (m[2] === 'minute' ? 60 : 1);
 }
 
-const classes = Object.entries(options).filter(
-  (e): e is [string, { startToCloseTimeout: string; heartbeatTimeout?: string }] =>
-    typeof e[1] === 'object' && 'startToCloseTimeout' in e[1],
+type Options = { startToCloseTimeout: string; heartbeatTimeout?: string; localRetryThreshold?: string };
+const all = Object.entries(options).filter(
+  (e): e is [string, Options] => typeof e[1] === 'object' && 'startToCloseTimeout' in e[1],
 );
+// Local activities run inside the worker that holds the workflow: they cannot heartbeat, and a worker that dies
+// loses them with its workflow task, which the server hands to another worker after the task timeout.
+const classes = all.filter(([, o]) => o.localRetryThreshold === undefined);
+const local = all.filter(([, o]) => o.localRetryThreshold !== undefined);
 
 describe('activity options', () => {
   it('finds the classes', () => {
@@ -27,6 +31,10 @@ describe('activity options', () => {
       'TRANSFER',
       'WAIT',
     ]);
+  });
+  it('finds the local class, short enough to be repeated by the worker that takes over', () => {
+    expect(local.map(([n]) => n)).toEqual(['LOCAL_CHECK']);
+    for (const [, o] of local) expect(seconds(o.startToCloseTimeout)).toBeLessThanOrEqual(60);
   });
   it.each(classes)('%s has a heartbeat timeout at most half its start-to-close', (_name, o) => {
     expect(seconds(o.heartbeatTimeout ?? '')).toBeLessThanOrEqual(seconds(o.startToCloseTimeout) / 2);
