@@ -10,6 +10,9 @@ bash scripts/build-nspawn-rootfs.sh >/dev/null
 # The stock Temporal server + temporal-sql-tool for the PostgreSQL topology test (test/e2e/postgres-topology.test.ts):
 # 753 s wall / 167 s CPU measured after the CLI build (same module graph, so mostly a warm Go cache), instant cached.
 bash scripts/build-temporal-server.sh >/dev/null
+# Many lab kubelets on one kernel: each takes inotify instances, and Debian's default of 128 ran out with a few labs
+# at once ("inotify_init: too many open files", the node never registered). Raised at runtime only, never lowered.
+if [ "$(sysctl -n fs.inotify.max_user_instances)" -lt 1024 ]; then sysctl -qw fs.inotify.max_user_instances=1024; fi
 npx tsc --noEmit
 npx eslint .
 npx vitest run "$@"
