@@ -87,6 +87,27 @@ describe('setupCluster when its worker dies between two control-plane joins and 
       args: [{ inventory: inv }],
     });
     await pollUntil(() => joins(logA, 'complete').includes('h2'), 'h2 joined by worker A', 900_000, 250);
+    // Killed only once the server has recorded that join as completed: A logs 'complete' a moment before it reports
+    // the result, and a kill in that moment would make B run h2's join again by at-least-once delivery (correct, but
+    // not the "completed join is not repeated" this test is about).
+    await pollUntil(
+      async () => {
+        const events = (await handle.fetchHistory()).events ?? [];
+        const joinIds = new Set(
+          events
+            .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'joinNode')
+            .map((e) => String(e.eventId)),
+        );
+        return events.some(
+          (e) =>
+            e.activityTaskCompletedEventAttributes &&
+            joinIds.has(String(e.activityTaskCompletedEventAttributes.scheduledEventId)),
+        );
+      },
+      "h2's join recorded as completed by the server",
+      60_000,
+      100,
+    );
     await stopProcess(a, 'SIGKILL');
     const killedAt = Date.now();
     // Joins are one at a time: h3's had not completed when A died.
