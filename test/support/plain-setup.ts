@@ -14,6 +14,29 @@ import { installK8sPackages, joinConfig, joinSecrets, waitForReadyNodes } from '
 import { labShell } from './lab-shell.js';
 import { pollUntil } from './poll.js';
 
+/** The shell command starting an external etcd member with TLS by nohup (the proof's way), certificates in place. */
+export function externalEtcdStart(h: { name: string; address: string }, cluster: string): string {
+  const args = [
+    `--name=${h.name}`,
+    '--data-dir=/var/lib/etcd-external',
+    `--listen-client-urls=https://${h.address}:2379,https://127.0.0.1:2379`,
+    `--advertise-client-urls=https://${h.address}:2379`,
+    `--listen-peer-urls=https://${h.address}:2380`,
+    `--initial-advertise-peer-urls=https://${h.address}:2380`,
+    `--initial-cluster=${cluster}`,
+    '--initial-cluster-state=new',
+    '--client-cert-auth',
+    '--trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt',
+    '--cert-file=/etc/etcd/pki/server.crt',
+    '--key-file=/etc/etcd/pki/server.key',
+    '--peer-client-cert-auth',
+    '--peer-trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt',
+    '--peer-cert-file=/etc/etcd/pki/server.crt',
+    '--peer-key-file=/etc/etcd/pki/server.key',
+  ];
+  return `setsid nohup etcd ${args.map(quote).join(' ')} </dev/null >/var/log/etcd-external.log 2>&1 &`;
+}
+
 export interface PlainShape {
   /** Control planes, the first one runs `kubeadm init` (e.g. ['h1', 'h2']). */
   masters: string[];
@@ -75,37 +98,16 @@ export async function plainSetup(lab: K8sLab, shape: PlainShape): Promise<PlainR
             dnsNames: [h.name, 'localhost'],
             ipAddresses: [h.address, '127.0.0.1'],
           });
-          files.push(['/etc/etcd/pki/server.crt', server.certPem, '0644'], [
-            '/etc/etcd/pki/server.key',
-            server.keyPem,
-            '0600',
-          ]);
+          files.push(
+            ['/etc/etcd/pki/server.crt', server.certPem, '0644'],
+            ['/etc/etcd/pki/server.key', server.keyPem, '0600'],
+          );
         }
-        const args = [
-          `--name=${h.name}`,
-          '--data-dir=/var/lib/etcd-external',
-          `--listen-client-urls=https://${h.address}:2379,https://127.0.0.1:2379`,
-          `--advertise-client-urls=https://${h.address}:2379`,
-          `--listen-peer-urls=https://${h.address}:2380`,
-          `--initial-advertise-peer-urls=https://${h.address}:2380`,
-          `--initial-cluster=${cluster}`,
-          '--initial-cluster-state=new',
-          '--client-cert-auth',
-          '--trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt',
-          '--cert-file=/etc/etcd/pki/server.crt',
-          '--key-file=/etc/etcd/pki/server.key',
-          '--peer-client-cert-auth',
-          '--peer-trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt',
-          '--peer-cert-file=/etc/etcd/pki/server.crt',
-          '--peer-key-file=/etc/etcd/pki/server.key',
-        ];
         await sh(
           h.name,
           [
             ...files.map(([p, c, m]) => writeFileCommand(p, c, m)),
-            ...(member
-              ? [`setsid nohup etcd ${args.map(quote).join(' ')} </dev/null >/var/log/etcd-external.log 2>&1 &`]
-              : []),
+            ...(member ? [externalEtcdStart(h, cluster)] : []),
           ].join(' && '),
         );
       }),
@@ -114,7 +116,8 @@ export async function plainSetup(lab: K8sLab, shape: PlainShape): Promise<PlainR
       'etcdctl --cacert /etc/kubernetes/pki/etcd/ca.crt --cert /etc/kubernetes/pki/apiserver-etcd-client.crt ' +
       `--key /etc/kubernetes/pki/apiserver-etcd-client.key --endpoints ${etcdHosts.map((h) => `https://${h.address}:2379`).join(',')}`;
     await pollUntil(
-      async () => ((await sh(shape.etcd[0]!, `${etcdctl} endpoint health 2>&1`)).match(/is healthy/g) ?? []).length ===
+      async () =>
+        ((await sh(shape.etcd[0]!, `${etcdctl} endpoint health 2>&1`)).match(/is healthy/g) ?? []).length ===
         etcdHosts.length,
       `${etcdHosts.length} healthy etcd members`,
       120_000,

@@ -11,7 +11,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCa, issueCertificate } from '../../../src/pki/index.js';
 import { createK8sLab, type K8sLab } from '../../../lab/k8s/k8s-lab.js';
 import { LAB_COMPONENT_CONFIGS, writeFileCommand } from '../../../lab/k8s/node.js';
-import { quote } from '../../../src/ssh/quote.js';
 import {
   ADMIN,
   captureLabTraffic,
@@ -25,6 +24,7 @@ import {
   type LabTrafficCapture,
 } from '../../support/k8s-cluster.js';
 import { labShell, redactSecrets } from '../../support/lab-shell.js';
+import { externalEtcdStart } from '../../support/plain-setup.js';
 import { pollUntil } from '../../support/poll.js';
 
 let lab: K8sLab;
@@ -104,30 +104,9 @@ describe('real Kubernetes in the lab (kubeadm init + joins by plain commands)', 
             ['/etc/kubernetes/pki/apiserver-etcd-client.crt', client.certPem, '0644'],
             ['/etc/kubernetes/pki/apiserver-etcd-client.key', client.keyPem, '0600'],
           ];
-          const args = [
-            `--name=${h.name}`,
-            '--data-dir=/var/lib/etcd-external',
-            `--listen-client-urls=https://${h.address}:2379,https://127.0.0.1:2379`,
-            `--advertise-client-urls=https://${h.address}:2379`,
-            `--listen-peer-urls=https://${h.address}:2380`,
-            `--initial-advertise-peer-urls=https://${h.address}:2380`,
-            `--initial-cluster=${cluster}`,
-            '--initial-cluster-state=new',
-            '--client-cert-auth',
-            '--trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt',
-            '--cert-file=/etc/etcd/pki/server.crt',
-            '--key-file=/etc/etcd/pki/server.key',
-            '--peer-client-cert-auth',
-            '--peer-trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt',
-            '--peer-cert-file=/etc/etcd/pki/server.crt',
-            '--peer-key-file=/etc/etcd/pki/server.key',
-          ];
           await sh(
             h.name,
-            [
-              ...files.map(([p, c, m]) => writeFileCommand(p, c, m)),
-              `setsid nohup etcd ${args.map(quote).join(' ')} </dev/null >/var/log/etcd-external.log 2>&1 &`,
-            ].join(' && '),
+            [...files.map(([p, c, m]) => writeFileCommand(p, c, m)), externalEtcdStart(h, cluster)].join(' && '),
           );
         }),
       );
