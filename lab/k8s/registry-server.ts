@@ -19,10 +19,13 @@ export interface LabRegistryOptions {
    * across labs, so the next lab's pushes only HEAD. */
   storageDir?: string;
   timeoutMs?: number;
+  /** Serve https with this certificate and key (PEM file paths) instead of plain http: a registry with its own,
+   * e.g. self-signed, certificate (an inventory's skipVerify registry). */
+  tls?: { certificate: string; key: string };
 }
 
 export interface LabRegistry {
-  /** http://address:port */
+  /** http://address:port (https:// with tls) */
   url: string;
   /** address:port, the form image references and containerd's hosts.toml use. */
   host: string;
@@ -44,7 +47,11 @@ export async function startLabRegistry(o: LabRegistryOptions): Promise<LabRegist
       cache: { blobdescriptor: 'inmemory' },
       delete: { enabled: true },
     },
-    http: { addr: `${o.address}:${port}`, headers: { 'X-Content-Type-Options': ['nosniff'] } },
+    http: {
+      addr: `${o.address}:${port}`,
+      headers: { 'X-Content-Type-Options': ['nosniff'] },
+      ...(o.tls && { tls: { certificate: o.tls.certificate, key: o.tls.key } }),
+    },
   };
   const configFile = join(dir, 'config.yml');
   await writeFile(configFile, stringify(config));
@@ -59,5 +66,5 @@ export async function startLabRegistry(o: LabRegistryOptions): Promise<LabRegist
     timeoutMs: o.timeoutMs,
   });
   const host = `${o.address}:${port}`;
-  return { url: `http://${host}`, host, logFile: svc.logFile, stop: () => svc.stop() };
+  return { url: `${o.tls ? 'https' : 'http'}://${host}`, host, logFile: svc.logFile, stop: () => svc.stop() };
 }

@@ -3,7 +3,8 @@
 // node as soon as it finishes: an image that exists nowhere breaks the cluster half-way, so the plan checks first.
 // Each node lists what its containerd (k8s.io, the kubelet's namespace) already holds; only an image some node lacks
 // is asked of the registry, from the worker, through the inventory's endpoint for that registry when it names one
-// and with the worker's own registry credentials (never from input). Read-only everywhere.
+// and with the worker's own registry credentials (never from input); a registry the inventory marks skipVerify is asked
+// without checking its TLS certificate, as containerd reaches it. Read-only everywhere.
 import { credentialsFromEnv } from '../images/fill.js';
 import { manifestPresent, parseFullRef } from '../images/registry-pull.js';
 import type { HostContext } from '../plan/types.js';
@@ -13,8 +14,9 @@ import { withFailures } from './failures.js';
 export interface ReadUpgradeImagesInput {
   /** Every node, with the references it needs at the target. */
   hosts: { host: HostContext; refs: string[] }[];
-  /** The inventory's containerRuntime.registries: where containerd (and so this check) reaches a registry. */
-  registries: { host: string; endpoints: string[] }[];
+  /** The inventory's containerRuntime.registries: where containerd (and so this check) reaches a registry, and
+   * whether it checks the registry's TLS certificate (skipVerify: containerd's skip_verify; absent: checked). */
+  registries: { host: string; endpoints: string[]; skipVerify?: boolean }[];
 }
 
 export interface UpgradeImageFact {
@@ -52,6 +54,12 @@ export function registryUrlOf(ref: string, registries: ReadUpgradeImagesInput['r
   return (configured ?? `https://${registry}`).replace(/\/+$/, '');
 }
 
+/** The inventory says containerd does not check this reference's registry's certificate: neither does this check. */
+export function skipsVerify(ref: string, registries: ReadUpgradeImagesInput['registries']): boolean {
+  const { registry } = parseFullRef(ref);
+  return registries.find((r) => r.host === registry)?.skipVerify === true;
+}
+
 export function createUpgradeImageActivities(deps: ActivityDeps) {
   return {
     /** Per target image: which nodes lack it and, if any does, whether the registry has it. */
@@ -79,6 +87,7 @@ export function createUpgradeImageActivities(deps: ActivityDeps) {
                 endpoint: registryUrl,
                 timeoutMs: 30_000,
                 ...(credentials && { credentials }),
+                ...(skipsVerify(ref, registries) && { skipVerify: true }),
               });
               return { ref, missingOn, inRegistry, registryUrl };
             } catch (err) {

@@ -34,6 +34,9 @@ export interface PullOptions {
   onBytes?: (n: number) => void;
   /** Where to ask instead of the registry itself (http(s)://host[:port]): the inventory's mirror endpoint. */
   endpoint?: string;
+  /** The inventory's `skipVerify` for this registry (containerd's skip_verify): its TLS certificate is not checked.
+   * Only for the registry's own host; a token realm or a redirect elsewhere is still verified. */
+  skipVerify?: boolean;
 }
 
 export interface ParsedRef {
@@ -123,6 +126,7 @@ class Puller {
           method: 'GET',
           headers: { 'user-agent': 'kubeadm2ha', ...headers, ...(auth && { authorization: auth }) },
           timeout,
+          ...(this.o.skipVerify && url.host === this.base.host && { rejectUnauthorized: false }),
         },
         (res) => resolve({ status: res.statusCode ?? 0, headers: res.headers, res }),
       );

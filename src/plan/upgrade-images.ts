@@ -30,7 +30,11 @@ export function upgradeImageNeeds(
         host: { target: targetOf(h), ssh: inv.ssh },
         refs: list.filter((i) => i.on === 'nodes' || isMaster(h)).map((i) => i.ref),
       })),
-      registries: c.containerRuntime.registries.map((r) => ({ host: r.host, endpoints: r.endpoints })),
+      registries: c.containerRuntime.registries.map((r) => ({
+        host: r.host,
+        endpoints: r.endpoints,
+        ...(r.skipVerify && { skipVerify: true }),
+      })),
     },
   };
 }
