@@ -22,6 +22,7 @@ import {
   type InitialClusterState,
 } from './etcd-config.js';
 import {
+  emptyMemberAction,
   etcdctlArgv,
   membersNotStarted,
   parseEndpointHealth,
@@ -62,6 +63,10 @@ export interface ConfigureEtcdInput {
   host: HostContext;
   member: EtcdMemberConfig;
   binary: string;
+  /** The other members' client URLs and the client identity to ask them with (this host's healthcheck client):
+   * a member whose data dir is empty asks the cluster whether it is new or lost its data (emptyMemberAction).
+   * Absent (runs planned before it) or empty: an empty data dir always starts a new cluster. */
+  peers?: { endpoints: string[]; tls: EtcdClientTls };
 }
 
 export interface ConfigureEtcdResult {
@@ -69,6 +74,9 @@ export interface ConfigureEtcdResult {
   changed: string[];
   initialClusterState: InitialClusterState;
   serviceManager: ServiceManagerKind;
+  /** The data dir was empty and the cluster knew this member started (replaced: removed and added again), or not
+   * at all (added). */
+  rejoined?: 'added' | 'replaced';
 }
 
 export interface EnsureEtcdRunningInput {
@@ -165,6 +173,43 @@ async function probeEtcd(
   };
 }
 
+/**
+ * A member about to start on an empty data dir: asks the other members (from its own host, with its healthcheck
+ * client) what the cluster knows of it, and removes and adds it again when the cluster knew it started
+ * (emptyMemberAction). Every branch is safe to run again: a retry after the remove finds it gone and only adds it.
+ */
+async function prepareEmptyMember(
+  session: HostSession,
+  member: EtcdMemberConfig,
+  peers: NonNullable<ConfigureEtcdInput['peers']>,
+): Promise<{ state: InitialClusterState; rejoined?: 'added' | 'replaced' }> {
+  const peerUrl = member.initialAdvertisePeerUrls[0] ?? '';
+  const etcdctl = (command: string[], allowNonZero: boolean) =>
+    session.run(etcdctlArgv(peers.tls, peers.endpoints, command, '3s'), {
+      action: `etcdctl ${command.slice(0, 2).join(' ')}`,
+      allowNonZero,
+      timeoutMs: 30_000,
+    });
+  const listed = await etcdctl(['member', 'list'], true);
+  const action = emptyMemberAction(listed.code === 0 ? parseMemberList(listed.stdout) : undefined, {
+    peerUrl,
+    initialClusterToken: member.initialClusterToken,
+  });
+  switch (action.kind) {
+    case 'bootstrap':
+      return { state: 'new' };
+    case 'joining':
+      return { state: 'existing' };
+    case 'replace':
+      await etcdctl(['member', 'remove', action.id], false);
+      break;
+    case 'join':
+      break;
+  }
+  await etcdctl(['member', 'add', member.name, `--peer-urls=${peerUrl}`], false);
+  return { state: 'existing', rejoined: action.kind === 'replace' ? 'replaced' : 'added' };
+}
+
 const notSuitable = (host: string, message: string) => new KubeadmHaError(message, FailureType.HostNotSuitable, host);
 
 export function createEtcdActivities(deps: ActivityDeps) {
@@ -218,7 +263,7 @@ export function createEtcdActivities(deps: ActivityDeps) {
       });
     },
 
-    async configureEtcd({ host, member, binary }: ConfigureEtcdInput): Promise<ConfigureEtcdResult> {
+    async configureEtcd({ host, member, binary, peers }: ConfigureEtcdInput): Promise<ConfigureEtcdResult> {
       return withFailures(async () => {
         const name = host.target.name;
         const session = deps.session(host);
@@ -238,7 +283,14 @@ export function createEtcdActivities(deps: ActivityDeps) {
         const at = probe.stdout.indexOf(`${marker}\n`);
         const head = at < 0 ? probe.stdout : probe.stdout.slice(0, at);
         const current = at < 0 ? undefined : probe.stdout.slice(at + marker.length + 1);
-        const state = chooseInitialClusterState(/^member=yes$/m.test(head), initialClusterStateOf(current));
+        const hasData = /^member=yes$/m.test(head);
+        let state = chooseInitialClusterState(hasData, initialClusterStateOf(current));
+        let rejoined: ConfigureEtcdResult['rejoined'];
+        if (!hasData && peers && peers.endpoints.length > 0) {
+          const empty = await prepareEmptyMember(session, member, peers);
+          state = empty.state;
+          rejoined = empty.rejoined;
+        }
         const wanted = renderEtcdConfig(member, state);
         const changed: string[] = [];
         // Compared here with what was just read, so an unchanged file costs no further round trip.
@@ -249,7 +301,13 @@ export function createEtcdActivities(deps: ActivityDeps) {
         const manager = await detectServiceManager(session);
         const svc = await manager.install(etcdServiceSpec(binary));
         if (svc.changed) changed.push(`${manager.kind}:${ETCD_SERVICE}`);
-        return { host: name, changed, initialClusterState: state, serviceManager: manager.kind };
+        return {
+          host: name,
+          changed,
+          initialClusterState: state,
+          serviceManager: manager.kind,
+          ...(rejoined && { rejoined }),
+        };
       });
     },
 

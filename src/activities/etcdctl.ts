@@ -1,4 +1,5 @@
 // etcdctl (API v3) command lines and the parsing of their JSON output. Pure, so every odd output is unit-tested.
+import { createHash } from 'node:crypto';
 import type { EtcdClientTls, EtcdMember } from '../plan/etcd.js';
 
 export type { EtcdMember };
@@ -91,4 +92,43 @@ export function membersNotStarted(list: MemberList, planned: { name: string; pee
   return planned
     .filter((p) => !list.members.some((m) => m.name === p.name && m.peerUrls.includes(p.peerUrl)))
     .map((p) => p.name);
+}
+
+/**
+ * The id etcd gives a member of its initial cluster (etcd's membership.NewMember without a time): the first 8
+ * bytes of sha1(sorted peer URLs joined, then the initial-cluster token), as hex. A member added later with
+ * `member add` gets one mixed with the time instead, which tells the two apart while neither has started.
+ */
+export function staticMemberId(peerUrls: string[], token: string): string {
+  const hash = createHash('sha1')
+    .update([...peerUrls].sort().join('') + token)
+    .digest();
+  return hash.readBigUInt64BE(0).toString(16);
+}
+
+/**
+ * What a member whose data dir is empty must do before it starts, from the cluster's `member list` as asked from
+ * its host (undefined: no quorum answered, e.g. the members of a new cluster not all started yet):
+ *  - bootstrap: start with initial-cluster-state new. The cluster is new, or lists this member with its initial
+ *    id and never started;
+ *  - join: the cluster answers without this member (removed earlier): `member add`, then start as existing;
+ *  - joining: it was added and has not started: start as existing;
+ *  - replace: the cluster knows it as started, so its data is lost. Started empty with the same id it would take
+ *    the leader's commit index for a log it does not have and stop (raft's "tocommit out of range" panic): it is
+ *    removed (`member remove`) and added again, then started as existing, and gets the data from the leader.
+ */
+export type EmptyMemberAction =
+  { kind: 'bootstrap' } | { kind: 'join' } | { kind: 'joining' } | { kind: 'replace'; id: string };
+
+export function emptyMemberAction(
+  list: MemberList | undefined,
+  me: { peerUrl: string; initialClusterToken: string },
+): EmptyMemberAction {
+  if (!list) return { kind: 'bootstrap' };
+  const entry = list.members.find((m) => m.peerUrls.includes(me.peerUrl));
+  if (!entry) return { kind: 'join' };
+  if (entry.name !== '') return { kind: 'replace', id: entry.id };
+  return entry.id === staticMemberId([me.peerUrl], me.initialClusterToken)
+    ? { kind: 'bootstrap' }
+    : { kind: 'joining' };
 }

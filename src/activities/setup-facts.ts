@@ -73,8 +73,9 @@ export interface SetupFactsHost {
 export interface ReadSetupFactsInput {
   cluster: string;
   hosts: SetupFactsHost[];
-  /** Name of the primary master (one of hosts): the cluster's view is read there. */
-  primary: string;
+  /** Name of the primary master (one of hosts): the cluster's view is read there. Absent: no cluster view (`etcd
+   * setup` reads its hosts' etcd facts only). */
+  primary?: string;
   /** The pod network the setup applies (none: no pod network fact). */
   network?: PodNetworkSource;
 }

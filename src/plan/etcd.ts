@@ -4,14 +4,15 @@
 //
 // Layout after kubeadm's "external etcd" guide: member certificates in /etc/kubernetes/pki/etcd, data in
 // /var/lib/etcd, clients on 2379 and peers on 2380, TLS with client-certificate auth on both.
+import type { ReadSetupFactsInput, SetupFacts, SetupFactsHost } from '../activities/setup-facts.js';
 import { InvalidInputError } from '../errors.js';
 import type { Host, Inventory, SshSettings } from '../inventory/schema.js';
 import { etcdCa, etcdHealthcheckClient, etcdPeer, etcdServer } from '../pki/layout.js';
 import { etcdCaRequest } from './etcd-ca.js';
 import { planEtcdPki, type CaPlan, type HostPkiPlan } from './pki.js';
 import type { GateRecord } from './gates.js';
-import { runbookFor, step, type HostRun, type OnFailure, type Runbook, type Step } from './runbook.js';
-import { etcdHosts, targetOf } from './topology.js';
+import { ONCE, runbookFor, step, type HostRun, type OnFailure, type Runbook, type Step } from './runbook.js';
+import { etcdHosts, masters, targetOf } from './topology.js';
 import type { HostTarget } from './types.js';
 
 export const ETCD_CLIENT_PORT = 2379;
@@ -93,15 +94,22 @@ export interface EtcdHostReport {
   configChanged?: string[];
   serviceManager?: 'systemd' | 'supervisor';
   service?: 'none' | 'started' | 'restarted';
+  /** Its data dir was empty and the cluster knew it started (replaced: removed and added again) or not at all. */
+  rejoined?: 'added' | 'replaced';
+  /** The facts showed this host done (a healthy member at the pinned version, or a master with its client
+   * certificate): no step ran on it. */
+  alreadyDone?: true;
 }
 
 /** What setupEtcdCluster returns: fingerprints and ids only, nothing secret. */
 export interface EtcdSetupReport {
   cluster: string;
   version: string;
-  ca: { commonName: string; sha256Fingerprint: string; notAfter: string; created: boolean };
-  /** Hex, like the member ids. */
-  clusterId: string;
+  /** Absent when the facts showed every host done: the CA step was not planned. */
+  ca?: { commonName: string; sha256Fingerprint: string; notAfter: string; created: boolean };
+  /** Hex, like the member ids; absent when the health gate was not planned (every host done by the facts). */
+  clusterId?: string;
+  /** As the health gate saw them; empty when it was not planned. */
   members: EtcdMember[];
   endpoints: string[];
   hosts: EtcdHostReport[];
@@ -110,6 +118,8 @@ export interface EtcdSetupReport {
   healthProbes: number;
   /** False when the run found everything as planned and touched nothing. */
   changed: boolean;
+  /** Steps the run planned and ran (0: the facts showed everything done). */
+  stepsRun: number;
   /** Decisions and approvals taken during the run: who, when, why. */
   decisions: GateRecord[];
 }
@@ -196,8 +206,53 @@ export interface SetupEtcdInput {
   healthTimeoutSeconds?: number;
   /** A step that fails for good: wait for `kubeadm2ha decide` (default), or stop the run at once. */
   onFailure?: OnFailure;
-  /** Give the cluster this worker's (or a new) CA even though its hosts trust another one (`--replace-ca`). */
+  /** Give the cluster this worker's (or a new) CA even though its hosts trust another one (`--replace-ca`). Plans
+   * every step whatever the facts say: every certificate is issued again. */
   replaceCa?: boolean;
+}
+
+/** The facts fields a host of the etcd cluster is read with: its member's client URL, or (a master) its client
+ * certificate. Shared by the cluster setup's facts request and the etcd setup's own. */
+export function etcdFactsFields(
+  inv: Inventory,
+  plan: Pick<EtcdSetupPlan, 'members'> = planEtcdSetup(inv),
+): (h: Host) => Pick<SetupFactsHost, 'etcdMember' | 'etcdClient'> {
+  const members = new Map(plan.members.map((m) => [m.target.name, m.clientUrl]));
+  const isMaster = new Set(masters(inv).map((m) => m.name));
+  return (h) => ({
+    ...(members.has(h.name) && { etcdMember: { clientUrl: members.get(h.name)! } }),
+    ...(isMaster.has(h.name) && { etcdClient: true }),
+  });
+}
+
+/** What `etcd setup` reads before it plans (readSetupFacts, read-only, one SSH round trip per host): the etcd
+ * facts of every host that gets etcd PKI, and no cluster view (no primary: nothing is asked of the API). */
+export function etcdFactsRequest(inv: Inventory): ReadSetupFactsInput {
+  const plan = planEtcdSetup(inv);
+  const fields = etcdFactsFields(inv, plan);
+  const byName = new Map(inv.hosts.map((h) => [h.name, h]));
+  return {
+    cluster: plan.cluster,
+    hosts: plan.pki.flatMap(({ host: name }) => {
+      const h = byName.get(name);
+      return h ? [{ host: { target: targetOf(h), ssh: inv.ssh }, ...fields(h) }] : [];
+    }),
+  };
+}
+
+/** Hosts the facts show done: a member whose pinned etcd runs healthy on its data, or a master (not a member)
+ * with its etcd client certificate. An unreachable host is never done. */
+export function etcdDoneHosts(inv: Inventory, facts: SetupFacts | undefined): Set<string> {
+  const done = new Set<string>();
+  for (const f of facts?.hosts ?? []) {
+    if (f.unreachable) continue;
+    const e = f.etcd;
+    if (
+      e ? e.version === inv.cluster.etcd.version && e.etcdctl && e.member && e.running && e.healthy : f.etcdClientCert
+    )
+      done.add(f.name);
+  }
+  return done;
 }
 
 /** Rounds of "gate, start what is down, gate again" before the health gate gives up. */
@@ -232,15 +287,20 @@ export const caFingerprintBinding = (plan: Pick<EtcdSetupPlan, 'ca'>, from: 'ens
  * parallel: for members the pinned binary first (read-only without a mirror, so a wrong host fails before anything
  * is written to it), then certificates, config + service definition, running → the health gate on all members.
  * Rerunning on a healthy cluster changes nothing: a member is restarted only when something it reads changed in
- * this run (the restart binding). Hosts in `done` (the cluster setup's facts: a healthy member at the pinned
- * version, or a master holding its client certificate) get no steps; the CA and the health gate stay.
+ * this run (the restart binding).
+ *
+ * Planned from facts (etcdFactsRequest, read by the workflow first and by `etcd setup --dry-run`): hosts the facts
+ * show done (etcdDoneHosts) get no steps and are listed in alreadyDone (absent when none is); with any host left, the CA and the health
+ * gate stay (the host's certificates need the CA, and the cluster must come out healthy); with none left the runbook
+ * is empty. Without facts (undefined: `--no-facts`, runs started before facts) and with replaceCa, every step.
  */
 export function planEtcdSetupRunbook(
   input: SetupEtcdInput,
-  done: ReadonlySet<string> = new Set(),
+  facts?: SetupFacts,
 ): { plan: EtcdSetupPlan; runbook: Runbook } {
   const { inventory: inv } = input;
   const plan = planEtcdSetup(inv);
+  const done = input.replaceCa ? new Set<string>() : etcdDoneHosts(inv, facts);
   const memberOf = new Map(plan.members.map((m) => [m.target.name, m]));
   const byName = new Map(inv.hosts.map((h) => [h.name, h]));
   const certificates = (pki: HostPkiPlan, title: string) =>
@@ -277,7 +337,13 @@ export function planEtcdSetupRunbook(
             'configureEtcd',
             'etcd configuration and service',
             'hostStep',
-            { member: member.config },
+            {
+              member: member.config,
+              peers: {
+                endpoints: plan.members.filter((m) => m !== member).map((m) => m.clientUrl),
+                tls: plan.healthcheckClient,
+              },
+            },
             {
               bind: { binary: { from: 'ensureEtcdInstalled', field: 'binary' } },
             },
@@ -303,6 +369,14 @@ export function planEtcdSetupRunbook(
         ],
       };
     });
+  const alreadyDone = plan.pki
+    .filter((pki) => done.has(pki.host))
+    .map((pki) => ({
+      host: pki.host,
+      steps: memberOf.has(pki.host)
+        ? ['ensureEtcdInstalled', 'ensureHostCertificates', 'configureEtcd', 'ensureEtcdRunning']
+        : ['ensureHostCertificates'],
+    }));
   const runbook = runbookFor('etcd', 'etcd setup', inv, input.onFailure, [
     {
       id: 'ca',
@@ -326,5 +400,11 @@ export function planEtcdSetupRunbook(
       steps: [etcdHealthStep(plan, inv.ssh, input.healthTimeoutSeconds ?? 120, HEALTH_ROUNDS)],
     },
   ]);
-  return { plan, runbook };
+  if (!facts || input.replaceCa) return { plan, runbook };
+  if (hosts.length === 0) {
+    runbook.phases = [];
+    alreadyDone.push({ host: ONCE, steps: ['ensureEtcdCa', 'ensureEtcdHealthy'] });
+  }
+  // Listed only when something was left out, so facts that show nothing done plan the very runbook no facts do.
+  return { plan, runbook: alreadyDone.length > 0 ? { ...runbook, alreadyDone } : runbook };
 }

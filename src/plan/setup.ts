@@ -21,7 +21,7 @@ import {
   loadBalancerSettings,
   sandboxImage,
 } from './cluster-config.js';
-import { planEtcdSetup, planEtcdSetupRunbook } from './etcd.js';
+import { etcdDoneHosts, etcdFactsFields, planEtcdSetupRunbook } from './etcd.js';
 import { imagePushPhase } from './images.js';
 import { podNetworkSource } from './pod-network.js';
 import { ONCE, step, type HostRun, type Phase, type Runbook, type Step } from './runbook.js';
@@ -37,8 +37,7 @@ const upstream = (deb: string | undefined): string => (deb ?? '').replace(/^\d+:
 /** What the facts activity reads, per host with the settings its steps get: the planner's questions, as data. */
 export function setupFactsRequest(inv: Inventory): ReadSetupFactsInput {
   const c = inv.cluster;
-  const external = c.etcd.mode === 'external';
-  const members = external ? new Map(planEtcdSetup(inv).members.map((m) => [m.target.name, m.clientUrl])) : undefined;
+  const etcd = c.etcd.mode === 'external' ? etcdFactsFields(inv) : undefined;
   const isMaster = (h: Host) => masters(inv).some((m) => m.name === h.name);
   const network = podNetworkSource(inv);
   return {
@@ -62,8 +61,7 @@ export function setupFactsRequest(inv: Inventory): ReadSetupFactsInput {
         c.loadBalancer.kind !== 'none' && {
           loadBalancer: { kind: c.loadBalancer.kind, settings: loadBalancerSettings(inv) },
         }),
-      ...(members?.has(h.name) && { etcdMember: { clientUrl: members.get(h.name)! } }),
-      ...(external && isMaster(h) && { etcdClient: true }),
+      ...etcd?.(h),
     })),
   };
 }
@@ -114,20 +112,6 @@ function doneFrom(inv: Inventory, facts: SetupFacts | undefined): Done {
         return false;
     }
   };
-}
-
-/** A member whose pinned etcd runs healthy on its data, or a master with its etcd client certificate. */
-function etcdDone(inv: Inventory, facts: SetupFacts | undefined): Set<string> {
-  const done = new Set<string>();
-  for (const f of facts?.hosts ?? []) {
-    if (f.unreachable) continue;
-    const e = f.etcd;
-    if (
-      e ? e.version === inv.cluster.etcd.version && e.etcdctl && e.member && e.running && e.healthy : f.etcdClientCert
-    )
-      done.add(f.name);
-  }
-  return done;
 }
 
 /**
@@ -192,8 +176,8 @@ export function planSetup(inv: Inventory, facts?: SetupFacts): Runbook {
   // External etcd: exactly the etcd setup's own runbook (CA, members, health gate), as phases of this one, for the
   // hosts whose member (or client certificate) is not there yet; none when all are.
   if (c.etcd.mode === 'external') {
-    const done = etcdDone(inv, facts);
-    const etcd = planEtcdSetupRunbook({ inventory: inv }, done).runbook;
+    const done = etcdDoneHosts(inv, facts);
+    const etcd = planEtcdSetupRunbook({ inventory: inv }, facts).runbook;
     for (const name of done) alreadyDone.set(name, [...(alreadyDone.get(name) ?? []), 'etcd']);
     if (etcd.phases.some((p) => p.kind === 'hosts' && p.hosts.length > 0))
       phases.push(...etcd.phases.map((p) => ({ ...p, id: `etcd-${p.id}`, title: `etcd: ${p.title}` })));

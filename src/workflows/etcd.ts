@@ -1,13 +1,20 @@
 // setupEtcdCluster: the external etcd cluster with TLS, as kubeadm's "external etcd" guide builds it. The runbook
 // (CA → members → health gate; src/plan/etcd.ts planEtcdSetupRunbook) is planned once and run by the executor; this
 // file only turns its step results into the report.
-import { ApplicationFailure } from '@temporalio/workflow';
+//
+// Like setupCluster, it reads the hosts' facts first (readSetupFacts, read-only, one SSH round trip per host; the
+// request is etcdFactsRequest) and plans HERE from its result: the facts are in history, so replay is deterministic,
+// and a rerun plans only what is missing (nothing on a healthy cluster). Runs started before that replay without
+// facts (patched(ETCD_SETUP_FACTS)).
+import { ApplicationFailure, patched } from '@temporalio/workflow';
 import type { ConfigureEtcdResult, EtcdHealthGate, EtcdInstallResult, EtcdRunningResult } from '../activities/etcd.js';
 import type { HostCertificatesResult } from '../activities/pki.js';
 import type { EnsuredCa } from '../activities/pki-store.js';
 import { KubeadmHaError } from '../errors.js';
-import { planEtcdSetupRunbook, type EtcdSetupReport, type SetupEtcdInput } from '../plan/etcd.js';
+import type { SetupFacts } from '../activities/setup-facts.js';
+import { etcdFactsRequest, planEtcdSetupRunbook, type EtcdSetupReport, type SetupEtcdInput } from '../plan/etcd.js';
 import { ONCE, type Step } from '../plan/runbook.js';
+import { readActivities } from './activity-options.js';
 import { acceptInput } from './input.js';
 import { resultOf, runRunbook } from './runbook.js';
 
@@ -30,7 +37,8 @@ function describe(s: Step, r: unknown): string | undefined {
     }
     case 'configureEtcd': {
       const x = r as ConfigureEtcdResult;
-      return `${x.changed.length ? 'written' : 'unchanged'} (${x.serviceManager}, ${x.initialClusterState})`;
+      const rejoined = x.rejoined === 'replaced' ? ', data lost: removed and added again' : x.rejoined ? ', added' : '';
+      return `${x.changed.length ? 'written' : 'unchanged'} (${x.serviceManager}, ${x.initialClusterState}${rejoined})`;
     }
     case 'ensureEtcdRunning': {
       const x = r as EtcdRunningResult;
@@ -45,9 +53,12 @@ function describe(s: Step, r: unknown): string | undefined {
   }
 }
 
-function plan(input: SetupEtcdInput): ReturnType<typeof planEtcdSetupRunbook> {
+/** patched() id: etcd setup reads the hosts' facts before it plans. */
+export const ETCD_SETUP_FACTS = 'etcd-setup-facts';
+
+function invalid<T>(fn: () => T): T {
   try {
-    return planEtcdSetupRunbook(input);
+    return fn();
   } catch (err) {
     // A plain Error thrown in a workflow fails the workflow *task*, which Temporal retries forever; bad input
     // must end the run instead.
@@ -58,11 +69,18 @@ function plan(input: SetupEtcdInput): ReturnType<typeof planEtcdSetupRunbook> {
 
 export async function setupEtcdCluster(raw: SetupEtcdInput): Promise<EtcdSetupReport> {
   const input = acceptInput('setupEtcdCluster', raw);
-  const { plan: p, runbook } = plan(input);
+  // --replace-ca plans every step whatever the hosts show: no facts to read.
+  let facts: SetupFacts | undefined;
+  if (patched(ETCD_SETUP_FACTS) && !input.replaceCa) {
+    const request = invalid(() => etcdFactsRequest(input.inventory));
+    facts = await readActivities.readSetupFacts(request);
+  }
+  const { plan: p, runbook } = invalid(() => planEtcdSetupRunbook(input, facts));
   const run = await runRunbook(runbook, { describe });
 
-  const ca = resultOf<EnsuredCa>(run, ONCE, 'ensureEtcdCa')!;
-  const gate = resultOf<EtcdHealthGate>(run, ONCE, 'ensureEtcdHealthy')!;
+  const ca = resultOf<EnsuredCa>(run, ONCE, 'ensureEtcdCa');
+  const gate = resultOf<EtcdHealthGate>(run, ONCE, 'ensureEtcdHealthy');
+  const done = new Set((runbook.alreadyDone ?? []).map((d) => d.host));
   const hosts = p.pki.map(({ host: name }) => {
     const certificates = resultOf<HostCertificatesResult>(run, name, 'ensureHostCertificates');
     const install = resultOf<EtcdInstallResult>(run, name, 'ensureEtcdInstalled');
@@ -74,12 +92,14 @@ export async function setupEtcdCluster(raw: SetupEtcdInput): Promise<EtcdSetupRe
       certificatesIssued: certificates?.issued ?? [],
       ...(install && { etcdVersion: install.version, installed: install.installed }),
       ...(config && { configChanged: config.changed, serviceManager: config.serviceManager }),
+      ...(config?.rejoined && { rejoined: config.rejoined }),
       ...(service && { service: service.action }),
+      ...(done.has(name) && { alreadyDone: true as const }),
     };
   });
   const changed =
-    ca.created ||
-    gate.restarted.length > 0 ||
+    ca?.created === true ||
+    (gate?.restarted.length ?? 0) > 0 ||
     hosts.some(
       (h) =>
         h.certificatesChanged.length > 0 ||
@@ -90,19 +110,22 @@ export async function setupEtcdCluster(raw: SetupEtcdInput): Promise<EtcdSetupRe
   return {
     cluster: p.cluster,
     version: p.version,
-    ca: {
-      commonName: ca.commonName,
-      sha256Fingerprint: ca.sha256Fingerprint,
-      notAfter: ca.notAfter,
-      created: ca.created,
-    },
-    clusterId: gate.health.clusterId,
-    members: gate.health.members,
+    ...(ca && {
+      ca: {
+        commonName: ca.commonName,
+        sha256Fingerprint: ca.sha256Fingerprint,
+        notAfter: ca.notAfter,
+        created: ca.created,
+      },
+    }),
+    ...(gate && { clusterId: gate.health.clusterId }),
+    members: gate?.health.members ?? [],
     endpoints: p.endpoints,
     hosts,
-    restartedByHealthGate: gate.restarted,
-    healthProbes: gate.health.probes,
+    restartedByHealthGate: gate?.restarted ?? [],
+    healthProbes: gate?.health.probes ?? 0,
     changed,
+    stepsRun: run.steps.length,
     decisions: run.gates,
   };
 }

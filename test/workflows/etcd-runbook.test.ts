@@ -1,5 +1,5 @@
 // setupEtcdCluster on the executor, fast: the real workflow code on a real worker and dev server, with stand-in
-// activities (fakes: the CA step fails on cue) and no hosts. Proves that `etcd setup --dry-run --json` prints the
+// activities (fakes: the facts read finds every host unreachable, the CA step fails on cue) and no hosts. Proves that `etcd setup --dry-run --json` prints the
 // very runbook the workflow executes, and that a failed step of a real workflow parks it for a decision.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -10,6 +10,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { unreachableFacts, type ReadSetupFactsInput, type SetupFacts } from '../../src/activities/setup-facts.js';
 import { FailureType } from '../../src/errors.js';
 import { loadInventory } from '../../src/inventory/index.js';
 import type { SetupEtcdInput } from '../../src/plan/etcd.js';
@@ -61,6 +62,7 @@ describe('setupEtcdCluster on the runbook executor (stand-in activities)', () =>
         '-i',
         inventoryFile,
         '--dry-run',
+        '--no-facts',
         '--json',
         '--health-timeout',
         '45',
@@ -79,6 +81,14 @@ describe('setupEtcdCluster on the runbook executor (stand-in activities)', () =>
       workflowBundle: bundle,
       dataConverter: dataConverter({ role: 'worker' }),
       activities: {
+        // Stand-in: no host answers the facts read, so nothing is known done and every step is planned: the very
+        // runbook `--dry-run --no-facts` printed.
+        readSetupFacts: (req: ReadSetupFactsInput): Promise<SetupFacts> =>
+          Promise.resolve({
+            hosts: req.hosts.map((h) => unreachableFacts(h, `${h.host.target.name}: unreachable (stand-in)`)),
+            adminKubeconfigStored: false,
+            durationMs: 0,
+          }),
         // Stand-in: the operator's PKI store is not writable (fails for good).
         ensureEtcdCa: () => {
           caCalls++;

@@ -13,8 +13,10 @@ import { promisify } from 'node:util';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { Worker, type WorkflowBundleOption } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createActivities, type Activities } from '../../src/activities/index.js';
+import { staticMemberId } from '../../src/activities/etcdctl.js';
+import { etcdSetup } from '../../src/cli/commands/etcd.js';
 import { createPkiActivities } from '../../src/activities/pki.js';
 import { LocalPkiStore } from '../../src/activities/pki-store.js';
 import { createSshDeps } from '../../src/activities/ssh-deps.js';
@@ -39,6 +41,7 @@ const run = promisify(execFile);
 
 let lab: Lab;
 let inventory: Inventory;
+let inventoryFile: string;
 let temporal: Awaited<ReturnType<typeof connectTemporal>>;
 let bundle: WorkflowBundleOption;
 let scratch: string;
@@ -98,6 +101,42 @@ async function setupEtcd(
 
 const members = ['h1', 'h2', 'h3'];
 const sh = async (host: string, cmd: string) => (await lab.exec(host, cmd)).stdout;
+
+/** `kubeadm2ha etcd setup --dry-run --json` as the CLI runs it (facts read over SSH, no Temporal): the runbook. */
+async function dryRun(): Promise<Runbook> {
+  const out: string[] = [];
+  const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void out.push(line));
+  try {
+    await etcdSetup({ inventory: inventoryFile, dryRun: true, json: true });
+  } finally {
+    log.mockRestore();
+  }
+  return JSON.parse(out.join('\n')) as Runbook;
+}
+const plannedSteps = (rb: Runbook): number =>
+  rb.phases.reduce(
+    (n, p) =>
+      n +
+      (p.kind === 'hosts' ? p.hosts.reduce((m, h) => m + h.steps.length, 0) : p.kind === 'once' ? p.steps.length : 1),
+    0,
+  );
+/** Each planned host's steps in the members phase. */
+const memberSteps = (rb: Runbook) =>
+  Object.fromEntries(
+    rb.phases.flatMap((p) => (p.kind === 'hosts' ? p.hosts.map((h) => [h.target.name, h.steps.map((x) => x.id)]) : [])),
+  );
+
+/** Stops a lab member's etcd (no systemd: the supervisor's pid file) and waits until it is gone. */
+async function stopEtcd(host: string): Promise<void> {
+  const pid = (await sh(host, 'cat /run/etcd.pid')).trim();
+  await lab.exec(host, `kill ${pid}`);
+  await pollUntil(
+    async () => (await lab.exec(host, `kill -0 ${pid}`, { allowFail: true })).code !== 0,
+    `etcd on ${host} stopped`,
+    30_000,
+    100,
+  );
+}
 /** sha256 of every file under /etc/kubernetes/pki on a host, plus the etcd config and service definition. */
 const fileDigests = (host: string) =>
   sh(host, 'find /etc/kubernetes/pki /etc/etcd /etc/kubeadm2ha -type f | sort | xargs sha256sum');
@@ -119,7 +158,8 @@ beforeAll(async () => {
   restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
   bundle = await loadWorkflowBundle();
   lab = await createLab({ hosts: 3 });
-  inventory = (await loadInventory(await lab.writeInventory())).inventory;
+  inventoryFile = await lab.writeInventory();
+  inventory = (await loadInventory(inventoryFile)).inventory;
   temporal = await connectTemporal();
 });
 
@@ -139,11 +179,15 @@ describe('setupEtcdCluster on lab hosts', () => {
   it('builds a healthy 3-member TLS cluster that an independent client and openssl agree on', async () => {
     const { report, history, ms, workflowId } = await setupEtcd();
     first = report;
-    await recordHistoryIfAsked(workflowId, 'etcd-setup-3-members');
+    // (etcd-setup-3-members.json is the history from before the facts read: it replays through patched(ETCD_SETUP_FACTS).)
+    await recordHistoryIfAsked(workflowId, 'etcd-setup-3-members-facts');
     process.stderr.write(`[etcd] first run (CA, 3 members from nothing, healthy): ${ms} ms\n`);
     expect(report.members.map((m) => m.name).sort()).toEqual(members);
     expect(report.members.every((m) => /^[0-9a-f]{1,16}$/.test(m.id))).toBe(true);
-    expect(report.ca.created).toBe(true);
+    // The ids etcd gave the initial members are the ones the rejoin logic computes (emptyMemberAction).
+    for (const m of report.members) expect(m.id).toBe(staticMemberId(m.peerUrls, `${inventory.cluster.name}-etcd`));
+    expect(report.stepsRun).toBe(1 + 3 * 4 + 1);
+    expect(report.ca!.created).toBe(true);
     expect(report.changed).toBe(true);
     for (const h of report.hosts) {
       expect(h.service).toBe('started');
@@ -190,30 +234,35 @@ describe('setupEtcdCluster on lab hosts', () => {
     expect(history).not.toMatch(/BEGIN CERTIFICATE/);
   });
 
-  it('changes nothing on a second run: same files, same member ids, same processes', async () => {
+  it('plans 0 steps on a second run (dry run from the facts) and changes nothing: same files, ids, processes', async () => {
     expect(first).toBeDefined();
     const before = await Promise.all(members.map(async (h) => [await fileDigests(h), await etcdPid(h)]));
+    const started = Date.now();
+    const plan = await dryRun();
+    process.stderr.write(`[etcd] dry run with facts on the healthy cluster: ${Date.now() - started} ms\n`);
+    expect(plannedSteps(plan)).toBe(0);
+    expect(plan.alreadyDone?.map((d) => d.host)).toEqual([...members, 'cluster']);
     const { report, ms } = await setupEtcd();
     process.stderr.write(`[etcd] second run (nothing to do): ${ms} ms\n`);
     const after = await Promise.all(members.map(async (h) => [await fileDigests(h), await etcdPid(h)]));
     expect(after).toEqual(before);
     expect(before[0]![0]).toContain('/etc/kubernetes/pki/etcd/server.key');
-    expect(report.members.map((m) => m.id).sort()).toEqual(first.members.map((m) => m.id).sort());
-    expect(report.clusterId).toBe(first.clusterId);
-    expect(report.ca).toMatchObject({ created: false, sha256Fingerprint: first.ca.sha256Fingerprint });
+    expect(report.stepsRun).toBe(0);
     expect(report.changed).toBe(false);
-    for (const h of report.hosts) {
-      expect(h.certificatesChanged).toEqual([]);
-      expect(h.configChanged).toEqual([]);
-      expect(h.service).toBe('none');
-    }
+    expect(report.ca).toBeUndefined();
+    expect(report.hosts.map((h) => [h.name, h.alreadyDone])).toEqual(members.map((h) => [h, true]));
   });
 
   it('two workers with empty CA stores make no second CA for hosts that trust one; they name host and fingerprint', async () => {
     // Issue 9 item 4: each worker's local store is empty (another machine, a lost state dir), the hosts trust the
     // CA the first run made. Without the check either worker would create a CA and re-issue every certificate.
+    // h3's etcd is stopped first, so the facts plan work (and the CA step) again: on a healthy cluster nothing would
+    // be planned and nothing asked of the CA store. (The next test starts h3 again.)
     expect(first).toBeDefined();
-    const before = await Promise.all(members.map(async (h) => [await fileDigests(h), await etcdPid(h)]));
+    await stopEtcd('h3');
+    const before = await Promise.all(
+      members.map(async (h) => [await fileDigests(h), h === 'h3' ? '' : await etcdPid(h)]),
+    );
     const stores = [join(scratch, 'empty-store-a'), join(scratch, 'empty-store-b')];
     for (const dir of stores) {
       const err = await setupEtcd({ pkiStore: dir }).then(
@@ -226,38 +275,40 @@ describe('setupEtcdCluster on lab hosts', () => {
       expect(failure).toBeInstanceOf(ApplicationFailure);
       const [details] = (failure as ApplicationFailure).details as [RunFailureDetails];
       expect(details.failures.map((f) => [f.step, f.type])).toEqual([['ensureEtcdCa', 'InvalidInput']]);
-      expect((failure as ApplicationFailure).message).toContain(`h1 (sha256 ${first.ca.sha256Fingerprint})`);
+      expect((failure as ApplicationFailure).message).toContain(`h1 (sha256 ${first.ca!.sha256Fingerprint})`);
       expect((failure as ApplicationFailure).message).toMatch(
         /has no etcd-ca; refusing to make or use a second CA.*--replace-ca/,
       );
       expect(existsSync(join(dir, 'etcd-ca.key'))).toBe(false);
     }
-    const after = await Promise.all(members.map(async (h) => [await fileDigests(h), await etcdPid(h)]));
+    const after = await Promise.all(
+      members.map(async (h) => [await fileDigests(h), h === 'h3' ? '' : await etcdPid(h)]),
+    );
     expect(after).toEqual(before);
   });
 
   it('starts a member again that was killed right after it was started, and completes', async () => {
-    const pidBefore = await etcdPid('h2');
-    let killed = false;
+    // h3 was left stopped above, so the facts plan its steps: the moment its service step reports etcd running, it
+    // is killed; the health gate must start it again.
+    let killed = '';
     const { report, ms } = await setupEtcd({
       wrap: (a) => ({
         ...a,
-        // Fault injection at an exact point: the moment h2's service step reports etcd running, kill it.
         async ensureEtcdRunning(input) {
           const r = await a.ensureEtcdRunning(input);
-          if (input.host.target.name === 'h2' && !killed) {
-            killed = true;
-            await lab.exec('h2', 'kill -KILL "$(cat /run/etcd.pid)"');
+          if (input.host.target.name === 'h3' && !killed) {
+            killed = await etcdPid('h3');
+            await lab.exec('h3', 'kill -KILL "$(cat /run/etcd.pid)"');
           }
           return r;
         },
       }),
     });
-    process.stderr.write(`[etcd] run with h2 killed mid-run: ${ms} ms\n`);
-    expect(killed).toBe(true);
-    expect(report.restartedByHealthGate).toEqual(['h2']);
-    const pidAfter = await etcdPid('h2');
-    expect(pidAfter).not.toBe(pidBefore);
+    process.stderr.write(`[etcd] run with h3 killed mid-run: ${ms} ms\n`);
+    expect(killed).not.toBe('');
+    expect(report.restartedByHealthGate).toEqual(['h3']);
+    expect(report.hosts.filter((h) => h.alreadyDone).map((h) => h.name)).toEqual(['h1', 'h2']);
+    expect(await etcdPid('h3')).not.toBe(killed);
     // Same data dir, so the same member came back: ids unchanged.
     expect(report.members.map((m) => m.id).sort()).toEqual(first.members.map((m) => m.id).sort());
     const health = JSON.parse(await etcdctlFromOperator(['endpoint', 'health', '--cluster'])) as { health: boolean }[];
@@ -350,9 +401,10 @@ describe('setupEtcdCluster on lab hosts', () => {
       process.stderr.write(`[etcd] run installing etcd on h3 from the lab mirror: ${ms} ms\n`);
       const h3 = report.hosts.find((h) => h.name === 'h3')!;
       expect(h3).toMatchObject({ installed: true, etcdVersion: '3.4.23', service: 'restarted' });
-      expect(report.hosts.filter((h) => h.name !== 'h3').map((h) => [h.installed, h.service])).toEqual([
-        [false, 'none'],
-        [false, 'none'],
+      // The facts showed h1 and h2 done: nothing ran there.
+      expect(report.hosts.filter((h) => h.name !== 'h3').map((h) => [h.alreadyDone, h.installed])).toEqual([
+        [true, undefined],
+        [true, undefined],
       ]);
       expect(await sh('h3', 'etcd --version | head -1')).toBe('etcd Version: 3.4.23\n');
       expect(await sh('h3', "dpkg-query -W -f='${Version}' etcd-server")).toBe(version);
@@ -365,6 +417,52 @@ describe('setupEtcdCluster on lab hosts', () => {
     }
   });
 
+  it("plans only a member whose data and certificates are gone, and the rerun brings it back with the cluster's data", async () => {
+    expect(first).toBeDefined();
+    await etcdctlFromOperator(['put', 'k2h-before-loss', 'kept']);
+    const ids = Object.fromEntries(first.members.map((m) => [m.name, m.id]));
+    await stopEtcd('h2');
+    await lab.exec(
+      'h2',
+      'rm -rf /var/lib/etcd && cd /etc/kubernetes/pki/etcd && rm -f server.crt server.key peer.crt peer.key healthcheck-client.crt healthcheck-client.key',
+    );
+    const plan = await dryRun();
+    expect(plan.phases.map((p) => p.id)).toEqual(['ca', 'members', 'health']);
+    expect(memberSteps(plan)).toEqual({
+      h2: ['ensureEtcdInstalled', 'ensureHostCertificates', 'configureEtcd', 'ensureEtcdRunning'],
+    });
+    expect(plan.alreadyDone?.map((d) => d.host)).toEqual(['h1', 'h3']);
+
+    const { report, ms } = await setupEtcd();
+    process.stderr.write(`[etcd] rerun after h2 lost its data and certificates: ${ms} ms\n`);
+    const h2 = report.hosts.find((h) => h.name === 'h2')!;
+    expect(h2).toMatchObject({ rejoined: 'replaced', service: 'started' });
+    expect(h2.certificatesIssued.map((c) => c.path).sort()).toEqual([
+      '/etc/kubernetes/pki/etcd/healthcheck-client.crt',
+      '/etc/kubernetes/pki/etcd/peer.crt',
+      '/etc/kubernetes/pki/etcd/server.crt',
+    ]);
+    // Removed and added again: a new id for h2, the others and the cluster as they were.
+    const now = Object.fromEntries(report.members.map((m) => [m.name, m.id]));
+    expect(Object.keys(now).sort()).toEqual(members);
+    expect([now.h1, now.h3]).toEqual([ids.h1, ids.h3]);
+    expect(now.h2).not.toBe(ids.h2);
+    expect(report.clusterId).toBe(first.clusterId);
+    const health = JSON.parse(await etcdctlFromOperator(['endpoint', 'health', '--cluster'])) as { health: boolean }[];
+    expect(health.map((e) => e.health)).toEqual([true, true, true]);
+    // h2 itself holds the data written before the loss (a serializable read answers from its own store).
+    const h2Address = lab.hosts.find((h) => h.name === 'h2')!.address;
+    const storeDir = join(scratch, 'state', 'clusters', inventory.cluster.name, 'pki');
+    const client = await mkdtemp(join(scratch, 'client-h2-'));
+    await writeOperatorClient(storeDir, client);
+    const got = JSON.parse(
+      await operatorEtcdctl([`https://${h2Address}:2379`], client, ['get', 'k2h-before-loss', '--consistency=s']),
+    ) as { kvs?: { value: string }[] };
+    expect(Buffer.from(got.kvs?.[0]?.value ?? '', 'base64').toString()).toBe('kept');
+    // And the next look finds nothing to do.
+    expect(plannedSteps(await dryRun())).toBe(0);
+  });
+
   // Last of the lab runs: afterwards the members trust another CA than the default store's.
   it('--replace-ca from a store with no CA makes a new one that every member then trusts, and etcd stays healthy', async () => {
     // Issue 9 item 4, the way out: the hosts trust the first run's CA, this worker's store has none (the refusal
@@ -373,14 +471,14 @@ describe('setupEtcdCluster on lab hosts', () => {
     expect(first).toBeDefined();
     const store = join(scratch, 'replacing-store');
     const { report } = await setupEtcd({ pkiStore: store, replaceCa: true });
-    expect(report.ca.created).toBe(true);
-    expect(report.ca.sha256Fingerprint).not.toBe(first.ca.sha256Fingerprint);
+    expect(report.ca!.created).toBe(true);
+    expect(report.ca!.sha256Fingerprint).not.toBe(first.ca!.sha256Fingerprint);
     const fingerprints = await Promise.all(
       members.map((h) => sh(h, 'openssl x509 -noout -fingerprint -sha256 -in /etc/kubernetes/pki/etcd/ca.crt')),
     );
     const hex = (f: string) => f.trim().split('=')[1]?.replace(/:/g, '').toLowerCase();
     expect(new Set(fingerprints.map(hex))).toEqual(
-      new Set([report.ca.sha256Fingerprint.replace(/:/g, '').toLowerCase()]),
+      new Set([report.ca!.sha256Fingerprint.replace(/:/g, '').toLowerCase()]),
     );
     const client = await mkdtemp(join(scratch, 'new-ca-client-'));
     await writeOperatorClient(store, client);
@@ -400,7 +498,7 @@ describe('setupEtcdCluster on lab hosts', () => {
     await expect(etcdctlFromOperator(['endpoint', 'health'])).rejects.toThrow();
   });
 
-  it('prints the plan on --dry-run without contacting hosts or Temporal', async () => {
+  it('prints the whole plan on --dry-run --no-facts without contacting hosts or Temporal', async () => {
     // Addresses in a blackholed part of 10.200/16 and a Temporal address nobody listens on: any contact would hang
     // or fail; the dry run must print the plan and exit 0.
     const inv = join(scratch, 'dry.yaml');
@@ -419,7 +517,19 @@ describe('setupEtcdCluster on lab hosts', () => {
     const started = Date.now();
     const { stdout } = await run(
       'npx',
-      ['tsx', 'src/cli.ts', 'etcd', 'setup', '-i', inv, '--dry-run', '--json', '--address', '127.0.0.1:1'],
+      [
+        'tsx',
+        'src/cli.ts',
+        'etcd',
+        'setup',
+        '-i',
+        inv,
+        '--dry-run',
+        '--no-facts',
+        '--json',
+        '--address',
+        '127.0.0.1:1',
+      ],
       { timeout: 120_000 },
     );
     const runbook = JSON.parse(stdout) as Runbook;

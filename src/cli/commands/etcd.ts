@@ -4,8 +4,10 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../errors.js';
+import type { Inventory } from '../../inventory/schema.js';
 import {
   describeEtcdPlan,
+  etcdFactsRequest,
   planEtcdSetup,
   planEtcdSetupRunbook,
   type EtcdSetupReport,
@@ -17,30 +19,51 @@ import type { EtcdSnapshotResult } from '../../activities/etcd-snapshot.js';
 import { describeEtcdRestorePlan, planEtcdRestore, planEtcdRestoreRunbook, stampOf } from '../../plan/etcd-restore.js';
 import type { EtcdRestoreReport, RestoreEtcdInput, SnapshotEtcdInput } from '../../workflows/etcd-snapshot.js';
 import { addOperationOptions, addRunbookOptions, onFailureFlag } from '../context.js';
-import { addInventoryOption, runInventoryOperation, type InventoryFlags } from '../inventory-operation.js';
+import {
+  addInventoryOption,
+  loadInventoryFile,
+  runInventoryOperation,
+  type InventoryFlags,
+} from '../inventory-operation.js';
+import { readSetupFactsHere } from './setup.js';
 
 interface EtcdSetupFlags extends InventoryFlags {
   healthTimeout?: string;
   onFailure?: string;
   replaceCa?: boolean;
+  /** false with --no-facts: plan every step, contact nothing. */
+  facts?: boolean;
 }
 
 export function formatEtcdReport(r: EtcdSetupReport): string {
+  if (r.stepsRun === 0 && r.ca === undefined) {
+    // Planned from the facts: every host was done, nothing ran.
+    return (
+      `etcd ${r.version} for ${r.cluster}: ${r.hosts.length} host(s) already as planned ` +
+      `(${r.hosts.map((h) => h.name).join(', ')})\nnothing to change: etcd was already as planned`
+    );
+  }
   const lines = [
-    `etcd ${r.version} for ${r.cluster}: ${r.members.length} member(s) healthy, cluster ${r.clusterId}`,
-    `CA ${r.ca.commonName} sha256:${r.ca.sha256Fingerprint}${r.ca.created ? ' (new)' : ''}, valid until ${r.ca.notAfter}`,
+    `etcd ${r.version} for ${r.cluster}: ${r.members.length} member(s) healthy, cluster ${r.clusterId ?? '?'}`,
+    ...(r.ca
+      ? [
+          `CA ${r.ca.commonName} sha256:${r.ca.sha256Fingerprint}${r.ca.created ? ' (new)' : ''}, valid until ${r.ca.notAfter}`,
+        ]
+      : []),
   ];
   for (const h of r.hosts) {
     const member = r.members.find((m) => m.name === h.name);
-    const parts = [
-      member ? `member ${member.id}` : 'client only',
-      h.certificatesIssued.length
-        ? `issued ${h.certificatesIssued.map((c) => c.path.split('/').pop()).join(', ')}`
-        : 'certificates kept',
-      ...(h.installed ? ['etcd installed'] : []),
-      ...(h.configChanged?.length ? ['config written'] : []),
-      ...(h.service && h.service !== 'none' ? [h.service] : []),
-    ];
+    const parts = h.alreadyDone
+      ? [member ? `member ${member.id}` : 'client only', 'already as planned']
+      : [
+          member ? `member ${member.id}` : 'client only',
+          h.certificatesIssued.length
+            ? `issued ${h.certificatesIssued.map((c) => c.path.split('/').pop()).join(', ')}`
+            : 'certificates kept',
+          ...(h.installed ? ['etcd installed'] : []),
+          ...(h.configChanged?.length ? ['config written'] : []),
+          ...(h.service && h.service !== 'none' ? [h.service] : []),
+        ];
     lines.push(`  ${h.name}: ${parts.join('; ')}`);
   }
   if (r.restartedByHealthGate.length)
@@ -56,18 +79,36 @@ function healthTimeoutSeconds(flag: string): number {
   return s;
 }
 
-export function etcdSetup(flags: EtcdSetupFlags): Promise<EtcdSetupReport | undefined> {
+function etcdSetupInput(inventory: Inventory, flags: EtcdSetupFlags): SetupEtcdInput {
+  const input: SetupEtcdInput = { inventory, ...(flags.replaceCa && { replaceCa: true }) };
+  if (flags.healthTimeout !== undefined) input.healthTimeoutSeconds = healthTimeoutSeconds(flags.healthTimeout);
+  input.onFailure = onFailureFlag(flags.onFailure);
+  return input;
+}
+
+export async function etcdSetup(flags: EtcdSetupFlags): Promise<EtcdSetupReport | undefined> {
+  if (flags.dryRun) {
+    // Reads the hosts' etcd facts over SSH (read-only, the activity the workflow runs first) and prints the runbook
+    // the workflow would run now: only what is missing. Temporal is not contacted; with --no-facts (or
+    // --replace-ca, which plans every step) nothing is.
+    const inventory = await loadInventoryFile(flags.inventory);
+    const input = etcdSetupInput(inventory, flags);
+    const { plan } = planEtcdSetupRunbook(input); // validates before any host is contacted
+    const facts =
+      flags.facts === false || input.replaceCa
+        ? undefined
+        : await readSetupFactsHere(inventory, etcdFactsRequest(inventory));
+    const { runbook } = planEtcdSetupRunbook(input, facts);
+    if (flags.json) console.log(JSON.stringify(runbook, null, 2));
+    else for (const line of [...describeEtcdPlan(plan), ...describeRunbook(runbook)]) console.log(line);
+    return undefined;
+  }
   return runInventoryOperation<EtcdSetupFlags, SetupEtcdInput, EtcdSetupReport>(flags, {
     workflowType: 'setupEtcdCluster',
     operation: 'etcd',
-    input: (inventory) => {
-      const input: SetupEtcdInput = { inventory, ...(flags.replaceCa && { replaceCa: true }) };
-      if (flags.healthTimeout !== undefined) input.healthTimeoutSeconds = healthTimeoutSeconds(flags.healthTimeout);
-      input.onFailure = onFailureFlag(flags.onFailure);
-      return input;
-    },
-    // Planning also validates (stacked mode, no etcd hosts) before anything is started. --dry-run --json prints
-    // the very runbook the workflow executes (it serves it back as the `runbook` query).
+    input: etcdSetupInput,
+    // Planned here without facts only to refuse a bad inventory (stacked mode, no etcd hosts) before Temporal is
+    // contacted; the workflow plans from the facts it reads.
     dryRun: (input) => {
       const { plan, runbook } = planEtcdSetupRunbook(input);
       return { json: runbook, lines: [...describeEtcdPlan(plan), ...describeRunbook(runbook)] };
@@ -170,6 +211,11 @@ export function register(program: Command): void {
         .option(
           '--replace-ca',
           "give the cluster this worker's etcd CA (or a new one) even though its hosts trust another; re-issues every member's certificates",
+        )
+        .option(
+          '--no-facts',
+          'with --dry-run: read nothing from the hosts and list every step (by default --dry-run reads them, ' +
+            'read-only, and lists only what is missing)',
         ),
     ),
   ).action(async (flags: EtcdSetupFlags) => {

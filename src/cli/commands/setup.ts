@@ -3,7 +3,7 @@
 // the workflow runs first) and prints the runbook the workflow would run now: only what is missing. Temporal is not
 // contacted; with --no-facts nothing is, and every step is listed.
 import type { Command } from 'commander';
-import { createSetupFactsActivities, type SetupFacts } from '../../activities/setup-facts.js';
+import { createSetupFactsActivities, type ReadSetupFactsInput, type SetupFacts } from '../../activities/setup-facts.js';
 import { createSshDeps } from '../../activities/ssh-deps.js';
 import { sshTrustOf } from '../../activities/ssh-trust.js';
 import type { Inventory } from '../../inventory/schema.js';
@@ -25,11 +25,15 @@ interface SetupFlags extends InventoryFlags {
   facts?: boolean;
 }
 
-/** The facts, read from here over SSH (no Temporal): the same activity the workflow runs first. */
-export async function readSetupFactsHere(inv: Inventory): Promise<SetupFacts> {
+/** The facts, read from here over SSH (no Temporal): the same activity the workflow runs first (`etcd setup` passes
+ * its own request, etcdFactsRequest). */
+export async function readSetupFactsHere(
+  inv: Inventory,
+  request: ReadSetupFactsInput = setupFactsRequest(inv),
+): Promise<SetupFacts> {
   const deps = createSshDeps(sshTrustOf(inv));
   try {
-    return await createSetupFactsActivities(deps).readSetupFacts(setupFactsRequest(inv));
+    return await createSetupFactsActivities(deps).readSetupFacts(request);
   } finally {
     await deps.close();
   }

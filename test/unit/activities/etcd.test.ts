@@ -1,6 +1,7 @@
 // Pure parts of the etcd activities: config rendering, etcdctl output parsing, version picking, service files.
 // Real etcd outputs below were captured from Debian's etcd 3.4.23 (`-w json`).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,10 +14,13 @@ import {
 } from '../../../src/activities/etcd-config.js';
 import { etcdServiceSpec, madisonEntries, parseEtcdVersion, pickVersion } from '../../../src/activities/etcd.js';
 import {
+  emptyMemberAction,
   etcdctlArgv,
   membersNotStarted,
   parseEndpointHealth,
   parseMemberList,
+  staticMemberId,
+  type MemberList,
 } from '../../../src/activities/etcdctl.js';
 import {
   ensureService,
@@ -153,6 +157,80 @@ describe('etcdctl output', () => {
         plan.members.map((m) => ({ name: m.target.name, peerUrl: m.peerUrl })),
       ),
     ).toEqual(['h2', 'h3']);
+  });
+});
+
+/** A free TCP port on loopback (closed again before etcd takes it). */
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+
+describe('a member whose data dir is empty', () => {
+  it('computes the id the real etcd gives a member of its initial cluster', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'k2h-etcdid-'));
+    const [peer, client] = [await freePort(), await freePort()];
+    const peerUrl = `http://127.0.0.1:${peer}`;
+    const etcd = spawn(
+      'etcd',
+      [
+        ...['--name', 'x', '--data-dir', join(dir, 'data'), '--logger', 'zap'],
+        ...['--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl],
+        ...[
+          '--listen-client-urls',
+          `http://127.0.0.1:${client}`,
+          '--advertise-client-urls',
+          `http://127.0.0.1:${client}`,
+        ],
+        ...['--initial-cluster', `x=${peerUrl}`, '--initial-cluster-token', 'k2h-test-token'],
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    try {
+      // etcd logs its id as it starts; the stream ends when it exits.
+      const id = await new Promise<string>((resolve, reject) => {
+        let text = '';
+        etcd.stderr.on('data', (b: Buffer) => {
+          text += b.toString();
+          const m = /"local-member-id":"([0-9a-f]+)"/.exec(text);
+          if (m) resolve(m[1]!);
+        });
+        etcd.once('exit', () => reject(new Error(`etcd exited without logging its id: ${text.slice(-500)}`)));
+        etcd.once('error', reject);
+      });
+      expect(staticMemberId([peerUrl], 'k2h-test-token')).toBe(id);
+    } finally {
+      etcd.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('bootstraps a new cluster, joins or replaces itself in an answering one', () => {
+    const me = { peerUrl: 'https://10.200.1.13:2380', initialClusterToken: 'lab-etcd' };
+    const initial = staticMemberId([me.peerUrl], me.initialClusterToken);
+    const others: MemberList['members'] = [
+      { id: 'a1', name: 'h1', peerUrls: ['https://10.200.1.11:2380'], clientUrls: ['https://10.200.1.11:2379'] },
+      { id: 'a2', name: 'h2', peerUrls: ['https://10.200.1.12:2380'], clientUrls: ['https://10.200.1.12:2379'] },
+    ];
+    const list = (h3?: { id: string; name: string }): MemberList => ({
+      clusterId: 'c1',
+      members: [...others, ...(h3 ? [{ ...h3, peerUrls: [me.peerUrl], clientUrls: [] }] : [])],
+    });
+    // Nobody answered: a new cluster whose members are not all up yet.
+    expect(emptyMemberAction(undefined, me)).toEqual({ kind: 'bootstrap' });
+    // A new cluster whose other members formed a quorum first: this member is listed with its initial id, unstarted.
+    expect(emptyMemberAction(list({ id: initial, name: '' }), me)).toEqual({ kind: 'bootstrap' });
+    // Known as started: its data is lost, so it is removed and added again.
+    expect(emptyMemberAction(list({ id: initial, name: 'h3' }), me)).toEqual({ kind: 'replace', id: initial });
+    // Removed by an earlier attempt: only added.
+    expect(emptyMemberAction(list(), me)).toEqual({ kind: 'join' });
+    // Added by an earlier attempt (an id mixed with the time), not started yet: start it as existing.
+    expect(emptyMemberAction(list({ id: '9f00e1', name: '' }), me)).toEqual({ kind: 'joining' });
   });
 });
 

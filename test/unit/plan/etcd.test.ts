@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { unreachableFacts, type HostSetupFacts, type SetupFacts } from '../../../src/activities/setup-facts.js';
 import { Inventory, type InventoryInput } from '../../../src/inventory/schema.js';
-import { describeEtcdPlan, planEtcdSetup, planEtcdSetupRunbook } from '../../../src/plan/etcd.js';
-import { describeRunbook, type Runbook } from '../../../src/plan/runbook.js';
+import { describeEtcdPlan, etcdFactsRequest, planEtcdSetup, planEtcdSetupRunbook } from '../../../src/plan/etcd.js';
+import { describeRunbook, ONCE, type Runbook } from '../../../src/plan/runbook.js';
 
 /** Each host's steps (activity ids) in the runbook's per-host phase. */
 const hostSteps = (rb: Runbook) =>
@@ -137,5 +138,104 @@ describe('etcd setup plan', () => {
       'ensureEtcdInstalled → ensureHostCertificates(caFingerprints from earlier steps) → configureEtcd(binary from earlier steps) → ensureEtcdRunning(binary, restartIfRunning from earlier steps)',
     );
     expect(lines.find((l) => l.startsWith('m1 '))).toContain('/etc/kubernetes/pki/apiserver-etcd-client.crt');
+  });
+});
+
+/** Facts as readSetupFacts returns them for etcdFactsRequest: every host done, then `patch` per host. */
+function factsOf(i: Inventory, patch: Record<string, Partial<HostSetupFacts>> = {}): SetupFacts {
+  const req = etcdFactsRequest(i);
+  return {
+    hosts: req.hosts.map((h): HostSetupFacts => {
+      const name = h.host.target.name;
+      return {
+        name,
+        osPrepared: false,
+        packages: {},
+        held: [],
+        containerd: false,
+        joined: false,
+        controlPlane: false,
+        adminConf: false,
+        ...(h.etcdMember && {
+          etcd: { version: i.cluster.etcd.version, etcdctl: true, member: true, running: true, healthy: true },
+        }),
+        ...(h.etcdClient && { etcdClientCert: true }),
+        ...patch[name],
+      };
+    }),
+    adminKubeconfigStored: false,
+    durationMs: 5,
+  };
+}
+
+describe('etcd setup planned from facts', () => {
+  const i = inv();
+
+  it('asks every host that gets etcd PKI, members with their client URL, masters for their client certificate, no cluster view', () => {
+    const req = etcdFactsRequest(i);
+    expect(req.primary).toBeUndefined();
+    expect(req.network).toBeUndefined();
+    expect(req.hosts.map((h) => [h.host.target.name, h.etcdMember?.clientUrl, h.etcdClient])).toEqual([
+      ['m1', undefined, true],
+      ['m2', undefined, true],
+      ['e1', 'https://10.200.1.21:2379', undefined],
+      ['e2', 'https://10.200.1.22:2379', undefined],
+      ['e3', 'https://e3.example.test:2379', undefined],
+    ]);
+    // Only booleans and versions come back; the request itself names no file content either.
+    expect(req.hosts.every((h) => h.containerd === undefined && h.keepalived === undefined)).toBe(true);
+  });
+
+  it('plans 0 steps on a healthy cluster and lists every host and the CA and health gate as already done', () => {
+    const { runbook } = planEtcdSetupRunbook({ inventory: i }, factsOf(i));
+    expect(runbook.phases).toEqual([]);
+    expect(runbook.alreadyDone).toEqual([
+      { host: 'm1', steps: ['ensureHostCertificates'] },
+      { host: 'm2', steps: ['ensureHostCertificates'] },
+      ...['e1', 'e2', 'e3'].map((host) => ({
+        host,
+        steps: ['ensureEtcdInstalled', 'ensureHostCertificates', 'configureEtcd', 'ensureEtcdRunning'],
+      })),
+      { host: ONCE, steps: ['ensureEtcdCa', 'ensureEtcdHealthy'] },
+    ]);
+    expect(describeRunbook(runbook)).toContain('nothing to do: the hosts show every step done');
+  });
+
+  it('plans only the member whose data is gone, with the CA before it and the health gate after', () => {
+    const facts = factsOf(i, {
+      e2: { etcd: { version: '3.4.23', etcdctl: true, member: false, running: false, healthy: false } },
+    });
+    const { runbook } = planEtcdSetupRunbook({ inventory: i }, facts);
+    expect(runbook.phases.map((p) => p.id)).toEqual(['ca', 'members', 'health']);
+    expect(hostSteps(runbook)).toEqual({
+      e2: ['ensureEtcdInstalled', 'ensureHostCertificates', 'configureEtcd', 'ensureEtcdRunning'],
+    });
+    expect(runbook.alreadyDone?.map((d) => d.host)).toEqual(['m1', 'm2', 'e1', 'e3']);
+  });
+
+  it('counts a member as not done at another version, stopped, unhealthy or unread, and a master without its certificate', () => {
+    const facts = factsOf(i, {
+      e1: { etcd: { version: '3.5.16', etcdctl: true, member: true, running: true, healthy: true } },
+      e2: { etcd: { version: '3.4.23', etcdctl: true, member: true, running: true, healthy: false } },
+      m2: { etcdClientCert: false },
+    });
+    facts.hosts[facts.hosts.findIndex((h) => h.name === 'e3')] = unreachableFacts(
+      etcdFactsRequest(i).hosts.find((h) => h.host.target.name === 'e3')!,
+      'e3: unreachable: connect timed out',
+    );
+    const { runbook } = planEtcdSetupRunbook({ inventory: i }, facts);
+    expect(Object.keys(hostSteps(runbook))).toEqual(['m2', 'e1', 'e2', 'e3']);
+    expect(runbook.alreadyDone).toEqual([{ host: 'm1', steps: ['ensureHostCertificates'] }]);
+  });
+
+  it('plans every step without facts, with facts that show nothing done (the same runbook), and with --replace-ca', () => {
+    const all = planEtcdSetupRunbook({ inventory: i }).runbook;
+    expect(all.alreadyDone).toBeUndefined();
+    const nothing = factsOf(i);
+    nothing.hosts = nothing.hosts.map((h) => ({ ...h, unreachable: 'unreachable', etcdClientCert: false }));
+    expect(planEtcdSetupRunbook({ inventory: i }, nothing).runbook).toEqual(all);
+    const replace = planEtcdSetupRunbook({ inventory: i, replaceCa: true }, factsOf(i)).runbook;
+    expect(hostSteps(replace)).toEqual(hostSteps(all));
+    expect(replace.alreadyDone).toBeUndefined();
   });
 });
