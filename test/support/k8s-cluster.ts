@@ -163,6 +163,9 @@ export async function captureOnHosts(lab: K8sLab, filter: string): Promise<Captu
   return {
     listening,
     stop: async () => (await Promise.all(all.map((c) => c.stop()))).reduce((a, b) => a + b, 0),
+    get printed() {
+      return all.flatMap((c) => c.printed);
+    },
   };
 }
 
