@@ -1,15 +1,21 @@
 // Benchmark: delivering an image set to N lab hosts running containerd, three ways in one run on the same hosts:
-//   1. kubeadm2ha `images push` (transferImages workflow: store filled from an OCI layout, hosts relaying to hosts);
+//   1. kubeadm2ha `images push` (transferImages workflow: store filled from an OCI layout, then every host at once,
+//      each fed by one before it that forwards blobs while they arrive);
 //   2. the seed's way (cluster-images.yaml): export each image to a tar, copy the tars with Ansible to every host
 //      (ansible-playbook -f N, pipelining), import each with `ctr -n k8s.io images import`;
 //   3. plain scp of the same tars to every host in parallel, then the same import.
 // The image set is built here, deterministic in shape: a base layer of incompressible bytes shared by every image
 // plus one layer of its own per image (like application images on one distro base). Each method starts from hosts
 // with an empty containerd; each ends with every host listing every image. Prints wall time, the bytes the
-// operator's side sent (the lab bridge's tx counter: hosts relaying to each other do not cross it) and ratios.
+// operator's side sent (the lab bridge's tx counter: hosts relaying to each other do not cross it) and ratios, and
+// writes them as its own section of bench/RESULTS.md (replacing that section from an earlier run with as many hosts).
+//
+// BENCH_IMAGE_HOSTS (default 10; up to 80, the most one lab holds), BENCH_IMAGES, BENCH_BASE_MB, BENCH_APP_MB shape
+// the run; BENCH_IMAGES_ONLY_OURS=1 runs ours alone (no table written).
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
@@ -34,8 +40,10 @@ const HOSTS = Number(process.env.BENCH_IMAGE_HOSTS ?? 10);
 const IMAGES = Number(process.env.BENCH_IMAGES ?? 4);
 const BASE_MB = Number(process.env.BENCH_BASE_MB ?? 80);
 const APP_MB = Number(process.env.BENCH_APP_MB ?? 20);
-/** Hosts each holder feeds per relay round; unset: the workflow's default. */
+/** Hosts each host feeds; unset: the workflow's default. */
 const FAN_OUT = Number(process.env.BENCH_FANOUT ?? 0);
+/** A line under the table (why this run's image set is smaller, say). */
+const NOTE = process.env.BENCH_IMAGES_NOTE ?? '';
 
 const CONTAINERD_CONFIG = 'version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n';
 
@@ -155,16 +163,30 @@ async function checkHosts(lab: Lab, set: ImageSet, method: string): Promise<void
   }
 }
 
-async function measure(lab: Lab, set: ImageSet, method: string, f: () => Promise<void>) {
+/** This run's table as its own section of bench/RESULTS.md: replaces the section of an earlier run with as many hosts,
+ * keeps everything else (bench/run.ts writes the file first in `npm run bench`). */
+async function writeSection(lines: string[]): Promise<void> {
+  const file = join(import.meta.dirname, 'RESULTS.md');
+  const begin = `<!-- images ${HOSTS} hosts -->`;
+  const end = `<!-- /images ${HOSTS} hosts -->`;
+  const old = await readFile(file, 'utf8').catch(() => '# kubeadm2ha benchmark\n');
+  const i = old.indexOf(begin);
+  const j = old.indexOf(end);
+  const kept = i >= 0 && j > i ? old.slice(0, i) + old.slice(j + end.length).replace(/^\n+/, '') : old;
+  await writeFile(file, `${kept.trimEnd()}\n\n${begin}\n${lines.join('\n')}\n${end}\n`);
+}
+
+async function measure(lab: Lab, set: ImageSet, method: string, f: () => Promise<string | void>) {
   await resetHosts(lab);
   const tx0 = await bridgeTx(lab);
+  const load = loadavg()[0]!;
   const t0 = performance.now();
-  await f();
+  const note = await f();
   const ms = performance.now() - t0;
   const bytes = (await bridgeTx(lab)) - tx0;
   await checkHosts(lab, set, method);
   console.log(`  ${method}: ${(ms / 1000).toFixed(1)} s, operator sent ${(bytes / 1e6).toFixed(0)} MB`);
-  return { method, ms, bytes };
+  return { method, ms, bytes, load: [load, loadavg()[0]!] as const, note: note ?? '' };
 }
 
 /** The worker (and its workflow bundle) is made before the clock starts, as a running `kubeadm2ha worker` would be;
@@ -176,7 +198,7 @@ async function ourWorker(inv: Inventory, address: string) {
   const taskQueue = `bench-images-${process.pid}`;
   const w = await createKubeadmHaWorker({ connection: native, taskQueue, sshTrust: sshTrustOf(inv) });
   return {
-    push: async (set: ImageSet) => {
+    push: async (set: ImageSet): Promise<string> => {
       const images: ImageNeed[] = set.refs.map((ref) => ({ ref, source: 'bench', on: 'nodes' }));
       const t0 = Date.now();
       const result = (await w.run(
@@ -202,11 +224,11 @@ async function ourWorker(inv: Inventory, address: string) {
         p.slowest = Math.max(p.slowest, Number((s.result as { ms?: number }).ms ?? 0));
         phases.set(s.phase, p);
       }
-      console.log(
-        `  phases (done at s / slowest activity s): ${[...phases]
-          .map(([id, p]) => `${id} ${(p.end / 1000).toFixed(1)}/${(p.slowest / 1000).toFixed(1)}`)
-          .join(', ')}`,
-      );
+      const split = [...phases]
+        .map(([id, p]) => `${id} ${(p.end / 1000).toFixed(1)}/${(p.slowest / 1000).toFixed(1)}`)
+        .join(', ');
+      console.log(`  phases (done at s / slowest activity s): ${split}`);
+      return `phases done at s / slowest activity s: ${split}`;
     },
     close: async () => {
       await native.close();
@@ -307,10 +329,11 @@ try {
   const info = await startDevServer(server);
   const work = join(lab.dir, 'bench-images');
   const set = await buildSet(work);
+  const tarMB = (IMAGES * (BASE_MB + APP_MB) * 1.048576) | 0;
   console.log(
-    `bench images: ${HOSTS} hosts, ${IMAGES} images of ${BASE_MB} MB shared base + ${APP_MB} MB own layer; set ${(set.uniqueBytes / 1e6).toFixed(0)} MB once, ${(IMAGES * (BASE_MB + APP_MB) * 1.048576) | 0} MB as tars`,
+    `bench images: ${HOSTS} hosts, ${IMAGES} images of ${BASE_MB} MB shared base + ${APP_MB} MB own layer; set ${(set.uniqueBytes / 1e6).toFixed(0)} MB once, ${tarMB} MB as tars`,
   );
-  const results = [];
+  const results: Awaited<ReturnType<typeof measure>>[] = [];
   const ours = await ourWorker(inv, info.address);
   results.push(await measure(lab, set, 'kubeadm2ha images push', () => ours.push(set)));
   await ours.close();
@@ -320,12 +343,14 @@ try {
       await measure(lab, set, "seed's way (export, ansible copy, import)", async () => {
         const tars = await exportTars(set, join(work, 'tars-ansible'));
         await ansible(lab, tars, join(work, 'ansible'));
+        return `ansible-playbook, forks ${HOSTS}, pipelining, ControlPersist`;
       }),
     );
     results.push(
       await measure(lab, set, 'plain scp of the tars, then import', async () => {
         const tars = await exportTars(set, join(work, 'tars-scp'));
         await scp(lab, tars);
+        return 'one scp per host, all hosts at once';
       }),
     );
     // Ours once more after the others: the load on a shared machine drifts within a run; the table shows both.
@@ -334,13 +359,27 @@ try {
     results.push(await measure(lab, set, 'kubeadm2ha images push, again after the others', () => again.push(set)));
     await again.close();
     const seed = results[1]!;
-    console.log('\n| method | wall s | operator MB | operator / set | faster than the seed |');
-    console.log('|---|---|---|---|---|');
-    for (const r of results) {
-      console.log(
-        `| ${r.method} | ${(r.ms / 1000).toFixed(1)} | ${(r.bytes / 1e6).toFixed(0)} | ${(r.bytes / set.uniqueBytes).toFixed(2)}x | ${(seed.ms / r.ms).toFixed(2)}x |`,
-      );
-    }
+    const table = [
+      `## Images onto ${HOSTS} hosts: \`images push\` vs the seed's way vs plain scp`,
+      '',
+      `One run of bench/images-vs-ansible.ts, ${new Date().toISOString()}: ${HOSTS} lab hosts running containerd, ` +
+        `${IMAGES} images of a ${BASE_MB} MB shared base layer and a ${APP_MB} MB layer of their own ` +
+        `(${(set.uniqueBytes / 1e6).toFixed(0)} MB unique, ${tarMB} MB as one tar per image), every host starting ` +
+        "empty and ending with every image listed by containerd (k8s.io). Operator bytes: the lab bridge's tx counter. " +
+        "Targets: at least 3x faster than the seed's way at 10 hosts, operator bytes at most 1.2x the unique set.",
+      '',
+      "| method | wall s | operator MB | operator / unique set | faster than the seed's way | load at start / end | notes |",
+      '|---|---|---|---|---|---|---|',
+      ...results.map(
+        (r) =>
+          `| ${r.method} | ${(r.ms / 1000).toFixed(1)} | ${(r.bytes / 1e6).toFixed(0)} | ` +
+          `${(r.bytes / set.uniqueBytes).toFixed(2)}x | ${(seed.ms / r.ms).toFixed(2)}x | ` +
+          `${r.load[0].toFixed(1)} / ${r.load[1].toFixed(1)} | ${r.note} |`,
+      ),
+      ...(NOTE ? ['', NOTE] : []),
+    ];
+    console.log(`\n${table.join('\n')}`);
+    await writeSection(table);
   }
   const load = (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
   console.log(`(load average at the end: ${load})`);

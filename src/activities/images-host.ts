@@ -111,14 +111,14 @@ export function parseState(out: string): HostImageState {
 }
 
 /** $1 staging dir: hand every complete staged blob and index.json to containerd (k8s.io). The blobs stay staged:
- * later relay rounds send them on from here; CLEANUP_SCRIPT drops them once the host's images are verified. */
+ * hosts fed from this one read them from here; CLEANUP_SCRIPT drops them once the host's images are verified. */
 export const IMPORT_SCRIPT = [
   'set -e',
   'cd "$1"',
   "tar -cf - --exclude='*.partial' oci-layout index.json blobs | ctr -n k8s.io images import -",
 ].join('\n');
 
-/** $1 staging dir: IMPORT_SCRIPT started in the background, in its own session (the relay rounds go on meanwhile;
+/** $1 staging dir: IMPORT_SCRIPT started in the background, in its own session (hosts fed from this one go on reading the staged blobs;
  * containerd's unpacking is the slow part of a push): import.pid while it runs, import.done with its exit code,
  * import.log. Nothing is started while an earlier one runs. */
 export const IMPORT_BACKGROUND_SCRIPT = [
@@ -147,31 +147,87 @@ export const CLEANUP_SCRIPT = [
   'rm -f index.json import.pid import.done import.log',
 ].join('\n');
 
+/** How long a relay waits for its sender's copy of a blob to appear or grow before it gives up (the sender's own
+ * delivery was cut and is being retried, or it failed): the receiving activity fails and is retried. */
+export const RELAY_STALL_SECONDS = 90;
+
 /** $1 key, $2 known_hosts, $3 port, $4 user, $5 address, then "<hex> <offset> <size>" per blob: stream those blobs,
  * framed as RECEIVE_SCRIPT reads them, over one SSH connection into the receiver's forced command. Each comes out of
- * this host's staging directory (received, not yet imported: relaying need not wait for the import) or else its
- * containerd content store; a blob this host cannot read ends the stream (the receiver reports where it was cut). */
+ * this host's staging directory, or else its containerd content store, or, while this host is still receiving it,
+ * from its .partial as that grows: a hop forwards a blob while it arrives, so every host of a push receives at once.
+ * The .partial is opened once and read by size (it keeps its inode when renamed once checked, and a cut delivery
+ * resumes by appending to it). A blob that does not appear or stops growing for RELAY_STALL_SECONDS, or whose
+ * .partial is dropped (it arrived damaged here), ends the stream: the receiver reports where it was cut, and the
+ * retry resumes there. Bytes forwarded before this host's check are checked again by the receiver. */
 export const RELAY_SEND_SCRIPT = [
   'set -o pipefail',
   'key=$1 kh=$2 port=$3 user=$4 addr=$5',
   'shift 5',
-  'frames() {',
-  '  while [ $# -ge 3 ]; do',
-  '    hex=$1 off=$2 size=$3',
-  '    shift 3',
-  `    staged=${STAGING_DIR}/blobs/sha256/$hex`,
-  '    printf "%s %s %s\\n" "$hex" "$off" "$size"',
-  // A staged blob was renamed only once its digest was right: its size is the one framed.
-  '    if [ -f "$staged" ] && [ "$off" -eq 0 ]; then cat -- "$staged" || return 1',
-  '    elif [ -f "$staged" ]; then tail -c +"$(( off + 1 ))" -- "$staged" || return 1',
-  '    else ctr -n k8s.io content get "sha256:$hex" | tail -c +"$(( off + 1 ))" | head -c "$(( size - off ))" || return 1',
+  `d=${STAGING_DIR}/blobs/sha256`,
+  `ticks=$(( ${RELAY_STALL_SECONDS} * 10 ))`,
+  // What this host's containerd had when the relay started (blobs it receives now come through the staging dir).
+  'content=$(ctr -n k8s.io content ls -q 2>/dev/null) || content=',
+  // fd 3: the blob's .partial as it grows; $1 hex, $2 offset, $3 size. Copies bytes [offset, size) once there.
+  'follow() {',
+  '  local hex=$1 off=$2 size=$3 pos=0 have n idle=0',
+  '  while [ "$pos" -lt "$size" ]; do',
+  '    have=$(stat -L -c %s /dev/fd/3) || return 1',
+  '    [ "$have" -le "$size" ] || have=$size',
+  '    if [ "$have" -gt "$pos" ]; then',
+  '      idle=0',
+  '      if [ "$pos" -lt "$off" ]; then',
+  '        n=$(( (have < off ? have : off) - pos ))',
+  '        dd bs=1M count="$n" iflag=count_bytes status=none <&3 >/dev/null || return 1',
+  '      else',
+  '        n=$(( have - pos ))',
+  '        dd bs=1M count="$n" iflag=count_bytes status=none <&3 || return 1',
+  '      fi',
+  '      pos=$(( pos + n ))',
+  '    elif [ ! -e "$d/$hex.partial" ] && [ ! -e "$d/$hex" ]; then',
+  '      echo "relay: blob $hex was dropped here before it was complete" >&2; return 1',
+  '    elif [ $(( idle += 1 )) -gt "$ticks" ]; then',
+  '      echo "relay: blob $hex stopped growing at $have of $size bytes" >&2; return 1',
+  '    else sleep 0.1',
   '    fi',
   '  done',
   '}',
+  'frames() {',
+  '  local hex off size idle',
+  '  while [ $# -ge 3 ]; do',
+  '    hex=$1 off=$2 size=$3 idle=0',
+  '    shift 3',
+  '    printf "%s %s %s\\n" "$hex" "$off" "$size"',
+  '    while :; do',
+  // A staged blob was renamed only once its digest was right: its size is the one framed.
+  '      if [ -f "$d/$hex" ]; then tail -c +"$(( off + 1 ))" -- "$d/$hex" || return 1; break; fi',
+  '      case "$content" in *"sha256:$hex"*)',
+  '        ctr -n k8s.io content get "sha256:$hex" | tail -c +"$(( off + 1 ))" | head -c "$(( size - off ))" || return 1',
+  '        break;;',
+  '      esac',
+  // Arriving here now: follow it (opened only if it is still there; renamed meanwhile, the next look finds it).
+  '      if { exec 3<"$d/$hex.partial"; } 2>/dev/null; then',
+  '        follow "$hex" "$off" "$size" || return 1',
+  '        exec 3<&-',
+  '        break',
+  '      fi',
+  // Not here yet: this host's own delivery has not reached it. Look again, up to the stall.
+  `      [ $(( idle += 1 )) -le "$ticks" ] || { echo "relay: blob $hex did not arrive here within ${RELAY_STALL_SECONDS} s" >&2; return 1; }`,
+  '      sleep 0.1',
+  '    done',
+  '  done',
+  '}',
+  // The connection this runs on may die (sshd killed, worker lost) while the stream goes on by itself, and a retry
+  // would then append to the receiver's .partial alongside it. An empty line on stderr every 2 s finds out (the write
+  // fails once sshd is gone) and stops everything this started (its process group).
+  "( trap '' PIPE; while sleep 2 >/dev/null 2>&1; do printf '\\n' >&2 2>/dev/null || kill -TERM 0; done ) &",
+  'watchdog=$!',
   'frames "$@" |',
   '  ssh -F /dev/null -i "$key" -o IdentitiesOnly=yes -o UserKnownHostsFile="$kh" -o GlobalKnownHostsFile=/dev/null \\',
   '    -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=10 -o ServerAliveInterval=5 \\',
   '    -o ServerAliveCountMax=3 -o Compression=no -p "$port" -l "$user" -- "$addr" receive',
+  'rc=$?',
+  'kill "$watchdog" 2>/dev/null',
+  'exit "$rc"',
 ].join('\n');
 
 /** $1 staging dir: the bytes staged so far (the receiving end of a relay, watched for heartbeats). */

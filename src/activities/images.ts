@@ -53,7 +53,7 @@ export interface DeliverImagesInput {
   refs: string[];
   /** A host that already has the images and sends them on; absent: the worker's store. */
   from?: HostTarget;
-  /** Only stage the blobs (the relay rounds); a later call without it imports and verifies. */
+  /** Only stage the blobs (the delivery phase); a later call without it imports and verifies. */
   stageOnly?: boolean;
 }
 
@@ -360,7 +360,7 @@ export function createImageActivities(deps: ActivityDeps) {
           await session.putFile(`${STAGING_DIR}/index.json`, importIndex(images, ociArchitecture()), { mode: 0o600 });
         };
         if (stageOnly) {
-          // The import starts now, in the background on the host, while the next rounds relay: containerd's
+          // The import starts now, in the background on the host, while hosts fed from here still read them: containerd's
           // unpacking overlaps the transfers instead of following them. The import phase waits for it and checks.
           if (missing.length) {
             await writeIndex(missing);
@@ -371,7 +371,7 @@ export function createImageActivities(deps: ActivityDeps) {
           result.ms = Date.now() - t0;
           return result;
         }
-        // A background import a relay round started: wait for it (polling, with a deadline), then see what is left.
+        // A background import the delivery started: wait for it (polling, with a deadline), then see what is left.
         let background = missing.length ? await importState(session) : 'none';
         const deadline = Date.now() + IMPORT_TIMEOUT_MS;
         while (background === 'running' && Date.now() < deadline) {

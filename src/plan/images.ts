@@ -14,7 +14,6 @@ import {
   runbookFor,
   step,
   type ChildPhase,
-  type HostRun,
   type OnFailure,
   type Phase,
   type Runbook,
@@ -85,24 +84,26 @@ export interface ImagePushOptions {
   images?: readonly ImageNeed[];
   /** Each reference's own registry (default), or an OCI layout directory on the worker's machine. */
   source?: ImageSource;
-  /** How many hosts each host that has the images sends them to in one round (default FAN_OUT). */
+  /** How many hosts each host feeds (default FAN_OUT; 1: a chain). */
   fanOut?: number;
   onFailure?: OnFailure;
 }
 
 /**
- * Receivers per holder and round: with f, the hosts that have the images grow (f+1)-fold per round: 1, 4, 16, 64 …
- * for 3. Where links are the limit, a round takes as long as its busiest holder's share (f sets), so 10 hosts take
- * 5 set-times at f=1 (1+1+1+1+1), 6 at f=2 or 3 (1+2+2+1, 1+3+2); where per-round costs count (set-up, the rounds'
- * activities, few transfers at once on a busy machine) fewer rounds win: 3 at f=3 against 5 at f=1.
+ * Receivers each host feeds. Every host receives at once, each from the host before it in the tree as that one
+ * receives (a hop forwards a blob while it is still arriving), so delivery takes about one transfer plus a short
+ * delay per hop, not one transfer per round. 1 makes a chain: every host sends the set once, the least any link
+ * carries; more hosts per sender make the chain shorter (fewer hops that can stall everything after them) at the cost
+ * of a sender's link carrying the set that many times.
  */
-export const FAN_OUT = 3;
+export const FAN_OUT = 2;
 
 /**
- * The push runbook: the store is filled once, then the hosts receive in rounds, each host that has the images
- * sending them on to up to `fanOut` that have not (1, 4, 16, … hosts have them after each round for 3), so the
- * operator's uplink carries the set once and the hosts' links carry the rest; then every host imports at once.
- * Masters go first: they need every image, so any earlier host holds what a later one needs.
+ * The push runbook: the store is filled once; then every receiver at once, the first from the operator and each
+ * other from the host `fanOut` receivers share as their sender (a tree in list order: receiver i is fed by receiver
+ * (i-1)/fanOut), forwarding blobs while they arrive, so the operator's uplink carries the set once and the hosts'
+ * links carry the rest; each host's import starts as soon as it has its blobs, and an import phase waits for all
+ * and checks. Masters go first: they need every image, so a sender holds what its receivers need.
  */
 export function planImagePush(inv: Inventory, o: ImagePushOptions = {}): Runbook {
   const version = (o.version ?? inv.cluster.kubernetesVersion).replace(/^v/, '');
@@ -124,39 +125,34 @@ export function planImagePush(inv: Inventory, o: ImagePushOptions = {}): Runbook
     },
   ];
   const fanOut = Math.max(1, Math.floor(o.fanOut ?? FAN_OUT));
-  const holders: Host[] = [];
-  let round = 0;
-  while (holders.length < receivers.length) {
-    round++;
-    // Round 1: the operator feeds one host (its uplink carries the set once); then every holder feeds up to fanOut.
-    const wave = receivers.slice(holders.length, holders.length + Math.max(1, holders.length * fanOut));
-    const runs: HostRun[] = wave.map((h, i) => {
-      const from = holders.length ? holders[i % holders.length] : undefined;
-      return {
-        target: targetOf(h),
-        maySkip: false,
-        steps: [
-          step(
-            'deliverImages',
-            from ? `images from ${from.name}` : 'images from the operator',
-            'transfer',
-            { refs: imagesFor(h, list), stageOnly: true, ...(from && { from: targetOf(from) }) },
-            { bind: { images: { from: 'fillImageStore', field: 'images' } } },
-          ),
-        ],
-      };
-    });
+  if (receivers.length) {
     phases.push({
-      id: `deliver-${round}`,
-      title: `images, round ${round}`,
+      id: 'deliver',
+      title: 'images from host to host, forwarded as they arrive',
       kind: 'hosts',
+      // Senders come before their receivers, so however the executor batches the hosts a sender has started.
       rollout: { kind: 'parallel' },
-      hosts: runs,
+      hosts: receivers.map((h, i) => {
+        const from = i ? receivers[Math.floor((i - 1) / fanOut)] : undefined;
+        return {
+          target: targetOf(h),
+          maySkip: false,
+          steps: [
+            step(
+              'deliverImages',
+              from ? `images from ${from.name}` : 'images from the operator',
+              'transfer',
+              { refs: imagesFor(h, list), stageOnly: true, ...(from && { from: targetOf(from) }) },
+              { bind: { images: { from: 'fillImageStore', field: 'images' } } },
+            ),
+          ],
+        };
+      }),
     });
-    holders.push(...wave);
   }
-  // One import on every host at once, after the rounds: a host relays from its staging directory, so the rounds
-  // move bytes only, and the slow part (containerd unpacking the layers) runs in parallel, not once per round.
+  // The import phase, on every host at once: waits for the import each host started once it had its blobs (the slow
+  // part, containerd unpacking the layers), lists the images by digest, drops the staged blobs (no sender needs them
+  // any more: every receiver is done).
   phases.push({
     id: 'import',
     title: 'images into containerd, verified by digest',

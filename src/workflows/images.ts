@@ -1,6 +1,6 @@
 // transferImages: every image the cluster needs for a version, onto every host that needs it (`images push`), as
-// the runbook planImagePush builds: the worker's store filled once, then hosts in rounds, each host that has the
-// images relaying them to the next. Skips what hosts already have, so a second push sends nothing.
+// the runbook planImagePush builds: the worker's store filled once, then every host at once, each fed by one before it
+// that forwards the blobs while they arrive. Skips what hosts already have, so a second push sends nothing.
 import type { ImageSource } from '../images/fill.js';
 import type { Inventory } from '../inventory/schema.js';
 import { planImagePush, type ImageNeed } from '../plan/images.js';
@@ -14,7 +14,7 @@ export interface TransferImagesInput {
   /** The list as the CLI computed it (addons registered in its process included); default planImageList's. */
   images?: ImageNeed[];
   source?: ImageSource;
-  /** Hosts each holder feeds per round (default FAN_OUT in src/plan/images.ts). */
+  /** Hosts each host feeds (default FAN_OUT in src/plan/images.ts; 1: a chain). */
   fanOut?: number;
   onFailure?: OnFailure;
 }
@@ -28,7 +28,7 @@ function describe(step: Step, result: unknown): string | undefined {
     const imported = (r.imported as string[] | undefined)?.length ?? 0;
     const sent = Number(r.bytesSent ?? 0);
     if (imported) return `${imported} imported${sent ? `, ${sent} bytes from ${String(r.from)}` : ''}`;
-    // A relay round only stages (its import runs in the background): bytes, or nothing needed.
+    // Delivery only stages (its import runs in the background): bytes, or nothing needed.
     return sent ? `${sent} bytes from ${String(r.from)}, importing` : 'all present';
   }
   return undefined;

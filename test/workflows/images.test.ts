@@ -1,7 +1,7 @@
 // transferImages (`images push`) through a real Temporal server and worker on the real-Kubernetes lab (containerd
-// on every host): the store filled from the lab registry, then hosts in rounds (each holder feeds three), relayed host
-// to host, one stream per hop. An
-// sshd killed on h1 in the middle of a blob is retried and resumes at that blob; the operator's bridge carries the
+// on every host): the store filled from the lab registry, then every host at once, each fed by one before it (two
+// each) that forwards the blobs while they arrive, one stream per hop. An sshd killed on h1 in the middle of a blob is
+// retried and resumes at that blob (h2, fed through h1, is cut too and resumes); the operator's bridge carries the
 // set about once; every node lists each image by its digest; a second push sends nothing; a blob damaged in a relay
 // host's content store is caught on arrival and named with host, image and source.
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
@@ -47,7 +47,7 @@ async function push(): Promise<{ result: RunbookResult; ms: number; bridgeBytes:
   return { result, ms, bridgeBytes: (await bridgeTx()) - before };
 }
 
-/** The relay rounds' results by host (phases deliver-N), or the import phase's. */
+/** The delivery phase's results by host, or the import phase's. */
 const delivered = (r: RunbookResult, phase: 'deliver' | 'import' = 'deliver'): Record<string, DeliverImagesResult> =>
   Object.fromEntries(
     r.steps
@@ -127,12 +127,12 @@ describe('transferImages on the real-Kubernetes lab', () => {
     const resumed = byHost.h1!.resumed;
     expect(resumed.map((r) => r.digest.slice(7))).toContain(cutFile!.replace('.partial', ''));
     expect(resumed.find((r) => cutFile!.startsWith(r.digest.slice(7)))!.from).toBeGreaterThanOrEqual(Number(cutSize));
-    // Rounds: the operator fed h1 only; everyone else got the images from a host.
+    // The operator fed h1 only; everyone else got the images from a host before it (each feeds two).
     expect(Object.fromEntries(Object.values(byHost).map((d) => [d.host, d.from]))).toEqual({
       h1: 'operator',
       h2: 'h1',
       h3: 'h1',
-      h4: 'h1',
+      h4: 'h2',
     });
     expect(byHost.h2!.operatorBytes + byHost.h3!.operatorBytes + byHost.h4!.operatorBytes).toBe(0);
     // The operator's link carried the set about once (the cut attempt's bytes are not sent again).
@@ -149,7 +149,7 @@ describe('transferImages on the real-Kubernetes lab', () => {
     expect(Object.keys(await listed('h4')).some((r) => r.includes('kube-apiserver'))).toBe(false);
 
     const second = await push();
-    // The import phase brought nothing more over: every blob was staged by the rounds.
+    // The import phase brought nothing more over: every blob was staged by the delivery.
     for (const d of Object.values(delivered(first.result, 'import'))) {
       expect(d.bytesSent, d.host).toBe(0);
       expect(d.verified.length, d.host).toBeGreaterThan(0);
@@ -166,7 +166,7 @@ describe('transferImages on the real-Kubernetes lab', () => {
   }, 1_800_000);
 
   it('a blob damaged in the relaying host is caught on arrival and named: host, image, blob and where it came from', async () => {
-    // h4 loses its images; h1 (which sends to h4) has one byte of kube-proxy's layer flipped in its content store.
+    // h4 loses its images; h2 (which sends to h4) has one byte of kube-proxy's layer flipped in its content store.
     const proxy = filled((await push()).result).images.find((i) => i.ref.includes('/kube-proxy:'))!;
     const layer = proxy.blobs[proxy.blobs.length - 1]!;
     await lab.exec(
@@ -175,7 +175,7 @@ describe('transferImages on the real-Kubernetes lab', () => {
     );
     const file = `/var/lib/containerd/io.containerd.content.v1.content/blobs/sha256/${layer.digest.slice(7)}`;
     await lab.exec(
-      'h1',
+      'h2',
       `printf '\\377' | dd of=${file} bs=1 seek=${Math.floor(layer.size / 2)} conv=notrunc status=none`,
     );
     const err = await push().then(
@@ -186,7 +186,7 @@ describe('transferImages on the real-Kubernetes lab', () => {
     for (let e = err as { message?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e)
       messages.push(String(e.message));
     expect(messages.join('\n')).toContain(
-      `h4: deliverImages: image ${proxy.ref}: blob ${layer.digest}: what arrived from h1 does not match`,
+      `h4: deliverImages: image ${proxy.ref}: blob ${layer.digest}: what arrived from h2 does not match`,
     );
   }, 1_800_000);
 });

@@ -69,7 +69,7 @@ export function pushReport(result: RunbookResult): string[] {
   const fill = result.steps.find((s) => s.step === 'fillImageStore')?.result as FillImageStoreResult | undefined;
   const all = result.steps.filter((s) => s.step === 'deliverImages').map((s) => s.result as DeliverImagesResult);
   const operator = all.reduce((n, h) => n + h.operatorBytes, 0);
-  // A host's line: bytes and source from its relay round, what was imported and verified from the import phase.
+  // A host's line: bytes and source from its delivery, what was imported and verified from the import phase.
   const hosts = result.steps
     .filter((s) => s.step === 'deliverImages' && s.phase === 'import')
     .map((s) => {

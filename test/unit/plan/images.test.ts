@@ -137,69 +137,56 @@ describe('planImagePush', () => {
     ],
   });
   const rb = planImagePush(ten);
-  const rounds = rb.phases.filter((p): p is HostPhase => p.kind === 'hosts' && p.id.startsWith('deliver-'));
+  const deliver = rb.phases.find((p): p is HostPhase => p.kind === 'hosts' && p.id === 'deliver')!;
   const step = (r: HostRun) => r.steps[0]!;
+  const senders = (p: HostPhase) =>
+    p.hosts.map((h) => [h.target.name, (step(h).args.from as { name: string } | undefined)?.name ?? 'operator']);
 
-  it('fills the store once, then rounds where each holder feeds three: masters first, each sender already served', () => {
+  it('fills the store once, then every host at once, each fed by one before it (two each): masters first', () => {
     expect(rb.phases[0]).toMatchObject({
       id: 'store',
       kind: 'once',
       steps: [{ id: 'fillImageStore', class: 'transfer' }],
     });
-    const senders = (phases: HostPhase[]) =>
-      phases.map((p) =>
-        p.hosts.map((h) => [h.target.name, (step(h).args.from as { name: string } | undefined)?.name ?? 'operator']),
-      );
-    expect(senders(rounds)).toEqual([
-      [['m1', 'operator']],
-      [
-        ['m2', 'm1'],
-        ['m3', 'm1'],
-        ['w1', 'm1'],
-      ],
-      [
-        ['w2', 'm1'],
-        ['w3', 'm2'],
-        ['w4', 'm3'],
-        ['w5', 'w1'],
-        ['w6', 'm1'],
-        ['w7', 'm2'],
-      ],
+    expect(rb.phases.map((p) => p.id)).toEqual(['store', 'deliver', 'import']);
+    expect(deliver.rollout).toEqual({ kind: 'parallel' });
+    expect(senders(deliver)).toEqual([
+      ['m1', 'operator'],
+      ['m2', 'm1'],
+      ['m3', 'm1'],
+      ['w1', 'm2'],
+      ['w2', 'm2'],
+      ['w3', 'm3'],
+      ['w4', 'm3'],
+      ['w5', 'w1'],
+      ['w6', 'w1'],
+      ['w7', 'w2'],
     ]);
-    // fanOut 1: the hosts that have the images double each round.
-    const doubling = planImagePush(ten, { fanOut: 1 }).phases.filter(
-      (p): p is HostPhase => p.kind === 'hosts' && p.id.startsWith('deliver-'),
-    );
-    expect(senders(doubling)).toEqual([
-      [['m1', 'operator']],
-      [['m2', 'm1']],
-      [
-        ['m3', 'm1'],
-        ['w1', 'm2'],
-      ],
-      [
-        ['w2', 'm1'],
-        ['w3', 'm2'],
-        ['w4', 'm3'],
-        ['w5', 'w1'],
-      ],
-      [
-        ['w6', 'm1'],
-        ['w7', 'm2'],
-      ],
+    // fanOut 1: a chain, each host fed by the one before it.
+    const chain = planImagePush(ten, { fanOut: 1 }).phases.find((p): p is HostPhase => p.id === 'deliver')!;
+    expect(senders(chain).map(([, from]) => from)).toEqual([
+      'operator',
+      'm1',
+      'm2',
+      'm3',
+      'w1',
+      'w2',
+      'w3',
+      'w4',
+      'w5',
+      'w6',
     ]);
   });
 
   it('a sender needs at least what its receiver needs; the pure etcd host gets nothing', () => {
-    const refsOf = new Map(rounds.flatMap((p) => p.hosts.map((h) => [h.target.name, step(h).args.refs as string[]])));
-    for (const p of rounds)
-      for (const h of p.hosts) {
-        const from = (step(h).args.from as { name: string } | undefined)?.name;
-        if (from) expect(refsOf.get(from)).toEqual(expect.arrayContaining(refsOf.get(h.target.name)!));
-      }
+    const refsOf = new Map(deliver.hosts.map((h) => [h.target.name, step(h).args.refs as string[]]));
+    for (const h of deliver.hosts) {
+      const from = (step(h).args.from as { name: string } | undefined)?.name;
+      if (from) expect(refsOf.get(from)).toEqual(expect.arrayContaining(refsOf.get(h.target.name)!));
+    }
     expect(refsOf.has('e1')).toBe(false);
-    // Rounds only stage; one import phase on every receiver at once, last.
-    expect(rounds.every((p) => p.hosts.every((h) => step(h).args.stageOnly === true))).toBe(true);
+    // Delivery only stages; one import phase on every receiver at once, last.
+    expect(deliver.hosts.every((h) => step(h).args.stageOnly === true)).toBe(true);
     const last = rb.phases[rb.phases.length - 1] as HostPhase;
     expect([last.id, last.hosts.length, last.hosts.some((h) => 'stageOnly' in step(h).args)]).toEqual([
       'import',
