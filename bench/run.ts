@@ -11,11 +11,12 @@ import { startDevServer, stopDevServer } from '../src/temporal/dev-server.js';
 import { freePort } from '../src/temporal/process-util.js';
 import { ansibleSection } from './sections/ansible.js';
 import { fanoutSection } from './sections/fanout.js';
+import { fanoutIoSection } from './sections/fanout-io.js';
 import { overheadSection } from './sections/overhead.js';
 import { processSection } from './sections/process.js';
 import { markdown, type BenchContext, type Row, type Section } from './table.js';
 
-const SECTIONS: Section[] = [ansibleSection, fanoutSection, overheadSection, processSection];
+const SECTIONS: Section[] = [ansibleSection, fanoutSection, fanoutIoSection, overheadSection, processSection];
 
 const only = process.env.BENCH_ONLY?.split(',');
 const sections = SECTIONS.filter((s) => !only || only.some((o) => s.name.includes(o)));
@@ -33,6 +34,7 @@ try {
   const ctx: BenchContext = {
     lab,
     devAddress: info.address,
+    ...(info.pid !== undefined && { devPid: info.pid }),
     log: (line) => console.log(line),
     async inventory(n) {
       const path = await writeLabInventory(

@@ -19,6 +19,8 @@ export interface BenchContext {
   inventory(n: number): Promise<Inventory>;
   /** The run's dev server (start-dev, SQLite). */
   devAddress: string;
+  /** Its process id, for its CPU time (bench/cpu.ts). */
+  devPid?: number;
   log(line: string): void;
 }
 

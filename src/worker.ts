@@ -13,6 +13,15 @@ import { activityLogInterceptor } from './worker/activity-log.js';
 import { heartbeatInterceptor } from './worker/heartbeat.js';
 import { DEFAULT_TASK_QUEUE } from './workflows/ids.js';
 
+/**
+ * Local activities one worker runs at once when no limit is given (the SDK's default is 100). A preflight starts
+ * every check of a reached host at once (a dozen each, at most ssh.maxConcurrency hosts: 50 by default), and checks
+ * that start together share one remote shell (src/activities/preflight-batch.ts). With 100 slots, 30 hosts' 330 checks
+ * queued, and a host's checks that got their slots late went out as extra shells: 82 execs instead of 60 at 30 lab
+ * hosts. Each is a read-only probe waiting on an SSH connection that is already open, so the slots cost little.
+ */
+export const LOCAL_ACTIVITY_SLOTS = 1000;
+
 export interface KubeadmHaWorkerOptions {
   connection: NativeConnection;
   namespace?: string;
@@ -42,9 +51,9 @@ export async function createKubeadmHaWorker(opts: KubeadmHaWorkerOptions): Promi
     activities: createActivities(deps),
     dataConverter: dataConverter({ role: 'worker' }),
     // Preflight checks run as local activities (src/workflows/preflight.ts): the limit holds for both kinds.
+    maxConcurrentLocalActivityExecutions: opts.maxConcurrentActivities ?? LOCAL_ACTIVITY_SLOTS,
     ...(opts.maxConcurrentActivities !== undefined && {
       maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities,
-      maxConcurrentLocalActivityExecutions: opts.maxConcurrentActivities,
     }),
     interceptors: {
       activity: [

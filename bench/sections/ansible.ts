@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { loadavg } from 'node:os';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
@@ -21,6 +22,9 @@ import { SshPool } from '../../src/ssh/index.js';
 import { createKubeadmHaWorker } from '../../src/worker.js';
 import { sshTrustOf } from '../../src/activities/ssh-trust.js';
 import { installRedactingLogger } from '../../src/worker/runtime-logging.js';
+import { withCpu } from '../cpu.js';
+import { formatStats, historyStats, type HistoryStats } from '../history-stats.js';
+import { WORKFLOW_TASK_TIMEOUT } from '../../src/temporal/workflow-start.js';
 import { median, ms, ratio, type Section } from '../table.js';
 
 const run = promisify(execFile);
@@ -55,7 +59,14 @@ export async function floor(inv: Inventory, warm?: SshPool): Promise<number> {
   return ms;
 }
 
-async function ours(inv: Inventory, address: string, round: number): Promise<number> {
+interface Round {
+  ms: number;
+  /** CPU ms of the bench process (its worker, client and ssh2) and of the Temporal server over the same span. */
+  cpu: { self: number; server: number };
+  stats: HistoryStats;
+}
+
+async function ours(inv: Inventory, address: string, serverPid: number | undefined, round: number): Promise<Round> {
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, dataConverter: dataConverter() });
   installRedactingLogger();
@@ -63,21 +74,25 @@ async function ours(inv: Inventory, address: string, round: number): Promise<num
   const taskQueue = `bench-${process.pid}-${round}`;
   const w = await createKubeadmHaWorker({ connection: native, taskQueue, sshTrust: sshTrustOf(inv) });
   const t0 = performance.now();
-  const report = (await w.run(
-    client.workflow.execute('preflightCluster', {
+  const { value, self, server } = await withCpu(serverPid, async () => {
+    const handle = await client.workflow.start('preflightCluster', {
       taskQueue,
       workflowId: `bench/${taskQueue}`,
       args: [{ inventory: inv }],
-    }),
-  )) as PreflightReport;
+      workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
+    });
+    return { handle, report: (await w.run(handle.result())) as PreflightReport };
+  });
   const ms = performance.now() - t0; // w.run also closed the SSH pool: the next round starts cold again
+  const stats = await historyStats(value.handle);
   await native.close();
   await connection.close();
+  const { report } = value;
   if (report.summary.fail)
     throw new Error(
       `our preflight failed checks: ${JSON.stringify(report.results.filter((r) => r.status === 'fail'))}`,
     );
-  return ms;
+  return { ms, cpu: { self, server }, stats };
 }
 
 /** The same probes, as one `shell` task per check, each limited to the hosts our plan runs it on. */
@@ -151,28 +166,73 @@ export const ansibleSection: Section = {
     await writeAnsible(ctx.lab, inv, dir);
     const perHost = planPreflight(inv).hosts.map((h) => h.steps.length);
     const a: number[] = [];
-    const o: number[] = [];
+    const aCpu: number[] = [];
+    const o: Round[] = [];
     const f: number[] = [];
+    const fCpu: number[] = [];
     for (let i = 0; i < ROUNDS; i++) {
-      o.push(await ours(inv, ctx.devAddress, i));
-      a.push(await ansible(dir, i));
-      f.push(await floor(inv));
-      ctx.log(`  round ${i + 1}: kubeadm2ha ${ms(o[i]!)}, ansible ${ms(a[i]!)}, ssh2-only floor ${ms(f[i]!)}`);
+      const r = await ours(inv, ctx.devAddress, ctx.devPid, i);
+      o.push(r);
+      const ra = await withCpu(undefined, () => ansible(dir, i));
+      a.push(ra.value);
+      aCpu.push(ra.children + ra.self);
+      const rf = await withCpu(undefined, () => floor(inv));
+      f.push(rf.value);
+      fCpu.push(rf.self);
+      ctx.log(
+        `  round ${i + 1} (load ${loadavg()[0]!.toFixed(1)}): kubeadm2ha ${ms(r.ms)} (cpu ${ms(r.cpu.self)} + server ` +
+          `${ms(r.cpu.server)}), ansible ${ms(ra.value)} (cpu ${ms(aCpu[i]!)}), ssh2-only floor ${ms(rf.value)} ` +
+          `(cpu ${ms(rf.self)})`,
+      );
+      ctx.log(`    our run: ${formatStats(r.stats)}`);
     }
-    const [mo, ma, mf] = [median(o), median(a), median(f)];
+    // The round whose wall time is the median, so its CPU and history figures describe the same run.
+    const mid = [...o].sort((x, y) => x.ms - y.ms)[Math.floor(o.length / 2)]!;
+    const [mo, ma, mf] = [mid.ms, median(a), median(f)];
+    const oursCpu = mid.cpu.self + mid.cpu.server;
     const what = `${HOSTS} hosts, ${Math.min(...perHost)}-${Math.max(...perHost)} probes each, median of ${ROUNDS}`;
+    const taskNote = mid.stats.timedOut
+      ? `; ${mid.stats.timedOut} workflow task(s) timed out and ran again`
+      : '; no workflow task timed out';
     return [
-      { metric: `preflight, kubeadm2ha workflow`, value: ms(mo), note: what },
+      {
+        metric: `preflight, kubeadm2ha workflow`,
+        value: ms(mo),
+        note: `${what}; each round a new worker and new SSH connections (as the CLI's embedded worker)`,
+      },
       {
         metric: `preflight, ansible-playbook -f ${HOSTS}`,
         value: ms(ma),
-        note: 'pipelining, no facts, ControlPersist',
+        note: 'pipelining, no facts, ControlPersist (fresh control sockets each round)',
       },
-      { metric: 'orchestration vs Ansible', value: ratio(ma / mo), note: 'target >= 20x' },
+      { metric: 'orchestration vs Ansible', value: ratio(ma / mo), note: 'wall time; target >= 20x' },
       {
         metric: 'ssh2-only floor (same probes, no Temporal)',
         value: ms(mf),
         note: `Ansible/floor ${ratio(ma / mf)}; durability costs ${ms(mo - mf)}`,
+      },
+      {
+        metric: 'CPU per preflight: kubeadm2ha (worker + Temporal server)',
+        value: ms(oursCpu),
+        note: `worker process ${ms(mid.cpu.self)}, dev server ${ms(mid.cpu.server)} (the median round); sshd on the hosts not counted`,
+      },
+      {
+        metric: 'CPU per preflight: ansible-playbook',
+        value: ms(median(aCpu)),
+        note: 'ansible-playbook and its forks; ssh ControlMaster processes outlive the run and are not counted',
+      },
+      { metric: 'CPU per preflight: ssh2-only floor', value: ms(median(fCpu)) },
+      {
+        metric: 'orchestration vs Ansible, by CPU',
+        value: ratio(median(aCpu) / oursCpu),
+        note: 'Ansible CPU / ours: the ratio wall time approaches where CPU is the bottleneck; moves less with load',
+      },
+      {
+        metric: 'workflow tasks of our preflight',
+        value: String(mid.stats.tasks),
+        note:
+          `longest ${ms(mid.stats.longestTaskMs)} on the worker, ${mid.stats.activities} activities, ` +
+          `${mid.stats.markers} local-activity markers, ${mid.stats.events} events${taskNote}`,
       },
     ];
   },

@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import type { PreflightReport } from '../../src/plan/types.js';
 import { dataConverter } from '../../src/temporal/data-converter.js';
+import { WORKFLOW_TASK_TIMEOUT } from '../../src/temporal/workflow-start.js';
 import { median, ms, type Section } from '../table.js';
 
 const run = promisify(execFile);
@@ -91,6 +92,7 @@ export const processSection: Section = {
           taskQueue,
           workflowId: `bench/${taskQueue}`,
           args: [{ inventory: inv }],
+          workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
         })) as PreflightReport;
         if (!r.ok) throw new Error('worker RSS preflight failed');
       } finally {

@@ -10,6 +10,7 @@ import { progressQuery } from '../workflows/messages.js';
 import { DEFAULT_TASK_QUEUE } from '../workflows/ids.js';
 import { workflowUiLink } from '../temporal/connection.js';
 import { ClusterName, KubernetesVersion, Operation } from '../temporal/search-attributes.js';
+import { WORKFLOW_TASK_TIMEOUT } from '../temporal/workflow-start.js';
 import { formatChange, inputChanges } from './input-diff.js';
 import { ProgressView } from './progress.js';
 import { runningInput } from './running-input.js';
@@ -58,6 +59,7 @@ async function startOrAttach<A>(
       taskQueue,
       args: spec.args,
       workflowIdConflictPolicy: 'FAIL',
+      workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
       // What the Web UI lists and heads the run's page with (the workflow adds its live details).
       staticSummary: `${spec.operation} of ${spec.cluster}`,
       staticDetails: [
