@@ -11,7 +11,19 @@ export interface RelayKeyPair {
   publicKey: string;
 }
 
+/** The raw key in an `ssh-ed25519 <base64>` line: its wire form is string "ssh-ed25519", then string key. */
+function ed25519KeyBytes(publicLine: string): number {
+  const blob = Buffer.from(publicLine.split(' ')[1] ?? '', 'base64');
+  const typeLen = blob.length >= 4 ? blob.readUInt32BE(0) : 0;
+  return blob.length >= 8 + typeLen ? blob.readUInt32BE(4 + typeLen) : 0;
+}
+
 export function relayKeyPair(comment: string): RelayKeyPair {
-  const k = ssh2.utils.generateKeyPairSync('ed25519', { comment });
-  return { privateKey: k.private, publicKey: k.public };
+  // ssh2 writes an ed25519 key whose public half starts with a zero byte as 31 bytes (a bignum's encoding), which
+  // OpenSSH refuses to load ("error in libcrypto"): about one key in a hundred. Such a key is made again.
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const k = ssh2.utils.generateKeyPairSync('ed25519', { comment });
+    if (ed25519KeyBytes(k.public) === 32) return { privateKey: k.private, publicKey: k.public };
+  }
+  throw new Error('could not make a well-formed ed25519 relay key');
 }
