@@ -1,12 +1,13 @@
-// Issue 13's "done when", air-gapped: setupCluster with cluster.images.airGapped on the real-Kubernetes lab (hosts
-// with no route but the lab's /24, no pod network: createK8sLab cni 'none'), 1 master + 1 worker with flannel. The
-// setup runs `images push` as its child workflow after containerd is configured and before kubeadm init: the worker
-// fills its store from the lab registry (from the root namespace, over loopback, never across the lab's links) and
-// hands the version's whole set (kubeadm's list, the sandbox image, flannel's) to the hosts over SSH. One capture
-// per host veth, filtered to the registry's address and port, runs for the whole setup and must see no packet from a
-// host; afterwards the same filter must see the kubelet pull an image the push did not bring (the filter can fail),
-// and the same veths saw the push's SSH (the captures listened). Then: both nodes Ready, kube-system and flannel pods
-// Running on images containerd holds by the pushed digests, the kubelet never reported a pull, nothing left the lab.
+// Issue 13's "done when", air-gapped: setupCluster, then upgradeCluster, with cluster.images.airGapped on the
+// real-Kubernetes lab (hosts with no route but the lab's /24, no pod network: createK8sLab cni 'none'), 1 master + 1
+// worker with flannel, set up at the lab's previous version and upgraded to the current one. Each run pushes the
+// version's whole set as its child workflow `images` (setup: after containerd is configured, before any etcd or
+// kubeadm step; upgrade: before the first master): the worker fills its store from the lab registry (from the root
+// namespace, over loopback, never across the lab's links) and hands kubeadm's list, the sandbox image and flannel's
+// to the hosts over SSH. One capture per host veth, filtered to the registry's address and port, runs for each whole
+// run and must see no packet from a host; the same veths see the run's SSH (the captures listened); at the end the
+// same filter sees the kubelet pull an image no push brought (the filter can fail). Then: nodes Ready, every pod
+// Running on an image containerd holds by a pushed digest, the kubelet never reported a pull, nothing left the lab.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,19 +17,24 @@ import type { DeliverImagesResult, FillImageStoreResult } from '../../src/activi
 import type { Inventory } from '../../src/inventory/schema.js';
 import { imagesFor, planImageList } from '../../src/plan/images.js';
 import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
+import { K8S_LAB_VERSIONS } from '../../lab/k8s-binaries.js';
+import { bridgeName } from '../../lab/names.js';
 import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
 import { CODEC_ENV } from '../../src/temporal/data-converter.js';
 import type { RunbookResult } from '../../src/workflows/runbook.js';
+import type { UpgradeResult } from '../../src/workflows/upgrade.js';
 import { connectTemporal, uniqueQueue } from '../e2e/helpers.js';
 import { cleanUp } from '../support/clean-up.js';
 import { setEnv } from '../support/env.js';
 import { ADMIN, captureOnHosts, explain, runHelloPod } from '../support/k8s-cluster.js';
-import { bridgeName } from '../../lab/names.js';
 import { labShell } from '../support/lab-shell.js';
 import { runOnLabWorker } from '../support/lab-worker.js';
 import { pollUntil } from '../support/poll.js';
 import { flannelLabInventory, phaseSeconds, secretsIn } from '../support/setup-run.js';
 import { capture, type Capture } from '../support/tcpdump.js';
+
+const FROM = K8S_LAB_VERSIONS.previous;
+const TO = K8S_LAB_VERSIONS.current;
 
 let lab: K8sLab;
 let inv: Inventory;
@@ -37,9 +43,9 @@ let bundle: WorkflowBundleOption;
 let scratch: string;
 let restoreEnv: (() => void) | undefined;
 let lanes: { leaving: Capture; inside: Capture } | undefined;
-let pulls: Capture | undefined;
-let ssh: Capture | undefined;
 const sh = (host: string, cmd: string): Promise<string> => labShell(lab)(host, cmd);
+/** Manifest and config digest of every image a push brought, by reference (setup's and upgrade's). */
+const pushed = new Map<string, { manifest: string; config: string }>();
 
 /** A host asking the lab registry for anything: TCP to the registry's address and port, sent by a host. */
 const toRegistry = (): string => {
@@ -59,15 +65,140 @@ async function listed(host: string): Promise<Record<string, string>> {
   );
 }
 
-let setupRun: { result: RunbookResult; ms: number; startedAt: number; workflowId: string } | undefined;
-let push: RunbookResult | undefined;
-let pushMs = 0;
+interface Watched<R> {
+  result: R;
+  ms: number;
+  workflowId: string;
+  /** Packets from the hosts to the registry, and SSH packets from the worker to the hosts, during the run. */
+  registryPackets: number;
+  sshPackets: number;
+  registrySample: string[];
+}
+
+/** One run of `workflowType` on a fresh lab worker, with both per-veth captures around exactly that run. */
+async function watched<R>(name: string, workflowType: string, input: unknown): Promise<Watched<R>> {
+  const [pulls, ssh] = await Promise.all([
+    captureOnHosts(lab, toRegistry()),
+    captureOnHosts(lab, `tcp and src host ${lab.bridgeAddress} and dst port 22`),
+  ]);
+  const taskQueue = uniqueQueue(name);
+  const workflowId = `${inv.cluster.name}/${name}/${taskQueue}`;
+  try {
+    const { result, ms } = await runOnLabWorker<R>({
+      temporal,
+      bundle,
+      inventory: inv,
+      workflowType,
+      args: [input],
+      taskQueue,
+      workflowId,
+    });
+    const [registryPackets, sshPackets] = await Promise.all([pulls.stop(), ssh.stop()]);
+    return { result, ms, workflowId, registryPackets, sshPackets, registrySample: pulls.printed };
+  } finally {
+    await Promise.all([pulls.stop(), ssh.stop()]);
+  }
+}
+
+interface ChildPush {
+  result: RunbookResult;
+  fill: FillImageStoreResult;
+  /** deliverImages results of the import phase, by host. */
+  imports: Record<string, DeliverImagesResult>;
+  /** [host, from, bytes, ms] of each relay round's delivery. */
+  relays: [string, string, number, number][];
+  start: number;
+  close: number;
+}
+
+/** The images child of run `workflowId` (`<run>/images`): its result and when it ran. */
+async function childPush(workflowId: string): Promise<ChildPush> {
+  const child = temporal.client.workflow.getHandle(`${workflowId}/images`);
+  const result = (await child.result()) as RunbookResult;
+  const d = await child.describe();
+  const fill = result.steps.find((s) => s.step === 'fillImageStore')!.result as FillImageStoreResult;
+  for (const i of fill.images) pushed.set(i.ref, { manifest: i.manifest.digest, config: i.blobs[0]!.digest });
+  const delivered = (phase: string) =>
+    result.steps
+      .filter((s) => s.step === 'deliverImages' && s.phase.startsWith(phase))
+      .map((s) => s.result as DeliverImagesResult);
+  return {
+    result,
+    fill,
+    imports: Object.fromEntries(delivered('import').map((r) => [r.host, r])),
+    relays: delivered('deliver').map((r) => [r.host, r.from, r.bytesSent, r.ms]),
+    start: d.startTime.getTime(),
+    close: d.closeTime!.getTime(),
+  };
+}
+
+/** The push delivered `version`'s whole list, and each node's import phase lists what it needs by the pushed digest. */
+function expectWholeSet(p: ChildPush, version: string): void {
+  const list = planImageList(inv, version, { addons: false });
+  expect(p.fill.images.map((i) => i.ref).sort()).toEqual(list.map((i) => i.ref).sort());
+  expect(list.map((i) => i.source)).toContain('pod-network');
+  expect(list.some((i) => /\/pause:/.test(i.ref))).toBe(true);
+  // Imported in the background during its relay round, so the import phase itself may have nothing left to import.
+  for (const h of inv.hosts)
+    expect(Object.fromEntries(p.imports[h.name]!.verified.map((v) => [v.ref, v.digest])), h.name).toEqual(
+      Object.fromEntries(imagesFor(h, list).map((ref) => [ref, pushed.get(ref)!.manifest])),
+    );
+}
+
+/** Every pod Running with all containers Ready (polled: after an upgrade old pods are still going away). */
+const allPodsRunning = () =>
+  explain(
+    lab,
+    () =>
+      pollUntil(
+        async () => {
+          const pods = (await sh('h1', `${ADMIN} get pods -A --no-headers`)).trim().split('\n');
+          return pods.length >= 8 && pods.every((l) => /\s(\d+)\/\1\s+Running\s/.test(l));
+        },
+        'every pod Running and Ready',
+        300_000,
+        1000,
+      ),
+    'kube-flannel|coredns|kube-proxy',
+  );
+
+/** Each running container's image is one a push brought: the kubelet reports the digest it resolved (the manifest's,
+ * or the config's for an image containerd holds without a repo digest). Returns the images seen. */
+async function expectPodsOnPushedImages(): Promise<string[]> {
+  const running = (
+    await sh(
+      'h1',
+      `${ADMIN} get pods -A -o jsonpath='{range .items[*]}{range .status.containerStatuses[*]}{.image} {.imageID}{"\\n"}{end}{end}'`,
+    )
+  )
+    .trim()
+    .split('\n')
+    .map((l) => l.split(' '));
+  expect(running.length).toBeGreaterThanOrEqual(7);
+  for (const [image, id] of running) {
+    const p = pushed.get(image!);
+    expect(p && [p.manifest, p.config].some((d) => id!.endsWith(d)), `${image} ${id}`).toBe(true);
+  }
+  return running.map(([image]) => image!);
+}
+
+/** The Pulling events a kubelet leaves when it pulls (kept an hour): none while only pushed images were needed. */
+const pullingEvents = async (): Promise<string> =>
+  (await sh('h1', `${ADMIN} get events -A --field-selector reason=Pulling --no-headers 2>&1`)).replace(
+    /^No resources found\.?\n?$/,
+    '',
+  );
+
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(1))
+    .join('/');
 
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), 'k2h-setup-airgapped-'));
   restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
   bundle = await loadWorkflowBundle();
-  lab = await createK8sLab({ hosts: 2, cni: 'none' });
+  lab = await createK8sLab({ hosts: 2, cni: 'none', version: FROM, versions: [FROM, TO] });
   const base = flannelLabInventory(lab, (i) => (i === 1 ? ['primary-master', 'etcd'] : ['worker']));
   // containerd stays pointed at the lab registry (as the lab and the inventory configure it): a host that pulled
   // would succeed, and the capture would see it.
@@ -86,16 +217,12 @@ beforeAll(async () => {
     inside: capture(bridgeName(lab.id), `ip and dst net ${own}`),
   };
   await Promise.all([lanes.leaving.listening, lanes.inside.listening]);
-  [pulls, ssh] = await Promise.all([
-    captureOnHosts(lab, toRegistry()),
-    captureOnHosts(lab, `tcp and src host ${lab.bridgeAddress} and dst port 22`),
-  ]);
   temporal = await connectTemporal();
 }, 3_600_000);
 
 afterAll(() =>
   cleanUp(
-    () => Promise.all([lanes?.leaving.stop(), lanes?.inside.stop(), pulls?.stop(), ssh?.stop()]),
+    () => Promise.all([lanes?.leaving.stop(), lanes?.inside.stop()]),
     () => temporal?.close(),
     () => lab?.destroy(),
     () => restoreEnv?.(),
@@ -103,134 +230,89 @@ afterAll(() =>
   ),
 );
 
-describe('setupCluster with airGapped on the real-Kubernetes lab (1 master + 1 worker, flannel)', () => {
-  it('the images child pushes the whole set before kubeadm init; the hosts send the registry not one packet during setup', async () => {
-    for (const h of lab.hosts) expect(await sh(h.name, 'ip -4 route show default'), h.name).toBe('');
-    const taskQueue = uniqueQueue('setup');
-    const workflowId = `${inv.cluster.name}/setup/${taskQueue}`;
-    const startedAt = Date.now();
-    const { result, ms } = await runOnLabWorker<RunbookResult>({
-      temporal,
-      bundle,
-      inventory: inv,
-      workflowType: 'setupCluster',
-      args: [{ inventory: inv }],
-      taskQueue,
-      workflowId,
-    });
-    setupRun = { result, ms, startedAt, workflowId };
-    const [registryPackets, sshPackets] = await Promise.all([pulls!.stop(), ssh!.stop()]);
+describe(`air-gapped setup (${FROM}) and upgrade (${TO}) on the real-Kubernetes lab: 1 master + 1 worker, flannel`, () => {
+  let setupRun: Watched<RunbookResult>;
+  let setupPush: ChildPush;
 
-    // The child ran as the setup's images phase, between containerd and the first kubeadm step.
-    const child = temporal.client.workflow.getHandle(`${workflowId}/images`);
-    const pushed = (await child.result()) as RunbookResult;
-    push = pushed;
-    const d = await child.describe();
-    pushMs = (d.closeTime?.getTime() ?? NaN) - d.startTime.getTime();
-    // Started once containerd was configured on every node, done before the first kubeadm (or etcd) step.
+  it('setup: the images child pushes the whole set before any etcd or kubeadm step; the hosts send the registry not one packet', async () => {
+    for (const h of lab.hosts) expect(await sh(h.name, 'ip -4 route show default'), h.name).toBe('');
+    const startedAt = Date.now();
+    setupRun = await watched<RunbookResult>('setup', 'setupCluster', { inventory: inv });
+    setupPush = await childPush(setupRun.workflowId);
+    const { result } = setupRun;
+    process.stderr.write(
+      `[air-gapped] setup at ${FROM}, 2 hosts: ${setupRun.ms} ms (load ${load()}); images child ` +
+        `${setupPush.close - setupPush.start} ms: ${setupPush.fill.images.length} images, set ` +
+        `${setupPush.fill.uniqueBytes} bytes, sent ${JSON.stringify(setupPush.relays)}; phases (s): ` +
+        `${JSON.stringify(phaseSeconds(result, startedAt))}; packets host→registry ${setupRun.registryPackets}, ` +
+        `worker→hosts SSH ${setupRun.sshPackets}\n`,
+    );
+    // Started once containerd was configured on every node, done before the first step after that phase.
     const at = (f: (s: RunbookResult['steps'][number]) => boolean) =>
       result.steps.filter(f).map((s) => Date.parse(s.at));
-    expect(d.startTime.getTime()).toBeGreaterThanOrEqual(Math.max(...at((s) => s.step === 'configureContainerd')));
-    expect(d.closeTime!.getTime()).toBeLessThanOrEqual(Math.min(...at((s) => s.phase !== 'nodes')));
+    expect(setupPush.start).toBeGreaterThanOrEqual(Math.max(...at((s) => s.step === 'configureContainerd')));
+    expect(setupPush.close).toBeLessThanOrEqual(Math.min(...at((s) => s.phase !== 'nodes')));
     expect(at((s) => s.step === 'kubeadmInit')).toHaveLength(1);
-    const fill = pushed.steps.find((s) => s.step === 'fillImageStore')!.result as FillImageStoreResult;
-    const imports = pushed.steps
-      .filter((s) => s.step === 'deliverImages' && s.phase === 'import')
-      .map((s) => s.result as DeliverImagesResult);
-    const relays = pushed.steps
-      .filter((s) => s.step === 'deliverImages' && s.phase.startsWith('deliver'))
-      .map((s) => s.result as DeliverImagesResult);
-    process.stderr.write(
-      `[setup air-gapped] 2 hosts: setup ${ms} ms (load ${loadavg()
-        .map((l) => l.toFixed(1))
-        .join('/')}), images child ${pushMs} ms: ${fill.images.length} images, set ${fill.uniqueBytes} bytes, ` +
-        `sent ${JSON.stringify(relays.map((r) => [r.host, r.from, r.bytesSent, r.ms]))}; phases (s): ` +
-        `${JSON.stringify(phaseSeconds(result, startedAt))}; packets host→registry ${registryPackets}, ` +
-        `operator→hosts SSH ${sshPackets}\n`,
-    );
-
-    // The whole set: kubeadm's list for the version (pause included, the sandbox image), flannel's image.
-    const list = planImageList(inv, inv.cluster.kubernetesVersion, { addons: false });
-    expect(fill.images.map((i) => i.ref).sort()).toEqual(list.map((i) => i.ref).sort());
-    expect(list.map((i) => i.source)).toContain('pod-network');
-    expect(list.some((i) => /\/pause:/.test(i.ref))).toBe(true);
-    // Each node's import phase lists every image it needs by the digest the store holds (imported in the background
-    // during its relay round, so the import phase itself may have had nothing left to import).
-    const digests = Object.fromEntries(fill.images.map((i) => [i.ref, i.manifest.digest]));
-    for (const h of inv.hosts) {
-      const r = imports.find((i) => i.host === h.name)!;
-      expect(Object.fromEntries(r.verified.map((v) => [v.ref, v.digest])), h.name).toEqual(
-        Object.fromEntries(imagesFor(h, list).map((ref) => [ref, digests[ref]])),
-      );
-    }
-
-    // The captures listened (they saw the push's SSH on the same veths) and saw no host ask the registry.
-    expect(sshPackets).toBeGreaterThan(100);
-    expect(registryPackets, pulls!.printed.join('\n')).toBe(0);
+    expectWholeSet(setupPush, FROM);
+    // The captures listened (they saw the run's SSH on the same veths) and saw no host ask the registry.
+    expect(setupRun.sshPackets).toBeGreaterThan(100);
+    expect(setupRun.registryPackets, setupRun.registrySample.join('\n')).toBe(0);
+    expect(
+      secretsIn(JSON.stringify(await temporal.client.workflow.getHandle(setupRun.workflowId).fetchHistory())),
+    ).toEqual([]);
   }, 1_800_000);
 
-  it('the cluster works: both nodes Ready, every kube-system and flannel pod Running', async () => {
-    await explain(
-      lab,
-      () =>
-        pollUntil(
-          async () => {
-            const pods = (await sh('h1', `${ADMIN} get pods -A --no-headers`)).trim().split('\n');
-            return pods.length >= 8 && pods.every((l) => /\s(\d+)\/\1\s+Running\s/.test(l));
-          },
-          'every pod Running and Ready',
-          300_000,
-          1000,
-        ),
-      'kube-flannel|coredns|kube-proxy',
-    );
+  it('the cluster works on pushed images only: both nodes Ready, every pod Running on a pushed digest, containerd holds each needed image by it, its sandbox image is the pushed pause, no Pulling event', async () => {
+    await allPodsRunning();
     const nodes = await sh(
       'h1',
       `${ADMIN} get nodes -o jsonpath='{range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}'`,
     );
     expect(nodes.trim().split('\n').sort()).toEqual(['h1 True', 'h2 True']);
-    expect(
-      secretsIn(JSON.stringify(await temporal.client.workflow.getHandle(setupRun!.workflowId).fetchHistory())),
-    ).toEqual([]);
-  }, 600_000);
-
-  it('containerd on each host holds every image it needs by the pushed digest; its sandbox image is the pushed pause; every pod runs on a pushed digest; the kubelet pulled nothing', async () => {
-    const fill = push!.steps.find((s) => s.step === 'fillImageStore')!.result as FillImageStoreResult;
-    const digests = Object.fromEntries(fill.images.map((i) => [i.ref, i.manifest.digest]));
-    // The image's config digest (its image ID, what the kubelet reports for an image without a repo digest).
-    const configs = Object.fromEntries(fill.images.map((i) => [i.ref, i.blobs[0]!.digest]));
-    const list = planImageList(inv, inv.cluster.kubernetesVersion, { addons: false });
+    const list = planImageList(inv, FROM, { addons: false });
     const pause = list.find((i) => /\/pause:/.test(i.ref))!.ref;
     for (const h of inv.hosts) {
       const got = await listed(h.name);
-      for (const ref of imagesFor(h, list)) expect(got[ref], `${h.name}: ${ref}`).toBe(digests[ref]);
+      for (const ref of imagesFor(h, list)) expect(got[ref], `${h.name}: ${ref}`).toBe(pushed.get(ref)!.manifest);
       expect(await sh(h.name, "grep -o 'sandbox_image = .*' /etc/containerd/config.toml")).toBe(
         `sandbox_image = "${pause}"\n`,
       );
     }
-    // The image each running container was started from (the kubelet reports the manifest digest it resolved).
-    const running = (
-      await sh(
-        'h1',
-        `${ADMIN} get pods -A -o jsonpath='{range .items[*]}{range .status.containerStatuses[*]}{.image} {.imageID}{"\\n"}{end}{end}'`,
-      )
-    )
-      .trim()
-      .split('\n')
-      .map((l) => l.split(' '));
-    expect(running.length).toBeGreaterThanOrEqual(7);
-    for (const [image, id] of running)
-      expect(
-        [digests[image!], configs[image!]].some((d) => d && id!.endsWith(d)),
-        `${image} ${id}`,
-      ).toBe(true);
-    // No kubelet reported pulling an image: the Pulling events a pull would leave (kept an hour) are not there.
-    expect(await sh('h1', `${ADMIN} get events -A --field-selector reason=Pulling --no-headers 2>&1`)).toMatch(
-      /^(No resources found\.?\n?)?$/,
-    );
-  }, 300_000);
+    await expectPodsOnPushedImages();
+    expect(await pullingEvents()).toBe('');
+  }, 600_000);
 
-  it('control: the same filter sees the kubelet pull an image the push did not bring (and the Pulling event shows)', async () => {
+  it(`upgrade to ${TO}: the images child pushes the target's set before the first master; the hosts send the registry not one packet; every node at ${TO} on pushed images`, async () => {
+    const run = await watched<UpgradeResult>('upgrade', 'upgradeCluster', {
+      inventory: inv,
+      target: TO,
+      approved: true,
+    });
+    const p = await childPush(run.workflowId);
+    const firstMaster = run.result.steps.filter((s) => s.phase === 'first-master').map((s) => Date.parse(s.at));
+    process.stderr.write(
+      `[air-gapped] upgrade to ${TO}: ${run.ms} ms (load ${load()}); images child ${p.close - p.start} ms: ` +
+        `${p.fill.images.length} images, set ${p.fill.uniqueBytes} bytes, fetched ${p.fill.fetchedBytes}, sent ` +
+        `${JSON.stringify(p.relays)}; packets host→registry ${run.registryPackets}, worker→hosts SSH ${run.sshPackets}\n`,
+    );
+    expect(firstMaster.length).toBeGreaterThan(0);
+    expect(p.close).toBeLessThanOrEqual(Math.min(...firstMaster));
+    expectWholeSet(p, TO);
+    expect(run.result.after.map((n) => `${n.name} ${n.kubelet} ${n.ready}`).sort()).toEqual([
+      `h1 ${TO} true`,
+      `h2 ${TO} true`,
+    ]);
+    expect(run.sshPackets).toBeGreaterThan(100);
+    expect(run.registryPackets, run.registrySample.join('\n')).toBe(0);
+
+    await allPodsRunning();
+    const images = await expectPodsOnPushedImages();
+    expect(images).toContain(`${inv.cluster.imageRepository}/kube-apiserver:v${TO}`);
+    expect(images).toContain(`${inv.cluster.imageRepository}/kube-proxy:v${TO}`);
+    expect(await pullingEvents()).toBe('');
+  }, 1_800_000);
+
+  it('control: the same filter sees the kubelet pull an image no push brought (and its Pulling event)', async () => {
     const control = await captureOnHosts(lab, toRegistry());
     let packets: number;
     try {
@@ -238,13 +320,9 @@ describe('setupCluster with airGapped on the real-Kubernetes lab (1 master + 1 w
     } finally {
       packets = await control.stop();
     }
-    process.stderr.write(
-      `[setup air-gapped] control: the kubelet pulled hello:1 on h2, ${packets} packets host→registry\n`,
-    );
+    process.stderr.write(`[air-gapped] control: the kubelet pulled hello:1 on h2, ${packets} packets host→registry\n`);
     expect(packets).toBeGreaterThan(5);
-    expect(await sh('h1', `${ADMIN} get events -n default --field-selector reason=Pulling --no-headers`)).toContain(
-      'hello:1',
-    );
+    expect(await pullingEvents()).toContain('hello:1');
   }, 300_000);
 
   it('sent nothing to any address outside the lab', async () => {
