@@ -1,10 +1,10 @@
 // snapshotEtcd: one etcd snapshot, taken on the first member that can, streamed to the operator's state dir and
 // verified there. restoreEtcdSnapshot: etcd's disaster recovery for the external cluster: verify the file, stop
 // every member, keep each data dir aside, restore per member with a new cluster token, start all, health gate.
-// The restore runs on the shared runbook executor (src/plan/etcd-restore.ts planEtcdRestoreRunbook): progress, the
-// decision gate for a step that fails for good, the runbook query. Runs started before it did finish on the code
-// they started with (restoreStepByStep, behind patched(RESTORE_ON_RUNBOOK)).
-// TODO(#10): snapshotEtcd onto the executor too.
+// Both run on the shared runbook executor (src/plan/etcd-snapshot.ts planEtcdSnapshotRunbook, src/plan/etcd-restore.ts
+// planEtcdRestoreRunbook): progress, the decision gate for a step that fails for good, the runbook query. Runs
+// started before did finish on the code they started with (snapshotDirect behind patched(SNAPSHOT_ON_RUNBOOK),
+// restoreStepByStep behind patched(RESTORE_ON_RUNBOOK)).
 import { ApplicationFailure, patched } from '@temporalio/workflow';
 import type { EtcdSnapshotResult, RestoreEtcdMemberResult } from '../activities/etcd-snapshot.js';
 import type { EtcdHealth, EtcdHealthGate } from '../activities/etcd.js';
@@ -13,12 +13,13 @@ import { FailureType, KubeadmHaError } from '../errors.js';
 import type { Inventory } from '../inventory/schema.js';
 import { planEtcdSetup, type EtcdMember } from '../plan/etcd.js';
 import { planEtcdRestore, planEtcdRestoreRunbook, stampOf, type EtcdRestorePlan } from '../plan/etcd-restore.js';
+import { planEtcdSnapshotRunbook } from '../plan/etcd-snapshot.js';
 import type { HostContext } from '../plan/types.js';
 import { activities, transferActivities } from './activity-options.js';
 import { failureMessage } from './failure-info.js';
 import { acceptInput } from './input.js';
 import { beginOperation } from './operation.js';
-import { runRunbook } from './runbook.js';
+import { resultOf, runRunbook } from './runbook.js';
 
 const { quick: local, hostStep, wait: gate } = activities;
 const transfer = transferActivities;
@@ -37,10 +38,31 @@ const hostOf = (inventory: Inventory, target: HostContext['target']): HostContex
 
 export interface SnapshotEtcdInput {
   inventory: Inventory;
+  /** A snapshot no member could take: decide (default: wait for `kubeadm2ha decide`) or abort (fail the run). */
+  onFailure?: OnFailure;
+}
+
+/** patched() id: the snapshot moved onto the runbook executor. */
+export const SNAPSHOT_ON_RUNBOOK = 'etcd-snapshot-runbook';
+
+function describeSnapshotStep(step: Step, result: unknown): string | undefined {
+  if (step.id !== 'saveEtcdSnapshot') return undefined;
+  const r = result as EtcdSnapshotResult;
+  const skipped = r.skipped.map((s) => `${s.member} could not (${s.error})`);
+  return [`${r.member}: ${r.size} bytes, revision ${r.revision}`, ...skipped].join('; ');
 }
 
 export async function snapshotEtcd(input: SnapshotEtcdInput): Promise<EtcdSnapshotResult> {
-  const { inventory } = acceptInput('snapshotEtcd', input);
+  const accepted = acceptInput('snapshotEtcd', input);
+  if (!patched(SNAPSHOT_ON_RUNBOOK)) return snapshotDirect(accepted);
+  const { inventory, onFailure } = accepted;
+  const runbook = invalid(() => planEtcdSnapshotRunbook(inventory, stampOf(new Date()), onFailure));
+  const run = await runRunbook(runbook, { describe: describeSnapshotStep });
+  return resultOf<EtcdSnapshotResult>(run, ONCE, 'saveEtcdSnapshot')!;
+}
+
+/** The snapshot as it ran before the runbook executor took it over: only runs started then replay through it. */
+async function snapshotDirect({ inventory }: SnapshotEtcdInput): Promise<EtcdSnapshotResult> {
   const p = invalid(() => planEtcdSetup(inventory));
   const progress = beginOperation('etcd', 'etcd snapshot', {
     cluster: p.cluster,

@@ -35,7 +35,7 @@ export const WorkflowInput = {
   renewEtcdCertificates: z
     .object({ inventory: Inventory, healthTimeoutSeconds: seconds.optional(), onFailure: onFailure.optional() })
     .strict(),
-  snapshotEtcd: z.object({ inventory: Inventory }).strict(),
+  snapshotEtcd: z.object({ inventory: Inventory, onFailure: onFailure.optional() }).strict(),
   setupCluster: z.object({ inventory: Inventory, onFailure: onFailure.optional() }).strict(),
   manageAddon: z
     .object({

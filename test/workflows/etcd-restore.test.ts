@@ -9,24 +9,28 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { WorkflowBundleOption } from '@temporalio/worker';
+import { Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EtcdSnapshotResult } from '../../src/activities/etcd-snapshot.js';
+import { createActivities } from '../../src/activities/index.js';
+import { createSshDeps } from '../../src/activities/ssh-deps.js';
+import { sshTrustOf } from '../../src/activities/ssh-trust.js';
 import { sha256File } from '../../src/activities/snapshot-store.js';
 import { loadInventory } from '../../src/inventory/index.js';
 import type { Inventory } from '../../src/inventory/schema.js';
 import { createLab, type Lab } from '../../lab/index.js';
 import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
-import { CODEC_ENV } from '../../src/temporal/data-converter.js';
+import { CODEC_ENV, dataConverter } from '../../src/temporal/data-converter.js';
 import { readActivityLog, type ActivityLogEntry } from '../../src/worker/activity-log.js';
 import type { EtcdRestoreReport } from '../../src/workflows/etcd-snapshot.js';
-import { runbookQuery } from '../../src/workflows/messages.js';
+import { decideUpdate, progressQuery, runbookQuery } from '../../src/workflows/messages.js';
 import { connectTemporal, pollUntil, temporalAddress, uniqueQueue } from '../e2e/helpers.js';
 import { setEnv } from '../support/env.js';
 import { operatorEtcdctl, writeOperatorClient } from '../support/etcdctl.js';
 import { startWorkerProcess, stopProcess } from '../support/worker-process.js';
 import { runOnLabWorker } from '../support/lab-worker.js';
 import { cleanUp } from '../support/clean-up.js';
+import { recordHistoryIfAsked } from '../support/record-history.js';
 
 let lab: Lab;
 let inventory: Inventory;
@@ -44,7 +48,7 @@ const value = (k: string) => `v-${k}-${tag}`;
 async function runInProcess<R>(
   workflowType: string,
   args: unknown[],
-): Promise<{ result: R; payloads: string; ms: number }> {
+): Promise<{ result: R; payloads: string; ms: number; workflowId: string }> {
   const taskQueue = uniqueQueue('etcd-snap');
   const workflowId = `${inventory.cluster.name}/etcd/${workflowType}/${taskQueue}`;
   const { result, ms } = await runOnLabWorker<R>({
@@ -56,7 +60,7 @@ async function runInProcess<R>(
     taskQueue,
     workflowId,
   });
-  return { result, payloads: await historyPayloads(workflowId), ms };
+  return { result, payloads: await historyPayloads(workflowId), ms, workflowId };
 }
 
 /** Every payload's bytes in a workflow's history, as text (the codec is off, so this is what the server stores). */
@@ -118,7 +122,10 @@ describe('etcd snapshot and restore on lab hosts', () => {
 
   it('snapshots a healthy member into the operator store (0600, sha256 verified) with only paths and sums in history', async () => {
     for (const k of keys(1, 50)) await etcdctl(['put', k, value(k)]);
-    const { result, payloads, ms } = await runInProcess<EtcdSnapshotResult>('snapshotEtcd', [{ inventory }]);
+    const { result, payloads, ms, workflowId } = await runInProcess<EtcdSnapshotResult>('snapshotEtcd', [
+      { inventory },
+    ]);
+    await recordHistoryIfAsked(workflowId, 'etcd-snapshot-3-members');
     snap = result;
     process.stderr.write(
       `[etcd-restore] snapshot: ${result.size} bytes, revision ${result.revision}, save ${result.saveMs} ms, ` +
@@ -143,6 +150,61 @@ describe('etcd snapshot and restore on lab hosts', () => {
     expect(payloads).toContain(result.sha256);
     expect(payloads).toContain(result.path);
     expect(payloads).not.toContain(tag);
+  });
+
+  it('a snapshot no member can take parks at the decision gate; once the hosts are fixed, retry saves it', async () => {
+    expect(snap).toBeDefined();
+    // A real failure on every member: where the save script puts the snapshot is a file, so its mkdir fails.
+    const hostDir = '/var/lib/kubeadm2ha/snapshots';
+    for (const h of members) await lab.exec(h, `mkdir -p ${hostDir}/.. && rm -rf ${hostDir} && touch ${hostDir}`);
+    const taskQueue = uniqueQueue('etcd-snap-decide');
+    const workflowId = `${inventory.cluster.name}/etcd/snapshot/${taskQueue}`;
+    const deps = createSshDeps(sshTrustOf(inventory));
+    const worker = await Worker.create({
+      connection: temporal.native,
+      taskQueue,
+      workflowBundle: bundle,
+      dataConverter: dataConverter(),
+      activities: createActivities(deps),
+    });
+    try {
+      await worker.runUntil(async () => {
+        const started = Date.now();
+        const handle = await temporal.client.workflow.start('snapshotEtcd', {
+          taskQueue,
+          workflowId,
+          args: [{ inventory }],
+        });
+        const waiting = await pollUntil(
+          async () => (await handle.query(progressQuery)).waiting,
+          'the snapshot parked at the decision gate',
+          120_000,
+          200,
+        );
+        const parkedMs = Date.now() - started;
+        expect(waiting).toEqual([expect.objectContaining({ host: 'cluster', step: 'saveEtcdSnapshot' })]);
+        const error = (waiting[0] as { error: string }).error;
+        expect(error).toMatch(/^no member could take a snapshot: /);
+        for (const h of members) expect(error).toContain(h);
+        expect((await handle.describe()).status.name).toBe('RUNNING');
+
+        for (const h of members) await lab.exec(h, `rm -f ${hostDir}`);
+        await handle.executeUpdate(decideUpdate, { args: [{ action: 'retry', by: 'test', reason: 'dir fixed' }] });
+        const result = (await handle.result()) as EtcdSnapshotResult;
+        process.stderr.write(
+          `[etcd-restore] failed snapshot parked after ${parkedMs} ms; after retry: ${result.size} bytes from ` +
+            `${result.member} in ${Date.now() - started} ms in all\n`,
+        );
+        expect(result).toMatchObject({ member: 'h1', skipped: [] });
+        expect(result.totalKeys).toBeGreaterThanOrEqual(50);
+        expect(await sha256File(result.path)).toBe(result.sha256);
+        expect(result.path).not.toBe(snap.path);
+        const runbook = await handle.query(runbookQuery);
+        expect(runbook.phases.map((p) => p.id)).toEqual(['snapshot']);
+      });
+    } finally {
+      await deps.close();
+    }
   });
 
   it('restores after a worker is killed mid-restore: keys before the snapshot are back, later ones gone, new cluster id, old data kept', async () => {

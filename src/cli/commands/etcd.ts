@@ -8,7 +8,6 @@ import type { Inventory } from '../../inventory/schema.js';
 import {
   describeEtcdPlan,
   etcdFactsRequest,
-  planEtcdSetup,
   planEtcdSetupRunbook,
   type EtcdSetupReport,
   type SetupEtcdInput,
@@ -17,6 +16,7 @@ import { describeRunbook } from '../../plan/runbook.js';
 import { workflowIdFor } from '../../workflows/ids.js';
 import type { EtcdSnapshotResult } from '../../activities/etcd-snapshot.js';
 import { describeEtcdRestorePlan, planEtcdRestore, planEtcdRestoreRunbook, stampOf } from '../../plan/etcd-restore.js';
+import { planEtcdSnapshotRunbook } from '../../plan/etcd-snapshot.js';
 import type { EtcdRestoreReport, RestoreEtcdInput, SnapshotEtcdInput } from '../../workflows/etcd-snapshot.js';
 import { addOperationOptions, addRunbookOptions, onFailureFlag } from '../context.js';
 import {
@@ -117,23 +117,27 @@ export async function etcdSetup(flags: EtcdSetupFlags): Promise<EtcdSetupReport 
   });
 }
 
-type EtcdSnapshotFlags = InventoryFlags;
+interface EtcdSnapshotFlags extends InventoryFlags {
+  onFailure?: string;
+}
 
-export async function etcdSnapshot(flags: EtcdSnapshotFlags): Promise<EtcdSnapshotResult> {
-  const r = await runInventoryOperation<EtcdSnapshotFlags, SnapshotEtcdInput, EtcdSnapshotResult>(flags, {
+export async function etcdSnapshot(flags: EtcdSnapshotFlags): Promise<EtcdSnapshotResult | undefined> {
+  return runInventoryOperation<EtcdSnapshotFlags, SnapshotEtcdInput, EtcdSnapshotResult>(flags, {
     workflowType: 'snapshotEtcd',
     operation: 'etcd',
     workflowId: (cluster) => `${workflowIdFor(cluster, 'etcd')}/snapshot`,
-    input: (inventory) => {
-      planEtcdSetup(inventory); // validates: external etcd with members
-      return { inventory };
+    input: (inventory) => ({ inventory, onFailure: onFailureFlag(flags.onFailure) }),
+    // Planning also validates (external etcd with members). The workflow stamps its own run; this plan shows the
+    // same step with today's time.
+    dryRun: (input) => {
+      const runbook = planEtcdSnapshotRunbook(input.inventory, stampOf(new Date()), input.onFailure);
+      return { json: runbook, lines: describeRunbook(runbook) };
     },
     report: (r) => [
       `snapshot of ${r.member}: ${r.path}\n  ${r.size} bytes, revision ${r.revision}, ${r.totalKeys} keys, ` +
         `sha256 ${r.sha256} (verified on the host by ${r.tool} and here after the transfer)`,
     ],
   });
-  return r as EtcdSnapshotResult; // no dry run: always a result
 }
 
 interface EtcdRestoreFlags extends InventoryFlags {
@@ -222,10 +226,12 @@ export function register(program: Command): void {
     await etcdSetup(flags);
   });
   addOperationOptions(
-    addInventoryOption(
-      etcd
-        .command('snapshot')
-        .description("save a snapshot on a healthy member into the operator's state dir, checksum verified"),
+    addRunbookOptions(
+      addInventoryOption(
+        etcd
+          .command('snapshot')
+          .description("save a snapshot on a healthy member into the operator's state dir, checksum verified"),
+      ),
     ),
   ).action(async (flags: EtcdSnapshotFlags) => {
     await etcdSnapshot(flags);
