@@ -301,7 +301,7 @@ async function scp(lab: Lab, tars: string[]): Promise<void> {
 }
 
 installRedactingLogger();
-const lab = await createLab({ hosts: HOSTS });
+const lab = await createLab({ hosts: HOSTS, readyTimeoutMs: 180_000 });
 const server = {
   port: await freePort(),
   headless: true,

@@ -68,11 +68,25 @@ export function parseVerdicts(out: string): Verdict[] {
   return v;
 }
 
-/** $1 staging dir. Sections: the k8s.io images, the content store's digests, the staged files with sizes. */
+/** The background import's state, in $1 (the staging dir): none (no background import here), running, done <exit
+ * code>, or lost (it died). */
+const IMPORT_STATE_LINES = [
+  'if [ -f "$1/import.done" ]; then echo "done $(cat "$1/import.done")"',
+  'elif [ ! -f "$1/import.pid" ]; then echo none',
+  'elif kill -0 "$(cat "$1/import.pid")" 2>/dev/null; then echo running',
+  'elif [ -f "$1/import.done" ]; then echo "done $(cat "$1/import.done")"',
+  'else echo lost',
+  'fi',
+];
+
+/** $1 staging dir. Sections: the background import (first, so an import that ends meanwhile is in the lists that
+ * follow), the k8s.io images, the content store's digests, the staged files with sizes. */
 export const STATE_SCRIPT = [
   'set -e',
   'mkdir -p "$1/blobs/sha256"',
   'chmod 0700 "$1"',
+  'echo "# import"',
+  ...IMPORT_STATE_LINES,
   'echo "# images"',
   'ctr -n k8s.io images ls',
   'echo "# content"',
@@ -81,16 +95,39 @@ export const STATE_SCRIPT = [
   'for f in "$1"/blobs/sha256/*; do if [ -f "$f" ]; then echo "${f##*/} $(stat -c %s "$f")"; fi; done',
 ].join('\n');
 
+/** $1 staging dir, $2 the receiver's path, $3 its text: a delivery's first command. Installs the receiver, then
+ * STATE_SCRIPT's sections and the host's public host keys (a relay's known_hosts), in one round trip. */
+export const PREPARE_SCRIPT = [
+  'set -e',
+  'mkdir -p "${2%/*}"',
+  'printf "%s" "$3" > "$2.new"',
+  'chmod 0755 "$2.new"',
+  'mv -f "$2.new" "$2"',
+  STATE_SCRIPT,
+  'echo "# hostkeys"',
+  'cat /etc/ssh/ssh_host_*_key.pub 2>/dev/null || true',
+].join('\n');
+
 export interface HostImageState {
+  /** The background import: none, running, done <code>, lost. */
+  importState: string;
   /** Reference → manifest digest, as `ctr -n k8s.io images ls` lists them. */
   images: Map<string, string>;
   content: Set<string>;
   /** Staged file name (hex or hex.partial) → size. */
   staged: Map<string, number>;
+  /** The host's public host keys, "type base64" each (PREPARE_SCRIPT only). */
+  hostKeys: string[];
 }
 
 export function parseState(out: string): HostImageState {
-  const s: HostImageState = { images: new Map(), content: new Set(), staged: new Map() };
+  const s: HostImageState = {
+    importState: 'none',
+    images: new Map(),
+    content: new Set(),
+    staged: new Map(),
+    hostKeys: [],
+  };
   let section = '';
   for (const line of out.split('\n')) {
     if (line.startsWith('# ')) {
@@ -99,7 +136,11 @@ export function parseState(out: string): HostImageState {
     }
     const f = line.trim().split(/\s+/);
     if (!f[0]) continue;
-    if (section === 'images') {
+    if (section === 'import') {
+      s.importState = line.trim();
+    } else if (section === 'hostkeys') {
+      if (f[1]) s.hostKeys.push(`${f[0]} ${f[1]}`);
+    } else if (section === 'images') {
       if (f[0] !== 'REF' && f[2]?.startsWith('sha256:')) s.images.set(f[0], f[2]);
     } else if (section === 'content') {
       if (f[0].startsWith('sha256:')) s.content.add(f[0]);
@@ -132,12 +173,28 @@ export const IMPORT_BACKGROUND_SCRIPT = [
 ].join('\n');
 
 /** $1 staging dir. Prints none (no background import here), running, done <exit code>, or lost (it died). */
-export const IMPORT_STATE_SCRIPT = [
-  'cd "$1" 2>/dev/null || { echo none; exit 0; }',
-  'if [ -f import.done ]; then echo "done $(cat import.done)"; exit 0; fi',
-  '[ -f import.pid ] || { echo none; exit 0; }',
-  'if kill -0 "$(cat import.pid)" 2>/dev/null; then echo running; exit 0; fi',
-  'if [ -f import.done ]; then echo "done $(cat import.done)"; else echo lost; fi',
+export const IMPORT_STATE_SCRIPT = IMPORT_STATE_LINES.join('\n');
+
+/** $1 staging dir, $3 index.json: the OCI layout's two small files next to the staged blobs, for an import. */
+const WRITE_INDEX_LINES = [
+  `printf "%s" '{"imageLayoutVersion":"1.0.0"}' > "$1/oci-layout"`,
+  'printf "%s" "$3" > "$1/index.json"',
+  'chmod 0600 "$1/oci-layout" "$1/index.json"',
+];
+
+/** $1 staging dir, $2 IMPORT_SCRIPT's text, $3 index.json: write the index, start the import in the background. */
+export const INDEX_AND_BACKGROUND_IMPORT_SCRIPT = ['set -e', ...WRITE_INDEX_LINES, IMPORT_BACKGROUND_SCRIPT].join('\n');
+
+/** $1 staging dir, $2 unused, $3 index.json: write the index and import now. */
+export const INDEX_AND_IMPORT_SCRIPT = ['set -e', ...WRITE_INDEX_LINES, IMPORT_SCRIPT].join('\n');
+
+/** $1 directory, $2 the key's length in bytes; stdin: the relay's private key, then its known_hosts. Both 0600. */
+export const RELAY_FILES_SCRIPT = [
+  'set -e',
+  'umask 077',
+  'mkdir -p "$1"',
+  'head -c "$2" > "$1/key"',
+  'cat > "$1/known_hosts"',
 ].join('\n');
 
 /** $1 staging dir: drop the staged blobs (not a .partial), the index and the background import's files. */

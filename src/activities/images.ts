@@ -21,21 +21,25 @@ import {
   AUTHORIZE_SCRIPT,
   CLEANUP_SCRIPT,
   frameHeader,
-  IMPORT_BACKGROUND_SCRIPT,
   IMPORT_SCRIPT,
   IMPORT_STATE_SCRIPT,
   importIndex,
+  INDEX_AND_BACKGROUND_IMPORT_SCRIPT,
+  INDEX_AND_IMPORT_SCRIPT,
   parseState,
   parseVerdicts,
+  PREPARE_SCRIPT,
   RECEIVE_PATH,
   RECEIVE_SCRIPT,
   RELAY_DIR,
+  RELAY_FILES_SCRIPT,
   RELAY_SEND_SCRIPT,
   REVOKE_SCRIPT,
   STAGED_BYTES_SCRIPT,
   STAGING_DIR,
   STATE_SCRIPT,
   type Frame,
+  type HostImageState,
 } from './images-host.js';
 
 export interface FillImageStoreInput {
@@ -126,7 +130,7 @@ class Progress {
 const imageOf = (images: readonly StoredImage[], digest: string): string =>
   images.find((i) => i.manifest.digest === digest || i.blobs.some((b) => b.digest === digest))?.ref ?? '?';
 
-async function hostState(session: HostSession) {
+async function hostState(session: HostSession): Promise<HostImageState> {
   const r = await session.run(['sh', '-c', STATE_SCRIPT, 'sh', STAGING_DIR], {
     action: 'list containerd images and staged blobs',
     timeoutMs: 60_000,
@@ -135,12 +139,24 @@ async function hostState(session: HostSession) {
   return parseState(r.stdout);
 }
 
+/** A delivery's first command: the receiver installed, the host's state and host keys, in one round trip. */
+async function prepare(session: HostSession): Promise<HostImageState> {
+  const r = await session.run(['sh', '-c', PREPARE_SCRIPT, 'sh', STAGING_DIR, RECEIVE_PATH, RECEIVE_SCRIPT], {
+    action: 'install the receiver, list containerd images and staged blobs',
+    timeoutMs: 60_000,
+    maxStdoutBytes: 8 << 20,
+  });
+  return parseState(r.stdout);
+}
+
 /** A relay from `source` to `dest`: a throwaway key authorized on dest (forced command RECEIVE_PATH), its private
- * half and dest's host keys on source; `send` runs with them in place, and everything is removed afterwards. */
+ * half and dest's host keys (`hostKeys`, read by prepare) on source, both at once; `send` runs with them in place,
+ * and everything is removed afterwards (both at once). */
 async function withRelay<T>(
   source: HostSession,
   dest: HostSession,
   destCtx: HostContext,
+  hostKeys: readonly string[],
   send: (relay: { key: string; knownHosts: string; port: number; user: string }) => Promise<T>,
 ): Promise<T> {
   const nonce = randomBytes(8).toString('hex');
@@ -149,28 +165,35 @@ async function withRelay<T>(
   const user = destCtx.target.user ?? destCtx.ssh.user;
   const port = destCtx.target.port ?? destCtx.ssh.port;
   const address = destCtx.target.address;
-  const hostKeys = await dest.run({ script: 'cat /etc/ssh/ssh_host_*_key.pub' }, { action: 'read host keys' });
+  if (!hostKeys.length)
+    throw new KubeadmHaError(
+      `no host keys in /etc/ssh to relay images to`,
+      FailureType.HostNotSuitable,
+      destCtx.target.name,
+    );
   const name = port === 22 ? address : `[${address}]:${port}`;
-  const knownHosts = hostKeys.stdout
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/))
-    .filter((f) => f.length >= 2)
-    .map((f) => `${name} ${f[0]} ${f[1]}`)
-    .join('\n');
+  const knownHosts = hostKeys.map((k) => `${name} ${k}\n`).join('');
   const dir = `${RELAY_DIR}/${nonce}`;
-  await dest.run(['sh', '-c', AUTHORIZE_SCRIPT, 'sh', user, `restrict,command="${RECEIVE_PATH}" ${publicKey}`], {
-    action: 'authorize relay key',
-  });
+  const key = Buffer.from(privateKey);
+  const placed = await Promise.allSettled([
+    dest.run(['sh', '-c', AUTHORIZE_SCRIPT, 'sh', user, `restrict,command="${RECEIVE_PATH}" ${publicKey}`], {
+      action: 'authorize relay key',
+    }),
+    source.run(['sh', '-c', RELAY_FILES_SCRIPT, 'sh', dir, String(key.length)], {
+      action: 'place relay key',
+      stdin: Buffer.concat([key, Buffer.from(knownHosts)]),
+    }),
+  ]);
   try {
-    await source.putFile(`${dir}/key`, privateKey, { mode: 0o600 });
-    await source.putFile(`${dir}/known_hosts`, `${knownHosts}\n`, { mode: 0o600 });
+    const failed = placed.find((p): p is PromiseRejectedResult => p.status === 'rejected');
+    if (failed) throw failed.reason;
     return await send({ key: `${dir}/key`, knownHosts: `${dir}/known_hosts`, port, user });
   } finally {
     // Best effort: a cleanup failure must not hide what happened; the key is useless once revoked on dest.
-    await dest
-      .run(['sh', '-c', REVOKE_SCRIPT, 'sh', user, marker], { action: 'revoke relay key' })
-      .catch(() => undefined);
-    await source.run(['rm', '-rf', '--', dir], { action: 'remove relay key' }).catch(() => undefined);
+    await Promise.all([
+      dest.run(['sh', '-c', REVOKE_SCRIPT, 'sh', user, marker], { action: 'revoke relay key' }).catch(() => undefined),
+      source.run(['rm', '-rf', '--', dir], { action: 'remove relay key' }).catch(() => undefined),
+    ]);
   }
 }
 
@@ -204,8 +227,7 @@ export function createImageActivities(deps: ActivityDeps) {
           if (!img) throw new KubeadmHaError(`image ${ref} is not in the store's list`, FailureType.InvalidInput);
           return img;
         });
-        await session.putFile(RECEIVE_PATH, RECEIVE_SCRIPT, { mode: 0o755 });
-        const state = await hostState(session);
+        const state = await prepare(session);
         const missing = wanted.filter((i) => state.images.get(i.ref) !== i.manifest.digest);
         const result: DeliverImagesResult = {
           host: name,
@@ -315,13 +337,14 @@ export function createImageActivities(deps: ActivityDeps) {
                 })
               ).stdout.trim(),
             ) || 0;
-          const base = await staged();
-          // The bytes flow host to host; we watch the receiving end's staging directory grow for the heartbeat.
+          const base = [...state.staged.values()].reduce((n, b) => n + b, 0);
+          // The bytes flow host to host; we watch the receiving end's staging directory grow for the heartbeat (every
+          // 5 s: each look is a command on the host; the worker beats for a running activity anyway).
           const timer = setInterval(() => {
             void staged()
               .then((n) => progress.set(Math.max(0, n - base), 'relay'))
               .catch(() => undefined);
-          }, 3000);
+          }, 5000);
           try {
             const r = await source!.run(
               [
@@ -349,52 +372,49 @@ export function createImageActivities(deps: ActivityDeps) {
         if (toSend.length) {
           for (const { d, offset } of toSend) if (offset > 0) result.resumed.push({ digest: d.digest, from: offset });
           const out = source
-            ? await withRelay(source, session, host, (relay) => sendRelayed(relay))
+            ? await withRelay(source, session, host, state.hostKeys, (relay) => sendRelayed(relay))
             : await sendFromStore();
           result.blobsSent = toSend.length;
           await judge(out);
         }
 
-        const writeIndex = async (images: readonly StoredImage[]) => {
-          await session.putFile(`${STAGING_DIR}/oci-layout`, '{"imageLayoutVersion":"1.0.0"}', { mode: 0o600 });
-          await session.putFile(`${STAGING_DIR}/index.json`, importIndex(images, ociArchitecture()), { mode: 0o600 });
-        };
+        const index = (images: readonly StoredImage[]) => importIndex(images, ociArchitecture());
         if (stageOnly) {
-          // The import starts now, in the background on the host, while hosts fed from here still read them: containerd's
-          // unpacking overlaps the transfers instead of following them. The import phase waits for it and checks.
+          // The import starts now, in the background on the host, while hosts fed from here still read the staged
+          // blobs. The import phase waits for it and checks.
           if (missing.length) {
-            await writeIndex(missing);
-            await session.run(['sh', '-c', IMPORT_BACKGROUND_SCRIPT, 'sh', STAGING_DIR, IMPORT_SCRIPT], {
-              action: 'start the import into containerd (k8s.io)',
-            });
+            await session.run(
+              ['sh', '-c', INDEX_AND_BACKGROUND_IMPORT_SCRIPT, 'sh', STAGING_DIR, IMPORT_SCRIPT, index(missing)],
+              { action: 'start the import into containerd (k8s.io)' },
+            );
           }
           result.ms = Date.now() - t0;
           return result;
         }
-        // A background import the delivery started: wait for it (polling, with a deadline), then see what is left.
-        let background = missing.length ? await importState(session) : 'none';
-        const deadline = Date.now() + IMPORT_TIMEOUT_MS;
-        while (background === 'running' && Date.now() < deadline) {
-          heartbeat({ host: name, waiting: 'import into containerd' });
-          await new Promise((r) => setTimeout(r, 1000));
-          background = await importState(session);
-        }
-        let still = missing;
-        if (background !== 'none') {
-          const now = await hostState(session);
-          still = wanted.filter((i) => now.images.get(i.ref) !== i.manifest.digest);
+        // What the host lists now: prepare's look (taken after the import state it printed), unless an import was
+        // running then (wait for it, polling with a deadline, and look again) or runs here.
+        let now = state;
+        if (missing.length) {
+          let background = state.importState;
+          const deadline = Date.now() + IMPORT_TIMEOUT_MS;
+          while (background === 'running' && Date.now() < deadline) {
+            heartbeat({ host: name, waiting: 'import into containerd' });
+            await new Promise((r) => setTimeout(r, 1000));
+            background = await importState(session);
+          }
+          if (background !== state.importState) now = await hostState(session);
+          const still = wanted.filter((i) => now.images.get(i.ref) !== i.manifest.digest);
           result.imported = missing.filter((i) => !still.includes(i)).map((i) => i.ref);
+          if (still.length) {
+            await session.run(['sh', '-c', INDEX_AND_IMPORT_SCRIPT, 'sh', STAGING_DIR, '', index(still)], {
+              action: 'import images into containerd (k8s.io)',
+              timeoutMs: IMPORT_TIMEOUT_MS,
+            });
+            result.imported.push(...still.map((i) => i.ref));
+            now = await hostState(session);
+          }
         }
-        if (still.length) {
-          await writeIndex(still);
-          await session.run(['sh', '-c', IMPORT_SCRIPT, 'sh', STAGING_DIR], {
-            action: 'import images into containerd (k8s.io)',
-            timeoutMs: IMPORT_TIMEOUT_MS,
-          });
-          result.imported.push(...still.map((i) => i.ref));
-        }
-
-        const after = await hostState(session);
+        const after = now;
         const wrong = wanted.filter((i) => after.images.get(i.ref) !== i.manifest.digest);
         if (wrong.length) {
           throw new KubeadmHaError(
@@ -410,7 +430,8 @@ export function createImageActivities(deps: ActivityDeps) {
         }
         result.verified = wanted.map((i) => ({ ref: i.ref, digest: i.manifest.digest }));
         // Verified: the staged copies have done their job (relays, import).
-        await session.run(['sh', '-c', CLEANUP_SCRIPT, 'sh', STAGING_DIR], { action: 'drop the staged blobs' });
+        if (missing.length || state.staged.size)
+          await session.run(['sh', '-c', CLEANUP_SCRIPT, 'sh', STAGING_DIR], { action: 'drop the staged blobs' });
         result.ms = Date.now() - t0;
         return result;
       });
