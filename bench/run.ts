@@ -59,6 +59,6 @@ const header = [
     `${loadavg()[0]!.toFixed(1)} at the end${only ? `; sections: ${sections.map((s) => s.name).join(', ')}` : ''}.`,
   'Every figure and ratio below comes from this same run (bench/run.ts, bench/sections/*).',
 ];
-const text = markdown(rows, header);
+const text = markdown(rows, header, sections);
 await writeFile(join(import.meta.dirname, 'RESULTS.md'), text);
 console.log(text);

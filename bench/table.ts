@@ -29,13 +29,15 @@ export interface Section {
   /** Lab hosts it needs (the run creates the largest). */
   hosts: number;
   run(ctx: BenchContext): Promise<Row[]>;
+  /** What exactly its rows measure (printed under the table, one paragraph each). */
+  explain?: string[];
 }
 
 export const ms = (x: number): string => `${x.toFixed(0)} ms`;
 export const ratio = (x: number): string => `${x.toFixed(1)}x`;
 export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
-export function markdown(rows: Row[], header: string[]): string {
+export function markdown(rows: Row[], header: string[], sections: Section[] = []): string {
   const lines = [
     ...header,
     '',
@@ -43,5 +45,8 @@ export function markdown(rows: Row[], header: string[]): string {
     '|---|---|---|',
     ...rows.map((r) => `| ${r.metric} | ${r.value} | ${r.note ?? ''} |`),
   ];
+  const explained = sections.filter((s) => s.explain?.length);
+  if (explained.length) lines.push('', '## What each row measures');
+  for (const s of explained) lines.push('', `### ${s.name}`, '', ...s.explain!.flatMap((p, i) => (i ? ['', p] : [p])));
   return `${lines.join('\n')}\n`;
 }

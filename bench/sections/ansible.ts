@@ -159,6 +159,25 @@ async function ansible(dir: string, round: number): Promise<number> {
 export const ansibleSection: Section = {
   name: 'preflight vs Ansible',
   hosts: HOSTS,
+  explain: [
+    `**Wall times** (median of ${ROUNDS} rounds, each round: ours, then Ansible, then the floor). *kubeadm2ha*: ` +
+      "`preflightCluster` on a fresh worker (created before the clock starts) against the run's dev server, from the " +
+      'workflow start to its result, including opening every SSH connection and closing them (the CLI with its ' +
+      "embedded worker does the same). A host's first check is an activity, its other checks local activities " +
+      '(one marker each in history). *Ansible*: `ansible-playbook -f 20` running the same probe scripts, one ' +
+      "`shell` task per check. *Floor*: the same probes over ssh2 in the workflow's order and transport (first " +
+      'probe alone, then the rest at once in one shell), no Temporal: what is left between it and ours is the ' +
+      'price of recording every check.',
+    '**CPU** (user + system, all threads, ended ones included; Linux /proc): *kubeadm2ha* is the bench process ' +
+      '(worker, client, ssh2) plus the Temporal dev server over the same span, in the round whose wall time is ' +
+      'the median; *Ansible* is ansible-playbook and every process it waited for (forks, ssh clients); the ' +
+      "ControlMaster processes that outlive it are not counted, nor is any sshd on the hosts. Ansible's own CPU " +
+      "grows with its wall time (its main loop polls), so neither ratio is free of the machine's load: the wall " +
+      'ratio has so far come out larger the busier the machine was, and the CPU ratio is the steadier ' +
+      'of the two.',
+    "**Workflow tasks**: from the median round's history: WorkflowTaskStarted to Completed is time on the worker " +
+      '(a task that runs local activities stays open until they end); a timed-out task would be run again.',
+  ],
   async run(ctx) {
     const inv = await ctx.inventory(HOSTS);
     const dir = join(ctx.lab.dir, 'ansible');

@@ -54,6 +54,17 @@ function runbook(hosts: number): Runbook {
 export const fanoutIoSection: Section = {
   name: 'fan-out, host-bound steps',
   hosts: 0,
+  explain: [
+    'The issue\'s "host-parallel phase at 30 hosts within 1.5x of 3 hosts", where the per-host work is spent on ' +
+      "the hosts (as apt, kubeadm or a restart is in production) and not on this machine's 2 cores: the real " +
+      'runbook executor (`runRunbook`, the one setup and upgrade use; the test bundle ' +
+      '`test/workflows/fixtures/runbook-workflow.ts`) runs one `hosts` phase, rollout parallel, ' +
+      `${STEPS} steps per host; each step is a stand-in activity (fake, named so) that waits ${STEP_MS} ms like a ` +
+      'worker waiting on a remote command. No SSH: the wall time above ' +
+      `${STEPS * STEP_MS} ms is orchestration only (scheduling, dispatch, history writes, the workflow tasks after ` +
+      "each completion), at 3 and at 30 hosts, on the run's dev server, one warm worker. The kernel here has no " +
+      'sch_netem, so a real SSH step with a simulated datacenter RTT was not possible.',
+  ],
   async run(ctx) {
     const workflowBundle = await bundleWorkflowCode({
       workflowsPath: join(import.meta.dirname, '..', '..', 'test', 'workflows', 'fixtures', 'runbook-workflow.ts'),

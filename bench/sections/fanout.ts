@@ -19,6 +19,15 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 export const fanoutSection: Section = {
   name: 'fan-out',
   hosts: 30,
+  explain: [
+    'One long-running worker (connections stay up between runs, as in production) runs `preflightCluster` on the ' +
+      'first 3 lab hosts and on 30, alternately; the floor runs the same probes over ssh2 on the same warm ' +
+      "connections without Temporal. Every lab host is a namespace on this machine: the 30 hosts' sshd and " +
+      'probe shells, the worker and the Temporal server share its 2 cores, so at 30 hosts the run is CPU-bound ' +
+      "and the ratio measures those cores as much as orchestration: the floor's own ratio is the bound. " +
+      '*ours / floor* is what orchestration multiplies the bare SSH work by at each width (flat = orchestration ' +
+      'scales like the work itself). *CPU* is the bench process (worker) plus the dev server per run.',
+  ],
   async run(ctx) {
     const [small, big] = [await ctx.inventory(3), await ctx.inventory(30)];
     const connection = await Connection.connect({ address: ctx.devAddress });

@@ -56,6 +56,12 @@ async function perActivity(address: string): Promise<number> {
 export const overheadSection: Section = {
   name: 'Temporal overhead',
   hosts: 0,
+  explain: [
+    `A runbook of ${STEPS} stand-in steps (fake activities that return at once) run one after another by the real ` +
+      'executor: wall time / steps is what Temporal adds to each step (schedule, dispatch, record, the next ' +
+      "workflow task), on the run's dev server (SQLite) and on a stock server on PostgreSQL started for this " +
+      'section (test/support/postgres-temporal.ts; its start-up is the topology row).',
+  ],
   async run(ctx) {
     const dev = await perActivity(ctx.devAddress);
     const t0 = performance.now();

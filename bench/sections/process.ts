@@ -42,6 +42,12 @@ async function installedCopy(dir: string): Promise<string> {
 export const processSection: Section = {
   name: 'processes',
   hosts: 30,
+  explain: [
+    '*Worker cold start*: `kubeadm2ha worker` spawned from this checkout (no build here: tsx) until it logs that it polls. *RSS*: that ' +
+      "worker's resident memory idle, and after a preflight on 30 lab hosts (its pool keeps one connection per " +
+      'host). *CLI start*: `kubeadm2ha --help`, median of 5, from a tsc build laid out as a package install and ' +
+      'from source (tsx), with `node -e 0` measured at the same moment as the baseline.',
+  ],
   async run(ctx) {
     const help = async (bin: string, env: NodeJS.ProcessEnv = {}): Promise<number> => {
       const times: number[] = [];
