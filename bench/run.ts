@@ -1,7 +1,7 @@
 // `npm run bench`: every section in one run on one lab and one dev server, one table. Written to bench/RESULTS.md
 // (the README links it) and printed. Sections are modules in bench/sections: add one to SECTIONS to extend the
 // table. BENCH_ONLY=name,name runs a subset (the file then says so).
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createLab } from '../lab/index.js';
@@ -57,8 +57,13 @@ const header = [
   '',
   `One \`npm run bench\` run, ${new Date().toISOString()}: ${cpus().length} cores, load ${loadBefore.toFixed(1)} at start and ` +
     `${loadavg()[0]!.toFixed(1)} at the end${only ? `; sections: ${sections.map((s) => s.name).join(', ')}` : ''}.`,
-  'Every figure and ratio below comes from this same run (bench/run.ts, bench/sections/*).',
+  'Every figure and ratio in this table comes from this same run (bench/run.ts, bench/sections/*); the images ' +
+    'sections at the end are runs of bench/images-vs-ansible.ts, each with its own date and load.',
 ];
-const text = markdown(rows, header, sections);
-await writeFile(join(import.meta.dirname, 'RESULTS.md'), text);
+const file = join(import.meta.dirname, 'RESULTS.md');
+// bench/images-vs-ansible.ts writes its runs as marked sections of the same file, after this table: keep them.
+const kept =
+  (await readFile(file, 'utf8').catch(() => '')).match(/<!-- images .*? -->[\s\S]*?<!-- \/images .*? -->/g) ?? [];
+const text = markdown(rows, header, sections) + kept.map((k) => `\n${k}\n`).join('');
+await writeFile(file, text);
 console.log(text);
