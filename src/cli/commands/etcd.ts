@@ -62,6 +62,11 @@ export function formatEtcdReport(r: EtcdSetupReport): string {
             : 'certificates kept',
           ...(h.installed ? ['etcd installed'] : []),
           ...(h.configChanged?.length ? ['config written'] : []),
+          ...(h.rejoined === 'replaced'
+            ? ['lost its data: removed and added again']
+            : h.rejoined === 'added'
+              ? ['added to the cluster']
+              : []),
           ...(h.service && h.service !== 'none' ? [h.service] : []),
         ];
     lines.push(`  ${h.name}: ${parts.join('; ')}`);
