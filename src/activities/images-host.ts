@@ -15,17 +15,23 @@ export const RELAY_DIR = '/var/lib/kubeadm2ha/relay';
 
 /** The receiver of a push, and the forced command of a relay key: stdin is a stream of frames, each a header line
  * "<hex> <offset> <size>" and then the blob's bytes from `offset` to `size`, appended to <hex>.partial (cut back to
- * `offset` first). One connection carries every blob a host lacks. Each blob's sha256 is taken as it arrives (a
- * resumed blob's over the whole file) and one line per blob is printed: "ok <hex>" (renamed to its final name) or
- * "bad <hex> <size> <sha256>" (removed, to be sent again). A stream cut inside a blob leaves its .partial, prints
- * "short <hex> <size>" and exits 3: the next attempt resumes there. Headers are checked (64 hex digits, numbers), so
- * a leaked relay key can do nothing but stage blobs whose digests are checked before anything uses them. */
+ * `offset` first). One connection carries every blob a host lacks. A whole blob goes into containerd's content store
+ * (k8s.io) as it arrives, through `ctr content ingest` with the expected digest and size: containerd hashes what it
+ * stores anyway, so that is the check on arrival, and the import later only has to unpack. A resumed blob, one
+ * containerd did not take (not running, say) and one marked <hex>.noingest (it arrived damaged before, and
+ * containerd's half-written copy of it is not to be resumed) are hashed here over the whole file; a resumed good one
+ * is then handed to containerd (which resumes its own copy). One line per blob: "ok <hex>" (renamed to its final
+ * name: staged for the hosts fed from here, and for the import if containerd does not have it) or "bad <hex> <size>
+ * <sha256>" (removed, to be sent again). A stream cut inside a blob leaves its .partial, prints "short <hex> <size>"
+ * and exits 3: the next attempt resumes there. Headers are checked (64 hex digits, numbers), so a leaked relay key can
+ * do nothing but stage blobs whose digests are checked before anything uses them. */
 export const RECEIVE_SCRIPT = `#!/bin/sh
 # kubeadm2ha images push: receive a stream of blobs into the staging directory (see src/activities/images-host.ts)
 set -eu
 if [ "$(id -u)" != 0 ]; then exec sudo -n "$0"; fi
 d="${STAGING_DIR}/blobs/sha256"
 mkdir -p "$d"
+ingest() { ctr -n k8s.io content ingest --expected-size "$2" --expected-digest "sha256:$1" "kubeadm2ha-$1" >/dev/null 2>&1; }
 while IFS=' ' read -r hex off size; do
   case "$hex" in ''|*[!0-9a-f]*) echo "receive: bad blob name" >&2; exit 2;; esac
   [ \${#hex} -eq 64 ] || { echo "receive: bad blob name" >&2; exit 2; }
@@ -34,15 +40,22 @@ while IFS=' ' read -r hex off size; do
   [ "$off" -le "$size" ] || { echo "receive: offset past size" >&2; exit 2; }
   f="$d/$hex"
   truncate -s "$off" "$f.partial"
-  if [ "$off" -eq 0 ]; then
+  h=
+  if [ "$off" -eq 0 ] && [ ! -e "$f.noingest" ]; then
+    # tee -p: should ctr stop early, the blob still arrives whole in the file (and the stream stays in step).
+    if head -c "$size" | tee -p -a "$f.partial" | ingest "$hex" "$size"; then h=$hex; fi
+  elif [ "$off" -eq 0 ]; then
     h=$(head -c "$size" | tee -a "$f.partial" | sha256sum | cut -d' ' -f1)
   else
     head -c "$((size - off))" >> "$f.partial"
-    h=$(sha256sum < "$f.partial" | cut -d' ' -f1)
   fi
   s=$(stat -c %s "$f.partial")
   if [ "$s" -lt "$size" ]; then echo "short $hex $s"; echo "receive: stream cut in blob $hex at $s of $size bytes" >&2; exit 3; fi
-  if [ "$h" = "$hex" ]; then mv -f "$f.partial" "$f"; echo "ok $hex"; else rm -f "$f.partial"; echo "bad $hex $s $h"; fi
+  if [ -z "$h" ]; then
+    h=$(sha256sum < "$f.partial" | cut -d' ' -f1)
+    if [ "$h" = "$hex" ] && [ "$off" -gt 0 ] && [ ! -e "$f.noingest" ]; then ingest "$hex" "$size" < "$f.partial" || true; fi
+  fi
+  if [ "$h" = "$hex" ]; then mv -f "$f.partial" "$f"; echo "ok $hex"; else rm -f "$f.partial"; : > "$f.noingest"; echo "bad $hex $s $h"; fi
 done
 `;
 
@@ -151,12 +164,21 @@ export function parseState(out: string): HostImageState {
   return s;
 }
 
-/** $1 staging dir: hand every complete staged blob and index.json to containerd (k8s.io). The blobs stay staged:
- * hosts fed from this one read them from here; CLEANUP_SCRIPT drops them once the host's images are verified. */
+/** $1 staging dir: hand index.json, and every complete staged blob containerd's content store does not have yet
+ * (the receiver put most there as they arrived), to containerd (k8s.io), which unpacks the images. The blobs stay
+ * staged: hosts fed from this one read them from here; CLEANUP_SCRIPT drops them once the host's images are
+ * verified. */
 export const IMPORT_SCRIPT = [
   'set -e',
   'cd "$1"',
-  "tar -cf - --exclude='*.partial' oci-layout index.json blobs | ctr -n k8s.io images import -",
+  'have=$(ctr -n k8s.io content ls -q)',
+  ': > import.list',
+  'for f in blobs/sha256/*; do',
+  '  case "$f" in *.partial|*.noingest) continue;; esac',
+  '  [ -f "$f" ] || continue',
+  '  case "$have" in *"sha256:${f##*/}"*) ;; *) echo "$f" >> import.list;; esac',
+  'done',
+  'tar -cf - oci-layout index.json -T import.list | ctr -n k8s.io images import -',
 ].join('\n');
 
 /** $1 staging dir: IMPORT_SCRIPT started in the background, in its own session (hosts fed from this one go on reading the staged blobs;
@@ -201,7 +223,7 @@ export const RELAY_FILES_SCRIPT = [
 export const CLEANUP_SCRIPT = [
   'cd "$1" 2>/dev/null || exit 0',
   'find blobs/sha256 -type f ! -name "*.partial" -delete',
-  'rm -f index.json import.pid import.done import.log',
+  'rm -f index.json import.list import.pid import.done import.log',
 ].join('\n');
 
 /** How long a relay waits for its sender's copy of a blob to appear or grow before it gives up (the sender's own
