@@ -1,5 +1,5 @@
-// Options every start of one of our workflows shares (the CLI's operations, the bench), so a run behaves the same
-// whoever starts it.
+// Options every start of one of our workflows shares (the CLI's operations, the bench, preflight's child workflows), so a
+// run behaves the same whoever starts it. Workflow-safe: no imports (src/workflows/preflight.ts uses it).
 
 /**
  * How long one workflow task may run on the worker before Temporal gives it to another worker (default 10 s).

@@ -7,6 +7,7 @@
 // hosts each; the run keeps the cross-host comparison and the report.
 import { ApplicationFailure, executeChild, patched, workflowInfo } from '@temporalio/workflow';
 import { isUnencrypted } from '../codec/unencrypted.js';
+import { WORKFLOW_TASK_TIMEOUT } from '../temporal/workflow-start.js';
 import { FailureType } from '../errors.js';
 import type { SshSettings } from '../inventory/schema.js';
 import { crossHostChecks, planPreflight, summarize } from '../plan/preflight.js';
@@ -143,6 +144,9 @@ export async function preflightCluster(input: PreflightInput): Promise<Preflight
       const r = await executeChild(preflightHosts, {
         workflowId,
         args: [{ ...plan, hosts, ssh: inventory.ssh, limit: children.limitPerChild }],
+        // Its local checks hold a workflow task open as the parent's do (sdk-core checks only a child's id and type
+        // on replay, so runs recorded without this option replay unchanged).
+        workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
       });
       results.push(...r.results);
       for (const h of r.hosts) progress.replaceHostSteps(h.name, h.steps);
