@@ -1,8 +1,10 @@
 // containerd configured for kubeadm: config.toml from the template (cgroup driver, sandbox image, OOM-score
 // restriction, CNI directory), one certs.d/<registry>/hosts.toml per configured registry, the config checked by
 // `containerd config dump` before it replaces the old one, and containerd restarted only when something changed.
+// An upgrade sets only the sandbox (pause) image to the target's (setSandboxImage), leaving the rest of the file as
+// it is.
 import type { HostContext } from '../plan/types.js';
-import { quote } from '../ssh/index.js';
+import { quote, type HostSession } from '../ssh/index.js';
 import {
   CONTAINERD_CONFIG,
   hostsTomlPath,
@@ -35,6 +37,111 @@ export interface ConfigureContainerdResult {
 
 const CNI_DIRS = ['/opt/cni/bin', '/usr/lib/cni'];
 
+/** Written before config.toml changes and removed once containerd runs with it: a run cut between the write and the
+ * restart (worker lost, SSH dropped) restarts on its retry, though the file then looks unchanged. */
+export const CONTAINERD_RESTART_PENDING = '/var/lib/kubeadm2ha/containerd-restart-pending';
+
+const tomlString = (s: string): string => JSON.stringify(s);
+
+/** A table's header line, e.g. [plugins."io.containerd.grpc.v1.cri"], with either quote style. */
+const tableHeader = (dotted: string[]): RegExp =>
+  new RegExp(
+    `^[ \\t]*\\[[ \\t]*${dotted
+      .map((k) => (/^[A-Za-z0-9_-]+$/.test(k) ? k : `(?:"${k.replace(/\./g, '\\.')}"|'${k.replace(/\./g, '\\.')}')`))
+      .join('\\.')}[ \\t]*\\][ \\t]*(?:#.*)?$`,
+    'm',
+  );
+
+/** `key = value` in the table `dotted` of a TOML text: replaced where it is, else added under the table's header,
+ * else the table appended. Everything else is left byte for byte. */
+function setTableKey(toml: string, dotted: string[], key: string, value: string): string {
+  const header = tableHeader(dotted).exec(toml);
+  const line = `${key} = ${value}`;
+  if (!header) {
+    const name = dotted.map((k) => (/^[A-Za-z0-9_-]+$/.test(k) ? k : tomlString(k))).join('.');
+    return `${toml}${toml === '' || toml.endsWith('\n') ? '' : '\n'}\n[${name}]\n  ${line}\n`;
+  }
+  const bodyStart = header.index + header[0].length;
+  const next = /^[ \t]*\[/m.exec(toml.slice(bodyStart));
+  const bodyEnd = next ? bodyStart + next.index : toml.length;
+  const body = toml.slice(bodyStart, bodyEnd);
+  const existing = new RegExp(`^([ \\t]*)${key}[ \\t]*=.*$`, 'm').exec(body);
+  if (existing) {
+    const now = existing[0].replace(/^[ \t]*[\w-]+[ \t]*=[ \t]*/, '').replace(/[ \t]*(?:#.*)?$/, '');
+    if (now === value || now === `'${JSON.parse(value) as string}'`) return toml;
+    const at = bodyStart + existing.index;
+    return `${toml.slice(0, at)}${existing[1]}${line}${toml.slice(at + existing[0].length)}`;
+  }
+  const indent = /^\n([ \t]*)\S/.exec(body)?.[1] ?? '  ';
+  return `${toml.slice(0, bodyStart)}\n${indent}${line}${toml.slice(bodyStart)}`;
+}
+
+/**
+ * config.toml with its sandbox (pause) image set to `image`, in the place the file's config version keeps it:
+ * version 3 (containerd 2) `sandbox` in [plugins.'io.containerd.cri.v1.images'.pinned_images]; version 2 (1.6/1.7,
+ * what setup writes) `sandbox_image` in [plugins."io.containerd.grpc.v1.cri"]; no version (1.x's version 1)
+ * `sandbox_image` in [plugins.cri]. No file: a version 2 file with only that setting. Unchanged when already set.
+ */
+export function withSandboxImage(toml: string, image: string): string {
+  const value = tomlString(image);
+  const version = /^[ \t]*version[ \t]*=[ \t]*(\d+)/m.exec(toml)?.[1];
+  if (version === '3')
+    return setTableKey(toml, ['plugins', 'io.containerd.cri.v1.images', 'pinned_images'], 'sandbox', value);
+  if (version === undefined && toml.trim() === '')
+    return `version = 2\n\n[plugins."io.containerd.grpc.v1.cri"]\n  sandbox_image = ${value}\n`;
+  if (version === undefined) return setTableKey(toml, ['plugins', 'cri'], 'sandbox_image', value);
+  return setTableKey(toml, ['plugins', 'io.containerd.grpc.v1.cri'], 'sandbox_image', value);
+}
+
+/** The sandbox image a config.toml names (any version), or undefined. */
+export function sandboxImageOf(toml: string): string | undefined {
+  const m = /^[ \t]*(?:sandbox_image|sandbox)[ \t]*=[ \t]*"([^"]*)"/m.exec(toml);
+  return m?.[1];
+}
+
+const containerdService = (binary: string) => ({
+  name: 'containerd',
+  description: 'containerd container runtime',
+  command: [binary],
+  documentation: 'https://containerd.io',
+});
+
+/** After containerd (re)started: its socket answers, within 30 s. */
+async function waitContainerd(session: HostSession, deps: ActivityDeps, host: string): Promise<void> {
+  const deadline = deps.now() + 30_000;
+  for (;;) {
+    const r = await session.run(
+      { script: 'ctr --timeout 2s version >/dev/null 2>&1' },
+      { allowNonZero: true, action: 'ctr version' },
+    );
+    if (r.code === 0) return;
+    if (deps.now() > deadline)
+      throw new KubeadmHaError(
+        'containerd did not answer on its socket within 30 s after a restart',
+        FailureType.CommandFailed,
+        host,
+      );
+    heartbeat({ host, waiting: 'containerd' });
+    await pause(200);
+  }
+}
+
+export interface SetSandboxImageInput {
+  host: HostContext;
+  /** The target's pause image, e.g. registry.k8s.io/pause:3.10.1. */
+  image: string;
+}
+
+export interface SetSandboxImageResult {
+  host: string;
+  image: string;
+  /** What config.toml named before (absent: nothing, containerd's built-in default). */
+  before?: string;
+  /** config.toml was rewritten. */
+  changed: boolean;
+  action: 'none' | 'started' | 'restarted';
+}
+
 export function createContainerdActivities(deps: ActivityDeps) {
   return {
     async configureContainerd({
@@ -66,35 +173,55 @@ export function createContainerdActivities(deps: ActivityDeps) {
         });
         if (written.changed) changed.push(CONTAINERD_CONFIG);
         // containerd reads certs.d on every pull, but config.toml only at start.
-        const svc = await ensureDaemon(
-          session,
-          {
-            name: 'containerd',
-            description: 'containerd container runtime',
-            command: [binary],
-            documentation: 'https://containerd.io',
-          },
-          written.changed,
-        );
-        if (svc.action !== 'none') {
-          const deadline = deps.now() + 30_000;
-          for (;;) {
-            const r = await session.run(
-              { script: 'ctr --timeout 2s version >/dev/null 2>&1' },
-              { allowNonZero: true, action: 'ctr version' },
-            );
-            if (r.code === 0) break;
-            if (deps.now() > deadline)
-              throw new KubeadmHaError(
-                'containerd did not answer on its socket within 30 s after a restart',
-                FailureType.CommandFailed,
-                host.target.name,
-              );
-            heartbeat({ host: host.target.name, waiting: 'containerd' });
-            await pause(200);
-          }
-        }
+        const svc = await ensureDaemon(session, containerdService(binary), written.changed);
+        if (svc.action !== 'none') await waitContainerd(session, deps, host.target.name);
         return { host: host.target.name, changed, ...svc, cniBinDir };
+      });
+    },
+
+    /**
+     * The upgrade's sandbox image (kubeadm of the target names its own pause, and warns when containerd's differs):
+     * config.toml's sandbox image set to `image`, checked by `containerd config dump`, containerd restarted only when
+     * the file changed (or a restart an earlier attempt owed is pending). A second run changes nothing.
+     */
+    async setSandboxImage({ host, image }: SetSandboxImageInput): Promise<SetSandboxImageResult> {
+      return withFailures(async () => {
+        if (!/^[^\s"'\\]+$/.test(image))
+          throw new KubeadmHaError(`invalid image reference ${JSON.stringify(image)}`, FailureType.InvalidInput);
+        const session = deps.session(host);
+        const { path: binary } = await ensureBinary(session, 'containerd', 'containerd');
+        const read = await session.run(
+          {
+            script: `if [ -f ${quote(CONTAINERD_RESTART_PENDING)} ]; then echo pending; else echo none; fi; cat ${quote(CONTAINERD_CONFIG)} 2>/dev/null || true`,
+          },
+          { action: 'read containerd config.toml', timeoutMs: 30_000 },
+        );
+        const nl = read.stdout.indexOf('\n');
+        const pending = read.stdout.slice(0, nl) === 'pending';
+        const current = read.stdout.slice(nl + 1);
+        const before = sandboxImageOf(current);
+        const next = withSandboxImage(current, image);
+        let changed = false;
+        if (next !== current) {
+          await session.putFile(CONTAINERD_RESTART_PENDING, `${image}\n`, { mode: 0o644, timeoutMs: 30_000 });
+          changed = (
+            await putCheckedFile(session, CONTAINERD_CONFIG, next, {
+              mode: 0o644,
+              what: 'containerd config.toml',
+              check: (candidate) => [binary, '--config', candidate, 'config', 'dump'],
+            })
+          ).changed;
+        }
+        let action: SetSandboxImageResult['action'] = 'none';
+        if (changed || pending) {
+          action = (await ensureDaemon(session, containerdService(binary), true)).action;
+          await waitContainerd(session, deps, host.target.name);
+          await session.run(['rm', '-f', '--', CONTAINERD_RESTART_PENDING], {
+            action: 'clear the pending containerd restart',
+            timeoutMs: 30_000,
+          });
+        }
+        return { host: host.target.name, image, ...(before !== undefined && { before }), changed, action };
       });
     },
   };

@@ -7,6 +7,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { CommandFailedError, FailureType, KubeadmHaError } from '../errors.js';
 import type { HostContext } from '../plan/types.js';
+import type { HostSession } from '../ssh/index.js';
 import { CRI_SOCKET, fillJoinSecrets } from '../templates/kubeadm.js';
 import { keepAlive } from './activity-context.js';
 import type { ActivityDeps } from './deps.js';
@@ -82,8 +83,41 @@ const criSocketScript = [
   'echo state=annotated',
 ].join('\n');
 
+/** Where the node's CRI socket is recorded for `kubeadm upgrade node`: its kubelet instance config (local), the
+ * Node's annotation found (present), or the annotation written now (annotated). */
+export type CriSocketState = 'local' | 'present' | 'annotated';
+
+/** The node's CRI socket recorded where kubeadm looks for it, unless it already is (criSocketScript). */
+export async function recordCriSocket(session: HostSession, node: string): Promise<CriSocketState> {
+  const r = await session.run(['sh', '-c', criSocketScript, 'sh', node, CRI_SOCKET], {
+    action: "record the node's CRI socket",
+    timeoutMs: 180_000,
+  });
+  const state = /state=(local|present|annotated)/.exec(r.stdout)?.[1];
+  if (!state)
+    throw new KubeadmHaError(
+      `recording the CRI socket of ${node} printed no state: ${r.stdout.trim().slice(-200)}`,
+      FailureType.CommandFailed,
+      session.name,
+    );
+  return state as CriSocketState;
+}
+
 export function createKubeadmActivities(deps: ActivityDeps) {
   return {
+    /**
+     * Before `kubeadm upgrade apply|node`: a node joined before joinNode recorded its CRI socket (f806974), whose join
+     * was cut short after the TLS bootstrap, has neither the Node annotation nor a kubelet instance config, and
+     * kubeadm refuses to upgrade it. Such a node gets the annotation, as its join would have written it; any other
+     * node is left as it is.
+     */
+    async ensureCriSocket({ host }: { host: HostContext }): Promise<{ host: string; state: CriSocketState }> {
+      return withFailures(async () => ({
+        host: host.target.name,
+        state: await recordCriSocket(deps.session(host), host.target.name),
+      }));
+    },
+
     async kubeadmInit({ host, config }: KubeadmInitInput): Promise<KubeadmInitResult> {
       return withFailures(async () => {
         const session = deps.session(host);
@@ -118,15 +152,12 @@ export function createKubeadmActivities(deps: ActivityDeps) {
         const t0 = deps.now();
         const marks = controlPlane ? [KUBELET_CONF, APISERVER_MANIFEST] : [KUBELET_CONF];
         if ((await joiner.run(already(marks), { allowNonZero: true, action: 'has the node joined' })).code === 0) {
-          const cri = await joiner.run(['sh', '-c', criSocketScript, 'sh', name, CRI_SOCKET], {
-            action: "record the node's CRI socket",
-            timeoutMs: 180_000,
-          });
+          const cri = await recordCriSocket(joiner, name);
           return {
             host: name,
             joined: false,
             durationMs: deps.now() - t0,
-            ...(cri.stdout.includes('state=annotated') && { criSocketRecorded: true as const }),
+            ...(cri === 'annotated' && { criSocketRecorded: true as const }),
           };
         }
 

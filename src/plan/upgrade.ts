@@ -6,16 +6,20 @@
 // Phases (the seed's cluster-upgrade.yaml, in kubeadm's documented order):
 //   safety     — approval (unless --yes), etcd snapshot into the operator's store, admin kubeconfig
 //   backup     — a copy of /etc/kubernetes (and the kubelet's config) on every node still to upgrade
-//   first-master — kubeadm package, `kubeadm upgrade apply`, drain, kubelet/kubectl, kubelet restart, uncordon,
-//                  health gate, VIP and load balancer re-applied
+//   first-master — kubeadm package, node repairs, `kubeadm upgrade apply`, drain, kubelet/kubectl, kubelet restart,
+//                  uncordon, health gate, VIP and load balancer re-applied
 //   masters    — the other masters one at a time, `kubeadm upgrade node`, same gates
-//   workers    — in batches: kubeadm, `kubeadm upgrade node`, drain (with a deadline), kubelet/kubectl, restart,
-//                uncordon, Ready at the target
+//   workers    — in batches: kubeadm, node repairs, `kubeadm upgrade node`, drain (with a deadline), kubelet/kubectl,
+//                restart, uncordon, Ready at the target
+// Node repairs, right before `kubeadm upgrade apply|node` (both idempotent): containerd's sandbox image set to the
+// target's pause (kubeadm of the target warns when it differs; containerd restarted only when it changed), and the
+// node's CRI socket annotation written when a join cut short left it out (kubeadm refuses such a node).
 //   leftovers  — nodes already at the target but cordoned (a run stopped between restart and uncordon): uncordon
 // Every drain registers uncordon as its undo, so an abort leaves no node cordoned; each node's rollback (its
 // /etc/kubernetes copy, the previous packages, kubelet restart, uncordon) is the decision `rollback`.
 import type { Host, Inventory } from '../inventory/schema.js';
 import type { UpgradeFacts } from '../activities/node-upgrade.js';
+import { kubeadmImageList } from '../images/kubeadm-images.js';
 import { keepalivedSettings, loadBalancerSettings } from './cluster-config.js';
 import { drainStep, uncordonStep } from './drain.js';
 import { planEtcdSetup } from './etcd.js';
@@ -45,6 +49,21 @@ export interface UpgradeOptions {
   stamp: string;
   drainTimeoutSeconds?: number | undefined;
   healthTimeoutSeconds?: number | undefined;
+  /** The node repairs before `kubeadm upgrade apply|node` (default true; false: the plan of runs started before
+   * them, see UPGRADE_PATCHES.nodeRepairs in src/workflows/upgrade.ts). */
+  nodeRepairs?: boolean | undefined;
+}
+
+/** The sandbox image containerd should run after an upgrade to `target`: the inventory's own when it names one, else
+ * the pause image kubeadm of the target names (undefined for a minor without an image table). */
+export function targetSandboxImage(inv: Inventory, target: string): string | undefined {
+  const set = inv.cluster.containerRuntime.sandboxImage;
+  if (set !== undefined) return set;
+  try {
+    return kubeadmImageList(target, inv.cluster.imageRepository).find((i) => i.name === 'pause')?.ref;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface UpgradePlan {
@@ -136,11 +155,22 @@ export function planUpgrade(inv: Inventory, facts: UpgradeFacts, o: UpgradeOptio
     step('restartKubelet', 'kubelet restarted', 'hostStep', {}),
     uncordonStep({ via, cluster, node: n.name }),
   ];
+  const sandbox = targetSandboxImage(inv, policy.target);
+  const repairs = (): Step[] =>
+    o.nodeRepairs === false
+      ? []
+      : [
+          ...(sandbox
+            ? [step('setSandboxImage', `containerd sandbox image ${sandbox}`, 'hostStep', { image: sandbox })]
+            : []),
+          step('ensureCriSocket', 'CRI socket recorded for kubeadm', 'install', {}),
+        ];
   const nodeSteps = (n: NodeUpgrade): Step[] => {
     const h = byName.get(n.name)!;
     const master = n.kind !== 'worker';
     const out: Step[] = [];
     for (const id of n.steps) {
+      if (id === 'kubeadm-upgrade-apply' || id === 'kubeadm-upgrade-node') out.push(...repairs());
       switch (id) {
         case 'kubeadm-package':
           out.push(
@@ -324,6 +354,9 @@ export function planUpgrade(inv: Inventory, facts: UpgradeFacts, o: UpgradeOptio
     },
     uncordon,
     notes: [
+      ...(sandbox === undefined && o.nodeRepairs !== false
+        ? [`containerd's sandbox image not set: no pause image known for ${policy.target}`]
+        : []),
       ...(facts.images?.unchecked ? [`images not checked: ${facts.images.unchecked}`] : []),
       ...(facts.images ? [] : ['images not checked: not read for this run']),
     ],
@@ -350,6 +383,11 @@ export function describeUpgrade(p: UpgradePlan): string[] {
     ...p.policy.problems.map((x) => `  problem: ${x}`),
     ...p.notes.map((x) => `  note: ${x}`),
   ];
+  const steps = p.runbook.phases.flatMap((x) => (x.kind === 'hosts' ? x.hosts.flatMap((h) => h.steps) : []));
+  const repair = (id: string) => steps.find((s) => s.id === id)?.title;
+  const repairs = [repair('setSandboxImage'), repair('ensureCriSocket') && 'the CRI socket annotation where missing'];
+  if (repairs.some(Boolean))
+    lines.push(`  before kubeadm on each node: ${repairs.filter(Boolean).join('; ')} (each only if not so already)`);
   const w = Math.max(...p.nodes.map((n) => n.name.length));
   for (const n of p.nodes) lines.push(`  ${n.name.padEnd(w)}  ${n.now}  →  ${n.change}`);
   if (p.policy.allowed && p.runbook.phases.length === 0)

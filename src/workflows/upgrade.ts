@@ -74,6 +74,9 @@ export async function readImages(inv: Inventory, target: string): Promise<Upgrad
 export const UPGRADE_PATCHES = {
   /** The target's images checked on the nodes and in the registry before the plan (issue 12 item 1). */
   imageCheck: 'upgrade-image-check',
+  /** The node repairs before `kubeadm upgrade apply|node`: containerd's sandbox image set to the target's pause, the
+   * CRI socket annotation written where a join left it out (new steps in every node's run). */
+  nodeRepairs: 'upgrade-node-repairs',
 } as const;
 
 function describe(step: Step, result: unknown): string | undefined {
@@ -88,6 +91,10 @@ function describe(step: Step, result: unknown): string | undefined {
       return typeof r.ms === 'number' ? `drained in ${Math.round(r.ms / 100) / 10} s` : undefined;
     case 'waitNodeUpgraded':
       return `kubelet ${String(r.kubeletVersion)}, Ready`;
+    case 'setSandboxImage':
+      return r.changed ? `set, containerd ${String(r.action)}` : 'already set';
+    case 'ensureCriSocket':
+      return r.state === 'annotated' ? 'annotation written' : `already recorded (${String(r.state)})`;
     case 'saveEtcdSnapshot':
       return typeof r.path === 'string' ? r.path : undefined;
     default:
@@ -101,7 +108,8 @@ export async function upgradeCluster(raw: UpgradeClusterInput): Promise<UpgradeR
   const inv = input.inventory;
   const facts = await readFacts(inv, input.target);
   if (patched(UPGRADE_PATCHES.imageCheck)) facts.images = await readImages(inv, input.target);
-  const plan = planUpgrade(inv, facts, { ...input, stamp: stampOf(new Date()) });
+  const nodeRepairs = patched(UPGRADE_PATCHES.nodeRepairs);
+  const plan = planUpgrade(inv, facts, { ...input, stamp: stampOf(new Date()), nodeRepairs });
   if (!plan.policy.allowed) {
     throw ApplicationFailure.nonRetryable(
       `upgrade to ${plan.policy.target} refused: ${plan.policy.problems.join('; ')}`,

@@ -1,7 +1,7 @@
 // A stand-in cluster for upgrade tests without a lab: each node's packages, static-pod apiserver version, the
 // version its kubelet reports, cordon state and backups, changed by stand-in activities exactly where the real
-// ones change a real node (installKubePackages → packages; kubeadm upgrade apply|node → the apiserver manifest and
-// the cluster configuration; restartKubelet → what the API reports; drain/uncordon → cordon; restore → the
+// ones change a real node (installKubePackages → packages; setSandboxImage → containerd's sandbox image; kubeadm
+// upgrade apply|node → the apiserver manifest and the cluster configuration; restartKubelet → what the API reports; drain/uncordon → cordon; restore → the
 // manifest copy). readUpgradeFacts reports it the way the real activity does. Failures are injected by
 // `host:activity` with a count. Every call that changes something is recorded as `host:activity`; the reads (facts,
 // images) apart, by name.
@@ -41,7 +41,12 @@ export function simCluster(version: string, names: { masters: string[]; workers:
     }
   }
   /** lacking: image references no node holds and the registry has not (readUpgradeImages reports them missing). */
-  const state = { clusterVersion: version, offered: [] as string[], lacking: [] as string[] };
+  const state = {
+    clusterVersion: version,
+    offered: [] as string[],
+    lacking: [] as string[],
+    sandbox: new Map<string, string>(),
+  };
   const calls: string[] = [];
   /** The read-only activities, in order (kept apart from calls: they change nothing). */
   const reads: string[] = [];
@@ -150,6 +155,17 @@ export function simCluster(version: string, names: { masters: string[]; workers:
       const n = node(name(host));
       if (n.master) n.apiserver = state.clusterVersion;
       return ok({ host: n.name, durationMs: 1 });
+    },
+    /** containerd's sandbox image: per node, the last one set (state.sandbox). */
+    setSandboxImage({ host, image }: { host: HostContext; image: string }) {
+      enter(name(host), 'setSandboxImage');
+      const changed = state.sandbox.get(name(host)) !== image;
+      state.sandbox.set(name(host), image);
+      return ok({ host: name(host), image, changed, action: changed ? 'restarted' : 'none' });
+    },
+    ensureCriSocket({ host }: { host: HostContext }) {
+      enter(name(host), 'ensureCriSocket');
+      return ok({ host: name(host), state: 'present' });
     },
     drainNode({ node: nodeName }: { node: string }) {
       enter(nodeName, 'drainNode');

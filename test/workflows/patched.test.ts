@@ -170,7 +170,8 @@ describe('upgradeCluster changed while a run waits at its approval (patched())',
         (e: unknown) => e,
       );
       newRunHistory = await h.fetchHistory();
-      expect(await patchMarkers(h)).toEqual([UPGRADE_PATCHES.imageCheck]);
+      // Every patch of today's code is recorded (the node repairs' too: it is decided before the plan).
+      expect(await patchMarkers(h)).toEqual([UPGRADE_PATCHES.imageCheck, UPGRADE_PATCHES.nodeRepairs]);
       return err;
     });
     expect(refused).toBeInstanceOf(WorkflowFailedError);

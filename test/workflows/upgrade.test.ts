@@ -102,6 +102,13 @@ describe('upgradeCluster on a stand-in cluster (real Temporal, real workflow; st
       expect(sim.calls.indexOf('m1:waitNodeUpgraded')).toBeLessThan(
         sim.calls.indexOf('m2:installKubePackages(kubeadm)'),
       );
+      // Each node's repairs right before its kubeadm: the target's pause as containerd's sandbox, the CRI socket.
+      for (const n of ['m1', 'm2', 'm3', 'w1', 'w2']) {
+        const own = sim.calls.filter((c) => c.startsWith(`${n}:`));
+        const kubeadm = own.findIndex((c) => /kubeadmUpgrade(Apply|Node)/.test(c));
+        expect(own.slice(kubeadm - 2, kubeadm)).toEqual([`${n}:setSandboxImage`, `${n}:ensureCriSocket`]);
+        expect(sim.state.sandbox.get(n)).toBe('registry.k8s.io/pause:3.10.1');
+      }
       expect(atTarget(res)).toBe(true);
       expect(res.plan.find((n) => n.name === 'm1')!.change).toBe('kubeadm upgrade apply → 1.34.12');
       expect(res.gates).toMatchObject([{ kind: 'approve', by: 'ops@test' }]);

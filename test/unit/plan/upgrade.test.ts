@@ -31,6 +31,8 @@ describe('planUpgrade', () => {
     expect(first.hosts.map((h) => h.target.name)).toEqual(['m1']);
     expect(first.hosts[0]!.steps.map((s) => s.id)).toEqual([
       'installKubePackages',
+      'setSandboxImage',
+      'ensureCriSocket',
       'kubeadmUpgradeApply',
       'drainNode',
       'installKubePackages',
@@ -41,7 +43,7 @@ describe('planUpgrade', () => {
       'configureLoadBalancer',
     ]);
     // Every drain is undone by an uncordon; every node can be rolled back to its copy and previous packages.
-    expect(first.hosts[0]!.steps[2]!.undo).toMatchObject({ id: 'uncordonNode', args: { node: 'm1' } });
+    expect(first.hosts[0]!.steps[4]!.undo).toMatchObject({ id: 'uncordonNode', args: { node: 'm1' } });
     expect(first.hosts[0]!.rollback!.map((s) => s.id)).toEqual([
       'restoreKubernetesConfig',
       'installKubePackages',
@@ -64,6 +66,35 @@ describe('planUpgrade', () => {
     );
   });
 
+  it("node repairs before kubeadm upgrade apply|node: the target's pause as containerd's sandbox image, the CRI socket annotation; listed by the plan", () => {
+    const p = planUpgrade(inv, cluster().facts(), opts);
+    for (const h of ['first-master', 'masters', 'workers'].flatMap((id) => hostPhase(p, id)!.hosts)) {
+      const ids = h.steps.map((s) => s.id);
+      const kubeadm = ids.findIndex((id) => id === 'kubeadmUpgradeApply' || id === 'kubeadmUpgradeNode');
+      expect(ids.slice(kubeadm - 2, kubeadm), h.target.name).toEqual(['setSandboxImage', 'ensureCriSocket']);
+      expect(h.steps[kubeadm - 2]!.args).toEqual({ image: 'registry.k8s.io/pause:3.10.1' });
+      expect(ids.filter((id) => id === 'setSandboxImage')).toHaveLength(1);
+    }
+    expect(describeUpgrade(p)).toContain(
+      '  before kubeadm on each node: containerd sandbox image registry.k8s.io/pause:3.10.1; the CRI socket annotation where missing (each only if not so already)',
+    );
+    // The inventory's own sandbox image is kept; the image repository is followed.
+    const own = simInventory(3, 3);
+    own.cluster.containerRuntime.sandboxImage = 'mirror.example/pause:custom';
+    const steps = hostPhase(planUpgrade(own, cluster().facts(), opts), 'workers')!.hosts[0]!.steps;
+    expect(steps.find((s) => s.id === 'setSandboxImage')!.args).toEqual({ image: 'mirror.example/pause:custom' });
+    const mirror = simInventory(3, 3);
+    mirror.cluster.imageRepository = '10.200.7.1:5000/k8s';
+    const m = hostPhase(planUpgrade(mirror, cluster().facts(), opts), 'masters')!.hosts[0]!.steps;
+    expect(m.find((s) => s.id === 'setSandboxImage')!.args).toEqual({ image: '10.200.7.1:5000/k8s/pause:3.10.1' });
+    // The plan of a run started before the repairs existed (patched() false in the workflow): none of them.
+    const old = planUpgrade(inv, cluster().facts(), { ...opts, nodeRepairs: false });
+    const oldIds = old.runbook.phases.flatMap((x) => (x.kind === 'hosts' ? x.hosts.flatMap((h) => h.steps) : []));
+    expect(oldIds.map((s) => s.id)).not.toContain('setSandboxImage');
+    expect(oldIds.map((s) => s.id)).not.toContain('ensureCriSocket');
+    expect(describeUpgrade(old).join('\n')).not.toMatch(/before kubeadm on each node/);
+  });
+
   it('a rerun after m1 was upgraded plans only the rest: no apply again, no backup of done nodes', () => {
     const c = cluster();
     for (const n of ['m1']) {
@@ -82,7 +113,12 @@ describe('planUpgrade', () => {
     expect(hostPhase(p, 'backup')!.hosts.map((h) => h.target.name)).toEqual(['m2', 'm3', 'w1', 'w2', 'w3']);
     const m2 = hostPhase(p, 'masters')!.hosts[0]!;
     expect(m2.target.name).toBe('m2');
-    expect(m2.steps.map((s) => s.id).slice(0, 2)).toEqual(['kubeadmUpgradeNode', 'drainNode']);
+    expect(m2.steps.map((s) => s.id).slice(0, 4)).toEqual([
+      'setSandboxImage',
+      'ensureCriSocket',
+      'kubeadmUpgradeNode',
+      'drainNode',
+    ]);
     expect(p.policy.upToDate).toEqual(['m1']);
   });
 

@@ -1,0 +1,94 @@
+// The upgrade's containerd sandbox image (issue 12, left over: kubeadm 1.34 warns when containerd's pause is not its
+// own 3.10.1): withSandboxImage changes only that one setting of a config.toml, wherever the file's config version
+// keeps it, and the host's real containerd (1.6, `containerd config dump`) reads the result back with the new image.
+// containerd 2's version 3 layout is checked as text only: no containerd 2 binary here.
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sandboxImageOf, withSandboxImage } from '../../../src/activities/containerd.js';
+import { renderContainerdConfig } from '../../../src/templates/containerd.js';
+
+const run = promisify(execFile);
+const OLD = '10.200.7.1:5000/k8s/pause:3.10';
+const NEW = '10.200.7.1:5000/k8s/pause:3.10.1';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'k2h-sandbox-'));
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+/** `containerd config dump` of the text: what containerd 1.6 would run with. */
+async function dump(name: string, text: string): Promise<string> {
+  const f = join(dir, name);
+  await writeFile(f, text);
+  return (await run('containerd', ['--config', f, 'config', 'dump'])).stdout;
+}
+
+const setupConfig = renderContainerdConfig({
+  cgroupDriver: 'systemd',
+  sandboxImage: OLD,
+  restrictOomScoreAdj: false,
+  cniBinDir: '/usr/lib/cni',
+});
+
+describe('withSandboxImage', () => {
+  it("setup's config.toml (version 2): only the sandbox_image line changes; containerd reads the new image; again is a no-op", async () => {
+    expect(await dump('before.toml', setupConfig)).toContain(`sandbox_image = "${OLD}"`);
+    const next = withSandboxImage(setupConfig, NEW);
+    const changed = next.split('\n').filter((l, i) => l !== setupConfig.split('\n')[i]);
+    expect(changed).toEqual([`  sandbox_image = "${NEW}"`]);
+    const out = await dump('after.toml', next);
+    expect(out).toContain(`sandbox_image = "${NEW}"`);
+    expect(out).toMatch(/SystemdCgroup = true/);
+    expect(withSandboxImage(next, NEW)).toBe(next);
+    expect(sandboxImageOf(next)).toBe(NEW);
+    // The same value written another way is the same setting: no rewrite, no restart.
+    const literal = next.replace(`"${NEW}"`, `'${NEW}'`);
+    expect(withSandboxImage(literal, NEW)).toBe(literal);
+  });
+
+  it('a version 2 file without the setting gets it under its CRI table; no file gets a minimal one', async () => {
+    const without =
+      'version = 2\n\n[plugins."io.containerd.grpc.v1.cri"]\n  enable_selinux = false\n\n[plugins."io.containerd.grpc.v1.cri".cni]\n  bin_dir = "/usr/lib/cni"\n';
+    const next = withSandboxImage(without, NEW);
+    expect(next).toBe(without.replace('cri"]\n', `cri"]\n  sandbox_image = "${NEW}"\n`));
+    expect(await dump('without.toml', next)).toContain(`sandbox_image = "${NEW}"`);
+    const other = 'version = 2\n\n[plugins."io.containerd.grpc.v1.cri".cni]\n  bin_dir = "/usr/lib/cni"\n';
+    expect(await dump('other.toml', withSandboxImage(other, NEW))).toContain(`sandbox_image = "${NEW}"`);
+    const fresh = withSandboxImage('', NEW);
+    expect(fresh).toBe(`version = 2\n\n[plugins."io.containerd.grpc.v1.cri"]\n  sandbox_image = "${NEW}"\n`);
+    expect(await dump('fresh.toml', fresh)).toContain(`sandbox_image = "${NEW}"`);
+  });
+
+  it('a file without a version line (containerd 1.x version 1): [plugins.cri]', async () => {
+    const v1 = `[plugins.cri]\n  sandbox_image = "${OLD}"\n  [plugins.cri.containerd]\n    snapshotter = "overlayfs"\n`;
+    const next = withSandboxImage(v1, NEW);
+    expect(next).toBe(v1.replace(OLD, NEW));
+    expect(await dump('v1.toml', next)).toContain(`sandbox_image = "${NEW}"`);
+  });
+
+  it("containerd 2's version 3: sandbox under [plugins.'io.containerd.cri.v1.images'.pinned_images] (text only)", () => {
+    const v3 = [
+      'version = 3',
+      '',
+      "[plugins.'io.containerd.cri.v1.images']",
+      "  snapshotter = 'overlayfs'",
+      '',
+      "[plugins.'io.containerd.cri.v1.images'.pinned_images]",
+      `  sandbox = '${OLD}'`,
+      '',
+      "[plugins.'io.containerd.cri.v1.runtime']",
+      '',
+    ].join('\n');
+    expect(withSandboxImage(v3, NEW)).toBe(v3.replace(`sandbox = '${OLD}'`, `sandbox = "${NEW}"`));
+    expect(withSandboxImage(v3, OLD)).toBe(v3);
+    const bare = "version = 3\n\n[plugins.'io.containerd.cri.v1.runtime']\n";
+    expect(withSandboxImage(bare, NEW)).toBe(
+      `${bare}\n[plugins."io.containerd.cri.v1.images".pinned_images]\n  sandbox = "${NEW}"\n`,
+    );
+  });
+});
