@@ -4,7 +4,7 @@
 // pieces they hand in, so a new command (uninstall, upgrade, images, addons) is one `InventoryOperation` object:
 //
 //   const op: InventoryOperation<UninstallFlags, UninstallInput, UninstallReport> = {
-//     workflowType: 'uninstallCluster', operation: 'uninstall',
+//     workflowType: 'uninstallCluster', operation: 'uninstall', command: 'uninstall',
 //     input: (inventory, flags) => ({ inventory, onFailure: onFailureFlag(flags.onFailure) }),
 //     dryRun: (input) => { const runbook = planUninstall(input); return { json: runbook, lines: describeRunbook(runbook) }; },
 //     report: (r) => [`cluster ${r.cluster} uninstalled`],
@@ -33,6 +33,10 @@ export interface InventoryOperation<F extends InventoryFlags, I, R> {
   workflowType: string;
   /** The Operation search attribute, and the workflow id's suffix unless `workflowId` says otherwise. */
   operation: Operation;
+  /** The command as the operator types it (`etcd restore`): the run's summary in the Web UI names it. */
+  command: string;
+  /** What tells one run of the command from another, from its input (`to 1.34.12`); never a secret. */
+  about?: (input: I) => string | undefined;
   /** The run's id; default `workflowIdFor(cluster, operation)`. One id per cluster and operation is what attaches. */
   workflowId?: (cluster: string) => string;
   /** Flags and inventory → the workflow input. Throw InvalidInputError for bad flags; nothing has been contacted. */
@@ -89,6 +93,8 @@ export async function runInventoryOperation<F extends InventoryFlags, I, R>(
       args: [input],
       cluster,
       operation: op.operation,
+      command: op.command,
+      about: op.about?.(input),
       kubernetesVersion: inventory.cluster.kubernetesVersion,
       hosts: inventory.hosts.map((h) => h.name),
     });

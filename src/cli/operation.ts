@@ -23,10 +23,56 @@ export interface OperationSpec<A> {
   workflowId: string;
   args: [A];
   cluster: string;
+  /** The Operation search attribute (one per command group: `etcd` for etcd setup, snapshot and restore). */
   operation: string;
+  /** The command as the operator typed it (`etcd restore`, `certs renew --etcd`): what the run's summary names. */
+  command: string;
+  /** What tells this run apart from another of the same command (`to 1.34.12`, `(1.34.12)`). Never a secret. */
+  about?: string;
   kubernetesVersion: string;
-  /** The hosts the run works on: shown in the Web UI's summary of the run. */
+  /** The hosts the run works on: shown in the Web UI's details of the run. */
   hosts?: string[];
+}
+
+/**
+ * Temporal caps a start's user metadata: 400 bytes of summary payload data and 20,000 of details by default
+ * (limit.userMetadataSummarySize / limit.userMetadataDetailsSize, server 1.29 dynamic config). Our codec encrypts
+ * them, which adds 61 bytes to the data (the payload's own metadata, IV, GCM tag: measured on the dev server), and
+ * a JSON string escapes some characters: so the plain text stays well under both.
+ */
+export const SUMMARY_MAX_BYTES = 300;
+export const DETAILS_MAX_HOSTS = 40;
+
+/** At most `max` bytes of UTF-8, cut at a character and marked with `…`; on one line (Temporal: single-line). */
+function fit(text: string, max: number): string {
+  const line = text.replace(/\p{Cc}+/gu, ' ');
+  if (Buffer.byteLength(line) <= max) return line;
+  let out = '';
+  for (const ch of line) {
+    if (Buffer.byteLength(out + ch) > max - Buffer.byteLength('…')) break;
+    out += ch;
+  }
+  return `${out}…`;
+}
+
+/**
+ * What the Web UI lists a run by and heads its page with: the command an operator ran, on which cluster, and what
+ * tells it apart (`etcd restore of lab1 from snap.db`, `upgrade of lab1 to 1.34.12`). Short and free of secrets.
+ */
+export function runSummary(spec: Pick<OperationSpec<unknown>, 'command' | 'cluster' | 'about'>): string {
+  return fit(`${spec.command} of ${spec.cluster}${spec.about ? ` ${spec.about}` : ''}`, SUMMARY_MAX_BYTES);
+}
+
+/** The run page's fixed details (Markdown): command and workflow type, cluster and version, hosts (the first 40). */
+export function runStaticDetails(spec: Omit<OperationSpec<unknown>, 'args' | 'workflowId'>): string {
+  const hosts = spec.hosts ?? [];
+  const shown = hosts.slice(0, DETAILS_MAX_HOSTS).join(', ');
+  const more = hosts.length > DETAILS_MAX_HOSTS ? `, … (${hosts.length - DETAILS_MAX_HOSTS} more)` : '';
+  return [
+    `operation: **${spec.command}** (${spec.workflowType})`,
+    `cluster: **${spec.cluster}**, Kubernetes ${spec.kubernetesVersion}`,
+    ...(spec.hosts ? [`hosts (${hosts.length}): ${shown}${more}`] : []),
+  ].join('\n\n');
 }
 
 export interface OperationContext {
@@ -61,12 +107,8 @@ async function startOrAttach<A>(
       workflowIdConflictPolicy: 'FAIL',
       workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
       // What the Web UI lists and heads the run's page with (the workflow adds its live details).
-      staticSummary: `${spec.operation} of ${spec.cluster}`,
-      staticDetails: [
-        `operation: **${spec.operation}** (${spec.workflowType})`,
-        `cluster: **${spec.cluster}**, Kubernetes ${spec.kubernetesVersion}`,
-        ...(spec.hosts ? [`hosts (${spec.hosts.length}): ${spec.hosts.join(', ')}`] : []),
-      ].join('\n\n'),
+      staticSummary: runSummary(spec),
+      staticDetails: runStaticDetails(spec),
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
       typedSearchAttributes: [
         { key: ClusterName, value: spec.cluster },
@@ -89,7 +131,7 @@ async function startOrAttach<A>(
     throw new OperationRunningError(
       [
         `cluster ${spec.cluster}: ${running} is running (workflow ${spec.workflowId}, run ${runId}, ` +
-          `started ${desc.startTime.toISOString()}); ${spec.operation} cannot start until it has ended.`,
+          `started ${desc.startTime.toISOString()}); ${spec.command} cannot start until it has ended.`,
         `Follow it: kubeadm2ha resume --workflow-id ${spec.workflowId}; or see it: kubeadm2ha status -i <inventory>`,
       ].join('\n'),
     );
@@ -101,7 +143,7 @@ async function startOrAttach<A>(
   if (ctx.restart) {
     const what = changes.length ? `input changed at ${changes.map((c) => c.path).join(', ')}` : 'same input';
     await running.terminate(`restarted from the kubeadm2ha CLI (--restart; ${what})`);
-    ctx.out.write(`terminated the running ${spec.operation} of ${spec.cluster} (run ${runId}): --restart\n`);
+    ctx.out.write(`terminated the running ${spec.command} of ${spec.cluster} (run ${runId}): --restart\n`);
     return { handle: await start(), attached: false };
   }
   if (changes.length === 0) return { handle: running, attached: true };
@@ -118,7 +160,7 @@ async function startOrAttach<A>(
 export async function runOperation<A, R>(ctx: OperationContext, spec: OperationSpec<A>): Promise<R> {
   const { handle, attached } = await startOrAttach(ctx, spec);
   return followOperation<R>(ctx, handle, {
-    label: `${attached ? 'attached to running' : 'started'} ${spec.operation} of ${spec.cluster}`,
+    label: `${attached ? 'attached to running' : 'started'} ${runSummary(spec)}`,
   });
 }
 

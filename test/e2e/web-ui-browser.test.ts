@@ -159,18 +159,23 @@ describe('a run parked at a decision, in the Web UI', () => {
       const desc = await handle.describe();
       const { runId } = desc;
       // What the CLI started it with (encrypted in history; the page shows it decoded).
-      expect(await desc.staticSummary()).toBe(`etcd of ${cluster}`);
+      expect(await desc.staticSummary()).toBe(`etcd setup of ${cluster}`);
       const progress: Progress = await handle.query(progressQuery);
       const [waiting] = progress.waiting ?? [];
       expect(waiting?.kind).toBe('decide');
       if (waiting?.kind !== 'decide') return;
       const actions = ['retry', ...(waiting.maySkip ? ['skip'] : []), 'abort'].join('|');
+      // The CA check is a cluster-wide step: it waits under the host name `cluster`, which `decide --host` takes.
+      expect(waiting.host).toBe('cluster');
       const expected = {
-        summary: `etcd of ${cluster}`,
+        summary: `etcd setup of ${cluster}`,
         details: 'hosts (1): gone',
         phase: `of cluster ${cluster}: phase ${progress.phase}`,
-        host: `Waiting for a decision: ${waiting.host}`,
-        step: `step: ${waiting.step}`,
+        // The cluster-wide step counted as the cluster's, not as a host: `gone` is the one host, not through yet.
+        hosts: 'hosts done: 0/1',
+        clusterStep: 'cluster step failed:',
+        host: `Waiting for a decision: cluster-wide step ${waiting.step}`,
+        step: `cluster-wide step: ${waiting.step}`,
         // The cluster-wide CA check decides for the cluster; the host it could not read is in its error.
         error: `error: gone: unreachable`,
         cli: `kubeadm2ha decide ${cluster} ${actions} --host ${waiting.host} [--reason "…"]`,
@@ -209,7 +214,7 @@ describe('a run parked at a decision, in the Web UI', () => {
       const frames = page.text.split(/^\[iframe (?=\/render\?)/m).slice(1);
       expect(frames[0]).toMatch(new RegExp(`^\\S*overrideTheme=primary\\]\\n${expected.summary}\\n`));
       const current = frames.find((f) => /^\S*overrideTheme=background\]/.test(f)) ?? '';
-      for (const k of ['phase', 'host', 'step', 'error', 'cli', 'signal'] as const)
+      for (const k of ['phase', 'hosts', 'clusterStep', 'host', 'step', 'error', 'cli', 'signal'] as const)
         expect(current).toContain(expected[k]);
       const pageMs = Date.now() - b0;
       expect(new URL(page.href).pathname).toBe(path); // logged in and sent on, not stopped at the login

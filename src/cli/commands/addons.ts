@@ -75,6 +75,7 @@ export function manageAddon(name: string, action: AddonAction, flags: ManageFlag
   return runInventoryOperation<ManageFlags, ManageAddonInput, RunbookResult>(flags, {
     workflowType: 'manageAddon',
     operation: 'addons',
+    command: `addons ${action} ${name}`,
     input: (inventory, f) => {
       const input: ManageAddonInput = {
         inventory,

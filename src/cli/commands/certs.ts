@@ -57,6 +57,7 @@ export function check(flags: CertsFlags): Promise<CertReport | undefined> {
   return runInventoryOperation<CertsFlags, CertsInput, CertReport>(flags, {
     workflowType: 'checkCertificates',
     operation: 'certs',
+    command: 'certs check',
     input: (inventory) => ({ inventory, thresholdDays: thresholdOf(flags) }),
     dryRun: (input) => {
       // The same plan the workflow runs.
@@ -90,6 +91,7 @@ export function renew(flags: RenewFlags): Promise<EtcdRenewalReport | undefined>
   return runInventoryOperation<RenewFlags, RenewEtcdInput, EtcdRenewalReport>(flags, {
     workflowType: 'renewEtcdCertificates',
     operation: 'certs',
+    command: 'certs renew --etcd',
     workflowId: renewWorkflowId,
     input: (inventory) => ({ inventory, healthTimeoutSeconds, onFailure: onFailureFlag(flags.onFailure) }),
     dryRun: (input) => {

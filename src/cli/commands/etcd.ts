@@ -1,6 +1,6 @@
 // `kubeadm2ha etcd setup|snapshot|restore -i <inventory>`: the external etcd cluster with TLS, its snapshots into the
 // operator's state dir, and disaster recovery from one; each a durable workflow.
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../errors.js';
@@ -111,6 +111,8 @@ export async function etcdSetup(flags: EtcdSetupFlags): Promise<EtcdSetupReport 
   return runInventoryOperation<EtcdSetupFlags, SetupEtcdInput, EtcdSetupReport>(flags, {
     workflowType: 'setupEtcdCluster',
     operation: 'etcd',
+    command: 'etcd setup',
+    about: (input) => (input.replaceCa ? '(replace CA)' : undefined),
     input: etcdSetupInput,
     // Planned here without facts only to refuse a bad inventory (stacked mode, no etcd hosts) before Temporal is
     // contacted; the workflow plans from the facts it reads.
@@ -130,6 +132,7 @@ export async function etcdSnapshot(flags: EtcdSnapshotFlags): Promise<EtcdSnapsh
   return runInventoryOperation<EtcdSnapshotFlags, SnapshotEtcdInput, EtcdSnapshotResult>(flags, {
     workflowType: 'snapshotEtcd',
     operation: 'etcd',
+    command: 'etcd snapshot',
     workflowId: (cluster) => `${workflowIdFor(cluster, 'etcd')}/snapshot`,
     input: (inventory) => ({ inventory, onFailure: onFailureFlag(flags.onFailure) }),
     // Planning also validates (external etcd with members). The workflow stamps its own run; this plan shows the
@@ -177,6 +180,9 @@ export function etcdRestore(flags: EtcdRestoreFlags): Promise<EtcdRestoreReport 
   return runInventoryOperation<EtcdRestoreFlags, RestoreEtcdInput, EtcdRestoreReport>(flags, {
     workflowType: 'restoreEtcdSnapshot',
     operation: 'etcd',
+    command: 'etcd restore',
+    // Which snapshot: its file name (the directory is this machine's, the name says which save it was).
+    about: (input) => `from ${basename(input.snapshot.path)}`,
     workflowId: (cluster) => `${workflowIdFor(cluster, 'etcd')}/restore`,
     input: (inventory) => {
       const input: RestoreEtcdInput = {

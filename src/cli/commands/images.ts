@@ -94,6 +94,8 @@ export function imagesPush(flags: PushFlags): Promise<RunbookResult | undefined>
   return runInventoryOperation<PushFlags, TransferImagesInput, RunbookResult>(flags, {
     workflowType: 'transferImages',
     operation: 'images',
+    command: 'images push',
+    about: (input) => `(${input.version})`,
     input: (inventory, f) => {
       const version = versionFlag(inventory, f.version);
       return {

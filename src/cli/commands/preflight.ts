@@ -15,6 +15,7 @@ import { formatPreflightReport } from '../report.js';
 const preflightOperation: InventoryOperation<InventoryFlags, { inventory: Inventory }, PreflightReport> = {
   workflowType: 'preflightCluster',
   operation: 'preflight',
+  command: 'preflight',
   input: (inventory) => ({ inventory }),
   dryRun: ({ inventory }) => {
     // The same plan the workflow runs.

@@ -52,6 +52,7 @@ export async function setup(flags: SetupFlags): Promise<RunbookResult | undefine
   return runInventoryOperation<SetupFlags, SetupClusterInput, RunbookResult>(flags, {
     workflowType: 'setupCluster',
     operation: 'setup',
+    command: 'setup',
     input: (inventory) => ({ inventory, onFailure: onFailureFlag(flags.onFailure) }),
     // Planned here without facts only to refuse a bad inventory before Temporal is contacted; the workflow plans
     // from the facts it reads.

@@ -43,6 +43,8 @@ export function uninstall(flags: UninstallFlags): Promise<RunbookResult | undefi
   return runInventoryOperation<UninstallFlags, UninstallClusterInput, RunbookResult>(flags, {
     workflowType: 'uninstallCluster',
     operation: 'uninstall',
+    command: 'uninstall',
+    about: (input) => (input.purgePackages ? '(purge packages)' : undefined),
     input: (inventory) => ({
       inventory,
       purgePackages: Boolean(flags.purgePackages),

@@ -120,6 +120,8 @@ function run(flags: UpgradeFlags, input: (inv: Inventory) => UpgradeClusterInput
     {
       workflowType: 'upgradeCluster',
       operation: 'upgrade',
+      command: 'upgrade',
+      about: (input) => `to ${input.target}`,
       input,
       report: (r, inv) => [
         `cluster ${inv.cluster.name} upgraded to ${r.target}: ${r.steps.length} steps done`,

@@ -85,6 +85,7 @@ describe('inventory operation skeleton', () => {
         {
           workflowType: 'none',
           operation: 'setup',
+          command: 'setup',
           input: () => {
             throw new Error('refused by input');
           },
