@@ -17,6 +17,7 @@ import type { Inventory } from '../inventory/schema.js';
 import { CERTS_MEMO_MIN_DAYS_LEFT, checkThreshold, DEFAULT_THRESHOLD_DAYS, type CertsInput } from '../plan/certs.js';
 import { ClusterName, Operation } from '../temporal/search-attributes.js';
 import { workflowIdFor } from '../workflows/ids.js';
+import { runStaticDetails, runSummary } from './operation.js';
 
 export const DEFAULT_EVERY = '24h';
 const unitMs = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
@@ -66,6 +67,16 @@ function scheduleParts(opts: CertsScheduleOptions): {
       // A run that cannot finish within one interval (no worker polling) gives way to the next one, rather than
       // making the SKIP policy skip every later run behind it.
       workflowRunTimeout: everyMs,
+      // What the Web UI lists each scheduled run by, as for a `certs check` the operator runs.
+      staticSummary: runSummary({ command: 'certs check', cluster, about: '(scheduled)' }),
+      staticDetails: runStaticDetails({
+        workflowType: 'checkCertificates',
+        operation: 'certs',
+        command: 'certs check (scheduled)',
+        cluster,
+        kubernetesVersion: opts.inventory.cluster.kubernetesVersion,
+        hosts: opts.inventory.hosts.map((h) => h.name),
+      }),
       typedSearchAttributes: [
         { key: ClusterName, value: cluster },
         { key: Operation, value: 'certs' },

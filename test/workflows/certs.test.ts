@@ -331,6 +331,8 @@ describe('certificate check schedule', () => {
         action.action.workflow.firstExecutionRunId,
       );
       expectLabReport((await run.result()) as CertReport);
+      // Listed in the Web UI like a `certs check` the operator runs, marked as the schedule's.
+      expect(await (await run.describe()).staticSummary()).toBe(`certs check of ${cluster} (scheduled)`);
 
       const view = await pollUntil(async () => {
         const v = await describeCertsSchedule(temporal.client, cluster);
