@@ -429,7 +429,9 @@ export function createEtcdActivities(deps: ActivityDeps) {
           for (const name of health.down) {
             const m = wait.members.find((x) => x.host.target.name === name);
             if (!m) continue;
-            await base.ensureEtcdRunning({ host: m.host, binary: binaries[name] ?? '', restartIfRunning: false });
+            // A member the facts showed done ran no install step this run: its binary is the one on its PATH.
+            const binary = binaries[name] || (await probeEtcd(deps.session(m.host))).binary;
+            await base.ensureEtcdRunning({ host: m.host, binary, restartIfRunning: false });
             restarted.push(name);
           }
           health = await base.waitEtcdHealthy(wait);
