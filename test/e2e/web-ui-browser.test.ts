@@ -198,14 +198,17 @@ describe('a run parked at a decision, in the Web UI', () => {
           if (missing().length === 0) return true;
           // The tab queries the current details once as it opens; "R" asks again (as a person would), in case the
           // answer came from before the gate (it cannot under the CLI's WAITING line, but a stale page stays stale).
-          if (++reads % 10 === 0)
+          // Under heavy load the worker's answer to the UI's metadata query can come too late for the page, which
+          // then shows an empty Current Details box for good: every 30 reads (~15 s) load the page again.
+          if (++reads % 30 === 0) await browser!.navigate(loginLink(info.uiUrl!, secret, path));
+          else if (reads % 10 === 0)
             await browser!.evaluate(
               `document.body.dispatchEvent(new KeyboardEvent('keydown', { key: 'r', bubbles: true }))`,
             );
           return false;
         },
         'the run page to show the summary and the decision',
-        90_000,
+        150_000,
         500,
       ).catch((err: Error) => {
         throw new Error(`${err.message}\nmissing: ${missing().join(', ')}\n${page.href}\n${page.text}`);
