@@ -31,6 +31,10 @@ set -eu
 if [ "$(id -u)" != 0 ]; then exec sudo -n "$0"; fi
 d="${STAGING_DIR}/blobs/sha256"
 mkdir -p "$d"
+# One receiver at a time: an attempt that timed out may still be writing when its retry starts (two appending to one
+# .partial would mix their bytes). The lock is held until this receiver and everything it started have exited.
+exec 9>"${STAGING_DIR}/receive.lock"
+flock -w 120 9 || { echo "receive: an earlier delivery to this host still runs" >&2; exit 4; }
 ingest() { ctr -n k8s.io content ingest --expected-size "$2" --expected-digest "sha256:$1" "kubeadm2ha-$1" >/dev/null 2>&1; }
 while IFS=' ' read -r hex off size; do
   case "$hex" in ''|*[!0-9a-f]*) echo "receive: bad blob name" >&2; exit 2;; esac
@@ -113,9 +117,10 @@ export const STATE_SCRIPT = [
 export const PREPARE_SCRIPT = [
   'set -e',
   'mkdir -p "${2%/*}"',
-  'printf "%s" "$3" > "$2.new"',
-  'chmod 0755 "$2.new"',
-  'mv -f "$2.new" "$2"',
+  // A retried attempt may run this beside the one it replaces: each writes its own temporary file.
+  'printf "%s" "$3" > "$2.new.$$"',
+  'chmod 0755 "$2.new.$$"',
+  'mv -f "$2.new.$$" "$2"',
   STATE_SCRIPT,
   'echo "# hostkeys"',
   'cat /etc/ssh/ssh_host_*_key.pub 2>/dev/null || true',
