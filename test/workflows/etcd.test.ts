@@ -441,7 +441,10 @@ describe('setupEtcdCluster on lab hosts', () => {
     const { report, ms } = await setupEtcd();
     process.stderr.write(`[etcd] rerun after h2 lost its data and certificates: ${ms} ms\n`);
     const h2 = report.hosts.find((h) => h.name === 'h2')!;
-    expect(h2).toMatchObject({ rejoined: 'replaced', service: 'started' });
+    expect(h2.service).toBe('started');
+    // Replaced: removed and added again. Right after the remove, etcd may refuse the add ("unhealthy cluster": a
+    // member it has not heard from long enough); the step's retry finds h2 gone and only adds it (seen at load ~25).
+    expect(['replaced', 'added']).toContain(h2.rejoined);
     expect(h2.certificatesIssued.map((c) => c.path).sort()).toEqual([
       '/etc/kubernetes/pki/etcd/healthcheck-client.crt',
       '/etc/kubernetes/pki/etcd/peer.crt',
