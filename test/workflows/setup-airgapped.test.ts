@@ -2,13 +2,17 @@
 // real-Kubernetes lab (hosts with no route but the lab's /24, no pod network: createK8sLab cni 'none'), 1 master + 1
 // worker with flannel, set up at the lab's previous version and upgraded to the current one. Each run pushes the
 // version's whole set as its child workflow `images` (setup: after containerd is configured, before any etcd or
-// kubeadm step; upgrade: before the first master): the worker fills its store from the lab registry (from the root
-// namespace, over loopback, never across the lab's links) and hands kubeadm's list, the sandbox image and flannel's
-// to the hosts over SSH. One capture per host veth, filtered to the registry's address and port, runs for each whole
-// run and must see no packet from a host; the same veths see the run's SSH (the captures listened); at the end the
-// same filter sees the kubelet pull an image no push brought (the filter can fail). Then: nodes Ready, every pod
-// Running on an image containerd holds by a pushed digest, the kubelet never reported a pull, nothing left the lab.
-import { mkdtemp, rm } from 'node:fs/promises';
+// kubeadm step; upgrade: before the first master), kubeadm's list, the sandbox image and flannel's, to the hosts over
+// SSH. Setup's worker fills its store from the lab registry (from the root namespace, over loopback, never across the
+// lab's links); the upgrade's from an OCI archive of the target's images, as a site without any registry carries
+// them in. One capture per host veth, filtered to the registry's address and port, runs for each whole run and must
+// see no packet from a host (nor, for the upgrade, one on loopback from the worker); the same veths see the run's SSH
+// (the captures listened), loopback sees setup's fill; at the end the same filter sees the kubelet pull an image no
+// push brought (the filter can fail). Then: nodes Ready, every pod Running on an image containerd holds by a pushed
+// digest, the kubelet never reported a pull, nothing left the lab.
+import { createHash } from 'node:crypto';
+import { get } from 'node:http';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WorkflowBundleOption } from '@temporalio/worker';
@@ -73,13 +77,22 @@ interface Watched<R> {
   registryPackets: number;
   sshPackets: number;
   registrySample: string[];
+  /** Packets from the worker's machine to the registry (over loopback: the registry listens on the bridge address). */
+  workerPackets: number;
+  workerSample: string[];
 }
 
 /** One run of `workflowType` on a fresh lab worker, with both per-veth captures around exactly that run. */
-async function watched<R>(name: string, workflowType: string, input: unknown): Promise<Watched<R>> {
+async function watched<R>(
+  name: string,
+  workflowType: string,
+  input: { inventory: Inventory } & Record<string, unknown>,
+): Promise<Watched<R>> {
+  const worker = capture('lo', toRegistry());
   const [pulls, ssh] = await Promise.all([
     captureOnHosts(lab, toRegistry()),
     captureOnHosts(lab, `tcp and src host ${lab.bridgeAddress} and dst port 22`),
+    worker.listening,
   ]);
   const taskQueue = uniqueQueue(name);
   const workflowId = `${inv.cluster.name}/${name}/${taskQueue}`;
@@ -87,17 +100,80 @@ async function watched<R>(name: string, workflowType: string, input: unknown): P
     const { result, ms } = await runOnLabWorker<R>({
       temporal,
       bundle,
-      inventory: inv,
+      inventory: input.inventory,
       workflowType,
       args: [input],
       taskQueue,
       workflowId,
     });
-    const [registryPackets, sshPackets] = await Promise.all([pulls.stop(), ssh.stop()]);
-    return { result, ms, workflowId, registryPackets, sshPackets, registrySample: pulls.printed };
+    const [registryPackets, sshPackets, workerPackets] = await Promise.all([pulls.stop(), ssh.stop(), worker.stop()]);
+    return {
+      result,
+      ms,
+      workflowId,
+      registryPackets,
+      sshPackets,
+      registrySample: pulls.printed,
+      workerPackets,
+      workerSample: worker.printed,
+    };
   } finally {
-    await Promise.all([pulls.stop(), ssh.stop()]);
+    await Promise.all([pulls.stop(), ssh.stop(), worker.stop()]);
   }
+}
+
+/** GET over a connection of its own, closed once answered (no keep-alive socket left to close during a capture). */
+function httpGet(url: string, accept?: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const req = get(url, { agent: false, headers: accept ? { accept } : {} }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        res.statusCode === 200 ? resolve(Buffer.concat(chunks)) : reject(new Error(`${url}: ${res.statusCode}`)),
+      );
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+}
+
+/**
+ * What an air-gapped site carries in: an OCI layout directory holding `refs` (index.json naming each by
+ * org.opencontainers.image.ref.name, as `skopeo copy docker://REF oci:DIR:REF` writes it), copied here from the lab
+ * registry with its own v2 API, every blob checked against its digest.
+ */
+async function ociArchive(refs: readonly string[], dir: string): Promise<number> {
+  await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+  let bytes = 0;
+  const put = async (url: string, digest: string, accept?: string): Promise<Buffer> => {
+    const body = await httpGet(url, accept);
+    const got = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+    if (digest && got !== digest) throw new Error(`${url}: ${got}, not ${digest}`);
+    await writeFile(join(dir, 'blobs', 'sha256', got.slice(7)), body);
+    bytes += body.length;
+    return body;
+  };
+  const manifests = [];
+  for (const ref of refs) {
+    const m = /^([^/]+)\/(.+):([^:/]+)$/.exec(ref)!;
+    const base = `http://${m[1]}/v2/${m[2]}`;
+    const body = await put(`${base}/manifests/${m[3]}`, '', 'application/vnd.oci.image.manifest.v1+json');
+    const manifest = JSON.parse(body.toString('utf8')) as {
+      mediaType?: string;
+      config: { digest: string };
+      layers: { digest: string }[];
+    };
+    for (const b of [manifest.config, ...manifest.layers]) await put(`${base}/blobs/${b.digest}`, b.digest);
+    manifests.push({
+      mediaType: manifest.mediaType ?? 'application/vnd.oci.image.manifest.v1+json',
+      digest: `sha256:${createHash('sha256').update(body).digest('hex')}`,
+      size: body.length,
+      annotations: { 'org.opencontainers.image.ref.name': ref },
+    });
+  }
+  await writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  await writeFile(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests }));
+  return bytes;
 }
 
 interface ChildPush {
@@ -245,6 +321,7 @@ describe(`air-gapped setup (${FROM}) and upgrade (${TO}) on the real-Kubernetes 
         `${setupPush.close - setupPush.start} ms: ${setupPush.fill.images.length} images, set ` +
         `${setupPush.fill.uniqueBytes} bytes, sent ${JSON.stringify(setupPush.relays)}; phases (s): ` +
         `${JSON.stringify(phaseSeconds(result, startedAt))}; packets host→registry ${setupRun.registryPackets}, ` +
+        `worker→registry ${setupRun.workerPackets}, ` +
         `worker→hosts SSH ${setupRun.sshPackets}\n`,
     );
     // Started once containerd was configured on every node, done before the first step after that phase.
@@ -257,6 +334,8 @@ describe(`air-gapped setup (${FROM}) and upgrade (${TO}) on the real-Kubernetes 
     // The captures listened (they saw the run's SSH on the same veths) and saw no host ask the registry.
     expect(setupRun.sshPackets).toBeGreaterThan(100);
     expect(setupRun.registryPackets, setupRun.registrySample.join('\n')).toBe(0);
+    // The worker did read the registry (its store's fill, over loopback): the loopback capture sees such traffic.
+    expect(setupRun.workerPackets).toBeGreaterThan(100);
     expect(
       secretsIn(JSON.stringify(await temporal.client.workflow.getHandle(setupRun.workflowId).fetchHistory())),
     ).toEqual([]);
@@ -282,9 +361,19 @@ describe(`air-gapped setup (${FROM}) and upgrade (${TO}) on the real-Kubernetes 
     expect(await pullingEvents()).toBe('');
   }, 600_000);
 
-  it(`upgrade to ${TO}: the images child pushes the target's set before the first master; the hosts send the registry not one packet; every node at ${TO} on pushed images`, async () => {
+  it(`upgrade to ${TO} from an OCI archive: the images child pushes the target's set before the first master; neither the hosts nor the worker send the registry one packet; every node at ${TO} on pushed images`, async () => {
+    // The site's archive of the target's images; the upgrade takes them from it (cluster.images.source).
+    const dir = join(scratch, 'archive');
+    const archiveBytes = await ociArchive(
+      planImageList(inv, TO, { addons: false }).map((i) => i.ref),
+      dir,
+    );
+    const fromArchive: Inventory = {
+      ...inv,
+      cluster: { ...inv.cluster, images: { airGapped: true, source: { kind: 'oci-layout', dir } } },
+    };
     const run = await watched<UpgradeResult>('upgrade', 'upgradeCluster', {
-      inventory: inv,
+      inventory: fromArchive,
       target: TO,
       approved: true,
     });
@@ -293,7 +382,8 @@ describe(`air-gapped setup (${FROM}) and upgrade (${TO}) on the real-Kubernetes 
     process.stderr.write(
       `[air-gapped] upgrade to ${TO}: ${run.ms} ms (load ${load()}); images child ${p.close - p.start} ms: ` +
         `${p.fill.images.length} images, set ${p.fill.uniqueBytes} bytes, fetched ${p.fill.fetchedBytes}, sent ` +
-        `${JSON.stringify(p.relays)}; packets host→registry ${run.registryPackets}, worker→hosts SSH ${run.sshPackets}\n`,
+        `${JSON.stringify(p.relays)} (archive ${archiveBytes} bytes); packets host→registry ${run.registryPackets}, ` +
+        `worker→registry ${run.workerPackets}, worker→hosts SSH ${run.sshPackets}\n`,
     );
     expect(firstMaster.length).toBeGreaterThan(0);
     expect(p.close).toBeLessThanOrEqual(Math.min(...firstMaster));
@@ -304,6 +394,7 @@ describe(`air-gapped setup (${FROM}) and upgrade (${TO}) on the real-Kubernetes 
     ]);
     expect(run.sshPackets).toBeGreaterThan(100);
     expect(run.registryPackets, run.registrySample.join('\n')).toBe(0);
+    expect(run.workerPackets, run.workerSample.join('\n')).toBe(0);
 
     await allPodsRunning();
     const images = await expectPodsOnPushedImages();
