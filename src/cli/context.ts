@@ -32,9 +32,16 @@ export function addOperationOptions(cmd: Command): Command {
 }
 
 /** Flags of operations that run a runbook (they can fail a step and wait for a decision). */
-export function addRunbookOptions(cmd: Command): Command {
+export const DRY_RUN_READS_FACTS =
+  'read the hosts (read-only; with --no-facts not even that) and print the runbook the workflow would execute ' +
+  '(--json: exactly it); change nothing';
+
+export function addRunbookOptions(
+  cmd: Command,
+  dryRun = 'print the runbook the workflow would execute (--json: exactly it), contact nothing',
+): Command {
   return cmd
-    .option('--dry-run', 'print the runbook the workflow would execute (--json: exactly it), contact nothing')
+    .option('--dry-run', dryRun)
     .option(
       '--on-failure <mode>',
       'a step that fails for good: decide (wait for `kubeadm2ha decide`) or abort',

@@ -18,7 +18,7 @@ import type { EtcdSnapshotResult } from '../../activities/etcd-snapshot.js';
 import { describeEtcdRestorePlan, planEtcdRestore, planEtcdRestoreRunbook, stampOf } from '../../plan/etcd-restore.js';
 import { planEtcdSnapshotRunbook } from '../../plan/etcd-snapshot.js';
 import type { EtcdRestoreReport, RestoreEtcdInput, SnapshotEtcdInput } from '../../workflows/etcd-snapshot.js';
-import { addOperationOptions, addRunbookOptions, onFailureFlag } from '../context.js';
+import { DRY_RUN_READS_FACTS, addOperationOptions, addRunbookOptions, onFailureFlag } from '../context.js';
 import {
   addInventoryOption,
   loadInventoryFile,
@@ -232,6 +232,7 @@ export function register(program: Command): void {
           'with --dry-run: read nothing from the hosts and list every step (by default --dry-run reads them, ' +
             'read-only, and lists only what is missing)',
         ),
+      DRY_RUN_READS_FACTS,
     ),
   ).action(async (flags: EtcdSetupFlags) => {
     await etcdSetup(flags);

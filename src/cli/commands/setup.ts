@@ -11,7 +11,7 @@ import { describeRunbook } from '../../plan/runbook.js';
 import { planSetup, setupFactsRequest } from '../../plan/setup.js';
 import type { RunbookResult } from '../../workflows/runbook.js';
 import type { SetupClusterInput } from '../../workflows/setup.js';
-import { addOperationOptions, addRunbookOptions, onFailureFlag } from '../context.js';
+import { DRY_RUN_READS_FACTS, addOperationOptions, addRunbookOptions, onFailureFlag } from '../context.js';
 import {
   addInventoryOption,
   loadInventoryFile,
@@ -84,6 +84,7 @@ export function register(program: Command): void {
       'with --dry-run: read nothing from the hosts and list every step (by default --dry-run reads them, ' +
         'read-only, and lists only what is missing)',
     ),
+    DRY_RUN_READS_FACTS,
   ).action(async (flags: SetupFlags) => {
     await setup(flags);
   });
