@@ -80,12 +80,22 @@ const err = (path: Path, message: string, extra: Partial<RuleFinding> = {}): Rul
 });
 const warn = (path: Path, message: string): RuleFinding => ({ severity: 'warning', path, message });
 
+/** The name cluster-wide (once-phase) steps go under: src/plan/runbook.ts's ONCE (a test holds them equal). */
+export const CLUSTER_WIDE = 'cluster';
+
 export const uniqueHosts: Rule = ({ hosts }) => {
   const out: RuleFinding[] = [];
   const names = new Map<string, number>();
   const addresses = new Map<string, number>();
   for (const { index, host } of hosts) {
     const first = names.get(host.name);
+    if (host.name === CLUSTER_WIDE)
+      out.push(
+        err(
+          ['hosts', index, 'name'],
+          `host name "${CLUSTER_WIDE}" is reserved: progress, decisions and \`decide --host\` use it for cluster-wide steps`,
+        ),
+      );
     if (first !== undefined)
       out.push(err(['hosts', index, 'name'], `duplicate host name "${host.name}"`, { see: ['hosts', first, 'name'] }));
     else names.set(host.name, index);

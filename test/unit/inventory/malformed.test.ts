@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { InventoryError, loadInventory, readInventorySource, validateSource } from '../../../src/inventory/index.js';
+import { CLUSTER_WIDE } from '../../../src/inventory/rules.js';
+import { ONCE } from '../../../src/plan/runbook.js';
 
 const fixtures = fileURLToPath(new URL('../../fixtures/inventory/', import.meta.url));
 
@@ -28,6 +30,16 @@ const yaml: [string, Case][] = [
       column: 11,
       field: 'hosts[1].name',
       message: /duplicate host name "h1" \(see line 7\)/,
+    },
+  ],
+  [
+    'a host named like the cluster-wide steps',
+    {
+      path: 'yaml/host-named-cluster.yaml',
+      line: 10,
+      column: 11,
+      field: 'hosts[1].name',
+      message: /host name "cluster" is reserved/,
     },
   ],
   [
@@ -1072,5 +1084,11 @@ describe('secrets', () => {
   it('never repeats a password from the inventory in an issue', async () => {
     const err = (await loadInventory(join(fixtures, 'ini/password')).catch((e: unknown) => e)) as InventoryError;
     expect(err.message).not.toContain('hunter2');
+  });
+});
+
+describe('reserved host name', () => {
+  it('is the name the runbook executor gives cluster-wide steps', () => {
+    expect(CLUSTER_WIDE).toBe(ONCE);
   });
 });
