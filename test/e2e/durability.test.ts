@@ -64,7 +64,7 @@ describe('durability', () => {
         args: [{ inventory }],
       });
       const first = startWorkerProcess(address, taskQueue, log, inventoryFile);
-      await pollUntil(() => completed(log).length >= 10, '10 completed checks', 60_000, 20);
+      await pollUntil(() => completed(log).length >= 10, '10 completed checks', 150_000, 20); // a worker process from source bundles its workflows first: ~57 s seen at load ~29
       first.kill('SIGKILL');
       await new Promise((r) => first.once('exit', r));
       const doneBeforeKill = completed(log);
@@ -111,7 +111,7 @@ describe('durability', () => {
     } finally {
       await connection.close();
     }
-  });
+  }, 360_000);
 
   it('a preflight completes across a Temporal server restart on the same database', async () => {
     const server: DevServerOptions = {
@@ -137,7 +137,7 @@ describe('durability', () => {
     });
     const running = worker.run();
     try {
-      await pollUntil(() => completed(log).length >= 8, '8 completed checks', 60_000, 20);
+      await pollUntil(() => completed(log).length >= 8, '8 completed checks', 150_000, 20);
       // Stop everything: worker first (as a crash of the whole operator machine would), then the server.
       worker.worker.shutdown();
       await running;
@@ -169,5 +169,5 @@ describe('durability', () => {
       await connection.close().catch(() => undefined);
       await stopDevServer(server);
     }
-  });
+  }, 360_000);
 });
