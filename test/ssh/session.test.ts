@@ -265,11 +265,11 @@ describe('files', () => {
     expect(await h1.putStream(path, sha256(data), open, { mode: 0o600 })).toEqual({ changed: true });
     expect((await lab.exec('h1', `stat -c %a ${path}; sha256sum < ${path}`)).stdout).toBe(`600\n${sha256(data)}  -\n`);
     expect(await h1.putStream(path, sha256(data), open, { mode: 0o600 })).toEqual({ changed: false });
-    // A stream that does not match its checksum leaves the old file alone.
+    // A stream that does not match its checksum leaves the old file alone. The expected checksum must differ from the
+    // file's (else the upload is skipped as identical): its first hex digit changed, never to itself (1 in 16 was 'f').
     const wrong = () => Readable.from([randomBytes(1000)]);
-    await expect(h1.putStream(path, sha256(data).replace(/^./, 'f'), wrong, { mode: 0o600 })).rejects.toThrow(
-      /checksum differs/,
-    );
+    const other = sha256(data).replace(/^./, (c) => (c === 'f' ? '0' : 'f'));
+    await expect(h1.putStream(path, other, wrong, { mode: 0o600 })).rejects.toThrow(/checksum differs/);
     // Download into a slow sink: backpressure holds the channel, every byte arrives in order.
     const chunks: Buffer[] = [];
     const sink = new Writable({
