@@ -47,18 +47,23 @@ export function parseImageList(out: string): Set<string> {
   );
 }
 
-/** The URL containerd would use for a reference's registry: the inventory's first endpoint, else https://<host>. */
-export function registryUrlOf(ref: string, registries: ReadUpgradeImagesInput['registries']): string {
+/** How containerd reaches a reference's registry: the inventory's first endpoint for it, else https://<host>; and
+ * whether it skips the registry's certificate check (the inventory's skipVerify), which this check then does too. */
+export function registryAccessOf(
+  ref: string,
+  registries: ReadUpgradeImagesInput['registries'],
+): { url: string; skipVerify: boolean } {
   const { registry } = parseFullRef(ref);
-  const configured = registries.find((r) => r.host === registry)?.endpoints[0];
-  return (configured ?? `https://${registry}`).replace(/\/+$/, '');
+  const entry = registries.find((r) => r.host === registry);
+  return {
+    url: (entry?.endpoints[0] ?? `https://${registry}`).replace(/\/+$/, ''),
+    skipVerify: entry?.skipVerify === true,
+  };
 }
 
-/** The inventory says containerd does not check this reference's registry's certificate: neither does this check. */
-export function skipsVerify(ref: string, registries: ReadUpgradeImagesInput['registries']): boolean {
-  const { registry } = parseFullRef(ref);
-  return registries.find((r) => r.host === registry)?.skipVerify === true;
-}
+/** The URL containerd would use for a reference's registry. */
+export const registryUrlOf = (ref: string, registries: ReadUpgradeImagesInput['registries']): string =>
+  registryAccessOf(ref, registries).url;
 
 export function createUpgradeImageActivities(deps: ActivityDeps) {
   return {
@@ -81,13 +86,13 @@ export function createUpgradeImageActivities(deps: ActivityDeps) {
               .filter((h, i) => h.refs.includes(ref) && !held[i]!.has(ref))
               .map((h) => h.host.target.name);
             if (missingOn.length === 0) return { ref, missingOn };
-            const registryUrl = registryUrlOf(ref, registries);
+            const { url: registryUrl, skipVerify } = registryAccessOf(ref, registries);
             try {
               const inRegistry = await manifestPresent(ref, {
                 endpoint: registryUrl,
                 timeoutMs: 30_000,
                 ...(credentials && { credentials }),
-                ...(skipsVerify(ref, registries) && { skipVerify: true }),
+                ...(skipVerify && { skipVerify }),
               });
               return { ref, missingOn, inRegistry, registryUrl };
             } catch (err) {
