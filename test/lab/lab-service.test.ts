@@ -1,12 +1,12 @@
 // Lab services (registry, apt mirror) are real processes the lab starts in the root namespace: readiness means
 // *this* process listens (not a leftover on the same address), and teardown finds and stops them from the records.
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listensOn, startLabService, stopLabServicesSync } from '../../lab/lab-service.js';
 import { isAlive, procId } from '../../lab/proc.js';
+import { freePort } from '../../src/temporal/process-util.js';
 
 let dir: string;
 
@@ -17,14 +17,6 @@ afterAll(async () => {
   stopLabServicesSync(dir);
   await rm(dir, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 const httpServer = (port: number): string[] => [
   '/usr/bin/python3',

@@ -6,7 +6,6 @@
 // so every reference goes to the registry.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -20,19 +19,9 @@ import { imageProblems, upgradeImageNeeds } from '../../../src/plan/upgrade-imag
 import type { HostSession } from '../../../src/ssh/index.js';
 import { startLabRegistry, type LabRegistry } from '../../../lab/k8s/registry-server.js';
 import { simInventory } from '../../support/upgrade-sim.js';
+import { freePort } from '../../../src/temporal/process-util.js';
 
 const run = promisify(execFile);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Every node's `ctr images ls`: nothing (stand-in session), so the check asks the registry for each image. */
 const emptyNodes: ActivityDeps = {

@@ -4,7 +4,6 @@
 import { execFile } from 'node:child_process';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -13,19 +12,9 @@ import { FailureType } from '../../../src/errors.js';
 import { buildImage, readImageLayout, type BuiltImage } from '../../../src/images/oci-layout.js';
 import { parseImageRef, pushImage, remoteManifestDigest, RegistryError } from '../../../src/images/registry-client.js';
 import { startLabRegistry, type LabRegistry } from '../../../lab/k8s/registry-server.js';
+import { freePort } from '../../../src/temporal/process-util.js';
 
 const run = promisify(execFile);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function pushError(p: Promise<unknown>): Promise<RegistryError> {
   const err = await p.then(
