@@ -12,7 +12,11 @@
 //    loaded 2-core machine makes lose leader election now and then;
 //  - Node taints under node.kubernetes.io/ (not-ready, unreachable, …): the node lifecycle controller sets and
 //    clears them from the node's health, so they are status written into spec. On a loaded lab a kubelet can
-//    miss a heartbeat between two snapshots (CI saw h2 carry not-ready:NoExecute before an apply and not after).
+//    miss a heartbeat between two snapshots (CI saw h2 carry not-ready:NoExecute before an apply and not after);
+//  - the times in status conditions (lastTransitionTime, lastUpdateTime, lastProbeTime, lastHeartbeatTime), with
+//    each condition's type, status and reason still compared: a condition can flip and flip back between two
+//    snapshots that both read it the same (CI saw APIService v1beta1.metrics.k8s.io Available at both, its
+//    lastTransitionTime moved by 3 s: the aggregator's probe of metrics-server timed out once on a loaded lab).
 // Everything else — every object's existence, spec, labels, annotations, data, rules, and status of other kinds
 // (Deployments, APIServices, …) — must be equal.
 import type { K8sLab } from '../../lab/k8s/k8s-lab.js';
@@ -25,6 +29,7 @@ const SKIPPED_GROUP = /\.metrics\.k8s\.io$/;
 const NORMALISE =
   '.items[] | del(.metadata.resourceVersion, .metadata.managedFields) ' +
   '| if (.kind == "Node" or .kind == "Pod") then del(.status) else . end ' +
+  '| if (.status.conditions | type) == "array" then .status.conditions |= map(del(.lastTransitionTime, .lastUpdateTime, .lastProbeTime, .lastHeartbeatTime)) else . end ' +
   '| if .kind == "Node" then .spec.taints = [(.spec.taints // [])[] | select(.key | startswith("node.kubernetes.io/") | not)] else . end ' +
   '| [(.apiVersion + " " + .kind + " " + (.metadata.namespace // "") + "/" + .metadata.name), tojson] | @tsv';
 
