@@ -16,6 +16,7 @@ import { InvalidInputError } from '../errors.js';
 import type { Inventory } from '../inventory/schema.js';
 import { CERTS_MEMO_MIN_DAYS_LEFT, checkThreshold, DEFAULT_THRESHOLD_DAYS, type CertsInput } from '../plan/certs.js';
 import { ClusterName, Operation } from '../temporal/search-attributes.js';
+import { WORKFLOW_TASK_TIMEOUT } from '../temporal/workflow-start.js';
 import { workflowIdFor } from '../workflows/ids.js';
 import { runStaticDetails, runSummary } from './operation.js';
 
@@ -67,6 +68,9 @@ function scheduleParts(opts: CertsScheduleOptions): {
       // A run that cannot finish within one interval (no worker polling) gives way to the next one, rather than
       // making the SKIP policy skip every later run behind it.
       workflowRunTimeout: everyMs,
+      // As every start of ours (src/temporal/workflow-start.ts): the server's 10 s default times out tasks on a busy
+      // worker, and they run again from their last recorded point.
+      workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
       // What the Web UI lists each scheduled run by, as for a `certs check` the operator runs.
       staticSummary: runSummary({ command: 'certs check', cluster, about: '(scheduled)' }),
       staticDetails: runStaticDetails({

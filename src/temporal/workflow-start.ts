@@ -1,5 +1,11 @@
-// Options every start of one of our workflows shares (the CLI's operations, the bench, preflight's child workflows), so a
-// run behaves the same whoever starts it. Workflow-safe: no imports (src/workflows/preflight.ts uses it).
+// Options every start of one of our workflows shares, so a run behaves the same whoever starts it: the CLI's operations
+// (src/cli/operation.ts), the bench, the certificate check schedule (src/cli/certs-schedule.ts), and the child
+// workflows of preflight and of the runbook (a child phase such as images push, a big phase's host batches).
+// Workflow-safe: no imports (src/workflows/preflight.ts and runbook.ts use it).
+//
+// Set on a child, it changes only an attribute of the StartChildWorkflowExecution command, which replay does not
+// compare: a run recorded before (10 s) replays on this code, and one recorded with it replays on the code before
+// (checked both ways with a runbook of a child phase and host batches).
 
 /**
  * How long one workflow task may run on the worker before Temporal gives it to another worker (default 10 s).

@@ -67,6 +67,7 @@ import {
 } from '../plan/runbook.js';
 import { childPlan, hostsPerHistory } from '../plan/scale.js';
 import type { HostTarget, Progress } from '../plan/types.js';
+import { WORKFLOW_TASK_TIMEOUT } from '../temporal/workflow-start.js';
 import { activities } from './activity-options.js';
 import { failureMessage, failureType } from './failure-info.js';
 import {
@@ -609,7 +610,9 @@ async function execute(rb: Runbook, hooks: RunbookHooks, role: Role): Promise<Ru
       const workflowId = `${workflowInfo().workflowId}/${p.id}${attempt > 1 ? `/${attempt}` : ''}`;
       progress.set(ONCE, key, 'running', `child workflow ${workflowId}`);
       try {
-        await executeChild(p.workflow, { workflowId, args: [p.input] });
+        // Children get the same workflow task timeout as the run (the server's 10 s default times out tasks on a
+        // loaded worker, and they run again from their last recorded point).
+        await executeChild(p.workflow, { workflowId, args: [p.input], workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT });
         progress.set(ONCE, key, 'done', `child workflow ${workflowId}`);
         return;
       } catch (err) {
@@ -670,6 +673,7 @@ async function execute(rb: Runbook, hooks: RunbookHooks, role: Role): Promise<Ru
         const handle = await startChild(runbookBatch, {
           workflowId,
           args: [{ runbook: child, outcomes: seedFor(p, names) }],
+          workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
         });
         children.set(workflowId, handle);
         // An abort that came while it started reaches it too.

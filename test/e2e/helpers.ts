@@ -1,7 +1,7 @@
 // Shared plumbing for end-to-end tests: a client and worker connection to the run's Temporal server, unique ids,
 // and polling with a deadline (never a fixed sleep).
 import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowExecutionDescription } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { dataConverter } from '../../src/temporal/data-converter.js';
@@ -33,3 +33,9 @@ export async function connectTemporal(address = temporalAddress()): Promise<{
 }
 
 export const uniqueQueue = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
+
+/** A described run's workflow task timeout in ms (what its start set, or the server's default of 10 s). */
+export function workflowTaskTimeoutMs(desc: WorkflowExecutionDescription): number | undefined {
+  const t = desc.raw.executionConfig?.defaultWorkflowTaskTimeout;
+  return t ? Number(t.seconds ?? 0) * 1000 + Math.round((t.nanos ?? 0) / 1e6) : undefined;
+}

@@ -4,32 +4,31 @@
 // `etcd` command group that etcd setup, snapshot and restore share) and what tells the run apart (target version,
 // snapshot file, addon). Every command gets a cluster of its own: setup, upgrade and uninstall share one workflow id
 // per cluster.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dataConverter } from '../../src/temporal/data-converter.js';
-import { bin, killed } from './cli-process.js';
-import { pollUntil, temporalAddress, uniqueQueue } from './helpers.js';
+import { temporalAddress, workflowTaskTimeoutMs } from './helpers.js';
+import { startedRuns, type StartedRuns } from './started-run.js';
 
 let dir: string;
 let connection: Connection;
 let client: Client;
-const children: ChildProcess[] = [];
-const started: string[] = [];
+let runs: StartedRuns;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'kubeadm2ha-run-summary-'));
+  runs = startedRuns(dir);
   connection = await Connection.connect({ address: temporalAddress() });
   client = new Client({ connection, dataConverter: dataConverter() });
 });
 
 afterAll(async () => {
-  await Promise.all(children.map(killed));
-  for (const id of started)
+  await runs?.stop();
+  for (const id of runs?.ids ?? [])
     await client.workflow
       .getHandle(id)
       .terminate('run-summary test done')
@@ -37,38 +36,6 @@ afterAll(async () => {
   await connection?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
-
-/** Starts the command on a cluster of its own; the workflow id, once the CLI says it started it. */
-async function startedRun(cluster: string, args: string[]): Promise<string> {
-  const yaml = (await readFile('test/fixtures/inventory/yaml/valid.yaml', 'utf8')).replace(
-    /^ {2}name: lab$/m,
-    `  name: ${cluster}`,
-  );
-  const inventory = join(dir, `${cluster}.yaml`);
-  await writeFile(inventory, yaml);
-  const common = ['-i', inventory, '--address', temporalAddress(), '--worker', 'external'];
-  const child = spawn(process.execPath, [bin, ...args, ...common, '--task-queue', uniqueQueue('summary')], {
-    env: { ...process.env, KUBEADM2HA_FROM_SOURCE: '1', KUBEADM2HA_LOG_LEVEL: 'WARN' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  children.push(child);
-  let err = '';
-  child.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
-  // The workflow id, or the exit code of a CLI that ended first (that fails at once, not at the deadline).
-  const seen = await pollUntil(
-    () =>
-      /^started .*: workflow (\S+)$/m.exec(err)?.[1] ??
-      (child.exitCode !== null ? { code: child.exitCode } : undefined),
-    `${args.join(' ')} to start its run`,
-    120_000,
-    200,
-  );
-  if (typeof seen !== 'string') throw new Error(`${args.join(' ')} exited (${seen.code}):\n${err}`);
-  const id = seen;
-  started.push(id);
-  await killed(child);
-  return id;
-}
 
 describe('run summary in the Web UI', () => {
   it('names the command the operator ran and what tells the run apart', { timeout: 400_000 }, async () => {
@@ -89,19 +56,27 @@ describe('run summary in the Web UI', () => {
     ];
     const tag = randomUUID().slice(0, 6);
     // Three at a time: each is a Node process compiling the CLI from source.
-    const summaries: { want: string; got: string | undefined; details: string | undefined }[] = [];
+    const summaries: { want: string; got: string | undefined; details: string | undefined; taskTimeoutMs?: number }[] =
+      [];
     for (let i = 0; i < cases.length; i += 3) {
       summaries.push(
         ...(await Promise.all(
           cases.slice(i, i + 3).map(async ([args, want], j) => {
             const cluster = `sum-${tag}-${i + j}`;
-            const desc = await client.workflow.getHandle(await startedRun(cluster, args)).describe();
-            return { want: want(cluster), got: await desc.staticSummary(), details: await desc.staticDetails() };
+            const desc = await client.workflow.getHandle(await runs.start(cluster, args)).describe();
+            return {
+              want: want(cluster),
+              got: await desc.staticSummary(),
+              details: await desc.staticDetails(),
+              taskTimeoutMs: workflowTaskTimeoutMs(desc),
+            };
           }),
         )),
       );
     }
     for (const s of summaries) expect(s.got).toBe(s.want);
+    // Every command starts its run with the project's workflow task timeout, not the server's 10 s default.
+    expect(summaries.map((s) => s.taskTimeoutMs)).toEqual(cases.map(() => 30_000));
     // The details name the command too, beside the workflow type.
     expect(summaries[2]!.details).toContain('operation: **etcd restore** (restoreEtcdSnapshot)');
     process.stderr.write(`[run-summary] ${cases.length} commands started and checked in ${Date.now() - t0} ms\n`);

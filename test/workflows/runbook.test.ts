@@ -21,7 +21,7 @@ import type { HostContext } from '../../src/plan/types.js';
 import { dataConverter, failureConverterPath } from '../../src/temporal/data-converter.js';
 import { approveUpdate, decideUpdate, progressQuery } from '../../src/workflows/messages.js';
 import type { RunbookResult, RunFailureDetails } from '../../src/workflows/runbook.js';
-import { connectTemporal, pollUntil, temporalAddress, uniqueQueue } from '../e2e/helpers.js';
+import { connectTemporal, pollUntil, temporalAddress, uniqueQueue, workflowTaskTimeoutMs } from '../e2e/helpers.js';
 
 let temporal: Awaited<ReturnType<typeof connectTemporal>>;
 let bundle: WorkflowBundleOption;
@@ -328,6 +328,8 @@ describe('runbook executor gates (fake activities, real Temporal)', () => {
       expect(r.calls).toEqual(['once:images 1.34.1', 'once:images 1.34.1', 'm1:init']);
       const second = await temporal.client.workflow.getHandle(`${r.handle.workflowId}/images/2`).describe();
       expect(second.status.name).toBe('COMPLETED');
+      // With the run's workflow task timeout (WORKFLOW_TASK_TIMEOUT), not the server's 10 s default.
+      expect(workflowTaskTimeoutMs(second)).toBe(30_000);
     } finally {
       await r.stop();
     }
@@ -565,6 +567,8 @@ describe('a big phase as child workflows (fake activities, real Temporal)', () =
       expect(p.hosts.find((h) => h.name === 'w1')?.steps[0]).toMatchObject({ state: 'done' });
       // Five hosts, two per child: three children for `nodes`; `after` (two hosts) ran in the run itself.
       expect((await childIds(r.handle)).sort()).toEqual([1, 2, 3].map((n) => `${r.handle.workflowId}/nodes/${n}`));
+      const batch = await temporal.client.workflow.getHandle(`${r.handle.workflowId}/nodes/1`).describe();
+      expect(workflowTaskTimeoutMs(batch)).toBe(30_000);
     } finally {
       await r.stop();
     }
