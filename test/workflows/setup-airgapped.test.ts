@@ -1,15 +1,17 @@
 // Issue 13's "done when", air-gapped: setupCluster, then upgradeCluster, with cluster.images.airGapped on the
 // real-Kubernetes lab (hosts with no route but the lab's /24, no pod network: createK8sLab cni 'none'), 1 master + 1
-// worker with flannel, set up at the lab's previous version and upgraded to the current one. Each run pushes the
-// version's whole set as its child workflow `images` (setup: after containerd is configured, before any etcd or
-// kubeadm step; upgrade: before the first master), kubeadm's list, the sandbox image and flannel's, to the hosts over
-// SSH. Setup's worker fills its store from the lab registry (from the root namespace, over loopback, never across the
-// lab's links); the upgrade's from an OCI archive of the target's images, as a site without any registry carries
-// them in. One capture per host veth, filtered to the registry's address and port, runs for each whole run and must
-// see no packet from a host (nor, for the upgrade, one on loopback from the worker); the same veths see the run's SSH
-// (the captures listened), loopback sees setup's fill; at the end the same filter sees the kubelet pull an image no
-// push brought (the filter can fail). Then: nodes Ready, every pod Running on an image containerd holds by a pushed
-// digest, the kubelet never reported a pull, nothing left the lab.
+// worker with flannel and stacked etcd (kubeadm runs etcd on the master from <imageRepository>/etcd, so that image
+// is pushed, and the upgrade moves it 3.5.24-0 → 3.6.5-0), set up at the lab's previous version and upgraded to the
+// current one. Each run pushes the version's whole set as its child workflow `images` (setup: after containerd is
+// configured, before any kubeadm step; upgrade: before the first master), kubeadm's list with etcd, the sandbox image
+// and flannel's, to the hosts over SSH. Both sources are used: setup's worker fills its store from an OCI archive of
+// the version's images, as a site without any registry carries them in; the upgrade's from the lab registry (from the
+// root namespace, over loopback, never across the lab's links). One capture per host veth, filtered to the
+// registry's address and port, runs for each whole run and must see no packet from a host (nor, for setup, one on
+// loopback from the worker); the same veths see the run's SSH (the captures listened), loopback sees the upgrade's
+// fill; at the end the same filter sees the kubelet pull an image no push brought (the filter can fail). Then: nodes
+// Ready, every pod (etcd's too) Running on an image containerd holds by a pushed digest, the kubelet never reported a
+// pull, nothing left the lab.
 import { createHash } from 'node:crypto';
 import { get } from 'node:http';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -19,6 +21,7 @@ import type { WorkflowBundleOption } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeliverImagesResult, FillImageStoreResult } from '../../src/activities/images.js';
 import type { Inventory } from '../../src/inventory/schema.js';
+import { kubeadmConstants } from '../../src/images/kubeadm-images.js';
 import { imagesFor, planImageList } from '../../src/plan/images.js';
 import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
 import { K8S_LAB_VERSIONS } from '../../lab/k8s-binaries.js';
@@ -214,6 +217,7 @@ function expectWholeSet(p: ChildPush, version: string): void {
   expect(p.fill.images.map((i) => i.ref).sort()).toEqual(list.map((i) => i.ref).sort());
   expect(list.map((i) => i.source)).toContain('pod-network');
   expect(list.some((i) => /\/pause:/.test(i.ref))).toBe(true);
+  expect(list.map((i) => i.ref)).toContain(etcdRef(version));
   // Imported in the background during its relay round, so the import phase itself may have nothing left to import.
   for (const h of inv.hosts)
     expect(Object.fromEntries(p.imports[h.name]!.verified.map((v) => [v.ref, v.digest])), h.name).toEqual(
@@ -265,6 +269,15 @@ const pullingEvents = async (): Promise<string> =>
     '',
   );
 
+/** The etcd image kubeadm runs (stacked) at `version`. */
+const etcdRef = (version: string): string => `${inv.cluster.imageRepository}/etcd:${kubeadmConstants(version).etcd}`;
+
+/** An inventory taking its images from the OCI archive at `dir` instead of the lab registry. */
+const fromArchive = (dir: string): Inventory => ({
+  ...inv,
+  cluster: { ...inv.cluster, images: { airGapped: true, source: { kind: 'oci-layout', dir } } },
+});
+
 const load = () =>
   loadavg()
     .map((l) => l.toFixed(1))
@@ -275,13 +288,14 @@ beforeAll(async () => {
   restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
   bundle = await loadWorkflowBundle();
   lab = await createK8sLab({ hosts: 2, cni: 'none', version: FROM, versions: [FROM, TO] });
-  const base = flannelLabInventory(lab, (i) => (i === 1 ? ['primary-master', 'etcd'] : ['worker']));
+  const base = flannelLabInventory(lab, (i) => (i === 1 ? ['primary-master'] : ['worker']));
   // containerd stays pointed at the lab registry (as the lab and the inventory configure it): a host that pulled
   // would succeed, and the capture would see it.
   inv = {
     ...base,
     cluster: {
       ...base.cluster,
+      etcd: { ...base.cluster.etcd, mode: 'stacked' },
       images: { airGapped: true, source: { kind: 'registry', plainHttp: [lab.kubernetes.registry] } },
     },
   };
@@ -310,16 +324,24 @@ describe(`air-gapped setup (${FROM}) and upgrade (${TO}) on the real-Kubernetes 
   let setupRun: Watched<RunbookResult>;
   let setupPush: ChildPush;
 
-  it('setup: the images child pushes the whole set before any etcd or kubeadm step; the hosts send the registry not one packet', async () => {
+  it('setup from an OCI archive: the images child pushes the whole set (etcd too) before any kubeadm step; neither the hosts nor the worker send the registry one packet', async () => {
     for (const h of lab.hosts) expect(await sh(h.name, 'ip -4 route show default'), h.name).toBe('');
+    // The site's archive of the version's images; setup takes them from it (cluster.images.source).
+    const archiveBytes = await ociArchive(
+      planImageList(inv, FROM, { addons: false }).map((i) => i.ref),
+      join(scratch, 'archive-setup'),
+    );
     const startedAt = Date.now();
-    setupRun = await watched<RunbookResult>('setup', 'setupCluster', { inventory: inv });
+    setupRun = await watched<RunbookResult>('setup', 'setupCluster', {
+      inventory: fromArchive(join(scratch, 'archive-setup')),
+    });
     setupPush = await childPush(setupRun.workflowId);
     const { result } = setupRun;
     process.stderr.write(
       `[air-gapped] setup at ${FROM}, 2 hosts: ${setupRun.ms} ms (load ${load()}); images child ` +
         `${setupPush.close - setupPush.start} ms: ${setupPush.fill.images.length} images, set ` +
-        `${setupPush.fill.uniqueBytes} bytes, sent ${JSON.stringify(setupPush.relays)}; phases (s): ` +
+        `${setupPush.fill.uniqueBytes} bytes, sent ${JSON.stringify(setupPush.relays)} (archive ${archiveBytes} ` +
+        `bytes); phases (s): ` +
         `${JSON.stringify(phaseSeconds(result, startedAt))}; packets host→registry ${setupRun.registryPackets}, ` +
         `worker→registry ${setupRun.workerPackets}, ` +
         `worker→hosts SSH ${setupRun.sshPackets}\n`,
@@ -334,8 +356,7 @@ describe(`air-gapped setup (${FROM}) and upgrade (${TO}) on the real-Kubernetes 
     // The captures listened (they saw the run's SSH on the same veths) and saw no host ask the registry.
     expect(setupRun.sshPackets).toBeGreaterThan(100);
     expect(setupRun.registryPackets, setupRun.registrySample.join('\n')).toBe(0);
-    // The worker did read the registry (its store's fill, over loopback): the loopback capture sees such traffic.
-    expect(setupRun.workerPackets).toBeGreaterThan(100);
+    expect(setupRun.workerPackets, setupRun.workerSample.join('\n')).toBe(0);
     expect(
       secretsIn(JSON.stringify(await temporal.client.workflow.getHandle(setupRun.workflowId).fetchHistory())),
     ).toEqual([]);
@@ -357,23 +378,14 @@ describe(`air-gapped setup (${FROM}) and upgrade (${TO}) on the real-Kubernetes 
         `sandbox_image = "${pause}"\n`,
       );
     }
-    await expectPodsOnPushedImages();
+    // Stacked etcd runs on h1 from the etcd image the push brought.
+    expect(await expectPodsOnPushedImages()).toContain(etcdRef(FROM));
     expect(await pullingEvents()).toBe('');
   }, 600_000);
 
-  it(`upgrade to ${TO} from an OCI archive: the images child pushes the target's set before the first master; neither the hosts nor the worker send the registry one packet; every node at ${TO} on pushed images`, async () => {
-    // The site's archive of the target's images; the upgrade takes them from it (cluster.images.source).
-    const dir = join(scratch, 'archive');
-    const archiveBytes = await ociArchive(
-      planImageList(inv, TO, { addons: false }).map((i) => i.ref),
-      dir,
-    );
-    const fromArchive: Inventory = {
-      ...inv,
-      cluster: { ...inv.cluster, images: { airGapped: true, source: { kind: 'oci-layout', dir } } },
-    };
+  it(`upgrade to ${TO} from the registry: the images child pushes the target's set before the first master; the hosts send the registry not one packet; every node at ${TO} on pushed images, etcd at the target's tag`, async () => {
     const run = await watched<UpgradeResult>('upgrade', 'upgradeCluster', {
-      inventory: fromArchive,
+      inventory: inv,
       target: TO,
       approved: true,
     });
@@ -382,7 +394,7 @@ describe(`air-gapped setup (${FROM}) and upgrade (${TO}) on the real-Kubernetes 
     process.stderr.write(
       `[air-gapped] upgrade to ${TO}: ${run.ms} ms (load ${load()}); images child ${p.close - p.start} ms: ` +
         `${p.fill.images.length} images, set ${p.fill.uniqueBytes} bytes, fetched ${p.fill.fetchedBytes}, sent ` +
-        `${JSON.stringify(p.relays)} (archive ${archiveBytes} bytes); packets host→registry ${run.registryPackets}, ` +
+        `${JSON.stringify(p.relays)}; packets host→registry ${run.registryPackets}, ` +
         `worker→registry ${run.workerPackets}, worker→hosts SSH ${run.sshPackets}\n`,
     );
     expect(firstMaster.length).toBeGreaterThan(0);
@@ -394,12 +406,14 @@ describe(`air-gapped setup (${FROM}) and upgrade (${TO}) on the real-Kubernetes 
     ]);
     expect(run.sshPackets).toBeGreaterThan(100);
     expect(run.registryPackets, run.registrySample.join('\n')).toBe(0);
-    expect(run.workerPackets, run.workerSample.join('\n')).toBe(0);
+    // The worker did read the registry (its store's fill, over loopback): the loopback capture sees such traffic.
+    expect(run.workerPackets).toBeGreaterThan(100);
 
     await allPodsRunning();
     const images = await expectPodsOnPushedImages();
     expect(images).toContain(`${inv.cluster.imageRepository}/kube-apiserver:v${TO}`);
     expect(images).toContain(`${inv.cluster.imageRepository}/kube-proxy:v${TO}`);
+    expect(images).toContain(etcdRef(TO));
     expect(await pullingEvents()).toBe('');
   }, 1_800_000);
 
