@@ -61,7 +61,7 @@ export const commandModules: CommandModule[] = [
   {
     commands: {
       status: "list a cluster's recent operations with per-host progress of running ones",
-      runs: 'list runs (operation, cluster, status, start, what waits for a person), newest first',
+      runs: 'list runs (status, start, what each is, what waits for a person), newest first',
       resume: 'attach to a running operation: serve it with a worker if none polls, and follow it to its end',
     },
     load: () => import('./runs.js'),

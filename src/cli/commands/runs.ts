@@ -36,10 +36,14 @@ function visibilityString(value: string): string {
   return `'${value}'`;
 }
 
-interface RunSummary {
+export interface RunSummary {
   workflowId: string;
   runId: string;
+  /** The workflow type (`setupCluster`, `checkCertificates`). */
   operation: string;
+  /** What the run was started as, in words (`upgrade of lab1 to 1.34.12`): the summary its start set, the one the Web
+   * UI lists it by. Absent for a run started without one (or one this CLI's codec key cannot decrypt). */
+  summary?: string;
   /** The ClusterName search attribute. */
   cluster?: string;
   /** The first gate waiting for a person, in words (running runs whose worker answered). */
@@ -55,42 +59,84 @@ interface RunSummary {
   memo?: Record<string, unknown>;
 }
 
-/** The most recent runs matching `query`, newest first, with progress (and what waits) for running ones. */
+/** The summary the run's start set (user metadata), decoded with our codec; undefined when there is none. */
+async function startSummary(ctx: OperationContext, wf: WorkflowExecutionInfo): Promise<string | undefined> {
+  try {
+    const desc = await ctx.client.workflow.getHandle(wf.workflowId, wf.runId).describe();
+    return (await desc.staticSummary()) || undefined;
+  } catch {
+    // Gone since the list (retention), or encrypted with a key this CLI lacks: the workflow type stands in.
+    return undefined;
+  }
+}
+
+/** Progress and what waits for a running run; or, when no worker answers, what to do. */
+async function liveState(
+  ctx: OperationContext,
+  wf: WorkflowExecutionInfo,
+  cluster: string,
+): Promise<Pick<RunSummary, 'progress' | 'waitingAt' | 'note'>> {
+  // Only a worker can answer a query; with none polling, the server holds it until its deadline. Ask briefly,
+  // and say what to do when nobody answers.
+  try {
+    const handle = ctx.client.workflow.getHandle(wf.workflowId, wf.runId);
+    const progress = await ctx.client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query(progressQuery));
+    const [first] = describeWaiting(cluster, progress.waiting ?? []);
+    return { progress, ...(first !== undefined && { waitingAt: first }) };
+  } catch {
+    return {
+      note: `no worker is serving it (task queue ${wf.taskQueue}); run \`kubeadm2ha resume --workflow-id ${wf.workflowId}\` or start \`kubeadm2ha worker\``,
+    };
+  }
+}
+
+/** The most recent runs matching `query`, newest first, with their summaries, and progress (and what waits) for
+ * running ones. Runs are looked at concurrently: a query nobody answers costs its deadline once, not once per run. */
 async function listRuns(ctx: OperationContext, query: string | undefined, limit: number): Promise<RunSummary[]> {
-  const runs: RunSummary[] = [];
+  const found: { wf: WorkflowExecutionInfo; cluster: string }[] = [];
   for await (const wf of ctx.client.workflow.list(query ? { query } : {}) as AsyncIterable<WorkflowExecutionInfo>) {
     const cluster = wf.typedSearchAttributes.get(ClusterName);
     // Child workflows of a big phase carry no cluster: they are part of their run.
     if (cluster === undefined) continue;
-    const summary: RunSummary = {
-      workflowId: wf.workflowId,
-      runId: wf.runId,
-      operation: wf.type,
-      cluster,
-      status: wf.status.name,
-      startTime: wf.startTime.toISOString(),
-      ...(wf.closeTime && { closeTime: wf.closeTime.toISOString() }),
-      ...(ctx.uiBaseUrl && { link: workflowUiLink(ctx.uiBaseUrl, ctx.namespace, wf.workflowId, wf.runId) }),
-      ...(wf.memo && Object.keys(wf.memo).length > 0 && { memo: wf.memo }),
-    };
-    if (wf.status.name === 'RUNNING') {
-      // Only a worker can answer a query; with none polling, the server holds it until its deadline. Ask briefly,
-      // and say what to do when nobody answers.
-      try {
-        const handle = ctx.client.workflow.getHandle(wf.workflowId, wf.runId);
-        summary.progress = await ctx.client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () =>
-          handle.query(progressQuery),
-        );
-        const [first] = describeWaiting(cluster, summary.progress.waiting ?? []);
-        if (first !== undefined) summary.waitingAt = first;
-      } catch {
-        summary.note = `no worker is serving it (task queue ${wf.taskQueue}); run \`kubeadm2ha resume --workflow-id ${wf.workflowId}\` or start \`kubeadm2ha worker\``;
-      }
-    }
-    runs.push(summary);
-    if (runs.length >= limit) break;
+    found.push({ wf, cluster });
+    if (found.length >= limit) break;
   }
-  return runs;
+  return Promise.all(
+    found.map(async ({ wf, cluster }): Promise<RunSummary> => {
+      const [summary, live] = await Promise.all([
+        startSummary(ctx, wf),
+        wf.status.name === 'RUNNING' ? liveState(ctx, wf, cluster) : undefined,
+      ]);
+      return {
+        workflowId: wf.workflowId,
+        runId: wf.runId,
+        operation: wf.type,
+        ...(summary !== undefined && { summary }),
+        cluster,
+        ...(live?.waitingAt !== undefined && { waitingAt: live.waitingAt }),
+        status: wf.status.name,
+        startTime: wf.startTime.toISOString(),
+        ...(wf.closeTime && { closeTime: wf.closeTime.toISOString() }),
+        ...(ctx.uiBaseUrl && { link: workflowUiLink(ctx.uiBaseUrl, ctx.namespace, wf.workflowId, wf.runId) }),
+        ...(live?.progress && { progress: live.progress }),
+        ...(live?.note !== undefined && { note: live.note }),
+        ...(wf.memo && Object.keys(wf.memo).length > 0 && { memo: wf.memo }),
+      };
+    }),
+  );
+}
+
+/** One line of `kubeadm2ha runs`: status, start, what the run is (its summary, else type and cluster), and the first
+ * gate waiting for a person (with how many more wait) or why nobody reports on it. */
+export function runsLine(r: RunSummary): string {
+  const what = r.summary ?? `${r.operation} (cluster ${r.cluster ?? '?'})`;
+  const more = (r.progress?.waiting?.length ?? 0) - 1;
+  const waiting = r.waitingAt
+    ? `  waiting: ${r.waitingAt}${more > 0 ? ` (and ${more} more waiting)` : ''}`
+    : r.note
+      ? `  ${r.note}`
+      : '';
+  return forTerminal(`${r.status.padEnd(10)} ${r.startTime}  ${what}${waiting}`);
 }
 
 export async function status(flags: RunsFlags): Promise<RunSummary[]> {
@@ -128,13 +174,7 @@ export async function runs(flags: RunsFlags): Promise<RunSummary[]> {
     const list = await listRuns(ctx, query, Number(flags.limit ?? 20));
     if (flags.json) console.log(JSON.stringify(list, null, 2));
     else if (list.length === 0) console.log('no runs recorded');
-    else
-      for (const r of list) {
-        const waiting = r.waitingAt ? `  waiting: ${forTerminal(r.waitingAt)}` : r.note ? `  ${r.note}` : '';
-        console.log(
-          `${r.operation.padEnd(22)} ${(r.cluster ?? '').padEnd(16)} ${r.status.padEnd(10)} ${r.startTime}${waiting}`,
-        );
-      }
+    else for (const r of list) console.log(runsLine(r));
     return list;
   } finally {
     await close();
@@ -183,7 +223,7 @@ export function register(program: Command): void {
   addOperationOptions(
     program
       .command('runs')
-      .description('list runs (operation, cluster, status, start, what waits for a person), newest first')
+      .description('list runs (status, start, what each is, what waits for a person), newest first')
       .option('--cluster <name>', 'only this cluster')
       .option('--limit <n>', 'most recent runs to show', '20'),
   ).action(async (flags: RunsFlags) => {
