@@ -4,52 +4,36 @@
 // chains), a second uninstall finds nothing, and the second setup brings every node Ready again. Then `kubeconfig`
 // against that cluster: kubectl through the VIP with a certificate signed by the local CA, and its validity honoured.
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { WorkflowBundleOption } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { UninstallResult } from '../../src/activities/uninstall.js';
-import type { Inventory } from '../../src/inventory/schema.js';
-import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
-import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
-import { CODEC_ENV } from '../../src/temporal/data-converter.js';
 import type { RunbookResult } from '../../src/workflows/runbook.js';
 import { DEFAULT_GROUP, issueKubeconfig } from '../../src/cli/commands/kubeconfig.js';
-import { connectTemporal, pollUntil, uniqueQueue } from '../e2e/helpers.js';
-import { setEnv } from '../support/env.js';
-import { runOnLabWorker } from '../support/lab-worker.js';
-import { cleanUp } from '../support/clean-up.js';
+import { pollUntil } from '../e2e/helpers.js';
+import { labSuite } from '../support/lab-suite.js';
 import { flannelLabInventory, runSetupWorkflow } from '../support/setup-run.js';
 
-let lab: K8sLab;
-let inv: Inventory;
-let temporal: Awaited<ReturnType<typeof connectTemporal>>;
-let bundle: WorkflowBundleOption;
-let scratch: string;
-let restoreEnv: (() => void) | undefined;
+// No pod network on the hosts: setup brings flannel, so the uninstall has flannel's state to remove too.
+const suite = labSuite({
+  name: 'uninstall-wf',
+  lab: { hosts: 3, cni: 'none' },
+  inventory: (lab) =>
+    flannelLabInventory(lab, (i) =>
+      i === 1 ? ['primary-master', 'etcd'] : i === 2 ? ['secondary-master', 'etcd'] : ['worker', 'etcd'],
+    ),
+});
 
-const setup = () => runSetupWorkflow({ temporal, bundle, inventory: inv });
-function uninstall(): Promise<{ result: RunbookResult; ms: number }> {
-  const taskQueue = uniqueQueue('uninstall');
-  return runOnLabWorker<RunbookResult>({
-    temporal,
-    bundle,
-    inventory: inv,
-    workflowType: 'uninstallCluster',
-    args: [{ inventory: inv }],
-    taskQueue,
-    workflowId: `${inv.cluster.name}/uninstall/${taskQueue}`,
-  });
-}
+const setup = () => runSetupWorkflow(suite);
+const uninstall = () => suite.run<RunbookResult>('uninstallCluster', [{ inventory: suite.inventory }], 'uninstall');
 /** `kubectl get nodes` on h1 as "name status" lines, sorted. */
 const nodeStates = async (): Promise<string[]> =>
   lines(await sh('h1', 'kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes --no-headers'))
     .map((l) => l.split(/\s+/).slice(0, 2).join(' '))
     .sort();
-const load = async () => (await lab.exec('h1', 'cut -d" " -f1 /proc/loadavg')).stdout.trim();
-const sh = async (h: string, cmd: string) => (await lab.exec(h, cmd, { allowFail: true })).stdout.trim();
+const load = async () => (await suite.lab.exec('h1', 'cut -d" " -f1 /proc/loadavg')).stdout.trim();
+const sh = async (h: string, cmd: string) => (await suite.lab.exec(h, cmd, { allowFail: true })).stdout.trim();
 const lines = (s: string) => s.split('\n').filter(Boolean);
 const removed = (r: RunbookResult) => r.steps.flatMap((s) => (s.result as UninstallResult).removed);
 
@@ -68,31 +52,10 @@ done
 ss -ltnH '( sport = :10250 or sport = :6443 or sport = :8443 or sport = :2379 )'
 `;
 
-beforeAll(async () => {
-  scratch = await mkdtemp(join(tmpdir(), 'k2h-uninstall-wf-'));
-  restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
-  bundle = await loadWorkflowBundle();
-  // No pod network on the hosts: setup brings flannel, so the uninstall has flannel's state to remove too.
-  lab = await createK8sLab({ hosts: 3, cni: 'none' });
-  inv = flannelLabInventory(lab, (i) =>
-    i === 1 ? ['primary-master', 'etcd'] : i === 2 ? ['secondary-master', 'etcd'] : ['worker', 'etcd'],
-  );
-  temporal = await connectTemporal();
-}, 3_600_000);
-
-afterAll(() =>
-  cleanUp(
-    () => temporal?.close(),
-    () => lab?.destroy(),
-    () => restoreEnv?.(),
-    () => scratch && rm(scratch, { recursive: true, force: true }),
-  ),
-);
-
 describe('uninstallCluster on the real-Kubernetes lab', () => {
   it('setup → uninstall leaves nothing → a second uninstall finds nothing → setup again: all Ready', async () => {
-    const hosts = lab.hosts.map((h) => h.name);
-    const check = (h: string) => sh(h, leftovers(lab.vip));
+    const hosts = suite.lab.hosts.map((h) => h.name);
+    const check = (h: string) => sh(h, leftovers(suite.lab.vip));
 
     // Bare hosts may hold some of it already (the machine's own /etc/haproxy/haproxy.cfg shows through the lab's
     // /etc overlay): after the uninstall a host may hold only what it held before the first setup.
@@ -137,7 +100,9 @@ describe('uninstallCluster on the real-Kubernetes lab', () => {
     const second = await setup();
     process.stderr.write(`[uninstall workflow] setup again ${second.ms} ms (load ${await load()})\n`);
     expect(await nodeStates()).toEqual(['h1 Ready', 'h2 Ready', 'h3 Ready']);
-    expect((await lab.exec('h3', `curl -sk --max-time 5 https://${lab.vip}:8443/readyz`)).stdout).toBe('ok');
+    expect((await suite.lab.exec('h3', `curl -sk --max-time 5 https://${suite.lab.vip}:8443/readyz`)).stdout).toBe(
+      'ok',
+    );
     // It was a new cluster, not the old one found again.
     const joins = JSON.stringify(second.result.steps.map((s) => s.result));
     expect(joins).toMatch(/"initialized":true/);
@@ -147,20 +112,20 @@ describe('uninstallCluster on the real-Kubernetes lab', () => {
   it('kubeconfig: kubectl lists the nodes through the VIP with a locally signed certificate; its validity is honoured', async () => {
     const kubectl = (file: string) =>
       promisify(execFile)(
-        lab.kubernetes.binaries.paths.kubectl,
+        suite.lab.kubernetes.binaries.paths.kubectl,
         ['--kubeconfig', file, 'get', 'nodes', '--no-headers'],
         {
           timeout: 30_000,
         },
       );
-    const file = join(scratch, 'admin.kubeconfig');
-    const issued = await issueKubeconfig(inv, {
+    const file = join(suite.scratch, 'admin.kubeconfig');
+    const issued = await issueKubeconfig(suite.inventory, {
       user: 'alice',
       groups: [DEFAULT_GROUP],
       validitySeconds: 3600,
       path: file,
     });
-    expect(issued.server).toBe(`https://${lab.vip}:8443`);
+    expect(issued.server).toBe(`https://${suite.lab.vip}:8443`);
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     expect(
       (await kubectl(file)).stdout
@@ -169,14 +134,19 @@ describe('uninstallCluster on the real-Kubernetes lab', () => {
         .map((l) => l.split(/\s+/)[0]),
     ).toEqual(['h1', 'h2', 'h3']);
     // Not overwritten without --force; replaced with it.
-    await expect(issueKubeconfig(inv, { user: 'bob', groups: [], validitySeconds: 60, path: file })).rejects.toThrow(
-      /exists/,
-    );
+    await expect(
+      issueKubeconfig(suite.inventory, { user: 'bob', groups: [], validitySeconds: 60, path: file }),
+    ).rejects.toThrow(/exists/);
     expect(await readFile(file, 'utf8')).toContain('name: alice');
 
     // A certificate for 20 s: accepted now, refused by the apiserver once it has expired.
-    const short = join(scratch, 'short.kubeconfig');
-    await issueKubeconfig(inv, { user: 'alice', groups: [DEFAULT_GROUP], validitySeconds: 20, path: short });
+    const short = join(suite.scratch, 'short.kubeconfig');
+    await issueKubeconfig(suite.inventory, {
+      user: 'alice',
+      groups: [DEFAULT_GROUP],
+      validitySeconds: 20,
+      path: short,
+    });
     await kubectl(short);
     const refused = await pollUntil(
       () =>
@@ -190,8 +160,8 @@ describe('uninstallCluster on the real-Kubernetes lab', () => {
     );
     expect(refused).toMatch(/Unauthorized|must be logged in/);
     // Without the group, the same user is authenticated but may do nothing.
-    const none = join(scratch, 'none.kubeconfig');
-    await issueKubeconfig(inv, { user: 'alice', groups: [], validitySeconds: 600, path: none });
+    const none = join(suite.scratch, 'none.kubeconfig');
+    await issueKubeconfig(suite.inventory, { user: 'alice', groups: [], validitySeconds: 600, path: none });
     const denied = await kubectl(none).then(
       () => 'allowed',
       (e: { stderr?: string }) => e.stderr ?? '',
