@@ -3,36 +3,18 @@
 // nothing; the history holds no join token or key. Then planning from facts: the finished cluster's facts plan
 // nothing (`setup --dry-run [--json]` prints exactly that), a worker reset by kubeadm plans only its join (and its
 // etcd member's steps: kubeadm reset empties /etc/kubernetes/pki), and a rerun rejoins it.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { WorkflowBundleOption } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { stringify } from 'yaml';
+import { describe, expect, it, vi } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
 import { createSshDeps } from '../../src/activities/ssh-deps.js';
 import { sshTrustOf } from '../../src/activities/ssh-trust.js';
 import { readSetupFactsHere, setup } from '../../src/cli/commands/setup.js';
-import type { Inventory } from '../../src/inventory/schema.js';
 import { describeRunbook, ONCE, type Runbook } from '../../src/plan/runbook.js';
 import { targetOf } from '../../src/plan/topology.js';
-import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
-import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
-import { CODEC_ENV } from '../../src/temporal/data-converter.js';
 import type { RunbookResult } from '../../src/workflows/runbook.js';
-import { connectTemporal } from '../e2e/helpers.js';
-import { setEnv } from '../support/env.js';
 import { labClusterInventory } from '../support/lab-cluster.js';
-import { runLabWorkflow } from '../support/lab-worker.js';
-import { cleanUp } from '../support/clean-up.js';
+import { labSuite } from '../support/lab-suite.js';
 
-let lab: K8sLab;
-let inv: Inventory;
-let temporal: Awaited<ReturnType<typeof connectTemporal>>;
-let bundle: WorkflowBundleOption;
-let scratch: string;
-let restoreEnv: (() => void) | undefined;
-let inventoryFile: string;
+const suite = labSuite({ name: 'setup-wf', lab: { hosts: 3 }, inventory: (lab) => labClusterInventory(lab) });
 
 /** host → step ids the runbook plans. */
 function planned(rb: Runbook): Record<string, string[]> {
@@ -60,7 +42,7 @@ async function printed(json: boolean): Promise<string> {
   const lines: string[] = [];
   const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
   try {
-    expect(await setup({ inventory: inventoryFile, dryRun: true, json })).toBeUndefined();
+    expect(await setup({ inventory: suite.inventoryFile, dryRun: true, json })).toBeUndefined();
   } finally {
     log.mockRestore();
   }
@@ -70,40 +52,10 @@ async function printed(json: boolean): Promise<string> {
 /** `setup --dry-run --json`'s runbook, and how long reading the facts takes (the activity's own measure). */
 async function dryRun(): Promise<{ rb: Runbook; factsMs: number }> {
   const rb = JSON.parse(await printed(true)) as Runbook;
-  return { rb, factsMs: (await readSetupFactsHere(inv)).durationMs };
+  return { rb, factsMs: (await readSetupFactsHere(suite.inventory)).durationMs };
 }
 
-function setupCluster(): Promise<{ result: RunbookResult; history: string; ms: number }> {
-  const args = [{ inventory: inv }];
-  return runLabWorkflow<RunbookResult>({
-    temporal,
-    bundle,
-    inventory: inv,
-    workflowType: 'setupCluster',
-    args,
-    name: 'setup',
-  });
-}
-
-beforeAll(async () => {
-  scratch = await mkdtemp(join(tmpdir(), 'k2h-setup-wf-'));
-  restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
-  bundle = await loadWorkflowBundle();
-  lab = await createK8sLab({ hosts: 3 });
-  inv = labClusterInventory(lab);
-  inventoryFile = join(scratch, 'inventory.yaml');
-  await writeFile(inventoryFile, stringify(inv));
-  temporal = await connectTemporal();
-}, 3_600_000);
-
-afterAll(() =>
-  cleanUp(
-    () => temporal?.close(),
-    () => lab?.destroy(),
-    () => restoreEnv?.(),
-    () => scratch && rm(scratch, { recursive: true, force: true }),
-  ),
-);
+const setupCluster = () => suite.run<RunbookResult>('setupCluster', [{ inventory: suite.inventory }], 'setup');
 
 describe('setupCluster on the real-Kubernetes lab', () => {
   it('bare hosts → 3 nodes Ready through the workflow; a second run changes nothing; no secret in history', async () => {
@@ -111,7 +63,7 @@ describe('setupCluster on the real-Kubernetes lab', () => {
     process.stderr.write(
       `[setup workflow] bare hosts → all Ready: ${first.ms} ms, ${first.result.steps.length} steps\n`,
     );
-    const nodes = (await lab.exec('h1', 'kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes --no-headers'))
+    const nodes = (await suite.lab.exec('h1', 'kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes --no-headers'))
       .stdout;
     expect(
       nodes
@@ -120,7 +72,9 @@ describe('setupCluster on the real-Kubernetes lab', () => {
         .map((l) => l.split(/\s+/).slice(0, 2).join(' '))
         .sort(),
     ).toEqual(['h1 Ready', 'h2 Ready', 'h3 Ready']);
-    expect((await lab.exec('h3', `curl -sk --max-time 5 https://${lab.vip}:8443/readyz`)).stdout).toBe('ok');
+    expect((await suite.lab.exec('h3', `curl -sk --max-time 5 https://${suite.lab.vip}:8443/readyz`)).stdout).toBe(
+      'ok',
+    );
     for (const h of [first.history]) {
       expect(h).not.toMatch(/[a-z0-9]{6}\.[a-z0-9]{16}/);
       expect(h).not.toMatch(/PRIVATE KEY|client-key-data/);
@@ -149,18 +103,18 @@ describe('setupCluster on the real-Kubernetes lab', () => {
 
     // The worker taken back as uninstall does it (kubelet stopped, kubeadm reset, CNI state gone), and its Node
     // object deleted, as kubeadm's docs say for a node that leaves.
-    const deps = createSshDeps(sshTrustOf(inv));
+    const deps = createSshDeps(sshTrustOf(suite.inventory));
     try {
-      const h3 = inv.hosts.find((h) => h.name === 'h3')!;
+      const h3 = suite.inventory.hosts.find((h) => h.name === 'h3')!;
       await createActivities(deps).resetNode({
-        host: { target: targetOf(h3), ssh: inv.ssh },
+        host: { target: targetOf(h3), ssh: suite.inventory.ssh },
         externalEtcd: true,
         removePackages: false,
       });
     } finally {
       await deps.close();
     }
-    await lab.exec('h1', 'kubectl --kubeconfig /etc/kubernetes/admin.conf delete node h3 --wait=true');
+    await suite.lab.exec('h1', 'kubectl --kubeconfig /etc/kubernetes/admin.conf delete node h3 --wait=true');
 
     // kubeadm reset empties /etc/kubernetes/pki, the etcd member's certificates with it (h3 is also a member here):
     // the facts find its member unhealthy over TLS, so its etcd steps come back with the join; nothing else.
@@ -186,7 +140,7 @@ describe('setupCluster on the real-Kubernetes lab', () => {
       ].sort(),
     );
     expect(JSON.stringify(rejoin.result.steps.find((s) => s.step === 'joinNode')!.result)).toMatch(/"joined":true/);
-    const nodes = (await lab.exec('h1', 'kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes --no-headers'))
+    const nodes = (await suite.lab.exec('h1', 'kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes --no-headers'))
       .stdout;
     expect(
       nodes
