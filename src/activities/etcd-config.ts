@@ -39,15 +39,30 @@ export function renderEtcdConfig(cfg: EtcdMemberConfig, state: InitialClusterSta
   return `# Managed by kubeadm2ha; changes here are overwritten.\n${stringify(doc, { lineWidth: 0 })}`;
 }
 
-/** initial-cluster-state of a config file we wrote earlier, or undefined for no/foreign/unreadable content. */
-export function initialClusterStateOf(text: string | undefined): InitialClusterState | undefined {
+function settingOf(text: string | undefined, key: string): unknown {
   if (text === undefined) return undefined;
   try {
-    const v = (parse(text) as Record<string, unknown> | null)?.['initial-cluster-state'];
-    return v === 'new' || v === 'existing' ? v : undefined;
+    return (parse(text) as Record<string, unknown> | null)?.[key];
   } catch {
     return undefined;
   }
+}
+
+/** initial-cluster-state of a config file we wrote earlier, or undefined for no/foreign/unreadable content. */
+export function initialClusterStateOf(text: string | undefined): InitialClusterState | undefined {
+  const v = settingOf(text, 'initial-cluster-state');
+  return v === 'new' || v === 'existing' ? v : undefined;
+}
+
+/**
+ * The initial-cluster a member with data keeps: the one in its file when that is ours, else the plan's. etcd reads
+ * it only when the data dir is empty, and a member that joined a running cluster started with the members of that
+ * moment (joinInitialCluster), not the inventory's: writing the plan's over it would restart a healthy member for
+ * nothing.
+ */
+export function keptInitialCluster(hasMemberData: boolean, current: string | undefined, planned: string): string {
+  const v = settingOf(current, 'initial-cluster');
+  return hasMemberData && initialClusterStateOf(current) && typeof v === 'string' && v ? v : planned;
 }
 
 /**

@@ -1,7 +1,7 @@
 // External etcd activities, one concern each: the pinned binary (ensureEtcdInstalled), the member's configuration
 // and service definition (configureEtcd), the daemon running (ensureEtcdRunning), and the health gate
 // (waitEtcdHealthy). All idempotent: a rerun on a healthy cluster reads and compares, and writes nothing.
-import { FailureType, KubeadmHaError } from '../errors.js';
+import { CommandFailedError, FailureType, KubeadmHaError } from '../errors.js';
 import {
   ETCD_CONFIG_PATH,
   ETCD_SERVICE,
@@ -18,12 +18,14 @@ import type { ActivityDeps } from './deps.js';
 import {
   chooseInitialClusterState,
   initialClusterStateOf,
+  keptInitialCluster,
   renderEtcdConfig,
   type InitialClusterState,
 } from './etcd-config.js';
 import {
   emptyMemberAction,
   etcdctlArgv,
+  joinInitialCluster,
   membersNotStarted,
   parseEndpointHealth,
   parseMemberList,
@@ -36,6 +38,7 @@ import { aptInstall } from './host-config.js';
 import {
   detectServiceManager,
   ensureService,
+  logFilePath,
   type EnsureAction,
   type ServiceManagerKind,
   type ServiceSpec,
@@ -112,6 +115,26 @@ export interface EtcdHealth {
   elapsedMs: number;
 }
 
+export interface WaitEtcdMemberStartedInput {
+  host: HostContext;
+  member: { name: string } & Pick<EtcdMemberPlan, 'clientUrl' | 'peerUrl'>;
+  /** Every member's client URL: `member list` is asked there (from this host, with its healthcheck client). */
+  endpoints: string[];
+  tls: EtcdClientTls;
+  timeoutSeconds: number;
+  intervalMs?: number;
+}
+
+export interface EtcdMemberStarted {
+  host: string;
+  /** Its member id, hex. */
+  id: string;
+  /** Members of the cluster once it had started, this one included. */
+  members: number;
+  probes: number;
+  elapsedMs: number;
+}
+
 export interface EnsureEtcdHealthyInput extends WaitEtcdHealthyInput {
   /** Rounds of "wait for health, start the members whose daemon is down, wait again" before giving up. */
   rounds: number;
@@ -174,6 +197,30 @@ async function probeEtcd(
 }
 
 /**
+ * How long `member add` is asked again while etcd refuses it for the moment. With its strict reconfiguration check
+ * (on by default) etcd refuses an add unless every voting member has been connected to the one asked for the last
+ * 5 s ("unhealthy cluster") and enough members have started ("not enough started members"): right after the
+ * previous member started or a member was removed, for a few seconds. 30 s covers that on a loaded host; anything
+ * longer is a real problem, and the step fails with etcd's words.
+ */
+const ADD_REFUSED_FOR_MS = 30_000;
+const ADD_REFUSED = /unhealthy cluster|not enough started members/;
+
+/** Runs `add` again (every 1 s, heartbeating) while etcd refuses it for the moment, up to `forMs`. */
+async function untilAccepted<T>(add: () => Promise<T>, now: () => number, forMs: number): Promise<T> {
+  const deadline = now() + forMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await add();
+    } catch (err) {
+      if (!(err instanceof CommandFailedError && ADD_REFUSED.test(err.stderrTail)) || now() >= deadline) throw err;
+      heartbeat({ memberAdd: 'refused for now', attempt });
+      await pause(1_000);
+    }
+  }
+}
+
+/**
  * A member about to start on an empty data dir: asks the other members (from its own host, with its healthcheck
  * client) what the cluster knows of it, and removes and adds it again when the cluster knew it started
  * (emptyMemberAction). Every branch is safe to run again: a retry after the remove finds it gone and only adds it.
@@ -182,8 +229,10 @@ async function prepareEmptyMember(
   session: HostSession,
   member: EtcdMemberConfig,
   peers: NonNullable<ConfigureEtcdInput['peers']>,
-): Promise<{ state: InitialClusterState; rejoined?: 'added' | 'replaced' }> {
+  now: () => number,
+): Promise<{ state: InitialClusterState; rejoined?: 'added' | 'replaced'; initialCluster?: string }> {
   const peerUrl = member.initialAdvertisePeerUrls[0] ?? '';
+  const me = { name: member.name, peerUrl };
   const etcdctl = (command: string[], allowNonZero: boolean) =>
     session.run(etcdctlArgv(peers.tls, peers.endpoints, command, '3s'), {
       action: `etcdctl ${command.slice(0, 2).join(' ')}`,
@@ -191,23 +240,32 @@ async function prepareEmptyMember(
       timeoutMs: 30_000,
     });
   const listed = await etcdctl(['member', 'list'], true);
-  const action = emptyMemberAction(listed.code === 0 ? parseMemberList(listed.stdout) : undefined, {
-    peerUrl,
-    initialClusterToken: member.initialClusterToken,
-  });
+  const list = listed.code === 0 ? parseMemberList(listed.stdout) : undefined;
+  const action = emptyMemberAction(list, { peerUrl, initialClusterToken: member.initialClusterToken });
   switch (action.kind) {
     case 'bootstrap':
       return { state: 'new' };
     case 'joining':
-      return { state: 'existing' };
+      // Added by an earlier attempt: it starts with the cluster's members as they are now.
+      return { state: 'existing', initialCluster: joinInitialCluster(list!, me, member.initialCluster) };
     case 'replace':
       await etcdctl(['member', 'remove', action.id], false);
       break;
     case 'join':
       break;
   }
-  await etcdctl(['member', 'add', member.name, `--peer-urls=${peerUrl}`], false);
-  return { state: 'existing', rejoined: action.kind === 'replace' ? 'replaced' : 'added' };
+  // The add's answer lists the members with this one added: the initial-cluster it must start with.
+  const added = await untilAccepted(
+    () => etcdctl(['member', 'add', member.name, `--peer-urls=${peerUrl}`], false),
+    now,
+    ADD_REFUSED_FOR_MS,
+  );
+  const after = parseMemberList(added.stdout) ?? parseMemberList((await etcdctl(['member', 'list'], false)).stdout);
+  return {
+    state: 'existing',
+    rejoined: action.kind === 'replace' ? 'replaced' : 'added',
+    ...(after && { initialCluster: joinInitialCluster(after, me, member.initialCluster) }),
+  };
 }
 
 const notSuitable = (host: string, message: string) => new KubeadmHaError(message, FailureType.HostNotSuitable, host);
@@ -285,13 +343,15 @@ export function createEtcdActivities(deps: ActivityDeps) {
         const current = at < 0 ? undefined : probe.stdout.slice(at + marker.length + 1);
         const hasData = /^member=yes$/m.test(head);
         let state = chooseInitialClusterState(hasData, initialClusterStateOf(current));
+        let initialCluster = keptInitialCluster(hasData, current, member.initialCluster);
         let rejoined: ConfigureEtcdResult['rejoined'];
         if (!hasData && peers && peers.endpoints.length > 0) {
-          const empty = await prepareEmptyMember(session, member, peers);
+          const empty = await prepareEmptyMember(session, member, peers, () => deps.now());
           state = empty.state;
           rejoined = empty.rejoined;
+          initialCluster = empty.initialCluster ?? initialCluster;
         }
-        const wanted = renderEtcdConfig(member, state);
+        const wanted = renderEtcdConfig({ ...member, initialCluster }, state);
         const changed: string[] = [];
         // Compared here with what was just read, so an unchanged file costs no further round trip.
         if (current !== wanted || !/^mode=644$/m.test(head)) {
@@ -317,6 +377,73 @@ export function createEtcdActivities(deps: ActivityDeps) {
         const manager = await detectServiceManager(session);
         const { action } = await ensureService(manager, etcdServiceSpec(binary), { restartIfRunning });
         return { host: host.target.name, action, serviceManager: manager.kind };
+      });
+    },
+
+    /**
+     * After a member joined a running cluster: waits until `member list` shows it started (it published its name)
+     * and its own endpoint answers healthy, so the next member is added to a cluster with every member up. A member
+     * whose daemon stopped fails at once (with where etcd's own log says why).
+     */
+    async waitEtcdMemberStarted({
+      host,
+      member,
+      endpoints,
+      tls,
+      timeoutSeconds,
+      intervalMs = 500,
+    }: WaitEtcdMemberStartedInput): Promise<EtcdMemberStarted> {
+      return withFailures(async () => {
+        const session = deps.session(host);
+        const started = deps.now();
+        const deadline = started + timeoutSeconds * 1000;
+        const etcdctl = (urls: string[], command: string[]) =>
+          session.run(etcdctlArgv(tls, urls, command, '3s'), {
+            action: `etcdctl ${command.join(' ')}`,
+            allowNonZero: true,
+            timeoutMs: 30_000,
+          });
+        for (let probes = 1; ; probes++) {
+          const list = parseMemberList((await etcdctl(endpoints, ['member', 'list'])).stdout);
+          const entry = list?.members.find((m) => m.peerUrls.includes(member.peerUrl));
+          let why = !list
+            ? 'no member answered `member list`'
+            : !entry
+              ? 'not in `member list`'
+              : entry.name !== member.name
+                ? 'added, not started yet'
+                : '';
+          if (!why) {
+            const health = parseEndpointHealth((await etcdctl([member.clientUrl], ['endpoint', 'health'])).stdout);
+            const own = health?.find((e) => e.endpoint === member.clientUrl);
+            if (own?.health)
+              return {
+                host: host.target.name,
+                id: entry!.id,
+                members: list!.members.length,
+                probes,
+                elapsedMs: deps.now() - started,
+              };
+            why = `started, not healthy yet${own?.error ? ` (${own.error})` : ''}`;
+          }
+          const manager = await detectServiceManager(session);
+          if (!(await manager.isActive(ETCD_SERVICE))) {
+            throw new KubeadmHaError(
+              `etcd stopped before it ran as a member (${why}); its log says why (${manager.kind === 'systemd' ? `journalctl -u ${ETCD_SERVICE}` : logFilePath(ETCD_SERVICE)})`,
+              FailureType.EtcdUnhealthy,
+              host.target.name,
+            );
+          }
+          if (deps.now() >= deadline) {
+            throw new KubeadmHaError(
+              `etcd member ${member.name} did not start within ${timeoutSeconds} s: ${why}`,
+              FailureType.EtcdUnhealthy,
+              host.target.name,
+            );
+          }
+          heartbeat({ probes, why });
+          await pause(intervalMs);
+        }
       });
     },
 

@@ -132,3 +132,33 @@ export function emptyMemberAction(
     ? { kind: 'bootstrap' }
     : { kind: 'joining' };
 }
+
+/**
+ * The initial-cluster a member joining a running cluster starts with (initial-cluster-state existing): every member
+ * the cluster lists, with its peer URLs. etcd refuses to join unless these are exactly the cluster's members ("member
+ * count is unequal"), so the plan's string (every inventory member) is wrong while others are still to be added.
+ * Names: as the members run; for one not started yet, this member's own name or the planned one (etcd compares
+ * only the URLs, but each entry needs a distinct name).
+ */
+export function joinInitialCluster(list: MemberList, me: { name: string; peerUrl: string }, planned: string): string {
+  const plannedNames = new Map(
+    planned
+      .split(',')
+      .map((e) => e.split('='))
+      .filter((kv): kv is [string, string] => kv.length === 2)
+      .map(([name, peerUrl]) => [peerUrl, name]),
+  );
+  // In the plan's order (etcd's is by id), members the plan does not name last: the file reads like the inventory.
+  const order = [...plannedNames.keys()];
+  const rank = (u: string) => (order.includes(u) ? order.indexOf(u) : order.length);
+  return list.members
+    .flatMap((m) =>
+      m.peerUrls.map((u) => {
+        const name = m.peerUrls.includes(me.peerUrl) ? me.name : m.name || plannedNames.get(u) || `unstarted-${m.id}`;
+        return { u, entry: `${name}=${u}` };
+      }),
+    )
+    .sort((a, b) => rank(a.u) - rank(b.u))
+    .map((e) => e.entry)
+    .join(',');
+}

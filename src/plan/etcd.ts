@@ -255,6 +255,21 @@ export function etcdDoneHosts(inv: Inventory, facts: SetupFacts | undefined): Se
   return done;
 }
 
+/**
+ * Members that must join a running cluster: the facts show their data dir empty (a host new to the inventory, or
+ * one that lost its data) while another planned member answers healthy on its data. They are added one at a time
+ * (configureEtcd: `member add`, then start as existing) and each must run as a started member before the next one
+ * is added: two added members that have not started would leave a 3-member cluster at 3 of 5, one more failure
+ * from losing quorum, and etcd (strict reconfig check) refuses an add that leaves too few started members.
+ * Without facts, or with no healthy member (a new cluster), none: the members start together.
+ */
+export function etcdJoiningHosts(inv: Inventory, facts: SetupFacts | undefined): Set<string> {
+  const members = new Set(etcdHosts(inv).map((h) => h.name));
+  const read = (facts?.hosts ?? []).filter((f) => members.has(f.name) && !f.unreachable);
+  const running = read.some((f) => f.etcd?.member && f.etcd.running && f.etcd.healthy);
+  return new Set(running ? read.filter((f) => f.etcd && !f.etcd.member).map((f) => f.name) : []);
+}
+
 /** Rounds of "gate, start what is down, gate again" before the health gate gives up. */
 export const HEALTH_ROUNDS = 4;
 
@@ -293,6 +308,9 @@ export const caFingerprintBinding = (plan: Pick<EtcdSetupPlan, 'ca'>, from: 'ens
  * show done (etcdDoneHosts) get no steps and are listed in alreadyDone (absent when none is); with any host left, the CA and the health
  * gate stay (the host's certificates need the CA, and the cluster must come out healthy); with none left the runbook
  * is empty. Without facts (undefined: `--no-facts`, runs started before facts) and with replaceCa, every step.
+ *
+ * Members that join a running cluster (etcdJoiningHosts: new in the inventory, or their data lost) are not in the
+ * parallel phase but in a serial one after it, each ending when it runs as a started member (waitEtcdMemberStarted).
  */
 export function planEtcdSetupRunbook(
   input: SetupEtcdInput,
@@ -313,62 +331,72 @@ export function planEtcdSetupRunbook(
         bind: caFingerprintBinding(plan, 'ensureEtcdCa'),
       },
     );
-  const hosts = plan.pki
-    .filter((pki) => !done.has(pki.host))
-    .map((pki): HostRun => {
-      const host = byName.get(pki.host);
-      // planEtcdPki only lists inventory hosts; reaching this is a bug.
-      if (!host) throw new Error(`etcd PKI plan names unknown host ${pki.host}`);
-      const member = memberOf.get(pki.host);
-      // Masters that are not members still need etcd/ca.crt and apiserver-etcd-client to reach the cluster.
-      if (!member)
-        return { target: targetOf(host), maySkip: false, steps: [certificates(pki, 'etcd client certificate')] };
-      return {
-        target: member.target,
-        // A member left out would leave the cluster without its quorum member: never skipped.
-        maySkip: false,
-        steps: [
-          step('ensureEtcdInstalled', 'etcd binary at the pinned version', 'install', {
-            version: plan.version,
-            ...(plan.mirror !== undefined && { mirror: plan.mirror }),
-          }),
-          certificates(pki, 'etcd certificates'),
-          step(
-            'configureEtcd',
-            'etcd configuration and service',
-            'hostStep',
-            {
-              member: member.config,
-              peers: {
-                endpoints: plan.members.filter((m) => m !== member).map((m) => m.clientUrl),
-                tls: plan.healthcheckClient,
-              },
+  const joining = input.replaceCa ? new Set<string>() : etcdJoiningHosts(inv, facts);
+  const timeoutSeconds = input.healthTimeoutSeconds ?? 120;
+  const hostRun = (pki: HostPkiPlan): HostRun => {
+    const host = byName.get(pki.host);
+    // planEtcdPki only lists inventory hosts; reaching this is a bug.
+    if (!host) throw new Error(`etcd PKI plan names unknown host ${pki.host}`);
+    const member = memberOf.get(pki.host);
+    // Masters that are not members still need etcd/ca.crt and apiserver-etcd-client to reach the cluster.
+    if (!member)
+      return { target: targetOf(host), maySkip: false, steps: [certificates(pki, 'etcd client certificate')] };
+    const steps = [
+      step('ensureEtcdInstalled', 'etcd binary at the pinned version', 'install', {
+        version: plan.version,
+        ...(plan.mirror !== undefined && { mirror: plan.mirror }),
+      }),
+      certificates(pki, 'etcd certificates'),
+      step(
+        'configureEtcd',
+        'etcd configuration and service',
+        'hostStep',
+        {
+          member: member.config,
+          peers: {
+            endpoints: plan.members.filter((m) => m !== member).map((m) => m.clientUrl),
+            tls: plan.healthcheckClient,
+          },
+        },
+        {
+          bind: { binary: { from: 'ensureEtcdInstalled', field: 'binary' } },
+        },
+      ),
+      step(
+        'ensureEtcdRunning',
+        'etcd running',
+        'hostStep',
+        {},
+        {
+          bind: {
+            binary: { from: 'ensureEtcdInstalled', field: 'binary' },
+            restartIfRunning: {
+              anyOf: [
+                { from: 'ensureHostCertificates', field: 'changed' },
+                { from: 'configureEtcd', field: 'changed' },
+                { from: 'ensureEtcdInstalled', field: 'installed' },
+              ],
             },
-            {
-              bind: { binary: { from: 'ensureEtcdInstalled', field: 'binary' } },
-            },
-          ),
-          step(
-            'ensureEtcdRunning',
-            'etcd running',
-            'hostStep',
-            {},
-            {
-              bind: {
-                binary: { from: 'ensureEtcdInstalled', field: 'binary' },
-                restartIfRunning: {
-                  anyOf: [
-                    { from: 'ensureHostCertificates', field: 'changed' },
-                    { from: 'configureEtcd', field: 'changed' },
-                    { from: 'ensureEtcdInstalled', field: 'installed' },
-                  ],
-                },
-              },
-            },
-          ),
-        ],
-      };
-    });
+          },
+        },
+      ),
+    ];
+    if (joining.has(pki.host)) {
+      steps.push(
+        step('waitEtcdMemberStarted', 'a started member of the cluster, healthy, before the next is added', 'wait', {
+          member: { name: member.target.name, clientUrl: member.clientUrl, peerUrl: member.peerUrl },
+          endpoints: plan.endpoints,
+          tls: plan.healthcheckClient,
+          timeoutSeconds,
+        }),
+      );
+    }
+    // A member left out would leave the cluster without its quorum member: never skipped.
+    return { target: member.target, maySkip: false, steps };
+  };
+  const todo = plan.pki.filter((pki) => !done.has(pki.host));
+  const hosts = todo.filter((pki) => !joining.has(pki.host)).map(hostRun);
+  const joiners = todo.filter((pki) => joining.has(pki.host)).map(hostRun);
   const alreadyDone = plan.pki
     .filter((pki) => done.has(pki.host))
     .map((pki) => ({
@@ -386,22 +414,38 @@ export function planEtcdSetupRunbook(
         step('ensureEtcdCa', "etcd CA in the operator's store", 'quick', etcdCaRequest(plan, inv, input.replaceCa)),
       ],
     },
-    {
-      id: 'members',
-      title: 'members: binary, certificates, configuration, service',
-      kind: 'hosts',
-      rollout: { kind: 'parallel' },
-      hosts,
-    },
+    // Without members to join, always there (also empty): the runbook without facts is the one it always was.
+    ...(hosts.length > 0 || joiners.length === 0
+      ? [
+          {
+            id: 'members',
+            title: 'members: binary, certificates, configuration, service',
+            kind: 'hosts' as const,
+            rollout: { kind: 'parallel' as const },
+            hosts,
+          },
+        ]
+      : []),
+    ...(joiners.length > 0
+      ? [
+          {
+            id: 'join',
+            title: 'new members, one at a time: member add, start as existing, started before the next',
+            kind: 'hosts' as const,
+            rollout: { kind: 'serial' as const },
+            hosts: joiners,
+          },
+        ]
+      : []),
     {
       id: 'health',
       title: 'health gate',
       kind: 'once',
-      steps: [etcdHealthStep(plan, inv.ssh, input.healthTimeoutSeconds ?? 120, HEALTH_ROUNDS)],
+      steps: [etcdHealthStep(plan, inv.ssh, timeoutSeconds, HEALTH_ROUNDS)],
     },
   ]);
   if (!facts || input.replaceCa) return { plan, runbook };
-  if (hosts.length === 0) {
+  if (hosts.length === 0 && joiners.length === 0) {
     runbook.phases = [];
     alreadyDone.push({ host: ONCE, steps: ['ensureEtcdCa', 'ensureEtcdHealthy'] });
   }

@@ -7,7 +7,13 @@
 // and a rerun plans only what is missing (nothing on a healthy cluster). Runs started before that replay without
 // facts (patched(ETCD_SETUP_FACTS)).
 import { ApplicationFailure, patched } from '@temporalio/workflow';
-import type { ConfigureEtcdResult, EtcdHealthGate, EtcdInstallResult, EtcdRunningResult } from '../activities/etcd.js';
+import type {
+  ConfigureEtcdResult,
+  EtcdHealthGate,
+  EtcdInstallResult,
+  EtcdMemberStarted,
+  EtcdRunningResult,
+} from '../activities/etcd.js';
 import type { HostCertificatesResult } from '../activities/pki.js';
 import type { EnsuredCa } from '../activities/pki-store.js';
 import { KubeadmHaError } from '../errors.js';
@@ -43,6 +49,10 @@ function describe(s: Step, r: unknown): string | undefined {
     case 'ensureEtcdRunning': {
       const x = r as EtcdRunningResult;
       return x.action === 'none' ? 'running' : x.action;
+    }
+    case 'waitEtcdMemberStarted': {
+      const x = r as EtcdMemberStarted;
+      return `started as member ${x.id} of ${x.members}`;
     }
     case 'ensureEtcdHealthy': {
       const x = r as EtcdHealthGate;

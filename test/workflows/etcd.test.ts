@@ -432,9 +432,16 @@ describe('setupEtcdCluster on lab hosts', () => {
       'rm -rf /var/lib/etcd && cd /etc/kubernetes/pki/etcd && rm -f server.crt server.key peer.crt peer.key healthcheck-client.crt healthcheck-client.key',
     );
     const plan = await dryRun();
-    expect(plan.phases.map((p) => p.id)).toEqual(['ca', 'members', 'health']);
+    // Joined to the running cluster (the serial phase), and waited for until it runs as a started member.
+    expect(plan.phases.map((p) => p.id)).toEqual(['ca', 'join', 'health']);
     expect(memberSteps(plan)).toEqual({
-      h2: ['ensureEtcdInstalled', 'ensureHostCertificates', 'configureEtcd', 'ensureEtcdRunning'],
+      h2: [
+        'ensureEtcdInstalled',
+        'ensureHostCertificates',
+        'configureEtcd',
+        'ensureEtcdRunning',
+        'waitEtcdMemberStarted',
+      ],
     });
     expect(plan.alreadyDone?.map((d) => d.host)).toEqual(['h1', 'h3']);
 

@@ -201,16 +201,55 @@ describe('etcd setup planned from facts', () => {
     expect(describeRunbook(runbook)).toContain('nothing to do: the hosts show every step done');
   });
 
-  it('plans only the member whose data is gone, with the CA before it and the health gate after', () => {
-    const facts = factsOf(i, {
-      e2: { etcd: { version: '3.4.23', etcdctl: true, member: false, running: false, healthy: false } },
-    });
+  const memberSteps = ['ensureEtcdInstalled', 'ensureHostCertificates', 'configureEtcd', 'ensureEtcdRunning'];
+  const empty = { etcd: { version: '3.4.23', etcdctl: true, member: false, running: false, healthy: false } };
+
+  it('plans only the member whose data is gone, joined to the running cluster, with the CA before it and the health gate after', () => {
+    const facts = factsOf(i, { e2: empty });
     const { runbook } = planEtcdSetupRunbook({ inventory: i }, facts);
-    expect(runbook.phases.map((p) => p.id)).toEqual(['ca', 'members', 'health']);
-    expect(hostSteps(runbook)).toEqual({
-      e2: ['ensureEtcdInstalled', 'ensureHostCertificates', 'configureEtcd', 'ensureEtcdRunning'],
-    });
+    expect(runbook.phases.map((p) => p.id)).toEqual(['ca', 'join', 'health']);
+    expect(hostSteps(runbook)).toEqual({ e2: [...memberSteps, 'waitEtcdMemberStarted'] });
     expect(runbook.alreadyDone?.map((d) => d.host)).toEqual(['m1', 'm2', 'e1', 'e3']);
+  });
+
+  it('joins new etcd hosts one at a time, after the members that need work, and waits for each to start', () => {
+    const five = inv({}, [
+      ...base.hosts,
+      { name: 'e4', address: '10.200.1.24', roles: ['etcd'] },
+      { name: 'e5', address: '10.200.1.25', roles: ['etcd'] },
+    ]);
+    const stopped = { etcd: { version: '3.4.23', etcdctl: true, member: true, running: false, healthy: false } };
+    const { plan, runbook } = planEtcdSetupRunbook(
+      { inventory: five, healthTimeoutSeconds: 45 },
+      factsOf(five, { e1: stopped, e4: empty, e5: empty }),
+    );
+    expect(runbook.phases.map((p) => [p.id, p.kind === 'hosts' && p.rollout.kind])).toEqual([
+      ['ca', false],
+      ['members', 'parallel'],
+      ['join', 'serial'],
+      ['health', false],
+    ]);
+    expect(hostSteps(runbook)).toEqual({
+      e1: memberSteps,
+      e4: [...memberSteps, 'waitEtcdMemberStarted'],
+      e5: [...memberSteps, 'waitEtcdMemberStarted'],
+    });
+    const join = runbook.phases.find((p) => p.id === 'join');
+    const wait = join?.kind === 'hosts' ? join.hosts[0]!.steps[4]! : undefined;
+    expect(wait?.args).toEqual({
+      member: { name: 'e4', clientUrl: 'https://10.200.1.24:2379', peerUrl: 'https://10.200.1.24:2380' },
+      endpoints: plan.endpoints,
+      tls: plan.healthcheckClient,
+      timeoutSeconds: 45,
+    });
+    expect(runbook.alreadyDone?.map((d) => d.host)).toEqual(['m1', 'm2', 'e2', 'e3']);
+    // No member answers healthy (a new cluster, or every member down): they start together, nobody joins.
+    const down = factsOf(five, { e1: empty, e2: stopped, e3: stopped, e4: empty, e5: empty });
+    expect(planEtcdSetupRunbook({ inventory: five }, down).runbook.phases.map((p) => p.id)).toEqual([
+      'ca',
+      'members',
+      'health',
+    ]);
   });
 
   it('counts a member as not done at another version, stopped, unhealthy or unread, and a master without its certificate', () => {

@@ -1,0 +1,212 @@
+// etcd scale-out end to end: an external etcd cluster of 3 members built by setupEtcdCluster on lab hosts (real
+// Temporal dev server, real sshd, Debian's etcd 3.4), then the inventory gains two etcd-only hosts and `etcd setup`
+// runs again. Checked independently (etcdctl from the operator's side with a certificate the workflow never saw,
+// the members' processes, the worker's activity log): the new members join one at a time, serve the keys written
+// before, and the old members are left alone.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createActivities } from '../../src/activities/index.js';
+import { createSshDeps } from '../../src/activities/ssh-deps.js';
+import { sshTrustOf } from '../../src/activities/ssh-trust.js';
+import { etcdSetup } from '../../src/cli/commands/etcd.js';
+import { loadInventory } from '../../src/inventory/index.js';
+import type { Inventory } from '../../src/inventory/schema.js';
+import { createLab, type Lab } from '../../lab/index.js';
+import { writeLabInventory } from '../../lab/inventory.js';
+import type { EtcdSetupReport } from '../../src/plan/etcd.js';
+import type { Runbook } from '../../src/plan/runbook.js';
+import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
+import { CODEC_ENV, dataConverter } from '../../src/temporal/data-converter.js';
+import { activityLogInterceptor, readActivityLog } from '../../src/worker/activity-log.js';
+import { connectTemporal, uniqueQueue } from '../e2e/helpers.js';
+import { cleanUp } from '../support/clean-up.js';
+import { setEnv } from '../support/env.js';
+import { operatorEtcdctl, writeOperatorClient } from '../support/etcdctl.js';
+
+let lab: Lab;
+let three: { file: string; inventory: Inventory };
+let five: { file: string; inventory: Inventory };
+let temporal: Awaited<ReturnType<typeof connectTemporal>>;
+let bundle: WorkflowBundleOption;
+let scratch: string;
+let clientDir: string;
+let restoreEnv: (() => void) | undefined;
+
+const oldMembers = ['h1', 'h2', 'h3'];
+const newMembers = ['h4', 'h5'];
+
+async function setupEtcd(
+  inventory: Inventory,
+  activityLogFile: string,
+): Promise<{ report: EtcdSetupReport; ms: number }> {
+  const taskQueue = uniqueQueue('etcd-scale');
+  const deps = createSshDeps(sshTrustOf(inventory));
+  const worker = await Worker.create({
+    connection: temporal.native,
+    taskQueue,
+    workflowBundle: bundle,
+    dataConverter: dataConverter(),
+    activities: createActivities(deps),
+    interceptors: { activity: [activityLogInterceptor(activityLogFile)] },
+  });
+  const started = Date.now();
+  try {
+    const report = (await worker.runUntil(
+      temporal.client.workflow.execute('setupEtcdCluster', {
+        taskQueue,
+        workflowId: `${inventory.cluster.name}/etcd/${taskQueue}`,
+        args: [{ inventory, healthTimeoutSeconds: 60, onFailure: 'abort' }],
+      }),
+    )) as EtcdSetupReport;
+    return { report, ms: Date.now() - started };
+  } finally {
+    await deps.close();
+  }
+}
+
+/** `kubeadm2ha etcd setup --dry-run --json` as the CLI runs it (facts read over SSH, no Temporal): the runbook. */
+async function dryRun(inventoryFile: string): Promise<Runbook> {
+  const out: string[] = [];
+  const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void out.push(line));
+  try {
+    await etcdSetup({ inventory: inventoryFile, dryRun: true, json: true });
+  } finally {
+    log.mockRestore();
+  }
+  return JSON.parse(out.join('\n')) as Runbook;
+}
+
+/** Per host phase: its hosts and their steps, in order. */
+const hostPhases = (rb: Runbook) =>
+  rb.phases.flatMap((p) =>
+    p.kind === 'hosts'
+      ? [{ id: p.id, rollout: p.rollout.kind, hosts: p.hosts.map((h) => [h.target.name, h.steps.map((s) => s.id)]) }]
+      : [],
+  );
+
+const addressOf = (host: string) => lab.hosts.find((h) => h.name === host)!.address;
+const endpointOf = (host: string) => `https://${addressOf(host)}:2379`;
+/** etcd's pid and its start time (clock ticks since boot, /proc/PID/stat field 22): a restart changes both. */
+const etcdProcess = async (host: string) =>
+  (await lab.exec(host, 'p=$(cat /run/etcd.pid); echo "$p $(cut -d" " -f22 /proc/$p/stat)"')).stdout.trim();
+const getOn = async (host: string, key: string): Promise<string | undefined> => {
+  // Serializable: answered from that member's own store, not forwarded to the leader.
+  const r = JSON.parse(await operatorEtcdctl([endpointOf(host)], clientDir, ['get', key, '--consistency=s'])) as {
+    kvs?: { value: string }[];
+  };
+  const v = r.kvs?.[0]?.value;
+  return v === undefined ? undefined : Buffer.from(v, 'base64').toString();
+};
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'k2h-etcd-scale-'));
+  restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
+  bundle = await loadWorkflowBundle();
+  lab = await createLab({ hosts: 5 });
+  // The lab's 3-master inventory (h1..h3 masters and etcd members), then the same with h4 and h5 as etcd-only hosts.
+  const base = lab.inventory().hosts.slice(0, 3);
+  const load = async (name: string, hosts: typeof base) => {
+    const file = await writeLabInventory(join(scratch, name), lab.inventory({ hosts }));
+    return { file, inventory: (await loadInventory(file)).inventory };
+  };
+  three = await load('three.yaml', base);
+  five = await load('five.yaml', [
+    ...base,
+    ...newMembers.map((name) => ({ name, address: addressOf(name), roles: ['etcd' as const] })),
+  ]);
+  temporal = await connectTemporal();
+});
+
+afterAll(() =>
+  cleanUp(
+    () => temporal?.close(),
+    () => lab?.destroy(),
+    () => restoreEnv?.(),
+    () => scratch && rm(scratch, { recursive: true, force: true }),
+  ),
+);
+
+describe('etcd scale-out on lab hosts', () => {
+  let first: EtcdSetupReport;
+  let before: string[];
+
+  it('sets up 3 members and stores a key', async () => {
+    const { report, ms } = await setupEtcd(three.inventory, join(scratch, 'first.jsonl'));
+    first = report;
+    process.stderr.write(`[etcd-scale] 3 members from nothing: ${ms} ms\n`);
+    expect(report.members.map((m) => m.name).sort()).toEqual(oldMembers);
+    clientDir = await mkdtemp(join(scratch, 'client-'));
+    await writeOperatorClient(join(scratch, 'state', 'clusters', three.inventory.cluster.name, 'pki'), clientDir);
+    await operatorEtcdctl(oldMembers.map(endpointOf), clientDir, ['put', 'k2h-before-scale', 'kept']);
+    before = await Promise.all(oldMembers.map(etcdProcess));
+  });
+
+  it('a dry run with 5 etcd hosts plans only the new hosts, joined one at a time', async () => {
+    expect(first).toBeDefined();
+    const plan = await dryRun(five.file);
+    expect(plan.phases.map((p) => p.id)).toEqual(['ca', 'join', 'health']);
+    const joinSteps = ['ensureEtcdInstalled', 'ensureHostCertificates', 'configureEtcd', 'ensureEtcdRunning'];
+    expect(hostPhases(plan)).toEqual([
+      {
+        id: 'join',
+        rollout: 'serial',
+        hosts: newMembers.map((h) => [h, [...joinSteps, 'waitEtcdMemberStarted']]),
+      },
+    ]);
+    expect(plan.alreadyDone?.map((d) => d.host)).toEqual(oldMembers);
+  });
+
+  it('adds h4 then h5 (member add, start as existing); they serve the old keys; the old members keep running', async () => {
+    expect(first).toBeDefined();
+    const log = join(scratch, 'scale.jsonl');
+    const { report, ms } = await setupEtcd(five.inventory, log);
+    process.stderr.write(`[etcd-scale] 3 → 5 members: ${ms} ms\n`);
+
+    const byName = Object.fromEntries(report.hosts.map((h) => [h.name, h]));
+    for (const h of newMembers) {
+      expect(byName[h]).toMatchObject({ rejoined: 'added', service: 'started' });
+      expect(await lab.exec(h, 'grep -x "initial-cluster-state: existing" /etc/etcd/etcd.conf.yml')).toMatchObject({
+        code: 0,
+      });
+    }
+    // Each started with the members of its moment: h4 before h5 was added, h5 with all five.
+    const initialCluster = async (h: string) =>
+      (await lab.exec(h, 'sed -n "s/^initial-cluster: //p" /etc/etcd/etcd.conf.yml')).stdout.trim();
+    const peers = (hosts: string[]) => hosts.map((h) => `${h}=https://${addressOf(h)}:2380`).join(',');
+    expect(await initialCluster('h4')).toBe(peers([...oldMembers, 'h4']));
+    expect(await initialCluster('h5')).toBe(peers([...oldMembers, ...newMembers]));
+    for (const h of oldMembers) expect(byName[h]?.alreadyDone).toBe(true);
+    expect(report.members.map((m) => m.name).sort()).toEqual([...oldMembers, ...newMembers]);
+    expect(report.clusterId).toBe(first.clusterId);
+    const ids = (r: EtcdSetupReport) => Object.fromEntries(r.members.map((m) => [m.name, m.id]));
+    for (const h of oldMembers) expect(ids(report)[h]).toBe(ids(first)[h]);
+
+    // One at a time: h5's member add (its configureEtcd) began only after h4 ran as a started member.
+    const entries = readActivityLog(await readFile(log, 'utf8'));
+    const at = (event: string, type: string, host: string) =>
+      entries.filter((e) => e.event === event && e.activityType === type && e.subject === host).map((e) => e.ts);
+    const h4Started = at('complete', 'waitEtcdMemberStarted', 'h4');
+    const h5Configure = at('start', 'configureEtcd', 'h5');
+    expect(h4Started).toHaveLength(1);
+    expect(h5Configure.length).toBeGreaterThan(0);
+    expect(h5Configure.every((t) => t > h4Started[0]!)).toBe(true);
+    // Nothing ran on the old members.
+    expect(entries.filter((e) => e.subject && oldMembers.includes(e.subject))).toEqual([]);
+
+    // Independent view: five healthy members, the old key served by each new member from its own store.
+    const health = JSON.parse(
+      await operatorEtcdctl(oldMembers.map(endpointOf), clientDir, ['endpoint', 'health', '--cluster']),
+    ) as { health: boolean }[];
+    expect(health.map((e) => e.health)).toEqual([true, true, true, true, true]);
+    for (const h of newMembers) expect(await getOn(h, 'k2h-before-scale')).toBe('kept');
+    // The old members were not restarted: same pid, same start time.
+    expect(await Promise.all(oldMembers.map(etcdProcess))).toEqual(before);
+
+    // And the next look at 5 hosts finds nothing to do.
+    const again = await dryRun(five.file);
+    expect(again.phases).toEqual([]);
+  });
+});
