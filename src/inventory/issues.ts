@@ -82,7 +82,7 @@ const kind = (v: unknown): string =>
 function describe(issue: ZodIssue, input: unknown): string {
   switch (issue.code) {
     case 'invalid_type':
-      return `expected ${issue.expected === 'object' ? 'a map' : issue.expected === 'array' ? 'a list' : `a ${issue.expected}`}, got ${kind(input)}${typeof input === 'object' ? '' : ` ${show(input)}`}`;
+      return `expected ${issue.expected === 'object' ? 'a map' : issue.expected === 'array' ? 'a list' : issue.expected === 'int' ? 'a whole number' : `a ${issue.expected}`}, got ${kind(input)}${typeof input === 'object' ? '' : ` ${show(input)}`}`;
     case 'invalid_value':
       return `expected one of ${issue.values.map((v) => String(v)).join(', ')}; got ${show(input)}`;
     case 'invalid_format': {

@@ -22,6 +22,18 @@ export const DEFAULT_ETCD_VERSION = '3.4.23';
 
 export const Port = z.number().int().min(1).max(65535);
 
+/**
+ * ssh.maxConcurrency: how many hosts one run works on at once in a host-parallel phase (preflight's and the
+ * certificate check's hosts, a parallel rollout's host chains, images push delivery and import), counted across the
+ * run's child workflows and whichever workers serve it; the hosts after that start as earlier ones finish. Serial and
+ * batched rollouts (masters, upgrade batches) keep their own smaller limits. It is not a connection limit: a worker
+ * keeps one SSH connection per host it has reached and opens at most 8 at once (src/ssh/pool.ts). The default, 50,
+ * leaves half of one worker's 100 activity slots (the SDK's default) to another run. At most 500: the largest run
+ * kubeadm2ha is built and tested for (issue 15), so every supported inventory can still run all its hosts at once,
+ * and a larger number would mean nothing more than "all".
+ */
+export const MAX_SSH_CONCURRENCY = 500;
+
 export const Address = z.union([z.ipv4(), z.string().regex(hostname, 'expected an IPv4 address or a DNS name')]);
 
 /** logs-hot / logs-warm: where the logging addon's store runs (the seed's elasticsearch_hot / elasticsearch_warm
@@ -50,8 +62,8 @@ export const SshSettings = z
     sudo: z.boolean().default(false),
     connectTimeoutSeconds: z.number().positive().default(10),
     commandTimeoutSeconds: z.number().positive().default(600),
-    /** At most this many hosts are worked on at once by one worker. */
-    maxConcurrency: z.number().int().positive().default(50),
+    /** Hosts one run works on at once: see MAX_SSH_CONCURRENCY. */
+    maxConcurrency: z.number().int().min(1).max(MAX_SSH_CONCURRENCY).default(50),
   })
   .strict();
 export type SshSettings = z.infer<typeof SshSettings>;
