@@ -2,103 +2,76 @@
 // workflow): a Deployment whose PodDisruptionBudget has minAvailable = replicas blocks the drain; the run parks at
 // the decision gate with a DrainBlocked failure naming the budget and the pods, offering evict-anyway; each answer
 // does what it says, and no node is left cordoned, whatever the answer.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, Worker, type WorkflowBundleOption } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
 import { createSshDeps } from '../../src/activities/ssh-deps.js';
 import { sshTrustOf } from '../../src/activities/ssh-trust.js';
-import type { Inventory } from '../../src/inventory/schema.js';
-import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
 import { writeFileCommand } from '../../lab/k8s/node.js';
 import { drainStep, EVICT_ANYWAY, uncordonStep, WAIT_LONGER } from '../../src/plan/drain.js';
 import type { Waiting, WaitingDecision } from '../../src/plan/gates.js';
 import { runbookFor, type HostPhase, type Runbook } from '../../src/plan/runbook.js';
 import { targetOf } from '../../src/plan/topology.js';
 import type { HostContext } from '../../src/plan/types.js';
-import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
-import { CODEC_ENV, dataConverter, failureConverterPath } from '../../src/temporal/data-converter.js';
+import { dataConverter, failureConverterPath } from '../../src/temporal/data-converter.js';
 import { decideUpdate, progressQuery } from '../../src/workflows/messages.js';
 import { resultOf, type RunbookResult } from '../../src/workflows/runbook.js';
 import type { DrainNodeResult } from '../../src/activities/node-drain.js';
-import { connectTemporal, pollUntil, uniqueQueue } from '../e2e/helpers.js';
+import { pollUntil, uniqueQueue } from '../e2e/helpers.js';
 import { ADMIN } from '../support/k8s-cluster.js';
-import { setEnv } from '../support/env.js';
 import { labClusterInventory } from '../support/lab-cluster.js';
 import { labShell } from '../support/lab-shell.js';
-import { runOnLabWorker } from '../support/lab-worker.js';
+import { labSuite } from '../support/lab-suite.js';
 
-let lab: K8sLab;
-let inv: Inventory;
-let temporal: Awaited<ReturnType<typeof connectTemporal>>;
-let scratch: string;
-let restoreEnv: (() => void) | undefined;
 let worker: Worker | undefined;
 let running: Promise<void> | undefined;
 let closeSsh: (() => Promise<void>) | undefined;
 let taskQueue: string;
-const sh = (host: string, cmd: string): Promise<string> => labShell(lab)(host, cmd);
+const sh = (host: string, cmd: string): Promise<string> => labShell(suite.lab)(host, cmd);
 const note = (line: string): void => void process.stderr.write(`[drain] ${line}\n`);
 
-beforeAll(async () => {
-  scratch = await mkdtemp(join(tmpdir(), 'k2h-drain-'));
-  restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
-  // Two masters: keepalived's unicast VRRP needs a peer. Workers h3 and h4 run the Deployment.
-  lab = await createK8sLab({ hosts: 4 });
-  inv = labClusterInventory(lab, [
-    ['primary-master', 'etcd'],
-    ['secondary-master', 'etcd'],
-    ['worker', 'etcd'],
-    ['worker'],
-  ]);
-  temporal = await connectTemporal();
-  const setup = await runOnLabWorker<RunbookResult>({
-    temporal,
-    bundle: await loadWorkflowBundle(),
-    inventory: inv,
-    workflowType: 'setupCluster',
-    args: [{ inventory: inv }],
-    taskQueue: uniqueQueue('drain-setup'),
-    workflowId: `${inv.cluster.name}/setup/${uniqueQueue('drain')}`,
-  });
-  note(`cluster set up in ${setup.ms} ms`);
+// Two masters: keepalived's unicast VRRP needs a peer. Workers h3 and h4 run the Deployment.
+const suite = labSuite({
+  name: 'drain',
+  lab: { hosts: 4 },
+  inventory: (lab) =>
+    labClusterInventory(lab, [
+      ['primary-master', 'etcd'],
+      ['secondary-master', 'etcd'],
+      ['worker', 'etcd'],
+      ['worker'],
+    ]),
+  ready: async (suite) => {
+    const setup = await suite.run<RunbookResult>('setupCluster', [{ inventory: suite.inventory }], 'setup');
+    note(`cluster set up in ${setup.ms} ms`);
 
-  // One worker for the drain runs: the test-only workflow that runs a given runbook, with the real activities.
-  const bundle: WorkflowBundleOption = await bundleWorkflowCode({
-    workflowsPath: join(import.meta.dirname, 'fixtures', 'runbook-workflow.ts'),
-    failureConverterPath: failureConverterPath(),
-    logger: new DefaultLogger('WARN'),
-  });
-  const deps = createSshDeps(sshTrustOf(inv));
-  closeSsh = () => deps.close();
-  taskQueue = uniqueQueue('drain');
-  worker = await Worker.create({
-    connection: temporal.native,
-    taskQueue,
-    workflowBundle: bundle,
-    dataConverter: dataConverter(),
-    activities: createActivities(deps),
-  });
-  running = worker.run();
-}, 3_600_000);
-
-afterAll(async () => {
-  try {
-    if (worker?.getState() === 'RUNNING') worker.shutdown();
-    await running;
-    await closeSsh?.();
-    await temporal?.close();
-  } finally {
-    try {
-      await lab?.destroy();
-    } finally {
-      restoreEnv?.();
-      if (scratch) await rm(scratch, { recursive: true, force: true });
-    }
-  }
+    // One worker for the drain runs: the test-only workflow that runs a given runbook, with the real activities.
+    const bundle: WorkflowBundleOption = await bundleWorkflowCode({
+      workflowsPath: join(import.meta.dirname, 'fixtures', 'runbook-workflow.ts'),
+      failureConverterPath: failureConverterPath(),
+      logger: new DefaultLogger('WARN'),
+    });
+    const deps = createSshDeps(sshTrustOf(suite.inventory));
+    closeSsh = () => deps.close();
+    taskQueue = uniqueQueue('drain');
+    worker = await Worker.create({
+      connection: suite.temporal.native,
+      taskQueue,
+      workflowBundle: bundle,
+      dataConverter: dataConverter(),
+      activities: createActivities(deps),
+    });
+    running = worker.run();
+  },
+  cleanUp: [
+    () => {
+      if (worker?.getState() === 'RUNNING') worker.shutdown();
+    },
+    () => running,
+    () => closeSsh?.(),
+  ],
 });
 
 const WEB = [
@@ -126,7 +99,7 @@ const WEB = [
 
 /** The Deployment with its budget applied afresh, both pods Ready; returns the node of the first pod. */
 async function blockingWorkload(): Promise<string> {
-  const yaml = WEB.replace('IMAGE', `${lab.kubernetes.imageRepository}/hello:1`);
+  const yaml = WEB.replace('IMAGE', `${suite.lab.kubernetes.imageRepository}/hello:1`);
   await sh('h1', `${writeFileCommand('/root/web.yaml', yaml)} && ${ADMIN} apply -f /root/web.yaml >/dev/null`);
   await sh('h1', `${ADMIN} patch pdb web --type=merge -p '{"spec":{"minAvailable":2}}' >/dev/null`);
   return pollUntil(
@@ -153,12 +126,15 @@ async function blockingWorkload(): Promise<string> {
 const cordoned = async (node: string): Promise<boolean> =>
   (await sh('h1', `${ADMIN} get node ${node} -o jsonpath='{.spec.unschedulable}'`)).trim() === 'true';
 
-const viaH1 = (): HostContext => ({ target: targetOf(inv.hosts.find((h) => h.name === 'h1')!), ssh: inv.ssh });
+const viaH1 = (): HostContext => ({
+  target: targetOf(suite.inventory.hosts.find((h) => h.name === 'h1')!),
+  ssh: suite.inventory.ssh,
+});
 
 function drainRunbook(node: string): Runbook {
-  const host = inv.hosts.find((h) => h.name === node)!;
-  const o = { via: viaH1(), cluster: inv.cluster.name, node };
-  return runbookFor('drain-test', 'drain test', inv, 'decide', [
+  const host = suite.inventory.hosts.find((h) => h.name === node)!;
+  const o = { via: viaH1(), cluster: suite.inventory.cluster.name, node };
+  return runbookFor('drain-test', 'drain test', suite.inventory, 'decide', [
     {
       id: 'workers',
       title: 'workers',
@@ -172,18 +148,18 @@ function drainRunbook(node: string): Runbook {
 }
 
 async function runOnce(rb: Runbook): Promise<RunbookResult> {
-  const h = await temporal.client.workflow.start('runTestRunbook', {
+  const h = await suite.temporal.client.workflow.start('runTestRunbook', {
     taskQueue,
-    workflowId: `${inv.cluster.name}/drain/${uniqueQueue('once')}`,
+    workflowId: `${suite.inventory.cluster.name}/drain/${uniqueQueue('once')}`,
     args: [rb],
   });
   return (await h.result()) as RunbookResult;
 }
 
 async function startDrain(node: string): Promise<WorkflowHandle> {
-  return temporal.client.workflow.start('runTestRunbook', {
+  return suite.temporal.client.workflow.start('runTestRunbook', {
     taskQueue,
-    workflowId: `${inv.cluster.name}/drain/${uniqueQueue(node)}`,
+    workflowId: `${suite.inventory.cluster.name}/drain/${uniqueQueue(node)}`,
     args: [drainRunbook(node)],
   });
 }
@@ -293,9 +269,9 @@ describe('drain honouring PodDisruptionBudgets, with decisions (real cluster)', 
 
   it('uncordonNode is idempotent: a cordoned node is uncordoned once, the second call changes nothing', async () => {
     await sh('h1', `${ADMIN} cordon h3 >/dev/null`);
-    const o = { via: viaH1(), cluster: inv.cluster.name, node: 'h3' };
+    const o = { via: viaH1(), cluster: suite.inventory.cluster.name, node: 'h3' };
     const res = await runOnce(
-      runbookFor('drain-test', 'uncordon twice', inv, 'decide', [
+      runbookFor('drain-test', 'uncordon twice', suite.inventory, 'decide', [
         { id: 'uncordon', title: 'uncordon twice', kind: 'once', steps: [uncordonStep(o), uncordonStep(o)] },
       ]),
     );
@@ -306,14 +282,14 @@ describe('drain honouring PodDisruptionBudgets, with decisions (real cluster)', 
   it('a later step fails and the operator aborts: the undo list uncordons the node this run drained', async () => {
     await blockingWorkload();
     await sh('h1', `${ADMIN} patch pdb web --type=merge -p '{"spec":{"minAvailable":1}}' >/dev/null`);
-    const o = { via: viaH1(), cluster: inv.cluster.name, node: 'h3' };
+    const o = { via: viaH1(), cluster: suite.inventory.cluster.name, node: 'h3' };
     const rb = drainRunbook('h3');
     const workers = rb.phases[0] as HostPhase;
     // The upgrade step after the drain fails for good (an invalid node name is refused before any call).
     workers.hosts[0]!.steps = [drainStep({ ...o, timeoutSeconds: 60 }), uncordonStep({ ...o, node: 'Not_A_Node' })];
-    const h = await temporal.client.workflow.start('runTestRunbook', {
+    const h = await suite.temporal.client.workflow.start('runTestRunbook', {
       taskQueue,
-      workflowId: `${inv.cluster.name}/drain/${uniqueQueue('undo')}`,
+      workflowId: `${suite.inventory.cluster.name}/drain/${uniqueQueue('undo')}`,
       args: [rb],
     });
     const w = await blocked(h);
