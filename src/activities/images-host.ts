@@ -17,14 +17,17 @@ export const RELAY_DIR = '/var/lib/kubeadm2ha/relay';
  * "<hex> <offset> <size>" and then the blob's bytes from `offset` to `size`, appended to <hex>.partial (cut back to
  * `offset` first). One connection carries every blob a host lacks. A whole blob goes into containerd's content store
  * (k8s.io) as it arrives, through `ctr content ingest` with the expected digest and size: containerd hashes what it
- * stores anyway, so that is the check on arrival, and the import later only has to unpack. A resumed blob, one
- * containerd did not take (not running, say) and one marked <hex>.noingest (it arrived damaged before, and
- * containerd's half-written copy of it is not to be resumed) are hashed here over the whole file; a resumed good one
- * is then handed to containerd (which resumes its own copy). One line per blob: "ok <hex>" (renamed to its final
- * name: staged for the hosts fed from here, and for the import if containerd does not have it) or "bad <hex> <size>
- * <sha256>" (removed, to be sent again). A stream cut inside a blob leaves its .partial, prints "short <hex> <size>"
- * and exits 3: the next attempt resumes there. Headers are checked (64 hex digits, numbers), so a leaked relay key can
- * do nothing but stage blobs whose digests are checked before anything uses them. */
+ * stores anyway, so that is the check on arrival, and the import later only has to unpack. The ingest's ref is the
+ * blob's own, kubeadm2ha-<hex>, and containerd keeps a cut one under it: the attempt that resumes the blob hashes the
+ * whole file here and hands it to containerd under the same ref, and ctr, reading a file, seeks to where containerd's
+ * copy stopped (from a pipe it cannot: a blob that arrives whole while containerd holds an older copy goes the same
+ * way). A damaged arrival leaves containerd's copy under the ref, which ctr cannot abort and an ingest of the right
+ * bytes would only resume: it is committed as what it is (a blob no image holds, left to containerd's garbage
+ * collector), so no ingest stays behind and the next attempt starts clean. One line per blob: "ok <hex>" (renamed to
+ * its final name: staged for the hosts fed from here, and for the import if containerd does not have it) or "bad <hex>
+ * <size> <sha256>" (removed, to be sent again). A stream cut inside a blob leaves its .partial, prints "short <hex>
+ * <size>" and exits 3: the next attempt resumes there. Headers are checked (64 hex digits, numbers), so a leaked relay
+ * key can do nothing but stage blobs whose digests are checked before anything uses them. */
 export const RECEIVE_SCRIPT = `#!/bin/sh
 # kubeadm2ha images push: receive a stream of blobs into the staging directory (see src/activities/images-host.ts)
 set -eu
@@ -35,7 +38,16 @@ mkdir -p "$d"
 # .partial would mix their bytes). The lock is held until this receiver and everything it started have exited.
 exec 9>"${STAGING_DIR}/receive.lock"
 flock -w 120 9 || { echo "receive: an earlier delivery to this host still runs" >&2; exit 4; }
-ingest() { ctr -n k8s.io content ingest --expected-size "$2" --expected-digest "sha256:$1" "kubeadm2ha-$1" >/dev/null 2>&1; }
+e="${STAGING_DIR}/ingest.err"
+# $1 hex, $2 size, stdin: into containerd under the blob's own ref (ctr's complaint in $e).
+ingest() { ctr -n k8s.io content ingest --expected-size "$2" --expected-digest "sha256:$1" "kubeadm2ha-$1" >/dev/null 2>"$e"; }
+# $1 hex, $2 size, $3 a file of that size: containerd refused the bytes it holds under the ref ($e says so). Commit
+# them as what they are (without an expected digest), the one way ctr has to end an ingest: an unreferenced blob, which
+# containerd's garbage collector removes as it does any blob no image or lease holds.
+discard() {
+  grep -q 'unexpected commit digest' "$e" || return 1
+  ctr -n k8s.io content ingest --expected-size "$2" "kubeadm2ha-$1" < "$3" >/dev/null 2>&1
+}
 while IFS=' ' read -r hex off size; do
   case "$hex" in ''|*[!0-9a-f]*) echo "receive: bad blob name" >&2; exit 2;; esac
   [ \${#hex} -eq 64 ] || { echo "receive: bad blob name" >&2; exit 2; }
@@ -45,21 +57,32 @@ while IFS=' ' read -r hex off size; do
   f="$d/$hex"
   truncate -s "$off" "$f.partial"
   h=
-  if [ "$off" -eq 0 ] && [ ! -e "$f.noingest" ]; then
+  again=
+  if [ "$off" -eq 0 ]; then
     # tee -p: should ctr stop early, the blob still arrives whole in the file (and the stream stays in step).
-    if head -c "$size" | tee -p -a "$f.partial" | ingest "$hex" "$size"; then h=$hex; fi
-  elif [ "$off" -eq 0 ]; then
-    h=$(head -c "$size" | tee -a "$f.partial" | sha256sum | cut -d' ' -f1)
+    if head -c "$size" | tee -p -a "$f.partial" | ingest "$hex" "$size"; then h=$hex
+    # Not taken (containerd holds an older copy, which ctr cannot seek a pipe to, say): again from the file, once the
+    # bytes are known, unless containerd is not there at all.
+    elif ! grep -q 'failed to dial' "$e"; then again=1
+    fi
   else
     head -c "$((size - off))" >> "$f.partial"
+    again=1
   fi
   s=$(stat -c %s "$f.partial")
   if [ "$s" -lt "$size" ]; then echo "short $hex $s"; echo "receive: stream cut in blob $hex at $s of $size bytes" >&2; exit 3; fi
   if [ -z "$h" ]; then
     h=$(sha256sum < "$f.partial" | cut -d' ' -f1)
-    if [ "$h" = "$hex" ] && [ "$off" -gt 0 ] && [ ! -e "$f.noingest" ]; then ingest "$hex" "$size" < "$f.partial" || true; fi
+    # From the file: containerd resumes its own copy (or, when that copy is damaged, gets it discarded first).
+    if [ "$h" = "$hex" ] && [ -n "$again" ]; then
+      ingest "$hex" "$size" < "$f.partial" || { discard "$hex" "$size" "$f.partial" && ingest "$hex" "$size" < "$f.partial"; } || true
+    fi
   fi
-  if [ "$h" = "$hex" ]; then mv -f "$f.partial" "$f"; echo "ok $hex"; else rm -f "$f.partial"; : > "$f.noingest"; echo "bad $hex $s $h"; fi
+  if [ "$h" = "$hex" ]; then mv -f "$f.partial" "$f"; echo "ok $hex"; continue; fi
+  # Not the blob. containerd refused the same bytes (after resuming its copy with them, for a resumed blob): discard.
+  if [ -z "$again" ] || ! ingest "$hex" "$size" < "$f.partial"; then discard "$hex" "$size" "$f.partial" || true; fi
+  rm -f "$f.partial"
+  echo "bad $hex $s $h"
 done
 `;
 
@@ -228,7 +251,7 @@ export const RELAY_FILES_SCRIPT = [
 export const CLEANUP_SCRIPT = [
   'cd "$1" 2>/dev/null || exit 0',
   'find blobs/sha256 -type f ! -name "*.partial" -delete',
-  'rm -f index.json import.list import.pid import.done import.log',
+  'rm -f index.json import.list import.pid import.done import.log ingest.err',
 ].join('\n');
 
 /** How long a relay waits for its sender's copy of a blob to appear or grow before it gives up (the sender's own

@@ -3,7 +3,8 @@
 // each) that forwards the blobs while they arrive, one stream per hop. An sshd killed on h1 in the middle of a blob is
 // retried and resumes at that blob (h2, fed through h1, is cut too and resumes); the operator's bridge carries the
 // set about once; every node lists each image by its digest; a second push sends nothing; a blob damaged in a relay
-// host's content store is caught on arrival and named with host, image and source.
+// host's content store is caught on arrival and named with host, image and source. Neither leaves an unfinished
+// containerd ingest behind.
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,6 +70,14 @@ async function listed(host: string): Promise<Record<string, string>> {
       .map((f) => [f[0]!, f[2]!]),
   );
 }
+
+/** containerd's unfinished ingests on `host` (`ctr content active`, header left out): what a cut or damaged blob would
+ * leave behind if no later attempt took it over. */
+const activeIngests = async (host: string): Promise<string[]> =>
+  (await lab.exec(host, 'ctr -n k8s.io content active')).stdout
+    .split('\n')
+    .slice(1)
+    .filter((l) => l.trim() !== '');
 
 /** In the host: once a staged blob has grown past 4 MB, SIGKILL every sshd serving a connection (the children of
  * the listening sshd, the host's PID 1). Polls the file size with a deadline; prints the file and its size. */
@@ -145,6 +154,8 @@ describe('transferImages on the real-Kubernetes lab', () => {
       const got = await listed(h.name);
       for (const ref of imagesFor(h, list)) expect(got[ref], `${h.name}: ${ref}`).toBe(digests[ref]);
     }
+    // The cut blob's ingest (h1's, and h2's behind it) was taken over by the attempt that resumed it: none is left.
+    for (const h of inv.hosts) expect(await activeIngests(h.name), h.name).toEqual([]);
     // Workers do not get the control plane.
     expect(Object.keys(await listed('h4')).some((r) => r.includes('kube-apiserver'))).toBe(false);
 
@@ -188,5 +199,8 @@ describe('transferImages on the real-Kubernetes lab', () => {
     expect(messages.join('\n')).toContain(
       `h4: deliverImages: image ${proxy.ref}: blob ${layer.digest}: what arrived from h2 does not match`,
     );
+    // containerd refused the damaged bytes it was ingesting on h4; the receiver ended that ingest (ctr cannot abort
+    // one) so the next attempt of the blob starts clean instead of resuming it.
+    expect(await activeIngests('h4')).toEqual([]);
   }, 1_800_000);
 });
