@@ -8,31 +8,19 @@
 //   f806974, whose join was cut short after the TLS bootstrap); `kubeadm upgrade node` refuses such a node, so
 //   without the repair the run fails at h3 (onFailure abort: it fails instead of parking at a decision).
 // Then setSandboxImage directly: a second call changes nothing; a restart owed by a cut attempt is made.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { WorkflowBundleOption } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { stringify } from 'yaml';
+import { describe, expect, it, vi } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
 import { CONTAINERD_RESTART_PENDING } from '../../src/activities/containerd.js';
 import { createSshDeps } from '../../src/activities/ssh-deps.js';
 import { sshTrustOf } from '../../src/activities/ssh-trust.js';
 import { upgradePlan } from '../../src/cli/commands/upgrade.js';
-import type { Inventory } from '../../src/inventory/schema.js';
 import { targetOf } from '../../src/plan/topology.js';
-import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
-import { CODEC_ENV } from '../../src/temporal/data-converter.js';
 import type { RunbookResult } from '../../src/workflows/runbook.js';
 import type { UpgradeResult } from '../../src/workflows/upgrade.js';
 import { K8S_LAB_VERSIONS } from '../../lab/k8s-binaries.js';
-import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
-import { connectTemporal, uniqueQueue } from '../e2e/helpers.js';
-import { cleanUp } from '../support/clean-up.js';
-import { setEnv } from '../support/env.js';
 import { labClusterInventory } from '../support/lab-cluster.js';
 import { labShell } from '../support/lab-shell.js';
-import { runOnLabWorker } from '../support/lab-worker.js';
+import { labSuite } from '../support/lab-suite.js';
 import { perNode } from '../support/upgrade-run.js';
 
 const FROM = K8S_LAB_VERSIONS.previous;
@@ -40,48 +28,13 @@ const TO = K8S_LAB_VERSIONS.current;
 const ADMIN = 'kubectl --kubeconfig /etc/kubernetes/admin.conf';
 const ANNOTATION = 'kubeadm.alpha.kubernetes.io/cri-socket';
 
-let lab: K8sLab;
-let inv: Inventory;
-let temporal: Awaited<ReturnType<typeof connectTemporal>>;
-let bundle: WorkflowBundleOption;
-let scratch: string;
-let inventoryFile: string;
-let restoreEnv: (() => void) | undefined;
-const sh = (host: string, cmd: string): Promise<string> => labShell(lab)(host, cmd);
+const suite = labSuite({
+  name: 'upgrade-repairs',
+  lab: { hosts: 3, version: FROM, versions: [FROM, TO] },
+  inventory: (lab) => labClusterInventory(lab, [['primary-master', 'etcd'], ['secondary-master'], ['worker']]),
+});
+const sh = (host: string, cmd: string): Promise<string> => labShell(suite.lab)(host, cmd);
 const note = (line: string): void => void process.stderr.write(`[upgrade repairs] ${line}\n`);
-
-beforeAll(async () => {
-  scratch = await mkdtemp(join(tmpdir(), 'k2h-upgrade-repairs-'));
-  restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
-  bundle = await loadWorkflowBundle();
-  lab = await createK8sLab({ hosts: 3, version: FROM, versions: [FROM, TO] });
-  inv = labClusterInventory(lab, [['primary-master', 'etcd'], ['secondary-master'], ['worker']]);
-  inventoryFile = join(scratch, 'inventory.yaml');
-  await writeFile(inventoryFile, stringify(inv));
-  temporal = await connectTemporal();
-}, 3_600_000);
-
-afterAll(() =>
-  cleanUp(
-    () => temporal?.close(),
-    () => lab?.destroy(),
-    () => restoreEnv?.(),
-    () => scratch && rm(scratch, { recursive: true, force: true }),
-  ),
-);
-
-async function run<R>(workflowType: string, args: unknown[]): Promise<{ result: R; ms: number }> {
-  const taskQueue = uniqueQueue(workflowType);
-  return runOnLabWorker<R>({
-    temporal,
-    bundle,
-    inventory: inv,
-    workflowType,
-    args,
-    taskQueue,
-    workflowId: `${inv.cluster.name}/${workflowType}/${taskQueue}`,
-  });
-}
 
 /** The sandbox image containerd's config on a host says (what it runs with since its last start). */
 const sandboxOf = async (host: string): Promise<string> =>
@@ -93,8 +46,8 @@ const kubeadmPreflight = (host: string): Promise<string> => sh(host, 'kubeadm up
 
 describe('upgrade node repairs on the real-Kubernetes lab (2 masters + 1 worker)', () => {
   it(`${FROM} → ${TO}: containerd runs the target's pause on every node; a worker without its CRI socket record is repaired and upgraded`, async () => {
-    const repo = inv.cluster.imageRepository;
-    const setup = await run<RunbookResult>('setupCluster', [{ inventory: inv }]);
+    const repo = suite.inventory.cluster.imageRepository;
+    const setup = await suite.run<RunbookResult>('setupCluster', [{ inventory: suite.inventory }]);
     note(`setup at ${FROM}: ${setup.ms} ms`);
     for (const h of ['h1', 'h2', 'h3']) expect(await sandboxOf(h)).toBe(`${repo}/pause:3.10`);
     // h3 as a worker joined before f806974 may be: no annotation, no kubelet instance config.
@@ -110,7 +63,7 @@ describe('upgrade node repairs on the real-Kubernetes lab (2 masters + 1 worker)
     // `upgrade plan` lists the repairs.
     const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
     try {
-      await upgradePlan({ inventory: inventoryFile, to: TO });
+      await upgradePlan({ inventory: suite.inventoryFile, to: TO });
       const lines = log.mock.calls.map((c) => String(c[0]));
       expect(lines).toContain(
         `  before kubeadm on each node: containerd sandbox image ${repo}/pause:3.10.1; the CRI socket annotation where missing (each only if not so already)`,
@@ -119,8 +72,8 @@ describe('upgrade node repairs on the real-Kubernetes lab (2 masters + 1 worker)
       log.mockRestore();
     }
 
-    const up = await run<UpgradeResult>('upgradeCluster', [
-      { inventory: inv, target: TO, approved: true, onFailure: 'abort' },
+    const up = await suite.run<UpgradeResult>('upgradeCluster', [
+      { inventory: suite.inventory, target: TO, approved: true, onFailure: 'abort' },
     ]);
     const r = up.result;
     note(`upgrade ${up.ms} ms, per node ${JSON.stringify(perNode(r))}`);
@@ -157,10 +110,13 @@ describe('upgrade node repairs on the real-Kubernetes lab (2 masters + 1 worker)
     expect(preflight).not.toMatch(/sandbox image/);
 
     // setSandboxImage itself: again changes nothing; a restart a cut attempt owed (its marker) is made, once.
-    const deps = createSshDeps(sshTrustOf(inv));
+    const deps = createSshDeps(sshTrustOf(suite.inventory));
     try {
       const acts = createActivities(deps);
-      const host = (name: string) => ({ target: targetOf(inv.hosts.find((h) => h.name === name)!), ssh: inv.ssh });
+      const host = (name: string) => ({
+        target: targetOf(suite.inventory.hosts.find((h) => h.name === name)!),
+        ssh: suite.inventory.ssh,
+      });
       const image = `${repo}/pause:3.10.1`;
       expect(await acts.setSandboxImage({ host: host('h1'), image })).toMatchObject({ changed: false, action: 'none' });
       await sh('h2', `mkdir -p /var/lib/kubeadm2ha && echo ${image} > ${CONTAINERD_RESTART_PENDING}`);
