@@ -11,7 +11,9 @@
 // writes them as its own section of bench/RESULTS.md (replacing that section from an earlier run with as many hosts).
 //
 // BENCH_IMAGE_HOSTS (default 10; up to 80, the most one lab holds), BENCH_IMAGES, BENCH_BASE_MB, BENCH_APP_MB shape
-// the run; BENCH_IMAGES_ONLY_OURS=1 runs ours alone (no table written).
+// the run; BENCH_IMAGES_ONLY_OURS=1 runs ours alone (no table written). BENCH_RELAY_CIPHERS_AB=N runs ours alone 2N
+// times instead, alternating the relays' cipher choice (KUBEADM2HA_RELAY_CIPHERS default, then auto: AES-GCM first),
+// and prints each run and the medians (no table written).
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -22,6 +24,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { writeAnsibleInventory } from './ansible-inventory.js';
 import { createLab, type Lab } from '../lab/index.js';
+import { RELAY_CIPHERS_ENV } from '../src/activities/images-host.js';
 import { sshTrustOf } from '../src/activities/ssh-trust.js';
 import { uniqueSize } from '../src/images/fill.js';
 import { buildImage, MediaType, type Descriptor } from '../src/images/oci-layout.js';
@@ -334,11 +337,30 @@ try {
     `bench images: ${HOSTS} hosts, ${IMAGES} images of ${BASE_MB} MB shared base + ${APP_MB} MB own layer; set ${(set.uniqueBytes / 1e6).toFixed(0)} MB once, ${tarMB} MB as tars`,
   );
   const results: Awaited<ReturnType<typeof measure>>[] = [];
-  const ours = await ourWorker(inv, info.address);
-  results.push(await measure(lab, set, 'kubeadm2ha images push', () => ours.push(set)));
-  await ours.close();
+  const rounds = Number(process.env.BENCH_RELAY_CIPHERS_AB ?? 0);
+  if (rounds > 0) {
+    const modes = ['default', 'auto'] as const;
+    const ms: Record<(typeof modes)[number], number[]> = { default: [], auto: [] };
+    for (let i = 0; i < rounds; i++)
+      for (const mode of modes) {
+        process.env[RELAY_CIPHERS_ENV] = mode;
+        const w = await ourWorker(inv, info.address);
+        const r = await measure(lab, set, `images push, relay ciphers ${mode}`, () => w.push(set));
+        await w.close();
+        ms[mode].push(r.ms);
+      }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! / 1000;
+    console.log(
+      `relay ciphers A/B, ${rounds} rounds: default (chacha20-poly1305) ${ms.default.map((m) => (m / 1000).toFixed(1)).join('/')} s, ` +
+        `median ${median(ms.default).toFixed(1)}; auto (AES-GCM first) ${ms.auto.map((m) => (m / 1000).toFixed(1)).join('/')} s, ` +
+        `median ${median(ms.auto).toFixed(1)}`,
+    );
+  }
+  const ours = rounds > 0 ? undefined : await ourWorker(inv, info.address);
+  if (ours) results.push(await measure(lab, set, 'kubeadm2ha images push', () => ours.push(set)));
+  await ours?.close();
   // Else a quick look at ours alone (BENCH_IMAGES_ONLY_OURS=1).
-  if (process.env.BENCH_IMAGES_ONLY_OURS !== '1') {
+  if (process.env.BENCH_IMAGES_ONLY_OURS !== '1' && rounds === 0) {
     results.push(
       await measure(lab, set, "seed's way (export, ansible copy, import)", async () => {
         const tars = await exportTars(set, join(work, 'tars-ansible'));
