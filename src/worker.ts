@@ -31,6 +31,12 @@ export interface KubeadmHaWorkerOptions {
   maxConcurrentActivities?: number;
   /** Host-key policy, known_hosts, keys: the worker's own, never from workflow input. Default strict, ~/.ssh. */
   sshTrust?: SshTrust;
+  /**
+   * Workflow stack traces (`__stack_trace` query, Web UI Stack Trace tab): default off, or on when
+   * KUBEADM2HA_WORKFLOW_STACK_TRACES=1; on costs CPU per workflow promise and a webpack bundle at start
+   * (src/temporal/bundle.ts STACK_TRACES_ENV).
+   */
+  workflowStackTraces?: boolean;
   /** Default: real SSH, planned by each activity's input, trusted as sshTrust says. */
   deps?: ActivityDeps & { close?: () => Promise<void> };
 }
@@ -47,7 +53,11 @@ export async function createKubeadmHaWorker(opts: KubeadmHaWorkerOptions): Promi
     connection: opts.connection,
     namespace: opts.namespace ?? 'default',
     taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
-    workflowBundle: await loadWorkflowBundle(),
+    workflowBundle: await loadWorkflowBundle(
+      undefined,
+      undefined,
+      opts.workflowStackTraces === undefined ? {} : { stackTraces: opts.workflowStackTraces },
+    ),
     activities: createActivities(deps),
     dataConverter: dataConverter({ role: 'worker' }),
     // Preflight checks run as local activities (src/workflows/preflight.ts): the limit holds for both kinds.

@@ -30,11 +30,39 @@ export function bundleSourcesPath(codePath: string): string {
   return codePath.replace(/\.js$/, '.sources.json');
 }
 
+/**
+ * Workflow stack traces (the `__stack_trace` query, the Web UI's Stack Trace tab, the frames of errors raised by
+ * workflow code) are off unless this is set to 1/true/yes/on: the SDK takes one for every promise a workflow
+ * creates, a third of the workflow thread's CPU in a preflight (src/workflows/sandbox-stack-traces.ts). With it set
+ * the worker bundles its workflows in memory at start (webpack, a few seconds) instead of using the prebuilt bundle.
+ */
+export const STACK_TRACES_ENV = 'KUBEADM2HA_WORKFLOW_STACK_TRACES';
+
+export function stackTracesFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  return /^(1|true|yes|on)$/i.test(env[STACK_TRACES_ENV]?.trim() ?? '');
+}
+
+export interface WorkflowCodeOptions {
+  /** Keep workflow stack traces (default: none, see STACK_TRACES_ENV). */
+  stackTraces?: boolean;
+}
+
+/** A workflow module from src/workflows in a checkout, or its build in dist/workflows in an install without src/. */
+function workflowModule(root: string, name: string): string {
+  const src = join(root, 'src', 'workflows', `${name}.ts`);
+  return existsSync(src) ? src : join(root, 'dist', 'workflows', `${name}.js`);
+}
+
 /** Bundler options shared by scripts/bundle-workflows.ts and the in-memory fallback, so both produce the same code. */
-export function workflowBundleOptions(root = projectRoot(), onSources?: (files: string[]) => void): BundleOptions {
-  const src = join(root, 'src', 'workflows', 'index.ts');
+export function workflowBundleOptions(
+  root = projectRoot(),
+  onSources?: (files: string[]) => void,
+  { stackTraces = false }: WorkflowCodeOptions = {},
+): BundleOptions {
   return {
-    workflowsPath: existsSync(src) ? src : join(root, 'dist', 'workflows', 'index.js'),
+    workflowsPath: workflowModule(root, 'index'),
+    // Runs in the sandbox before its globals are frozen: Error.stackTraceLimit = 0 for all workflow code.
+    ...(!stackTraces && { preloadModules: [workflowModule(root, 'sandbox-stack-traces')] }),
     // Failures raised inside workflows are converted in the sandbox: it needs the same (encrypting) converter.
     failureConverterPath: failureConverterPath(),
     // Webpack's info output is noise for CLI users; warnings and errors still show.
@@ -97,11 +125,19 @@ export async function staleBundleReason(codePath: string, root = projectRoot()):
   return undefined;
 }
 
-/** `{ codePath }` of the prebuilt bundle when it is newer than every file it was built from, else a fresh bundle. */
+/**
+ * `{ codePath }` of the prebuilt bundle when it is newer than every file it was built from, else a fresh bundle. The
+ * prebuilt bundle has no workflow stack traces: asked for them, the worker bundles in memory.
+ */
 export async function loadWorkflowBundle(
   root = projectRoot(),
   codePath = prebuiltBundlePath(root),
+  { stackTraces = stackTracesFromEnv() }: WorkflowCodeOptions = {},
 ): Promise<WorkflowBundleOption> {
+  if (stackTraces) {
+    process.stderr.write(`kubeadm2ha: workflow stack traces on (${STACK_TRACES_ENV}); bundling workflows in memory\n`);
+    return { code: (await bundleWorkflowCode(workflowBundleOptions(root, undefined, { stackTraces }))).code };
+  }
   const reason = await staleBundleReason(codePath, root);
   if (reason === undefined) return { codePath };
   process.stderr.write(`kubeadm2ha: ${reason}; bundling workflows in memory\n`);
