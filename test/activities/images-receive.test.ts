@@ -1,0 +1,153 @@
+// The receiver of `images push` (RECEIVE_SCRIPT, as shipped, at its own path) against a real containerd on a lab
+// host: what it leaves in containerd's content store when a blob is cut, damaged, or arrives while containerd still
+// holds an older copy of it under the blob's ingest ref. ctr cannot abort an ingest; these cases pin the ctr
+// behaviours the receiver relies on instead (an ingest from a file resumes containerd's copy where it stopped; one
+// without an expected digest commits whatever containerd holds) and check that no unfinished ingest stays behind.
+// The lab tests of the workflow (test/workflows/images.test.ts) cover a cut through a killed sshd and a damaged
+// relay; these are the cases around them, each in a second or two.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RECEIVE_PATH, RECEIVE_SCRIPT, STAGING_DIR } from '../../src/activities/images-host.js';
+import { quote } from '../../src/ssh/quote.js';
+import { createLab, type Lab } from '../../lab/index.js';
+import { writeFileCommand } from '../../lab/k8s/node.js';
+import { pollUntil } from '../support/poll.js';
+
+let lab: Lab;
+const CONTAINERD_CONFIG = 'version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n';
+const BLOBS = `${STAGING_DIR}/blobs/sha256`;
+const sh = async (cmd: string): Promise<string> => (await lab.exec('h1', cmd)).stdout;
+
+/** A blob of `size` random bytes at /tmp/<name> in the host; its sha256 hex. */
+const blob = async (name: string, size: number): Promise<string> =>
+  (await sh(`head -c ${size} /dev/urandom > /tmp/${name} && sha256sum < /tmp/${name} | cut -d' ' -f1`)).trim();
+
+/** /tmp/<to>: /tmp/<from> with one byte flipped in its middle. */
+const damaged = (from: string, to: string, size: number): Promise<string> =>
+  sh(
+    `cp /tmp/${from} /tmp/${to} && printf '\\377' | ` +
+      `dd of=/tmp/${to} bs=1 seek=${size >> 1} conv=notrunc status=none`,
+  );
+
+/** One frame per part (header "<hex> <offset> <size>", then `bytes`, a command printing the bytes sent) into the
+ * receiver; its output and exit code. */
+async function receive(parts: { hex: string; offset: number; size: number; bytes: string }[]) {
+  const stream = parts.map((p) => `printf '%s %s %s\\n' ${p.hex} ${p.offset} ${p.size}; ${p.bytes}`).join('; ');
+  const r = await lab.exec('h1', `{ ${stream}; } | ${quote(RECEIVE_PATH)}`, { allowFail: true });
+  return { out: r.stdout.trim(), code: r.code };
+}
+
+const active = async (): Promise<string[]> =>
+  (await sh('ctr -n k8s.io content active'))
+    .split('\n')
+    .slice(1)
+    .filter((l) => l.trim() !== '');
+const has = async (hex: string): Promise<boolean> =>
+  (await sh('ctr -n k8s.io content ls -q')).split('\n').includes(`sha256:${hex}`);
+const partialSize = async (hex: string): Promise<number> => Number(await sh(`stat -c %s ${BLOBS}/${hex}.partial`));
+
+beforeAll(async () => {
+  lab = await createLab({ hosts: 1 });
+  await sh(
+    [
+      writeFileCommand('/etc/containerd/config.toml', CONTAINERD_CONFIG),
+      writeFileCommand(RECEIVE_PATH, RECEIVE_SCRIPT, '0755'),
+      'setsid nohup /usr/bin/containerd </dev/null >>/var/log/containerd.log 2>&1 & true',
+    ].join(' && '),
+  );
+  await pollUntil(
+    async () => (await lab.exec('h1', 'ctr --timeout 2s version', { allowFail: true })).code === 0,
+    'containerd answering on h1',
+    60_000,
+    200,
+  );
+}, 180_000);
+
+afterAll(async () => {
+  await lab?.destroy();
+});
+
+describe('the images receiver against containerd: no unfinished ingest is left behind', () => {
+  it('a cut blob: the stream stops at the cut, containerd keeps its copy; the resumed blob takes it over', async () => {
+    const hex = await blob('cut', 6_000_000);
+    expect(await receive([{ hex, offset: 0, size: 6_000_000, bytes: 'head -c 2500000 /tmp/cut' }])).toEqual({
+      out: `short ${hex} 2500000`,
+      code: 3,
+    });
+    expect(await active()).toHaveLength(1);
+    const off = await partialSize(hex);
+    const r = await receive([{ hex, offset: off, size: 6_000_000, bytes: `tail -c +${off + 1} /tmp/cut` }]);
+    expect(r).toEqual({ out: `ok ${hex}`, code: 0 });
+    expect(await active()).toEqual([]);
+    expect(await has(hex)).toBe(true);
+  });
+
+  it('a damaged blob: named bad, containerd holds nothing of it; the next good arrival goes in through the pipe', async () => {
+    const hex = await blob('good', 3_000_000);
+    await damaged('good', 'bad', 3_000_000);
+    const bad = (await sh('sha256sum < /tmp/bad | cut -d" " -f1')).trim();
+    expect(await receive([{ hex, offset: 0, size: 3_000_000, bytes: 'cat /tmp/bad' }])).toEqual({
+      out: `bad ${hex} 3000000 ${bad}`,
+      code: 0,
+    });
+    expect(await active()).toEqual([]);
+    expect(await receive([{ hex, offset: 0, size: 3_000_000, bytes: 'cat /tmp/good' }])).toEqual({
+      out: `ok ${hex}`,
+      code: 0,
+    });
+    expect(await has(hex)).toBe(true);
+    expect(await active()).toEqual([]);
+  });
+
+  it('a blob resumed with damaged bytes after the cut: bad, no ingest left; sent again whole, it goes in', async () => {
+    const hex = await blob('res', 6_000_000);
+    await damaged('res', 'resbad', 6_000_000);
+    await receive([{ hex, offset: 0, size: 6_000_000, bytes: 'head -c 2000000 /tmp/res' }]);
+    const off = await partialSize(hex);
+    const r = await receive([{ hex, offset: off, size: 6_000_000, bytes: `tail -c +${off + 1} /tmp/resbad` }]);
+    expect(r.out).toMatch(new RegExp(`^bad ${hex} 6000000 `));
+    expect(await active()).toEqual([]);
+    expect(await receive([{ hex, offset: 0, size: 6_000_000, bytes: 'cat /tmp/res' }])).toEqual({
+      out: `ok ${hex}`,
+      code: 0,
+    });
+    expect(await has(hex)).toBe(true);
+  });
+
+  it('whole from the start while containerd holds an older copy under the ref (cut, or damaged): taken over', async () => {
+    // A cut copy whose staged .partial is gone (the staging dir was cleaned), and a damaged whole one left by a
+    // receiver before this one: ctr cannot seek a pipe to where either stopped, so the receiver goes on from its file.
+    const cut = await blob('stale-cut', 6_000_000);
+    await receive([{ hex: cut, offset: 0, size: 6_000_000, bytes: 'head -c 2500000 /tmp/stale-cut' }]);
+    await sh(`rm ${BLOBS}/${cut}.partial`);
+    const whole = await blob('stale-bad', 3_000_000);
+    await damaged('stale-bad', 'stale-bad.x', 3_000_000);
+    await lab.exec(
+      'h1',
+      `ctr -n k8s.io content ingest --expected-size 3000000 --expected-digest sha256:${whole} kubeadm2ha-${whole} < /tmp/stale-bad.x`,
+      { allowFail: true },
+    );
+    expect(await active()).toHaveLength(2);
+    const r = await receive([
+      { hex: cut, offset: 0, size: 6_000_000, bytes: 'cat /tmp/stale-cut' },
+      { hex: whole, offset: 0, size: 3_000_000, bytes: 'cat /tmp/stale-bad' },
+    ]);
+    expect(r).toEqual({ out: `ok ${cut}\nok ${whole}`, code: 0 });
+    expect(await active()).toEqual([]);
+    expect(await has(cut)).toBe(true);
+    expect(await has(whole)).toBe(true);
+  });
+
+  it('damaged bytes that are another blob containerd has: bad, and that blob stays', async () => {
+    const hex = await blob('wanted', 1_000_000);
+    const other = await blob('other', 1_000_000);
+    await sh(
+      `ctr -n k8s.io content ingest --expected-size 1000000 --expected-digest sha256:${other} other < /tmp/other`,
+    );
+    expect(await receive([{ hex, offset: 0, size: 1_000_000, bytes: 'cat /tmp/other' }])).toEqual({
+      out: `bad ${hex} 1000000 ${other}`,
+      code: 0,
+    });
+    expect(await active()).toEqual([]);
+    expect(await has(other)).toBe(true);
+  });
+});
