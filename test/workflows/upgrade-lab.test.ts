@@ -6,12 +6,7 @@
 // embedded worker) starts a new run from the nodes' state: it continues at h2 (`kubeadm upgrade node`), then the
 // worker, and touches nothing of h1. Every node ends at the target, Ready and schedulable; a rerun finds nothing to
 // do. Prints the wall time per node, the resume run's and overall.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { WorkflowBundleOption } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { stringify } from 'yaml';
+import { describe, expect, it, vi } from 'vitest';
 import { upgradePlan, upgradeResume } from '../../src/cli/commands/upgrade.js';
 import type { Waiting } from '../../src/plan/gates.js';
 import { createActivities } from '../../src/activities/index.js';
@@ -20,44 +15,25 @@ import { sshTrustOf } from '../../src/activities/ssh-trust.js';
 import { dataConverter } from '../../src/temporal/data-converter.js';
 import { workflowIdFor } from '../../src/workflows/ids.js';
 import { approveUpdate, progressQuery } from '../../src/workflows/messages.js';
-import type { Inventory } from '../../src/inventory/schema.js';
-import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
 import { K8S_LAB_VERSIONS } from '../../lab/k8s-binaries.js';
-import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
-import { CODEC_ENV } from '../../src/temporal/data-converter.js';
 import type { UpgradeResult } from '../../src/workflows/upgrade.js';
-import { connectTemporal, pollUntil, temporalAddress, uniqueQueue } from '../e2e/helpers.js';
+import { pollUntil, temporalAddress, uniqueQueue } from '../e2e/helpers.js';
 import { Worker } from '@temporalio/worker';
 import type { WorkflowHandle } from '@temporalio/client';
 import { labClusterInventory } from '../support/lab-cluster.js';
-import { setEnv } from '../support/env.js';
-import { runOnLabWorker } from '../support/lab-worker.js';
-import { cleanUp } from '../support/clean-up.js';
+import { labSuite } from '../support/lab-suite.js';
 import { perNode } from '../support/upgrade-run.js';
 
 const FROM = K8S_LAB_VERSIONS.previous;
 const TO = K8S_LAB_VERSIONS.current;
 
-let lab: K8sLab;
-let inv: Inventory;
-let temporal: Awaited<ReturnType<typeof connectTemporal>>;
-let bundle: WorkflowBundleOption;
-let scratch: string;
-let inventoryFile: string;
-let restoreEnv: (() => void) | undefined;
-
-async function run<R>(workflowType: string, args: unknown[]): Promise<{ result: R; ms: number }> {
-  const taskQueue = uniqueQueue(workflowType);
-  return runOnLabWorker<R>({
-    temporal,
-    bundle,
-    inventory: inv,
-    workflowType,
-    args,
-    taskQueue,
-    workflowId: `${inv.cluster.name}/${workflowType}/${taskQueue}`,
-  });
-}
+// The older version is the lab's own (kubeadm init at 1.33.13); the mirror and registry also serve the target.
+const suite = labSuite({
+  name: 'upgrade-lab',
+  lab: { hosts: 3, version: FROM, versions: [FROM, TO] },
+  inventory: (lab) => labClusterInventory(lab),
+  ready: (suite) => tagOlderCoreDns(suite.lab.kubernetes.registry),
+});
 
 /**
  * kubeadm 1.33 asks for coredns v1.12.0. A lab that builds one coredns (v1.12.1) for every version lacks that tag: then
@@ -85,28 +61,6 @@ async function tagOlderCoreDns(registry: string): Promise<void> {
   if (!put.ok) throw new Error(`tagging coredns v1.12.0 failed: ${put.status} ${await put.text()}`);
 }
 
-beforeAll(async () => {
-  scratch = await mkdtemp(join(tmpdir(), 'k2h-upgrade-lab-'));
-  restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
-  bundle = await loadWorkflowBundle();
-  // The older version is the lab's own (kubeadm init at 1.33.13); the mirror and registry also serve the target.
-  lab = await createK8sLab({ hosts: 3, version: FROM, versions: [FROM, TO] });
-  await tagOlderCoreDns(lab.kubernetes.registry);
-  inv = labClusterInventory(lab);
-  inventoryFile = join(scratch, 'inventory.yaml');
-  await writeFile(inventoryFile, stringify(inv));
-  temporal = await connectTemporal();
-}, 3_600_000);
-
-afterAll(() =>
-  cleanUp(
-    () => temporal?.close(),
-    () => lab?.destroy(),
-    () => restoreEnv?.(),
-    () => scratch && rm(scratch, { recursive: true, force: true }),
-  ),
-);
-
 /** What a function printed with console.log, and its result. */
 async function printed<R>(fn: () => Promise<R>): Promise<{ result: R; lines: string[] }> {
   const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
@@ -119,7 +73,7 @@ async function printed<R>(fn: () => Promise<R>): Promise<{ result: R; lines: str
 }
 
 const kubectl = async (args: string) =>
-  (await lab.exec('h1', `kubectl --kubeconfig /etc/kubernetes/admin.conf ${args}`)).stdout.trim();
+  (await suite.lab.exec('h1', `kubectl --kubeconfig /etc/kubernetes/admin.conf ${args}`)).stdout.trim();
 const kubeletVersions = () => kubectl('get nodes -o jsonpath={.items[*].status.nodeInfo.kubeletVersion}');
 
 /** The approval a run waits at (its host), once one waits. */
@@ -136,12 +90,12 @@ const approvalWaiting = (h: WorkflowHandle, what: string, timeoutMs = 900_000) =
 
 describe('upgradeCluster on the real-Kubernetes lab', () => {
   it(`set up at ${FROM}; upgrade plan finds the target's packages and images, and names what a version lacks`, async () => {
-    const setup = await run('setupCluster', [{ inventory: inv }]);
+    const setup = await suite.run('setupCluster', [{ inventory: suite.inventory }]);
     process.stderr.write(`[upgrade lab] setup at ${FROM}: ${setup.ms} ms\n`);
     expect(await kubeletVersions()).toBe(`v${FROM} v${FROM} v${FROM}`);
 
     const t0 = Date.now();
-    const ok = await printed(() => upgradePlan({ inventory: inventoryFile, to: TO }));
+    const ok = await printed(() => upgradePlan({ inventory: suite.inventoryFile, to: TO }));
     process.stderr.write(`[upgrade lab] upgrade plan: ${Date.now() - t0} ms\n${ok.lines.join('\n')}\n`);
     expect(ok.result.policy.problems).toEqual([]);
     expect(ok.result.notes).toEqual([]);
@@ -160,17 +114,17 @@ describe('upgradeCluster on the real-Kubernetes lab', () => {
     // registry asked and the nodes that lack it.
     const [maj, min, patch] = TO.split('.').map(Number);
     const absent = `${maj}.${min}.${patch! + 50}`;
-    const bad = await printed(() => upgradePlan({ inventory: inventoryFile, to: absent }));
+    const bad = await printed(() => upgradePlan({ inventory: suite.inventoryFile, to: absent }));
     const problems = bad.result.policy.problems.join('\n');
     expect(bad.result.policy.allowed).toBe(false);
     expect(problems).toMatch(new RegExp(`offers no kubeadm ${absent.replace(/\./g, '\\.')}`));
-    const repo = inv.cluster.imageRepository;
+    const repo = suite.inventory.cluster.imageRepository;
     for (const [image, hosts] of [
       ['kube-apiserver', 'h1, h2'],
       ['kube-proxy', 'h1, h2, h3'],
     ] as const) {
       expect(bad.result.policy.problems).toContain(
-        `image ${repo}/${image}:v${absent}: not in the registry (http://${lab.kubernetes.registry} has no such manifest) and not on ${hosts}`,
+        `image ${repo}/${image}:v${absent}: not in the registry (http://${suite.lab.kubernetes.registry} has no such manifest) and not on ${hosts}`,
       );
     }
     expect(bad.lines.some((l) => l.includes(`problem: image ${repo}/kube-apiserver:v${absent}`))).toBe(true);
@@ -178,13 +132,13 @@ describe('upgradeCluster on the real-Kubernetes lab', () => {
   }, 3_000_000);
 
   it('terminated after the first master, `upgrade resume` continues at the second and redoes nothing', async () => {
-    const id = workflowIdFor(inv.cluster.name, 'upgrade');
+    const id = workflowIdFor(suite.inventory.cluster.name, 'upgrade');
     const taskQueue = uniqueQueue('upgrade-lab');
-    const deps = createSshDeps(sshTrustOf(inv));
+    const deps = createSshDeps(sshTrustOf(suite.inventory));
     const worker = await Worker.create({
-      connection: temporal.native,
+      connection: suite.temporal.native,
       taskQueue,
-      workflowBundle: bundle,
+      workflowBundle: suite.bundle,
       dataConverter: dataConverter(),
       activities: createActivities(deps),
     });
@@ -192,10 +146,10 @@ describe('upgradeCluster on the real-Kubernetes lab', () => {
     let h1Ms = 0;
     const first = await worker
       .runUntil(async () => {
-        const h = await temporal.client.workflow.start('upgradeCluster', {
+        const h = await suite.temporal.client.workflow.start('upgradeCluster', {
           taskQueue,
           workflowId: id,
-          args: [{ inventory: inv, target: TO, approved: true, approveEach: true }],
+          args: [{ inventory: suite.inventory, target: TO, approved: true, approveEach: true }],
         });
         expect(await approvalWaiting(h, 'the approval of h1')).toMatchObject({ phase: 'first-master', host: 'h1' });
         const t1 = Date.now();
@@ -206,7 +160,7 @@ describe('upgradeCluster on the real-Kubernetes lab', () => {
         return h;
       })
       .finally(() => deps.close());
-    expect((await temporal.client.workflow.getHandle(id, first.firstExecutionRunId).describe()).status.name).toBe(
+    expect((await suite.temporal.client.workflow.getHandle(id, first.firstExecutionRunId).describe()).status.name).toBe(
       'TERMINATED',
     );
     expect(await kubeletVersions()).toBe(`v${TO} v${FROM} v${FROM}`);
@@ -214,7 +168,7 @@ describe('upgradeCluster on the real-Kubernetes lab', () => {
     // `kubeadm2ha upgrade resume -i <inventory>`: the last run's options (approval before every node), a new run.
     const approver = { stop: false, approved: [] as string[] };
     const approving = (async () => {
-      const h = temporal.client.workflow.getHandle(id);
+      const h = suite.temporal.client.workflow.getHandle(id);
       while (!approver.stop) {
         const w = await pollUntil(
           async () => {
@@ -241,7 +195,7 @@ describe('upgradeCluster on the real-Kubernetes lab', () => {
     })();
     const t2 = Date.now();
     const resumed = await upgradeResume({
-      inventory: inventoryFile,
+      inventory: suite.inventoryFile,
       address: temporalAddress(),
       taskQueue: uniqueQueue('upgrade-resume'),
       worker: 'embedded',
@@ -283,11 +237,15 @@ describe('upgradeCluster on the real-Kubernetes lab', () => {
     // What the API itself says, not only our facts: every kubelet at the target, every node schedulable.
     expect(await kubeletVersions()).toBe(`v${TO} v${TO} v${TO}`);
     expect(await kubectl('get nodes -o jsonpath={.items[*].spec.unschedulable}')).toBe('');
-    expect((await lab.exec('h3', `curl -sk --max-time 5 https://${lab.vip}:8443/readyz`)).stdout).toBe('ok');
+    expect((await suite.lab.exec('h3', `curl -sk --max-time 5 https://${suite.lab.vip}:8443/readyz`)).stdout).toBe(
+      'ok',
+    );
   }, 3_000_000);
 
   it('a rerun reads the nodes, finds every one at the target and changes nothing', async () => {
-    const again = await run<UpgradeResult>('upgradeCluster', [{ inventory: inv, target: TO, approved: true }]);
+    const again = await suite.run<UpgradeResult>('upgradeCluster', [
+      { inventory: suite.inventory, target: TO, approved: true },
+    ]);
     process.stderr.write(`[upgrade lab] rerun: ${again.ms} ms\n`);
     expect(again.result.steps).toEqual([]);
   }, 600_000);
