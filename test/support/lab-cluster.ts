@@ -11,6 +11,14 @@ import type { K8sLab } from '../../lab/k8s/k8s-lab.js';
 const defaultRoles = (index: number): Role[] =>
   index === 1 ? ['primary-master', 'etcd'] : index === 2 ? ['secondary-master', 'etcd'] : ['worker', 'etcd'];
 
+/** Four hosts: two masters (keepalived's unicast VRRP needs a peer) and two workers, etcd on the first three. */
+export const TWO_MASTERS_TWO_WORKERS: Role[][] = [
+  ['primary-master', 'etcd'],
+  ['secondary-master', 'etcd'],
+  ['worker', 'etcd'],
+  ['worker'],
+];
+
 /** `roles[i]` are the roles of host h<i+1> (default: defaultRoles); `cluster` overrides cluster settings. */
 export function labClusterInventory(
   lab: K8sLab,

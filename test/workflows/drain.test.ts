@@ -21,7 +21,7 @@ import { resultOf, type RunbookResult } from '../../src/workflows/runbook.js';
 import type { DrainNodeResult } from '../../src/activities/node-drain.js';
 import { pollUntil, uniqueQueue } from '../e2e/helpers.js';
 import { ADMIN } from '../support/k8s-cluster.js';
-import { labClusterInventory } from '../support/lab-cluster.js';
+import { labClusterInventory, TWO_MASTERS_TWO_WORKERS } from '../support/lab-cluster.js';
 import { labShell } from '../support/lab-shell.js';
 import { labSuite } from '../support/lab-suite.js';
 
@@ -32,17 +32,11 @@ let taskQueue: string;
 const sh = (host: string, cmd: string): Promise<string> => labShell(suite.lab)(host, cmd);
 const note = (line: string): void => void process.stderr.write(`[drain] ${line}\n`);
 
-// Two masters: keepalived's unicast VRRP needs a peer. Workers h3 and h4 run the Deployment.
+// Workers h3 and h4 run the Deployment.
 const suite = labSuite({
   name: 'drain',
   lab: { hosts: 4 },
-  inventory: (lab) =>
-    labClusterInventory(lab, [
-      ['primary-master', 'etcd'],
-      ['secondary-master', 'etcd'],
-      ['worker', 'etcd'],
-      ['worker'],
-    ]),
+  inventory: (lab) => labClusterInventory(lab, TWO_MASTERS_TWO_WORKERS),
   ready: async (suite) => {
     const setup = await suite.run<RunbookResult>('setupCluster', [{ inventory: suite.inventory }], 'setup');
     note(`cluster set up in ${setup.ms} ms`);

@@ -5,46 +5,37 @@
 // set about once; every node lists each image by its digest; a second push sends nothing; a blob damaged in a relay
 // host's content store is caught on arrival and named with host, image and source. Neither leaves an unfinished
 // containerd ingest behind.
-import { readFile, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { WorkflowBundleOption } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
 import type { DeliverImagesResult, FillImageStoreResult } from '../../src/activities/images.js';
-import type { Inventory } from '../../src/inventory/schema.js';
-import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
 import { imagesFor, planImageList } from '../../src/plan/images.js';
-import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
-import { CODEC_ENV } from '../../src/temporal/data-converter.js';
 import type { RunbookResult } from '../../src/workflows/runbook.js';
-import { connectTemporal, uniqueQueue } from '../e2e/helpers.js';
-import { setEnv } from '../support/env.js';
-import { runOnLabWorker } from '../support/lab-worker.js';
-import { cleanUp } from '../support/clean-up.js';
-import { labClusterInventory } from '../support/lab-cluster.js';
+import { labSuite } from '../support/lab-suite.js';
+import { labClusterInventory, TWO_MASTERS_TWO_WORKERS } from '../support/lab-cluster.js';
 
-let lab: K8sLab;
-let inv: Inventory;
-let temporal: Awaited<ReturnType<typeof connectTemporal>>;
-let bundle: WorkflowBundleOption;
-let scratch: string;
-let restoreEnv: (() => void) | undefined;
+// No pod network, so the list is kubeadm's (the lab builds flannel's image only with cni none).
+const suite = labSuite({
+  name: 'images-wf',
+  lab: { hosts: 4 },
+  inventory: (lab) => labClusterInventory(lab, TWO_MASTERS_TWO_WORKERS),
+});
 
 const bridgeTx = async (): Promise<number> =>
-  Number((await readFile(`/sys/class/net/k2hbr${lab.id}/statistics/tx_bytes`, 'utf8')).trim());
+  Number((await readFile(`/sys/class/net/k2hbr${suite.lab.id}/statistics/tx_bytes`, 'utf8')).trim());
 
 async function push(): Promise<{ result: RunbookResult; ms: number; bridgeBytes: number }> {
-  const taskQueue = uniqueQueue('images');
   const before = await bridgeTx();
-  const { result, ms } = await runOnLabWorker<RunbookResult>({
-    temporal,
-    bundle,
-    inventory: inv,
-    workflowType: 'transferImages',
-    args: [{ inventory: inv, source: { kind: 'registry', plainHttp: [lab.kubernetes.registry] }, onFailure: 'abort' }],
-    taskQueue,
-    workflowId: `${inv.cluster.name}/images/${taskQueue}`,
-  });
+  const { result, ms } = await suite.run<RunbookResult>(
+    'transferImages',
+    [
+      {
+        inventory: suite.inventory,
+        source: { kind: 'registry', plainHttp: [suite.lab.kubernetes.registry] },
+        onFailure: 'abort',
+      },
+    ],
+    'images',
+  );
   return { result, ms, bridgeBytes: (await bridgeTx()) - before };
 }
 
@@ -60,7 +51,7 @@ const filled = (r: RunbookResult): FillImageStoreResult =>
 
 /** What containerd on `host` lists in k8s.io: reference → digest (read in the host, not through our code). */
 async function listed(host: string): Promise<Record<string, string>> {
-  const out = (await lab.exec(host, 'ctr -n k8s.io images ls')).stdout;
+  const out = (await suite.lab.exec(host, 'ctr -n k8s.io images ls')).stdout;
   return Object.fromEntries(
     out
       .split('\n')
@@ -74,7 +65,7 @@ async function listed(host: string): Promise<Record<string, string>> {
 /** containerd's unfinished ingests on `host` (`ctr content active`, header left out): what a cut or damaged blob would
  * leave behind if no later attempt took it over. */
 const activeIngests = async (host: string): Promise<string[]> =>
-  (await lab.exec(host, 'ctr -n k8s.io content active')).stdout
+  (await suite.lab.exec(host, 'ctr -n k8s.io content active')).stdout
     .split('\n')
     .slice(1)
     .filter((l) => l.trim() !== '');
@@ -93,33 +84,9 @@ while [ "$(date +%s)" -lt "$end" ]; do
 done
 exit 1`;
 
-beforeAll(async () => {
-  scratch = await mkdtemp(join(tmpdir(), 'k2h-images-wf-'));
-  restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
-  bundle = await loadWorkflowBundle();
-  lab = await createK8sLab({ hosts: 4 });
-  // No pod network, so the list is kubeadm's (the lab builds flannel's image only with cni none).
-  inv = labClusterInventory(lab, [
-    ['primary-master', 'etcd'],
-    ['secondary-master', 'etcd'],
-    ['worker', 'etcd'],
-    ['worker'],
-  ]);
-  temporal = await connectTemporal();
-}, 3_600_000);
-
-afterAll(() =>
-  cleanUp(
-    () => temporal?.close(),
-    () => lab?.destroy(),
-    () => restoreEnv?.(),
-    () => scratch && rm(scratch, { recursive: true, force: true }),
-  ),
-);
-
 describe('transferImages on the real-Kubernetes lab', () => {
   it('every node gets its images by digest, relayed host to host; sshd killed on h1 mid-blob resumes at that blob; a second push sends nothing', async () => {
-    const killer = lab.exec('h1', KILL_SSHD_MID_BLOB, { allowFail: true });
+    const killer = suite.lab.exec('h1', KILL_SSHD_MID_BLOB, { allowFail: true });
     const first = await push();
     const kill = await killer;
     expect(kill.code).toBe(0);
@@ -149,13 +116,13 @@ describe('transferImages on the real-Kubernetes lab', () => {
     expect(first.bridgeBytes).toBeLessThan(1.2 * fill.uniqueBytes);
 
     const digests = Object.fromEntries(fill.images.map((i) => [i.ref, i.manifest.digest]));
-    const list = planImageList(inv);
-    for (const h of inv.hosts) {
+    const list = planImageList(suite.inventory);
+    for (const h of suite.inventory.hosts) {
       const got = await listed(h.name);
       for (const ref of imagesFor(h, list)) expect(got[ref], `${h.name}: ${ref}`).toBe(digests[ref]);
     }
     // The cut blob's ingest (h1's, and h2's behind it) was taken over by the attempt that resumed it: none is left.
-    for (const h of inv.hosts) expect(await activeIngests(h.name), h.name).toEqual([]);
+    for (const h of suite.inventory.hosts) expect(await activeIngests(h.name), h.name).toEqual([]);
     // Workers do not get the control plane.
     expect(Object.keys(await listed('h4')).some((r) => r.includes('kube-apiserver'))).toBe(false);
 
@@ -180,12 +147,12 @@ describe('transferImages on the real-Kubernetes lab', () => {
     // h4 loses its images; h2 (which sends to h4) has one byte of kube-proxy's layer flipped in its content store.
     const proxy = filled((await push()).result).images.find((i) => i.ref.includes('/kube-proxy:'))!;
     const layer = proxy.blobs[proxy.blobs.length - 1]!;
-    await lab.exec(
+    await suite.lab.exec(
       'h4',
       'ctr -n k8s.io images ls -q | xargs -r ctr -n k8s.io images rm >/dev/null; ctr -n k8s.io content ls -q | xargs -r ctr -n k8s.io content rm >/dev/null; true',
     );
     const file = `/var/lib/containerd/io.containerd.content.v1.content/blobs/sha256/${layer.digest.slice(7)}`;
-    await lab.exec(
+    await suite.lab.exec(
       'h2',
       `printf '\\377' | dd of=${file} bs=1 seek=${Math.floor(layer.size / 2)} conv=notrunc status=none`,
     );
