@@ -1,6 +1,6 @@
 // CPU time, beside wall time: on this 2-core machine shared with other work, wall times move with the load while the
 // CPU a run spends moves much less, and CPU is what a wider fan-out or a busier machine runs out of. Linux /proc.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** user+system ms of a process (all its threads, living or ended), or NaN when it cannot be read. */
 export function processCpuMs(pid: number): number {
@@ -40,4 +40,50 @@ export async function withCpu<T>(
     server: serverPid ? processCpuMs(serverPid) - v0 : NaN,
     children: childrenCpuMs() - c0,
   };
+}
+
+/** user+system ms of each thread of this process now, by thread id, with its name (Linux comm). */
+export type ThreadCpu = Map<string, { name: string; ms: number }>;
+
+export function threadCpu(): ThreadCpu {
+  const out: ThreadCpu = new Map();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync('/proc/self/task');
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(tid, { name, ms: ((Number(f[11]) + Number(f[12])) * 1000) / 100 });
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
+}
+
+/**
+ * Where this process's CPU went between two snapshots: the main thread (SSH, activities, the SDK's activation
+ * plumbing, payload codec), the workflow thread (the threads that `workflowThreads` names: the sandbox, the SDK's
+ * promise hook), sdk-core's Rust threads (tokio-*), and every other thread (V8's background JIT compiler and GC,
+ * libuv's pool).
+ */
+export function threadSplit(
+  before: ThreadCpu,
+  after: ThreadCpu,
+  workflowThreads: Set<string>,
+): { main: number; workflow: number; core: number; other: number } {
+  const split = { main: 0, workflow: 0, core: 0, other: 0 };
+  for (const [tid, t] of after) {
+    const ms = t.ms - (before.get(tid)?.ms ?? 0);
+    if (tid === String(process.pid)) split.main += ms;
+    else if (workflowThreads.has(tid)) split.workflow += ms;
+    else if (t.name.startsWith('tokio')) split.core += ms;
+    else split.other += ms;
+  }
+  return split;
 }

@@ -1,6 +1,6 @@
 // `npm run bench`: every section in one run on one lab and one dev server, one table. Written to bench/RESULTS.md
 // (the README links it) and printed. Sections are modules in bench/sections: add one to SECTIONS to extend the
-// table. BENCH_ONLY=name,name runs a subset (the file then says so).
+// table. BENCH_ONLY=name,name runs a subset: its rows replace theirs in the table and the header says when.
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import { fanoutSection } from './sections/fanout.js';
 import { fanoutIoSection } from './sections/fanout-io.js';
 import { overheadSection } from './sections/overhead.js';
 import { processSection } from './sections/process.js';
-import { markdown, type BenchContext, type Row, type Section } from './table.js';
+import { markdown, mergeMarkdown, type BenchContext, type Row, type Section } from './table.js';
 
 const SECTIONS: Section[] = [ansibleSection, fanoutSection, fanoutIoSection, overheadSection, processSection];
 
@@ -52,18 +52,27 @@ try {
   await stopDevServer(server).catch(() => undefined);
   await lab.destroy();
 }
+const ran = `${new Date().toISOString()}: ${cpus().length} cores, load ${loadBefore.toFixed(1)} at start and ${loadavg()[0]!.toFixed(1)} at the end`;
 const header = [
   '# kubeadm2ha benchmark',
   '',
-  `One \`npm run bench\` run, ${new Date().toISOString()}: ${cpus().length} cores, load ${loadBefore.toFixed(1)} at start and ` +
-    `${loadavg()[0]!.toFixed(1)} at the end${only ? `; sections: ${sections.map((s) => s.name).join(', ')}` : ''}.`,
-  'Every figure and ratio in this table comes from this same run (bench/run.ts, bench/sections/*); the images ' +
-    'sections at the end are runs of bench/images-vs-ansible.ts, each with its own date and load.',
+  `One \`npm run bench\` run, ${ran}.`,
+  'Every figure and ratio in this table comes from this same run (bench/run.ts, bench/sections/*), except rows ' +
+    'a later subset run replaced (said below); the images sections at the end are runs of ' +
+    'bench/images-vs-ansible.ts, each with its own date and load.',
 ];
 const file = join(import.meta.dirname, 'RESULTS.md');
+const existing = await readFile(file, 'utf8').catch(() => '');
 // bench/images-vs-ansible.ts writes its runs as marked sections of the same file, after this table: keep them.
-const kept =
-  (await readFile(file, 'utf8').catch(() => '')).match(/<!-- images .*? -->[\s\S]*?<!-- \/images .*? -->/g) ?? [];
-const text = markdown(rows, header, sections) + kept.map((k) => `\n${k}\n`).join('');
+const kept = existing.match(/<!-- images .*? -->[\s\S]*?<!-- \/images .*? -->/g) ?? [];
+const table = only
+  ? mergeMarkdown(
+      existing,
+      rows,
+      `Rows of ${sections.map((s) => s.name).join(', ')}: from a \`BENCH_ONLY=${only.join(',')}\` run, ${ran}.`,
+      SECTIONS,
+    )
+  : markdown(rows, header, sections);
+const text = table + kept.map((k) => `\n${k}\n`).join('');
 await writeFile(file, text);
 console.log(text);

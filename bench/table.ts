@@ -50,3 +50,31 @@ export function markdown(rows: Row[], header: string[], sections: Section[] = []
   for (const s of explained) lines.push('', `### ${s.name}`, '', ...s.explain!.flatMap((p, i) => (i ? ['', p] : [p])));
   return `${lines.join('\n')}\n`;
 }
+
+/**
+ * A subset run (BENCH_ONLY) updates its own rows in the table of a full run and keeps the others: rows are matched by
+ * metric, a new metric goes after its predecessor in the run, and the header gains a line saying which rows are newer.
+ */
+export function mergeMarkdown(existing: string, rows: Row[], note: string, sections: Section[]): string {
+  const lines = existing.split('\n');
+  const top = lines.indexOf('| metric | value | note |');
+  if (top < 0) return markdown(rows, ['# kubeadm2ha benchmark', '', note], sections);
+  const header = lines.slice(0, top);
+  while (header.at(-1) === '') header.pop();
+  const old: Row[] = [];
+  for (const line of lines.slice(top + 2)) {
+    const m = /^\| (.*?) \| (.*?) \| (.*) \|$/.exec(line);
+    if (!m) break;
+    old.push({ metric: m[1]!, value: m[2]!, ...(m[3] && { note: m[3] }) });
+  }
+  const fresh = new Map(rows.map((r) => [r.metric, r]));
+  const merged = old.map((r) => fresh.get(r.metric) ?? r);
+  // A metric the table did not have goes after the row that precedes it in this run (or at the end).
+  rows.forEach((r, i) => {
+    if (merged.includes(r)) return;
+    const prev = i > 0 ? merged.indexOf(rows[i - 1]!) : -1;
+    merged.splice(prev < 0 ? merged.length : prev + 1, 0, r);
+  });
+  const kind = note.slice(0, note.indexOf(':') + 1);
+  return markdown(merged, [...header.filter((l) => !kind || !l.startsWith(kind)), note], sections);
+}

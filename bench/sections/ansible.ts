@@ -22,7 +22,7 @@ import { SshPool } from '../../src/ssh/index.js';
 import { createKubeadmHaWorker } from '../../src/worker.js';
 import { sshTrustOf } from '../../src/activities/ssh-trust.js';
 import { installRedactingLogger } from '../../src/worker/runtime-logging.js';
-import { withCpu } from '../cpu.js';
+import { threadCpu, threadSplit, withCpu } from '../cpu.js';
 import { formatStats, historyStats, type HistoryStats } from '../history-stats.js';
 import { WORKFLOW_TASK_TIMEOUT } from '../../src/temporal/workflow-start.js';
 import { median, ms, ratio, type Section } from '../table.js';
@@ -63,17 +63,31 @@ interface Round {
   ms: number;
   /** CPU ms of the bench process (its worker, client and ssh2) and of the Temporal server over the same span. */
   cpu: { self: number; server: number };
+  /** The bench process's CPU by thread, from the workflow start to its result (see threadSplit). */
+  threads: ReturnType<typeof threadSplit>;
   stats: HistoryStats;
 }
 
-async function ours(inv: Inventory, address: string, serverPid: number | undefined, round: number): Promise<Round> {
+export async function ours(
+  inv: Inventory,
+  address: string,
+  serverPid: number | undefined,
+  round: number,
+): Promise<Round> {
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, dataConverter: dataConverter() });
   installRedactingLogger();
   const native = await NativeConnection.connect({ address });
   const taskQueue = `bench-${process.pid}-${round}`;
+  const existing = threadCpu();
   const w = await createKubeadmHaWorker({ connection: native, taskQueue, sshTrust: sshTrustOf(inv) });
+  // The threads Worker.create started that are not sdk-core's: its workflow thread (a worker_threads Worker).
+  const workflowThreads = new Set(
+    [...threadCpu()].filter(([tid, t]) => !existing.has(tid) && !t.name.startsWith('tokio')).map(([tid]) => tid),
+  );
   const t0 = performance.now();
+  const before = threadCpu();
+  let atResult = before;
   const { value, self, server } = await withCpu(serverPid, async () => {
     const handle = await client.workflow.start('preflightCluster', {
       taskQueue,
@@ -81,7 +95,12 @@ async function ours(inv: Inventory, address: string, serverPid: number | undefin
       args: [{ inventory: inv }],
       workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
     });
-    return { handle, report: (await w.run(handle.result())) as PreflightReport };
+    // Read before the worker shuts down: its workflow thread ends then, and an ended thread cannot be read.
+    const result = handle.result().then((r: PreflightReport) => {
+      atResult = threadCpu();
+      return r;
+    });
+    return { handle, report: (await w.run(result)) as PreflightReport };
   });
   const ms = performance.now() - t0; // w.run also closed the SSH pool: the next round starts cold again
   const stats = await historyStats(value.handle);
@@ -92,7 +111,7 @@ async function ours(inv: Inventory, address: string, serverPid: number | undefin
     throw new Error(
       `our preflight failed checks: ${JSON.stringify(report.results.filter((r) => r.status === 'fail'))}`,
     );
-  return { ms, cpu: { self, server }, stats };
+  return { ms, cpu: { self, server }, threads: threadSplit(before, atResult, workflowThreads), stats };
 }
 
 /** The same probes, as one `shell` task per check, each limited to the hosts our plan runs it on. */
@@ -156,6 +175,9 @@ async function ansible(dir: string, round: number): Promise<number> {
   return performance.now() - t0;
 }
 
+const formatThreads = (t: Round['threads']): string =>
+  `main ${ms(t.main)}, workflow ${ms(t.workflow)}, core ${ms(t.core)}, other ${ms(t.other)}`;
+
 export const ansibleSection: Section = {
   name: 'preflight vs Ansible',
   hosts: HOSTS,
@@ -175,6 +197,12 @@ export const ansibleSection: Section = {
       "grows with its wall time (its main loop polls), so neither ratio is free of the machine's load: the wall " +
       'ratio has so far come out larger the busier the machine was, and the CPU ratio is the steadier ' +
       'of the two.',
+    '**CPU by thread** (same round, Linux /proc/self/task, workflow start to result): *main* is SSH (ssh2), the ' +
+      'activities, the SDK between sdk-core and the sandbox and the payload codec; *workflow* the thread the ' +
+      "worker runs workflow code on (the SDK's sandbox; a new worker per round, so its code starts cold); *core* " +
+      "sdk-core's Rust threads; *other* V8's background compiler and GC and libuv's pool. Workflow stack traces " +
+      'are off (README, KUBEADM2HA_WORKFLOW_STACK_TRACES): with them on, the SDK takes one per promise and the ' +
+      'workflow and other threads cost about 150 ms more per preflight.',
     "**Workflow tasks**: from the median round's history: WorkflowTaskStarted to Completed is time on the worker " +
       '(a task that runs local activities stays open until they end); a timed-out task would be run again.',
   ],
@@ -203,7 +231,7 @@ export const ansibleSection: Section = {
           `${ms(r.cpu.server)}), ansible ${ms(ra.value)} (cpu ${ms(aCpu[i]!)}), ssh2-only floor ${ms(rf.value)} ` +
           `(cpu ${ms(rf.self)})`,
       );
-      ctx.log(`    our run: ${formatStats(r.stats)}`);
+      ctx.log(`    our run: ${formatStats(r.stats)}; cpu by thread: ${formatThreads(r.threads)}`);
     }
     // The round whose wall time is the median, so its CPU and history figures describe the same run.
     const mid = [...o].sort((x, y) => x.ms - y.ms)[Math.floor(o.length / 2)]!;
@@ -234,6 +262,14 @@ export const ansibleSection: Section = {
         metric: 'CPU per preflight: kubeadm2ha (worker + Temporal server)',
         value: ms(oursCpu),
         note: `worker process ${ms(mid.cpu.self)}, dev server ${ms(mid.cpu.server)} (the median round); sshd on the hosts not counted`,
+      },
+      {
+        metric: 'CPU of our preflight by thread',
+        value: formatThreads(mid.threads),
+        note:
+          'worker process, workflow start to result (the median round): main (SSH, activities, the SDK between ' +
+          "sdk-core and the sandbox, payload codec), workflow (the sandbox's thread), core (sdk-core's Rust " +
+          "threads), other (V8's background compiler and GC, libuv); its shutdown after the result is not in it",
       },
       {
         metric: 'CPU per preflight: ansible-playbook',
