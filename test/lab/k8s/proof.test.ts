@@ -8,9 +8,8 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCa, issueCertificate } from '../../../src/pki/index.js';
 import { createK8sLab, type K8sLab } from '../../../lab/k8s/k8s-lab.js';
-import { LAB_COMPONENT_CONFIGS, writeFileCommand } from '../../../lab/k8s/node.js';
+import { writeFileCommand } from '../../../lab/k8s/node.js';
 import {
   ADMIN,
   captureLabTraffic,
@@ -24,7 +23,13 @@ import {
   type LabTrafficCapture,
 } from '../../support/k8s-cluster.js';
 import { labShell, redactSecrets } from '../../support/lab-shell.js';
-import { externalEtcdStart } from '../../support/plain-setup.js';
+import {
+  etcdctlCommand,
+  etcdHostCommand,
+  etcdPki,
+  keepalivedCommand,
+  kubeadmInitConfig,
+} from '../../support/plain-setup.js';
 import { pollUntil } from '../../support/poll.js';
 
 let lab: K8sLab;
@@ -77,43 +82,10 @@ describe('real Kubernetes in the lab (kubeadm init + joins by plain commands)', 
 
   it('runs an external 3-member etcd with TLS', async () => {
     await timed('etcd', async () => {
-      const ca = await createCa({ commonName: 'etcd-ca', keyType: 'ecdsa-p256', validityDays: 30 });
-      const client = await issueCertificate({
-        ca,
-        commonName: 'kube-apiserver-etcd-client',
-        keyType: 'ecdsa-p256',
-        validityDays: 30,
-        usages: 'client',
-      });
+      const pki = await etcdPki();
       const cluster = lab.hosts.map((h) => `${h.name}=https://${h.address}:2380`).join(',');
-      await Promise.all(
-        lab.hosts.map(async (h) => {
-          const server = await issueCertificate({
-            ca,
-            commonName: h.name,
-            keyType: 'ecdsa-p256',
-            validityDays: 30,
-            usages: 'peer',
-            dnsNames: [h.name, 'localhost'],
-            ipAddresses: [h.address, '127.0.0.1'],
-          });
-          const files: Array<[string, string, string]> = [
-            ['/etc/kubernetes/pki/etcd/ca.crt', ca.certPem, '0644'],
-            ['/etc/etcd/pki/server.crt', server.certPem, '0644'],
-            ['/etc/etcd/pki/server.key', server.keyPem, '0600'],
-            ['/etc/kubernetes/pki/apiserver-etcd-client.crt', client.certPem, '0644'],
-            ['/etc/kubernetes/pki/apiserver-etcd-client.key', client.keyPem, '0600'],
-          ];
-          await sh(
-            h.name,
-            [...files.map(([p, c, m]) => writeFileCommand(p, c, m)), externalEtcdStart(h, cluster)].join(' && '),
-          );
-        }),
-      );
-      const etcdctl =
-        'etcdctl --cacert /etc/kubernetes/pki/etcd/ca.crt --cert /etc/kubernetes/pki/apiserver-etcd-client.crt ' +
-        '--key /etc/kubernetes/pki/apiserver-etcd-client.key --endpoints ' +
-        lab.hosts.map((h) => `https://${h.address}:2379`).join(',');
+      await Promise.all(lab.hosts.map(async (h) => sh(h.name, await etcdHostCommand(pki, h, cluster))));
+      const etcdctl = etcdctlCommand(lab.hosts);
       const health = await pollUntil(
         async () => {
           const out = await sh('h1', `${etcdctl} endpoint health 2>&1`);
@@ -130,30 +102,9 @@ describe('real Kubernetes in the lab (kubeadm init + joins by plain commands)', 
   it('puts the VIP on h1 with keepalived (h1 and h2, unicast VRRP)', async () => {
     const cps = [hostOf('h1'), hostOf('h2')];
     await Promise.all(
-      cps.map((h, k) => {
-        const peer = cps[1 - k]!.address;
-        const conf = [
-          `global_defs { router_id ${h.name}`,
-          '  enable_script_security',
-          '  script_user root }',
-          'vrrp_instance K2H_API { state BACKUP',
-          '  interface eth0',
-          '  virtual_router_id 51',
-          `  priority ${150 - 10 * k}`,
-          '  advert_int 1',
-          `  unicast_src_ip ${h.address}`,
-          `  unicast_peer { ${peer} }`,
-          `  virtual_ipaddress { ${lab.vip}/24 dev eth0 }`,
-          '}',
-          '',
-        ].join('\n');
-        return sh(
-          h.name,
-          `${writeFileCommand('/etc/keepalived/keepalived.conf', conf)} && keepalived -t -f /etc/keepalived/keepalived.conf && ` +
-            '{ setsid nohup keepalived -n -l -D -f /etc/keepalived/keepalived.conf -p /run/keepalived.pid ' +
-            '-r /run/keepalived_vrrp.pid -c /run/keepalived_checkers.pid </dev/null >/var/log/keepalived.log 2>&1 & }',
-        );
-      }),
+      cps.map((h, k) =>
+        sh(h.name, keepalivedCommand(h, { peers: [cps[1 - k]!.address], priority: 150 - 10 * k, vip: lab.vip })),
+      ),
     );
     await pollUntil(
       async () => (await sh('h1', 'ip -4 -o addr show dev eth0')).includes(` ${lab.vip}/24 `),
@@ -165,34 +116,7 @@ describe('real Kubernetes in the lab (kubeadm init + joins by plain commands)', 
 
   it('kubeadm init on h1, join --control-plane on h2, join on h3: every node Ready', async () => {
     const k = lab.kubernetes;
-    const endpoints = lab.hosts.map((h) => `https://${h.address}:2379`);
-    const clusterConfig = [
-      'apiVersion: kubeadm.k8s.io/v1beta4',
-      'kind: ClusterConfiguration',
-      `kubernetesVersion: v${k.version}`,
-      'clusterName: k2h-lab',
-      `controlPlaneEndpoint: ${lab.vip}:6443`,
-      `imageRepository: ${k.imageRepository}`,
-      `networking: { serviceSubnet: ${k.serviceSubnet} }`,
-      'apiServer:',
-      `  certSANs: [${lab.vip}]`,
-      'etcd:',
-      '  external:',
-      `    endpoints: [${endpoints.join(', ')}]`,
-      '    caFile: /etc/kubernetes/pki/etcd/ca.crt',
-      '    certFile: /etc/kubernetes/pki/apiserver-etcd-client.crt',
-      '    keyFile: /etc/kubernetes/pki/apiserver-etcd-client.key',
-      '---',
-      LAB_COMPONENT_CONFIGS,
-    ].join('\n');
-    const initConfig = [
-      'apiVersion: kubeadm.k8s.io/v1beta4',
-      'kind: InitConfiguration',
-      `localAPIEndpoint: { advertiseAddress: ${hostOf('h1').address}, bindPort: 6443 }`,
-      'nodeRegistration: { name: h1, criSocket: unix:///run/containerd/containerd.sock }',
-      '---',
-      clusterConfig,
-    ].join('\n');
+    const initConfig = kubeadmInitConfig(lab, hostOf('h1'), lab.hosts);
     await sh('h1', writeFileCommand('/root/kubeadm-init.yaml', initConfig, '0600'));
     const init = await timed('kubeadm init', () =>
       sh('h1', 'kubeadm init --config /root/kubeadm-init.yaml --upload-certs 2>&1'),
