@@ -89,6 +89,9 @@ export interface RemoveAddonResult {
   recorded: boolean;
   /** What was deleted, newest first (objects already gone are listed too: the record named them). */
   deleted: string[];
+  /** Recorded objects of kinds the API server no longer serves (their CustomResourceDefinition is gone, e.g. deleted
+   * by an earlier, interrupted remove): gone with it, so not asked for. Absent when none. */
+  skipped?: { objects: string[]; kinds: string[] };
 }
 
 const addonName = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -147,6 +150,41 @@ function refsManifest(refs: ObjectRef[]): string {
     .join('\n---\n');
 }
 
+const groupOf = (apiVersion: string): string => (apiVersion.includes('/') ? apiVersion.split('/')[0]! : '');
+const kindKey = (r: Pick<ObjectRef, 'apiVersion' | 'kind'>): string => {
+  const g = groupOf(r.apiVersion);
+  return g ? `${r.kind}.${g}` : r.kind;
+};
+
+/**
+ * Which of `refs` the API server cannot have, from `kubectl api-resources --no-headers` (columns NAME, SHORTNAMES,
+ * APIVERSION, NAMESPACED, KIND; SHORTNAMES may be empty, so read from the right): those whose kind is served in
+ * no version of its group. Such a kind was a custom resource whose CustomResourceDefinition is gone, and deleting a
+ * CRD deletes its objects: they are gone too. kubectl would stop at them ("no matches for kind"), so a remove
+ * interrupted after the CRDs went could never finish. A group whose discovery failed (an aggregated API that is down:
+ * kubectl exits non-zero and names it) proves nothing and is kept; so is everything when kubectl failed otherwise.
+ */
+export function unservedRefs(
+  refs: ObjectRef[],
+  apiResources: { code: number | null; stdout: string; stderr: string },
+): { served: ObjectRef[]; unserved: ObjectRef[] } {
+  const served = new Set<string>();
+  for (const line of apiResources.stdout.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 4) served.add(kindKey({ apiVersion: f[f.length - 3]!, kind: f[f.length - 1]! }));
+  }
+  let unknownGroups: Set<string> | undefined = new Set();
+  if (apiResources.code !== 0) {
+    const failed = /unable to retrieve the complete list of server APIs: (.*)/s.exec(apiResources.stderr)?.[1];
+    unknownGroups = failed
+      ? new Set([...failed.matchAll(/(?:^|, )([a-z0-9.-]+)\/v[0-9a-z]+: /g)].map((m) => m[1]!))
+      : undefined;
+  }
+  if (!unknownGroups || served.size === 0) return { served: refs, unserved: [] };
+  const gone = (r: ObjectRef) => !served.has(kindKey(r)) && !unknownGroups.has(groupOf(r.apiVersion));
+  return { served: refs.filter((r) => !gone(r)), unserved: refs.filter(gone) };
+}
+
 function parseRecord(json: string): ObjectRef[] {
   if (json.trim() === '') return [];
   const v = JSON.parse(json) as unknown;
@@ -155,7 +193,7 @@ function parseRecord(json: string): ObjectRef[] {
 }
 
 export function createAddonActivities(deps: ActivityDeps, opts: KubeApiOptions = {}) {
-  const { kubectl } = createKubectl(deps, opts);
+  const { kubectl, run } = createKubectl(deps, opts);
   const check = (addon: string) => {
     if (!addonName.test(addon)) throw new InvalidInputError(`invalid addon name ${addon}`);
   };
@@ -213,8 +251,19 @@ export function createAddonActivities(deps: ActivityDeps, opts: KubeApiOptions =
     });
   }
 
-  async function deleteRefs(via: HostContext, cluster: string, refs: ObjectRef[], timeoutSeconds: number) {
-    if (refs.length === 0) return;
+  /** Deletes `refs` (gone ones are fine) except those of kinds no longer served (unservedRefs), which it returns. */
+  async function deleteRefs(
+    via: HostContext,
+    cluster: string,
+    all: ObjectRef[],
+    timeoutSeconds: number,
+  ): Promise<ObjectRef[]> {
+    if (all.length === 0) return [];
+    // Only a custom kind can stop being served; discovery is asked only when there is one.
+    const { served: refs, unserved } = all.some((r) => groupOf(r.apiVersion).includes('.'))
+      ? unservedRefs(all, await run({ via, cluster, args: ['api-resources', '--no-headers'] }, true))
+      : { served: all, unserved: [] };
+    if (refs.length === 0) return unserved;
     await kubectl({
       via,
       cluster,
@@ -230,6 +279,7 @@ export function createAddonActivities(deps: ActivityDeps, opts: KubeApiOptions =
       input: refsManifest(refs),
       timeoutSeconds: timeoutSeconds + 30,
     });
+    return unserved;
   }
 
   const same = (a: ObjectRef[], b: ObjectRef[]) => JSON.stringify(a) === JSON.stringify(b);
@@ -361,14 +411,21 @@ export function createAddonActivities(deps: ActivityDeps, opts: KubeApiOptions =
         if (!recorded) return { recorded: false, deleted: [] };
         const newestFirst = [...recorded].reverse();
         heartbeat({ deleting: newestFirst.length });
-        await deleteRefs(i.via, i.cluster, newestFirst, timeoutSeconds);
+        const unserved = new Set(await deleteRefs(i.via, i.cluster, newestFirst, timeoutSeconds));
         await deleteRefs(
           i.via,
           i.cluster,
           [{ apiVersion: 'v1', kind: 'ConfigMap', namespace: RECORD_NAMESPACE, name: recordName(i.addon) }],
           60,
         );
-        return { recorded: true, deleted: newestFirst.map(refKey) };
+        const skipped = newestFirst.filter((r) => unserved.has(r));
+        return {
+          recorded: true,
+          deleted: newestFirst.filter((r) => !unserved.has(r)).map(refKey),
+          ...(skipped.length > 0 && {
+            skipped: { objects: skipped.map(refKey), kinds: [...new Set(skipped.map(kindKey))] },
+          }),
+        };
       });
     },
   };

@@ -31,8 +31,14 @@ function describe(step: Step, result: unknown): string | undefined {
         : `${n('created')} created, ${n('updated')} updated, ${n('pruned')} pruned`;
     case 'waitAddonReady':
       return `${n('ready')} ready`;
-    case 'removeAddonObjects':
-      return r.recorded ? `${n('deleted')} deleted` : 'not installed';
+    case 'removeAddonObjects': {
+      if (!r.recorded) return 'not installed';
+      const skipped = r.skipped as { objects: string[]; kinds: string[] } | undefined;
+      // A remove interrupted after the CRDs went: their objects went with them.
+      return skipped
+        ? `${n('deleted')} deleted; ${skipped.objects.length} skipped, gone with their CRD (kind no longer served: ${skipped.kinds.join(', ')})`
+        : `${n('deleted')} deleted`;
+    }
     case 'removeAddonHostPaths':
       return n('removed') ? `${n('removed')} directories deleted` : 'no directories';
     default:
