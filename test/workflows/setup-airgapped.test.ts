@@ -12,11 +12,13 @@
 // fill; at the end the same filter sees the kubelet pull an image no push brought (the filter can fail). Then: nodes
 // Ready, every pod (etcd's too) Running on an image containerd holds by a pushed digest, the kubelet never reported a
 // pull, nothing left the lab.
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { get } from 'node:http';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { WorkflowBundleOption } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeliverImagesResult, FillImageStoreResult } from '../../src/activities/images.js';
@@ -60,6 +62,21 @@ const toRegistry = (): string => {
   return `tcp and dst host ${address} and dst port ${port}`;
 };
 
+/** This machine's TCP connections to the registry in any state but TIME-WAIT (which sends nothing unless asked): one
+ * that is still closing (the archive's last download, say) would send a packet or two into the next capture. */
+const registryConnections = async (): Promise<string> =>
+  (
+    await promisify(execFile)('ss', [
+      '-Htn',
+      'state',
+      'connected',
+      'exclude',
+      'time-wait',
+      'dst',
+      lab.kubernetes.registry,
+    ])
+  ).stdout.trim();
+
 /** What containerd on `host` lists in k8s.io: reference → manifest digest (read in the host, not by our code). */
 async function listed(host: string): Promise<Record<string, string>> {
   return Object.fromEntries(
@@ -91,6 +108,12 @@ async function watched<R>(
   workflowType: string,
   input: { inventory: Inventory } & Record<string, unknown>,
 ): Promise<Watched<R>> {
+  await pollUntil(
+    async () => (await registryConnections()) === '',
+    'no connection to the registry left open',
+    60_000,
+    200,
+  );
   const worker = capture('lo', toRegistry());
   const [pulls, ssh] = await Promise.all([
     captureOnHosts(lab, toRegistry()),
