@@ -10,8 +10,8 @@
 // The state is private: directories 0700, files 0600 (the server is spawned with umask 077, and modes left by
 // older versions are fixed on start).
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
-import { lstat, readFile, rm, writeFile } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import { lstat, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect as netConnect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -22,6 +22,7 @@ import { ensureTemporalCli, TEMPORAL_CLI_VERSION } from './cli-binary.js';
 import { isOurUiFront, pickInnerUiPort, spawnUiFront, stopUiFront } from './ui-front-process.js';
 import {
   acquireDirLock,
+  freePort,
   isOurProcess,
   killGroup,
   pidAlive,
@@ -34,6 +35,9 @@ import { searchAttributeCliArgs } from './search-attributes.js';
 
 export const DEFAULT_PORT = 7233;
 export const DEFAULT_UI_PORT = 8233;
+/** Spawns per start, in all, when the ports we or the CLI picked are taken by another process before the server binds
+ * them (see startDevServer). */
+export const START_ATTEMPTS = 4;
 const HOST = '127.0.0.1'; // the dev server binds IPv4 only; `localhost` may resolve to ::1 first
 
 export interface DevServerOptions {
@@ -83,6 +87,36 @@ export interface DevServerInfo {
 /** Something this tool did not start listens on the port we need. */
 export class PortTakenError extends Error {
   override name = 'PortTakenError';
+  constructor(
+    message: string,
+    /** The port that is taken. */
+    readonly port?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** startDevServer's options: the port may be left to us ('free'). */
+export interface DevServerStartOptions extends Omit<DevServerOptions, 'port'> {
+  /** Frontend gRPC port (default 7233). A number is fixed: when something else holds it, PortTakenError. 'free': any
+   * port free right now (from pickPort), picked again when another process takes it before the server binds it; the
+   * port used is DevServerInfo.port (pass it to stopDevServer/devServerStatus). */
+  port?: number | 'free';
+  /** Picks a free port for port: 'free' (default: freePort(), the OS's choice). */
+  pickPort?: () => Promise<number>;
+}
+
+/** The spawned server exited because an address it binds was taken (after our checks: a race with another process).
+ * frontend: the taken address is the gRPC port we asked for (else one the CLI or we picked: HTTP API, history,
+ * matching, worker, the inner UI). */
+class AddressInUseError extends Error {
+  override name = 'AddressInUseError';
+  constructor(
+    message: string,
+    readonly frontend: boolean,
+  ) {
+    super(message);
+  }
 }
 
 export interface DevServerStatus {
@@ -167,8 +201,35 @@ function resolve(opts: DevServerOptions): Resolved {
  * Starts the dev server unless ours already runs on the port (then it is reused); throws PortTakenError when
  * anything else listens there. Either way, returns once the server answers getSystemInfo and our search attributes
  * exist in the namespace.
+ *
+ * Ports race: a port free when picked (by freePort, pickInnerUiPort, or the CLI itself for its HTTP API and its
+ * history/matching/worker services) can be taken by another process before the server binds it. The CLI then exits
+ * (code 1, or 2 from a nil-listener panic when an internal service's port was taken) with "address already in use" in
+ * its log. Such a start is tried again, up to START_ATTEMPTS spawns in all: with a new port when port is 'free', on the
+ * same port otherwise (the CLI picks its own ports afresh), except that a fixed port taken by someone else stays a
+ * PortTakenError, never a silent move.
  */
-export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServerInfo> {
+export async function startDevServer(opts: DevServerStartOptions = {}): Promise<DevServerInfo> {
+  const free = opts.port === 'free';
+  const { pickPort = freePort, ...rest } = opts;
+  for (let attempt = 1; ; attempt++) {
+    const port = opts.port === 'free' ? await pickPort() : opts.port;
+    try {
+      return await startOnPort({ ...rest, port });
+    } catch (err) {
+      const last = attempt >= START_ATTEMPTS;
+      if (err instanceof PortTakenError && err.port === port && free && !last) continue;
+      if (!(err instanceof AddressInUseError)) throw err;
+      if (err.frontend && !free) {
+        const address = `${HOST}:${port ?? DEFAULT_PORT}`;
+        throw new PortTakenError(portTakenMessage(address, port ?? DEFAULT_PORT), port ?? DEFAULT_PORT);
+      }
+      if (last) throw new Error(`${err.message}\n(address in use on each of ${attempt} attempts)`);
+    }
+  }
+}
+
+async function startOnPort(opts: DevServerOptions): Promise<DevServerInfo> {
   const r = resolve(opts);
   await ensurePrivateDir(dirname(r.dbFile));
   await ensurePrivateDir(dirname(r.pidFile));
@@ -208,7 +269,10 @@ async function startLocked(opts: DevServerOptions, r: Resolved): Promise<DevServ
     // A front that died (killed, machine out of memory) comes back; the server behind it never went away.
     if (record.uiFront && !isOurUiFront(record.uiFront.pid, record.uiFront.port)) {
       if (await tcpOpen(`${HOST}:${record.uiFront.port}`, 1000)) {
-        throw new PortTakenError(portTakenMessage(`${HOST}:${record.uiFront.port}`, record.uiFront.port));
+        throw new PortTakenError(
+          portTakenMessage(`${HOST}:${record.uiFront.port}`, record.uiFront.port),
+          record.uiFront.port,
+        );
       }
       const pid = await spawnUiFront({
         port: record.uiFront.port,
@@ -222,9 +286,9 @@ async function startLocked(opts: DevServerOptions, r: Resolved): Promise<DevServ
     const added = await ensureSearchAttributesWithRetry(r.address, r.namespace);
     return { ...base, uiUrl: record.uiUrl, pid: record.pid, reused: true, addedSearchAttributes: added, startMs: 0 };
   }
-  if (await tcpOpen(r.address, 1000)) throw new PortTakenError(portTakenMessage(r.address, r.port));
+  if (await tcpOpen(r.address, 1000)) throw new PortTakenError(portTakenMessage(r.address, r.port), r.port);
   if (r.uiPort !== undefined && (await tcpOpen(`${HOST}:${r.uiPort}`, 1000))) {
-    throw new PortTakenError(portTakenMessage(`${HOST}:${r.uiPort}`, r.uiPort));
+    throw new PortTakenError(portTakenMessage(`${HOST}:${r.uiPort}`, r.uiPort), r.uiPort);
   }
 
   const cli = opts.cliPath ?? (await ensureTemporalCli());
@@ -260,6 +324,7 @@ async function startLocked(opts: DevServerOptions, r: Resolved): Promise<DevServ
   ];
 
   const logFd = openSync(r.logFile, 'a', PRIVATE_FILE_MODE);
+  const logStart = fstatSync(logFd).size; // this spawn's lines start here (the log is appended to across starts)
   const started = Date.now();
   let exited: string | undefined;
   let pid: number;
@@ -283,10 +348,14 @@ async function startLocked(opts: DevServerOptions, r: Resolved): Promise<DevServ
   } catch (err) {
     if (exited === undefined) killGroup(pid, 'SIGKILL');
     const tail = await logTail(r.logFile);
-    throw new Error(
+    const message =
       `Temporal dev server on ${r.address} did not become healthy${exited ? ` (${exited})` : ''}: ${(err as Error).message}` +
-        `\n--- last lines of ${r.logFile} ---\n${tail}`,
-    );
+      `\n--- last lines of ${r.logFile} ---\n${tail}`;
+    const log = exited === undefined ? '' : await logSince(r.logFile, logStart);
+    if (/address already in use/.test(log)) {
+      throw new AddressInUseError(message, log.includes(`${r.address}: bind: address already in use`));
+    }
+    throw new Error(message);
   }
   const rec: PidRecord = {
     pid,
@@ -512,6 +581,22 @@ function portTakenMessage(address: string, port: number): string {
     `server receives every workflow and payload. Stop that process, or use another port (--port), or point at a ` +
     `server you trust with --address / TEMPORAL_ADDRESS.`
   );
+}
+
+/** What the log holds from byte offset on (one spawn's output), at most 1 MiB. */
+async function logSince(logFile: string, offset: number): Promise<string> {
+  try {
+    const fh = await open(logFile, 'r');
+    try {
+      const buf = Buffer.alloc(1 << 20);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
+      return buf.subarray(0, bytesRead).toString('utf8');
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return '';
+  }
 }
 
 async function logTail(logFile: string, lines = 20): Promise<string> {

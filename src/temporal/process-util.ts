@@ -54,8 +54,8 @@ export async function pollUntil(
   }
 }
 
-/** A TCP port free on 127.0.0.1 right now (the OS picks it). Another process could grab it before use; the dev
- * server then fails fast with "port in use" and the caller sees it. */
+/** A TCP port free on 127.0.0.1 right now (the OS picks it). Another process could grab it before use: the dev
+ * server's start picks again when asked for port 'free' (startDevServer); other callers see "address in use". */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();

@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { ensureTemporalCli } from '../../src/temporal/cli-binary.js';
 import { startDevServer, stopDevServer, type DevServerOptions } from '../../src/temporal/dev-server.js';
-import { freePort } from '../../src/temporal/process-util.js';
 
 let server: DevServerOptions | undefined;
 let dir: string | undefined;
@@ -16,8 +15,10 @@ let dir: string | undefined;
 export async function setup(project: TestProject): Promise<void> {
   const cliPath = await ensureTemporalCli();
   dir = await mkdtemp(join(tmpdir(), 'kubeadm2ha-temporal-'));
-  server = { cliPath, port: await freePort(), headless: true, dbFile: join(dir, 'temporal.db'), logLevel: 'error' };
-  const info = await startDevServer(server);
+  // port 'free': another file's server or listener can take a freshly picked port first; the start then picks again.
+  const opts = { cliPath, headless: true, dbFile: join(dir, 'temporal.db'), logLevel: 'error' } as const;
+  const info = await startDevServer({ ...opts, port: 'free' });
+  server = { ...opts, port: info.port };
   project.provide('temporalAddress', info.address);
   project.provide('temporalNamespace', 'default');
   process.env.TEMPORAL_TEST_ADDRESS = info.address;
