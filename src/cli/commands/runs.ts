@@ -139,6 +139,12 @@ export function runsLine(r: RunSummary): string {
   return forTerminal(`${r.status.padEnd(10)} ${r.startTime}  ${what}${waiting}`);
 }
 
+/** The head line of one run in `kubeadm2ha status`: status, start, what the run is (its summary as `runs` and the Web
+ * UI show it, else its workflow type; the cluster is the command's), and its workflow id (for `resume`). */
+export function statusLine(r: RunSummary): string {
+  return forTerminal(`${r.status.padEnd(10)} ${r.startTime}  ${r.summary ?? r.operation}  ${r.workflowId}`);
+}
+
 export async function status(flags: RunsFlags): Promise<RunSummary[]> {
   const cluster = await clusterName(flags);
   const { ctx, close } = await operationContext(flags);
@@ -148,7 +154,7 @@ export async function status(flags: RunsFlags): Promise<RunSummary[]> {
     else if (runs.length === 0) console.log(`no operations recorded for cluster ${cluster}`);
     else {
       for (const r of runs) {
-        console.log(`${r.status.padEnd(10)} ${r.operation.padEnd(20)} ${r.startTime}  ${r.workflowId}`);
+        console.log(statusLine(r));
         if (r.memo)
           console.log(
             `    ${Object.entries(r.memo)
