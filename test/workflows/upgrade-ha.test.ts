@@ -12,26 +12,20 @@
 // At the end every node runs the target, Ready and schedulable. Prints the gaps, per-node and overall wall time.
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import type { Inventory } from '../../src/inventory/schema.js';
-import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
+import { describe, expect, it } from 'vitest';
 import { K8S_LAB_VERSIONS } from '../../lab/k8s-binaries.js';
 import { writeFileCommand } from '../../lab/k8s/node.js';
 import { EVICT_ANYWAY } from '../../src/plan/drain.js';
 import type { Waiting, WaitingDecision } from '../../src/plan/gates.js';
-import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
-import { CODEC_ENV } from '../../src/temporal/data-converter.js';
 import { readActivityLog, type ActivityLogEntry } from '../../src/worker/activity-log.js';
 import { approveUpdate, decideUpdate, progressQuery } from '../../src/workflows/messages.js';
 import type { UpgradeResult } from '../../src/workflows/upgrade.js';
-import { connectTemporal, temporalAddress, uniqueQueue } from '../e2e/helpers.js';
-import { cleanUp } from '../support/clean-up.js';
-import { setEnv } from '../support/env.js';
+import { temporalAddress, uniqueQueue } from '../e2e/helpers.js';
+import { labSuite } from '../support/lab-suite.js';
 import { ADMIN } from '../support/k8s-cluster.js';
 import { labShell } from '../support/lab-shell.js';
 import { pollUntil } from '../support/poll.js';
@@ -46,15 +40,22 @@ const TO = K8S_LAB_VERSIONS.current;
 const MAX_GAP_MS = 2_000;
 const NODES = ['h1', 'h2', 'h3', 'h4', 'h5'];
 
-let lab: K8sLab;
-let inv: Inventory;
-let inventoryFile: string;
-let temporal: Awaited<ReturnType<typeof connectTemporal>>;
-let scratch: string;
-let restoreEnv: (() => void) | undefined;
+// The worker processes inherit the suite's environment: the CA store, admin kubeconfig and etcd snapshots live under
+// the state dir in its scratch dir.
+const suite = labSuite({
+  name: 'upgrade-ha',
+  lab: { hosts: 5, cni: 'none', version: FROM, versions: [FROM, TO] },
+  inventory: (lab) => flannelLabInventory(lab, haRoles),
+  cleanUp: [
+    () => poller?.stop(),
+    async () => {
+      for (const w of workers) await stopProcess(w, 'SIGKILL');
+    },
+  ],
+});
 let poller: ServicePoller | undefined;
 const workers: ChildProcess[] = [];
-const sh = (host: string, cmd: string): Promise<string> => labShell(lab)(host, cmd);
+const sh = (host: string, cmd: string): Promise<string> => labShell(suite.lab)(host, cmd);
 const note = (line: string): void => void process.stderr.write(`[upgrade HA] ${line}\n`);
 const load = (): string =>
   loadavg()
@@ -65,30 +66,6 @@ const entries = (log: string): ActivityLogEntry[] =>
   existsSync(log) ? readActivityLog(readFileSync(log, 'utf8')) : [];
 const logged = (log: string, type: string, event: ActivityLogEntry['event'], host?: string): ActivityLogEntry[] =>
   entries(log).filter((e) => e.activityType === type && e.event === event && (!host || e.subject === host));
-
-beforeAll(async () => {
-  scratch = await mkdtemp(join(tmpdir(), 'k2h-upgrade-ha-'));
-  // The worker processes inherit this: the CA store, admin kubeconfig and etcd snapshots live under it.
-  restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
-  lab = await createK8sLab({ hosts: 5, cni: 'none', version: FROM, versions: [FROM, TO] });
-  inv = flannelLabInventory(lab, haRoles);
-  inventoryFile = join(scratch, 'inventory.yaml');
-  await writeFile(inventoryFile, stringify(inv));
-  temporal = await connectTemporal();
-}, 3_600_000);
-
-afterAll(() =>
-  cleanUp(
-    () => poller?.stop(),
-    async () => {
-      for (const w of workers) await stopProcess(w, 'SIGKILL');
-    },
-    () => temporal?.close(),
-    () => lab?.destroy(),
-    () => restoreEnv?.(),
-    () => scratch && rm(scratch, { recursive: true, force: true }),
-  ),
-);
 
 /** The Service under test (2 replicas spread over the workers; a terminating pod keeps serving for 5 s while the
  * endpoints drop it) and a singleton with a budget no eviction can satisfy, preferring h5. */
@@ -209,13 +186,13 @@ const decisionFor = (h: WorkflowHandle, host: string, step: string, ms?: number)
 describe('upgradeCluster on 3 masters + 2 workers, with approvals, a rollback, a lost worker and a blocking budget', () => {
   it(`set up at ${FROM}, upgraded to ${TO} while a Service answers; every node Ready at the target`, async () => {
     const t0 = Date.now();
-    const setup = await runSetupWorkflow({ temporal, bundle: await loadWorkflowBundle(), inventory: inv });
+    const setup = await runSetupWorkflow(suite);
     note(`setup at ${FROM} (3 masters + 2 workers, flannel): ${setup.ms} ms, load ${load()}`);
 
     // --- the Service under test, polled from here through a NodePort on the VIP ---------------------------------
     await sh(
       'h1',
-      `${writeFileCommand('/root/workloads.yaml', workloads(`${lab.kubernetes.imageRepository}/hello:1`))} && ${ADMIN} apply -f /root/workloads.yaml >/dev/null`,
+      `${writeFileCommand('/root/workloads.yaml', workloads(`${suite.lab.kubernetes.imageRepository}/hello:1`))} && ${ADMIN} apply -f /root/workloads.yaml >/dev/null`,
     );
     await pollUntil(
       async () => {
@@ -236,25 +213,31 @@ describe('upgradeCluster on 3 masters + 2 workers, with approvals, a rollback, a
     expect((await podsOf('web')).map((p) => p.node).sort()).toEqual(['h4', 'h5']);
     expect((await podsOf('blocker')).map((p) => p.node)).toEqual(['h5']);
     const nodePort = Number(await sh('h1', `${ADMIN} get svc web -o jsonpath='{.spec.ports[0].nodePort}'`));
-    poller = pollService({ host: lab.vip, port: nodePort, everyMs: 100 });
+    poller = pollService({ host: suite.lab.vip, port: nodePort, everyMs: 100 });
     await Promise.race([
       poller.ready,
-      pollUntil(() => false, `an answer from web on ${lab.vip}:${nodePort}`, 120_000, 1000),
+      pollUntil(() => false, `an answer from web on ${suite.lab.vip}:${nodePort}`, 120_000, 1000),
     ]);
 
     // --- the upgrade, in a worker process, waiting for approval -------------------------------------------------
     const taskQueue = uniqueQueue('upgrade-ha');
-    const logA = join(scratch, 'worker-a.log');
-    const logB = join(scratch, 'worker-b.log');
-    const a = startWorkerProcess(temporalAddress(), taskQueue, logA, inventoryFile);
+    const logA = join(suite.scratch, 'worker-a.log');
+    const logB = join(suite.scratch, 'worker-b.log');
+    const a = startWorkerProcess(temporalAddress(), taskQueue, logA, suite.inventoryFile);
     workers.push(a);
     const before = await nodeState();
     const upgradeStart = Date.now();
-    const handle = await temporal.client.workflow.start('upgradeCluster', {
+    const handle = await suite.temporal.client.workflow.start('upgradeCluster', {
       taskQueue,
-      workflowId: `${inv.cluster.name}/upgrade/${taskQueue}`,
+      workflowId: `${suite.inventory.cluster.name}/upgrade/${taskQueue}`,
       args: [
-        { inventory: inv, target: TO, workerBatch: { count: 1 }, drainTimeoutSeconds: 60, healthTimeoutSeconds: 600 },
+        {
+          inventory: suite.inventory,
+          target: TO,
+          workerBatch: { count: 1 },
+          drainTimeoutSeconds: 60,
+          healthTimeoutSeconds: 600,
+        },
       ],
     });
     await waitingGate(handle, 'the approval gate', (w) => w.kind === 'approve' && w.phase === 'safety', 600_000);
@@ -262,7 +245,7 @@ describe('upgradeCluster on 3 masters + 2 workers, with approvals, a rollback, a
     expect(await nodeState()).toEqual(before);
     expect(before.slice(0, 5)).toEqual(NODES.map((n) => `${n} v${FROM} True`));
     expect(before.filter((r) => r.endsWith(' | 0'))).toHaveLength(5);
-    const snapshots = join(scratch, 'state');
+    const snapshots = join(suite.scratch, 'state');
     const files = async (): Promise<string[]> =>
       (await readdir(snapshots, { recursive: true })).filter((f) => f.endsWith('.db'));
     expect(await files()).toEqual([]);
@@ -284,13 +267,13 @@ describe('upgradeCluster on 3 masters + 2 workers, with approvals, a rollback, a
     expect(failedAt).toMatchObject({ phase: 'masters', maySkip: false, mayRollback: true });
     expect(failedAt.error).toMatch(/etc\/kubernetes\/tmp/);
     // The failed node runs the new kubeadm package, nothing else.
-    expect(await sh('h2', "dpkg-query -W -f='${Version}' kubeadm")).toBe(lab.kubernetes.packageVersions[TO]);
+    expect(await sh('h2', "dpkg-query -W -f='${Version}' kubeadm")).toBe(suite.lab.kubernetes.packageVersions[TO]);
     await handle.executeUpdate(decideUpdate, { args: [{ action: 'rollback', host: 'h2', by: 'test' }] });
     const rolledBack = await decisionFor(handle, 'h2', 'rollback');
     expect(rolledBack.error).toMatch(/rolled back/);
     // Rolled back: the copy of /etc/kubernetes (no file at tmp), the previous packages, Ready, schedulable.
     expect(await sh('h2', "dpkg-query -W -f='${Version} ' kubeadm kubelet kubectl")).toBe(
-      `${lab.kubernetes.packageVersions[FROM]} `.repeat(3),
+      `${suite.lab.kubernetes.packageVersions[FROM]} `.repeat(3),
     );
     expect(await sh('h2', 'test ! -f /etc/kubernetes/tmp && echo ok')).toBe('ok\n');
     expect(await sh('h2', 'ls -d /etc/kubernetes.before-restore-*/tmp | wc -l')).toBe('1\n');
@@ -323,7 +306,7 @@ describe('upgradeCluster on 3 masters + 2 workers, with approvals, a rollback, a
     await stopProcess(a, 'SIGKILL');
     const killedAt = Date.now();
     note(`worker A SIGKILLed as h4's drain started, ${Math.round((killedAt - approvedAt) / 1000)} s after approval`);
-    const b = startWorkerProcess(temporalAddress(), taskQueue, logB, inventoryFile);
+    const b = startWorkerProcess(temporalAddress(), taskQueue, logB, suite.inventoryFile);
     workers.push(b);
 
     // --- the singleton's budget blocks h5's drain -----------------------------------------------------------------
@@ -349,7 +332,7 @@ describe('upgradeCluster on 3 masters + 2 workers, with approvals, a rollback, a
         `per node (incl. decisions) ${JSON.stringify(perNode(result))}; worker B finished ${Math.round((Date.now() - killedAt) / 1000)} s after A died`,
     );
     note(
-      `Service ${lab.vip}:${nodePort}: ${service.requests} requests, ${service.ok} ok, ${service.failed} failed over ${service.ms} ms; ` +
+      `Service ${suite.lab.vip}:${nodePort}: ${service.requests} requests, ${service.ok} ok, ${service.failed} failed over ${service.ms} ms; ` +
         `max gap ${service.maxGapMs} ms; gaps > 1 s ${JSON.stringify(service.gaps)}; answered by ${JSON.stringify(service.answeredBy)}; ` +
         `errors ${JSON.stringify(service.errors)}`,
     );
