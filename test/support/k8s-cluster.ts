@@ -90,6 +90,15 @@ export async function waitForReadyNodes(sh: Sh, count: number, timeoutMs: number
   );
 }
 
+/** `kubectl get nodes` on `host` as sorted "name status" lines ('h1 Ready', 'h3 NotReady'). */
+export async function nodeStates(lab: K8sLab, host = 'h1'): Promise<string[]> {
+  return (await lab.exec(host, `${ADMIN} get nodes --no-headers`)).stdout
+    .trim()
+    .split('\n')
+    .map((l) => l.split(/\s+/).slice(0, 2).join(' '))
+    .sort();
+}
+
 /** Runs the lab's hello server as pod `name` on `node` (applied from h1); resolves to its IP once it is Ready. */
 export async function runHelloPod(sh: Sh, o: { name: string; node: string; imageRepository: string }): Promise<string> {
   const pod = [

@@ -11,6 +11,7 @@ import { readSetupFactsHere, setup } from '../../src/cli/commands/setup.js';
 import { describeRunbook, ONCE, type Runbook } from '../../src/plan/runbook.js';
 import { targetOf } from '../../src/plan/topology.js';
 import type { RunbookResult } from '../../src/workflows/runbook.js';
+import { nodeStates } from '../support/k8s-cluster.js';
 import { labClusterInventory } from '../support/lab-cluster.js';
 import { labSuite } from '../support/lab-suite.js';
 
@@ -63,15 +64,7 @@ describe('setupCluster on the real-Kubernetes lab', () => {
     process.stderr.write(
       `[setup workflow] bare hosts → all Ready: ${first.ms} ms, ${first.result.steps.length} steps\n`,
     );
-    const nodes = (await suite.lab.exec('h1', 'kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes --no-headers'))
-      .stdout;
-    expect(
-      nodes
-        .trim()
-        .split('\n')
-        .map((l) => l.split(/\s+/).slice(0, 2).join(' '))
-        .sort(),
-    ).toEqual(['h1 Ready', 'h2 Ready', 'h3 Ready']);
+    expect(await nodeStates(suite.lab)).toEqual(['h1 Ready', 'h2 Ready', 'h3 Ready']);
     expect((await suite.lab.exec('h3', `curl -sk --max-time 5 https://${suite.lab.vip}:8443/readyz`)).stdout).toBe(
       'ok',
     );
@@ -140,15 +133,7 @@ describe('setupCluster on the real-Kubernetes lab', () => {
       ].sort(),
     );
     expect(JSON.stringify(rejoin.result.steps.find((s) => s.step === 'joinNode')!.result)).toMatch(/"joined":true/);
-    const nodes = (await suite.lab.exec('h1', 'kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes --no-headers'))
-      .stdout;
-    expect(
-      nodes
-        .trim()
-        .split('\n')
-        .map((l) => l.split(/\s+/).slice(0, 2).join(' '))
-        .sort(),
-    ).toEqual(['h1 Ready', 'h2 Ready', 'h3 Ready']);
+    expect(await nodeStates(suite.lab)).toEqual(['h1 Ready', 'h2 Ready', 'h3 Ready']);
     expect((await dryRun()).rb.phases).toEqual([]);
   }, 1_200_000);
 });

@@ -12,6 +12,7 @@ import type { UninstallResult } from '../../src/activities/uninstall.js';
 import type { RunbookResult } from '../../src/workflows/runbook.js';
 import { DEFAULT_GROUP, issueKubeconfig } from '../../src/cli/commands/kubeconfig.js';
 import { pollUntil } from '../e2e/helpers.js';
+import { nodeStates } from '../support/k8s-cluster.js';
 import { labSuite } from '../support/lab-suite.js';
 import { flannelLabInventory, runSetupWorkflow } from '../support/setup-run.js';
 
@@ -27,11 +28,6 @@ const suite = labSuite({
 
 const setup = () => runSetupWorkflow(suite);
 const uninstall = () => suite.run<RunbookResult>('uninstallCluster', [{ inventory: suite.inventory }], 'uninstall');
-/** `kubectl get nodes` on h1 as "name status" lines, sorted. */
-const nodeStates = async (): Promise<string[]> =>
-  lines(await sh('h1', 'kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes --no-headers'))
-    .map((l) => l.split(/\s+/).slice(0, 2).join(' '))
-    .sort();
 const load = async () => (await suite.lab.exec('h1', 'cut -d" " -f1 /proc/loadavg')).stdout.trim();
 const sh = async (h: string, cmd: string) => (await suite.lab.exec(h, cmd, { allowFail: true })).stdout.trim();
 const lines = (s: string) => s.split('\n').filter(Boolean);
@@ -61,7 +57,7 @@ describe('uninstallCluster on the real-Kubernetes lab', () => {
     // /etc overlay): after the uninstall a host may hold only what it held before the first setup.
     const bare = Object.fromEntries(await Promise.all(hosts.map(async (h) => [h, lines(await check(h))] as const)));
     const first = await setup();
-    expect(await nodeStates()).toEqual(['h1 Ready', 'h2 Ready', 'h3 Ready']);
+    expect(await nodeStates(suite.lab)).toEqual(['h1 Ready', 'h2 Ready', 'h3 Ready']);
     // What the uninstall must remove is really there (so "nothing left" below can fail).
     for (const h of hosts) expect(await check(h)).toMatch(/kubelet/);
     expect(await sh('h1', 'iptables-save | grep -c "^:KUBE-"')).not.toBe('0');
@@ -99,7 +95,7 @@ describe('uninstallCluster on the real-Kubernetes lab', () => {
 
     const second = await setup();
     process.stderr.write(`[uninstall workflow] setup again ${second.ms} ms (load ${await load()})\n`);
-    expect(await nodeStates()).toEqual(['h1 Ready', 'h2 Ready', 'h3 Ready']);
+    expect(await nodeStates(suite.lab)).toEqual(['h1 Ready', 'h2 Ready', 'h3 Ready']);
     expect((await suite.lab.exec('h3', `curl -sk --max-time 5 https://${suite.lab.vip}:8443/readyz`)).stdout).toBe(
       'ok',
     );
