@@ -7,10 +7,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterName } from '../../src/temporal/search-attributes.js';
 import { cli } from './cli-process.js';
-import { connectTemporal, pollUntil, temporalAddress, uniqueQueue } from './helpers.js';
-import { startedRuns, type StartedRuns } from './started-run.js';
+import { connectTemporal, temporalAddress } from './helpers.js';
+import { startedRuns, startListedRuns, type StartedRuns } from './started-run.js';
 
 let dir: string;
 let temporal: Awaited<ReturnType<typeof connectTemporal>>;
@@ -45,25 +44,7 @@ interface Listed {
 
 describe('kubeadm2ha runs', () => {
   it('lists each run by its summary (the workflow type when it has none); --json has both', async () => {
-    const snapshot = await runs.start(cluster, ['etcd', 'snapshot']);
-    const push = await runs.start(cluster, ['images', 'push', '--version', '1.34.12']);
-    await temporal.client.workflow.getHandle(push).terminate('a run that ended');
-    // Started without a summary, as by a script of someone else's: only the cluster search attribute.
-    await temporal.client.workflow.start('preflightCluster', {
-      workflowId: bare,
-      taskQueue: uniqueQueue('unserved'),
-      args: [{}],
-      typedSearchAttributes: [{ key: ClusterName, value: cluster }],
-    });
-    // Visibility lags the starts and the termination a moment.
-    await pollUntil(
-      async () =>
-        (await temporal.client.workflow.count(`ClusterName = '${cluster}' AND ExecutionStatus = 'Running'`)).count ===
-          2 &&
-        (await temporal.client.workflow.count(`ClusterName = '${cluster}' AND ExecutionStatus = 'Terminated'`))
-          .count === 1,
-      'the three runs in visibility',
-    );
+    const { snapshot, push } = await startListedRuns(runs, temporal.client, cluster, bare);
 
     const common = ['runs', '--cluster', cluster, '--address', temporalAddress()];
     const [table, json] = await Promise.all([cli(common, 120_000), cli([...common, '--json'], 120_000)]);

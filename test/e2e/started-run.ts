@@ -5,6 +5,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Client } from '@temporalio/client';
+import { ClusterName } from '../../src/temporal/search-attributes.js';
 import { bin, killed } from './cli-process.js';
 import { pollUntil, temporalAddress, uniqueQueue } from './helpers.js';
 
@@ -50,4 +52,33 @@ export function startedRuns(dir: string): StartedRuns {
     return seen;
   };
   return { start, ids, stop: async () => void (await Promise.all(children.map(killed))) };
+}
+
+/**
+ * The runs `kubeadm2ha runs` and `status` are checked against, on `cluster`: an etcd snapshot (running), an images
+ * push (terminated), and at `bareId` a preflight started as by someone else's script, with only the cluster search
+ * attribute (no summary). Returns once visibility shows all three (it lags the starts and the termination a moment).
+ */
+export async function startListedRuns(
+  runs: StartedRuns,
+  client: Client,
+  cluster: string,
+  bareId: string,
+): Promise<{ snapshot: string; push: string }> {
+  const snapshot = await runs.start(cluster, ['etcd', 'snapshot']);
+  const push = await runs.start(cluster, ['images', 'push', '--version', '1.34.12']);
+  await client.workflow.getHandle(push).terminate('a run that ended');
+  await client.workflow.start('preflightCluster', {
+    workflowId: bareId,
+    taskQueue: uniqueQueue('unserved'),
+    args: [{}],
+    typedSearchAttributes: [{ key: ClusterName, value: cluster }],
+  });
+  const count = async (status: string) =>
+    (await client.workflow.count(`ClusterName = '${cluster}' AND ExecutionStatus = '${status}'`)).count;
+  await pollUntil(
+    async () => (await count('Running')) === 2 && (await count('Terminated')) === 1,
+    'the three runs in visibility',
+  );
+  return { snapshot, push };
 }
