@@ -270,6 +270,14 @@ export function etcdJoiningHosts(inv: Inventory, facts: SetupFacts | undefined):
   return new Set(running ? read.filter((f) => f.etcd && !f.etcd.member).map((f) => f.name) : []);
 }
 
+export interface PlanOptions {
+  /**
+   * False for runs that read facts before the serial join phase existed (the workflows' patched(ETCD_JOIN_PHASE)):
+   * they planned joining members in the parallel phase, and replaying them must plan the same. Default true.
+   */
+  joinPhase?: boolean;
+}
+
 /** Rounds of "gate, start what is down, gate again" before the health gate gives up. */
 export const HEALTH_ROUNDS = 4;
 
@@ -315,6 +323,7 @@ export const caFingerprintBinding = (plan: Pick<EtcdSetupPlan, 'ca'>, from: 'ens
 export function planEtcdSetupRunbook(
   input: SetupEtcdInput,
   facts?: SetupFacts,
+  o: PlanOptions = {},
 ): { plan: EtcdSetupPlan; runbook: Runbook } {
   const { inventory: inv } = input;
   const plan = planEtcdSetup(inv);
@@ -331,7 +340,7 @@ export function planEtcdSetupRunbook(
         bind: caFingerprintBinding(plan, 'ensureEtcdCa'),
       },
     );
-  const joining = input.replaceCa ? new Set<string>() : etcdJoiningHosts(inv, facts);
+  const joining = input.replaceCa || o.joinPhase === false ? new Set<string>() : etcdJoiningHosts(inv, facts);
   const timeoutSeconds = input.healthTimeoutSeconds ?? 120;
   const hostRun = (pki: HostPkiPlan): HostRun => {
     const host = byName.get(pki.host);

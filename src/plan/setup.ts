@@ -21,7 +21,7 @@ import {
   loadBalancerSettings,
   sandboxImage,
 } from './cluster-config.js';
-import { etcdDoneHosts, etcdFactsFields, planEtcdSetupRunbook } from './etcd.js';
+import { etcdDoneHosts, etcdFactsFields, planEtcdSetupRunbook, type PlanOptions as EtcdPlanOptions } from './etcd.js';
 import { imagePushPhase } from './images.js';
 import { podNetworkSource } from './pod-network.js';
 import { ONCE, step, type HostRun, type Phase, type Runbook, type Step } from './runbook.js';
@@ -120,7 +120,7 @@ function doneFrom(inv: Inventory, facts: SetupFacts | undefined): Done {
  * kubeconfig only when the store lacks it or kubeadm init is planned, and containerd is configured on every node
  * when the flannel network is applied (its result carries each node's CNI directory, which flannel needs).
  */
-export function planSetup(inv: Inventory, facts?: SetupFacts): Runbook {
+export function planSetup(inv: Inventory, facts?: SetupFacts, o: EtcdPlanOptions = {}): Runbook {
   const c = inv.cluster;
   const ctx = (h: Host): HostContext => ({ target: targetOf(h), ssh: inv.ssh });
   const isDone = doneFrom(inv, facts);
@@ -177,7 +177,7 @@ export function planSetup(inv: Inventory, facts?: SetupFacts): Runbook {
   // hosts whose member (or client certificate) is not there yet; none when all are.
   if (c.etcd.mode === 'external') {
     const done = etcdDoneHosts(inv, facts);
-    const etcd = planEtcdSetupRunbook({ inventory: inv }, facts).runbook;
+    const etcd = planEtcdSetupRunbook({ inventory: inv }, facts, o).runbook;
     for (const name of done) alreadyDone.set(name, [...(alreadyDone.get(name) ?? []), 'etcd']);
     if (etcd.phases.some((p) => p.kind === 'hosts' && p.hosts.length > 0))
       phases.push(...etcd.phases.map((p) => ({ ...p, id: `etcd-${p.id}`, title: `etcd: ${p.title}` })));

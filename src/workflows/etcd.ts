@@ -66,6 +66,9 @@ function describe(s: Step, r: unknown): string | undefined {
 /** patched() id: etcd setup reads the hosts' facts before it plans. */
 export const ETCD_SETUP_FACTS = 'etcd-setup-facts';
 
+/** patched() id: members joining a running cluster go one at a time in a serial phase (etcd setup and setup). */
+export const ETCD_JOIN_PHASE = 'etcd-join-phase';
+
 function invalid<T>(fn: () => T): T {
   try {
     return fn();
@@ -81,11 +84,13 @@ export async function setupEtcdCluster(raw: SetupEtcdInput): Promise<EtcdSetupRe
   const input = acceptInput('setupEtcdCluster', raw);
   // --replace-ca plans every step whatever the hosts show: no facts to read.
   let facts: SetupFacts | undefined;
+  let joinPhase = true;
   if (patched(ETCD_SETUP_FACTS) && !input.replaceCa) {
     const request = invalid(() => etcdFactsRequest(input.inventory));
     facts = await readActivities.readSetupFacts(request);
+    joinPhase = patched(ETCD_JOIN_PHASE);
   }
-  const { plan: p, runbook } = invalid(() => planEtcdSetupRunbook(input, facts));
+  const { plan: p, runbook } = invalid(() => planEtcdSetupRunbook(input, facts, { joinPhase }));
   const run = await runRunbook(runbook, { describe });
 
   const ca = resultOf<EnsuredCa>(run, ONCE, 'ensureEtcdCa');

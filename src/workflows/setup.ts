@@ -11,7 +11,9 @@
 import type { Inventory } from '../inventory/schema.js';
 import type { OnFailure, Step } from '../plan/runbook.js';
 import { planSetup, setupFactsRequest } from '../plan/setup.js';
+import { patched } from '@temporalio/workflow';
 import { readActivities } from './activity-options.js';
+import { ETCD_JOIN_PHASE } from './etcd.js';
 import { acceptInput } from './input.js';
 import { runRunbook, type RunbookResult } from './runbook.js';
 
@@ -42,5 +44,6 @@ function describe(step: Step, result: unknown): string | undefined {
 export async function setupCluster(raw: SetupClusterInput): Promise<RunbookResult> {
   const { inventory, onFailure } = acceptInput('setupCluster', raw);
   const facts = await readActivities.readSetupFacts(setupFactsRequest(inventory));
-  return runRunbook({ ...planSetup(inventory, facts), ...(onFailure && { onFailure }) }, { describe });
+  const joinPhase = patched(ETCD_JOIN_PHASE);
+  return runRunbook({ ...planSetup(inventory, facts, { joinPhase }), ...(onFailure && { onFailure }) }, { describe });
 }

@@ -212,6 +212,13 @@ describe('etcd setup planned from facts', () => {
     expect(runbook.alreadyDone?.map((d) => d.host)).toEqual(['m1', 'm2', 'e1', 'e3']);
   });
 
+  it('plans a joining member in the parallel phase, as before the join phase, for a run that read facts without it (joinPhase false: replay)', () => {
+    const facts = factsOf(i, { e2: empty });
+    const { runbook } = planEtcdSetupRunbook({ inventory: i }, facts, { joinPhase: false });
+    expect(runbook.phases.map((p) => p.id)).toEqual(['ca', 'members', 'health']);
+    expect(hostSteps(runbook)).toEqual({ e2: memberSteps });
+  });
+
   it('joins new etcd hosts one at a time, after the members that need work, and waits for each to start', () => {
     const five = inv({}, [
       ...base.hosts,
