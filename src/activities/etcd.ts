@@ -403,6 +403,8 @@ export function createEtcdActivities(deps: ActivityDeps) {
             allowNonZero: true,
             timeoutMs: 30_000,
           });
+        // Which service manager runs etcd does not change while we wait: asked once, not on every probe.
+        let manager: Awaited<ReturnType<typeof detectServiceManager>> | undefined;
         for (let probes = 1; ; probes++) {
           const list = parseMemberList((await etcdctl(endpoints, ['member', 'list'])).stdout);
           const entry = list?.members.find((m) => m.peerUrls.includes(member.peerUrl));
@@ -426,7 +428,7 @@ export function createEtcdActivities(deps: ActivityDeps) {
               };
             why = `started, not healthy yet${own?.error ? ` (${own.error})` : ''}`;
           }
-          const manager = await detectServiceManager(session);
+          manager ??= await detectServiceManager(session);
           if (!(await manager.isActive(ETCD_SERVICE))) {
             throw new KubeadmHaError(
               `etcd stopped before it ran as a member (${why}); its log says why (${manager.kind === 'systemd' ? `journalctl -u ${ETCD_SERVICE}` : logFilePath(ETCD_SERVICE)})`,
