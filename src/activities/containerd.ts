@@ -12,6 +12,7 @@ import {
   renderHostsToml,
   type ContainerdSettings,
   type RegistryHosts,
+  tomlString,
 } from '../templates/containerd.js';
 import { heartbeat, pause } from './activity-context.js';
 import type { ActivityDeps } from './deps.js';
@@ -40,8 +41,6 @@ const CNI_DIRS = ['/opt/cni/bin', '/usr/lib/cni'];
 /** Written before config.toml changes and removed once containerd runs with it: a run cut between the write and the
  * restart (worker lost, SSH dropped) restarts on its retry, though the file then looks unchanged. */
 export const CONTAINERD_RESTART_PENDING = '/var/lib/kubeadm2ha/containerd-restart-pending';
-
-const tomlString = (s: string): string => JSON.stringify(s);
 
 /** A table's header line, e.g. [plugins."io.containerd.grpc.v1.cri"], with either quote style. */
 const tableHeader = (dotted: string[]): RegExp =>

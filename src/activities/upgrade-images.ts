@@ -61,10 +61,6 @@ export function registryAccessOf(
   };
 }
 
-/** The URL containerd would use for a reference's registry. */
-export const registryUrlOf = (ref: string, registries: ReadUpgradeImagesInput['registries']): string =>
-  registryAccessOf(ref, registries).url;
-
 export function createUpgradeImageActivities(deps: ActivityDeps) {
   return {
     /** Per target image: which nodes lack it and, if any does, whether the registry has it. */

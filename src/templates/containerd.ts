@@ -13,7 +13,8 @@ export interface ContainerdSettings {
   cniBinDir: string;
 }
 
-const tomlString = (s: string): string => JSON.stringify(s); // TOML basic strings escape like JSON strings
+/** A TOML basic string: they escape like JSON strings. */
+export const tomlString = (s: string): string => JSON.stringify(s);
 
 export function renderContainerdConfig(s: ContainerdSettings): string {
   return `# Managed by kubeadm2ha (changes here are overwritten).

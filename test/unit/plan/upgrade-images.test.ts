@@ -2,7 +2,7 @@
 // how the facts turn into problems that name what is missing and where, and the registry probe the activity runs.
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseImageList, registryUrlOf, type UpgradeImageFacts } from '../../../src/activities/upgrade-images.js';
+import { parseImageList, registryAccessOf, type UpgradeImageFacts } from '../../../src/activities/upgrade-images.js';
 import { parsePrimaryFacts } from '../../../src/activities/node-upgrade.js';
 import { manifestPresent } from '../../../src/images/registry-pull.js';
 import { Inventory } from '../../../src/inventory/schema.js';
@@ -151,8 +151,8 @@ describe('where the images are looked for', () => {
   it("containerd's list without digest-only entries; the inventory's endpoint for a registry, else https", () => {
     expect([...parseImageList(`${REPO}/pause:3.10.1\nsha256:${'a'.repeat(64)}\n\n`)]).toEqual([`${REPO}/pause:3.10.1`]);
     const regs = [{ host: '10.200.7.1:5000', endpoints: ['http://10.200.7.1:5000/'] }];
-    expect(registryUrlOf(`${REPO}/pause:3.10.1`, regs)).toBe('http://10.200.7.1:5000');
-    expect(registryUrlOf('registry.k8s.io/pause:3.10.1', regs)).toBe('https://registry.k8s.io');
+    expect(registryAccessOf(`${REPO}/pause:3.10.1`, regs).url).toBe('http://10.200.7.1:5000');
+    expect(registryAccessOf('registry.k8s.io/pause:3.10.1', regs).url).toBe('https://registry.k8s.io');
   });
 
   it('asks the endpoint for the manifest: 200 is there, 404 is not, anything else throws naming the image', async () => {
