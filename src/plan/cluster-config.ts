@@ -2,6 +2,7 @@
 // what each master's keepalived says, what the load balancer spreads, what containerd runs with. Pure and
 // workflow-safe: a planner shows these (dry run) and hands each host's part to the activity that writes it.
 import type { Host, Inventory } from '../inventory/schema.js';
+import { KUBEADM_CONSTANTS } from '../images/kubeadm-images.js';
 import type { ContainerdSettings, RegistryHosts } from '../templates/containerd.js';
 import type { JoinSettings, KubeadmClusterSettings, KubeadmNode } from '../templates/kubeadm.js';
 import type { KeepalivedSettings } from '../templates/keepalived.js';
@@ -11,23 +12,22 @@ import { ETCD_CLIENT_PORT } from './etcd.js';
 
 export const APISERVER_PORT = 6443;
 
-/** The pause image kubeadm names for each minor (cmd/kubeadm/app/constants: PauseVersion). */
-const PAUSE_TAGS: Record<number, string> = {
-  28: '3.9',
-  29: '3.9',
-  30: '3.9',
-  31: '3.10',
-  32: '3.10',
-  33: '3.10',
-  34: '3.10.1',
-};
-const NEWEST_PAUSE = '3.10.1';
-
-export function sandboxImage(inv: Inventory): string {
+/**
+ * The sandbox image containerd should run with Kubernetes `version`: the inventory's own when it names one, else the
+ * pause image kubeadm of that version names (its constants: src/images/kubeadm-images.ts); undefined for a minor
+ * without that table.
+ */
+export function sandboxImageAt(inv: Inventory, version: string): string | undefined {
   const set = inv.cluster.containerRuntime.sandboxImage;
   if (set !== undefined) return set;
-  const minor = Number(inv.cluster.kubernetesVersion.split('.')[1]);
-  return `${inv.cluster.imageRepository}/pause:${PAUSE_TAGS[minor] ?? NEWEST_PAUSE}`;
+  const pause = KUBEADM_CONSTANTS[Number(version.replace(/^v/, '').split('.')[1])]?.pause;
+  return pause === undefined ? undefined : `${inv.cluster.imageRepository}/pause:${pause}`;
+}
+
+/** The sandbox image at the inventory's version; for a minor kubeadm2ha has no table of, the newest pause it knows. */
+export function sandboxImage(inv: Inventory): string {
+  const newest = KUBEADM_CONSTANTS[Math.max(...Object.keys(KUBEADM_CONSTANTS).map(Number))]!.pause;
+  return sandboxImageAt(inv, inv.cluster.kubernetesVersion) ?? `${inv.cluster.imageRepository}/pause:${newest}`;
 }
 
 /** Everything reaches the API through the VIP: on the load balancer's port when there is one. */

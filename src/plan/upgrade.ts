@@ -19,8 +19,7 @@
 // /etc/kubernetes copy, the previous packages, kubelet restart, uncordon) is the decision `rollback`.
 import type { Host, Inventory } from '../inventory/schema.js';
 import type { UpgradeFacts } from '../activities/node-upgrade.js';
-import { kubeadmImageList } from '../images/kubeadm-images.js';
-import { keepalivedSettings, loadBalancerSettings } from './cluster-config.js';
+import { keepalivedSettings, loadBalancerSettings, sandboxImageAt } from './cluster-config.js';
 import { drainStep, uncordonStep } from './drain.js';
 import { planEtcdSetup } from './etcd.js';
 import { imagePushPhase } from './images.js';
@@ -52,18 +51,6 @@ export interface UpgradeOptions {
   /** The node repairs before `kubeadm upgrade apply|node` (default true; false: the plan of runs started before
    * them, see UPGRADE_PATCHES.nodeRepairs in src/workflows/upgrade.ts). */
   nodeRepairs?: boolean | undefined;
-}
-
-/** The sandbox image containerd should run after an upgrade to `target`: the inventory's own when it names one, else
- * the pause image kubeadm of the target names (undefined for a minor without an image table). */
-export function targetSandboxImage(inv: Inventory, target: string): string | undefined {
-  const set = inv.cluster.containerRuntime.sandboxImage;
-  if (set !== undefined) return set;
-  try {
-    return kubeadmImageList(target, inv.cluster.imageRepository).find((i) => i.name === 'pause')?.ref;
-  } catch {
-    return undefined;
-  }
 }
 
 export interface UpgradePlan {
@@ -155,7 +142,7 @@ export function planUpgrade(inv: Inventory, facts: UpgradeFacts, o: UpgradeOptio
     step('restartKubelet', 'kubelet restarted', 'hostStep', {}),
     uncordonStep({ via, cluster, node: n.name }),
   ];
-  const sandbox = targetSandboxImage(inv, policy.target);
+  const sandbox = sandboxImageAt(inv, policy.target);
   const repairs = (): Step[] =>
     o.nodeRepairs === false
       ? []
