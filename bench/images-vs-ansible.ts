@@ -37,6 +37,7 @@ import { startDevServer, stopDevServer } from '../src/temporal/dev-server.js';
 import { freePort } from '../src/temporal/process-util.js';
 import { createKubeadmHaWorker } from '../src/worker.js';
 import { installRedactingLogger } from '../src/worker/runtime-logging.js';
+import { median } from './table.js';
 
 const run = promisify(execFile);
 const HOSTS = Number(process.env.BENCH_IMAGE_HOSTS ?? 10);
@@ -349,11 +350,10 @@ try {
         await w.close();
         ms[mode].push(r.ms);
       }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! / 1000;
     console.log(
       `relay ciphers A/B, ${rounds} rounds: default (chacha20-poly1305) ${ms.default.map((m) => (m / 1000).toFixed(1)).join('/')} s, ` +
-        `median ${median(ms.default).toFixed(1)}; auto (AES-GCM first) ${ms.auto.map((m) => (m / 1000).toFixed(1)).join('/')} s, ` +
-        `median ${median(ms.auto).toFixed(1)}`,
+        `median ${(median(ms.default) / 1000).toFixed(1)}; auto (AES-GCM first) ${ms.auto.map((m) => (m / 1000).toFixed(1)).join('/')} s, ` +
+        `median ${(median(ms.auto) / 1000).toFixed(1)}`,
     );
   }
   const ours = rounds > 0 ? undefined : await ourWorker(inv, info.address);

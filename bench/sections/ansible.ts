@@ -68,7 +68,7 @@ interface Round {
   stats: HistoryStats;
 }
 
-export async function ours(
+async function ours(
   inv: Inventory,
   address: string,
   serverPid: number | undefined,

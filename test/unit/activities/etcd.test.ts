@@ -1,7 +1,7 @@
 // Pure parts of the etcd activities: config rendering, etcdctl output parsing, version picking, service files.
 // Real etcd outputs below were captured from Debian's etcd 3.4.23 (`-w json`).
 import { execFileSync, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from '../../../src/temporal/process-util.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -171,17 +171,6 @@ describe('etcdctl output', () => {
     ).toEqual(['h2', 'h3']);
   });
 });
-
-/** A free TCP port on loopback (closed again before etcd takes it). */
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 
 describe('a member whose data dir is empty', () => {
   it("starts a joining member with the cluster's members after its add, not the inventory's", () => {
