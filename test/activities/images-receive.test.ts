@@ -10,6 +10,7 @@ import { RECEIVE_PATH, RECEIVE_SCRIPT, STAGING_DIR } from '../../src/activities/
 import { quote } from '../../src/ssh/quote.js';
 import { createLab, type Lab } from '../../lab/index.js';
 import { writeFileCommand } from '../../lab/k8s/node.js';
+import { activeIngests } from '../support/k8s-cluster.js';
 import { pollUntil } from '../support/poll.js';
 
 let lab: Lab;
@@ -36,11 +37,7 @@ async function receive(parts: { hex: string; offset: number; size: number; bytes
   return { out: r.stdout.trim(), code: r.code };
 }
 
-const active = async (): Promise<string[]> =>
-  (await sh('ctr -n k8s.io content active'))
-    .split('\n')
-    .slice(1)
-    .filter((l) => l.trim() !== '');
+const active = (): Promise<string[]> => activeIngests(lab, 'h1');
 const has = async (hex: string): Promise<boolean> =>
   (await sh('ctr -n k8s.io content ls -q')).split('\n').includes(`sha256:${hex}`);
 const partialSize = async (hex: string): Promise<number> => Number(await sh(`stat -c %s ${BLOBS}/${hex}.partial`));

@@ -99,6 +99,18 @@ export async function nodeStates(lab: K8sLab, host = 'h1'): Promise<string[]> {
     .sort();
 }
 
+/** containerd's unfinished ingests on `host` (`ctr content active`, header left out): what a cut or damaged blob would
+ * leave behind if no later attempt took it over. Any lab with containerd on its hosts. */
+export async function activeIngests(
+  lab: { exec(host: string, cmd: string): Promise<{ stdout: string }> },
+  host: string,
+): Promise<string[]> {
+  return (await lab.exec(host, 'ctr -n k8s.io content active')).stdout
+    .split('\n')
+    .slice(1)
+    .filter((l) => l.trim() !== '');
+}
+
 /** Runs the lab's hello server as pod `name` on `node` (applied from h1); resolves to its IP once it is Ready. */
 export async function runHelloPod(sh: Sh, o: { name: string; node: string; imageRepository: string }): Promise<string> {
   const pod = [

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { DeliverImagesResult, FillImageStoreResult } from '../../src/activities/images.js';
 import { imagesFor, planImageList } from '../../src/plan/images.js';
 import type { RunbookResult } from '../../src/workflows/runbook.js';
+import { activeIngests } from '../support/k8s-cluster.js';
 import { labSuite } from '../support/lab-suite.js';
 import { labClusterInventory, TWO_MASTERS_TWO_WORKERS } from '../support/lab-cluster.js';
 
@@ -61,14 +62,6 @@ async function listed(host: string): Promise<Record<string, string>> {
       .map((f) => [f[0]!, f[2]!]),
   );
 }
-
-/** containerd's unfinished ingests on `host` (`ctr content active`, header left out): what a cut or damaged blob would
- * leave behind if no later attempt took it over. */
-const activeIngests = async (host: string): Promise<string[]> =>
-  (await suite.lab.exec(host, 'ctr -n k8s.io content active')).stdout
-    .split('\n')
-    .slice(1)
-    .filter((l) => l.trim() !== '');
 
 /** In the host: once a staged blob has grown past 4 MB, SIGKILL every sshd serving a connection (the children of
  * the listening sshd, the host's PID 1). Polls the file size with a deadline; prints the file and its size. */
@@ -122,7 +115,7 @@ describe('transferImages on the real-Kubernetes lab', () => {
       for (const ref of imagesFor(h, list)) expect(got[ref], `${h.name}: ${ref}`).toBe(digests[ref]);
     }
     // The cut blob's ingest (h1's, and h2's behind it) was taken over by the attempt that resumed it: none is left.
-    for (const h of suite.inventory.hosts) expect(await activeIngests(h.name), h.name).toEqual([]);
+    for (const h of suite.inventory.hosts) expect(await activeIngests(suite.lab, h.name), h.name).toEqual([]);
     // Workers do not get the control plane.
     expect(Object.keys(await listed('h4')).some((r) => r.includes('kube-apiserver'))).toBe(false);
 
@@ -168,6 +161,6 @@ describe('transferImages on the real-Kubernetes lab', () => {
     );
     // containerd refused the damaged bytes it was ingesting on h4; the receiver ended that ingest (ctr cannot abort
     // one) so the next attempt of the blob starts clean instead of resuming it.
-    expect(await activeIngests('h4')).toEqual([]);
+    expect(await activeIngests(suite.lab, 'h4')).toEqual([]);
   }, 1_800_000);
 });
