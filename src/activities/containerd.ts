@@ -188,7 +188,9 @@ export function createContainerdActivities(deps: ActivityDeps) {
         if (!/^[^\s"'\\]+$/.test(image))
           throw new KubeadmHaError(`invalid image reference ${JSON.stringify(image)}`, FailureType.InvalidInput);
         const session = deps.session(host);
-        const { path: binary } = await ensureBinary(session, 'containerd', 'containerd');
+        // containerd's path is needed only to check a new file and to restart: not asked for when nothing changes.
+        let binary: string | undefined;
+        const containerd = async () => (binary ??= (await ensureBinary(session, 'containerd', 'containerd')).path);
         const read = await session.run(
           {
             script: `if [ -f ${quote(CONTAINERD_RESTART_PENDING)} ]; then echo pending; else echo none; fi; cat ${quote(CONTAINERD_CONFIG)} 2>/dev/null || true`,
@@ -202,18 +204,19 @@ export function createContainerdActivities(deps: ActivityDeps) {
         const next = withSandboxImage(current, image);
         let changed = false;
         if (next !== current) {
+          const bin = await containerd();
           await session.putFile(CONTAINERD_RESTART_PENDING, `${image}\n`, { mode: 0o644, timeoutMs: 30_000 });
           changed = (
             await putCheckedFile(session, CONTAINERD_CONFIG, next, {
               mode: 0o644,
               what: 'containerd config.toml',
-              check: (candidate) => [binary, '--config', candidate, 'config', 'dump'],
+              check: (candidate) => [bin, '--config', candidate, 'config', 'dump'],
             })
           ).changed;
         }
         let action: SetSandboxImageResult['action'] = 'none';
         if (changed || pending) {
-          action = (await ensureDaemon(session, containerdService(binary), true)).action;
+          action = (await ensureDaemon(session, containerdService(await containerd()), true)).action;
           await waitContainerd(session, deps, host.target.name);
           await session.run(['rm', '-f', '--', CONTAINERD_RESTART_PENDING], {
             action: 'clear the pending containerd restart',
