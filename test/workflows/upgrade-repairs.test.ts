@@ -18,6 +18,7 @@ import { targetOf } from '../../src/plan/topology.js';
 import type { RunbookResult } from '../../src/workflows/runbook.js';
 import type { UpgradeResult } from '../../src/workflows/upgrade.js';
 import { K8S_LAB_VERSIONS } from '../../lab/k8s-binaries.js';
+import { ADMIN } from '../support/k8s-cluster.js';
 import { labClusterInventory } from '../support/lab-cluster.js';
 import { labShell } from '../support/lab-shell.js';
 import { labSuite } from '../support/lab-suite.js';
@@ -25,7 +26,6 @@ import { perNode } from '../support/upgrade-run.js';
 
 const FROM = K8S_LAB_VERSIONS.previous;
 const TO = K8S_LAB_VERSIONS.current;
-const ADMIN = 'kubectl --kubeconfig /etc/kubernetes/admin.conf';
 const ANNOTATION = 'kubeadm.alpha.kubernetes.io/cri-socket';
 
 const suite = labSuite({
