@@ -6,48 +6,44 @@
 // dashboard (Headlamp) is tested BY ITS OBJECTS: its image is built by upstream only (a Node.js frontend and a Go
 // backend the module proxy does not serve), so the lab cannot run it; the rollout wait is off for it (--no-wait).
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { WorkflowBundleOption } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { adminUserToken } from '../../src/activities/addons-token.js';
 import { issueAdminUserKubeconfig } from '../../src/cli/commands/kubeconfig.js';
 import { createSshDeps } from '../../src/activities/ssh-deps.js';
 import { sshTrustOf } from '../../src/activities/ssh-trust.js';
 import type { Inventory } from '../../src/inventory/schema.js';
-import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
 import { targetOf } from '../../src/plan/topology.js';
 import { DASHBOARD_NODE_PORT } from '../../src/templates/addons/dashboard.js';
 import { COLLECTOR_DIR, storeDir } from '../../src/templates/addons/logging.js';
-import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
-import { CODEC_ENV } from '../../src/temporal/data-converter.js';
 import type { ManageAddonInput } from '../../src/workflows/addons.js';
 import { resultOf, type RunbookResult } from '../../src/workflows/runbook.js';
 import type { ApplyAddonResult, RemoveAddonResult } from '../../src/activities/addons.js';
-import { connectTemporal } from '../e2e/helpers.js';
 import { changedPaths, diffObjects, settledClusterObjects, type ClusterObjects } from '../support/cluster-objects.js';
-import { setEnv } from '../support/env.js';
 import { ADMIN } from '../support/k8s-cluster.js';
 import { labClusterInventory } from '../support/lab-cluster.js';
-import { runLabWorkflow } from '../support/lab-worker.js';
+import { labSuite } from '../support/lab-suite.js';
 import { pollUntil } from '../support/poll.js';
-import { cleanUp } from '../support/clean-up.js';
 
-let lab: K8sLab;
-let inv: Inventory;
-let temporal: Awaited<ReturnType<typeof connectTemporal>>;
-let bundle: WorkflowBundleOption;
-let scratch: string;
-let restoreEnv: (() => void) | undefined;
+const suite = labSuite({
+  name: 'addons-wf',
+  // metrics runs with its real image: metrics-server built from the Go module proxy, pushed to the lab registry.
+  // logging too: VictoriaLogs and vlagent built from the Go module proxy; monitoring: prometheus-operator,
+  // Prometheus, Alertmanager and node_exporter built from the Go module proxy.
+  lab: { hosts: 3, addons: ['metrics', 'logging', 'monitoring'] },
+  inventory: (lab) => labClusterInventory(lab, undefined, { imageRepository: `${lab.kubernetes.registry}/k8s` }),
+  ready: async () => {
+    const setup = await run<RunbookResult>('setupCluster', { inventory: suite.inventory });
+    process.stderr.write(`[addons] cluster set up in ${setup.ms} ms\n`);
+  },
+});
 
-function run<R>(workflowType: string, input: unknown): Promise<{ result: R; history: string; ms: number }> {
-  return runLabWorkflow<R>({ temporal, bundle, inventory: inv, workflowType, args: [input], name: 'addons' });
-}
+const run = <R>(workflowType: string, input: unknown) => suite.run<R>(workflowType, [input], 'addons');
 
 const addon = (addon: string, action: 'apply' | 'remove', extra: Partial<ManageAddonInput> = {}) =>
-  run<RunbookResult>('manageAddon', { inventory: inv, addon, action, onFailure: 'abort', ...extra });
+  run<RunbookResult>('manageAddon', { inventory: suite.inventory, addon, action, onFailure: 'abort', ...extra });
 
 const applied = (r: RunbookResult) => resultOf<ApplyAddonResult>(r, 'cluster', 'applyAddonObjects')!;
 
@@ -70,32 +66,9 @@ function expectSame(before: ClusterObjects, after: ClusterObjects, what: string)
   expect({ gone: d.gone, added: d.added, changed: detail }, what).toEqual({ gone: [], added: [], changed: [] });
 }
 
-beforeAll(async () => {
-  scratch = await mkdtemp(join(tmpdir(), 'k2h-addons-wf-'));
-  restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
-  bundle = await loadWorkflowBundle();
-  // metrics runs with its real image: metrics-server built from the Go module proxy, pushed to the lab registry.
-  // logging too: VictoriaLogs and vlagent built from the Go module proxy; monitoring: prometheus-operator,
-  // Prometheus, Alertmanager and node_exporter built from the Go module proxy.
-  lab = await createK8sLab({ hosts: 3, addons: ['metrics', 'logging', 'monitoring'] });
-  inv = labClusterInventory(lab, undefined, { imageRepository: `${lab.kubernetes.registry}/k8s` });
-  temporal = await connectTemporal();
-  const setup = await run<RunbookResult>('setupCluster', { inventory: inv });
-  process.stderr.write(`[addons] cluster set up in ${setup.ms} ms\n`);
-}, 3_600_000);
-
-afterAll(() =>
-  cleanUp(
-    () => temporal?.close(),
-    () => lab?.destroy(),
-    () => restoreEnv?.(),
-    () => scratch && rm(scratch, { recursive: true, force: true }),
-  ),
-);
-
 describe('addons through the workflow on a real cluster', () => {
   it('dashboard (by objects: Headlamp cannot be built here): applied server-side, twice changes nothing, admin-user token and kubeconfig --admin-user reach the API through the VIP, remove restores every object', async () => {
-    const before = await settledClusterObjects(lab, { workloadsReady: true });
+    const before = await settledClusterObjects(suite.lab, { workloadsReady: true });
 
     const first = await addon('dashboard', 'apply', { wait: false });
     const a1 = applied(first.result);
@@ -109,7 +82,7 @@ describe('addons through the workflow on a real cluster', () => {
       'Service/headlamp/headlamp',
       'Deployment/headlamp/headlamp',
     ]);
-    const sh = async (cmd: string) => (await lab.exec('h1', `${ADMIN} ${cmd}`)).stdout.trim();
+    const sh = async (cmd: string) => (await suite.lab.exec('h1', `${ADMIN} ${cmd}`)).stdout.trim();
     // Server-side apply by our field manager; replicas = masters (2); the NodePort as planned.
     expect(
       await sh(
@@ -123,18 +96,18 @@ describe('addons through the workflow on a real cluster', () => {
       await sh(`-n kube-system get configmap kubeadm2ha-addon-dashboard -o jsonpath='{.data.objects}'`),
     ) as unknown[];
     expect(record).toHaveLength(a1.objects.length);
-    const afterFirst = await settledClusterObjects(lab);
+    const afterFirst = await settledClusterObjects(suite.lab);
 
     const second = await addon('dashboard', 'apply', { wait: false });
     const a2 = applied(second.result);
     process.stderr.write(`[addons] dashboard second apply: ${second.ms} ms\n`);
     expectUnchanged(a2);
-    expectSame(afterFirst, await settledClusterObjects(lab), 'a second apply changes no object');
+    expectSame(afterFirst, await settledClusterObjects(suite.lab), 'a second apply changes no object');
 
     // The admin-user's token, minted on demand (never through a workflow), reaches the API through the VIP.
-    const deps = createSshDeps(sshTrustOf(inv));
+    const deps = createSshDeps(sshTrustOf(suite.inventory));
     try {
-      const token = await adminUserToken(deps, inv, 600);
+      const token = await adminUserToken(deps, suite.inventory, 600);
       const [, payload] = token.split('.');
       const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as {
         exp: number;
@@ -143,10 +116,10 @@ describe('addons through the workflow on a real cluster', () => {
       };
       expect(claims.sub).toBe('system:serviceaccount:kube-system:admin-user');
       expect(claims.exp - claims.iat).toBe(600);
-      const worker = inv.hosts.find((h) => h.name === 'h3')!;
+      const worker = suite.inventory.hosts.find((h) => h.name === 'h3')!;
       const curl = (auth: string) =>
         deps
-          .session({ target: targetOf(worker), ssh: inv.ssh })
+          .session({ target: targetOf(worker), ssh: suite.inventory.ssh })
           .run(
             [
               'curl',
@@ -161,7 +134,7 @@ describe('addons through the workflow on a real cluster', () => {
               '/etc/kubernetes/pki/ca.crt',
               '-H',
               '@-',
-              `https://${lab.vip}:8443/api/v1/namespaces/kube-system/secrets?limit=1`,
+              `https://${suite.lab.vip}:8443/api/v1/namespaces/kube-system/secrets?limit=1`,
             ],
             { stdin: `${auth}\n`, action: 'curl the API through the VIP', allowNonZero: true },
           );
@@ -173,12 +146,12 @@ describe('addons through the workflow on a real cluster', () => {
     }
 
     // kubeconfig --admin-user: such a token in a 0600 file, and kubectl with it reaches the API through the VIP.
-    const file = join(scratch, 'admin-user.kubeconfig');
-    const issued = await issueAdminUserKubeconfig(inv, { validitySeconds: 600, path: file });
+    const file = join(suite.scratch, 'admin-user.kubeconfig');
+    const issued = await issueAdminUserKubeconfig(suite.inventory, { validitySeconds: 600, path: file });
     expect((await stat(file)).mode & 0o777).toBe(0o600);
-    expect(issued.server).toBe(`https://${lab.vip}:8443`);
+    expect(issued.server).toBe(`https://${suite.lab.vip}:8443`);
     const kubectl = (...args: string[]) =>
-      promisify(execFile)(lab.kubernetes.binaries.paths.kubectl, ['--kubeconfig', file, ...args]);
+      promisify(execFile)(suite.lab.kubernetes.binaries.paths.kubectl, ['--kubeconfig', file, ...args]);
     expect((await kubectl('auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}')).stdout).toBe(
       'system:serviceaccount:kube-system:admin-user',
     );
@@ -193,7 +166,7 @@ describe('addons through the workflow on a real cluster', () => {
     process.stderr.write(`[addons] dashboard remove: ${removed.ms} ms\n`);
     expect(r.recorded).toBe(true);
     expect(r.deleted).toEqual([...a1.objects].reverse());
-    expectSame(before, await settledClusterObjects(lab), 'remove leaves every object as before apply');
+    expectSame(before, await settledClusterObjects(suite.lab), 'remove leaves every object as before apply');
     // A second remove finds no record and deletes nothing.
     const again = await addon('dashboard', 'remove');
     expect(resultOf<RemoveAddonResult>(again.result, 'cluster', 'removeAddonObjects')).toEqual({
@@ -203,7 +176,7 @@ describe('addons through the workflow on a real cluster', () => {
   }, 1_200_000);
 
   it('metrics (real image, metrics-server built from the Go module proxy): kubectl top nodes answers, a second apply changes nothing, remove restores every object', async () => {
-    const before = await settledClusterObjects(lab, { workloadsReady: true });
+    const before = await settledClusterObjects(suite.lab, { workloadsReady: true });
     const first = await addon('metrics', 'apply');
     const a1 = applied(first.result);
     process.stderr.write(`[addons] metrics apply + rollout: ${first.ms} ms, ${a1.created.length} created\n`);
@@ -216,7 +189,7 @@ describe('addons through the workflow on a real cluster', () => {
     const t0 = Date.now();
     const top = await pollUntil(
       async () => {
-        const r = await lab.exec('h1', `${ADMIN} top nodes --no-headers`, { allowFail: true });
+        const r = await suite.lab.exec('h1', `${ADMIN} top nodes --no-headers`, { allowFail: true });
         const rows = r.stdout
           .trim()
           .split('\n')
@@ -230,33 +203,33 @@ describe('addons through the workflow on a real cluster', () => {
     );
     process.stderr.write(`[addons] kubectl top nodes answered ${Date.now() - t0} ms after the rollout\n`);
     expect(top.map((f) => f[0]).sort()).toEqual(['h1', 'h2', 'h3']);
-    const afterFirst = await settledClusterObjects(lab);
+    const afterFirst = await settledClusterObjects(suite.lab);
 
     const second = await addon('metrics', 'apply');
     const a2 = applied(second.result);
     expectUnchanged(a2);
-    expectSame(afterFirst, await settledClusterObjects(lab), 'a second apply changes no object');
+    expectSame(afterFirst, await settledClusterObjects(suite.lab), 'a second apply changes no object');
 
     const removed = await addon('metrics', 'remove');
     process.stderr.write(`[addons] metrics remove: ${removed.ms} ms\n`);
     expect(resultOf<RemoveAddonResult>(removed.result, 'cluster', 'removeAddonObjects')?.deleted).toEqual(
       [...a1.objects].reverse(),
     );
-    expectSame(before, await settledClusterObjects(lab), 'remove leaves every object as before apply');
-    expect((await lab.exec('h1', `${ADMIN} top nodes`, { allowFail: true })).stdout).toBe('');
+    expectSame(before, await settledClusterObjects(suite.lab), 'remove leaves every object as before apply');
+    expect((await suite.lab.exec('h1', `${ADMIN} top nodes`, { allowFail: true })).stdout).toBe('');
   }, 1_200_000);
 
   it('logging (real images: VictoriaLogs + vlagent built from the Go module proxy): the store on the logs-hot/logs-warm hosts with their retention, a line a pod prints is found by a query to both tiers, twice changes nothing, remove deletes the collector buffers (the data only with deleteData) and restores every object', async () => {
     // h2 (a master) is the seed's elasticsearch_hot host, h3 (a worker) its elasticsearch_warm one.
     const tiers: Record<string, 'logs-hot' | 'logs-warm'> = { h2: 'logs-hot', h3: 'logs-warm' };
     const logInv: Inventory = {
-      ...inv,
-      hosts: inv.hosts.map((h) => (tiers[h.name] ? { ...h, roles: [...h.roles, tiers[h.name]!] } : h)),
+      ...suite.inventory,
+      hosts: suite.inventory.hosts.map((h) => (tiers[h.name] ? { ...h, roles: [...h.roles, tiers[h.name]!] } : h)),
     };
-    const sh = async (cmd: string, host = 'h1') => (await lab.exec(host, `${ADMIN} ${cmd}`)).stdout.trim();
+    const sh = async (cmd: string, host = 'h1') => (await suite.lab.exec(host, `${ADMIN} ${cmd}`)).stdout.trim();
     const exists = async (host: string, dir: string) =>
-      (await lab.exec(host, `test -d ${dir}`, { allowFail: true })).code === 0;
-    const before = await settledClusterObjects(lab, { workloadsReady: true });
+      (await suite.lab.exec(host, `test -d ${dir}`, { allowFail: true })).code === 0;
+    const before = await settledClusterObjects(suite.lab, { workloadsReady: true });
 
     const first = await addon('logging', 'apply', { inventory: logInv });
     const a1 = applied(first.result);
@@ -295,7 +268,7 @@ describe('addons through the workflow on a real cluster', () => {
     const port = 20_000 + Math.floor(Math.random() * 10_000);
     const pod = `k2h-logline-${port}`;
     await sh(
-      `run ${pod} --image=${lab.kubernetes.imageRepository}/hello:1 --restart=Never --env=PORT=${port} --labels=k2h-test=logging`,
+      `run ${pod} --image=${suite.lab.kubernetes.imageRepository}/hello:1 --restart=Never --env=PORT=${port} --labels=k2h-test=logging`,
     );
     const line = `listening on [::]:${port}`;
     const t0 = Date.now();
@@ -319,11 +292,11 @@ describe('addons through the workflow on a real cluster', () => {
     expect(hit['kubernetes.pod_name']).toBe(pod);
     expect(hit['kubernetes.pod_namespace']).toBe('default');
     await sh(`delete pod ${pod} --wait=true --timeout=120s`);
-    const afterFirst = await settledClusterObjects(lab);
+    const afterFirst = await settledClusterObjects(suite.lab);
 
     const second = await addon('logging', 'apply', { inventory: logInv });
     expectUnchanged(applied(second.result));
-    expectSame(afterFirst, await settledClusterObjects(lab), 'a second apply changes no object');
+    expectSame(afterFirst, await settledClusterObjects(suite.lab), 'a second apply changes no object');
 
     // remove: every object, and the collector's buffers on every node; the store's days stay (not asked to delete).
     const removed = await addon('logging', 'remove', { inventory: logInv });
@@ -334,18 +307,18 @@ describe('addons through the workflow on a real cluster', () => {
     for (const h of ['h1', 'h2', 'h3']) expect(await exists(h, COLLECTOR_DIR), `${h} ${COLLECTOR_DIR}`).toBe(false);
     expect(await exists('h2', storeDir('hot'))).toBe(true);
     expect(await exists('h3', storeDir('warm'))).toBe(true);
-    expectSame(before, await settledClusterObjects(lab), 'remove leaves every object as before apply');
+    expectSame(before, await settledClusterObjects(suite.lab), 'remove leaves every object as before apply');
 
     // Asked to (the seed's uninstall-efk-stack), a remove deletes the store's data too; nothing of it is left.
     await addon('logging', 'remove', { inventory: logInv, deleteData: true });
     expect(await exists('h2', storeDir('hot'))).toBe(false);
     expect(await exists('h3', storeDir('warm'))).toBe(false);
     for (const h of ['h1', 'h2', 'h3'])
-      expect((await lab.exec(h, 'ls /var/lib/kubeadm2ha/addons', { allowFail: true })).code, h).not.toBe(0);
+      expect((await suite.lab.exec(h, 'ls /var/lib/kubeadm2ha/addons', { allowFail: true })).code, h).not.toBe(0);
   }, 1_800_000);
 
   it('monitoring (real images, built from the Go module proxy): Prometheus reports the apiserver, kubelet, node-exporter and etcd targets up, a second apply changes nothing, remove restores every object (CRDs included), also after an interrupted remove deleted the CRDs', async () => {
-    const before = await settledClusterObjects(lab, { workloadsReady: true });
+    const before = await settledClusterObjects(suite.lab, { workloadsReady: true });
     const first = await addon('monitoring', 'apply');
     const a1 = applied(first.result);
     process.stderr.write(`[addons] monitoring apply + rollout: ${first.ms} ms, ${a1.created.length} created\n`);
@@ -355,7 +328,7 @@ describe('addons through the workflow on a real cluster', () => {
       'Deployment/monitoring/prometheus-operator',
       'DaemonSet/monitoring/node-exporter',
     ]);
-    const sh = async (cmd: string) => (await lab.exec('h1', `${ADMIN} ${cmd}`)).stdout.trim();
+    const sh = async (cmd: string) => (await suite.lab.exec('h1', `${ADMIN} ${cmd}`)).stdout.trim();
     // The etcd client certificate was made on the worker: neither its key nor the certificate is in the history.
     const tlsKey = await sh(`-n monitoring get secret etcd-client -o jsonpath='{.data.tls\\.key}'`);
     const tlsCrt = await sh(`-n monitoring get secret etcd-client -o jsonpath='{.data.tls\\.crt}'`);
@@ -371,7 +344,7 @@ describe('addons through the workflow on a real cluster', () => {
     let last: Target[] = [];
     const up = await pollUntil(
       async () => {
-        const r = await lab.exec(
+        const r = await suite.lab.exec(
           'h1',
           `${ADMIN} get --raw '/api/v1/namespaces/monitoring/services/prometheus-operated:web/proxy/api/v1/targets?state=active'`,
           { allowFail: true },
@@ -395,13 +368,13 @@ describe('addons through the workflow on a real cluster', () => {
       `[addons] monitoring targets up ${Date.now() - t0} ms after the rollout: ${JSON.stringify(up)}; ` +
         `${last.map((t) => `${t.labels.job}/${t.labels.instance}`).join(' ')}\n`,
     );
-    const afterFirst = await settledClusterObjects(lab);
+    const afterFirst = await settledClusterObjects(suite.lab);
 
     const second = await addon('monitoring', 'apply');
     const a2 = applied(second.result);
     process.stderr.write(`[addons] monitoring second apply: ${second.ms} ms\n`);
     expectUnchanged(a2);
-    expectSame(afterFirst, await settledClusterObjects(lab), 'a second apply changes no object');
+    expectSame(afterFirst, await settledClusterObjects(suite.lab), 'a second apply changes no object');
 
     // A remove interrupted after the CRDs were deleted (the worker died before the record went), made by hand: the
     // CRDs go, and with them every Prometheus, Alertmanager, ServiceMonitor and ScrapeConfig; the rest and the
@@ -411,7 +384,7 @@ describe('addons through the workflow on a real cluster', () => {
     // kubectl's discovery cache (/root/.kube/cache, per API server address, hours long) still maps the deleted kinds,
     // and a DELETE on such a stale mapping is a 404 that --ignore-not-found hides. A retry after the cache expired
     // (or from a host without it) maps afresh and meets kinds that no longer exist: that is the retry tested here.
-    await lab.exec('h1', `rm -rf /root/.kube/cache/discovery/${inv.cluster.vip.address}_*`);
+    await suite.lab.exec('h1', `rm -rf /root/.kube/cache/discovery/${suite.inventory.cluster.vip.address}_*`);
     const removed = await addon('monitoring', 'remove');
     process.stderr.write(`[addons] monitoring remove after its CRDs were deleted: ${removed.ms} ms\n`);
     const r = resultOf<RemoveAddonResult>(removed.result, 'cluster', 'removeAddonObjects')!;
@@ -419,7 +392,7 @@ describe('addons through the workflow on a real cluster', () => {
     expect(r.skipped?.objects).toEqual([...a1.objects].reverse().filter((o) => custom.test(o)));
     expect(r.skipped?.kinds.every((k) => k.endsWith('.monitoring.coreos.com'))).toBe(true);
     expect(r.deleted).toEqual([...a1.objects].reverse().filter((o) => !custom.test(o)));
-    expectSame(before, await settledClusterObjects(lab), 'remove leaves every object as before apply');
+    expectSame(before, await settledClusterObjects(suite.lab), 'remove leaves every object as before apply');
     expect(await sh('get crd -o name')).not.toMatch(/monitoring\.coreos\.com/);
   }, 2_400_000);
 });
