@@ -4,16 +4,15 @@
 // by design, not because the codec hides it.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { Worker, type WorkflowBundleOption } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Worker } from '@temporalio/worker';
+import { describe, expect, it, vi } from 'vitest';
 import { createActivities, type Activities } from '../../src/activities/index.js';
 import { staticMemberId } from '../../src/activities/etcdctl.js';
 import { etcdSetup } from '../../src/cli/commands/etcd.js';
@@ -21,31 +20,21 @@ import { createPkiActivities } from '../../src/activities/pki.js';
 import { LocalPkiStore } from '../../src/activities/pki-store.js';
 import { createSshDeps } from '../../src/activities/ssh-deps.js';
 import { sshTrustOf } from '../../src/activities/ssh-trust.js';
-import { loadInventory } from '../../src/inventory/index.js';
 import type { Inventory } from '../../src/inventory/schema.js';
-import { createLab, type Lab } from '../../lab/index.js';
 import type { EtcdSetupReport } from '../../src/plan/etcd.js';
 import type { HostPhase, Runbook } from '../../src/plan/runbook.js';
-import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
-import { CODEC_ENV, dataConverter } from '../../src/temporal/data-converter.js';
+import { dataConverter } from '../../src/temporal/data-converter.js';
 import type { RunFailureDetails } from '../../src/workflows/runbook.js';
 import { activityLogInterceptor, readActivityLog } from '../../src/worker/activity-log.js';
-import { connectTemporal, uniqueQueue } from '../e2e/helpers.js';
-import { setEnv } from '../support/env.js';
+import { uniqueQueue } from '../e2e/helpers.js';
 import { operatorEtcdctl, writeOperatorClient } from '../support/etcdctl.js';
 import { pollUntil } from '../support/poll.js';
+import { plainLabSuite } from '../support/lab-suite.js';
 import { recordHistoryIfAsked } from '../support/record-history.js';
-import { cleanUp } from '../support/clean-up.js';
 
 const run = promisify(execFile);
 
-let lab: Lab;
-let inventory: Inventory;
-let inventoryFile: string;
-let temporal: Awaited<ReturnType<typeof connectTemporal>>;
-let bundle: WorkflowBundleOption;
-let scratch: string;
-let restoreEnv: (() => void) | undefined;
+const suite = plainLabSuite({ name: 'etcd-test', lab: { hosts: 3 } });
 
 interface RunOptions {
   inventory?: Inventory;
@@ -61,7 +50,7 @@ interface RunOptions {
 async function setupEtcd(
   opts: RunOptions = {},
 ): Promise<{ report: EtcdSetupReport; history: string; ms: number; workflowId: string }> {
-  const inv = opts.inventory ?? inventory;
+  const inv = opts.inventory ?? suite.inventory;
   const taskQueue = uniqueQueue('etcd');
   const deps = createSshDeps(sshTrustOf(inv));
   const pkiStore = opts.pkiStore;
@@ -70,9 +59,9 @@ async function setupEtcd(
     ...(pkiStore && createPkiActivities(deps, { store: () => new LocalPkiStore(pkiStore) })),
   };
   const worker = await Worker.create({
-    connection: temporal.native,
+    connection: suite.temporal.native,
     taskQueue,
-    workflowBundle: bundle,
+    workflowBundle: suite.bundle,
     dataConverter: dataConverter(),
     activities: opts.wrap ? opts.wrap(base) : base,
     ...(opts.activityLogFile && { interceptors: { activity: [activityLogInterceptor(opts.activityLogFile)] } }),
@@ -81,7 +70,7 @@ async function setupEtcd(
   const started = Date.now();
   try {
     const report = (await worker.runUntil(
-      temporal.client.workflow.execute('setupEtcdCluster', {
+      suite.temporal.client.workflow.execute('setupEtcdCluster', {
         taskQueue,
         workflowId,
         // Stop at the first failure instead of waiting for a decision: these tests are about setup, not the gate
@@ -92,7 +81,7 @@ async function setupEtcd(
       }),
     )) as EtcdSetupReport;
     const ms = Date.now() - started;
-    const history = JSON.stringify(await temporal.client.workflow.getHandle(workflowId).fetchHistory());
+    const history = JSON.stringify(await suite.temporal.client.workflow.getHandle(workflowId).fetchHistory());
     return { report, history, ms, workflowId };
   } finally {
     await deps.close();
@@ -100,14 +89,14 @@ async function setupEtcd(
 }
 
 const members = ['h1', 'h2', 'h3'];
-const sh = async (host: string, cmd: string) => (await lab.exec(host, cmd)).stdout;
+const sh = async (host: string, cmd: string) => (await suite.lab.exec(host, cmd)).stdout;
 
 /** `kubeadm2ha etcd setup --dry-run --json` as the CLI runs it (facts read over SSH, no Temporal): the runbook. */
 async function dryRun(): Promise<Runbook> {
   const out: string[] = [];
   const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void out.push(line));
   try {
-    await etcdSetup({ inventory: inventoryFile, dryRun: true, json: true });
+    await etcdSetup({ inventory: suite.inventoryFile, dryRun: true, json: true });
   } finally {
     log.mockRestore();
   }
@@ -129,9 +118,9 @@ const memberSteps = (rb: Runbook) =>
 /** Stops a lab member's etcd (no systemd: the supervisor's pid file) and waits until it is gone. */
 async function stopEtcd(host: string): Promise<void> {
   const pid = (await sh(host, 'cat /run/etcd.pid')).trim();
-  await lab.exec(host, `kill ${pid}`);
+  await suite.lab.exec(host, `kill ${pid}`);
   await pollUntil(
-    async () => (await lab.exec(host, `kill -0 ${pid}`, { allowFail: true })).code !== 0,
+    async () => (await suite.lab.exec(host, `kill -0 ${pid}`, { allowFail: true })).code !== 0,
     `etcd on ${host} stopped`,
     30_000,
     100,
@@ -145,33 +134,12 @@ const etcdPid = (host: string) => sh(host, 'cat /run/etcd.pid');
 /** A client certificate made here from the CA in the operator's store: the cluster must trust it, which it only
  * does if its members really chain to that CA. Then etcdctl from the root namespace, over the lab bridge. */
 async function etcdctlFromOperator(args: string[]): Promise<string> {
-  const storeDir = join(scratch, 'state', 'clusters', inventory.cluster.name, 'pki');
-  const dir = await mkdtemp(join(scratch, 'client-'));
+  const storeDir = join(suite.scratch, 'state', 'clusters', suite.inventory.cluster.name, 'pki');
+  const dir = await mkdtemp(join(suite.scratch, 'client-'));
   await writeOperatorClient(storeDir, dir);
-  const endpoints = lab.hosts.slice(0, 3).map((h) => `https://${h.address}:2379`);
+  const endpoints = suite.lab.hosts.slice(0, 3).map((h) => `https://${h.address}:2379`);
   return operatorEtcdctl(endpoints, dir, args);
 }
-
-beforeAll(async () => {
-  scratch = await mkdtemp(join(tmpdir(), 'k2h-etcd-test-'));
-  // The local CA store lives under the state dir; activities run in this process, so this isolates it.
-  restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
-  bundle = await loadWorkflowBundle();
-  lab = await createLab({ hosts: 3 });
-  inventoryFile = await lab.writeInventory();
-  inventory = (await loadInventory(inventoryFile)).inventory;
-  temporal = await connectTemporal();
-});
-
-// Each step runs even if an earlier one throws: the lab and the scratch dir (it holds the test CA's key) go.
-afterAll(() =>
-  cleanUp(
-    () => temporal?.close(),
-    () => lab?.destroy(),
-    () => restoreEnv?.(),
-    () => scratch && rm(scratch, { recursive: true, force: true }),
-  ),
-);
 
 describe('setupEtcdCluster on lab hosts', () => {
   let first: EtcdSetupReport;
@@ -185,7 +153,8 @@ describe('setupEtcdCluster on lab hosts', () => {
     expect(report.members.map((m) => m.name).sort()).toEqual(members);
     expect(report.members.every((m) => /^[0-9a-f]{1,16}$/.test(m.id))).toBe(true);
     // The ids etcd gave the initial members are the ones the rejoin logic computes (emptyMemberAction).
-    for (const m of report.members) expect(m.id).toBe(staticMemberId(m.peerUrls, `${inventory.cluster.name}-etcd`));
+    for (const m of report.members)
+      expect(m.id).toBe(staticMemberId(m.peerUrls, `${suite.inventory.cluster.name}-etcd`));
     expect(report.stepsRun).toBe(1 + 3 * 4 + 1);
     expect(report.ca!.created).toBe(true);
     expect(report.changed).toBe(true);
@@ -208,7 +177,7 @@ describe('setupEtcdCluster on lab hosts', () => {
 
     // Every host's certificates verify against its CA file, which is the operator's CA; keys are 0600.
     const storeCa = await readFile(
-      join(scratch, 'state', 'clusters', inventory.cluster.name, 'pki', 'etcd-ca.crt'),
+      join(suite.scratch, 'state', 'clusters', suite.inventory.cluster.name, 'pki', 'etcd-ca.crt'),
       'utf8',
     );
     for (const host of members) {
@@ -263,7 +232,7 @@ describe('setupEtcdCluster on lab hosts', () => {
     const before = await Promise.all(
       members.map(async (h) => [await fileDigests(h), h === 'h3' ? '' : await etcdPid(h)]),
     );
-    const stores = [join(scratch, 'empty-store-a'), join(scratch, 'empty-store-b')];
+    const stores = [join(suite.scratch, 'empty-store-a'), join(suite.scratch, 'empty-store-b')];
     for (const dir of stores) {
       const err = await setupEtcd({ pkiStore: dir }).then(
         () => undefined,
@@ -299,10 +268,10 @@ describe('setupEtcdCluster on lab hosts', () => {
           const r = await a.ensureEtcdRunning(input);
           if (input.host.target.name === 'h3' && !killed) {
             killed = await etcdPid('h3');
-            await lab.exec('h3', 'kill -KILL "$(cat /run/etcd.pid)"');
+            await suite.lab.exec('h3', 'kill -KILL "$(cat /run/etcd.pid)"');
             // And h1, which the facts showed done: no step of this run installed its etcd, the gate finds the binary.
             h1Killed = await etcdPid('h1');
-            await lab.exec('h1', 'kill -KILL "$(cat /run/etcd.pid)"');
+            await suite.lab.exec('h1', 'kill -KILL "$(cat /run/etcd.pid)"');
           }
           return r;
         },
@@ -322,10 +291,10 @@ describe('setupEtcdCluster on lab hosts', () => {
 
   it('fails at once on a host without the pinned etcd and no mirror, and leaves the hosts as they were', async () => {
     const before = await Promise.all(members.map(async (h) => [await fileDigests(h), await etcdPid(h)]));
-    const log = join(scratch, 'activity-log.jsonl');
+    const log = join(suite.scratch, 'activity-log.jsonl');
     const wrong = {
-      ...inventory,
-      cluster: { ...inventory.cluster, etcd: { ...inventory.cluster.etcd, version: '3.5.99' } },
+      ...suite.inventory,
+      cluster: { ...suite.inventory.cluster, etcd: { ...suite.inventory.cluster.etcd, version: '3.5.99' } },
     };
     const err = await setupEtcd({ inventory: wrong, activityLogFile: log }).then(
       () => undefined,
@@ -346,13 +315,13 @@ describe('setupEtcdCluster on lab hosts', () => {
   });
 
   it('with a mirror, names the versions it offers when the pinned one is not among them, without retrying', async () => {
-    const log = join(scratch, 'activity-log-mirror.jsonl');
+    const log = join(suite.scratch, 'activity-log-mirror.jsonl');
     const wrong = {
-      ...inventory,
+      ...suite.inventory,
       cluster: {
-        ...inventory.cluster,
-        etcd: { ...inventory.cluster.etcd, version: '3.5.99' },
-        packages: { ...inventory.cluster.packages, mirror: `http://${lab.bridgeAddress}:9/debian` },
+        ...suite.inventory.cluster,
+        etcd: { ...suite.inventory.cluster.etcd, version: '3.5.99' },
+        packages: { ...suite.inventory.cluster.packages, mirror: `http://${suite.lab.bridgeAddress}:9/debian` },
       },
     };
     const err = await setupEtcd({ inventory: wrong, activityLogFile: log }).then(
@@ -370,7 +339,7 @@ describe('setupEtcdCluster on lab hosts', () => {
   it('installs the pinned etcd from the mirror on a member that lacks it, and restarts only that member', async () => {
     // A real apt repository on the lab bridge with Debian's etcd packages (fetched with apt-get download), and h3
     // without etcd: its own package removed inside its filesystem view, its apt pointed at that repository only.
-    const repo = join(scratch, 'repo');
+    const repo = join(suite.scratch, 'repo');
     await run('mkdir', ['-p', repo]);
     const version = (await run('dpkg-query', ['-W', '-f=${Version}', 'etcd-server'])).stdout.trim();
     await run('apt-get', ['download', '-q', `etcd-server=${version}`, `etcd-client=${version}`], {
@@ -387,20 +356,20 @@ describe('setupEtcdCluster on lab hosts', () => {
         () => res.writeHead(404).end(),
       );
     });
-    await new Promise<void>((resolve) => server.listen(0, lab.bridgeAddress, resolve));
-    const mirror = `http://${lab.bridgeAddress}:${(server.address() as AddressInfo).port}/`;
+    await new Promise<void>((resolve) => server.listen(0, suite.lab.bridgeAddress, resolve));
+    const mirror = `http://${suite.lab.bridgeAddress}:${(server.address() as AddressInfo).port}/`;
     try {
-      await lab.exec(
+      await suite.lab.exec(
         'h3',
         `mkdir -p /root/apt-off && mv /etc/apt/sources.list.d/* /root/apt-off/ 2>/dev/null; rm -f /etc/apt/sources.list; ` +
           `echo 'deb [trusted=yes] ${mirror} ./' > /etc/apt/sources.list.d/k2h-test.list && apt-get update -q >/dev/null && ` +
           `DEBIAN_FRONTEND=noninteractive dpkg -r etcd-server etcd-client >/dev/null`,
       );
-      expect((await lab.exec('h3', 'command -v etcd', { allowFail: true })).stdout).toBe('');
+      expect((await suite.lab.exec('h3', 'command -v etcd', { allowFail: true })).stdout).toBe('');
       const pids = await Promise.all(members.map(etcdPid));
       const withMirror = {
-        ...inventory,
-        cluster: { ...inventory.cluster, packages: { ...inventory.cluster.packages, mirror } },
+        ...suite.inventory,
+        cluster: { ...suite.inventory.cluster, packages: { ...suite.inventory.cluster.packages, mirror } },
       };
       const { report, ms } = await setupEtcd({ inventory: withMirror });
       process.stderr.write(`[etcd] run installing etcd on h3 from the lab mirror: ${ms} ms\n`);
@@ -427,7 +396,7 @@ describe('setupEtcdCluster on lab hosts', () => {
     await etcdctlFromOperator(['put', 'k2h-before-loss', 'kept']);
     const ids = Object.fromEntries(first.members.map((m) => [m.name, m.id]));
     await stopEtcd('h2');
-    await lab.exec(
+    await suite.lab.exec(
       'h2',
       'rm -rf /var/lib/etcd && cd /etc/kubernetes/pki/etcd && rm -f server.crt server.key peer.crt peer.key healthcheck-client.crt healthcheck-client.key',
     );
@@ -466,9 +435,9 @@ describe('setupEtcdCluster on lab hosts', () => {
     const health = JSON.parse(await etcdctlFromOperator(['endpoint', 'health', '--cluster'])) as { health: boolean }[];
     expect(health.map((e) => e.health)).toEqual([true, true, true]);
     // h2 itself holds the data written before the loss (a serializable read answers from its own store).
-    const h2Address = lab.hosts.find((h) => h.name === 'h2')!.address;
-    const storeDir = join(scratch, 'state', 'clusters', inventory.cluster.name, 'pki');
-    const client = await mkdtemp(join(scratch, 'client-h2-'));
+    const h2Address = suite.lab.hosts.find((h) => h.name === 'h2')!.address;
+    const storeDir = join(suite.scratch, 'state', 'clusters', suite.inventory.cluster.name, 'pki');
+    const client = await mkdtemp(join(suite.scratch, 'client-h2-'));
     await writeOperatorClient(storeDir, client);
     const got = JSON.parse(
       await operatorEtcdctl([`https://${h2Address}:2379`], client, ['get', 'k2h-before-loss', '--consistency=s']),
@@ -484,7 +453,7 @@ describe('setupEtcdCluster on lab hosts', () => {
     // above); with replaceCa the run makes a CA here, re-issues every member's certificates under it and restarts
     // the members. The old CA's clients are then refused, the new one's served.
     expect(first).toBeDefined();
-    const store = join(scratch, 'replacing-store');
+    const store = join(suite.scratch, 'replacing-store');
     const { report } = await setupEtcd({ pkiStore: store, replaceCa: true });
     expect(report.ca!.created).toBe(true);
     expect(report.ca!.sha256Fingerprint).not.toBe(first.ca!.sha256Fingerprint);
@@ -495,9 +464,9 @@ describe('setupEtcdCluster on lab hosts', () => {
     expect(new Set(fingerprints.map(hex))).toEqual(
       new Set([report.ca!.sha256Fingerprint.replace(/:/g, '').toLowerCase()]),
     );
-    const client = await mkdtemp(join(scratch, 'new-ca-client-'));
+    const client = await mkdtemp(join(suite.scratch, 'new-ca-client-'));
     await writeOperatorClient(store, client);
-    const endpoints = lab.hosts.slice(0, 3).map((h) => `https://${h.address}:2379`);
+    const endpoints = suite.lab.hosts.slice(0, 3).map((h) => `https://${h.address}:2379`);
     const health = await pollUntil(
       async () => {
         const out = await operatorEtcdctl(endpoints, client, ['endpoint', 'health', '-w', 'json']).catch(() => '');
@@ -516,7 +485,7 @@ describe('setupEtcdCluster on lab hosts', () => {
   it('prints the whole plan on --dry-run --no-facts without contacting hosts or Temporal', async () => {
     // Addresses in a blackholed part of 10.200/16 and a Temporal address nobody listens on: any contact would hang
     // or fail; the dry run must print the plan and exit 0.
-    const inv = join(scratch, 'dry.yaml');
+    const inv = join(suite.scratch, 'dry.yaml');
     await writeFile(
       inv,
       [
