@@ -6,40 +6,37 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Worker, type WorkflowBundleOption } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Worker } from '@temporalio/worker';
+import { describe, expect, it } from 'vitest';
 import type { EtcdSnapshotResult } from '../../src/activities/etcd-snapshot.js';
 import { createActivities } from '../../src/activities/index.js';
 import { createSshDeps } from '../../src/activities/ssh-deps.js';
 import { sshTrustOf } from '../../src/activities/ssh-trust.js';
 import { sha256File } from '../../src/activities/snapshot-store.js';
-import { loadInventory } from '../../src/inventory/index.js';
-import type { Inventory } from '../../src/inventory/schema.js';
-import { createLab, type Lab } from '../../lab/index.js';
-import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
-import { CODEC_ENV, dataConverter } from '../../src/temporal/data-converter.js';
+
+import { dataConverter } from '../../src/temporal/data-converter.js';
 import { readActivityLog, type ActivityLogEntry } from '../../src/worker/activity-log.js';
 import type { EtcdRestoreReport } from '../../src/workflows/etcd-snapshot.js';
 import { decideUpdate, progressQuery, runbookQuery } from '../../src/workflows/messages.js';
-import { connectTemporal, pollUntil, temporalAddress, uniqueQueue } from '../e2e/helpers.js';
-import { setEnv } from '../support/env.js';
+import { pollUntil, temporalAddress, uniqueQueue } from '../e2e/helpers.js';
 import { operatorEtcdctl, writeOperatorClient } from '../support/etcdctl.js';
 import { startWorkerProcess, stopProcess } from '../support/worker-process.js';
 import { runOnLabWorker } from '../support/lab-worker.js';
-import { cleanUp } from '../support/clean-up.js';
+import { plainLabSuite } from '../support/lab-suite.js';
 import { recordHistoryIfAsked } from '../support/record-history.js';
 
-let lab: Lab;
-let inventory: Inventory;
-let inventoryFile: string;
-let temporal: Awaited<ReturnType<typeof connectTemporal>>;
-let bundle: WorkflowBundleOption;
-let scratch: string;
 let clientDir: string;
-let restoreEnv: (() => void) | undefined;
+const suite = plainLabSuite({
+  name: 'etcd-restore',
+  lab: { hosts: 3 },
+  ready: async () => {
+    await runInProcess('setupEtcdCluster', [{ inventory: suite.inventory, healthTimeoutSeconds: 30 }]);
+    clientDir = await mkdtemp(join(suite.scratch, 'client-'));
+    await writeOperatorClient(join(suite.scratch, 'state', 'clusters', suite.inventory.cluster.name, 'pki'), clientDir);
+  },
+});
 const members = ['h1', 'h2', 'h3'];
 /** Unique per run: found in the snapshot file, must never be found in history. */
 const tag = randomUUID().slice(0, 8);
@@ -50,11 +47,11 @@ async function runInProcess<R>(
   args: unknown[],
 ): Promise<{ result: R; payloads: string; ms: number; workflowId: string }> {
   const taskQueue = uniqueQueue('etcd-snap');
-  const workflowId = `${inventory.cluster.name}/etcd/${workflowType}/${taskQueue}`;
+  const workflowId = `${suite.inventory.cluster.name}/etcd/${workflowType}/${taskQueue}`;
   const { result, ms } = await runOnLabWorker<R>({
-    temporal,
-    bundle,
-    inventory,
+    temporal: suite.temporal,
+    bundle: suite.bundle,
+    inventory: suite.inventory,
     workflowType,
     args,
     taskQueue,
@@ -65,7 +62,7 @@ async function runInProcess<R>(
 
 /** Every payload's bytes in a workflow's history, as text (the codec is off, so this is what the server stores). */
 async function historyPayloads(workflowId: string): Promise<string> {
-  const history = await temporal.client.workflow.getHandle(workflowId).fetchHistory();
+  const history = await suite.temporal.client.workflow.getHandle(workflowId).fetchHistory();
   const out: string[] = [];
   const walk = (v: unknown): void => {
     if (v instanceof Uint8Array) out.push(Buffer.from(v).toString('latin1'));
@@ -78,7 +75,7 @@ async function historyPayloads(workflowId: string): Promise<string> {
 
 const etcdctl = (args: string[]) =>
   operatorEtcdctl(
-    lab.hosts.slice(0, 3).map((h) => `https://${h.address}:2379`),
+    suite.lab.hosts.slice(0, 3).map((h) => `https://${h.address}:2379`),
     clientDir,
     args,
   );
@@ -93,28 +90,6 @@ const clusterId = async (): Promise<string> => {
 };
 const keys = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `k${from + i}`);
 
-beforeAll(async () => {
-  scratch = await mkdtemp(join(tmpdir(), 'k2h-etcd-restore-'));
-  restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
-  bundle = await loadWorkflowBundle();
-  lab = await createLab({ hosts: 3 });
-  inventoryFile = await lab.writeInventory();
-  inventory = (await loadInventory(inventoryFile)).inventory;
-  temporal = await connectTemporal();
-  await runInProcess('setupEtcdCluster', [{ inventory, healthTimeoutSeconds: 30 }]);
-  clientDir = await mkdtemp(join(scratch, 'client-'));
-  await writeOperatorClient(join(scratch, 'state', 'clusters', inventory.cluster.name, 'pki'), clientDir);
-});
-
-afterAll(() =>
-  cleanUp(
-    () => temporal?.close(),
-    () => lab?.destroy(),
-    () => restoreEnv?.(),
-    () => scratch && rm(scratch, { recursive: true, force: true }),
-  ),
-);
-
 const logEntries = (log: string): ActivityLogEntry[] =>
   existsSync(log) ? readActivityLog(readFileSync(log, 'utf8')) : [];
 describe('etcd snapshot and restore on lab hosts', () => {
@@ -123,7 +98,7 @@ describe('etcd snapshot and restore on lab hosts', () => {
   it('snapshots a healthy member into the operator store (0600, sha256 verified) with only paths and sums in history', async () => {
     for (const k of keys(1, 50)) await etcdctl(['put', k, value(k)]);
     const { result, payloads, ms, workflowId } = await runInProcess<EtcdSnapshotResult>('snapshotEtcd', [
-      { inventory },
+      { inventory: suite.inventory },
     ]);
     await recordHistoryIfAsked(workflowId, 'etcd-snapshot-3-members');
     snap = result;
@@ -131,7 +106,7 @@ describe('etcd snapshot and restore on lab hosts', () => {
       `[etcd-restore] snapshot: ${result.size} bytes, revision ${result.revision}, save ${result.saveMs} ms, ` +
         `transfer ${result.transferMs} ms, workflow ${ms} ms (${result.tool}, etcd ${result.etcdVersion})\n`,
     );
-    const dir = join(scratch, 'state', 'clusters', inventory.cluster.name, 'snapshots');
+    const dir = join(suite.scratch, 'state', 'clusters', suite.inventory.cluster.name, 'snapshots');
     expect(result.path.startsWith(`${dir}/`)).toBe(true);
     expect(result.path).toMatch(/\/\d{8}T\d{6}Z-h1\.db$/);
     expect(result).toMatchObject({ member: 'h1', tool: 'etcdctl', etcdVersion: '3.4.23', skipped: [] });
@@ -145,7 +120,7 @@ describe('etcd snapshot and restore on lab hosts', () => {
     expect(await readFile(`${result.path}.sha256`, 'utf8')).toBe(`${result.sha256}  ${result.path.split('/').pop()}\n`);
     // The file really holds the data (so the history check below could fail), and the host keeps no copy.
     expect((await readFile(result.path)).includes(value('k17'))).toBe(true);
-    expect((await lab.exec('h1', 'ls -A /var/lib/kubeadm2ha/snapshots')).stdout).toBe('');
+    expect((await suite.lab.exec('h1', 'ls -A /var/lib/kubeadm2ha/snapshots')).stdout).toBe('');
     // History: the path and checksum travel, the contents never do.
     expect(payloads).toContain(result.sha256);
     expect(payloads).toContain(result.path);
@@ -156,24 +131,24 @@ describe('etcd snapshot and restore on lab hosts', () => {
     expect(snap).toBeDefined();
     // A real failure on every member: where the save script puts the snapshot is a file, so its mkdir fails.
     const hostDir = '/var/lib/kubeadm2ha/snapshots';
-    for (const h of members) await lab.exec(h, `mkdir -p ${hostDir}/.. && rm -rf ${hostDir} && touch ${hostDir}`);
+    for (const h of members) await suite.lab.exec(h, `mkdir -p ${hostDir}/.. && rm -rf ${hostDir} && touch ${hostDir}`);
     const taskQueue = uniqueQueue('etcd-snap-decide');
-    const workflowId = `${inventory.cluster.name}/etcd/snapshot/${taskQueue}`;
-    const deps = createSshDeps(sshTrustOf(inventory));
+    const workflowId = `${suite.inventory.cluster.name}/etcd/snapshot/${taskQueue}`;
+    const deps = createSshDeps(sshTrustOf(suite.inventory));
     const worker = await Worker.create({
-      connection: temporal.native,
+      connection: suite.temporal.native,
       taskQueue,
-      workflowBundle: bundle,
+      workflowBundle: suite.bundle,
       dataConverter: dataConverter(),
       activities: createActivities(deps),
     });
     try {
       await worker.runUntil(async () => {
         const started = Date.now();
-        const handle = await temporal.client.workflow.start('snapshotEtcd', {
+        const handle = await suite.temporal.client.workflow.start('snapshotEtcd', {
           taskQueue,
           workflowId,
-          args: [{ inventory }],
+          args: [{ inventory: suite.inventory }],
         });
         const waiting = await pollUntil(
           async () => (await handle.query(progressQuery)).waiting,
@@ -188,7 +163,7 @@ describe('etcd snapshot and restore on lab hosts', () => {
         for (const h of members) expect(error).toContain(h);
         expect((await handle.describe()).status.name).toBe('RUNNING');
 
-        for (const h of members) await lab.exec(h, `rm -f ${hostDir}`);
+        for (const h of members) await suite.lab.exec(h, `rm -f ${hostDir}`);
         await handle.executeUpdate(decideUpdate, { args: [{ action: 'retry', by: 'test', reason: 'dir fixed' }] });
         const result = (await handle.result()) as EtcdSnapshotResult;
         process.stderr.write(
@@ -217,15 +192,15 @@ describe('etcd snapshot and restore on lab hosts', () => {
     const oldId = await clusterId();
 
     const taskQueue = uniqueQueue('etcd-restore');
-    const log = join(scratch, 'restore.jsonl');
-    const workflowId = `${inventory.cluster.name}/etcd/restore/${taskQueue}`;
+    const log = join(suite.scratch, 'restore.jsonl');
+    const workflowId = `${suite.inventory.cluster.name}/etcd/restore/${taskQueue}`;
     const started = Date.now();
-    const handle = await temporal.client.workflow.start('restoreEtcdSnapshot', {
+    const handle = await suite.temporal.client.workflow.start('restoreEtcdSnapshot', {
       taskQueue,
       workflowId,
-      args: [{ inventory, snapshot: { path: snap.path }, healthTimeoutSeconds: 60 }],
+      args: [{ inventory: suite.inventory, snapshot: { path: snap.path }, healthTimeoutSeconds: 60 }],
     });
-    const first = startWorkerProcess(temporalAddress(), taskQueue, log, inventoryFile);
+    const first = startWorkerProcess(temporalAddress(), taskQueue, log, suite.inventoryFile);
     let second: ChildProcess | undefined;
     try {
       await pollUntil(
@@ -238,7 +213,7 @@ describe('etcd snapshot and restore on lab hosts', () => {
       const killedAt = Date.now();
       // Killed after stop and before start: no member runs etcd.
       for (const h of members) {
-        expect((await lab.exec(h, 'pgrep -x etcd', { allowFail: true })).stdout.trim(), h).toBe('');
+        expect((await suite.lab.exec(h, 'pgrep -x etcd', { allowFail: true })).stdout.trim(), h).toBe('');
       }
       expect((await handle.describe()).status.name).toBe('RUNNING');
       const beforeKill = logEntries(log);
@@ -246,7 +221,7 @@ describe('etcd snapshot and restore on lab hosts', () => {
         .filter((e) => e.event === 'complete' && e.activityType === 'restoreEtcdMember')
         .map((e) => e.subject);
 
-      second = startWorkerProcess(temporalAddress(), taskQueue, log, inventoryFile);
+      second = startWorkerProcess(temporalAddress(), taskQueue, log, suite.inventoryFile);
       const report = (await handle.result()) as EtcdRestoreReport;
       // The restore is a runbook on the shared executor: the run answers with the runbook it executes.
       const runbook = await handle.query(runbookQuery);
@@ -271,7 +246,10 @@ describe('etcd snapshot and restore on lab hosts', () => {
         expect(h.previousDataDir).toMatch(/^\/var\/lib\/etcd\.before-restore-\d{8}T\d{6}Z$/);
         expect(h.tool).toBe('etcdctl');
         // The old data dir is kept whole, and no snapshot copy is left on the host.
-        const kept = await lab.exec(h.host, `ls ${h.previousDataDir}/member && ls -A /var/lib/kubeadm2ha/restore`);
+        const kept = await suite.lab.exec(
+          h.host,
+          `ls ${h.previousDataDir}/member && ls -A /var/lib/kubeadm2ha/restore`,
+        );
         expect(kept.stdout).toMatch(/^snap\nwal\n/);
         expect(kept.stdout).not.toMatch(/\.db$/m);
       }
@@ -303,9 +281,9 @@ describe('etcd snapshot and restore on lab hosts', () => {
   });
 
   it('refuses a snapshot whose checksum does not match, before stopping anything', async () => {
-    const pids = await Promise.all(members.map(async (h) => (await lab.exec(h, 'cat /run/etcd.pid')).stdout));
+    const pids = await Promise.all(members.map(async (h) => (await suite.lab.exec(h, 'cat /run/etcd.pid')).stdout));
     const err = await runInProcess('restoreEtcdSnapshot', [
-      { inventory, snapshot: { path: snap.path, sha256: '0'.repeat(64) }, onFailure: 'abort' },
+      { inventory: suite.inventory, snapshot: { path: snap.path, sha256: '0'.repeat(64) }, onFailure: 'abort' },
     ]).then(
       () => undefined,
       (e: unknown) => e as Error,
@@ -314,6 +292,8 @@ describe('etcd snapshot and restore on lab hosts', () => {
     for (let e: unknown = err; e instanceof Error; e = e.cause) messages.push(e.message);
     const message = messages.join(' | ');
     expect(message).toMatch(/has sha256 [0-9a-f]{64}, expected 0{64}: refusing to restore it/);
-    expect(await Promise.all(members.map(async (h) => (await lab.exec(h, 'cat /run/etcd.pid')).stdout))).toEqual(pids);
+    expect(await Promise.all(members.map(async (h) => (await suite.lab.exec(h, 'cat /run/etcd.pid')).stdout))).toEqual(
+      pids,
+    );
   });
 });
