@@ -61,6 +61,7 @@ export function createApiserverVipActivities(deps: ActivityDeps) {
         const conf = await putCheckedFile(session, KEEPALIVED_CONF, renderKeepalivedConf(settings), {
           mode: 0o644,
           what: 'keepalived.conf',
+          service: 'keepalived',
           check: (candidate) => [binary, '--config-test', '-f', candidate],
         });
         if (conf.changed) changed.push(KEEPALIVED_CONF);
@@ -84,7 +85,7 @@ export function createApiserverVipActivities(deps: ActivityDeps) {
             ],
             documentation: 'https://keepalived.readthedocs.io',
           },
-          conf.changed,
+          conf.restart,
         );
         return { host: host.target.name, changed, ...svc };
       });
@@ -98,6 +99,7 @@ export function createApiserverVipActivities(deps: ActivityDeps) {
           const cfg = await putCheckedFile(session, HAPROXY_CFG, renderHaproxyCfg(settings), {
             mode: 0o644,
             what: 'haproxy.cfg',
+            service: 'haproxy',
             check: (candidate) => [binary, '-c', '-q', '-f', candidate],
           });
           const svc = await ensureDaemon(
@@ -108,7 +110,7 @@ export function createApiserverVipActivities(deps: ActivityDeps) {
               command: [binary, '-db', '-f', HAPROXY_CFG],
               documentation: 'https://docs.haproxy.org',
             },
-            cfg.changed,
+            cfg.restart,
           );
           return { host: host.target.name, changed: cfg.changed ? [HAPROXY_CFG] : [], ...svc };
         }
@@ -126,6 +128,7 @@ export function createApiserverVipActivities(deps: ActivityDeps) {
         const conf = await putCheckedFile(session, NGINX_CONF, text, {
           mode: 0o644,
           what: 'the nginx load balancer config',
+          service: NGINX_LB_SERVICE,
           check: (candidate) => [binary, '-t', '-q', '-c', candidate],
         });
         const svc = await ensureDaemon(
@@ -136,7 +139,7 @@ export function createApiserverVipActivities(deps: ActivityDeps) {
             command: [binary, '-c', NGINX_CONF, '-g', 'daemon off;'],
             documentation: 'https://nginx.org/en/docs/stream/ngx_stream_core_module.html',
           },
-          conf.changed,
+          conf.restart,
         );
         return { host: host.target.name, changed: conf.changed ? [NGINX_CONF] : [], ...svc };
       });

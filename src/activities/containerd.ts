@@ -17,7 +17,7 @@ import {
 import { heartbeat, pause } from './activity-context.js';
 import type { ActivityDeps } from './deps.js';
 import { withFailures } from './failures.js';
-import { ensureBinary, ensureDaemon, putCheckedFile } from './host-config.js';
+import { ensureBinary, ensureDaemon, putCheckedFile, readConfigFile } from './host-config.js';
 import { FailureType, KubeadmHaError } from '../errors.js';
 
 export interface ConfigureContainerdInput {
@@ -37,10 +37,6 @@ export interface ConfigureContainerdResult {
 }
 
 const CNI_DIRS = ['/opt/cni/bin', '/usr/lib/cni'];
-
-/** Written before config.toml changes and removed once containerd runs with it: a run cut between the write and the
- * restart (worker lost, SSH dropped) restarts on its retry, though the file then looks unchanged. */
-export const CONTAINERD_RESTART_PENDING = '/var/lib/kubeadm2ha/containerd-restart-pending';
 
 /** A table's header line, e.g. [plugins."io.containerd.grpc.v1.cri"], with either quote style. */
 const tableHeader = (dotted: string[]): RegExp =>
@@ -168,11 +164,12 @@ export function createContainerdActivities(deps: ActivityDeps) {
         const written = await putCheckedFile(session, CONTAINERD_CONFIG, config, {
           mode: 0o644,
           what: 'containerd config.toml',
+          service: 'containerd',
           check: (candidate) => [binary, '--config', candidate, 'config', 'dump'],
         });
         if (written.changed) changed.push(CONTAINERD_CONFIG);
         // containerd reads certs.d on every pull, but config.toml only at start.
-        const svc = await ensureDaemon(session, containerdService(binary), written.changed);
+        const svc = await ensureDaemon(session, containerdService(binary), written.restart);
         if (svc.action !== 'none') await waitContainerd(session, deps, host.target.name);
         return { host: host.target.name, changed, ...svc, cniBinDir };
       });
@@ -191,37 +188,26 @@ export function createContainerdActivities(deps: ActivityDeps) {
         // containerd's path is needed only to check a new file and to restart: not asked for when nothing changes.
         let binary: string | undefined;
         const containerd = async () => (binary ??= (await ensureBinary(session, 'containerd', 'containerd')).path);
-        const read = await session.run(
-          {
-            script: `if [ -f ${quote(CONTAINERD_RESTART_PENDING)} ]; then echo pending; else echo none; fi; cat ${quote(CONTAINERD_CONFIG)} 2>/dev/null || true`,
-          },
-          { action: 'read containerd config.toml', timeoutMs: 30_000 },
-        );
-        const nl = read.stdout.indexOf('\n');
-        const pending = read.stdout.slice(0, nl) === 'pending';
-        const current = read.stdout.slice(nl + 1);
-        const before = sandboxImageOf(current);
-        const next = withSandboxImage(current, image);
-        let changed = false;
-        if (next !== current) {
+        const current = await readConfigFile(session, CONTAINERD_CONFIG, 'containerd');
+        const text = current.content ?? '';
+        const before = sandboxImageOf(text);
+        const next = withSandboxImage(text, image);
+        let written = { changed: false, restart: current.owed };
+        if (next !== text) {
           const bin = await containerd();
-          await session.putFile(CONTAINERD_RESTART_PENDING, `${image}\n`, { mode: 0o644, timeoutMs: 30_000 });
-          changed = (
-            await putCheckedFile(session, CONTAINERD_CONFIG, next, {
-              mode: 0o644,
-              what: 'containerd config.toml',
-              check: (candidate) => [bin, '--config', candidate, 'config', 'dump'],
-            })
-          ).changed;
+          written = await putCheckedFile(session, CONTAINERD_CONFIG, next, {
+            mode: 0o644,
+            what: 'containerd config.toml',
+            service: 'containerd',
+            check: (candidate) => [bin, '--config', candidate, 'config', 'dump'],
+            current,
+          });
         }
+        const { changed } = written;
         let action: SetSandboxImageResult['action'] = 'none';
-        if (changed || pending) {
+        if (written.restart) {
           action = (await ensureDaemon(session, containerdService(await containerd()), true)).action;
           await waitContainerd(session, deps, host.target.name);
-          await session.run(['rm', '-f', '--', CONTAINERD_RESTART_PENDING], {
-            action: 'clear the pending containerd restart',
-            timeoutMs: 30_000,
-          });
         }
         return { host: host.target.name, image, ...(before !== undefined && { before }), changed, action };
       });

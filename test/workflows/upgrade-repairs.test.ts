@@ -10,7 +10,7 @@
 // Then setSandboxImage directly: a second call changes nothing; a restart owed by a cut attempt is made.
 import { describe, expect, it, vi } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
-import { CONTAINERD_RESTART_PENDING } from '../../src/activities/containerd.js';
+import { restartPendingPath } from '../../src/activities/host-config.js';
 import { createSshDeps } from '../../src/activities/ssh-deps.js';
 import { sshTrustOf } from '../../src/activities/ssh-trust.js';
 import { upgradePlan } from '../../src/cli/commands/upgrade.js';
@@ -119,12 +119,15 @@ describe('upgrade node repairs on the real-Kubernetes lab (2 masters + 1 worker)
       });
       const image = `${repo}/pause:3.10.1`;
       expect(await acts.setSandboxImage({ host: host('h1'), image })).toMatchObject({ changed: false, action: 'none' });
-      await sh('h2', `mkdir -p /var/lib/kubeadm2ha && echo ${image} > ${CONTAINERD_RESTART_PENDING}`);
+      await sh(
+        'h2',
+        `mkdir -p /var/lib/kubeadm2ha/restart-pending && echo ${image} > ${restartPendingPath('containerd')}`,
+      );
       expect(await acts.setSandboxImage({ host: host('h2'), image })).toMatchObject({
         changed: false,
         action: 'restarted',
       });
-      await sh('h2', `[ ! -e ${CONTAINERD_RESTART_PENDING} ]`);
+      await sh('h2', `[ ! -e ${restartPendingPath('containerd')} ]`);
       expect(await acts.setSandboxImage({ host: host('h2'), image })).toMatchObject({ action: 'none' });
     } finally {
       await deps.close();

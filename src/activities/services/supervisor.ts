@@ -45,7 +45,8 @@ alive() {
 // Start detached: setsid (own session, survives the SSH channel), nohup, no stdin, output appended to the log.
 // setsid does not fork here (a background job is not a group leader), so $! is the daemon's own pid. Then watch it
 // for half a second: a daemon that dies at once (bad flag, unreadable certificate) fails this step with its last
-// log lines, instead of later as an anonymous unhealthy member.
+// log lines, instead of later as an anonymous unhealthy member. The arguments after the name are files to remove
+// once the daemon runs (the markers of a restart owed to it); not when it already ran, as it may run an old config.
 const startScript = `${prelude}
 if alive "$pid"; then exit 0; fi
 mkdir -p "$(dirname "$K2H_LOG")"
@@ -56,6 +57,7 @@ i=0; while [ $i -lt 5 ] && running "$pid"; do sleep 0.1; i=$((i+1)); done
 if ! running "$pid"; then
   echo "$name exited right after starting; last lines of $K2H_LOG:" >&2; tail -n 15 "$K2H_LOG" >&2; rm -f "$pidf"; exit 1
 fi
+shift; [ $# -eq 0 ] || rm -f -- "$@"
 `;
 
 // TERM, wait up to 10 s (etcd flushes and leaves cleanly), then KILL and wait up to 5 s more.
@@ -84,26 +86,26 @@ export class SupervisorServiceManager implements ServiceManager {
     return this.session.putFile(envFilePath(spec.name), renderEnvFile(spec), { mode: 0o600 });
   }
 
-  async start(name: string): Promise<void> {
-    await this.script(startScript, name, 'start');
+  async start(name: string, opts: { clear?: string[] } = {}): Promise<void> {
+    await this.script(startScript, name, 'start', opts.clear);
   }
 
   async stop(name: string): Promise<void> {
     await this.script(stopScript, name, 'stop');
   }
 
-  async restart(name: string): Promise<void> {
+  async restart(name: string, opts: { clear?: string[] } = {}): Promise<void> {
     await this.stop(name);
-    await this.start(name);
+    await this.start(name, opts);
   }
 
   async isActive(name: string): Promise<boolean> {
     return (await this.script(statusScript, name, 'status')).trim() === 'active';
   }
 
-  private async script(script: string, name: string, verb: string): Promise<string> {
+  private async script(script: string, name: string, verb: string, args: string[] = []): Promise<string> {
     checkServiceName(name);
-    const r = await this.session.run(['sh', '-c', script, 'k2h-supervise', name], {
+    const r = await this.session.run(['sh', '-c', script, 'k2h-supervise', name, ...args], {
       action: `${verb} ${name}`,
       timeoutMs: 60_000,
     });

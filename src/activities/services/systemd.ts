@@ -1,6 +1,6 @@
 // Services under systemd: one unit file in /etc/systemd/system (which also overrides a unit a package shipped under
 // the same name, e.g. Debian's etcd.service), daemon-reload only when it changed, enabled for boot.
-import type { HostSession } from '../../ssh/index.js';
+import { shellCommand, type HostSession } from '../../ssh/index.js';
 import { checkServiceName, checkServiceSpec, type ServiceManager, type ServiceSpec } from './types.js';
 
 export const unitPath = (name: string): string => `/etc/systemd/system/${name}.service`;
@@ -59,17 +59,32 @@ export class SystemdServiceManager implements ServiceManager {
 
   // --no-block: a notify unit is "activating" until the daemon says it is ready, and an etcd member is ready only
   // once it has a quorum, i.e. after the *other* members started. Waiting here would serialise (or, with bounded
-  // fan-out, deadlock) the members; the health gate waits instead.
-  start(name: string): Promise<void> {
-    return this.systemctl('start', name, ['--no-block']);
+  // fan-out, deadlock) the members; the health gate waits instead. With markers to clear (a restart owed to the
+  // daemon: host-config.ts) it waits, since they may go only once the daemon runs: one command, so no round trip more.
+  start(name: string, opts: { clear?: string[] } = {}): Promise<void> {
+    return opts.clear?.length
+      ? this.runAndClear('start', name, opts.clear)
+      : this.systemctl('start', name, ['--no-block']);
   }
 
   stop(name: string): Promise<void> {
     return this.systemctl('stop', name);
   }
 
-  restart(name: string): Promise<void> {
-    return this.systemctl('restart', name, ['--no-block']);
+  restart(name: string, opts: { clear?: string[] } = {}): Promise<void> {
+    return opts.clear?.length
+      ? this.runAndClear('restart', name, opts.clear)
+      : this.systemctl('restart', name, ['--no-block']);
+  }
+
+  private async runAndClear(verb: 'start' | 'restart', name: string, clear: string[]): Promise<void> {
+    checkServiceName(name);
+    const script = [
+      shellCommand(['systemctl', verb, name]),
+      shellCommand(['systemctl', 'is-active', '--quiet', name]),
+      shellCommand(['rm', '-f', '--', ...clear]),
+    ].join(' && ');
+    await this.session.run({ script }, { action: `systemctl ${verb} ${name}`, timeoutMs: 120_000 });
   }
 
   async isActive(name: string): Promise<boolean> {

@@ -20,9 +20,10 @@ export interface ServiceManager {
   readonly kind: ServiceManagerKind;
   /** Write the service definition and register it; `changed` when the definition differs from before. */
   install(spec: ServiceSpec): Promise<{ changed: boolean }>;
-  start(name: string): Promise<void>;
+  /** With `clear`: returns once the daemon runs, then removes those files (owed-restart markers) in the same command. */
+  start(name: string, opts?: { clear?: string[] }): Promise<void>;
   stop(name: string): Promise<void>;
-  restart(name: string): Promise<void>;
+  restart(name: string, opts?: { clear?: string[] }): Promise<void>;
   isActive(name: string): Promise<boolean>;
 }
 
@@ -31,20 +32,22 @@ export type EnsureAction = 'none' | 'started' | 'restarted';
 /**
  * Install and make sure it runs: start it when it is not running; restart it when it runs but its definition or
  * anything it reads (configuration, certificates: `restartIfRunning`) changed; otherwise leave it alone, so a rerun
- * with nothing to do does not bounce a healthy daemon.
+ * with nothing to do does not bounce a healthy daemon. `owed`: the markers of a restart owed to the daemon
+ * (host-config.ts), removed once it runs again, started or restarted.
  */
 export async function ensureService(
   manager: ServiceManager,
   spec: ServiceSpec,
-  opts: { restartIfRunning: boolean },
+  opts: { restartIfRunning: boolean; owed?: string[] },
 ): Promise<{ definitionChanged: boolean; action: EnsureAction }> {
   const { changed } = await manager.install(spec);
+  const clear = opts.owed?.length ? { clear: opts.owed } : undefined;
   if (!(await manager.isActive(spec.name))) {
-    await manager.start(spec.name);
+    await manager.start(spec.name, clear);
     return { definitionChanged: changed, action: 'started' };
   }
   if (changed || opts.restartIfRunning) {
-    await manager.restart(spec.name);
+    await manager.restart(spec.name, clear);
     return { definitionChanged: changed, action: 'restarted' };
   }
   return { definitionChanged: changed, action: 'none' };
