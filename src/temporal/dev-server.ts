@@ -32,6 +32,7 @@ import {
 } from './process-util.js';
 import { ensureSearchAttributes } from './register-search-attributes.js';
 import { searchAttributeCliArgs } from './search-attributes.js';
+import { LATENCY_DYNAMIC_CONFIG } from './server-tuning.js';
 
 export const DEFAULT_PORT = 7233;
 export const DEFAULT_UI_PORT = 8233;
@@ -318,6 +319,7 @@ async function startLocked(opts: DevServerOptions, r: Resolved): Promise<DevServ
     // Its HTTP API (on a random port) would otherwise answer any Host header: a DNS-rebinding page could use it.
     '--dynamic-config-value',
     `frontend.httpAllowedHosts=${JSON.stringify([`${HOST}:*`, 'localhost:*'])}`,
+    ...LATENCY_DYNAMIC_CONFIG.flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${JSON.stringify(value)}`]),
     ...searchAttributeCliArgs(),
     ...(uiCodecEndpoint ? ['--ui-codec-endpoint', uiCodecEndpoint] : []),
     ...(opts.extraArgs ?? []),

@@ -13,6 +13,7 @@ import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import { ensureSearchAttributes } from '../../src/temporal/register-search-attributes.js';
 import { freePort } from '../../src/temporal/process-util.js';
+import { LATENCY_DYNAMIC_CONFIG } from '../../src/temporal/server-tuning.js';
 import { pollUntil } from './poll.js';
 
 const run = promisify(execFile);
@@ -96,14 +97,17 @@ dynamicConfigClient:
 `;
 }
 
-/** We run offline: no version checks; ids as long as the dev server's. */
+/** We run offline: no version checks; ids as long as the dev server's; Temporal's per-step waits as the dev server
+ * has them (LATENCY_DYNAMIC_CONFIG: the transfer queue's poll rate, eager activities). */
 const DYNAMIC_CONFIG = `frontend.enableServerVersionCheck:
   - value: false
 limit.maxIDLength:
   - value: 255
 system.forceSearchAttributesCacheRefreshOnRead:
   - value: true
-`;
+${LATENCY_DYNAMIC_CONFIG
+  .map(([key, value]) => `${key}:\n  - value: ${JSON.stringify(value)}\n`)
+  .join('')}`;
 
 /**
  * A free port below 32768: the server records its membership ports in a PostgreSQL smallint column (found the hard

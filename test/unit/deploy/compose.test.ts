@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { LATENCY_DYNAMIC_CONFIG } from '../../../src/temporal/server-tuning.js';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..', '..');
@@ -62,5 +63,13 @@ describe('docker-compose.yml', () => {
     // Every path the Dockerfile copies exists (a moved file breaks `docker compose build`, not this repo's tests).
     for (const m of dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm))
       for (const p of m[1]!.split(/\s+/)) expect(existsSync(join(root, p)), p).toBe(true);
+  });
+
+  it("gives its Temporal server the dynamic config every server we start has (the transfer queue's poll rate, eager activities)", () => {
+    const config = parse(readFileSync(join(root, 'deploy', 'dynamicconfig', 'kubeadm2ha.yaml'), 'utf8')) as Record<
+      string,
+      { value: unknown }[]
+    >;
+    for (const [key, value] of LATENCY_DYNAMIC_CONFIG) expect(config[key], key).toEqual([{ value, constraints: {} }]);
   });
 });
