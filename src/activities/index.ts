@@ -8,6 +8,7 @@ import { createEtcdSnapshotActivities } from './etcd-snapshot.js';
 import { createKubernetesBackupActivities } from './kubernetes-backup.js';
 import { createPkiActivities } from './pki.js';
 import { createPreflightActivities } from './preflight.js';
+import { createApiserverEtcdActivities } from './apiserver-etcd.js';
 import { createApiserverVipActivities } from './apiserver-vip.js';
 import { createClusterPkiActivities } from './cluster-pki.js';
 import { createContainerdActivities } from './containerd.js';
@@ -41,6 +42,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createApiserverVipActivities(deps),
     ...createKubeadmActivities(deps),
     ...createKubeApiActivities(deps),
+    // The API servers' etcd servers after the etcd group changed (setup rerun).
+    ...createApiserverEtcdActivities(deps),
     // Upgrade (issue 12): drain with a deadline that honours PodDisruptionBudgets, and uncordon.
     ...createNodeDrainActivities(deps),
     ...createUninstallActivities(deps),

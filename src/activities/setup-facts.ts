@@ -50,6 +50,7 @@ import {
 import { parseProbe } from './kube-packages.js';
 import { MODULES_FILE, SYSCTL_FILE, modulesText, sysctlText } from './node-os.js';
 import { statusScript } from './services/supervisor.js';
+import { parse as parseYaml } from 'yaml';
 
 const APISERVER_MANIFEST = '/etc/kubernetes/manifests/kube-apiserver.yaml';
 const KUBELET_CONF = '/etc/kubernetes/kubelet.conf';
@@ -119,6 +120,8 @@ export interface HostSetupFacts {
   etcd?: EtcdMemberFacts;
   /** apiserver-etcd-client certificate and the etcd CA present (masters with external etcd). */
   etcdClientCert?: boolean;
+  /** Masters with external etcd whose kube-apiserver manifest exists: its --etcd-servers, as written there. */
+  etcdServers?: string[];
 }
 
 export interface ClusterSetupFacts {
@@ -130,6 +133,9 @@ export interface ClusterSetupFacts {
   coreDnsReplicas?: number;
   /** The pod network manifest on the primary is the one the setup would apply, and its objects exist. */
   podNetwork?: boolean;
+  /** kubeadm's ClusterConfiguration (ConfigMap kube-system/kubeadm-config): etcd.external.endpoints, when it has
+   * them. kubeadm renders the next join's and upgrade's --etcd-servers from these. */
+  etcdEndpoints?: string[];
 }
 
 export interface SetupFacts {
@@ -163,6 +169,7 @@ fi
 for f in ${[KUBELET_CONF, APISERVER_MANIFEST, ADMIN_CONF, apiserverEtcdClient.certPath, etcdCa.certPath].map(quote).join(' ')}; do
   [ -f "$f" ] && echo "exists $f"
 done
+[ -f ${quote(APISERVER_MANIFEST)} ] && sed -n 's/^[[:space:]]*- --etcd-servers=/etcd-servers /p' ${quote(APISERVER_MANIFEST)}
 b=$(command -v etcd || true)
 if [ -n "$b" ]; then echo "etcd-version $("$b" --version 2>/dev/null | sed -n 's/^etcd Version: //p')"; fi
 command -v etcdctl >/dev/null 2>&1 && echo "etcdctl yes"
@@ -178,6 +185,7 @@ if [ "$primary" = 1 ] && [ -f ${quote(ADMIN_CONF)} ]; then
     echo "api ok"
     $K get nodes -o jsonpath='{range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}' 2>/dev/null | sed 's/^/node /'
     echo "coredns $($K -n kube-system get deployment coredns -o jsonpath='{.spec.replicas}' 2>/dev/null)"
+    echo "kubeadm-config $($K -n kube-system get configmap kubeadm-config -o jsonpath='{.data.ClusterConfiguration}' 2>/dev/null | base64 -w0)"
     [ -f ${quote(POD_NETWORK_MANIFEST)} ] && $K get -f ${quote(POD_NETWORK_MANIFEST)} -o name >/dev/null 2>&1 && echo "pod-network yes"
   else echo "api-error $(printf '%s' "$out" | tail -n1)"; fi
 fi
@@ -281,7 +289,26 @@ export function hostFactsOf(h: SetupFactsHost, text: string): HostSetupFacts {
       },
     }),
     ...(h.etcdClient && { etcdClientCert: exists(apiserverEtcdClient.certPath) && exists(etcdCa.certPath) }),
+    ...(h.etcdClient && one(p, 'etcd-servers') !== undefined && { etcdServers: urlList(one(p, 'etcd-servers')!) }),
   };
+}
+
+const urlList = (s: string): string[] =>
+  s
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean);
+
+/** etcd.external.endpoints of a ClusterConfiguration's text (undefined: not external, or not readable). */
+export function externalEtcdEndpoints(clusterConfiguration: string): string[] | undefined {
+  let doc: unknown;
+  try {
+    doc = parseYaml(clusterConfiguration);
+  } catch {
+    return undefined;
+  }
+  const endpoints = (doc as { etcd?: { external?: { endpoints?: unknown } } } | null)?.etcd?.external?.endpoints;
+  return Array.isArray(endpoints) ? endpoints.filter((e): e is string => typeof e === 'string') : undefined;
 }
 
 /** The primary's view of the cluster from its script output; undefined when it has no admin.conf. */
@@ -289,6 +316,10 @@ export function clusterFactsOf(text: string): Omit<ClusterSetupFacts, 'podNetwor
   const p = parse(text);
   const error = one(p, 'api-error');
   const replicas = Number(one(p, 'coredns'));
+  const kubeadmConfig = one(p, 'kubeadm-config');
+  const etcdEndpoints = kubeadmConfig
+    ? externalEtcdEndpoints(Buffer.from(kubeadmConfig, 'base64').toString('utf8'))
+    : undefined;
   return {
     answering: has(p, 'api', 'ok'),
     ...(error !== undefined && { error: redact(error) || 'the API did not answer' }),
@@ -298,6 +329,7 @@ export function clusterFactsOf(text: string): Omit<ClusterSetupFacts, 'podNetwor
     }),
     ...(one(p, 'coredns') && Number.isInteger(replicas) && { coreDnsReplicas: replicas }),
     podNetworkObjects: Boolean(one(p, 'pod-network')),
+    ...(etcdEndpoints && { etcdEndpoints }),
   };
 }
 

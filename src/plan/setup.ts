@@ -120,7 +120,75 @@ function doneFrom(inv: Inventory, facts: SetupFacts | undefined): Done {
  * kubeconfig only when the store lacks it or kubeadm init is planned, and containerd is configured on every node
  * when the flannel network is applied (its result carries each node's CNI directory, which flannel needs).
  */
-export function planSetup(inv: Inventory, facts?: SetupFacts, o: EtcdPlanOptions = {}): Runbook {
+export interface SetupPlanOptions extends EtcdPlanOptions {
+  /** False for runs that read facts before the API servers' etcd servers were planned (the workflow's
+   * patched(SETUP_APISERVER_ETCD)): replaying them must plan what they planned. Default true. */
+  apiserverEtcd?: boolean;
+}
+
+/** How long a master's API server may take to come back with its new etcd servers. */
+export const APISERVER_READY_SECONDS = 300;
+
+/**
+ * External etcd whose members changed under a running cluster: kubeadm-config's etcd.external.endpoints and each
+ * master's kube-apiserver --etcd-servers, where the facts show them other than the inventory's members (compared as
+ * sets: an order of its own is no reason to restart an API server). The ConfigMap first (a master joining later in
+ * this run, or the next `kubeadm upgrade`, renders its flag from it), then the masters one at a time, each followed
+ * by its health gate, so the others keep serving through the VIP while one restarts. Nothing without a cluster view.
+ */
+export function apiserverEtcdPhases(inv: Inventory, facts: SetupFacts | undefined): Phase[] {
+  const c = inv.cluster;
+  if (c.etcd.mode !== 'external' || !facts?.cluster?.answering) return [];
+  const cs = kubeadmClusterSettings(inv);
+  const endpoints = cs.etcd.kind === 'external' ? cs.etcd.endpoints : [];
+  const same = (a: readonly string[]) => [...a].sort().join(',') === [...endpoints].sort().join(',');
+  const primary = primaryMaster(inv);
+  const via = { target: targetOf(primary), ssh: inv.ssh };
+  const phases: Phase[] = [];
+  const current = facts.cluster.etcdEndpoints;
+  if (current !== undefined && !same(current))
+    phases.push({
+      id: 'etcd-endpoints',
+      title: 'kubeadm-config: the etcd members',
+      kind: 'once',
+      steps: [
+        step('updateKubeadmEtcdEndpoints', `etcd.external.endpoints: ${endpoints.length} members`, 'quick', {
+          via,
+          cluster: c.name,
+          endpoints,
+        }),
+      ],
+    });
+  const byName = new Map(facts.hosts.map((f) => [f.name, f]));
+  const stale = masters(inv).filter((m) => {
+    const f = byName.get(m.name);
+    return f !== undefined && !f.unreachable && f.controlPlane && f.etcdServers !== undefined && !same(f.etcdServers);
+  });
+  if (stale.length > 0)
+    phases.push({
+      id: 'apiserver-etcd',
+      title: "masters' API servers: --etcd-servers, one at a time",
+      kind: 'hosts',
+      rollout: { kind: 'serial' },
+      hosts: stale.map((m) => ({
+        target: targetOf(m),
+        // A master left with the old member list would lose etcd when a removed member goes: never skipped.
+        maySkip: false,
+        steps: [
+          step('updateApiserverEtcdServers', 'kube-apiserver manifest: --etcd-servers', 'hostStep', { endpoints }),
+          step('waitApiserverReady', 'restarted with them, /readyz ok on it and through the VIP', 'wait', {
+            via,
+            cluster: c.name,
+            endpoints,
+            timeoutSeconds: APISERVER_READY_SECONDS,
+          }),
+        ],
+      })),
+    });
+  return phases;
+}
+
+export function planSetup(inv: Inventory, facts?: SetupFacts, o: SetupPlanOptions = {}): Runbook {
   const c = inv.cluster;
   const ctx = (h: Host): HostContext => ({ target: targetOf(h), ssh: inv.ssh });
   const isDone = doneFrom(inv, facts);
@@ -257,6 +325,7 @@ export function planSetup(inv: Inventory, facts?: SetupFacts, o: EtcdPlanOptions
     ]);
     if (steps.length > 0) phases.push({ id: 'pod-network', title: 'pod network', kind: 'once', steps });
   }
+  if (o.apiserverEtcd !== false) phases.push(...apiserverEtcdPhases(inv, facts));
   const join = (h: Host, controlPlane: boolean): Step =>
     step('joinNode', controlPlane ? 'kubeadm join --control-plane' : 'kubeadm join', 'install', {
       primary: ctx(primary),
@@ -311,7 +380,9 @@ export function planSetup(inv: Inventory, facts?: SetupFacts, o: EtcdPlanOptions
     phases.push({ id: 'converge', title: 'CoreDNS and nodes Ready', kind: 'once', steps: converge });
   // The admin kubeconfig feeds every kubectl step (pod network, CoreDNS, nodes Ready): fetched when one of them runs
   // and the store lacks the primary's current one (or init makes a new one).
-  const kubectlSteps = phases.slice(kubeconfigPhase).some((p) => p.kind === 'once' && p.steps.length > 0);
+  const kubectlSteps = phases
+    .slice(kubeconfigPhase)
+    .some((p) => (p.kind === 'once' && p.steps.length > 0) || p.id === 'apiserver-etcd');
   const fetch = step('fetchAdminKubeconfig', 'admin kubeconfig into the local store', 'quick', {
     via: ctx(primary),
     cluster: c.name,

@@ -33,6 +33,11 @@ function describe(step: Step, result: unknown): string | undefined {
       return r.joined ? 'joined' : 'already a member';
     case 'installKubePackages':
       return r.installed ? 'installed' : 'already installed';
+    case 'updateApiserverEtcdServers':
+    case 'updateKubeadmEtcdEndpoints':
+      return r.changed ? `was ${(r.before as string[] | undefined)?.length ?? 0} members` : 'already as planned';
+    case 'waitApiserverReady':
+      return `ready after ${Math.round(((r.elapsedMs as number | undefined) ?? 0) / 1000)} s`;
     case 'waitNodesReady':
       return `${(r.ready as string[] | undefined)?.length ?? 0} nodes Ready`;
     default:
@@ -41,9 +46,16 @@ function describe(step: Step, result: unknown): string | undefined {
   }
 }
 
+/** patched() id: setup plans kubeadm-config's etcd endpoints and the masters' --etcd-servers from the facts. */
+export const SETUP_APISERVER_ETCD = 'setup-apiserver-etcd';
+
 export async function setupCluster(raw: SetupClusterInput): Promise<RunbookResult> {
   const { inventory, onFailure } = acceptInput('setupCluster', raw);
   const facts = await readActivities.readSetupFacts(setupFactsRequest(inventory));
   const joinPhase = patched(ETCD_JOIN_PHASE);
-  return runRunbook({ ...planSetup(inventory, facts, { joinPhase }), ...(onFailure && { onFailure }) }, { describe });
+  const apiserverEtcd = patched(SETUP_APISERVER_ETCD);
+  return runRunbook(
+    { ...planSetup(inventory, facts, { joinPhase, apiserverEtcd }), ...(onFailure && { onFailure }) },
+    { describe },
+  );
 }

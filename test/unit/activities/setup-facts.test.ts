@@ -123,4 +123,27 @@ describe('setup facts from a host answer', () => {
       nodes: [],
     });
   });
+  it("a master's --etcd-servers from its apiserver manifest; kubeadm-config's external endpoints from the primary", () => {
+    const text = answer(m1) + 'etcd-servers https://10.10.0.11:2379,https://10.10.0.12:2379\n';
+    expect(hostFactsOf(m1, text).etcdServers).toEqual(['https://10.10.0.11:2379', 'https://10.10.0.12:2379']);
+    expect(hostFactsOf(m1, answer(m1)).etcdServers).toBeUndefined();
+    const config = [
+      'apiVersion: kubeadm.k8s.io/v1beta4',
+      'kind: ClusterConfiguration',
+      'etcd:',
+      '  external:',
+      '    caFile: /etc/kubernetes/pki/etcd/ca.crt',
+      '    endpoints:',
+      '    - https://10.10.0.11:2379',
+      '    - https://10.10.0.12:2379',
+      '',
+    ].join('\n');
+    const b64 = Buffer.from(config).toString('base64');
+    expect(clusterFactsOf(`api ok\nkubeadm-config ${b64}\n`).etcdEndpoints).toEqual([
+      'https://10.10.0.11:2379',
+      'https://10.10.0.12:2379',
+    ]);
+    const local = Buffer.from('etcd:\n  local:\n    dataDir: /var/lib/etcd\n').toString('base64');
+    expect(clusterFactsOf(`api ok\nkubeadm-config ${local}\n`).etcdEndpoints).toBeUndefined();
+  });
 });

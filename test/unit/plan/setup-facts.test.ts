@@ -232,3 +232,58 @@ describe('planSetup from facts', () => {
     ]);
   });
 });
+
+describe("the API servers' etcd servers after the etcd group changed", () => {
+  const all = ['10.10.0.11', '10.10.0.12', '10.10.0.13'].map((a) => `https://${a}:2379`);
+  /** A finished cluster whose masters and kubeadm-config name `servers`. */
+  const showing = (servers: string[], config = servers): SetupFacts => {
+    const f = finished(inv);
+    return {
+      ...f,
+      cluster: { ...f.cluster!, etcdEndpoints: config },
+      hosts: f.hosts.map((h) => (h.controlPlane ? { ...h, etcdServers: servers } : h)),
+    };
+  };
+
+  it('plans nothing when kubeadm-config and every master name the inventory members, in any order', () => {
+    expect(stepCount(planSetup(inv, showing(all)))).toBe(0);
+    expect(stepCount(planSetup(inv, showing([...all].reverse())))).toBe(0);
+  });
+
+  it('plans kubeadm-config first, then each stale master one at a time with its health gate, before joins', () => {
+    const rb = planSetup(inv, showing(all.slice(0, 1)));
+    const ids = rb.phases.map((p) => p.id);
+    expect(ids).toEqual(['etcd-endpoints', 'apiserver-etcd', 'converge']);
+    const masters = rb.phases[1]!;
+    expect(masters).toMatchObject({ kind: 'hosts', rollout: { kind: 'serial' } });
+    expect(planned(rb)).toEqual({
+      [ONCE]: ['updateKubeadmEtcdEndpoints', 'waitNodesReady'],
+      m1: ['updateApiserverEtcdServers', 'waitApiserverReady'],
+      m2: ['updateApiserverEtcdServers', 'waitApiserverReady'],
+      m3: ['updateApiserverEtcdServers', 'waitApiserverReady'],
+    });
+    const first = rb.phases[0]!;
+    expect(first.kind === 'once' && first.steps[0]!.args.endpoints).toEqual(all);
+    expect(describeRunbook(rb).join('\n')).toContain('updateApiserverEtcdServers → waitApiserverReady');
+  });
+
+  it('only the master that differs; kubeadm-config left alone when it is right', () => {
+    const f = withHost(showing(all), 'm2', { etcdServers: all.slice(0, 2) });
+    expect(planned(planSetup(inv, f))).toEqual({
+      [ONCE]: ['waitNodesReady'],
+      m2: ['updateApiserverEtcdServers', 'waitApiserverReady'],
+    });
+  });
+
+  it('fetches the admin kubeconfig first when the store lacks it', () => {
+    const f = { ...showing(all.slice(0, 1)), adminKubeconfigStored: false };
+    expect(planSetup(inv, f).phases.map((p) => p.id)[0]).toBe('kubeconfig');
+  });
+
+  it('not for runs recorded before it (apiserverEtcd false), nor without a cluster view, nor for stacked etcd', () => {
+    expect(stepCount(planSetup(inv, showing(all.slice(0, 1)), { apiserverEtcd: false }))).toBe(0);
+    const noView = { ...showing(all.slice(0, 1)), cluster: undefined };
+    expect(planSetup(inv, noView).phases.map((p) => p.id)).not.toContain('apiserver-etcd');
+    expect(stepCount(planSetup(stacked, finished(stacked)))).toBe(0);
+  });
+});

@@ -1,0 +1,136 @@
+// The external etcd group of a running cluster changes, and `setup` runs again (the setupCluster workflow on the
+// real-Kubernetes lab, 2 masters + 1 worker, external etcd on all three): 3 → 5 members (h4, h5 etcd-only hosts
+// join one at a time), then kubeadm-config's etcd.external.endpoints and, one master at a time, each kube-apiserver's
+// --etcd-servers follow, each master gated on its /readyz. Checked independently of the workflow's own results: the
+// manifests and the ConfigMap on the hosts, the running API servers' command lines (mirror pods), /readyz on each
+// master's own address, and a rerun that plans nothing.
+import { describe, expect, it, vi } from 'vitest';
+import { setup as setupCommand } from '../../src/cli/commands/setup.js';
+import { Inventory } from '../../src/inventory/schema.js';
+import type { Runbook } from '../../src/plan/runbook.js';
+import type { RunbookResult } from '../../src/workflows/runbook.js';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { labClusterInventory } from '../support/lab-cluster.js';
+import { labSuite } from '../support/lab-suite.js';
+
+const masters = ['h1', 'h2'];
+const oldMembers = ['h1', 'h2', 'h3'];
+const newMembers = ['h4', 'h5'];
+
+const suite = labSuite({
+  name: 'setup-etcd-members',
+  lab: { hosts: 5 },
+  // h1..h3 the cluster (etcd on each); h4 and h5 wait outside the inventory.
+  inventory: (lab) => {
+    const all = labClusterInventory(lab, [
+      ['primary-master', 'etcd'],
+      ['secondary-master', 'etcd'],
+      ['worker', 'etcd'],
+      ['etcd'],
+      ['etcd'],
+    ]);
+    return Inventory.parse({ ...all, hosts: all.hosts.filter((h) => oldMembers.includes(h.name)) });
+  },
+  ready: async (s) => {
+    const { ms } = await s.run<RunbookResult>('setupCluster', [{ inventory: s.inventory }], 'setup');
+    process.stderr.write(`[setup-etcd-members] cluster with 3 etcd members set up in ${ms} ms\n`);
+  },
+});
+
+/** The inventory with these etcd-only hosts added. */
+function withEtcdHosts(names: string[]): Inventory {
+  const inv = suite.inventory;
+  return Inventory.parse({
+    ...inv,
+    hosts: [
+      ...inv.hosts,
+      ...names.map((name) => ({
+        name,
+        address: suite.lab.hosts.find((h) => h.name === name)!.address,
+        roles: ['etcd' as const],
+      })),
+    ],
+  });
+}
+
+/** `kubeadm2ha setup --dry-run --json` as the CLI runs it (facts over SSH, no Temporal). */
+async function dryRun(inv: Inventory): Promise<Runbook> {
+  const file = join(suite.scratch, `dry-run-${inv.hosts.length}.yaml`);
+  await writeFile(file, stringify(inv));
+  const out: string[] = [];
+  const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void out.push(line));
+  try {
+    await setupCommand({ inventory: file, dryRun: true, json: true });
+  } finally {
+    log.mockRestore();
+  }
+  return JSON.parse(out.join('\n')) as Runbook;
+}
+
+const endpointsOf = (names: string[]) =>
+  names.map((n) => `https://${suite.lab.hosts.find((h) => h.name === n)!.address}:2379`);
+const sorted = (a: string[]) => [...a].sort();
+const K = 'kubectl --kubeconfig /etc/kubernetes/admin.conf --request-timeout=20s';
+
+/** What a master runs and says, asked on the hosts: manifest flag, mirror pod command flag, /readyz on its address. */
+async function apiserverOn(master: string) {
+  const lab = suite.lab;
+  const address = lab.hosts.find((h) => h.name === master)!.address;
+  const manifest = (
+    await lab.exec(master, "sed -n 's/^ *- --etcd-servers=//p' /etc/kubernetes/manifests/kube-apiserver.yaml")
+  ).stdout.trim();
+  const running = (
+    await lab.exec(
+      'h1',
+      `${K} -n kube-system get pod kube-apiserver-${master} -o jsonpath='{.spec.containers[0].command}'`,
+    )
+  ).stdout;
+  const flag = /--etcd-servers=([^"]*)/.exec(running)?.[1] ?? '';
+  const readyz = (
+    await lab.exec('h1', `${K} --server https://${address}:6443 get --raw /readyz`, { allowFail: true })
+  ).stdout.trim();
+  return { manifest: sorted(manifest.split(',')), running: sorted(flag.split(',')), readyz };
+}
+
+describe("setup follows the etcd group: kubeadm-config and every master's --etcd-servers", () => {
+  it('3 → 5: the new members join, then kubeadm-config, then each master one at a time; a rerun plans nothing', async () => {
+    const five = withEtcdHosts(newMembers);
+    const plan = await dryRun(five);
+    const ids = plan.phases.map((p) => p.id);
+    expect(ids).toEqual(expect.arrayContaining(['etcd-join', 'etcd-endpoints', 'apiserver-etcd']));
+    expect(ids.indexOf('etcd-join')).toBeLessThan(ids.indexOf('etcd-endpoints'));
+    expect(ids.indexOf('etcd-endpoints')).toBeLessThan(ids.indexOf('apiserver-etcd'));
+    const rollout = plan.phases.find((p) => p.id === 'apiserver-etcd');
+    expect(rollout).toMatchObject({ kind: 'hosts', rollout: { kind: 'serial' } });
+    expect(rollout?.kind === 'hosts' && rollout.hosts.map((h) => h.target.name)).toEqual(masters);
+
+    const { result, ms } = await suite.run<RunbookResult>('setupCluster', [{ inventory: five }], 'setup');
+    process.stderr.write(`[setup-etcd-members] 3 → 5 etcd members through setup: ${ms} ms\n`);
+    const at = (host: string, step: string) => result.steps.findIndex((s) => s.host === host && s.step === step);
+    // One master at a time: h2's manifest was written only after h1's API server came back ready.
+    expect(at('h1', 'waitApiserverReady')).toBeLessThan(at('h2', 'updateApiserverEtcdServers'));
+    expect(at('cluster', 'updateKubeadmEtcdEndpoints')).toBeLessThan(at('h1', 'updateApiserverEtcdServers'));
+
+    const all = sorted(endpointsOf([...oldMembers, ...newMembers]));
+    for (const m of masters) expect(await apiserverOn(m), m).toEqual({ manifest: all, running: all, readyz: 'ok' });
+    const config = (
+      await suite.lab.exec(
+        'h1',
+        `${K} -n kube-system get configmap kubeadm-config -o jsonpath='{.data.ClusterConfiguration}'`,
+      )
+    ).stdout;
+    for (const e of all) expect(config).toContain(`- ${e}`);
+    // The kept copy of each manifest is outside the kubelet's static pod dir.
+    for (const m of masters)
+      expect((await suite.lab.exec(m, 'ls /etc/kubernetes/manifests/')).stdout.trim().split('\n').sort()).toEqual([
+        'kube-apiserver.yaml',
+        'kube-controller-manager.yaml',
+        'kube-scheduler.yaml',
+      ]);
+
+    const again = await dryRun(five);
+    expect(again.phases).toEqual([]);
+  }, 1_200_000);
+});
