@@ -2,9 +2,14 @@
 import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
 import { FailureType } from '../errors.js';
 
+/**
+ * The type of an activity's ApplicationFailure. An activity's failure reaches the workflow as an ActivityFailure whose
+ * cause is the activity's ApplicationFailure; a local activity's as that ApplicationFailure itself (SDK 1.24: no
+ * ActivityFailure around it).
+ */
 export function failureType(err: unknown): string | undefined {
-  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) return err.cause.type ?? undefined;
-  return undefined;
+  const failure = err instanceof ActivityFailure ? err.cause : err;
+  return failure instanceof ApplicationFailure ? (failure.type ?? undefined) : undefined;
 }
 
 export function failureMessage(err: unknown): string {
