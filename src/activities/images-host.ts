@@ -13,6 +13,12 @@ export const RECEIVE_PATH = `${STAGING_DIR}/receive`;
 /** Where a relaying host keeps its throwaway key and the receiver's host keys while it sends. */
 export const RELAY_DIR = '/var/lib/kubeadm2ha/relay';
 
+/** containerd's GC root label (docs/garbage-collection.md: keep this object and what it references), with which the
+ * receiver holds each blob it ingested until the import references it; its own value, so cleanup finds exactly ours.
+ * ctr 1.6 cannot ingest under a lease (no lease flag or variable), so a label it is. */
+export const GC_ROOT_LABEL = 'containerd.io/gc.root';
+export const GC_ROOT_VALUE = 'kubeadm2ha-images-push';
+
 /** The receiver of a push, and the forced command of a relay key: stdin is a stream of frames, each a header line
  * "<hex> <offset> <size>" and then the blob's bytes from `offset` to `size`, appended to <hex>.partial (cut back to
  * `offset` first). One connection carries every blob a host lacks. A whole blob goes into containerd's content store
@@ -48,6 +54,11 @@ discard() {
   grep -q 'unexpected commit digest' "$e" || return 1
   ctr -n k8s.io content ingest --expected-size "$2" "kubeadm2ha-$1" < "$3" >/dev/null 2>&1
 }
+# $1 hex: containerd's copy kept from its garbage collector until the import references it (CLEANUP_SCRIPT lets it
+# go). Nothing else holds a blob just ingested, and containerd collects at start, after 100 writes and after any
+# delete (an import ending deletes its lease). Not there (not taken, or collected before this): the staged copy is
+# what the import takes then.
+keep() { ctr -n k8s.io content label "sha256:$1" "${GC_ROOT_LABEL}=${GC_ROOT_VALUE}" >/dev/null 2>&1 || true; }
 while IFS=' ' read -r hex off size; do
   case "$hex" in ''|*[!0-9a-f]*) echo "receive: bad blob name" >&2; exit 2;; esac
   [ \${#hex} -eq 64 ] || { echo "receive: bad blob name" >&2; exit 2; }
@@ -78,7 +89,7 @@ while IFS=' ' read -r hex off size; do
       ingest "$hex" "$size" < "$f.partial" || { discard "$hex" "$size" "$f.partial" && ingest "$hex" "$size" < "$f.partial"; } || true
     fi
   fi
-  if [ "$h" = "$hex" ]; then mv -f "$f.partial" "$f"; echo "ok $hex"; continue; fi
+  if [ "$h" = "$hex" ]; then keep "$hex"; mv -f "$f.partial" "$f"; echo "ok $hex"; continue; fi
   # Not the blob. containerd refused the same bytes (after resuming its copy with them, for a resumed blob): discard.
   if [ -z "$again" ] || ! ingest "$hex" "$size" < "$f.partial"; then discard "$hex" "$size" "$f.partial" || true; fi
   rm -f "$f.partial"
@@ -247,8 +258,11 @@ export const RELAY_FILES_SCRIPT = [
   'cat > "$1/known_hosts"',
 ].join('\n');
 
-/** $1 staging dir: drop the staged blobs (not a .partial), the index and the background import's files. */
+/** $1 staging dir: once the host's images are verified, let go of the blobs the receiver kept (the images reference
+ * those they need), then drop the staged blobs (not a .partial), the index and the background import's files. */
 export const CLEANUP_SCRIPT = [
+  `kept=$(ctr -n k8s.io content ls -q 'labels."${GC_ROOT_LABEL}"==${GC_ROOT_VALUE}')`,
+  `for b in $kept; do ctr -n k8s.io content label "$b" ${GC_ROOT_LABEL}= >/dev/null; done`,
   'cd "$1" 2>/dev/null || exit 0',
   'find blobs/sha256 -type f ! -name "*.partial" -delete',
   'rm -f index.json import.list import.pid import.done import.log ingest.err',

@@ -6,8 +6,16 @@
 // The lab tests of the workflow (test/workflows/images.test.ts) cover a cut through a killed sshd and a damaged
 // relay; these are the cases around them, each in a second or two.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RECEIVE_PATH, RECEIVE_SCRIPT, STAGING_DIR } from '../../src/activities/images-host.js';
-import { quote } from '../../src/ssh/quote.js';
+import {
+  CLEANUP_SCRIPT,
+  importIndex,
+  INDEX_AND_IMPORT_SCRIPT,
+  RECEIVE_PATH,
+  RECEIVE_SCRIPT,
+  STAGING_DIR,
+} from '../../src/activities/images-host.js';
+import { ociArchitecture } from '../../src/images/oci-layout.js';
+import { quote, shellCommand } from '../../src/ssh/quote.js';
 import { createLab, type Lab } from '../../lab/index.js';
 import { writeFileCommand } from '../../lab/k8s/node.js';
 import { activeIngests } from '../support/k8s-cluster.js';
@@ -146,5 +154,87 @@ describe('the images receiver against containerd: no unfinished ingest is left b
     });
     expect(await active()).toEqual([]);
     expect(await has(other)).toBe(true);
+  });
+});
+
+describe("containerd's garbage collector between a push's ingest and its import", () => {
+  /** What runs containerd 1.6's GC now: the synchronous delete of a lease (as `ctr content prune` does it). */
+  const collectGarbage = () =>
+    sh('ctr -n k8s.io leases create --id k2h-test-gc >/dev/null && ctr -n k8s.io leases delete --sync k2h-test-gc');
+  const json = (name: string, value: unknown) =>
+    sh(`${writeFileCommand(`/tmp/${name}`, JSON.stringify(value))} && true`);
+  const digestOf = async (name: string) => ({
+    hex: (await sh(`sha256sum < /tmp/${name} | cut -d' ' -f1`)).trim(),
+    size: Number((await sh(`stat -c %s /tmp/${name}`)).trim()),
+  });
+
+  it('the blobs received stay in containerd through a GC (one cut before its staged rename too), the import succeeds, and cleanup lets them go', async () => {
+    // A one-layer image, made here: an uncompressed tar layer, its config, its manifest.
+    await sh(
+      'mkdir -p /tmp/gc-layer && echo "kept through gc" > /tmp/gc-layer/hello && tar -C /tmp/gc-layer -cf /tmp/gc-layer.tar hello',
+    );
+    const layer = await digestOf('gc-layer.tar');
+    await json('gc-config.json', {
+      architecture: ociArchitecture(),
+      os: 'linux',
+      config: {},
+      rootfs: { type: 'layers', diff_ids: [`sha256:${layer.hex}`] },
+    });
+    const config = await digestOf('gc-config.json');
+    await json('gc-manifest.json', {
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: {
+        mediaType: 'application/vnd.oci.image.config.v1+json',
+        digest: `sha256:${config.hex}`,
+        size: config.size,
+      },
+      layers: [
+        { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${layer.hex}`, size: layer.size },
+      ],
+    });
+    const manifest = await digestOf('gc-manifest.json');
+    const unrelated = await blob('gc-unrelated', 100_000);
+    const parts = [
+      [layer, 'gc-layer.tar'],
+      [config, 'gc-config.json'],
+      [manifest, 'gc-manifest.json'],
+    ] as const;
+    const r = await receive([
+      ...parts.map(([d, f]) => ({ hex: d.hex, offset: 0, size: d.size, bytes: `cat /tmp/${f}` })),
+      { hex: unrelated, offset: 0, size: 100_000, bytes: 'cat /tmp/gc-unrelated' },
+    ]);
+    expect(r.out.split('\n')).toEqual([...parts.map(([d]) => `ok ${d.hex}`), `ok ${unrelated}`]);
+    // The state a receiver cut after containerd took the layer, before its staged copy was renamed, leaves: a retry
+    // sees containerd's copy and sends nothing, and the import (which takes only renamed staged blobs) relies on it.
+    await sh(`mv ${BLOBS}/${layer.hex} ${BLOBS}/${layer.hex}.partial`);
+
+    await collectGarbage();
+    for (const [d] of parts) expect(await has(d.hex)).toBe(true);
+
+    const ref = 'k2h.test/gc:1';
+    const index = importIndex(
+      [
+        {
+          ref,
+          manifest: {
+            mediaType: 'application/vnd.oci.image.manifest.v1+json',
+            digest: `sha256:${manifest.hex}`,
+            size: manifest.size,
+          },
+        },
+      ],
+      ociArchitecture(),
+    );
+    await lab.exec('h1', shellCommand(['sh', '-c', INDEX_AND_IMPORT_SCRIPT, 'sh', STAGING_DIR, '', index]));
+    expect(await sh('ctr -n k8s.io images ls -q')).toContain(ref);
+
+    // Verified: cleanup drops what kept them; the image holds its blobs, the unrelated blob goes with the next GC.
+    await lab.exec('h1', shellCommand(['sh', '-c', CLEANUP_SCRIPT, 'sh', STAGING_DIR]));
+    expect(await sh('ctr -n k8s.io content ls')).not.toContain('containerd.io/gc.root');
+    await collectGarbage();
+    for (const [d] of parts) expect(await has(d.hex)).toBe(true);
+    expect(await has(unrelated)).toBe(false);
+    await sh(`ctr -n k8s.io images rm ${ref} >/dev/null; rm -f ${BLOBS}/${layer.hex}.partial`);
   });
 });

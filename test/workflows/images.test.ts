@@ -7,7 +7,9 @@
 // containerd ingest behind.
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
+import { GC_ROOT_LABEL, GC_ROOT_VALUE } from '../../src/activities/images-host.js';
 import type { DeliverImagesResult, FillImageStoreResult } from '../../src/activities/images.js';
+import { quote } from '../../src/ssh/quote.js';
 import { imagesFor, planImageList } from '../../src/plan/images.js';
 import type { RunbookResult } from '../../src/workflows/runbook.js';
 import { activeIngests } from '../support/k8s-cluster.js';
@@ -116,6 +118,14 @@ describe('transferImages on the real-Kubernetes lab', () => {
     }
     // The cut blob's ingest (h1's, and h2's behind it) was taken over by the attempt that resumed it: none is left.
     for (const h of suite.inventory.hosts) expect(await activeIngests(suite.lab, h.name), h.name).toEqual([]);
+    // What the receivers kept from containerd's GC until the import was let go once verified: the images hold it now.
+    for (const h of suite.inventory.hosts) {
+      const kept = await suite.lab.exec(
+        h.name,
+        `ctr -n k8s.io content ls -q ${quote(`labels."${GC_ROOT_LABEL}"==${GC_ROOT_VALUE}`)}`,
+      );
+      expect(kept.stdout.trim(), h.name).toBe('');
+    }
     // Workers do not get the control plane.
     expect(Object.keys(await listed('h4')).some((r) => r.includes('kube-apiserver'))).toBe(false);
 
