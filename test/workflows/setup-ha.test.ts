@@ -4,22 +4,12 @@
 // through flannel's VXLAN; the API answers through the VIP and through the load balancer, and still after the VIP
 // holder's keepalived is stopped; a second run changes nothing (from what every activity reports); the history holds
 // no secret; nothing left the lab's /24. Nothing here is a stand-in.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { WorkflowBundleOption } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadavg } from 'node:os';
+import { describe, expect, it } from 'vitest';
 import type { ApplyPodNetworkResult } from '../../src/activities/kube-api.js';
 import { readSetupFactsHere } from '../../src/cli/commands/setup.js';
-import type { Inventory } from '../../src/inventory/schema.js';
-import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
 import { vethName } from '../../lab/names.js';
-import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
-import { CODEC_ENV } from '../../src/temporal/data-converter.js';
 import type { RunbookResult } from '../../src/workflows/runbook.js';
-import { connectTemporal } from '../e2e/helpers.js';
-import { cleanUp } from '../support/clean-up.js';
-import { setEnv } from '../support/env.js';
 import {
   ADMIN,
   captureLabTraffic,
@@ -30,6 +20,7 @@ import {
   type LabTrafficCapture,
 } from '../support/k8s-cluster.js';
 import { labShell } from '../support/lab-shell.js';
+import { labSuite } from '../support/lab-suite.js';
 import { pollUntil } from '../support/poll.js';
 import {
   changesIn,
@@ -41,43 +32,26 @@ import {
 } from '../support/setup-run.js';
 import { capture } from '../support/tcpdump.js';
 
-let lab: K8sLab;
-let inv: Inventory;
-let temporal: Awaited<ReturnType<typeof connectTemporal>>;
-let bundle: WorkflowBundleOption;
-let scratch: string;
-let restoreEnv: (() => void) | undefined;
 let captures: LabTrafficCapture | undefined;
-const sh = (host: string, cmd: string): Promise<string> => labShell(lab)(host, cmd);
-const address = (name: string): string => lab.hosts.find((h) => h.name === name)!.address;
+const suite = labSuite({
+  name: 'setup-ha',
+  lab: { hosts: 5, cni: 'none' },
+  inventory: (lab) => flannelLabInventory(lab, haRoles),
+  ready: async (suite) => {
+    captures = await captureLabTraffic(suite.lab);
+  },
+  cleanUp: [() => Promise.all([captures?.leaving.stop(), captures?.inside.stop()])],
+});
+const sh = (host: string, cmd: string): Promise<string> => labShell(suite.lab)(host, cmd);
+const address = (name: string): string => suite.lab.hosts.find((h) => h.name === name)!.address;
 const masters = ['h1', 'h2', 'h3'];
 const podNetworkOf = (r: RunbookResult): ApplyPodNetworkResult =>
   r.steps.find((s) => s.step === 'applyPodNetwork')!.result as ApplyPodNetworkResult;
-const setup = () => runSetupWorkflow({ temporal, bundle, inventory: inv });
+const setup = () => runSetupWorkflow({ temporal: suite.temporal, bundle: suite.bundle, inventory: suite.inventory });
 const vipHolder = async (): Promise<string | undefined> => {
-  for (const m of masters) if ((await sh(m, 'ip -4 -o addr show dev eth0')).includes(` ${lab.vip}/25 `)) return m;
+  for (const m of masters) if ((await sh(m, 'ip -4 -o addr show dev eth0')).includes(` ${suite.lab.vip}/25 `)) return m;
   return undefined;
 };
-
-beforeAll(async () => {
-  scratch = await mkdtemp(join(tmpdir(), 'k2h-setup-ha-'));
-  restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
-  bundle = await loadWorkflowBundle();
-  lab = await createK8sLab({ hosts: 5, cni: 'none' });
-  inv = flannelLabInventory(lab, haRoles);
-  captures = await captureLabTraffic(lab);
-  temporal = await connectTemporal();
-}, 3_600_000);
-
-afterAll(() =>
-  cleanUp(
-    () => Promise.all([captures?.leaving.stop(), captures?.inside.stop()]),
-    () => temporal?.close(),
-    () => lab?.destroy(),
-    () => restoreEnv?.(),
-    () => scratch && rm(scratch, { recursive: true, force: true }),
-  ),
-);
 
 describe('setupCluster: 3 masters + 2 workers with flannel on the real-Kubernetes lab', () => {
   it('bare hosts → every node Ready with a /29 of the pod range; flannel applied; no secret in history', async () => {
@@ -97,11 +71,11 @@ describe('setupCluster: 3 masters + 2 workers with flannel on the real-Kubernete
       .split('\n')
       .sort()
       .map((l) => l.split(' '));
-    expect(rows.map(([n, ready]) => `${n} ${ready}`)).toEqual(lab.hosts.map((h) => `${h.name} True`));
+    expect(rows.map(([n, ready]) => `${n} ${ready}`)).toEqual(suite.lab.hosts.map((h) => `${h.name} True`));
     const cidrs = rows.map(([, , cidr]) => cidr!);
     for (const c of cidrs) {
       expect(c).toMatch(/\/29$/);
-      expect(inCidr(c.split('/')[0]!, inv.cluster.podSubnet)).toBe(true);
+      expect(inCidr(c.split('/')[0]!, suite.inventory.cluster.podSubnet)).toBe(true);
     }
     expect(new Set(cidrs).size).toBe(5);
     // Flannel's six objects created, its pods Running on every node from the lab registry's image.
@@ -126,9 +100,9 @@ describe('setupCluster: 3 masters + 2 workers with flannel on the real-Kubernete
   }, 1_800_000);
 
   it("a pod on each worker reaches the other's pod IP, carried by flannel's VXLAN between the two hosts", async () => {
-    const k = lab.kubernetes;
+    const k = suite.lab.kubernetes;
     const [ipA, ipB] = await explain(
-      lab,
+      suite.lab,
       () =>
         Promise.all([
           runHelloPod(sh, { name: 'hello-a', node: 'h4', imageRepository: k.imageRepository }),
@@ -136,7 +110,10 @@ describe('setupCluster: 3 masters + 2 workers with flannel on the real-Kubernete
         ]),
       'kube-flannel',
     );
-    const vxlan = capture(vethName(lab.id, 4), `udp port 8472 and host ${address('h4')} and host ${address('h5')}`);
+    const vxlan = capture(
+      vethName(suite.lab.id, 4),
+      `udp port 8472 and host ${address('h4')} and host ${address('h5')}`,
+    );
     await vxlan.listening;
     const aToB = await inPodNetns(sh, 'hello-a', 'h4', `curl -sf --max-time 5 http://${ipB}:8080/`);
     const bToA = await inPodNetns(sh, 'hello-b', 'h5', `curl -sf --max-time 5 http://${ipA}:8080/`);
@@ -147,12 +124,12 @@ describe('setupCluster: 3 masters + 2 workers with flannel on the real-Kubernete
   }, 300_000);
 
   it('the API answers through the VIP and through haproxy on the VIP', async () => {
-    expect(inv.cluster.loadBalancer).toMatchObject({ kind: 'haproxy', port: 8443 });
-    expect(await sh('h4', `curl -sk --max-time 5 https://${lab.vip}:6443/readyz`)).toBe('ok');
-    expect(await sh('h4', `curl -sk --max-time 5 https://${lab.vip}:8443/readyz`)).toBe('ok');
+    expect(suite.inventory.cluster.loadBalancer).toMatchObject({ kind: 'haproxy', port: 8443 });
+    expect(await sh('h4', `curl -sk --max-time 5 https://${suite.lab.vip}:6443/readyz`)).toBe('ok');
+    expect(await sh('h4', `curl -sk --max-time 5 https://${suite.lab.vip}:8443/readyz`)).toBe('ok');
     // The cluster's own endpoint is the load balancer: a worker's kubelet reaches the API through it.
     expect(await sh('h5', "grep -o 'server: .*' /etc/kubernetes/kubelet.conf")).toBe(
-      `server: https://${lab.vip}:8443\n`,
+      `server: https://${suite.lab.vip}:8443\n`,
     );
   });
 
@@ -161,7 +138,7 @@ describe('setupCluster: 3 masters + 2 workers with flannel on the real-Kubernete
     process.stderr.write(`[setup HA] rerun (5 hosts, nothing to do): ${second.ms} ms\n`);
     expect(second.result.steps.map((s) => `${s.host} ${s.step}`)).toEqual([]);
     expect(changesIn(second.result.steps)).toEqual([]);
-    expect((await readSetupFactsHere(inv)).cluster?.podNetwork).toBe(true);
+    expect((await readSetupFactsHere(suite.inventory)).cluster?.podNetwork).toBe(true);
     expect(secretsIn(second.history)).toEqual([]);
   }, 900_000);
 
@@ -182,9 +159,12 @@ describe('setupCluster: 3 masters + 2 workers with flannel on the real-Kubernete
     for (const port of [6443, 8443])
       await pollUntil(
         async () =>
-          (await lab.exec('h4', `curl -sk --max-time 3 https://${lab.vip}:${port}/readyz`, { allowFail: true }))
-            .stdout === 'ok',
-        `the API on ${lab.vip}:${port} after failover`,
+          (
+            await suite.lab.exec('h4', `curl -sk --max-time 3 https://${suite.lab.vip}:${port}/readyz`, {
+              allowFail: true,
+            })
+          ).stdout === 'ok',
+        `the API on ${suite.lab.vip}:${port} after failover`,
         60_000,
         200,
       );
