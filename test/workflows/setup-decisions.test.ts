@@ -9,8 +9,6 @@
 //   B  h1's source is back, h3's is not: the run waits for h3 only; skip arrives as the Web UI sends it (a plain
 //      `decide` signal with the JSON object, no codec); the cluster is built without h3.
 //   C  h3 still has no source: the run waits; the source is put back and retry installs and joins h3: all Ready.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   Client,
@@ -20,49 +18,68 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
-import { Worker, type WorkflowBundleOption } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Worker } from '@temporalio/worker';
+import { describe, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
 import { createSshDeps } from '../../src/activities/ssh-deps.js';
 import { sshTrustOf } from '../../src/activities/ssh-trust.js';
 import { KEYRING_ENV, loadKeyring } from '../../src/codec/keyring.js';
 import { FailureType } from '../../src/errors.js';
-import type { Inventory } from '../../src/inventory/schema.js';
-import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
 import { MIRROR_SOURCES_PATH } from '../../lab/k8s/apt-mirror.js';
 import type { WaitingDecision } from '../../src/plan/gates.js';
-import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
 import { CODEC_ENV, dataConverter } from '../../src/temporal/data-converter.js';
 import { decideUpdate, progressQuery } from '../../src/workflows/messages.js';
 import type { RunbookResult, RunFailureDetails } from '../../src/workflows/runbook.js';
-import { connectTemporal, pollUntil, temporalAddress, uniqueQueue } from '../e2e/helpers.js';
-import { cleanUp } from '../support/clean-up.js';
-import { setEnv } from '../support/env.js';
+import { pollUntil, temporalAddress, uniqueQueue } from '../e2e/helpers.js';
+import { nodeStates } from '../support/k8s-cluster.js';
 import { labClusterInventory } from '../support/lab-cluster.js';
+import { labSuite } from '../support/lab-suite.js';
 
-let lab: K8sLab;
-let inv: Inventory;
-let temporal: Awaited<ReturnType<typeof connectTemporal>>;
-let bundle: WorkflowBundleOption;
-let scratch: string;
-let restoreEnv: (() => void) | undefined;
 let worker: Worker | undefined;
 let running: Promise<void> | undefined;
 let closeSsh: (() => Promise<void>) | undefined;
 const taskQueue = uniqueQueue('setup-decide');
+const suite = labSuite({
+  name: 'setup-decide',
+  lab: { hosts: 3 },
+  inventory: (lab) => labClusterInventory(lab, [['primary-master', 'etcd'], ['worker'], ['worker']]),
+  // Payload encryption on (unlike most lab tests): the Web UI's signal must arrive unencrypted at a worker whose
+  // codec wraps it, as it does for an operator.
+  env: (scratch) => ({ [KEYRING_ENV]: join(scratch, 'codec-keyring.json'), [CODEC_ENV]: 'on' }),
+  ready: async (suite) => {
+    await loadKeyring(join(suite.scratch, 'codec-keyring.json'), { create: true });
+    const deps = createSshDeps(sshTrustOf(suite.inventory));
+    closeSsh = () => deps.close();
+    worker = await Worker.create({
+      connection: suite.temporal.native,
+      taskQueue,
+      workflowBundle: suite.bundle,
+      dataConverter: dataConverter({ role: 'worker' }),
+      activities: createActivities(deps),
+    });
+    running = worker.run();
+  },
+  cleanUp: [
+    async () => {
+      if (worker?.getState() === 'RUNNING') worker.shutdown();
+      await running;
+    },
+    () => closeSsh?.(),
+  ],
+});
 const ASIDE = '/root/kubeadm2ha.list.aside';
 
 /** The host's apt loses its only source (the lab mirror), and its package lists with it. */
 const takeSourceAway = (host: string) =>
-  lab.exec(host, `mv ${MIRROR_SOURCES_PATH} ${ASIDE} && apt-get update -q >/dev/null 2>&1`);
+  suite.lab.exec(host, `mv ${MIRROR_SOURCES_PATH} ${ASIDE} && apt-get update -q >/dev/null 2>&1`);
 /** The source back as it was; the install refreshes the lists itself when the version is missing. */
-const putSourceBack = (host: string) => lab.exec(host, `mv ${ASIDE} ${MIRROR_SOURCES_PATH}`);
+const putSourceBack = (host: string) => suite.lab.exec(host, `mv ${ASIDE} ${MIRROR_SOURCES_PATH}`);
 
 const start = (name: string): Promise<WorkflowHandle> =>
-  temporal.client.workflow.start('setupCluster', {
+  suite.temporal.client.workflow.start('setupCluster', {
     taskQueue,
-    workflowId: `${inv.cluster.name}/setup-${name}/${taskQueue}`,
-    args: [{ inventory: inv }],
+    workflowId: `${suite.inventory.cluster.name}/setup-${name}/${taskQueue}`,
+    args: [{ inventory: suite.inventory }],
   });
 /** The decide gates waiting, once there are `hosts.length` of them, sorted by host. */
 const parked = (h: WorkflowHandle, hosts: string[]): Promise<WaitingDecision[]> =>
@@ -83,53 +100,7 @@ const rejection = async (p: Promise<unknown>): Promise<string> => {
   expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
   return (err as WorkflowUpdateFailedError).cause?.message ?? '';
 };
-const nodeStates = async (): Promise<string[]> =>
-  (await lab.exec('h1', 'kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes --no-headers')).stdout
-    .trim()
-    .split('\n')
-    .map((l) => l.split(/\s+/).slice(0, 2).join(' '))
-    .sort();
 const notOffered = /kubeadm, kubelet, kubectl 1\.34\.12 not offered by the host's package sources \(available: none\)/;
-
-beforeAll(async () => {
-  scratch = await mkdtemp(join(tmpdir(), 'k2h-setup-decide-'));
-  // Payload encryption on (unlike most lab tests): the Web UI's signal must arrive unencrypted at a worker whose
-  // codec wraps it, as it does for an operator.
-  restoreEnv = setEnv({
-    KUBEADM2HA_STATE_DIR: join(scratch, 'state'),
-    [KEYRING_ENV]: join(scratch, 'codec-keyring.json'),
-    [CODEC_ENV]: 'on',
-  });
-  await loadKeyring(join(scratch, 'codec-keyring.json'), { create: true });
-  bundle = await loadWorkflowBundle();
-  lab = await createK8sLab({ hosts: 3 });
-  inv = labClusterInventory(lab, [['primary-master', 'etcd'], ['worker'], ['worker']]);
-  temporal = await connectTemporal();
-  const deps = createSshDeps(sshTrustOf(inv));
-  closeSsh = () => deps.close();
-  worker = await Worker.create({
-    connection: temporal.native,
-    taskQueue,
-    workflowBundle: bundle,
-    dataConverter: dataConverter({ role: 'worker' }),
-    activities: createActivities(deps),
-  });
-  running = worker.run();
-}, 3_600_000);
-
-afterAll(() =>
-  cleanUp(
-    async () => {
-      if (worker?.getState() === 'RUNNING') worker.shutdown();
-      await running;
-    },
-    () => closeSsh?.(),
-    () => temporal?.close(),
-    () => lab?.destroy(),
-    () => restoreEnv?.(),
-    () => scratch && rm(scratch, { recursive: true, force: true }),
-  ),
-);
 
 describe('setupCluster decisions on a real failure (a node without its apt source)', () => {
   it('A: master and worker wait with host, step and error; skip of the master is refused; abort ends the run', async () => {
@@ -151,8 +122,8 @@ describe('setupCluster decisions on a real failure (a node without its apt sourc
       '- host: **h1**, step: **installKubePackages** (phase nodes)',
       'not offered by the host',
       // Skip is offered for the worker only.
-      `\`kubeadm2ha decide ${inv.cluster.name} retry|skip|abort --host h3 [--reason "…"]\``,
-      `\`kubeadm2ha decide ${inv.cluster.name} retry|abort --host h1 [--reason "…"]\``,
+      `\`kubeadm2ha decide ${suite.inventory.cluster.name} retry|skip|abort --host h3 [--reason "…"]\``,
+      `\`kubeadm2ha decide ${suite.inventory.cluster.name} retry|abort --host h1 [--reason "…"]\``,
       'Web UI: Send Signal `decide` with `{"action":"retry","host":"h3","reason":"…"}` (action: retry, skip, abort)',
     ])
       expect(details, text).toContain(text);
@@ -180,7 +151,7 @@ describe('setupCluster decisions on a real failure (a node without its apt sourc
     expect(failed.undone).toEqual([]);
     expect(failed.gates).toEqual([expect.objectContaining({ action: 'abort', host: 'h3', via: 'update' })]);
     // Nothing past the failed phase ran: no kubeadm init.
-    expect((await lab.exec('h1', 'ls /etc/kubernetes/admin.conf', { allowFail: true })).code).not.toBe(0);
+    expect((await suite.lab.exec('h1', 'ls /etc/kubernetes/admin.conf', { allowFail: true })).code).not.toBe(0);
   }, 1_800_000);
 
   it('B: skip of the worker sent as the Web UI signal payload; the cluster is built without it', async () => {
@@ -214,7 +185,7 @@ describe('setupCluster decisions on a real failure (a node without its apt sourc
     expect(
       result.steps.filter((s) => s.host === 'h3' && s.step !== 'prepareNodeOs' && s.step !== 'readSetupFacts'),
     ).toEqual([]);
-    expect(await nodeStates()).toEqual(['h1 Ready', 'h2 Ready']);
+    expect(await nodeStates(suite.lab)).toEqual(['h1 Ready', 'h2 Ready']);
   }, 1_800_000);
 
   it('C: retry after the source is back installs and joins the worker: every node Ready', async () => {
@@ -249,6 +220,6 @@ describe('setupCluster decisions on a real failure (a node without its apt sourc
     expect(JSON.stringify(result.steps.filter((s) => s.host === 'h2' && s.step === 'joinNode'))).not.toMatch(
       /"joined":true/,
     );
-    expect(await nodeStates()).toEqual(['h1 Ready', 'h2 Ready', 'h3 Ready']);
+    expect(await nodeStates(suite.lab)).toEqual(['h1 Ready', 'h2 Ready', 'h3 Ready']);
   }, 1_800_000);
 });
