@@ -1,14 +1,16 @@
 // Running one cluster operation from the CLI: start the workflow (or attach to the one already running under the
 // same id — that is how a person resumes), make sure a worker serves it, show live progress and the Web UI link,
 // and return the result. Every operation command (preflight, setup, upgrade, …) goes through here.
-import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { Client, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import type { SshTrust } from '../activities/ssh-trust.js';
+import type { KubeadmHaWorker } from '../worker.js';
 import { InvalidInputError, OperationRunningError } from '../errors.js';
 import type { Progress } from '../plan/types.js';
 import { progressQuery } from '../workflows/messages.js';
 import { DEFAULT_TASK_QUEUE } from '../workflows/ids.js';
 import { workflowUiLink } from '../temporal/connection.js';
+import { dataConverter } from '../temporal/data-converter.js';
 import { ClusterName, KubernetesVersion, Operation } from '../temporal/search-attributes.js';
 import { WORKFLOW_TASK_TIMEOUT } from '../temporal/workflow-start.js';
 import { formatChange, inputChanges } from './input-diff.js';
@@ -94,13 +96,49 @@ export interface OperationContext {
   sshTrust?: SshTrust;
 }
 
+/** A worker embedded before the start, and a client on its connection (see runOperation). */
+interface ReadyWorker {
+  worker: KubeadmHaWorker;
+  taskQueue: string;
+  client: Client;
+}
+
+/**
+ * The worker this command embeds, made before the run starts, when it will embed one for the run's task queue
+ * (--worker embedded, or auto with no worker polling): the start then goes through a client on the worker's own
+ * connection and asks for the run's first workflow task in its reply (eager start; Temporal server 1.29 allows it
+ * by default), which skips a trip through matching. Without one (external workers) the run starts as before.
+ */
+async function embedFirst(ctx: OperationContext): Promise<ReadyWorker | undefined> {
+  const taskQueue = ctx.taskQueue ?? DEFAULT_TASK_QUEUE;
+  if (ctx.workerMode === 'external') return undefined;
+  if (ctx.workerMode === 'auto' && (await livePollers(ctx.client, ctx.namespace, taskQueue)) > 0) return undefined;
+  const connection = await ctx.workerConnection();
+  const { createKubeadmHaWorker } = await import('../worker.js');
+  const worker = await createKubeadmHaWorker({
+    connection,
+    namespace: ctx.namespace,
+    taskQueue,
+    ...(ctx.sshTrust && { sshTrust: ctx.sshTrust }),
+  });
+  const client = new Client({
+    connection,
+    namespace: ctx.namespace,
+    identity: ctx.client.options.identity,
+    dataConverter: dataConverter(),
+  });
+  return { worker, taskQueue, client };
+}
+
 async function startOrAttach<A>(
   ctx: OperationContext,
   spec: OperationSpec<A>,
+  ready?: ReadyWorker,
 ): Promise<{ handle: WorkflowHandle; attached: boolean }> {
   const taskQueue = ctx.taskQueue ?? DEFAULT_TASK_QUEUE;
-  const start = () =>
-    ctx.client.workflow.start(spec.workflowType, {
+  const start = async () => {
+    const started = await (ready?.client ?? ctx.client).workflow.start(spec.workflowType, {
+      ...(ready && { requestEagerStart: true }),
       workflowId: spec.workflowId,
       taskQueue,
       args: spec.args,
@@ -116,6 +154,11 @@ async function startOrAttach<A>(
         { key: KubernetesVersion, value: spec.kubernetesVersion },
       ],
     });
+    // Watched, queried and described through the command's own client, as a run it attached to.
+    return ctx.client.workflow.getHandle(started.workflowId, undefined, {
+      firstExecutionRunId: started.firstExecutionRunId,
+    });
+  };
   try {
     return { handle: await start(), attached: false };
   } catch (err) {
@@ -158,9 +201,17 @@ async function startOrAttach<A>(
 }
 
 export async function runOperation<A, R>(ctx: OperationContext, spec: OperationSpec<A>): Promise<R> {
-  const { handle, attached } = await startOrAttach(ctx, spec);
-  return followOperation<R>(ctx, handle, {
-    label: `${attached ? 'attached to running' : 'started'} ${runSummary(spec)}`,
+  const ready = await embedFirst(ctx);
+  let started: { handle: WorkflowHandle; attached: boolean };
+  try {
+    started = await startOrAttach(ctx, spec, ready);
+  } catch (err) {
+    await ready?.worker.run(Promise.resolve()); // started and stopped: nothing for it to run
+    throw err;
+  }
+  return followOperation<R>(ctx, started.handle, {
+    label: `${started.attached ? 'attached to running' : 'started'} ${runSummary(spec)}`,
+    ...(ready && { ready }),
   });
 }
 
@@ -171,7 +222,12 @@ export async function runOperation<A, R>(ctx: OperationContext, spec: OperationS
 export async function followOperation<R>(
   ctx: OperationContext,
   handle: WorkflowHandle,
-  opts: { label: string },
+  opts: {
+    label: string;
+    /** The worker runOperation embedded before the start (embedFirst): serves the run when it is on its task queue
+     * (an attached run may be on another), else it is stopped unused. */
+    ready?: ReadyWorker;
+  },
 ): Promise<R> {
   const desc = await handle.describe();
   // The workflow's own queue: a resumed run keeps the queue it was started on, whatever today's flags say.
@@ -183,17 +239,21 @@ export async function followOperation<R>(
     note(`Web UI: ${ctx.uiLink ? ctx.uiLink(link) : link}`);
   }
 
+  const ready = opts.ready?.taskQueue === taskQueue ? opts.ready : undefined;
+  if (opts.ready && !ready) await opts.ready.worker.run(Promise.resolve());
   const result = handle.result() as Promise<R>;
   let embedded: Promise<unknown> | undefined;
   const embed = async (why: string): Promise<void> => {
     note(`worker: embedded in this process${why} (stop it and run \`kubeadm2ha resume\` to go on later)`);
     const { createKubeadmHaWorker } = await import('../worker.js');
-    const w = await createKubeadmHaWorker({
-      connection: await ctx.workerConnection(),
-      namespace: ctx.namespace,
-      taskQueue,
-      ...(ctx.sshTrust && { sshTrust: ctx.sshTrust }),
-    });
+    const w =
+      ready?.worker ??
+      (await createKubeadmHaWorker({
+        connection: await ctx.workerConnection(),
+        namespace: ctx.namespace,
+        taskQueue,
+        ...(ctx.sshTrust && { sshTrust: ctx.sshTrust }),
+      }));
     embedded = w.run(
       result.then(
         () => undefined,
@@ -201,8 +261,9 @@ export async function followOperation<R>(
       ),
     );
   };
-  const pollers = ctx.workerMode === 'embedded' ? 0 : await livePollers(ctx.client, ctx.namespace, taskQueue);
-  if (ctx.workerMode === 'embedded' || (ctx.workerMode === 'auto' && pollers === 0)) await embed('');
+  const pollers =
+    ready || ctx.workerMode === 'embedded' ? 0 : await livePollers(ctx.client, ctx.namespace, taskQueue);
+  if (ready || ctx.workerMode === 'embedded' || (ctx.workerMode === 'auto' && pollers === 0)) await embed('');
   else note(`worker: ${pollers || 'external'} worker(s) polling task queue ${taskQueue}`);
 
   const view = ctx.json ? undefined : new ProgressView(ctx.out);

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLab, type Lab } from '../../lab/index.js';
 import { writeLabInventory } from '../../lab/inventory.js';
 import type { PreflightReport } from '../../src/plan/types.js';
+import { clientIdentity } from '../../src/temporal/connection.js';
 import { dataConverter } from '../../src/temporal/data-converter.js';
 import { cli, killed, started } from './cli-process.js';
 import { pollUntil, temporalAddress, uniqueQueue } from './helpers.js';
@@ -80,5 +81,10 @@ describe('attaching to a running operation', () => {
     const latest = await client.workflow.getHandle(workflowId).describe();
     expect(latest.runId).not.toBe(runId);
     expect(latest.status.name).toBe('COMPLETED');
+    // The command embedded its worker before starting the new run, so the run's first workflow task came back in the
+    // start's reply (eager start): history names the starter as the one that took it, not a polling worker.
+    const events = (await client.workflow.getHandle(workflowId, latest.runId).fetchHistory()).events ?? [];
+    const firstTask = events.find((e) => e.workflowTaskStartedEventAttributes)?.workflowTaskStartedEventAttributes;
+    expect(firstTask?.identity).toBe(clientIdentity());
   }, 300_000);
 });
