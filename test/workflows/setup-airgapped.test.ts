@@ -15,28 +15,23 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { get } from 'node:http';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { WorkflowBundleOption } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DeliverImagesResult, FillImageStoreResult } from '../../src/activities/images.js';
 import type { Inventory } from '../../src/inventory/schema.js';
 import { kubeadmConstants } from '../../src/images/kubeadm-images.js';
 import { imagesFor, planImageList } from '../../src/plan/images.js';
-import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
 import { K8S_LAB_VERSIONS } from '../../lab/k8s-binaries.js';
 import { bridgeName } from '../../lab/names.js';
-import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
-import { CODEC_ENV } from '../../src/temporal/data-converter.js';
 import type { RunbookResult } from '../../src/workflows/runbook.js';
 import type { UpgradeResult } from '../../src/workflows/upgrade.js';
-import { connectTemporal, uniqueQueue } from '../e2e/helpers.js';
-import { cleanUp } from '../support/clean-up.js';
-import { setEnv } from '../support/env.js';
+import { uniqueQueue } from '../e2e/helpers.js';
 import { ADMIN, captureOnHosts, explain, runHelloPod } from '../support/k8s-cluster.js';
 import { labShell } from '../support/lab-shell.js';
+import { labSuite } from '../support/lab-suite.js';
 import { runOnLabWorker } from '../support/lab-worker.js';
 import { pollUntil } from '../support/poll.js';
 import { flannelLabInventory, phaseSeconds, secretsIn } from '../support/setup-run.js';
@@ -45,20 +40,42 @@ import { capture, type Capture } from '../support/tcpdump.js';
 const FROM = K8S_LAB_VERSIONS.previous;
 const TO = K8S_LAB_VERSIONS.current;
 
-let lab: K8sLab;
-let inv: Inventory;
-let temporal: Awaited<ReturnType<typeof connectTemporal>>;
-let bundle: WorkflowBundleOption;
-let scratch: string;
-let restoreEnv: (() => void) | undefined;
 let lanes: { leaving: Capture; inside: Capture } | undefined;
-const sh = (host: string, cmd: string): Promise<string> => labShell(lab)(host, cmd);
+const suite = labSuite({
+  name: 'setup-airgapped',
+  lab: { hosts: 2, cni: 'none', version: FROM, versions: [FROM, TO] },
+  inventory: (lab) => {
+    const base = flannelLabInventory(lab, (i) => (i === 1 ? ['primary-master'] : ['worker']));
+    // containerd stays pointed at the lab registry (as the lab and the inventory configure it): a host that pulled
+    // would succeed, and the capture would see it.
+    return {
+      ...base,
+      cluster: {
+        ...base.cluster,
+        etcd: { ...base.cluster.etcd, mode: 'stacked' },
+        images: { airGapped: true, source: { kind: 'registry', plainHttp: [lab.kubernetes.registry] } },
+      },
+    };
+  },
+  ready: async ({ lab }) => {
+    // As captureLabTraffic, but a single master's keepalived speaks VRRP by multicast and joins its group by IGMP
+    // (224.0.0.18, 224.0.0.22): link-local multicast, never routed (RFC 5771), so not traffic leaving the lab.
+    const own = `10.200.${lab.id}.0/24`;
+    lanes = {
+      leaving: capture(bridgeName(lab.id), `ip and not dst net ${own} and not dst net 224.0.0.0/24`),
+      inside: capture(bridgeName(lab.id), `ip and dst net ${own}`),
+    };
+    await Promise.all([lanes.leaving.listening, lanes.inside.listening]);
+  },
+  cleanUp: [() => Promise.all([lanes?.leaving.stop(), lanes?.inside.stop()])],
+});
+const sh = (host: string, cmd: string): Promise<string> => labShell(suite.lab)(host, cmd);
 /** Manifest and config digest of every image a push brought, by reference (setup's and upgrade's). */
 const pushed = new Map<string, { manifest: string; config: string }>();
 
 /** A host asking the lab registry for anything: TCP to the registry's address and port, sent by a host. */
 const toRegistry = (): string => {
-  const [address, port] = lab.kubernetes.registry.split(':');
+  const [address, port] = suite.lab.kubernetes.registry.split(':');
   return `tcp and dst host ${address} and dst port ${port}`;
 };
 
@@ -73,7 +90,7 @@ const registryConnections = async (): Promise<string> =>
       'exclude',
       'time-wait',
       'dst',
-      lab.kubernetes.registry,
+      suite.lab.kubernetes.registry,
     ])
   ).stdout.trim();
 
@@ -116,16 +133,16 @@ async function watched<R>(
   );
   const worker = capture('lo', toRegistry());
   const [pulls, ssh] = await Promise.all([
-    captureOnHosts(lab, toRegistry()),
-    captureOnHosts(lab, `tcp and src host ${lab.bridgeAddress} and dst port 22`),
+    captureOnHosts(suite.lab, toRegistry()),
+    captureOnHosts(suite.lab, `tcp and src host ${suite.lab.bridgeAddress} and dst port 22`),
     worker.listening,
   ]);
   const taskQueue = uniqueQueue(name);
-  const workflowId = `${inv.cluster.name}/${name}/${taskQueue}`;
+  const workflowId = `${suite.inventory.cluster.name}/${name}/${taskQueue}`;
   try {
     const { result, ms } = await runOnLabWorker<R>({
-      temporal,
-      bundle,
+      temporal: suite.temporal,
+      bundle: suite.bundle,
       inventory: input.inventory,
       workflowType,
       args: [input],
@@ -215,7 +232,7 @@ interface ChildPush {
 
 /** The images child of run `workflowId` (`<run>/images`): its result and when it ran. */
 async function childPush(workflowId: string): Promise<ChildPush> {
-  const child = temporal.client.workflow.getHandle(`${workflowId}/images`);
+  const child = suite.temporal.client.workflow.getHandle(`${workflowId}/images`);
   const result = (await child.result()) as RunbookResult;
   const d = await child.describe();
   const fill = result.steps.find((s) => s.step === 'fillImageStore')!.result as FillImageStoreResult;
@@ -236,13 +253,13 @@ async function childPush(workflowId: string): Promise<ChildPush> {
 
 /** The push delivered `version`'s whole list, and each node's import phase lists what it needs by the pushed digest. */
 function expectWholeSet(p: ChildPush, version: string): void {
-  const list = planImageList(inv, version, { addons: false });
+  const list = planImageList(suite.inventory, version, { addons: false });
   expect(p.fill.images.map((i) => i.ref).sort()).toEqual(list.map((i) => i.ref).sort());
   expect(list.map((i) => i.source)).toContain('pod-network');
   expect(list.some((i) => /\/pause:/.test(i.ref))).toBe(true);
   expect(list.map((i) => i.ref)).toContain(etcdRef(version));
   // Imported in the background during its relay round, so the import phase itself may have nothing left to import.
-  for (const h of inv.hosts)
+  for (const h of suite.inventory.hosts)
     expect(Object.fromEntries(p.imports[h.name]!.verified.map((v) => [v.ref, v.digest])), h.name).toEqual(
       Object.fromEntries(imagesFor(h, list).map((ref) => [ref, pushed.get(ref)!.manifest])),
     );
@@ -251,7 +268,7 @@ function expectWholeSet(p: ChildPush, version: string): void {
 /** Every pod Running with all containers Ready (polled: after an upgrade old pods are still going away). */
 const allPodsRunning = () =>
   explain(
-    lab,
+    suite.lab,
     () =>
       pollUntil(
         async () => {
@@ -293,12 +310,13 @@ const pullingEvents = async (): Promise<string> =>
   );
 
 /** The etcd image kubeadm runs (stacked) at `version`. */
-const etcdRef = (version: string): string => `${inv.cluster.imageRepository}/etcd:${kubeadmConstants(version).etcd}`;
+const etcdRef = (version: string): string =>
+  `${suite.inventory.cluster.imageRepository}/etcd:${kubeadmConstants(version).etcd}`;
 
 /** An inventory taking its images from the OCI archive at `dir` instead of the lab registry. */
 const fromArchive = (dir: string): Inventory => ({
-  ...inv,
-  cluster: { ...inv.cluster, images: { airGapped: true, source: { kind: 'oci-layout', dir } } },
+  ...suite.inventory,
+  cluster: { ...suite.inventory.cluster, images: { airGapped: true, source: { kind: 'oci-layout', dir } } },
 });
 
 const load = () =>
@@ -306,57 +324,20 @@ const load = () =>
     .map((l) => l.toFixed(1))
     .join('/');
 
-beforeAll(async () => {
-  scratch = await mkdtemp(join(tmpdir(), 'k2h-setup-airgapped-'));
-  restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
-  bundle = await loadWorkflowBundle();
-  lab = await createK8sLab({ hosts: 2, cni: 'none', version: FROM, versions: [FROM, TO] });
-  const base = flannelLabInventory(lab, (i) => (i === 1 ? ['primary-master'] : ['worker']));
-  // containerd stays pointed at the lab registry (as the lab and the inventory configure it): a host that pulled
-  // would succeed, and the capture would see it.
-  inv = {
-    ...base,
-    cluster: {
-      ...base.cluster,
-      etcd: { ...base.cluster.etcd, mode: 'stacked' },
-      images: { airGapped: true, source: { kind: 'registry', plainHttp: [lab.kubernetes.registry] } },
-    },
-  };
-  // As captureLabTraffic, but a single master's keepalived speaks VRRP by multicast and joins its group by IGMP
-  // (224.0.0.18, 224.0.0.22): link-local multicast, never routed (RFC 5771), so not traffic leaving the lab.
-  const own = `10.200.${lab.id}.0/24`;
-  lanes = {
-    leaving: capture(bridgeName(lab.id), `ip and not dst net ${own} and not dst net 224.0.0.0/24`),
-    inside: capture(bridgeName(lab.id), `ip and dst net ${own}`),
-  };
-  await Promise.all([lanes.leaving.listening, lanes.inside.listening]);
-  temporal = await connectTemporal();
-}, 3_600_000);
-
-afterAll(() =>
-  cleanUp(
-    () => Promise.all([lanes?.leaving.stop(), lanes?.inside.stop()]),
-    () => temporal?.close(),
-    () => lab?.destroy(),
-    () => restoreEnv?.(),
-    () => scratch && rm(scratch, { recursive: true, force: true }),
-  ),
-);
-
 describe(`air-gapped setup (${FROM}) and upgrade (${TO}) on the real-Kubernetes lab: 1 master + 1 worker, flannel`, () => {
   let setupRun: Watched<RunbookResult>;
   let setupPush: ChildPush;
 
   it('setup from an OCI archive: the images child pushes the whole set (etcd too) before any kubeadm step; neither the hosts nor the worker send the registry one packet', async () => {
-    for (const h of lab.hosts) expect(await sh(h.name, 'ip -4 route show default'), h.name).toBe('');
+    for (const h of suite.lab.hosts) expect(await sh(h.name, 'ip -4 route show default'), h.name).toBe('');
     // The site's archive of the version's images; setup takes them from it (cluster.images.source).
     const archiveBytes = await ociArchive(
-      planImageList(inv, FROM, { addons: false }).map((i) => i.ref),
-      join(scratch, 'archive-setup'),
+      planImageList(suite.inventory, FROM, { addons: false }).map((i) => i.ref),
+      join(suite.scratch, 'archive-setup'),
     );
     const startedAt = Date.now();
     setupRun = await watched<RunbookResult>('setup', 'setupCluster', {
-      inventory: fromArchive(join(scratch, 'archive-setup')),
+      inventory: fromArchive(join(suite.scratch, 'archive-setup')),
     });
     setupPush = await childPush(setupRun.workflowId);
     const { result } = setupRun;
@@ -381,7 +362,7 @@ describe(`air-gapped setup (${FROM}) and upgrade (${TO}) on the real-Kubernetes 
     expect(setupRun.registryPackets, setupRun.registrySample.join('\n')).toBe(0);
     expect(setupRun.workerPackets, setupRun.workerSample.join('\n')).toBe(0);
     expect(
-      secretsIn(JSON.stringify(await temporal.client.workflow.getHandle(setupRun.workflowId).fetchHistory())),
+      secretsIn(JSON.stringify(await suite.temporal.client.workflow.getHandle(setupRun.workflowId).fetchHistory())),
     ).toEqual([]);
   }, 1_800_000);
 
@@ -392,9 +373,9 @@ describe(`air-gapped setup (${FROM}) and upgrade (${TO}) on the real-Kubernetes 
       `${ADMIN} get nodes -o jsonpath='{range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}'`,
     );
     expect(nodes.trim().split('\n').sort()).toEqual(['h1 True', 'h2 True']);
-    const list = planImageList(inv, FROM, { addons: false });
+    const list = planImageList(suite.inventory, FROM, { addons: false });
     const pause = list.find((i) => /\/pause:/.test(i.ref))!.ref;
-    for (const h of inv.hosts) {
+    for (const h of suite.inventory.hosts) {
       const got = await listed(h.name);
       for (const ref of imagesFor(h, list)) expect(got[ref], `${h.name}: ${ref}`).toBe(pushed.get(ref)!.manifest);
       expect(await sh(h.name, "grep -o 'sandbox_image = .*' /etc/containerd/config.toml")).toBe(
@@ -408,7 +389,7 @@ describe(`air-gapped setup (${FROM}) and upgrade (${TO}) on the real-Kubernetes 
 
   it(`upgrade to ${TO} from the registry: the images child pushes the target's set before the first master; the hosts send the registry not one packet; every node at ${TO} on pushed images, etcd at the target's tag`, async () => {
     const run = await watched<UpgradeResult>('upgrade', 'upgradeCluster', {
-      inventory: inv,
+      inventory: suite.inventory,
       target: TO,
       approved: true,
     });
@@ -434,17 +415,17 @@ describe(`air-gapped setup (${FROM}) and upgrade (${TO}) on the real-Kubernetes 
 
     await allPodsRunning();
     const images = await expectPodsOnPushedImages();
-    expect(images).toContain(`${inv.cluster.imageRepository}/kube-apiserver:v${TO}`);
-    expect(images).toContain(`${inv.cluster.imageRepository}/kube-proxy:v${TO}`);
+    expect(images).toContain(`${suite.inventory.cluster.imageRepository}/kube-apiserver:v${TO}`);
+    expect(images).toContain(`${suite.inventory.cluster.imageRepository}/kube-proxy:v${TO}`);
     expect(images).toContain(etcdRef(TO));
     expect(await pullingEvents()).toBe('');
   }, 1_800_000);
 
   it('control: the same filter sees the kubelet pull an image no push brought (and its Pulling event)', async () => {
-    const control = await captureOnHosts(lab, toRegistry());
+    const control = await captureOnHosts(suite.lab, toRegistry());
     let packets: number;
     try {
-      await runHelloPod(sh, { name: 'hello', node: 'h2', imageRepository: lab.kubernetes.imageRepository });
+      await runHelloPod(sh, { name: 'hello', node: 'h2', imageRepository: suite.lab.kubernetes.imageRepository });
     } finally {
       packets = await control.stop();
     }
