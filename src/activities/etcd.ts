@@ -4,6 +4,7 @@
 import { CommandFailedError, FailureType, KubeadmHaError } from '../errors.js';
 import {
   ETCD_CONFIG_PATH,
+  ETCD_DATA_DIR,
   ETCD_SERVICE,
   type EtcdClientTls,
   type EtcdMemberConfig,
@@ -146,6 +147,61 @@ export interface EtcdHealthGate {
   health: EtcdHealth;
   /** Members found stopped and started again, in order. */
   restarted: string[];
+}
+
+export interface RemoveEtcdMemberInput {
+  /** The leaving member's host (named in errors; nothing runs there). */
+  host: HostContext;
+  /** A remaining member's host: etcdctl runs there with its healthcheck client. */
+  via: HostContext;
+  member: Pick<EtcdMember, 'id' | 'name' | 'peerUrls'>;
+  /** The remaining members' client URLs (never the leaving one's: it is not talked through). */
+  endpoints: string[];
+  tls: EtcdClientTls;
+}
+
+export interface RemoveEtcdMemberResult {
+  host: string;
+  /** False when the cluster no longer listed it (an earlier attempt removed it). */
+  removed: boolean;
+  /** Members listed after the removal. */
+  members: number;
+}
+
+export interface StopRemovedEtcdMemberInput {
+  host: HostContext;
+  memberId: string;
+}
+
+export interface StopRemovedEtcdMemberResult {
+  host: string;
+  /** Where its data dir went (kept, never deleted); absent when there was none. */
+  dataDir?: string;
+  stopped: boolean;
+}
+
+/**
+ * May this member go? After its removal the members left (`list` minus it) must still have a quorum of healthy
+ * ones; a message naming them when not (pure, unit-tested).
+ */
+export function removalQuorumProblem(
+  list: EtcdMember[],
+  leaving: string,
+  health: EndpointHealth[],
+): string | undefined {
+  const left = list.filter((m) => m.id !== leaving);
+  const ok = (m: EtcdMember) => m.clientUrls.some((u) => health.some((h) => h.endpoint === u && h.health));
+  const up = left.filter(ok);
+  const quorum = Math.floor(left.length / 2) + 1;
+  if (up.length >= quorum) return undefined;
+  const label = (m: EtcdMember) => m.name || m.id;
+  return (
+    `removing it would leave ${left.length} member(s) with ${up.length} healthy (${up.map(label).join(', ') || 'none'}), ` +
+    `below the quorum of ${quorum}; not healthy: ${left
+      .filter((m) => !ok(m))
+      .map(label)
+      .join(', ')}`
+  );
 }
 
 const describeUnhealthy = (h: EtcdHealth): string =>
@@ -446,6 +502,87 @@ export function createEtcdActivities(deps: ActivityDeps) {
           heartbeat({ probes, why });
           await pause(intervalMs);
         }
+      });
+    },
+
+    /**
+     * Scale-in, one member: from a remaining member, `member list` and every listed member's health, then `member
+     * remove` only when the members left keep a healthy quorum (removalQuorumProblem); else a failure naming them,
+     * for a person. Idempotent: a member already gone is not an error.
+     */
+    async removeEtcdMember({
+      host,
+      via,
+      member,
+      endpoints,
+      tls,
+    }: RemoveEtcdMemberInput): Promise<RemoveEtcdMemberResult> {
+      return withFailures(async () => {
+        const session = deps.session(via);
+        const etcdctl = (urls: string[], command: string[], allowNonZero = false) =>
+          session.run(etcdctlArgv(tls, urls, command, '5s'), {
+            action: `etcdctl ${command.slice(0, 2).join(' ')}`,
+            allowNonZero,
+            timeoutMs: 30_000,
+          });
+        const list = parseMemberList((await etcdctl(endpoints, ['member', 'list'])).stdout);
+        if (!list)
+          throw new KubeadmHaError(
+            '`member list` printed nothing readable',
+            FailureType.EtcdUnhealthy,
+            via.target.name,
+          );
+        const entry = list.members.find(
+          (m) => m.id === member.id || m.peerUrls.some((u) => member.peerUrls.includes(u)),
+        );
+        if (!entry) return { host: host.target.name, removed: false, members: list.members.length };
+        const urls = list.members.flatMap((m) => m.clientUrls);
+        const health = urls.length
+          ? parseEndpointHealth((await etcdctl(urls, ['endpoint', 'health'], true)).stdout)
+          : [];
+        const problem = removalQuorumProblem(list.members, entry.id, health ?? []);
+        if (problem)
+          throw new KubeadmHaError(
+            `etcd member ${entry.name || entry.id} not removed: ${problem}`,
+            FailureType.EtcdUnhealthy,
+            host.target.name,
+          );
+        await untilAccepted(
+          () => etcdctl(endpoints, ['member', 'remove', entry.id]),
+          () => deps.now(),
+          ADD_REFUSED_FOR_MS,
+        );
+        const after = parseMemberList((await etcdctl(endpoints, ['member', 'list'])).stdout);
+        return { host: host.target.name, removed: true, members: after?.members.length ?? list.members.length - 1 };
+      });
+    },
+
+    /**
+     * A removed member's host: etcd stopped (and, under systemd, disabled), its data dir and config renamed with the
+     * member id, never deleted: a start by mistake finds no config, and the data is there for an operator.
+     */
+    async stopRemovedEtcdMember({ host, memberId }: StopRemovedEtcdMemberInput): Promise<StopRemovedEtcdMemberResult> {
+      return withFailures(async () => {
+        const session = deps.session(host);
+        const manager = await detectServiceManager(session);
+        const wasActive = await manager.isActive(ETCD_SERVICE);
+        if (wasActive) await manager.stop(ETCD_SERVICE);
+        const kept = `${ETCD_DATA_DIR}.removed-${memberId}`;
+        const r = await session.run(
+          {
+            script:
+              `if [ -d /run/systemd/system ]; then systemctl disable ${ETCD_SERVICE} >/dev/null 2>&1 || true; fi; ` +
+              `if [ -d ${quote(ETCD_DATA_DIR)} ] && [ ! -e ${quote(kept)} ]; then mv -- ${quote(ETCD_DATA_DIR)} ${quote(kept)}; fi; ` +
+              `if [ -f ${quote(ETCD_CONFIG_PATH)} ]; then mv -f -- ${quote(ETCD_CONFIG_PATH)} ${quote(`${ETCD_CONFIG_PATH}.removed-${memberId}`)}; fi; ` +
+              `[ -d ${quote(kept)} ] && echo kept=yes; true`,
+          },
+          { action: 'keep the removed member data', timeoutMs: 60_000 },
+        );
+        return {
+          host: host.target.name,
+          stopped: wasActive,
+          ...(/^kept=yes$/m.test(r.stdout) && { dataDir: kept }),
+        };
       });
     },
 

@@ -51,6 +51,7 @@ import { parseProbe } from './kube-packages.js';
 import { MODULES_FILE, SYSCTL_FILE, modulesText, sysctlText } from './node-os.js';
 import { statusScript } from './services/supervisor.js';
 import { parse as parseYaml } from 'yaml';
+import { parseMemberList, type EtcdMember } from './etcdctl.js';
 
 const APISERVER_MANIFEST = '/etc/kubernetes/manifests/kube-apiserver.yaml';
 const KUBELET_CONF = '/etc/kubernetes/kubelet.conf';
@@ -90,6 +91,9 @@ export interface EtcdMemberFacts {
   running: boolean;
   /** `etcdctl endpoint health` on its own client URL answered healthy. */
   healthy: boolean;
+  /** A healthy member: the cluster's members as `member list` asked there reports them (scale-in compares them with
+   * the inventory's). */
+  members?: EtcdMember[];
 }
 
 export interface HostSetupFacts {
@@ -177,7 +181,10 @@ command -v etcdctl >/dev/null 2>&1 && echo "etcdctl yes"
 if [ -n "$etcd_url" ] && command -v etcdctl >/dev/null 2>&1; then
   ETCDCTL_API=3 etcdctl --endpoints="$etcd_url" --cacert=${quote(etcdCa.certPath)} \\
     --cert=${quote(etcdHealthcheckClient.certPath)} --key=${quote(etcdHealthcheckClient.keyPath)} \\
-    --dial-timeout=3s --command-timeout=5s endpoint health >/dev/null 2>&1 && echo "etcd-healthy yes"
+    --dial-timeout=3s --command-timeout=5s endpoint health >/dev/null 2>&1 && echo "etcd-healthy yes" &&
+  echo "etcd-members $(ETCDCTL_API=3 etcdctl --endpoints="$etcd_url" --cacert=${quote(etcdCa.certPath)} \
+    --cert=${quote(etcdHealthcheckClient.certPath)} --key=${quote(etcdHealthcheckClient.keyPath)} \
+    --dial-timeout=3s --command-timeout=5s -w json member list 2>/dev/null | base64 -w0)"
 fi
 if [ "$primary" = 1 ] && [ -f ${quote(ADMIN_CONF)} ]; then
   K="kubectl --kubeconfig ${ADMIN_CONF} --request-timeout=10s"
@@ -261,6 +268,8 @@ export function hostFactsOf(h: SetupFactsHost, text: string): HostSetupFacts {
   }
   const kubelet = one(p, 'kubelet-unit');
   const etcdVersion = one(p, 'etcd-version');
+  const memberList = one(p, 'etcd-members');
+  const members = memberList ? parseMemberList(Buffer.from(memberList, 'base64').toString('utf8')) : undefined;
   return {
     name: h.host.target.name,
     osPrepared: same(MODULES_FILE, modulesText) && same(SYSCTL_FILE, sysctlText) && !one(p, 'fstab-swap'),
@@ -286,6 +295,7 @@ export function hostFactsOf(h: SetupFactsHost, text: string): HostSetupFacts {
         member: Boolean(one(p, 'etcd-member')),
         running: has(p, 'active', 'etcd'),
         healthy: Boolean(one(p, 'etcd-healthy')),
+        ...(members && { members: members.members }),
       },
     }),
     ...(h.etcdClient && { etcdClientCert: exists(apiserverEtcdClient.certPath) && exists(etcdCa.certPath) }),

@@ -11,7 +11,16 @@ import { etcdCa, etcdHealthcheckClient, etcdPeer, etcdServer } from '../pki/layo
 import { etcdCaRequest } from './etcd-ca.js';
 import { planEtcdPki, type CaPlan, type HostPkiPlan } from './pki.js';
 import type { GateRecord } from './gates.js';
-import { ONCE, runbookFor, step, type HostRun, type OnFailure, type Runbook, type Step } from './runbook.js';
+import {
+  ONCE,
+  runbookFor,
+  step,
+  type HostRun,
+  type OnFailure,
+  type Phase,
+  type Runbook,
+  type Step,
+} from './runbook.js';
 import { etcdHosts, masters, targetOf } from './topology.js';
 import type { HostTarget } from './types.js';
 
@@ -115,6 +124,8 @@ export interface EtcdSetupReport {
   hosts: EtcdHostReport[];
   /** Members the health gate found stopped and the workflow started again. */
   restartedByHealthGate: string[];
+  /** Members removed because the inventory no longer has them (scale-in), in order. */
+  removed?: string[];
   healthProbes: number;
   /** False when the run found everything as planned and touched nothing. */
   changed: boolean;
@@ -209,6 +220,8 @@ export interface SetupEtcdInput {
   /** Give the cluster this worker's (or a new) CA even though its hosts trust another one (`--replace-ca`). Plans
    * every step whatever the facts say: every certificate is issued again. */
   replaceCa?: boolean;
+  /** Members the inventory no longer has are removed without waiting for `kubeadm2ha approve` (`--yes`). */
+  approveRemoval?: boolean;
 }
 
 /** The facts fields a host of the etcd cluster is read with: its member's client URL, or (a master) its client
@@ -276,6 +289,96 @@ export interface PlanOptions {
    * they planned joining members in the parallel phase, and replaying them must plan the same. Default true.
    */
   joinPhase?: boolean;
+  /** False for runs that read facts before scale-in existed (patched(ETCD_MEMBER_REMOVAL)). Default true. */
+  removal?: boolean;
+  /** The caller moves the API servers off the removed members first (setup's apiserver-etcd phase): scale-in is
+   * planned even where a master runs a control plane. `etcd setup` alone refuses that case. */
+  apiServersFollow?: boolean;
+}
+
+/** A member the cluster lists and the inventory's etcd group does not have, and the host it runs on. */
+export interface EtcdRemoval {
+  member: EtcdMember;
+  target: HostTarget;
+}
+
+/**
+ * Members to remove (scale-in): those a healthy member's `member list` (in the facts) shows whose peer URL is no
+ * planned member's. Their hosts may have left the inventory: such a host is reached at its peer URL's address with
+ * the inventory's SSH settings. Refuses (naming the members) a removal that would leave the remaining set without
+ * quorum: the planned members healthy now, plus those joining in this run (the join phase gates them first), must be
+ * a majority of the members left. With that, removing them one at a time never drops below quorum on the way.
+ */
+export function etcdMembersToRemove(inv: Inventory, facts: SetupFacts | undefined): EtcdRemoval[] {
+  const planned = etcdHosts(inv);
+  const plannedPeers = new Set(planned.map((h) => url(h.address, ETCD_PEER_PORT)));
+  const read = (facts?.hosts ?? []).filter((f) => !f.unreachable && planned.some((h) => h.name === f.name));
+  const list = read.find((f) => f.etcd?.healthy && f.etcd.members)?.etcd?.members;
+  if (!list) return [];
+  // By name (etcd lists by id, which says nothing to a person): the dry run reads in a stable, predictable order.
+  const extra = list
+    .filter((m) => !m.peerUrls.some((u) => plannedPeers.has(u)))
+    .sort((a, b) => (a.name || a.id).localeCompare(b.name || b.id));
+  if (extra.length === 0) return [];
+  const name = (m: EtcdMember) => m.name || `member-${m.id}`;
+  const listed = new Set(list.flatMap((m) => m.peerUrls));
+  const healthy = new Set(read.filter((f) => f.etcd?.healthy).map((f) => f.name));
+  const joining = etcdJoiningHosts(inv, facts);
+  const remaining = planned.filter((h) => listed.has(url(h.address, ETCD_PEER_PORT)) || joining.has(h.name));
+  const up = remaining.filter((h) => healthy.has(h.name) || joining.has(h.name));
+  const quorum = Math.floor(remaining.length / 2) + 1;
+  if (up.length < quorum) {
+    const down = remaining.filter((h) => !up.includes(h)).map((h) => h.name);
+    throw new InvalidInputError(
+      `removing etcd member(s) ${extra.map(name).join(', ')} would leave ${remaining.length} member(s) ` +
+        `(${remaining.map((h) => h.name).join(', ') || 'none'}) with ${up.length} healthy, below the quorum of ` +
+        `${quorum}${down.length ? `; bring ${down.join(', ')} back first` : ''}`,
+    );
+  }
+  const byName = new Map(inv.hosts.map((h) => [h.name, h]));
+  return extra.map((m) => {
+    const h = byName.get(m.name);
+    const address = /^https?:\/\/\[?([^\]/]+?)\]?:\d+/.exec(m.peerUrls[0] ?? '')?.[1] ?? '';
+    return { member: m, target: h ? targetOf(h) : { name: name(m), address, roles: [] } };
+  });
+}
+
+/** The scale-in phase: after the health gate, one member at a time, after `kubeadm2ha approve` unless approved. */
+export function etcdRemovalPhase(
+  inv: Inventory,
+  plan: EtcdSetupPlan,
+  removals: EtcdRemoval[],
+  facts: SetupFacts | undefined,
+  approved: boolean,
+  timeoutSeconds: number,
+): Phase {
+  // etcdctl runs on a planned member that answered healthy (it has the healthcheck client), never a leaving one.
+  const healthy = new Set((facts?.hosts ?? []).filter((f) => f.etcd?.healthy).map((f) => f.name));
+  const via = plan.members.find((m) => healthy.has(m.target.name)) ?? plan.members[0]!;
+  return {
+    id: 'remove',
+    title: 'members no longer in the inventory, one at a time: member remove, etcd stopped, data kept',
+    kind: 'hosts',
+    rollout: { kind: 'serial' },
+    ...(!approved && { approval: { scope: 'phase' as const } }),
+    hosts: removals.map((r) => ({
+      target: r.target,
+      // Leaving anyway: a host that cannot be reached (often why it leaves) may be skipped at the decision.
+      maySkip: true,
+      steps: [
+        step('removeEtcdMember', `member remove ${r.member.name || r.member.id}, quorum checked first`, 'quick', {
+          via: { target: via.target, ssh: inv.ssh },
+          member: { id: r.member.id, name: r.member.name, peerUrls: r.member.peerUrls },
+          endpoints: plan.endpoints,
+          tls: plan.healthcheckClient,
+        }),
+        step('stopRemovedEtcdMember', 'etcd stopped and disabled, its data dir and config renamed (kept)', 'hostStep', {
+          memberId: r.member.id,
+        }),
+        etcdHealthStep(plan, inv.ssh, timeoutSeconds, HEALTH_ROUNDS),
+      ],
+    })),
+  };
 }
 
 /** Rounds of "gate, start what is down, gate again" before the health gate gives up. */
@@ -403,6 +506,14 @@ export function planEtcdSetupRunbook(
     // A member left out would leave the cluster without its quorum member: never skipped.
     return { target: member.target, maySkip: false, steps };
   };
+  const removals = input.replaceCa || o.removal === false ? [] : etcdMembersToRemove(inv, facts);
+  const controlPlanes = (facts?.hosts ?? []).filter((f) => f.controlPlane).map((f) => f.name);
+  if (removals.length > 0 && controlPlanes.length > 0 && !o.apiServersFollow)
+    throw new InvalidInputError(
+      `etcd member(s) ${removals.map((r) => r.target.name).join(', ')} would be removed while the API servers on ` +
+        `${controlPlanes.join(', ')} may still use them: run \`kubeadm2ha setup\`, which moves the API servers off ` +
+        'them first',
+    );
   const todo = plan.pki.filter((pki) => !done.has(pki.host));
   const hosts = todo.filter((pki) => !joining.has(pki.host)).map(hostRun);
   const joiners = todo.filter((pki) => joining.has(pki.host)).map(hostRun);
@@ -458,6 +569,8 @@ export function planEtcdSetupRunbook(
     runbook.phases = [];
     alreadyDone.push({ host: ONCE, steps: ['ensureEtcdCa', 'ensureEtcdHealthy'] });
   }
+  if (removals.length > 0)
+    runbook.phases.push(etcdRemovalPhase(inv, plan, removals, facts, input.approveRemoval === true, timeoutSeconds));
   // Listed only when something was left out, so facts that show nothing done plan the very runbook no facts do.
   return { plan, runbook: alreadyDone.length > 0 ? { ...runbook, alreadyDone } : runbook };
 }

@@ -124,6 +124,8 @@ export interface SetupPlanOptions extends EtcdPlanOptions {
   /** False for runs that read facts before the API servers' etcd servers were planned (the workflow's
    * patched(SETUP_APISERVER_ETCD)): replaying them must plan what they planned. Default true. */
   apiserverEtcd?: boolean;
+  /** etcd members the inventory no longer has go without waiting for `kubeadm2ha approve`. */
+  approveRemoval?: boolean;
 }
 
 /** How long a master's API server may take to come back with its new etcd servers. */
@@ -243,12 +245,20 @@ export function planSetup(inv: Inventory, facts?: SetupFacts, o: SetupPlanOption
 
   // External etcd: exactly the etcd setup's own runbook (CA, members, health gate), as phases of this one, for the
   // hosts whose member (or client certificate) is not there yet; none when all are.
+  // Scale-in's phase (members the inventory no longer has) is held back until the API servers have left them.
+  let etcdRemoval: Phase | undefined;
   if (c.etcd.mode === 'external') {
     const done = etcdDoneHosts(inv, facts);
-    const etcd = planEtcdSetupRunbook({ inventory: inv }, facts, o).runbook;
+    const etcd = planEtcdSetupRunbook({ inventory: inv, ...(o.approveRemoval && { approveRemoval: true }) }, facts, {
+      ...o,
+      apiServersFollow: true,
+    }).runbook;
+    const etcdPhase = (p: Phase): Phase => ({ ...p, id: `etcd-${p.id}`, title: `etcd: ${p.title}` });
+    etcdRemoval = etcd.phases.find((p) => p.id === 'remove');
+    const rest = etcd.phases.filter((p) => p !== etcdRemoval);
     for (const name of done) alreadyDone.set(name, [...(alreadyDone.get(name) ?? []), 'etcd']);
-    if (etcd.phases.some((p) => p.kind === 'hosts' && p.hosts.length > 0))
-      phases.push(...etcd.phases.map((p) => ({ ...p, id: `etcd-${p.id}`, title: `etcd: ${p.title}` })));
+    if (rest.some((p) => p.kind === 'hosts' && p.hosts.length > 0)) phases.push(...rest.map(etcdPhase));
+    if (etcdRemoval) etcdRemoval = etcdPhase(etcdRemoval);
   }
 
   const cas = planClusterCas(inv);
@@ -326,6 +336,7 @@ export function planSetup(inv: Inventory, facts?: SetupFacts, o: SetupPlanOption
     if (steps.length > 0) phases.push({ id: 'pod-network', title: 'pod network', kind: 'once', steps });
   }
   if (o.apiserverEtcd !== false) phases.push(...apiserverEtcdPhases(inv, facts));
+  if (etcdRemoval) phases.push(etcdRemoval);
   const join = (h: Host, controlPlane: boolean): Step =>
     step('joinNode', controlPlane ? 'kubeadm join --control-plane' : 'kubeadm join', 'install', {
       primary: ctx(primary),

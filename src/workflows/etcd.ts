@@ -13,6 +13,8 @@ import type {
   EtcdInstallResult,
   EtcdMemberStarted,
   EtcdRunningResult,
+  RemoveEtcdMemberResult,
+  StopRemovedEtcdMemberResult,
 } from '../activities/etcd.js';
 import type { HostCertificatesResult } from '../activities/pki.js';
 import type { EnsuredCa } from '../activities/pki-store.js';
@@ -54,6 +56,14 @@ function describe(s: Step, r: unknown): string | undefined {
       const x = r as EtcdMemberStarted;
       return `started as member ${x.id} of ${x.members}`;
     }
+    case 'removeEtcdMember': {
+      const x = r as RemoveEtcdMemberResult;
+      return x.removed ? `removed, ${x.members} members left` : 'already gone';
+    }
+    case 'stopRemovedEtcdMember': {
+      const x = r as StopRemovedEtcdMemberResult;
+      return `${x.stopped ? 'stopped' : 'not running'}${x.dataDir ? `, data kept in ${x.dataDir}` : ''}`;
+    }
     case 'ensureEtcdHealthy': {
       const x = r as EtcdHealthGate;
       return `${x.health.members.length} members, ${x.health.probes} probes${x.restarted.length ? `, started again: ${x.restarted.join(', ')}` : ''}`;
@@ -69,7 +79,11 @@ export const ETCD_SETUP_FACTS = 'etcd-setup-facts';
 /** patched() id: members joining a running cluster go one at a time in a serial phase (etcd setup and setup). */
 export const ETCD_JOIN_PHASE = 'etcd-join-phase';
 
-function invalid<T>(fn: () => T): T {
+/** patched() id: members the inventory no longer has are removed (scale-in; etcd setup and setup). */
+export const ETCD_MEMBER_REMOVAL = 'etcd-member-removal';
+
+/** Runs a planner; bad input (KubeadmHaError) ends the run as a non-retryable failure with its message. */
+export function invalid<T>(fn: () => T): T {
   try {
     return fn();
   } catch (err) {
@@ -85,12 +99,14 @@ export async function setupEtcdCluster(raw: SetupEtcdInput): Promise<EtcdSetupRe
   // --replace-ca plans every step whatever the hosts show: no facts to read.
   let facts: SetupFacts | undefined;
   let joinPhase = true;
+  let removal = true;
   if (patched(ETCD_SETUP_FACTS) && !input.replaceCa) {
     const request = invalid(() => etcdFactsRequest(input.inventory));
     facts = await readActivities.readSetupFacts(request);
     joinPhase = patched(ETCD_JOIN_PHASE);
+    removal = patched(ETCD_MEMBER_REMOVAL);
   }
-  const { plan: p, runbook } = invalid(() => planEtcdSetupRunbook(input, facts, { joinPhase }));
+  const { plan: p, runbook } = invalid(() => planEtcdSetupRunbook(input, facts, { joinPhase, removal }));
   const run = await runRunbook(runbook, { describe });
 
   const ca = resultOf<EnsuredCa>(run, ONCE, 'ensureEtcdCa');
@@ -112,7 +128,11 @@ export async function setupEtcdCluster(raw: SetupEtcdInput): Promise<EtcdSetupRe
       ...(done.has(name) && { alreadyDone: true as const }),
     };
   });
+  const removed = runbook.phases
+    .flatMap((ph) => (ph.kind === 'hosts' && ph.id === 'remove' ? ph.hosts.map((h) => h.target.name) : []))
+    .filter((name) => resultOf<RemoveEtcdMemberResult>(run, name, 'removeEtcdMember')?.removed);
   const changed =
+    removed.length > 0 ||
     ca?.created === true ||
     (gate?.restarted.length ?? 0) > 0 ||
     hosts.some(
@@ -139,6 +159,7 @@ export async function setupEtcdCluster(raw: SetupEtcdInput): Promise<EtcdSetupRe
     hosts,
     restartedByHealthGate: gate?.restarted ?? [],
     healthProbes: gate?.health.probes ?? 0,
+    ...(removed.length > 0 && { removed }),
     changed,
     stepsRun: run.steps.length,
     decisions: run.gates,

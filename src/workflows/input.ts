@@ -28,6 +28,7 @@ export const WorkflowInput = {
       inventory: Inventory,
       healthTimeoutSeconds: seconds.optional(),
       replaceCa: z.boolean().optional(),
+      approveRemoval: z.boolean().optional(),
       onFailure: onFailure.optional(),
     })
     .strict(),
@@ -36,7 +37,9 @@ export const WorkflowInput = {
     .object({ inventory: Inventory, healthTimeoutSeconds: seconds.optional(), onFailure: onFailure.optional() })
     .strict(),
   snapshotEtcd: z.object({ inventory: Inventory, onFailure: onFailure.optional() }).strict(),
-  setupCluster: z.object({ inventory: Inventory, onFailure: onFailure.optional() }).strict(),
+  setupCluster: z
+    .object({ inventory: Inventory, onFailure: onFailure.optional(), approveRemoval: z.boolean().optional() })
+    .strict(),
   manageAddon: z
     .object({
       inventory: Inventory,

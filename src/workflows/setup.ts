@@ -13,7 +13,7 @@ import type { OnFailure, Step } from '../plan/runbook.js';
 import { planSetup, setupFactsRequest } from '../plan/setup.js';
 import { patched } from '@temporalio/workflow';
 import { readActivities } from './activity-options.js';
-import { ETCD_JOIN_PHASE } from './etcd.js';
+import { ETCD_JOIN_PHASE, ETCD_MEMBER_REMOVAL, invalid } from './etcd.js';
 import { acceptInput } from './input.js';
 import { runRunbook, type RunbookResult } from './runbook.js';
 
@@ -21,6 +21,8 @@ export interface SetupClusterInput {
   inventory: Inventory;
   /** A step that fails for good: wait at the decide gate (default) or abort the run (scripts). */
   onFailure?: OnFailure;
+  /** etcd members the inventory no longer has are removed without waiting for `kubeadm2ha approve` (`--yes`). */
+  approveRemoval?: boolean;
 }
 
 /** One progress line per step result: what changed, never a value from a host. */
@@ -50,12 +52,14 @@ function describe(step: Step, result: unknown): string | undefined {
 export const SETUP_APISERVER_ETCD = 'setup-apiserver-etcd';
 
 export async function setupCluster(raw: SetupClusterInput): Promise<RunbookResult> {
-  const { inventory, onFailure } = acceptInput('setupCluster', raw);
+  const { inventory, onFailure, approveRemoval } = acceptInput('setupCluster', raw);
   const facts = await readActivities.readSetupFacts(setupFactsRequest(inventory));
   const joinPhase = patched(ETCD_JOIN_PHASE);
   const apiserverEtcd = patched(SETUP_APISERVER_ETCD);
+  const removal = patched(ETCD_MEMBER_REMOVAL);
+  const o = { joinPhase, apiserverEtcd, removal, ...(approveRemoval && { approveRemoval }) };
   return runRunbook(
-    { ...planSetup(inventory, facts, { joinPhase, apiserverEtcd }), ...(onFailure && { onFailure }) },
+    { ...invalid(() => planSetup(inventory, facts, o)), ...(onFailure && { onFailure }) },
     { describe },
   );
 }

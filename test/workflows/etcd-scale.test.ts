@@ -1,11 +1,13 @@
-// etcd scale-out end to end: an external etcd cluster of 3 members built by setupEtcdCluster on lab hosts (real
-// Temporal dev server, real sshd, Debian's etcd 3.4), then the inventory gains two etcd-only hosts and `etcd setup`
-// runs again. Checked independently (etcdctl from the operator's side with a certificate the workflow never saw,
-// the members' processes, the worker's activity log): the new members join one at a time, serve the keys written
-// before, and the old members are left alone.
+// etcd scale-out and scale-in end to end: an external etcd cluster of 3 members built by setupEtcdCluster on lab hosts
+// (real Temporal dev server, real sshd, Debian's etcd 3.4), then the inventory gains two etcd-only hosts and `etcd
+// setup` runs again, then loses them and it runs once more. Checked independently (etcdctl from the operator's side
+// with a certificate the workflow never saw, the members' processes, the worker's activity log): the new members join
+// one at a time, serve the keys written before, and the old members are left alone; the removal waits for approval,
+// removes one member at a time, stops each and keeps its data.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
 import { Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
@@ -24,6 +26,8 @@ import { activityLogInterceptor, readActivityLog } from '../../src/worker/activi
 import { connectTemporal, uniqueQueue } from '../e2e/helpers.js';
 import { cleanUp } from '../support/clean-up.js';
 import { setEnv } from '../support/env.js';
+import { pollUntil } from '../support/poll.js';
+import { approveUpdate, progressQuery } from '../../src/workflows/messages.js';
 import { operatorEtcdctl, writeOperatorClient } from '../support/etcdctl.js';
 
 let lab: Lab;
@@ -41,6 +45,8 @@ const newMembers = ['h4', 'h5'];
 async function setupEtcd(
   inventory: Inventory,
   activityLogFile: string,
+  /** Between start and end: the run's handle, e.g. to answer its approval gate. */
+  during?: (handle: WorkflowHandle) => Promise<void>,
 ): Promise<{ report: EtcdSetupReport; ms: number }> {
   const taskQueue = uniqueQueue('etcd-scale');
   const deps = createSshDeps(sshTrustOf(inventory));
@@ -54,13 +60,15 @@ async function setupEtcd(
   });
   const started = Date.now();
   try {
-    const report = (await worker.runUntil(
-      temporal.client.workflow.execute('setupEtcdCluster', {
+    const report = await worker.runUntil(async () => {
+      const handle = await temporal.client.workflow.start('setupEtcdCluster', {
         taskQueue,
         workflowId: `${inventory.cluster.name}/etcd/${taskQueue}`,
         args: [{ inventory, healthTimeoutSeconds: 60, onFailure: 'abort' }],
-      }),
-    )) as EtcdSetupReport;
+      });
+      await during?.(handle);
+      return (await handle.result()) as EtcdSetupReport;
+    });
     return { report, ms: Date.now() - started };
   } finally {
     await deps.close();
@@ -208,5 +216,68 @@ describe('etcd scale-out on lab hosts', () => {
     // And the next look at 5 hosts finds nothing to do.
     const again = await dryRun(five.file);
     expect(again.phases).toEqual([]);
+  });
+
+  it('5 → 3: after approval, h4 then h5 leave (member remove, quorum checked), stopped with their data kept; the rest serve on', async () => {
+    expect(first).toBeDefined();
+    const plan = await dryRun(three.file);
+    expect(plan.phases.map((p) => [p.id, p.approval?.scope])).toEqual([['remove', 'phase']]);
+    expect(hostPhases(plan)).toEqual([
+      {
+        id: 'remove',
+        rollout: 'serial',
+        hosts: newMembers.map((h) => [h, ['removeEtcdMember', 'stopRemovedEtcdMember', 'ensureEtcdHealthy']]),
+      },
+    ]);
+    const members = async () =>
+      (
+        JSON.parse(await operatorEtcdctl(oldMembers.map(endpointOf), clientDir, ['member', 'list'])) as {
+          members: { name: string }[];
+        }
+      ).members
+        .map((m) => m.name)
+        .sort();
+    const log = join(scratch, 'scale-in.jsonl');
+    const { report, ms } = await setupEtcd(three.inventory, log, async (handle) => {
+      // The run waits for the operator, and nothing has left yet.
+      await pollUntil(
+        async () =>
+          (await handle.query(progressQuery)).waiting?.some((w) => w.kind === 'approve' && w.phase === 'remove'),
+        'the removal to wait for approval',
+        60_000,
+      );
+      expect(await members()).toEqual([...oldMembers, ...newMembers]);
+      await handle.executeUpdate(approveUpdate, {
+        args: [{ phase: 'remove', by: 'ops@test', reason: 'h4, h5 retired' }],
+      });
+    });
+    process.stderr.write(`[etcd-scale] 5 → 3 members (approval answered at once): ${ms} ms\n`);
+    expect(report.removed).toEqual(newMembers);
+    expect(report.decisions).toMatchObject([{ kind: 'approve', phase: 'remove', by: 'ops@test' }]);
+    expect(await members()).toEqual(oldMembers);
+
+    // One at a time: h5's member remove began after h4's health gate passed.
+    const entries = readActivityLog(await readFile(log, 'utf8'));
+    const at = (event: string, type: string, host: string) =>
+      entries.filter((e) => e.event === event && e.activityType === type && e.subject === host).map((e) => e.ts);
+    const h4Gate = at('complete', 'ensureEtcdHealthy', 'h4').sort().at(-1)!;
+    expect(at('start', 'removeEtcdMember', 'h5').every((t) => t > h4Gate)).toBe(true);
+    for (const h of newMembers) {
+      // Stopped, its data dir renamed (kept, never deleted), its config out of the way.
+      expect((await lab.exec(h, 'pgrep -x etcd || true')).stdout.trim()).toBe('');
+      const dirs = (await lab.exec(h, 'ls -d /var/lib/etcd* /etc/etcd/*')).stdout.trim().split('\n');
+      expect(dirs.some((d) => /^\/var\/lib\/etcd\.removed-[0-9a-f]+$/.test(d))).toBe(true);
+      expect(dirs).not.toContain('/var/lib/etcd');
+      expect(dirs).not.toContain('/etc/etcd/etcd.conf.yml');
+      expect((await lab.exec(h, 'ls /var/lib/etcd.removed-*/member')).stdout).toContain('snap');
+    }
+    const health = JSON.parse(
+      await operatorEtcdctl(oldMembers.map(endpointOf), clientDir, ['endpoint', 'health', '--cluster']),
+    ) as { health: boolean }[];
+    expect(health.map((e) => e.health)).toEqual([true, true, true]);
+    for (const h of oldMembers) expect(await getOn(h, 'k2h-before-scale')).toBe('kept');
+    // The old members were never restarted.
+    expect(await Promise.all(oldMembers.map(etcdProcess))).toEqual(before);
+    expect((await dryRun(three.file)).phases).toEqual([]);
   });
 });

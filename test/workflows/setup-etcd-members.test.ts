@@ -3,7 +3,8 @@
 // join one at a time), then kubeadm-config's etcd.external.endpoints and, one master at a time, each kube-apiserver's
 // --etcd-servers follow, each master gated on its /readyz. Checked independently of the workflow's own results: the
 // manifests and the ConfigMap on the hosts, the running API servers' command lines (mirror pods), /readyz on each
-// master's own address, and a rerun that plans nothing.
+// master's own address, and a rerun that plans nothing. Then 5 → 3: the API servers leave h4 and h5 first (checked while
+// the run waits for the removal's approval, both still members), then they leave etcd.
 import { describe, expect, it, vi } from 'vitest';
 import { setup as setupCommand } from '../../src/cli/commands/setup.js';
 import { Inventory } from '../../src/inventory/schema.js';
@@ -14,6 +15,15 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { labClusterInventory } from '../support/lab-cluster.js';
 import { labSuite } from '../support/lab-suite.js';
+import { pollUntil } from '../support/poll.js';
+import { Worker } from '@temporalio/worker';
+import { createActivities } from '../../src/activities/index.js';
+import { createSshDeps } from '../../src/activities/ssh-deps.js';
+import { sshTrustOf } from '../../src/activities/ssh-trust.js';
+import { etcdHealthcheckClient, etcdCa } from '../../src/pki/layout.js';
+import { dataConverter } from '../../src/temporal/data-converter.js';
+import { approveUpdate, progressQuery } from '../../src/workflows/messages.js';
+import { uniqueQueue } from '../e2e/helpers.js';
 
 const masters = ['h1', 'h2'];
 const oldMembers = ['h1', 'h2', 'h3'];
@@ -132,5 +142,74 @@ describe("setup follows the etcd group: kubeadm-config and every master's --etcd
 
     const again = await dryRun(five);
     expect(again.phases).toEqual([]);
+  }, 1_200_000);
+
+  it('5 → 3: the API servers leave h4 and h5 first, then after approval they leave etcd one at a time; a rerun plans nothing', async () => {
+    const three = suite.inventory;
+    const plan = await dryRun(three);
+    const ids = plan.phases.map((p) => p.id);
+    expect(ids).toEqual(['etcd-endpoints', 'apiserver-etcd', 'etcd-remove', 'converge']);
+    expect(plan.phases.find((p) => p.id === 'etcd-remove')?.approval).toEqual({ scope: 'phase' });
+
+    const members = async () => {
+      const tls = `--cacert ${etcdCa.certPath} --cert ${etcdHealthcheckClient.certPath} --key ${etcdHealthcheckClient.keyPath}`;
+      const out = (
+        await suite.lab.exec(
+          'h1',
+          `ETCDCTL_API=3 etcdctl --endpoints ${endpointsOf(['h1'])[0]} ${tls} member list -w json`,
+        )
+      ).stdout;
+      return (JSON.parse(out) as { members: { name: string }[] }).members.map((m) => m.name).sort();
+    };
+    const kept = sorted(endpointsOf(oldMembers));
+    let atApproval: Awaited<ReturnType<typeof apiserverOn>>[] = [];
+    const taskQueue = uniqueQueue('setup');
+    const deps = createSshDeps(sshTrustOf(three));
+    const worker = await Worker.create({
+      connection: suite.temporal.native,
+      taskQueue,
+      workflowBundle: suite.bundle,
+      dataConverter: dataConverter(),
+      activities: createActivities(deps),
+    });
+    const started = Date.now();
+    let result: RunbookResult;
+    try {
+      result = await worker.runUntil(async () => {
+        const handle = await suite.temporal.client.workflow.start('setupCluster', {
+          taskQueue,
+          workflowId: `${three.cluster.name}/setup/${taskQueue}`,
+          args: [{ inventory: three, onFailure: 'abort' }],
+        });
+        await pollUntil(
+          async () =>
+            (await handle.query(progressQuery)).waiting?.some((w) => w.kind === 'approve' && w.phase === 'etcd-remove'),
+          'the removal to wait for approval',
+          900_000,
+          1_000,
+        );
+        // By now every API server has left h4 and h5, and both are still members.
+        atApproval = await Promise.all(masters.map(apiserverOn));
+        expect(await members()).toEqual([...oldMembers, ...newMembers]);
+        await handle.executeUpdate(approveUpdate, { args: [{ phase: 'etcd-remove', by: 'ops@test' }] });
+        return (await handle.result()) as RunbookResult;
+      });
+    } finally {
+      await deps.close();
+    }
+    process.stderr.write(`[setup-etcd-members] 5 → 3 etcd members through setup: ${Date.now() - started} ms\n`);
+    for (const [i, m] of masters.entries())
+      expect(atApproval[i], m).toEqual({ manifest: kept, running: kept, readyz: 'ok' });
+    expect(await members()).toEqual(oldMembers);
+    const removed = result.steps.filter((s) => s.step === 'removeEtcdMember').map((s) => s.host);
+    expect(removed).toEqual(newMembers);
+    for (const h of newMembers) {
+      expect((await suite.lab.exec(h, 'ls -d /var/lib/etcd.removed-*')).stdout.trim()).toMatch(
+        /etcd\.removed-[0-9a-f]+$/,
+      );
+      expect((await suite.lab.exec(h, 'test -e /var/lib/etcd', { allowFail: true })).code).not.toBe(0);
+    }
+    for (const m of masters) expect(await apiserverOn(m), m).toEqual({ manifest: kept, running: kept, readyz: 'ok' });
+    expect((await dryRun(three)).phases).toEqual([]);
   }, 1_200_000);
 });

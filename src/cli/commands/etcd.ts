@@ -31,6 +31,8 @@ interface EtcdSetupFlags extends InventoryFlags {
   healthTimeout?: string;
   onFailure?: string;
   replaceCa?: boolean;
+  /** --yes: members the inventory no longer has are removed without `kubeadm2ha approve`. */
+  yes?: boolean;
   /** false with --no-facts: plan every step, contact nothing. */
   facts?: boolean;
 }
@@ -85,7 +87,11 @@ function healthTimeoutSeconds(flag: string): number {
 }
 
 function etcdSetupInput(inventory: Inventory, flags: EtcdSetupFlags): SetupEtcdInput {
-  const input: SetupEtcdInput = { inventory, ...(flags.replaceCa && { replaceCa: true }) };
+  const input: SetupEtcdInput = {
+    inventory,
+    ...(flags.replaceCa && { replaceCa: true }),
+    ...(flags.yes && { approveRemoval: true }),
+  };
   if (flags.healthTimeout !== undefined) input.healthTimeoutSeconds = healthTimeoutSeconds(flags.healthTimeout);
   input.onFailure = onFailureFlag(flags.onFailure);
   return input;
@@ -226,6 +232,10 @@ export function register(program: Command): void {
         .option(
           '--replace-ca',
           "give the cluster this worker's etcd CA (or a new one) even though its hosts trust another; re-issues every member's certificates",
+        )
+        .option(
+          '-y, --yes',
+          'remove members the inventory no longer has without waiting for `kubeadm2ha approve` (scale-in)',
         )
         .option(
           '--no-facts',

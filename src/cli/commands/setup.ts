@@ -21,6 +21,8 @@ import {
 
 interface SetupFlags extends InventoryFlags {
   onFailure?: string;
+  /** --yes: etcd members the inventory no longer has are removed without `kubeadm2ha approve`. */
+  yes?: boolean;
   /** false with --no-facts: plan every step, contact nothing. */
   facts?: boolean;
 }
@@ -44,7 +46,7 @@ export async function setup(flags: SetupFlags): Promise<RunbookResult | undefine
     const inventory = await loadInventoryFile(flags.inventory);
     const onFailure = onFailureFlag(flags.onFailure);
     const facts = flags.facts === false ? undefined : await readSetupFactsHere(inventory);
-    const runbook = { ...planSetup(inventory, facts), onFailure };
+    const runbook = { ...planSetup(inventory, facts, { ...(flags.yes && { approveRemoval: true }) }), onFailure };
     if (flags.json) console.log(JSON.stringify(runbook, null, 2));
     else for (const line of describeRunbook(runbook)) console.log(line);
     return undefined;
@@ -53,7 +55,11 @@ export async function setup(flags: SetupFlags): Promise<RunbookResult | undefine
     workflowType: 'setupCluster',
     operation: 'setup',
     command: 'setup',
-    input: (inventory) => ({ inventory, onFailure: onFailureFlag(flags.onFailure) }),
+    input: (inventory) => ({
+      inventory,
+      onFailure: onFailureFlag(flags.onFailure),
+      ...(flags.yes && { approveRemoval: true }),
+    }),
     // Planned here without facts only to refuse a bad inventory before Temporal is contacted; the workflow plans
     // from the facts it reads.
     dryRun: ({ inventory, onFailure }) => {
@@ -79,11 +85,16 @@ export function register(program: Command): void {
             'set up (or converge) the HA cluster: nodes, etcd, VIP and load balancer, kubeadm init and joins',
           ),
       ),
-    ).option(
-      '--no-facts',
-      'with --dry-run: read nothing from the hosts and list every step (by default --dry-run reads them, ' +
-        'read-only, and lists only what is missing)',
-    ),
+    )
+      .option(
+        '-y, --yes',
+        'remove etcd members the inventory no longer has without waiting for `kubeadm2ha approve` (scale-in)',
+      )
+      .option(
+        '--no-facts',
+        'with --dry-run: read nothing from the hosts and list every step (by default --dry-run reads them, ' +
+          'read-only, and lists only what is missing)',
+      ),
     DRY_RUN_READS_FACTS,
   ).action(async (flags: SetupFlags) => {
     await setup(flags);

@@ -285,3 +285,73 @@ describe('etcd setup planned from facts', () => {
     expect(replace.alreadyDone).toBeUndefined();
   });
 });
+
+describe('etcd scale-in planned from facts', () => {
+  // The cluster has e1..e5; the inventory keeps e1..e3 (e3's address as its peer URL names it).
+  const three = inv();
+  const member = (name: string, address: string, id: string) => ({
+    id,
+    name,
+    peerUrls: [`https://${address}:2380`],
+    clientUrls: [`https://${address}:2379`],
+  });
+  const listed = [
+    member('e1', '10.200.1.21', 'a1'),
+    member('e2', '10.200.1.22', 'a2'),
+    member('e3', 'e3.example.test', 'a3'),
+    member('e4', '10.200.1.24', 'a4'),
+    member('e5', '10.200.1.25', 'a5'),
+  ];
+  const healthy = (extra: Partial<NonNullable<HostSetupFacts['etcd']>> = {}) => ({
+    etcd: { version: '3.4.23', etcdctl: true, member: true, running: true, healthy: true, members: listed, ...extra },
+  });
+  const down = { etcd: { version: '3.4.23', etcdctl: true, member: true, running: false, healthy: false } };
+
+  it('plans the members the inventory lost, one at a time after approval: member remove, stop (data kept), health gate', () => {
+    const { plan, runbook } = planEtcdSetupRunbook({ inventory: three }, factsOf(three, { e1: healthy() }));
+    expect(runbook.phases.map((p) => p.id)).toEqual(['remove']);
+    const remove = runbook.phases[0]!;
+    expect(remove).toMatchObject({ kind: 'hosts', rollout: { kind: 'serial' }, approval: { scope: 'phase' } });
+    expect(hostSteps(runbook)).toEqual({
+      e4: ['removeEtcdMember', 'stopRemovedEtcdMember', 'ensureEtcdHealthy'],
+      e5: ['removeEtcdMember', 'stopRemovedEtcdMember', 'ensureEtcdHealthy'],
+    });
+    // Hosts that left the inventory are reached at their peer URL's address; etcdctl runs on a remaining member.
+    const hosts = remove.kind === 'hosts' ? remove.hosts : [];
+    expect(hosts.map((h) => h.target)).toEqual([
+      { name: 'e4', address: '10.200.1.24', roles: [] },
+      { name: 'e5', address: '10.200.1.25', roles: [] },
+    ]);
+    expect(hosts[0]!.steps[0]!.args).toMatchObject({
+      via: { target: { name: 'e1' } },
+      member: { id: 'a4', name: 'e4' },
+      endpoints: plan.endpoints,
+    });
+    expect(describeRunbook(runbook).join('\n')).toContain('after approval');
+    // --yes: no gate.
+    const yes = planEtcdSetupRunbook({ inventory: three, approveRemoval: true }, factsOf(three, { e1: healthy() }));
+    expect(yes.runbook.phases[0]!.approval).toBeUndefined();
+  });
+
+  it('refuses, naming the members, a removal that would leave the remaining members without quorum', () => {
+    const facts = factsOf(three, { e1: healthy(), e2: down, e3: down });
+    expect(() => planEtcdSetupRunbook({ inventory: three }, facts)).toThrow(
+      /removing etcd member\(s\) e4, e5 would leave 3 member\(s\) \(e1, e2, e3\) with 1 healthy, below the quorum of 2; bring e2, e3 back first/,
+    );
+    // One of three down still leaves quorum: it is started again and gated first, then the removals.
+    expect(
+      planEtcdSetupRunbook({ inventory: three }, factsOf(three, { e1: healthy(), e3: down })).runbook.phases.map(
+        (p) => p.id,
+      ),
+    ).toEqual(['ca', 'members', 'health', 'remove']);
+  });
+
+  it('etcd setup refuses it where a master runs a control plane (setup moves the API servers first); not for replays', () => {
+    const facts = factsOf(three, { e1: healthy(), m1: { controlPlane: true } });
+    expect(() => planEtcdSetupRunbook({ inventory: three }, facts)).toThrow(/run `kubeadm2ha setup`/);
+    expect(planEtcdSetupRunbook({ inventory: three }, facts, { apiServersFollow: true }).runbook.phases).toHaveLength(
+      1,
+    );
+    expect(planEtcdSetupRunbook({ inventory: three }, facts, { removal: false }).runbook.phases).toEqual([]);
+  });
+});
