@@ -38,6 +38,10 @@ function describe(step: Step, result: unknown): string | undefined {
     case 'updateApiserverEtcdServers':
     case 'updateKubeadmEtcdEndpoints':
       return r.changed ? `was ${(r.before as string[] | undefined)?.length ?? 0} members` : 'already as planned';
+    case 'removeEtcdMember':
+      return r.removed ? `removed, ${r.members as number} members left` : 'already gone';
+    case 'stopRemovedEtcdMember':
+      return `${r.stopped ? 'stopped' : 'not running'}${r.dataDir ? `, data kept in ${r.dataDir as string}` : ''}`;
     case 'waitApiserverReady':
       return `ready after ${Math.round(((r.elapsedMs as number | undefined) ?? 0) / 1000)} s`;
     case 'waitNodesReady':
