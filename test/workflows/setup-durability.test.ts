@@ -5,34 +5,47 @@
 // worker writes before it reports a completion to the server. The server is this file's own (its port, its db file),
 // so the restart disturbs no other test file.
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import type { Inventory } from '../../src/inventory/schema.js';
-import { createK8sLab, type K8sLab } from '../../lab/k8s/k8s-lab.js';
-import { CODEC_ENV } from '../../src/temporal/data-converter.js';
+import { describe, expect, it } from 'vitest';
 import { readActivityLog, type ActivityLogEntry } from '../../src/worker/activity-log.js';
 import type { RunbookResult } from '../../src/workflows/runbook.js';
 import { startDevServer, stopDevServer, type DevServerOptions } from '../../src/temporal/dev-server.js';
 import { freePort } from '../../src/temporal/process-util.js';
-import { connectTemporal, pollUntil, uniqueQueue } from '../e2e/helpers.js';
-import { setEnv } from '../support/env.js';
+import { pollUntil, uniqueQueue } from '../e2e/helpers.js';
+import { nodeStates } from '../support/k8s-cluster.js';
 import { labClusterInventory } from '../support/lab-cluster.js';
+import { labSuite } from '../support/lab-suite.js';
 import { startWorkerProcess, stopProcess } from '../support/worker-process.js';
-import { cleanUp } from '../support/clean-up.js';
 
-let lab: K8sLab;
-let inv: Inventory;
-let inventoryFile: string;
-let temporal: Awaited<ReturnType<typeof connectTemporal>>;
-let scratch: string;
-let restoreEnv: (() => void) | undefined;
 let server: DevServerOptions | undefined;
-let address: string;
 const workers: ChildProcess[] = [];
+const suite = labSuite({
+  name: 'setup-kill',
+  // The worker processes are their own; they inherit the environment: the CA store and admin kubeconfig live under
+  // the shared state dir.
+  bundle: false,
+  lab: { hosts: 3 },
+  // Three masters: two control-plane joins in a row (h2, then h3), the window the worker dies in. The worker processes
+  // take their SSH trust (known_hosts, key) from the inventory file (suite.inventoryFile) and check it with the
+  // inventory rules (the lab's own declares pod and Service ranges inside the hosts' /24).
+  inventory: (lab) =>
+    labClusterInventory(lab, [
+      ['primary-master', 'etcd'],
+      ['secondary-master', 'etcd'],
+      ['secondary-master', 'etcd'],
+    ]),
+  server: async (scratch) => {
+    server = { port: await freePort(), headless: true, dbFile: join(scratch, 'temporal.db'), logLevel: 'error' };
+    const { address } = await startDevServer(server);
+    return { address, stop: () => server && stopDevServer(server) };
+  },
+  cleanUp: [
+    async () => {
+      for (const w of workers) await stopProcess(w, 'SIGKILL');
+    },
+  ],
+});
 
 const entries = (log: string): ActivityLogEntry[] =>
   existsSync(log) ? readActivityLog(readFileSync(log, 'utf8')) : [];
@@ -41,50 +54,17 @@ const joins = (log: string, event: ActivityLogEntry['event']) =>
     .filter((e) => e.activityType === 'joinNode' && e.event === event)
     .map((e) => e.subject);
 
-beforeAll(async () => {
-  scratch = await mkdtemp(join(tmpdir(), 'k2h-setup-kill-'));
-  // The worker processes inherit this: the CA store and admin kubeconfig live under the shared state dir.
-  restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
-  lab = await createK8sLab({ hosts: 3 });
-  // Three masters: two control-plane joins in a row (h2, then h3), the window the worker dies in.
-  inv = labClusterInventory(lab, [
-    ['primary-master', 'etcd'],
-    ['secondary-master', 'etcd'],
-    ['secondary-master', 'etcd'],
-  ]);
-  // The worker processes take their SSH trust (known_hosts, key) from an inventory file and check it with the
-  // inventory rules: write this one (the lab's own declares pod and Service ranges inside the hosts' /24).
-  inventoryFile = join(scratch, 'inventory.yaml');
-  await writeFile(inventoryFile, stringify(inv));
-  server = { port: await freePort(), headless: true, dbFile: join(scratch, 'temporal.db'), logLevel: 'error' };
-  address = (await startDevServer(server)).address;
-  temporal = await connectTemporal(address);
-}, 3_600_000);
-
-afterAll(() =>
-  cleanUp(
-    async () => {
-      for (const w of workers) await stopProcess(w, 'SIGKILL');
-    },
-    () => temporal?.close(),
-    () => server && stopDevServer(server),
-    () => lab?.destroy(),
-    () => restoreEnv?.(),
-    () => scratch && rm(scratch, { recursive: true, force: true }),
-  ),
-);
-
 describe('setupCluster when its worker dies between two control-plane joins and its server restarts', () => {
   it('a second worker finishes the run across a server restart; the join that completed is not run again', async () => {
     const taskQueue = uniqueQueue('setup-kill');
-    const logA = join(scratch, 'worker-a.log');
-    const logB = join(scratch, 'worker-b.log');
-    const a = startWorkerProcess(address, taskQueue, logA, inventoryFile);
+    const logA = join(suite.scratch, 'worker-a.log');
+    const logB = join(suite.scratch, 'worker-b.log');
+    const a = startWorkerProcess(suite.temporalAddress, taskQueue, logA, suite.inventoryFile);
     workers.push(a);
-    const handle = await temporal.client.workflow.start('setupCluster', {
+    const handle = await suite.temporal.client.workflow.start('setupCluster', {
       taskQueue,
-      workflowId: `${inv.cluster.name}/setup/${taskQueue}`,
-      args: [{ inventory: inv }],
+      workflowId: `${suite.inventory.cluster.name}/setup/${taskQueue}`,
+      args: [{ inventory: suite.inventory }],
     });
     await pollUntil(() => joins(logA, 'complete').includes('h2'), 'h2 joined by worker A', 900_000, 250);
     // Killed only once the server has recorded that join as completed: A logs 'complete' a moment before it reports
@@ -113,7 +93,7 @@ describe('setupCluster when its worker dies between two control-plane joins and 
     // Joins are one at a time: h3's had not completed when A died.
     expect(joins(logA, 'complete')).toEqual(['h2']);
 
-    const b = startWorkerProcess(address, taskQueue, logB, inventoryFile);
+    const b = startWorkerProcess(suite.temporalAddress, taskQueue, logB, suite.inventoryFile);
     workers.push(b);
     // Worker B is in h3's join (kubeadm join takes tens of seconds): stop the server and start it again on the same
     // db file while B keeps running, as an operator restarting the Temporal service would.
@@ -139,15 +119,7 @@ describe('setupCluster when its worker dies between two control-plane joins and 
     // Worker B joined h3 only; h2's join, completed before the kill, never ran again.
     expect(joins(logB, 'start')).toEqual(['h3']);
     expect([...joins(logA, 'complete'), ...joins(logB, 'complete')]).toEqual(['h2', 'h3']);
-    const nodes = (await lab.exec('h1', 'kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes --no-headers'))
-      .stdout;
-    expect(
-      nodes
-        .trim()
-        .split('\n')
-        .map((l) => l.split(/\s+/).slice(0, 2).join(' '))
-        .sort(),
-    ).toEqual(['h1 Ready', 'h2 Ready', 'h3 Ready']);
+    expect(await nodeStates(suite.lab)).toEqual(['h1 Ready', 'h2 Ready', 'h3 Ready']);
     await stopProcess(b, 'SIGTERM');
   }, 1_800_000);
 });
