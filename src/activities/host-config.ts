@@ -17,7 +17,11 @@ export const restartPendingPath = (service: string): string => `${RESTART_PENDIN
 const EARLIER_MARKERS: Readonly<Record<string, readonly string[]>> = {
   containerd: ['/var/lib/kubeadm2ha/containerd-restart-pending'],
 };
-const markersOf = (service: string): string[] => [restartPendingPath(service), ...(EARLIER_MARKERS[service] ?? [])];
+/** Every path a restart owed to `service` may be recorded at: a daemon runs its config only when none exists. */
+export const restartMarkers = (service: string): string[] => [
+  restartPendingPath(service),
+  ...(EARLIER_MARKERS[service] ?? []),
+];
 
 /** A config file as read, with whether its daemon is owed a restart. */
 export interface ConfigFile {
@@ -32,7 +36,7 @@ export interface ConfigFile {
 
 /** `path` and whether `service` is owed a restart, in one command. */
 export async function readConfigFile(session: HostSession, path: string, service: string): Promise<ConfigFile> {
-  const markers = markersOf(service).map(quote).join(' ');
+  const markers = restartMarkers(service).map(quote).join(' ');
   const r = await session.run(
     {
       script:
@@ -174,7 +178,7 @@ export async function ensureDaemon(
   const manager = await detectServiceManager(session);
   const { action } = await ensureService(manager, spec, {
     restartIfRunning: restart,
-    ...(restart && { owed: markersOf(spec.name) }),
+    ...(restart && { owed: restartMarkers(spec.name) }),
   });
   return { action, serviceManager: manager.kind };
 }

@@ -40,6 +40,7 @@ import {
 import { NGINX_LB_SERVICE } from './apiserver-vip.js';
 import type { ActivityDeps } from './deps.js';
 import { withFailures } from './failures.js';
+import { restartMarkers } from './host-config.js';
 import {
   ADMIN_CONF,
   adminKubeconfigPath,
@@ -152,6 +153,17 @@ export interface SetupFacts {
   durationMs: number;
 }
 
+/** Daemons whose config putCheckedFile writes: one still owed the restart a cut run left (host-config.ts) runs an
+ * old config, so its step is not done although file and daemon look right. */
+const OWED_SERVICES = ['containerd', 'keepalived', 'haproxy', NGINX_LB_SERVICE];
+/** Prints "owed <service>" for each of them that any of its markers says is owed a restart. */
+const owedScript = OWED_SERVICES.map((s) => {
+  const test = restartMarkers(s)
+    .map((m) => `[ -e ${quote(m)} ]`)
+    .join(' || ');
+  return `if ${test}; then echo ${quote(`owed ${s}`)}; fi`;
+}).join('\n');
+
 // $1: supervisor status script; $2: etcd client URL or empty; $3: 1 on the primary; the rest: files to hash.
 // Prints "sha <hex> <path>" per existing file and "<key> <value>" lines; every value is a fact, never a content.
 const hostScript = `sup=$1; etcd_url=$2; primary=$3; shift 3
@@ -167,6 +179,7 @@ active() {
   elif sh -c "$sup" k2h-supervise "$1" 2>/dev/null | grep -qx active; then echo "active $1"; fi
 }
 for s in containerd keepalived haproxy ${NGINX_LB_SERVICE} etcd; do active "$s"; done
+${owedScript}
 if command -v systemctl >/dev/null 2>&1; then
   k=$(systemctl is-active kubelet 2>/dev/null); echo "kubelet-unit \${k:-unknown}"
 fi
@@ -251,12 +264,14 @@ export function hostFactsOf(h: SetupFactsHost, text: string): HostSetupFacts {
     same(CONTAINERD_CONFIG, renderContainerdConfig({ ...ctr.settings, cniBinDir })) &&
     ctr.registries.every((r) => same(hostsTomlPath(r.host), renderHostsToml(r)));
   const exists = (path: string) => has(p, 'exists', path);
+  /** Running, and not owed a restart (its config written by a run cut before it restarted the daemon). */
+  const up = (service: string) => has(p, 'active', service) && !has(p, 'owed', service);
   let loadBalancer: boolean | undefined;
   if (h.loadBalancer) {
     const lb = h.loadBalancer;
     loadBalancer =
       lb.kind === 'haproxy'
-        ? same(HAPROXY_CFG, renderHaproxyCfg(lb.settings)) && has(p, 'active', 'haproxy')
+        ? same(HAPROXY_CFG, renderHaproxyCfg(lb.settings)) && up('haproxy')
         : same(
             NGINX_CONF,
             renderNginxConf({
@@ -264,7 +279,7 @@ export function hostFactsOf(h: SetupFactsHost, text: string): HostSetupFacts {
               pidFile: `/run/${NGINX_LB_SERVICE}-nginx.pid`,
               ...(one(p, 'nginx-stream') && { streamModule: NGINX_STREAM_MODULE }),
             }),
-          ) && has(p, 'active', NGINX_LB_SERVICE);
+          ) && up(NGINX_LB_SERVICE);
   }
   const kubelet = one(p, 'kubelet-unit');
   const etcdVersion = one(p, 'etcd-version');
@@ -275,13 +290,13 @@ export function hostFactsOf(h: SetupFactsHost, text: string): HostSetupFacts {
     osPrepared: same(MODULES_FILE, modulesText) && same(SYSCTL_FILE, sysctlText) && !one(p, 'fstab-swap'),
     packages: Object.fromEntries(probe.versions),
     held: [...probe.held].sort(),
-    containerd: containerdFiles && has(p, 'active', 'containerd'),
+    containerd: containerdFiles && up('containerd'),
     ...(ctr && { cniBinDir }),
     ...(h.keepalived && {
       keepalived:
         same(KEEPALIVED_CONF, renderKeepalivedConf(h.keepalived)) &&
         same(KEEPALIVED_CHECK_SCRIPT, renderApiserverCheck(h.keepalived.apiserverPort)) &&
-        has(p, 'active', 'keepalived'),
+        up('keepalived'),
     }),
     ...(loadBalancer !== undefined && { loadBalancer }),
     ...(kubelet && kubelet !== 'unknown' && { kubelet: ['active', 'activating', 'reloading'].includes(kubelet) }),

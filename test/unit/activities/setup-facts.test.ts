@@ -91,6 +91,12 @@ describe('setup facts from a host answer', () => {
     expect(hostFactsOf(m1, answer(m1).replace('fstab', '') + 'fstab-swap yes\n').osPrepared).toBe(false);
   });
 
+  it('a daemon owed a restart (its marker left by a run cut before the restart) is not done, though file and daemon look right', () => {
+    const facts = hostFactsOf(m1, `${answer(m1)}owed keepalived\nowed haproxy\n`);
+    expect(facts).toMatchObject({ keepalived: false, loadBalancer: false, containerd: true });
+    expect(hostFactsOf(m1, `${answer(m1)}owed containerd\n`)).toMatchObject({ containerd: false, keepalived: true });
+  });
+
   it('an etcd-only host is asked nothing about containerd and reports no CNI directory', () => {
     const i = Inventory.parse({
       cluster: { name: 'prod', kubernetesVersion: '1.34.12', vip: { address: '10.10.0.100' } },
