@@ -218,6 +218,26 @@ describe('etcd scale-out on lab hosts', () => {
     expect(again.phases).toEqual([]);
   });
 
+  it('5 → 3 is refused, naming them, while h2 and h3 are down: h1 alone would be no quorum of 3; nothing is removed', async () => {
+    expect(first).toBeDefined();
+    for (const h of ['h2', 'h3']) await lab.exec(h, 'kill -TERM "$(cat /run/etcd.pid)"');
+    await pollUntil(
+      async () =>
+        (await Promise.all(['h2', 'h3'].map((h) => lab.exec(h, 'pgrep -x etcd', { allowFail: true })))).every(
+          (r) => r.code !== 0,
+        ),
+      'etcd on h2 and h3 to stop',
+      30_000,
+    );
+    await expect(dryRun(three.file)).rejects.toThrow(
+      'removing etcd member(s) h4, h5 would leave 3 member(s) (h1, h2, h3) with 1 healthy, below the quorum of 2; bring h2, h3 back first',
+    );
+    const { report } = await setupEtcd(five.inventory, join(scratch, 'restart.jsonl'));
+    // The five-host run starts them again; nothing left the cluster.
+    expect(report.members.map((m) => m.name).sort()).toEqual([...oldMembers, ...newMembers]);
+    before = await Promise.all(oldMembers.map(etcdProcess));
+  });
+
   it('5 → 3: after approval, h4 then h5 leave (member remove, quorum checked), stopped with their data kept; the rest serve on', async () => {
     expect(first).toBeDefined();
     const plan = await dryRun(three.file);
