@@ -6,6 +6,7 @@
 // was cut), and is renamed to <hex> only once its sha256 and size are right. An import then hands the staged blobs
 // and an index naming the images to `ctr -n k8s.io images import`, the namespace the kubelet's CRI reads.
 import type { Descriptor } from '../images/oci-layout.js';
+import { quote } from '../ssh/quote.js';
 
 export const STAGING_DIR = '/var/lib/kubeadm2ha/images';
 /** Appends stdin to one blob's partial file: what the operator's stream and a relay key's forced command run. */
@@ -58,7 +59,7 @@ discard() {
 # go). Nothing else holds a blob just ingested, and containerd collects at start, after 100 writes and after any
 # delete (an import ending deletes its lease). Not there (not taken, or collected before this): the staged copy is
 # what the import takes then.
-keep() { ctr -n k8s.io content label "sha256:$1" "${GC_ROOT_LABEL}=${GC_ROOT_VALUE}" >/dev/null 2>&1 || true; }
+keep() { ctr -n k8s.io content label "sha256:$1" ${quote(`${GC_ROOT_LABEL}=${GC_ROOT_VALUE}`)} >/dev/null 2>&1 || true; }
 while IFS=' ' read -r hex off size; do
   case "$hex" in ''|*[!0-9a-f]*) echo "receive: bad blob name" >&2; exit 2;; esac
   [ \${#hex} -eq 64 ] || { echo "receive: bad blob name" >&2; exit 2; }
@@ -261,8 +262,8 @@ export const RELAY_FILES_SCRIPT = [
 /** $1 staging dir: once the host's images are verified, let go of the blobs the receiver kept (the images reference
  * those they need), then drop the staged blobs (not a .partial), the index and the background import's files. */
 export const CLEANUP_SCRIPT = [
-  `kept=$(ctr -n k8s.io content ls -q 'labels."${GC_ROOT_LABEL}"==${GC_ROOT_VALUE}')`,
-  `for b in $kept; do ctr -n k8s.io content label "$b" ${GC_ROOT_LABEL}= >/dev/null; done`,
+  `kept=$(ctr -n k8s.io content ls -q ${quote(`labels."${GC_ROOT_LABEL}"==${GC_ROOT_VALUE}`)})`,
+  `for b in $kept; do ctr -n k8s.io content label "$b" ${quote(`${GC_ROOT_LABEL}=`)} >/dev/null; done`,
   'cd "$1" 2>/dev/null || exit 0',
   'find blobs/sha256 -type f ! -name "*.partial" -delete',
   'rm -f index.json import.list import.pid import.done import.log ingest.err',
