@@ -11,6 +11,7 @@
 // moment too early costs a check, never a wrong change.
 import type { HostSetupFacts, ReadSetupFactsInput, SetupFacts } from '../activities/setup-facts.js';
 import type { Host, Inventory } from '../inventory/schema.js';
+import { InvalidInputError } from '../errors.js';
 import { planClusterCas } from './pki.js';
 import { renderInitConfiguration, renderJoinConfiguration } from '../templates/kubeadm.js';
 import {
@@ -190,6 +191,31 @@ export function apiserverEtcdPhases(inv: Inventory, facts: SetupFacts | undefine
   return phases;
 }
 
+/**
+ * Scale-in under setup is safe only when the facts show where every API server points: the cluster answered and
+ * each inventory master was read and either runs no control plane (it joins later in this run, rendered from
+ * kubeadm-config) or has known --etcd-servers (apiserverEtcdPhases moves it first when they differ). A master
+ * that could not be read, or whose flag is unknown, may still use a leaving member, so the removal is refused.
+ */
+export function checkApiserversForRemoval(inv: Inventory, facts: SetupFacts | undefined, removal: Phase): void {
+  const leaving = removal.kind === 'hosts' ? removal.hosts.map((h) => h.target.name).join(', ') : '';
+  const why: string[] = [];
+  if (!facts?.cluster?.answering)
+    why.push(`the API did not answer${facts?.cluster?.error ? ` (${facts.cluster.error})` : ''}`);
+  const byName = new Map((facts?.hosts ?? []).map((f) => [f.name, f]));
+  for (const m of masters(inv)) {
+    const f = byName.get(m.name);
+    if (!f) why.push(`${m.name} was not read`);
+    else if (f.unreachable) why.push(`${m.name} could not be read (${f.unreachable})`);
+    else if (f.controlPlane && f.etcdServers === undefined) why.push(`${m.name}'s --etcd-servers is unknown`);
+  }
+  if (why.length > 0)
+    throw new InvalidInputError(
+      `etcd member(s) ${leaving} would be removed while the API servers may still use them: ${why.join('; ')}; ` +
+        'fix that and run setup again',
+    );
+}
+
 export function planSetup(inv: Inventory, facts?: SetupFacts, o: SetupPlanOptions = {}): Runbook {
   const c = inv.cluster;
   const ctx = (h: Host): HostContext => ({ target: targetOf(h), ssh: inv.ssh });
@@ -258,7 +284,10 @@ export function planSetup(inv: Inventory, facts?: SetupFacts, o: SetupPlanOption
     const rest = etcd.phases.filter((p) => p !== etcdRemoval);
     for (const name of done) alreadyDone.set(name, [...(alreadyDone.get(name) ?? []), 'etcd']);
     if (rest.some((p) => p.kind === 'hosts' && p.hosts.length > 0)) phases.push(...rest.map(etcdPhase));
-    if (etcdRemoval) etcdRemoval = etcdPhase(etcdRemoval);
+    if (etcdRemoval) {
+      checkApiserversForRemoval(inv, facts, etcdRemoval);
+      etcdRemoval = etcdPhase(etcdRemoval);
+    }
   }
 
   const cas = planClusterCas(inv);

@@ -2,7 +2,7 @@
 // cluster plans nothing, a reset worker plans only its join, a reset master its PKI and control-plane join. The
 // fixtures are facts as the activity returns them.
 import { describe, expect, it } from 'vitest';
-import type { HostSetupFacts, SetupFacts } from '../../../src/activities/setup-facts.js';
+import { unreachableFacts, type HostSetupFacts, type SetupFacts } from '../../../src/activities/setup-facts.js';
 import { Inventory, type InventoryInput } from '../../../src/inventory/schema.js';
 import { describeRunbook, ONCE, type Runbook } from '../../../src/plan/runbook.js';
 import { planSetup, setupFactsRequest } from '../../../src/plan/setup.js';
@@ -285,5 +285,57 @@ describe("the API servers' etcd servers after the etcd group changed", () => {
     const noView = { ...showing(all.slice(0, 1)), cluster: undefined };
     expect(planSetup(inv, noView).phases.map((p) => p.id)).not.toContain('apiserver-etcd');
     expect(stepCount(planSetup(stacked, finished(stacked)))).toBe(0);
+  });
+});
+
+describe('scale-in under setup: only when every API server is known to follow', () => {
+  const all = ['10.10.0.11', '10.10.0.12', '10.10.0.13'].map((a) => `https://${a}:2379`);
+  const member = (name: string, address: string, id: string) => ({
+    id,
+    name,
+    peerUrls: [`https://${address}:2380`],
+    clientUrls: [`https://${address}:2379`],
+  });
+  const listed = [
+    member('m1', '10.10.0.11', 'a1'),
+    member('m2', '10.10.0.12', 'a2'),
+    member('m3', '10.10.0.13', 'a3'),
+    member('e4', '10.10.0.14', 'a4'),
+  ];
+  /** A finished cluster that still lists e4, each master's API server on all four members. */
+  const leaving = (): SetupFacts => {
+    const f = finished(inv);
+    return {
+      ...f,
+      cluster: { ...f.cluster!, etcdEndpoints: all },
+      hosts: f.hosts.map((h) => ({
+        ...h,
+        ...(h.controlPlane && { etcdServers: [...all, 'https://10.10.0.14:2379'] }),
+        ...(h.etcd && { etcd: { ...h.etcd, members: listed } }),
+      })),
+    };
+  };
+
+  it('moves every API server first, then removes', () => {
+    const ids = planSetup(inv, leaving(), { approveRemoval: true }).phases.map((p) => p.id);
+    expect(ids.indexOf('apiserver-etcd')).toBeGreaterThanOrEqual(0);
+    expect(ids.indexOf('etcd-remove')).toBeGreaterThan(ids.indexOf('apiserver-etcd'));
+    // A master that runs no control plane yet joins later in this run, rendered from kubeadm-config: no obstacle.
+    const joining = withHost(leaving(), 'm3', { controlPlane: false, etcdServers: undefined, joined: false });
+    expect(planSetup(inv, joining).phases.map((p) => p.id)).toContain('etcd-remove');
+  });
+
+  it('refuses, naming the masters and why, when the API did not answer or a master is unread or its flag unknown', () => {
+    const f = leaving();
+    const silent = { ...f, cluster: { ...f.cluster!, answering: false, error: 'connection refused' } };
+    expect(() => planSetup(inv, silent)).toThrow(
+      /etcd member\(s\) e4 would be removed while the API servers may still use them: the API did not answer \(connection refused\)/,
+    );
+    const m2 = withHost(f, 'm2', unreachableFacts(setupFactsRequest(inv).hosts[1]!, 'ssh: timeout'));
+    expect(() => planSetup(inv, m2)).toThrow(/m2 could not be read \(ssh: timeout\)/);
+    expect(() => planSetup(inv, withHost(f, 'm3', { etcdServers: undefined }))).toThrow(
+      /m3's --etcd-servers is unknown/,
+    );
+    expect(() => planSetup(inv, { ...f, hosts: f.hosts.filter((h) => h.name !== 'm2') })).toThrow(/m2 was not read/);
   });
 });
