@@ -259,11 +259,27 @@ export const RELAY_FILES_SCRIPT = [
   'cat > "$1/known_hosts"',
 ].join('\n');
 
+/** Let go of every blob a receiver kept from containerd's GC (GC_ROOT_LABEL with our value taken off); $n: how many. */
+const RELEASE_LINES = [
+  `kept=$(ctr -n k8s.io content ls -q ${quote(`labels."${GC_ROOT_LABEL}"==${GC_ROOT_VALUE}`)})`,
+  'n=0',
+  `for b in $kept; do ctr -n k8s.io content label "$b" ${quote(`${GC_ROOT_LABEL}=`)} >/dev/null && n=$((n + 1)); done`,
+];
+
+/** RELEASE_LINES on their own, where a push ended without verifying the host's images (a failed or aborted run's
+ * undo, uninstall): what was kept and never imported becomes garbage to containerd's GC again. Prints how many blobs
+ * it let go; no ctr, nothing to do (prints 0); containerd not answering fails it. Idempotent. */
+export const RELEASE_SCRIPT = [
+  'set -e',
+  'command -v ctr >/dev/null 2>&1 || { echo 0; exit 0; }',
+  ...RELEASE_LINES,
+  'echo "$n"',
+].join('\n');
+
 /** $1 staging dir: once the host's images are verified, let go of the blobs the receiver kept (the images reference
  * those they need), then drop the staged blobs (not a .partial), the index and the background import's files. */
 export const CLEANUP_SCRIPT = [
-  `kept=$(ctr -n k8s.io content ls -q ${quote(`labels."${GC_ROOT_LABEL}"==${GC_ROOT_VALUE}`)})`,
-  `for b in $kept; do ctr -n k8s.io content label "$b" ${quote(`${GC_ROOT_LABEL}=`)} >/dev/null; done`,
+  ...RELEASE_LINES,
   'cd "$1" 2>/dev/null || exit 0',
   'find blobs/sha256 -type f ! -name "*.partial" -delete',
   'rm -f index.json import.list import.pid import.done import.log ingest.err',

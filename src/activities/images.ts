@@ -33,6 +33,7 @@ import {
   RECEIVE_SCRIPT,
   RELAY_DIR,
   RELAY_FILES_SCRIPT,
+  RELEASE_SCRIPT,
   RELAY_SEND_SCRIPT,
   relayCiphers,
   REVOKE_SCRIPT,
@@ -198,8 +199,47 @@ async function withRelay<T>(
   }
 }
 
+export interface ReleaseImageBlobsInput {
+  /** Every host the push delivers to. */
+  hosts: HostContext[];
+}
+
+export interface ReleaseImageBlobsResult {
+  /** Per host, how many blobs it let go. */
+  released: Record<string, number>;
+}
+
 export function createImageActivities(deps: ActivityDeps) {
   return {
+    /** A push's undo (a failed or aborted run): on every host it delivers to, the blobs the receiver kept from
+     * containerd's GC for an import that never verified them are let go (RELEASE_SCRIPT), so none stays pinned.
+     * Every host is tried; those not reached are named in the failure after the rest were done. Idempotent. */
+    async releaseImageBlobs({ hosts }: ReleaseImageBlobsInput): Promise<ReleaseImageBlobsResult> {
+      return withFailures(async () => {
+        const released: Record<string, number> = {};
+        const failed: string[] = [];
+        await Promise.all(
+          hosts.map(async (host) => {
+            const name = host.target.name;
+            try {
+              const r = await deps
+                .session(host)
+                .run(['sh', '-c', RELEASE_SCRIPT], { action: 'let go of the blobs kept for the import' });
+              released[name] = Number(r.stdout.trim()) || 0;
+            } catch (err) {
+              failed.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+            }
+          }),
+        );
+        if (failed.length)
+          throw new KubeadmHaError(
+            `blobs kept for an import not let go (containerd's GC keeps them until a push verifies the host's images or uninstall): ${failed.sort().join('; ')}`,
+            FailureType.CommandFailed,
+          );
+        return { released };
+      });
+    },
+
     async fillImageStore({ refs, source }: FillImageStoreInput): Promise<FillImageStoreResult> {
       return withFailures(async () => {
         const store = await defaultImageStore();

@@ -10,14 +10,7 @@ import { kubeadmImageList } from '../images/kubeadm-images.js';
 import { flannelImages } from '../templates/flannel.js';
 import { isMaster, isWorker, targetOf } from './topology.js';
 import { sandboxImage } from './cluster-config.js';
-import {
-  runbookFor,
-  step,
-  type ChildPhase,
-  type OnFailure,
-  type Phase,
-  type Runbook,
-} from './runbook.js';
+import { runbookFor, step, type ChildPhase, type OnFailure, type Phase, type Runbook } from './runbook.js';
 
 export interface ImageNeed {
   /** Full reference as the kubelet and containerd will ask for it. */
@@ -117,10 +110,22 @@ export function planImagePush(inv: Inventory, o: ImagePushOptions = {}): Runbook
       title: 'images into the local store',
       kind: 'once',
       steps: [
-        step('fillImageStore', `${list.length} images from ${o.source?.kind ?? 'registry'}`, 'transfer', {
-          refs: list.map((i) => i.ref),
-          source: o.source ?? { kind: 'registry' },
-        }),
+        step(
+          'fillImageStore',
+          `${list.length} images from ${o.source?.kind ?? 'registry'}`,
+          'transfer',
+          { refs: list.map((i) => i.ref), source: o.source ?? { kind: 'registry' } },
+          // A run that fails or is aborted after this lets go, on every receiver, of the blobs kept for an import
+          // (the receiver labels them as they arrive; only a verified host's cleanup takes the label off).
+          receivers.length
+            ? {
+                undo: {
+                  id: 'releaseImageBlobs',
+                  args: { hosts: receivers.map((h) => ({ target: targetOf(h), ssh: inv.ssh })) },
+                },
+              }
+            : {},
+        ),
       ],
     },
   ];

@@ -8,10 +8,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CLEANUP_SCRIPT,
+  GC_ROOT_LABEL,
+  GC_ROOT_VALUE,
   importIndex,
   INDEX_AND_IMPORT_SCRIPT,
   RECEIVE_PATH,
   RECEIVE_SCRIPT,
+  RELEASE_SCRIPT,
   STAGING_DIR,
 } from '../../src/activities/images-host.js';
 import { ociArchitecture } from '../../src/images/oci-layout.js';
@@ -236,5 +239,26 @@ describe("containerd's garbage collector between a push's ingest and its import"
     for (const [d] of parts) expect(await has(d.hex)).toBe(true);
     expect(await has(unrelated)).toBe(false);
     await sh(`ctr -n k8s.io images rm ${ref} >/dev/null; rm -f ${BLOBS}/${layer.hex}.partial`);
+  });
+
+  it('a push that never imports (failed, aborted): RELEASE_SCRIPT, what its undo and uninstall run, lets the kept blobs go to the GC', async () => {
+    const kept = () => sh(`ctr -n k8s.io content ls -q ${quote(`labels."${GC_ROOT_LABEL}"==${GC_ROOT_VALUE}`)}`);
+    const a = await blob('rel-a', 200_000);
+    const b = await blob('rel-b', 300_000);
+    const r = await receive([
+      { hex: a, offset: 0, size: 200_000, bytes: 'cat /tmp/rel-a' },
+      { hex: b, offset: 0, size: 300_000, bytes: 'cat /tmp/rel-b' },
+    ]);
+    expect(r.out.split('\n')).toEqual([`ok ${a}`, `ok ${b}`]);
+    expect((await kept()).trim().split('\n').sort()).toEqual([`sha256:${a}`, `sha256:${b}`].sort());
+
+    expect((await sh(shellCommand(['sh', '-c', RELEASE_SCRIPT]))).trim()).toBe('2');
+    expect((await kept()).trim()).toBe('');
+    await collectGarbage();
+    expect(await has(a)).toBe(false);
+    expect(await has(b)).toBe(false);
+    // Idempotent: a second undo, or uninstall after it, finds nothing.
+    expect((await sh(shellCommand(['sh', '-c', RELEASE_SCRIPT]))).trim()).toBe('0');
+    await sh(`rm -f ${BLOBS}/${a} ${BLOBS}/${b}`);
   });
 });

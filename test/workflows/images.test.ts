@@ -172,5 +172,15 @@ describe('transferImages on the real-Kubernetes lab', () => {
     // containerd refused the damaged bytes it was ingesting on h4; the receiver ended that ingest (ctr cannot abort
     // one) so the next attempt of the blob starts clean instead of resuming it.
     expect(await activeIngests(suite.lab, 'h4')).toEqual([]);
+    // The failed run's undo (releaseImageBlobs) let go of what the receivers kept for imports that never verified:
+    // h4's blobs that arrived before the damaged one among them. None stays pinned against containerd's GC.
+    for (const h of suite.inventory.hosts) {
+      const kept = await suite.lab.exec(
+        h.name,
+        `ctr -n k8s.io content ls -q ${quote(`labels."${GC_ROOT_LABEL}"==${GC_ROOT_VALUE}`)}`,
+      );
+      expect(kept.stdout.trim(), h.name).toBe('');
+    }
+    expect(messages.join('\n')).toContain('undone: ');
   }, 1_800_000);
 });
