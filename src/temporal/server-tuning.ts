@@ -19,7 +19,6 @@
  * a step before, 42 with eager activities alone, 21 with the poll rate alone, 20-21 with both.
  */
 export const LATENCY_DYNAMIC_CONFIG: readonly (readonly [string, number | boolean])[] = [
-
   ['history.transferProcessorMaxPollRPS', 200],
   ['system.enableActivityEagerExecution', true],
 ];
