@@ -33,6 +33,9 @@ for pin in lab/go/etcd-*/release.env; do
   v=$(sed -n 's/^ETCD_VERSION=//p' "$pin")
   bash scripts/build-etcd.sh "$v" >/dev/null && others+=("etcd $v")
 done
+# containerd 2 (test/activities/containerd2.test.ts runs our config on it): 156 CPU-s cold (826 s wall at load 22,
+# nice 19), 576 MB of modules downloaded.
+bash scripts/build-containerd.sh >/dev/null
 # The `metrics` addon's image (test/workflows/addons.test.ts runs it for real): 261 CPU-s cold.
 bash scripts/build-metrics-server.sh >/dev/null
 # The `logging` addon's images (VictoriaLogs + vlagent, test/workflows/addons.test.ts): 142 s wall / 44 CPU-s cold.
@@ -40,4 +43,4 @@ bash scripts/build-logging.sh >/dev/null
 # The `monitoring` addon's five images (test/workflows/addons.test.ts runs them for real): 555 CPU-s cold (operator
 # 235, Prometheus 210, Alertmanager 79, node_exporter 25, config reloader 4), 1.9 GB of modules downloaded.
 bash scripts/build-monitoring.sh >/dev/null
-echo "setup-k8s-lab: Kubernetes $version and $previous, etcd $etcd_version, lab extras, flannel, metrics-server, VictoriaLogs, monitoring$(printf ', %s' "${others[@]}") ready ($((SECONDS - t0)) s)" >&2
+echo "setup-k8s-lab: Kubernetes $version and $previous, etcd $etcd_version, lab extras, flannel, containerd 2, metrics-server, VictoriaLogs, monitoring$(printf ', %s' "${others[@]}") ready ($((SECONDS - t0)) s)" >&2
