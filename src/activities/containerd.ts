@@ -73,14 +73,18 @@ function setTableKey(toml: string, dotted: string[], key: string, value: string)
 
 /**
  * config.toml with its sandbox (pause) image set to `image`, in the place the file's config version keeps it:
- * version 3 (containerd 2) `sandbox` in [plugins.'io.containerd.cri.v1.images'.pinned_images]; version 2 (1.6/1.7,
- * what setup writes) `sandbox_image` in [plugins."io.containerd.grpc.v1.cri"]; no version (1.x's version 1)
- * `sandbox_image` in [plugins.cri]. No file: a version 2 file with only that setting. Unchanged when already set.
+ * version 3 and later (containerd 2; 2.3 and later write version 4, which moved only server settings) `sandbox` in
+ * [plugins.'io.containerd.cri.v1.images'.pinned_images]; version 2 (1.6/1.7, what setup writes; containerd 2
+ * migrates it when it reads it) `sandbox_image` in [plugins."io.containerd.grpc.v1.cri"]; no version (1.x's
+ * version 1) `sandbox_image` in [plugins.cri]. No file: a version 2 file with only that setting. Unchanged when
+ * already set.
  */
 export function withSandboxImage(toml: string, image: string): string {
   const value = tomlString(image);
   const version = /^[ \t]*version[ \t]*=[ \t]*(\d+)/m.exec(toml)?.[1];
-  if (version === '3')
+  // Not `=== '3'`: containerd 2.4's own version 4 file got a [plugins."io.containerd.grpc.v1.cri"] table that
+  // containerd migrates only from files older than version 3, so it ignored it (test/activities/containerd2.test.ts).
+  if (version !== undefined && Number(version) >= 3)
     return setTableKey(toml, ['plugins', 'io.containerd.cri.v1.images', 'pinned_images'], 'sandbox', value);
   if (version === undefined && toml.trim() === '')
     return `version = 2\n\n[plugins."io.containerd.grpc.v1.cri"]\n  sandbox_image = ${value}\n`;
@@ -88,10 +92,11 @@ export function withSandboxImage(toml: string, image: string): string {
   return setTableKey(toml, ['plugins', 'io.containerd.grpc.v1.cri'], 'sandbox_image', value);
 }
 
-/** The sandbox image a config.toml names (any version), or undefined. */
+/** The sandbox image a config.toml names (any version), or undefined. Basic or literal string: containerd 2 writes
+ * its own files (`containerd config default`) with literal ones, 'registry.k8s.io/pause:3.10.1'. */
 export function sandboxImageOf(toml: string): string | undefined {
-  const m = /^[ \t]*(?:sandbox_image|sandbox)[ \t]*=[ \t]*"([^"]*)"/m.exec(toml);
-  return m?.[1];
+  const m = /^[ \t]*(?:sandbox_image|sandbox)[ \t]*=[ \t]*(?:"([^"]*)"|'([^']*)')/m.exec(toml);
+  return m?.[1] ?? m?.[2];
 }
 
 const containerdService = (binary: string) => ({

@@ -1,7 +1,7 @@
 // The upgrade's containerd sandbox image (issue 12, left over: kubeadm 1.34 warns when containerd's pause is not its
 // own 3.10.1): withSandboxImage changes only that one setting of a config.toml, wherever the file's config version
 // keeps it, and the host's real containerd (1.6, `containerd config dump`) reads the result back with the new image.
-// containerd 2's version 3 layout is checked as text only: no containerd 2 binary here.
+// containerd 2's version 3/4 layout is checked as text here; test/activities/containerd2.test.ts runs a real containerd 2.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -71,7 +71,7 @@ describe('withSandboxImage', () => {
     expect(await dump('v1.toml', next)).toContain(`sandbox_image = "${NEW}"`);
   });
 
-  it("containerd 2's version 3: sandbox under [plugins.'io.containerd.cri.v1.images'.pinned_images] (text only)", () => {
+  it("containerd 2's version 3 and 4: sandbox under [plugins.'io.containerd.cri.v1.images'.pinned_images], either quote style", () => {
     const v3 = [
       'version = 3',
       '',
@@ -86,6 +86,10 @@ describe('withSandboxImage', () => {
     ].join('\n');
     expect(withSandboxImage(v3, NEW)).toBe(v3.replace(`sandbox = '${OLD}'`, `sandbox = "${NEW}"`));
     expect(withSandboxImage(v3, OLD)).toBe(v3);
+    expect(sandboxImageOf(v3)).toBe(OLD);
+    // containerd 2.3+ write version 4 (only server settings moved): the same place.
+    const v4 = v3.replace('version = 3', 'version = 4');
+    expect(withSandboxImage(v4, NEW)).toBe(v4.replace(`sandbox = '${OLD}'`, `sandbox = "${NEW}"`));
     const bare = "version = 3\n\n[plugins.'io.containerd.cri.v1.runtime']\n";
     expect(withSandboxImage(bare, NEW)).toBe(
       `${bare}\n[plugins."io.containerd.cri.v1.images".pinned_images]\n  sandbox = "${NEW}"\n`,
