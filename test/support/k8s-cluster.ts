@@ -99,6 +99,19 @@ export async function nodeStates(lab: K8sLab, host = 'h1'): Promise<string[]> {
     .sort();
 }
 
+/** The API's /readyz through the lab's VIP (port 6443: an apiserver on the VIP; the load balancer's port: through it),
+ * asked from `host`: the body, 'ok' when ready. curl failing throws, unless allowFail (then ''), for polls across a
+ * VIP failover. */
+export async function vipReadyz(
+  lab: K8sLab,
+  host: string,
+  port: number,
+  o: { maxTimeSeconds?: number; allowFail?: boolean } = {},
+): Promise<string> {
+  const cmd = `curl -sk --max-time ${o.maxTimeSeconds ?? 5} https://${lab.vip}:${port}/readyz`;
+  return (await lab.exec(host, cmd, { allowFail: o.allowFail })).stdout;
+}
+
 /** containerd's unfinished ingests on `host` (`ctr content active`, header left out): what a cut or damaged blob would
  * leave behind if no later attempt took it over. Any lab with containerd on its hosts. */
 export async function activeIngests(

@@ -16,8 +16,9 @@ import {
   explain,
   inCidr,
   inPodNetns,
-  runHelloPod,
   type LabTrafficCapture,
+  runHelloPod,
+  vipReadyz,
 } from '../support/k8s-cluster.js';
 import { labShell } from '../support/lab-shell.js';
 import { labSuite } from '../support/lab-suite.js';
@@ -125,8 +126,8 @@ describe('setupCluster: 3 masters + 2 workers with flannel on the real-Kubernete
 
   it('the API answers through the VIP and through haproxy on the VIP', async () => {
     expect(suite.inventory.cluster.loadBalancer).toMatchObject({ kind: 'haproxy', port: 8443 });
-    expect(await sh('h4', `curl -sk --max-time 5 https://${suite.lab.vip}:6443/readyz`)).toBe('ok');
-    expect(await sh('h4', `curl -sk --max-time 5 https://${suite.lab.vip}:8443/readyz`)).toBe('ok');
+    expect(await vipReadyz(suite.lab, 'h4', 6443)).toBe('ok');
+    expect(await vipReadyz(suite.lab, 'h4', 8443)).toBe('ok');
     // The cluster's own endpoint is the load balancer: a worker's kubelet reaches the API through it.
     expect(await sh('h5', "grep -o 'server: .*' /etc/kubernetes/kubelet.conf")).toBe(
       `server: https://${suite.lab.vip}:8443\n`,
@@ -158,12 +159,7 @@ describe('setupCluster: 3 masters + 2 workers with flannel on the real-Kubernete
     expect(['h2', 'h3']).toContain(next);
     for (const port of [6443, 8443])
       await pollUntil(
-        async () =>
-          (
-            await suite.lab.exec('h4', `curl -sk --max-time 3 https://${suite.lab.vip}:${port}/readyz`, {
-              allowFail: true,
-            })
-          ).stdout === 'ok',
+        async () => (await vipReadyz(suite.lab, 'h4', port, { maxTimeSeconds: 3, allowFail: true })) === 'ok',
         `the API on ${suite.lab.vip}:${port} after failover`,
         60_000,
         200,

@@ -11,7 +11,7 @@ import { readSetupFactsHere, setup } from '../../src/cli/commands/setup.js';
 import { describeRunbook, ONCE, type Runbook } from '../../src/plan/runbook.js';
 import { targetOf } from '../../src/plan/topology.js';
 import type { RunbookResult } from '../../src/workflows/runbook.js';
-import { nodeStates } from '../support/k8s-cluster.js';
+import { nodeStates, vipReadyz } from '../support/k8s-cluster.js';
 import { labClusterInventory } from '../support/lab-cluster.js';
 import { labSuite } from '../support/lab-suite.js';
 
@@ -65,9 +65,7 @@ describe('setupCluster on the real-Kubernetes lab', () => {
       `[setup workflow] bare hosts → all Ready: ${first.ms} ms, ${first.result.steps.length} steps\n`,
     );
     expect(await nodeStates(suite.lab)).toEqual(['h1 Ready', 'h2 Ready', 'h3 Ready']);
-    expect((await suite.lab.exec('h3', `curl -sk --max-time 5 https://${suite.lab.vip}:8443/readyz`)).stdout).toBe(
-      'ok',
-    );
+    expect(await vipReadyz(suite.lab, 'h3', 8443)).toBe('ok');
     for (const h of [first.history]) {
       expect(h).not.toMatch(/[a-z0-9]{6}\.[a-z0-9]{16}/);
       expect(h).not.toMatch(/PRIVATE KEY|client-key-data/);

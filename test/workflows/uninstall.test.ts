@@ -12,7 +12,7 @@ import type { UninstallResult } from '../../src/activities/uninstall.js';
 import type { RunbookResult } from '../../src/workflows/runbook.js';
 import { DEFAULT_GROUP, issueKubeconfig } from '../../src/cli/commands/kubeconfig.js';
 import { pollUntil } from '../e2e/helpers.js';
-import { nodeStates } from '../support/k8s-cluster.js';
+import { nodeStates, vipReadyz } from '../support/k8s-cluster.js';
 import { labSuite } from '../support/lab-suite.js';
 import { flannelLabInventory, runSetupWorkflow } from '../support/setup-run.js';
 
@@ -96,9 +96,7 @@ describe('uninstallCluster on the real-Kubernetes lab', () => {
     const second = await setup();
     process.stderr.write(`[uninstall workflow] setup again ${second.ms} ms (load ${await load()})\n`);
     expect(await nodeStates(suite.lab)).toEqual(['h1 Ready', 'h2 Ready', 'h3 Ready']);
-    expect((await suite.lab.exec('h3', `curl -sk --max-time 5 https://${suite.lab.vip}:8443/readyz`)).stdout).toBe(
-      'ok',
-    );
+    expect(await vipReadyz(suite.lab, 'h3', 8443)).toBe('ok');
     // It was a new cluster, not the old one found again.
     const joins = JSON.stringify(second.result.steps.map((s) => s.result));
     expect(joins).toMatch(/"initialized":true/);

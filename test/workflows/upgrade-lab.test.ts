@@ -21,6 +21,7 @@ import { pollUntil, temporalAddress, uniqueQueue } from '../e2e/helpers.js';
 import { Worker } from '@temporalio/worker';
 import type { WorkflowHandle } from '@temporalio/client';
 import { labClusterInventory } from '../support/lab-cluster.js';
+import { vipReadyz } from '../support/k8s-cluster.js';
 import { labSuite } from '../support/lab-suite.js';
 import { perNode } from '../support/upgrade-run.js';
 
@@ -237,9 +238,7 @@ describe('upgradeCluster on the real-Kubernetes lab', () => {
     // What the API itself says, not only our facts: every kubelet at the target, every node schedulable.
     expect(await kubeletVersions()).toBe(`v${TO} v${TO} v${TO}`);
     expect(await kubectl('get nodes -o jsonpath={.items[*].spec.unschedulable}')).toBe('');
-    expect((await suite.lab.exec('h3', `curl -sk --max-time 5 https://${suite.lab.vip}:8443/readyz`)).stdout).toBe(
-      'ok',
-    );
+    expect(await vipReadyz(suite.lab, 'h3', 8443)).toBe('ok');
   }, 3_000_000);
 
   it('a rerun reads the nodes, finds every one at the target and changes nothing', async () => {

@@ -19,6 +19,7 @@ import {
   joinConfig,
   joinSecrets,
   runHelloPod,
+  vipReadyz,
   waitForReadyNodes,
   type LabTrafficCapture,
 } from '../../support/k8s-cluster.js';
@@ -248,7 +249,7 @@ describe('real Kubernetes in the lab (kubeadm init + joins by plain commands)', 
   }, 300_000);
 
   it('the apiserver answers through the VIP, also after the VIP moves to h2', async () => {
-    expect(await sh('h3', `curl -sk --max-time 5 https://${lab.vip}:6443/readyz`)).toBe('ok');
+    expect(await vipReadyz(lab, 'h3', 6443)).toBe('ok');
     const viaVip = `${ADMIN} --server https://${lab.vip}:6443`;
     expect(await sh('h2', `${viaVip} get nodes --no-headers | wc -l`)).toBe('3\n');
     await sh('h1', 'kill $(cat /run/keepalived.pid)');
@@ -262,7 +263,7 @@ describe('real Kubernetes in the lab (kubeadm init + joins by plain commands)', 
     );
     expect((await sh('h1', 'ip -4 -o addr show dev eth0')).includes(` ${lab.vip}/24 `)).toBe(false);
     // Now served by h2's apiserver.
-    expect(await sh('h3', `curl -sk --max-time 5 https://${lab.vip}:6443/readyz`)).toBe('ok');
+    expect(await vipReadyz(lab, 'h3', 6443)).toBe('ok');
     expect(
       await sh(
         'h3',

@@ -30,6 +30,7 @@ import { targetOf } from '../../../src/plan/topology.js';
 import type { HostContext } from '../../../src/plan/types.js';
 import { planClusterCas } from '../../../src/plan/pki.js';
 import { renderInitConfiguration, renderJoinConfiguration } from '../../../src/templates/kubeadm.js';
+import { nodeStates, vipReadyz } from '../../support/k8s-cluster.js';
 import { labShell } from '../../support/lab-shell.js';
 import { pollUntil } from '../../support/poll.js';
 
@@ -243,17 +244,10 @@ async function setup(round: string): Promise<void> {
 describe('the setup activities on the real-Kubernetes lab (2 masters + 1 worker, external etcd, VIP, haproxy)', () => {
   it('build the cluster from bare hosts: all nodes Ready, the API through the VIP and through haproxy on 8443', async () => {
     await setup('first');
-    const nodes = await sh('h1', 'kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes --no-headers');
-    expect(
-      nodes
-        .trim()
-        .split('\n')
-        .map((l) => l.split(/\s+/).slice(0, 2).join(' '))
-        .sort(),
-    ).toEqual(['h1 Ready', 'h2 Ready', 'h3 Ready']);
+    expect(await nodeStates(lab)).toEqual(['h1 Ready', 'h2 Ready', 'h3 Ready']);
     // Through the VIP to an apiserver, and through the VIP to haproxy to an apiserver.
-    expect(await sh('h3', `curl -sk --max-time 5 https://${lab.vip}:6443/readyz`)).toBe('ok');
-    expect(await sh('h3', `curl -sk --max-time 5 https://${lab.vip}:8443/readyz`)).toBe('ok');
+    expect(await vipReadyz(lab, 'h3', 6443)).toBe('ok');
+    expect(await vipReadyz(lab, 'h3', 8443)).toBe('ok');
     // The stored kubeconfig names the LB endpoint, and kubectl with it (from the store, via stdin) answers.
     const out = await acts.runKubectl({
       via: ctx('h2'),
@@ -310,7 +304,10 @@ describe('the setup activities on the real-Kubernetes lab (2 masters + 1 worker,
   it("a joined node whose Node lacks its CRI socket record (a join cut short before kubeadm wrote it) gets it from joinNode's rerun", async () => {
     const ADMIN = 'kubectl --kubeconfig /etc/kubernetes/admin.conf';
     const annotation = async (): Promise<string> =>
-      sh('h1', `${ADMIN} get node h3 -o jsonpath='{.metadata.annotations.kubeadm\\.alpha\\.kubernetes\\.io/cri-socket}'`);
+      sh(
+        'h1',
+        `${ADMIN} get node h3 -o jsonpath='{.metadata.annotations.kubeadm\\.alpha\\.kubernetes\\.io/cri-socket}'`,
+      );
     // 1.34's join keeps the socket in the kubelet's instance config instead; 1.33's in the annotation. Neither here:
     // what `kubeadm upgrade node` then refuses ("node h3 doesn't have kubeadm.alpha.kubernetes.io/cri-socket
     // annotation, or kubelet instance config /var/lib/kubelet/instance-config.yaml").
