@@ -48,6 +48,17 @@ function settingOf(text: string | undefined, key: string): unknown {
   }
 }
 
+/** The peer URLs a member's config file advertises (initial-advertise-peer-urls); [] for none or unreadable. */
+export function advertisedPeerUrlsOf(text: string | undefined): string[] {
+  const v = settingOf(text, 'initial-advertise-peer-urls');
+  return typeof v === 'string'
+    ? v
+        .split(',')
+        .map((u) => u.trim())
+        .filter(Boolean)
+    : [];
+}
+
 /** initial-cluster-state of a config file we wrote earlier, or undefined for no/foreign/unreadable content. */
 export function initialClusterStateOf(text: string | undefined): InitialClusterState | undefined {
   const v = settingOf(text, 'initial-cluster-state');

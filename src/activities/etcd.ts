@@ -17,6 +17,7 @@ import { heartbeat, pause } from './activity-context.js';
 
 import type { ActivityDeps } from './deps.js';
 import {
+  advertisedPeerUrlsOf,
   chooseInitialClusterState,
   initialClusterStateOf,
   keptInitialCluster,
@@ -171,6 +172,8 @@ export interface RemoveEtcdMemberResult {
 export interface StopRemovedEtcdMemberInput {
   host: HostContext;
   memberId: string;
+  /** The removed member's peer URLs: the host's etcd config must advertise one before anything is stopped. */
+  peerUrls: string[];
 }
 
 export interface StopRemovedEtcdMemberResult {
@@ -178,6 +181,28 @@ export interface StopRemovedEtcdMemberResult {
   /** Where its data dir went (kept, never deleted); absent when there was none. */
   dataDir?: string;
   stopped: boolean;
+}
+
+/**
+ * Is this host the removed member's? Its etcd config must advertise one of the member's peer URLs; a config already
+ * set aside for this member id (an earlier attempt) means done. Else a message for a person (pure, unit-tested).
+ */
+export function removedHostProblem(
+  config: string | undefined,
+  keptConfig: boolean,
+  member: { id: string; peerUrls: string[] },
+): string | undefined {
+  if (config === undefined)
+    return keptConfig
+      ? undefined
+      : `no etcd config at ${ETCD_CONFIG_PATH} (nor ${ETCD_CONFIG_PATH}.removed-${member.id}): ` +
+          `not the host of removed member ${member.id} (${member.peerUrls.join(' ')}); nothing stopped`;
+  const advertised = advertisedPeerUrlsOf(config);
+  if (advertised.some((u) => member.peerUrls.includes(u))) return undefined;
+  return (
+    `${ETCD_CONFIG_PATH} advertises ${advertised.join(' ') || 'no peer URL'}, not removed member ${member.id}'s ` +
+    `${member.peerUrls.join(' ')}: another member runs here; nothing stopped`
+  );
 }
 
 /**
@@ -561,19 +586,46 @@ export function createEtcdActivities(deps: ActivityDeps) {
      * A removed member's host: etcd stopped (and, under systemd, disabled), its data dir and config renamed with the
      * member id, never deleted: a start by mistake finds no config, and the data is there for an operator.
      */
-    async stopRemovedEtcdMember({ host, memberId }: StopRemovedEtcdMemberInput): Promise<StopRemovedEtcdMemberResult> {
+    async stopRemovedEtcdMember({
+      host,
+      memberId,
+      peerUrls,
+    }: StopRemovedEtcdMemberInput): Promise<StopRemovedEtcdMemberResult> {
       return withFailures(async () => {
         const session = deps.session(host);
+        const kept = `${ETCD_DATA_DIR}.removed-${memberId}`;
+        const keptConfig = `${ETCD_CONFIG_PATH}.removed-${memberId}`;
+        // Whose etcd is this? A host found by name may be another member's (re-addressed): check before stopping.
+        const marker = '--- kubeadm2ha: current config ---';
+        const probe = await session.run(
+          {
+            script:
+              `if [ -f ${quote(keptConfig)} ]; then echo kept-config=yes; fi; ` +
+              `if [ -f ${quote(ETCD_CONFIG_PATH)} ]; then echo ${quote(marker)}; cat ${quote(ETCD_CONFIG_PATH)}; fi`,
+          },
+          { action: 'read the etcd config', timeoutMs: 30_000 },
+        );
+        const at = probe.stdout.indexOf(`${marker}\n`);
+        const config = at < 0 ? undefined : probe.stdout.slice(at + marker.length + 1);
+        const problem = removedHostProblem(config, /^kept-config=yes$/m.test(probe.stdout), { id: memberId, peerUrls });
+        if (problem) throw new KubeadmHaError(problem, FailureType.HostNotSuitable, host.target.name);
+        // Config already set aside for this member: an earlier attempt stopped it and kept its data.
+        if (config === undefined) {
+          const done = await session.run(
+            { script: `[ -d ${quote(kept)} ] && echo kept=yes; true` },
+            { action: 'find the kept member data', timeoutMs: 30_000 },
+          );
+          return { host: host.target.name, stopped: false, ...(/^kept=yes$/m.test(done.stdout) && { dataDir: kept }) };
+        }
         const manager = await detectServiceManager(session);
         const wasActive = await manager.isActive(ETCD_SERVICE);
         if (wasActive) await manager.stop(ETCD_SERVICE);
-        const kept = `${ETCD_DATA_DIR}.removed-${memberId}`;
         const r = await session.run(
           {
             script:
               `if [ -d /run/systemd/system ]; then systemctl disable ${ETCD_SERVICE} >/dev/null 2>&1 || true; fi; ` +
               `if [ -d ${quote(ETCD_DATA_DIR)} ] && [ ! -e ${quote(kept)} ]; then mv -- ${quote(ETCD_DATA_DIR)} ${quote(kept)}; fi; ` +
-              `if [ -f ${quote(ETCD_CONFIG_PATH)} ]; then mv -f -- ${quote(ETCD_CONFIG_PATH)} ${quote(`${ETCD_CONFIG_PATH}.removed-${memberId}`)}; fi; ` +
+              `if [ -f ${quote(ETCD_CONFIG_PATH)} ]; then mv -f -- ${quote(ETCD_CONFIG_PATH)} ${quote(keptConfig)}; fi; ` +
               `[ -d ${quote(kept)} ] && echo kept=yes; true`,
           },
           { action: 'keep the removed member data', timeoutMs: 60_000 },

@@ -304,8 +304,9 @@ export interface EtcdRemoval {
 
 /**
  * Members to remove (scale-in): those a healthy member's `member list` (in the facts) shows whose peer URL is no
- * planned member's. Their hosts may have left the inventory: such a host is reached at its peer URL's address with
- * the inventory's SSH settings. Refuses (naming the members) a removal that would leave the remaining set without
+ * planned member's. Their hosts may have left the inventory or changed address: a host is the inventory's of that
+ * name only at the peer URL's address, else it is reached at that address with the inventory's SSH settings; a
+ * leaving member named like a planned one is refused. Refuses (naming the members) a removal that would leave the remaining set without
  * quorum: the planned members healthy now, plus those joining in this run (the join phase gates them first), must be
  * a majority of the members left. With that, removing them one at a time never drops below quorum on the way.
  */
@@ -321,6 +322,18 @@ export function etcdMembersToRemove(inv: Inventory, facts: SetupFacts | undefine
     .sort((a, b) => (a.name || a.id).localeCompare(b.name || b.id));
   if (extra.length === 0) return [];
   const name = (m: EtcdMember) => m.name || `member-${m.id}`;
+  const peerAddress = (m: EtcdMember) => /^https?:\/\/\[?([^\]/]+?)\]?:\d+/.exec(m.peerUrls[0] ?? '')?.[1] ?? '';
+  // A leaving member named like a planned one (a host re-addressed under its name): its host is not the planned
+  // member's, and stopping etcd there by name would stop the member we keep. A person sorts that out.
+  const clash = extra.filter((m) => planned.some((h) => h.name === m.name));
+  if (clash.length > 0)
+    throw new InvalidInputError(
+      `etcd member(s) ${clash.map((m) => `${name(m)} (id ${m.id}, ${m.peerUrls.join(' ')})`).join(', ')} ` +
+        `share a name with the inventory's member(s) at ${clash
+          .map((m) => url(planned.find((h) => h.name === m.name)!.address, ETCD_PEER_PORT))
+          .join(', ')}: give the host its old address back, or remove the old member by hand ` +
+        '(etcdctl member remove <id>) and stop etcd on its old host',
+    );
   const listed = new Set(list.flatMap((m) => m.peerUrls));
   const healthy = new Set(read.filter((f) => f.etcd?.healthy).map((f) => f.name));
   const joining = etcdJoiningHosts(inv, facts);
@@ -337,9 +350,10 @@ export function etcdMembersToRemove(inv: Inventory, facts: SetupFacts | undefine
   }
   const byName = new Map(inv.hosts.map((h) => [h.name, h]));
   return extra.map((m) => {
+    // The inventory's host only when it is the one at the peer URL's address; else that address.
     const h = byName.get(m.name);
-    const address = /^https?:\/\/\[?([^\]/]+?)\]?:\d+/.exec(m.peerUrls[0] ?? '')?.[1] ?? '';
-    return { member: m, target: h ? targetOf(h) : { name: name(m), address, roles: [] } };
+    const address = peerAddress(m);
+    return { member: m, target: h?.address === address ? targetOf(h) : { name: name(m), address, roles: [] } };
   });
 }
 
@@ -374,6 +388,7 @@ export function etcdRemovalPhase(
         }),
         step('stopRemovedEtcdMember', 'etcd stopped and disabled, its data dir and config renamed (kept)', 'hostStep', {
           memberId: r.member.id,
+          peerUrls: r.member.peerUrls,
         }),
         etcdHealthStep(plan, inv.ssh, timeoutSeconds, HEALTH_ROUNDS),
       ],

@@ -346,6 +346,29 @@ describe('etcd scale-in planned from facts', () => {
     ).toEqual(['ca', 'members', 'health', 'remove']);
   });
 
+  it('refuses a leaving member named like a planned one (host re-addressed): stopping it by name would hit the kept one', () => {
+    // e3 was at 10.200.1.23; the inventory now has e3 at e3.example.test, which joins as a new member.
+    const moved = listed.map((m) => (m.name === 'e3' ? member('e3', '10.200.1.23', 'a3') : m));
+    expect(() =>
+      planEtcdSetupRunbook({ inventory: three }, factsOf(three, { e1: healthy({ members: moved }) })),
+    ).toThrow(
+      /etcd member\(s\) e3 \(id a3, https:\/\/10\.200\.1\.23:2380\) share a name with the inventory's member\(s\) at https:\/\/e3\.example\.test:2380/,
+    );
+  });
+
+  it("takes an inventory host for a leaving member only at the peer URL's address, else that address", () => {
+    // w1 (10.200.1.31) ran a member here before; a member named m2 ran at another address than m2's.
+    const more = [...listed.slice(0, 3), member('w1', '10.200.1.31', 'b1'), member('m2', '10.200.1.42', 'b2')];
+    const { runbook } = planEtcdSetupRunbook({ inventory: three }, factsOf(three, { e1: healthy({ members: more }) }));
+    const remove = runbook.phases.find((p) => p.id === 'remove')!;
+    expect(remove.kind === 'hosts' && remove.hosts.map((h) => h.target)).toEqual([
+      { name: 'm2', address: '10.200.1.42', roles: [] },
+      { name: 'w1', address: '10.200.1.31', roles: ['worker'] },
+    ]);
+    const stop = remove.kind === 'hosts' ? remove.hosts[0]!.steps[1]! : undefined;
+    expect(stop?.args).toEqual({ memberId: 'b2', peerUrls: ['https://10.200.1.42:2380'] });
+  });
+
   it('etcd setup refuses it where a master runs a control plane (setup moves the API servers first); not for replays', () => {
     const facts = factsOf(three, { e1: healthy(), m1: { controlPlane: true } });
     expect(() => planEtcdSetupRunbook({ inventory: three }, facts)).toThrow(/run `kubeadm2ha setup`/);
