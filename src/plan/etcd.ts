@@ -522,7 +522,11 @@ export function planEtcdSetupRunbook(
     return { target: member.target, maySkip: false, steps };
   };
   const removals = input.replaceCa || o.removal === false ? [] : etcdMembersToRemove(inv, facts);
-  const controlPlanes = (facts?.hosts ?? []).filter((f) => f.controlPlane).map((f) => f.name);
+  // A master that could not be read may run an API server on the leaving members: counted as one.
+  const masterNames = new Set(masters(inv).map((h) => h.name));
+  const controlPlanes = (facts?.hosts ?? [])
+    .filter((f) => f.controlPlane || (f.unreachable !== undefined && masterNames.has(f.name)))
+    .map((f) => (f.unreachable !== undefined ? `${f.name} (not read)` : f.name));
   if (removals.length > 0 && controlPlanes.length > 0 && !o.apiServersFollow)
     throw new InvalidInputError(
       `etcd member(s) ${removals.map((r) => r.target.name).join(', ')} would be removed while the API servers on ` +

@@ -377,4 +377,12 @@ describe('etcd scale-in planned from facts', () => {
     );
     expect(planEtcdSetupRunbook({ inventory: three }, facts, { removal: false }).runbook.phases).toEqual([]);
   });
+
+  it('counts a master it could not read as a control plane: its API server may use the leaving members', () => {
+    const m2 = etcdFactsRequest(three).hosts.find((h) => h.host.target.name === 'm2')!;
+    const facts = factsOf(three, { e1: healthy(), m2: unreachableFacts(m2, 'ssh: connect timed out') });
+    expect(() => planEtcdSetupRunbook({ inventory: three }, facts)).toThrow(
+      /while the API servers on m2 \(not read\) may still use them/,
+    );
+  });
 });
