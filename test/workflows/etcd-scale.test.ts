@@ -4,40 +4,51 @@
 // with a certificate the workflow never saw, the members' processes, the worker's activity log): the new members join
 // one at a time, serve the keys written before, and the old members are left alone; the removal waits for approval,
 // removes one member at a time, stops each and keeps its data.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
-import { Worker, type WorkflowBundleOption } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Worker } from '@temporalio/worker';
+import { describe, expect, it, vi } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
 import { createSshDeps } from '../../src/activities/ssh-deps.js';
 import { sshTrustOf } from '../../src/activities/ssh-trust.js';
 import { etcdSetup } from '../../src/cli/commands/etcd.js';
 import { loadInventory } from '../../src/inventory/index.js';
 import type { Inventory } from '../../src/inventory/schema.js';
-import { createLab, type Lab } from '../../lab/index.js';
 import { writeLabInventory } from '../../lab/inventory.js';
 import type { EtcdSetupReport } from '../../src/plan/etcd.js';
 import type { Runbook } from '../../src/plan/runbook.js';
-import { loadWorkflowBundle } from '../../src/temporal/bundle.js';
-import { CODEC_ENV, dataConverter } from '../../src/temporal/data-converter.js';
+import { dataConverter } from '../../src/temporal/data-converter.js';
 import { activityLogInterceptor, readActivityLog } from '../../src/worker/activity-log.js';
-import { connectTemporal, uniqueQueue } from '../e2e/helpers.js';
-import { cleanUp } from '../support/clean-up.js';
-import { setEnv } from '../support/env.js';
+import { uniqueQueue } from '../e2e/helpers.js';
+import { plainLabSuite } from '../support/lab-suite.js';
 import { pollUntil } from '../support/poll.js';
 import { approveUpdate, progressQuery } from '../../src/workflows/messages.js';
 import { operatorEtcdctl, writeOperatorClient } from '../support/etcdctl.js';
 
-let lab: Lab;
 let three: { file: string; inventory: Inventory };
 let five: { file: string; inventory: Inventory };
-let temporal: Awaited<ReturnType<typeof connectTemporal>>;
-let bundle: WorkflowBundleOption;
-let scratch: string;
 let clientDir: string;
-let restoreEnv: (() => void) | undefined;
+
+// The lab's 3-master inventory (h1..h3 masters and etcd members), then the same with h4 and h5 as etcd-only hosts.
+const suite = plainLabSuite({
+  name: 'etcd-scale',
+  lab: { hosts: 5 },
+  inventory: (lab) => lab.inventory({ hosts: lab.inventory().hosts.slice(0, 3) }),
+  ready: async ({ lab, scratch, inventory, inventoryFile }) => {
+    three = { file: inventoryFile, inventory };
+    const file = await writeLabInventory(
+      join(scratch, 'five.yaml'),
+      lab.inventory({
+        hosts: [
+          ...lab.inventory().hosts.slice(0, 3),
+          ...newMembers.map((name) => ({ name, address: addressOf(name), roles: ['etcd' as const] })),
+        ],
+      }),
+    );
+    five = { file, inventory: (await loadInventory(file)).inventory };
+  },
+});
 
 const oldMembers = ['h1', 'h2', 'h3'];
 const newMembers = ['h4', 'h5'];
@@ -51,9 +62,9 @@ async function setupEtcd(
   const taskQueue = uniqueQueue('etcd-scale');
   const deps = createSshDeps(sshTrustOf(inventory));
   const worker = await Worker.create({
-    connection: temporal.native,
+    connection: suite.temporal.native,
     taskQueue,
-    workflowBundle: bundle,
+    workflowBundle: suite.bundle,
     dataConverter: dataConverter(),
     activities: createActivities(deps),
     interceptors: { activity: [activityLogInterceptor(activityLogFile)] },
@@ -61,7 +72,7 @@ async function setupEtcd(
   const started = Date.now();
   try {
     const report = await worker.runUntil(async () => {
-      const handle = await temporal.client.workflow.start('setupEtcdCluster', {
+      const handle = await suite.temporal.client.workflow.start('setupEtcdCluster', {
         taskQueue,
         workflowId: `${inventory.cluster.name}/etcd/${taskQueue}`,
         args: [{ inventory, healthTimeoutSeconds: 60, onFailure: 'abort' }],
@@ -95,11 +106,11 @@ const hostPhases = (rb: Runbook) =>
       : [],
   );
 
-const addressOf = (host: string) => lab.hosts.find((h) => h.name === host)!.address;
+const addressOf = (host: string) => suite.lab.hosts.find((h) => h.name === host)!.address;
 const endpointOf = (host: string) => `https://${addressOf(host)}:2379`;
 /** etcd's pid and its start time (clock ticks since boot, /proc/PID/stat field 22): a restart changes both. */
 const etcdProcess = async (host: string) =>
-  (await lab.exec(host, 'p=$(cat /run/etcd.pid); echo "$p $(cut -d" " -f22 /proc/$p/stat)"')).stdout.trim();
+  (await suite.lab.exec(host, 'p=$(cat /run/etcd.pid); echo "$p $(cut -d" " -f22 /proc/$p/stat)"')).stdout.trim();
 const getOn = async (host: string, key: string): Promise<string | undefined> => {
   // Serializable: answered from that member's own store, not forwarded to the leader.
   const r = JSON.parse(await operatorEtcdctl([endpointOf(host)], clientDir, ['get', key, '--consistency=s'])) as {
@@ -109,45 +120,17 @@ const getOn = async (host: string, key: string): Promise<string | undefined> => 
   return v === undefined ? undefined : Buffer.from(v, 'base64').toString();
 };
 
-beforeAll(async () => {
-  scratch = await mkdtemp(join(tmpdir(), 'k2h-etcd-scale-'));
-  restoreEnv = setEnv({ KUBEADM2HA_STATE_DIR: join(scratch, 'state'), [CODEC_ENV]: 'off' });
-  bundle = await loadWorkflowBundle();
-  lab = await createLab({ hosts: 5 });
-  // The lab's 3-master inventory (h1..h3 masters and etcd members), then the same with h4 and h5 as etcd-only hosts.
-  const base = lab.inventory().hosts.slice(0, 3);
-  const load = async (name: string, hosts: typeof base) => {
-    const file = await writeLabInventory(join(scratch, name), lab.inventory({ hosts }));
-    return { file, inventory: (await loadInventory(file)).inventory };
-  };
-  three = await load('three.yaml', base);
-  five = await load('five.yaml', [
-    ...base,
-    ...newMembers.map((name) => ({ name, address: addressOf(name), roles: ['etcd' as const] })),
-  ]);
-  temporal = await connectTemporal();
-});
-
-afterAll(() =>
-  cleanUp(
-    () => temporal?.close(),
-    () => lab?.destroy(),
-    () => restoreEnv?.(),
-    () => scratch && rm(scratch, { recursive: true, force: true }),
-  ),
-);
-
 describe('etcd scale-out on lab hosts', () => {
   let first: EtcdSetupReport;
   let before: string[];
 
   it('sets up 3 members and stores a key', async () => {
-    const { report, ms } = await setupEtcd(three.inventory, join(scratch, 'first.jsonl'));
+    const { report, ms } = await setupEtcd(three.inventory, join(suite.scratch, 'first.jsonl'));
     first = report;
     process.stderr.write(`[etcd-scale] 3 members from nothing: ${ms} ms\n`);
     expect(report.members.map((m) => m.name).sort()).toEqual(oldMembers);
-    clientDir = await mkdtemp(join(scratch, 'client-'));
-    await writeOperatorClient(join(scratch, 'state', 'clusters', three.inventory.cluster.name, 'pki'), clientDir);
+    clientDir = await mkdtemp(join(suite.scratch, 'client-'));
+    await writeOperatorClient(join(suite.scratch, 'state', 'clusters', three.inventory.cluster.name, 'pki'), clientDir);
     await operatorEtcdctl(oldMembers.map(endpointOf), clientDir, ['put', 'k2h-before-scale', 'kept']);
     before = await Promise.all(oldMembers.map(etcdProcess));
   });
@@ -169,20 +152,22 @@ describe('etcd scale-out on lab hosts', () => {
 
   it('adds h4 then h5 (member add, start as existing); they serve the old keys; the old members keep running', async () => {
     expect(first).toBeDefined();
-    const log = join(scratch, 'scale.jsonl');
+    const log = join(suite.scratch, 'scale.jsonl');
     const { report, ms } = await setupEtcd(five.inventory, log);
     process.stderr.write(`[etcd-scale] 3 → 5 members: ${ms} ms\n`);
 
     const byName = Object.fromEntries(report.hosts.map((h) => [h.name, h]));
     for (const h of newMembers) {
       expect(byName[h]).toMatchObject({ rejoined: 'added', service: 'started' });
-      expect(await lab.exec(h, 'grep -x "initial-cluster-state: existing" /etc/etcd/etcd.conf.yml')).toMatchObject({
+      expect(
+        await suite.lab.exec(h, 'grep -x "initial-cluster-state: existing" /etc/etcd/etcd.conf.yml'),
+      ).toMatchObject({
         code: 0,
       });
     }
     // Each started with the members of its moment: h4 before h5 was added, h5 with all five.
     const initialCluster = async (h: string) =>
-      (await lab.exec(h, 'sed -n "s/^initial-cluster: //p" /etc/etcd/etcd.conf.yml')).stdout.trim();
+      (await suite.lab.exec(h, 'sed -n "s/^initial-cluster: //p" /etc/etcd/etcd.conf.yml')).stdout.trim();
     const peers = (hosts: string[]) => hosts.map((h) => `${h}=https://${addressOf(h)}:2380`).join(',');
     expect(await initialCluster('h4')).toBe(peers([...oldMembers, 'h4']));
     expect(await initialCluster('h5')).toBe(peers([...oldMembers, ...newMembers]));
@@ -220,10 +205,10 @@ describe('etcd scale-out on lab hosts', () => {
 
   it('5 → 3 is refused, naming them, while h2 and h3 are down: h1 alone would be no quorum of 3; nothing is removed', async () => {
     expect(first).toBeDefined();
-    for (const h of ['h2', 'h3']) await lab.exec(h, 'kill -TERM "$(cat /run/etcd.pid)"');
+    for (const h of ['h2', 'h3']) await suite.lab.exec(h, 'kill -TERM "$(cat /run/etcd.pid)"');
     await pollUntil(
       async () =>
-        (await Promise.all(['h2', 'h3'].map((h) => lab.exec(h, 'pgrep -x etcd', { allowFail: true })))).every(
+        (await Promise.all(['h2', 'h3'].map((h) => suite.lab.exec(h, 'pgrep -x etcd', { allowFail: true })))).every(
           (r) => r.code !== 0,
         ),
       'etcd on h2 and h3 to stop',
@@ -232,7 +217,7 @@ describe('etcd scale-out on lab hosts', () => {
     await expect(dryRun(three.file)).rejects.toThrow(
       'removing etcd member(s) h4, h5 would leave 3 member(s) (h1, h2, h3) with 1 healthy, below the quorum of 2; bring h2, h3 back first',
     );
-    const { report } = await setupEtcd(five.inventory, join(scratch, 'restart.jsonl'));
+    const { report } = await setupEtcd(five.inventory, join(suite.scratch, 'restart.jsonl'));
     // The five-host run starts them again; nothing left the cluster.
     expect(report.members.map((m) => m.name).sort()).toEqual([...oldMembers, ...newMembers]);
     before = await Promise.all(oldMembers.map(etcdProcess));
@@ -257,7 +242,7 @@ describe('etcd scale-out on lab hosts', () => {
       ).members
         .map((m) => m.name)
         .sort();
-    const log = join(scratch, 'scale-in.jsonl');
+    const log = join(suite.scratch, 'scale-in.jsonl');
     const { report, ms } = await setupEtcd(three.inventory, log, async (handle) => {
       // The run waits for the operator, and nothing has left yet.
       await pollUntil(
@@ -284,12 +269,12 @@ describe('etcd scale-out on lab hosts', () => {
     expect(at('start', 'removeEtcdMember', 'h5').every((t) => t > h4Gate)).toBe(true);
     for (const h of newMembers) {
       // Stopped, its data dir renamed (kept, never deleted), its config out of the way.
-      expect((await lab.exec(h, 'pgrep -x etcd || true')).stdout.trim()).toBe('');
-      const dirs = (await lab.exec(h, 'ls -d /var/lib/etcd* /etc/etcd/*')).stdout.trim().split('\n');
+      expect((await suite.lab.exec(h, 'pgrep -x etcd || true')).stdout.trim()).toBe('');
+      const dirs = (await suite.lab.exec(h, 'ls -d /var/lib/etcd* /etc/etcd/*')).stdout.trim().split('\n');
       expect(dirs.some((d) => /^\/var\/lib\/etcd\.removed-[0-9a-f]+$/.test(d))).toBe(true);
       expect(dirs).not.toContain('/var/lib/etcd');
       expect(dirs).not.toContain('/etc/etcd/etcd.conf.yml');
-      expect((await lab.exec(h, 'ls /var/lib/etcd.removed-*/member')).stdout).toContain('snap');
+      expect((await suite.lab.exec(h, 'ls /var/lib/etcd.removed-*/member')).stdout).toContain('snap');
     }
     const health = JSON.parse(
       await operatorEtcdctl(oldMembers.map(endpointOf), clientDir, ['endpoint', 'health', '--cluster']),
