@@ -380,7 +380,9 @@ export function etcdRemovalPhase(
       // Leaving anyway: a host that cannot be reached (often why it leaves) may be skipped at the decision.
       maySkip: true,
       steps: [
-        step('removeEtcdMember', `member remove ${r.member.name || r.member.id}, quorum checked first`, 'quick', {
+        // hostStep, not quick: member list, health and remove take up to 30 s each over SSH, and a refused remove
+        // is retried for 30 s more; a minute's start-to-close would cut that and retry it from the start.
+        step('removeEtcdMember', `member remove ${r.member.name || r.member.id}, quorum checked first`, 'hostStep', {
           via: { target: via.target, ssh: inv.ssh },
           member: { id: r.member.id, name: r.member.name, peerUrls: r.member.peerUrls },
           endpoints: plan.endpoints,

@@ -322,6 +322,7 @@ describe('etcd scale-in planned from facts', () => {
       { name: 'e4', address: '10.200.1.24', roles: [] },
       { name: 'e5', address: '10.200.1.25', roles: [] },
     ]);
+    expect(hosts[0]!.steps.map((s) => s.class)).toEqual(['hostStep', 'hostStep', 'wait']);
     expect(hosts[0]!.steps[0]!.args).toMatchObject({
       via: { target: { name: 'e1' } },
       member: { id: 'a4', name: 'e4' },
