@@ -1,6 +1,6 @@
 // Server settings kubeadm2ha wants on every Temporal server it runs on: the dev server we start (dev-server.ts passes
 // them as --dynamic-config-value), the PostgreSQL topology test (test/support/postgres-temporal.ts) and the compose
-// deployment (deploy/dynamicconfig/kubeadm2ha.yaml, kept equal by test/unit/temporal/server-tuning.test.ts). For a
+// deployment (deploy/dynamicconfig/kubeadm2ha.yaml, kept equal by test/unit/deploy/compose.test.ts). For a
 // Temporal cluster someone else runs, the README says which keys to ask for.
 
 /**
