@@ -14,6 +14,7 @@ import type { ActivityDeps } from './deps.js';
 import { withFailures } from './failures.js';
 import { KUBE_PACKAGES } from './kube-packages.js';
 import { KUBEADM2HA_DIR } from './kubeadm.js';
+import { GC_ROOT_LABEL, RELEASE_SCRIPT } from './images-host.js';
 import { detectServiceManager } from './services/index.js';
 import { envFilePath } from './services/supervisor.js';
 import { unitPath } from './services/systemd.js';
@@ -108,6 +109,14 @@ export function createUninstallActivities(deps: ActivityDeps) {
           removed.push('kubeadm reset');
           if (supervised) await manager.start('kubelet');
         }
+        // Blobs an `images push` that never verified this host kept from containerd's GC (its GC root label): let go,
+        // so containerd collects them. Best-effort: a containerd that does not answer keeps them (and says nothing).
+        const kept = await session.run(['sh', '-c', RELEASE_SCRIPT], {
+          allowNonZero: true,
+          action: 'let go of the blobs images push kept',
+        });
+        const released = kept.code === 0 ? Number(kept.stdout.trim()) || 0 : 0;
+        if (released) removed.push(`${GC_ROOT_LABEL} on ${released} blobs`);
         const ours = await session.run(
           { script: `[ -d ${quote(KUBEADM2HA_DIR)} ] && rm -rf -- ${quote(KUBEADM2HA_DIR)} && echo yes || true` },
           { action: `remove ${KUBEADM2HA_DIR}` },

@@ -8,7 +8,9 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { GC_ROOT_LABEL, GC_ROOT_VALUE } from '../../src/activities/images-host.js';
 import type { UninstallResult } from '../../src/activities/uninstall.js';
+import { quote } from '../../src/ssh/quote.js';
 import type { RunbookResult } from '../../src/workflows/runbook.js';
 import { DEFAULT_GROUP, issueKubeconfig } from '../../src/cli/commands/kubeconfig.js';
 import { pollUntil } from '../e2e/helpers.js';
@@ -37,6 +39,7 @@ const removed = (r: RunbookResult) => r.steps.flatMap((s) => (s.result as Uninst
 const leftovers = (vip: string) => `
 pgrep -l -x 'kubelet|kube-apiserver|kube-controller|kube-scheduler|kube-proxy|etcd|keepalived|haproxy|coredns' || true
 ctr -n k8s.io containers ls -q 2>/dev/null
+ctr -n k8s.io content ls -q ${quote(`labels."${GC_ROOT_LABEL}"==${GC_ROOT_VALUE}`)} 2>/dev/null
 find /etc/kubernetes /var/lib/kubelet /var/lib/etcd /var/lib/cni -type f 2>/dev/null
 ls /etc/etcd/etcd.conf.yml /etc/keepalived/keepalived.conf /etc/haproxy/haproxy.cfg 2>/dev/null
 ip -o addr show | grep -F ' ${vip}/' || true
