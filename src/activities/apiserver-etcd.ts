@@ -43,6 +43,22 @@ export function withExternalEndpoints(clusterConfiguration: string, endpoints: s
 const sameSet = (a: readonly string[], b: readonly string[]) =>
   a.length === b.length && [...a].sort().join(',') === [...b].sort().join(',');
 
+/**
+ * Does a container command (kubectl's jsonpath print of it, a JSON array) run with these etcd servers? Compared as
+ * a set, as updateApiserverEtcdServers counts a manifest done: a flag in another order is no reason to wait.
+ */
+export function runsWithEtcdServers(command: string, endpoints: readonly string[]): boolean {
+  let argv: unknown;
+  try {
+    argv = JSON.parse(command);
+  } catch {
+    return false;
+  }
+  if (!Array.isArray(argv)) return false;
+  const flag = argv.find((a): a is string => typeof a === 'string' && a.startsWith('--etcd-servers='));
+  return flag !== undefined && sameSet(flag.slice('--etcd-servers='.length).split(',').filter(Boolean), endpoints);
+}
+
 export interface EtcdEndpointsInput {
   via: HostContext;
   cluster: string;
@@ -160,7 +176,6 @@ export function createApiserverEtcdActivities(deps: ActivityDeps, opts: KubeApiO
       return withFailures(async () => {
         const t0 = deps.now();
         const node = host.target.name;
-        const flag = `--etcd-servers=${endpoints.join(',')}`;
         const ask = (args: string[]) =>
           run({ via, cluster, args, timeoutSeconds: 30 }, true).then(
             (r) => (r.code === 0 ? r.stdout : undefined),
@@ -179,7 +194,7 @@ export function createApiserverEtcdActivities(deps: ActivityDeps, opts: KubeApiO
           ]);
           const [command = '', ready = ''] = (pod ?? '').split('\n');
           if (pod === undefined) why = 'its mirror pod could not be read through the cluster endpoint';
-          else if (!command.includes(`"${flag}"`)) why = 'still runs with the previous --etcd-servers';
+          else if (!runsWithEtcdServers(command, endpoints)) why = 'still runs with the previous --etcd-servers';
           else if (ready.trim() !== 'True') why = 'restarted, not Ready yet';
           else {
             const own = await ask([

@@ -1,7 +1,7 @@
 // The two edits behind the API servers' etcd servers (src/activities/apiserver-etcd.ts): the manifest's one flag,
 // and kubeadm-config's endpoints, each leaving everything else as it was.
 import { describe, expect, it } from 'vitest';
-import { withEtcdServers, withExternalEndpoints } from '../../../src/activities/apiserver-etcd.js';
+import { runsWithEtcdServers, withEtcdServers, withExternalEndpoints } from '../../../src/activities/apiserver-etcd.js';
 
 const manifest = `apiVersion: v1
 kind: Pod
@@ -42,5 +42,16 @@ describe("the API servers' etcd servers", () => {
       config.replace('    - https://10.0.0.1:2379\n', '    - https://10.0.0.1:2379\n    - https://10.0.0.2:2379\n'),
     );
     expect(withExternalEndpoints('etcd:\n  local:\n    dataDir: /var/lib/etcd\n', ['https://x:2379'])).toBeUndefined();
+  });
+
+  it('knows the restarted pod by its flag as a set of servers, as the manifest update counts it done', () => {
+    const servers = ['https://10.0.0.1:2379', 'https://10.0.0.2:2379', 'https://10.0.0.3:2379'];
+    const command = (flag: string) =>
+      JSON.stringify(['kube-apiserver', '--secure-port=6443', `--etcd-servers=${flag}`]);
+    expect(runsWithEtcdServers(command(servers.join(',')), servers)).toBe(true);
+    expect(runsWithEtcdServers(command([...servers].reverse().join(',')), servers)).toBe(true);
+    expect(runsWithEtcdServers(command(servers.slice(0, 2).join(',')), servers)).toBe(false);
+    expect(runsWithEtcdServers(JSON.stringify(['kube-apiserver']), servers)).toBe(false);
+    expect(runsWithEtcdServers('', servers)).toBe(false);
   });
 });
