@@ -3,7 +3,9 @@
 // version 4 when it reads it) starts containerd 2 and its CRI answers with our runtime settings; setSandboxImage pins
 // the sandbox image both in that file and in containerd 2's own `config default` file (version 4: containerd 2.3+
 // write 4, not 3; an earlier withSandboxImage took a version 4 file for version 2 and containerd ignored its edit);
-// the images push receiver's ctr commands (content ingest with a resume, import) work with containerd 2's ctr.
+// the images push receiver's ctr commands (content ingest with a resume, import) work with containerd 2's ctr; and
+// the CRI, pulling from a lab registry as the kubelet would, pins the image our config names (and, after
+// setSandboxImage, the new one) and no other.
 // containerd 2 is installed in this host only: its /usr/local/bin (a private overlay upper, first on the PATH), so
 // the machine's containerd 1.6 and every other lab host are untouched; socket, root and state are the host's own
 // (private /run and /var/lib/containerd). No container is run, so runc's version (Debian's 1.1.5) does not matter.
@@ -11,7 +13,8 @@
 // images plugin, which the CRI's Status leaves out), the CRI's verbose Status (what `crictl info` prints; crictl
 // is not installed: test/support/cri-status.ts), `ctr deprecations list` (deprecated config properties it met) and
 // the warnings in its log.
-import { cp, mkdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { cp, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createContainerdActivities } from '../../src/activities/containerd.js';
@@ -34,7 +37,8 @@ import { runBuildScript } from '../../lab/build-script.js';
 import { hostDir } from '../../lab/host-files.js';
 import { createLab, type Lab } from '../../lab/index.js';
 import { writeFileCommand } from '../../lab/k8s/node.js';
-import { criStatusCommand, type CriStatus } from '../support/cri-status.js';
+import { startLabRegistry, type LabRegistry } from '../../lab/k8s/registry-server.js';
+import { criImageCommand, criStatusCommand, type CriImage, type CriStatus } from '../support/cri-status.js';
 import { pollUntil } from '../support/poll.js';
 
 /** Must match CONTAINERD2_VERSION in scripts/build-containerd.sh. */
@@ -42,6 +46,7 @@ const CONTAINERD2_VERSION = '2.4.2';
 const PAUSE = 'registry.k8s.io/pause:3.10.1';
 
 let lab: Lab;
+let registry: LabRegistry | undefined;
 let deps: ReturnType<typeof createSshDeps>;
 let host: HostContext;
 const sh = async (cmd: string): Promise<string> => (await lab.exec('h1', cmd)).stdout;
@@ -93,6 +98,7 @@ beforeAll(async () => {
 }, 900_000);
 
 afterAll(async () => {
+  await registry?.stop();
   await deps?.close();
   await lab?.destroy();
 });
@@ -227,4 +233,63 @@ describe('our containerd config against a real containerd 2', () => {
     await lab.exec('h1', shellCommand(['sh', '-c', INDEX_AND_IMPORT_SCRIPT, 'sh', STAGING_DIR, '', index]));
     expect(await sh('ctr -n k8s.io images ls -q')).toContain(ref);
   }, 120_000);
+  it("the CRI pins the sandbox image our config names (the kubelet's image GC keeps it), and setSandboxImage moves the pin", async () => {
+    // Two images of the receiver's case's layer (in h1's /tmp), pushed to a lab registry: the CRI pins by image
+    // (config digest), so they differ in their config's author.
+    registry = await startLabRegistry({ labDir: lab.dir, address: lab.bridgeAddress, port: 5002 });
+    const layer = await readFile(join(hostDir(lab.dir, 1), 'tmp', 'layer.tar'));
+    const baseConfig = JSON.parse(await readFile(join(hostDir(lab.dir, 1), 'tmp', 'config.json'), 'utf8')) as object;
+    const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+    const blob = async (name: string, body: Buffer) => {
+      const start = await fetch(`${registry!.url}/v2/${name}/blobs/uploads/`, { method: 'POST' });
+      expect(start.status).toBe(202);
+      const loc = new URL(start.headers.get('location')!, registry!.url);
+      loc.searchParams.set('digest', sha(body));
+      const put = await fetch(loc, { method: 'PUT', body, headers: { 'content-type': 'application/octet-stream' } });
+      expect(put.status).toBe(201);
+    };
+    const push = async (name: string, tag: string) => {
+      const config = Buffer.from(JSON.stringify({ ...baseConfig, author: name }));
+      await blob(name, layer);
+      await blob(name, config);
+      const manifest = JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha(layer), size: layer.length }],
+      });
+      const put = await fetch(`${registry!.url}/v2/${name}/manifests/${tag}`, {
+        method: 'PUT',
+        body: manifest,
+        headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+      });
+      expect(put.status).toBe(201);
+    };
+    await push('k2h/pause', '3.99');
+    await push('k2h/other', '1');
+    const pause = `${registry.host}/k2h/pause:3.99`;
+    const other = `${registry.host}/k2h/other:1`;
+    const cri = async (mode: 'pull' | 'image', image: string) =>
+      JSON.parse(await sh(criImageCommand(mode, image))) as CriImage & { imageRef?: string };
+
+    const r = await acts().configureContainerd({
+      host,
+      settings: { cgroupDriver: 'cgroupfs', sandboxImage: pause, restrictOomScoreAdj: false },
+      registries: [{ host: registry.host, endpoints: [registry.url], skipVerify: false }],
+    });
+    expect(r.action).toBe('restarted');
+    await pollUntil(async () => (await criStatus()).conditions.length > 0, 'the CRI answering', 30_000);
+    expect((await cri('pull', pause)).imageRef).toMatch(/^sha256:/);
+    expect((await cri('pull', other)).imageRef).toMatch(/^sha256:/);
+    expect(await cri('image', pause)).toMatchObject({ repoTags: [pause], pinned: true });
+    expect(await cri('image', other)).toMatchObject({ repoTags: [other], pinned: false });
+
+    // The upgrade's edit: the new sandbox image is pinned by containerd 2 from then on (the kubelet pulls it anew).
+    expect(await acts().setSandboxImage({ host, image: other })).toMatchObject({ changed: true, action: 'restarted' });
+    await pollUntil(async () => (await criStatus()).conditions.length > 0, 'the CRI answering', 30_000);
+    await cri('pull', other);
+    expect(await cri('image', other)).toMatchObject({ pinned: true });
+    expect(await deprecations()).toEqual([]);
+    expect(await configWarnings()).toEqual([]);
+  }, 180_000);
 });
