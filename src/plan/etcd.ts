@@ -322,6 +322,15 @@ export function etcdMembersToRemove(inv: Inventory, facts: SetupFacts | undefine
     .sort((a, b) => (a.name || a.id).localeCompare(b.name || b.id));
   if (extra.length === 0) return [];
   const name = (m: EtcdMember) => m.name || `member-${m.id}`;
+  // Not one listed member at an inventory peer URL: the inventory names the members otherwise (a name for an IP,
+  // http for https), not a cluster to shrink to nothing.
+  if (extra.length === list.length)
+    throw new InvalidInputError(
+      `no etcd member in \`member list\` has a peer URL of the inventory's: expected ` +
+        `${planned.map((h) => `${h.name} ${url(h.address, ETCD_PEER_PORT)}`).join(', ')}; listed ` +
+        `${list.map((m) => `${name(m)} ${m.peerUrls.join(' ') || '(no peer URL)'}`).join(', ')}; ` +
+        "make the etcd hosts' addresses the ones the members were set up with",
+    );
   const peerAddress = (m: EtcdMember) => /^https?:\/\/\[?([^\]/]+?)\]?:\d+/.exec(m.peerUrls[0] ?? '')?.[1] ?? '';
   // A leaving member named like a planned one (a host re-addressed under its name): its host is not the planned
   // member's, and stopping etcd there by name would stop the member we keep. A person sorts that out.

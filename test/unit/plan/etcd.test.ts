@@ -357,6 +357,22 @@ describe('etcd scale-in planned from facts', () => {
     );
   });
 
+  it("refuses, showing expected and listed peer URLs, when no listed member has the inventory's peer URL", () => {
+    const byIp = listed.map((m) => (m.name === 'e3' ? member('e3', '10.200.1.23', 'a3') : m)).slice(0, 3);
+    const other = inv(
+      {},
+      base.hosts.map((h) => (h.name === 'e1' || h.name === 'e2' ? { ...h, address: `${h.name}.lab` } : h)),
+    );
+    expect(() =>
+      planEtcdSetupRunbook({ inventory: other }, factsOf(other, { e1: healthy({ members: byIp }) })),
+    ).toThrow(
+      "no etcd member in `member list` has a peer URL of the inventory's: expected e1 https://e1.lab:2380, " +
+        'e2 https://e2.lab:2380, e3 https://e3.example.test:2380; listed e1 https://10.200.1.21:2380, ' +
+        "e2 https://10.200.1.22:2380, e3 https://10.200.1.23:2380; make the etcd hosts' addresses the ones the " +
+        'members were set up with',
+    );
+  });
+
   it("takes an inventory host for a leaving member only at the peer URL's address, else that address", () => {
     // w1 (10.200.1.31) ran a member here before; a member named m2 ran at another address than m2's.
     const more = [...listed.slice(0, 3), member('w1', '10.200.1.31', 'b1'), member('m2', '10.200.1.42', 'b2')];
