@@ -623,7 +623,7 @@ export function createEtcdActivities(deps: ActivityDeps) {
         const r = await session.run(
           {
             script:
-              `if [ -d /run/systemd/system ]; then systemctl disable ${ETCD_SERVICE} >/dev/null 2>&1 || true; fi; ` +
+              `if [ -d /run/systemd/system ]; then systemctl disable ${quote(ETCD_SERVICE)} >/dev/null 2>&1 || true; fi; ` +
               `if [ -d ${quote(ETCD_DATA_DIR)} ] && [ ! -e ${quote(kept)} ]; then mv -- ${quote(ETCD_DATA_DIR)} ${quote(kept)}; fi; ` +
               `if [ -f ${quote(ETCD_CONFIG_PATH)} ]; then mv -f -- ${quote(ETCD_CONFIG_PATH)} ${quote(keptConfig)}; fi; ` +
               `[ -d ${quote(kept)} ] && echo kept=yes; true`,
