@@ -8,7 +8,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
 import { createSshDeps } from '../../src/activities/ssh-deps.js';
 import { sshTrustOf } from '../../src/activities/ssh-trust.js';
@@ -24,6 +24,7 @@ import { uniqueQueue } from '../e2e/helpers.js';
 import { plainLabSuite } from '../support/lab-suite.js';
 import { pollUntil } from '../support/poll.js';
 import { approveUpdate, progressQuery } from '../../src/workflows/messages.js';
+import { printedJson } from '../support/console-output.js';
 import { operatorEtcdctl, writeOperatorClient } from '../support/etcdctl.js';
 
 let three: { file: string; inventory: Inventory };
@@ -87,16 +88,8 @@ async function setupEtcd(
 }
 
 /** `kubeadm2ha etcd setup --dry-run --json` as the CLI runs it (facts read over SSH, no Temporal): the runbook. */
-async function dryRun(inventoryFile: string): Promise<Runbook> {
-  const out: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void out.push(line));
-  try {
-    await etcdSetup({ inventory: inventoryFile, dryRun: true, json: true });
-  } finally {
-    log.mockRestore();
-  }
-  return JSON.parse(out.join('\n')) as Runbook;
-}
+const dryRun = (inventoryFile: string): Promise<Runbook> =>
+  printedJson(() => etcdSetup({ inventory: inventoryFile, dryRun: true, json: true }));
 
 /** Per host phase: its hosts and their steps, in order. */
 const hostPhases = (rb: Runbook) =>

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createActivities, type Activities } from '../../src/activities/index.js';
 import { staticMemberId } from '../../src/activities/etcdctl.js';
 import { etcdSetup } from '../../src/cli/commands/etcd.js';
@@ -27,6 +27,7 @@ import { dataConverter } from '../../src/temporal/data-converter.js';
 import type { RunFailureDetails } from '../../src/workflows/runbook.js';
 import { activityLogInterceptor, readActivityLog } from '../../src/worker/activity-log.js';
 import { uniqueQueue } from '../e2e/helpers.js';
+import { printedJson } from '../support/console-output.js';
 import { operatorEtcdctl, writeOperatorClient } from '../support/etcdctl.js';
 import { pollUntil } from '../support/poll.js';
 import { plainLabSuite } from '../support/lab-suite.js';
@@ -92,16 +93,8 @@ const members = ['h1', 'h2', 'h3'];
 const sh = async (host: string, cmd: string) => (await suite.lab.exec(host, cmd)).stdout;
 
 /** `kubeadm2ha etcd setup --dry-run --json` as the CLI runs it (facts read over SSH, no Temporal): the runbook. */
-async function dryRun(): Promise<Runbook> {
-  const out: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void out.push(line));
-  try {
-    await etcdSetup({ inventory: suite.inventoryFile, dryRun: true, json: true });
-  } finally {
-    log.mockRestore();
-  }
-  return JSON.parse(out.join('\n')) as Runbook;
-}
+const dryRun = (): Promise<Runbook> =>
+  printedJson(() => etcdSetup({ inventory: suite.inventoryFile, dryRun: true, json: true }));
 const plannedSteps = (rb: Runbook): number =>
   rb.phases.reduce(
     (n, p) =>
