@@ -33,9 +33,10 @@ interface CommonSuiteOptions {
   /** More environment for the whole file, set with the state dir and the codec switch (and able to override them),
    * undone in afterAll: a codec keyring in the scratch dir, the codec on. */
   env?: (scratch: string) => Record<string, string>;
-  /** A Temporal server of the file's own (one it restarts), started after the lab and stopped after the client
-   * closed; default the shared dev server at temporalAddress(). */
-  server?: (scratch: string) => Promise<{ address: string; stop: () => unknown }>;
+  /** A Temporal server of the file's own (one it restarts): `start` runs after the lab and resolves to its address;
+   * `stop` runs in afterAll after the client closed, always (also when `start` threw after spawning the server, or
+   * never ran), so it must be a no-op when nothing is running. Default the shared dev server at temporalAddress(). */
+  server?: { start: (scratch: string) => Promise<string>; stop: () => unknown };
   /** First in afterAll (the file's own workers, pollers and captures), before the client closes and the lab goes. */
   cleanUp?: Array<() => unknown>;
 }
@@ -113,7 +114,6 @@ export function suiteOn<L extends SuiteLab>(o: SuiteOptions<L>): LabSuite<L> {
   let inv: Inventory | undefined;
   let temporal: LabSuite['temporal'] | undefined;
   let address: string | undefined;
-  let server: { stop: () => unknown } | undefined;
   let bundle: WorkflowBundleOption | undefined;
   let scratch: string | undefined;
   let restoreEnv: (() => void) | undefined;
@@ -159,11 +159,7 @@ export function suiteOn<L extends SuiteLab>(o: SuiteOptions<L>): LabSuite<L> {
     if (o.bundle !== false) bundle = await loadWorkflowBundle();
     lab = await o.createLab();
     inv = await o.inventory(lab, suite.inventoryFile);
-    if (o.server) {
-      const started = await o.server(scratch);
-      server = started;
-      address = started.address;
-    } else address = temporalAddress();
+    address = o.server ? await o.server.start(scratch) : temporalAddress();
     temporal = await connectTemporal(address);
     await o.ready?.(suite);
   }, 3_600_000);
@@ -172,7 +168,7 @@ export function suiteOn<L extends SuiteLab>(o: SuiteOptions<L>): LabSuite<L> {
     cleanUp(
       ...(o.cleanUp ?? []),
       () => temporal?.close(),
-      () => server?.stop(),
+      () => o.server?.stop(),
       () => lab?.destroy(),
       () => restoreEnv?.(),
       () => scratch && rm(scratch, { recursive: true, force: true }),

@@ -35,10 +35,13 @@ const suite = labSuite({
       ['secondary-master', 'etcd'],
       ['secondary-master', 'etcd'],
     ]),
-  server: async (scratch) => {
-    server = { port: await freePort(), headless: true, dbFile: join(scratch, 'temporal.db'), logLevel: 'error' };
-    const { address } = await startDevServer(server);
-    return { address, stop: () => server && stopDevServer(server) };
+  server: {
+    start: async (scratch) => {
+      server = { port: await freePort(), headless: true, dbFile: join(scratch, 'temporal.db'), logLevel: 'error' };
+      return (await startDevServer(server)).address;
+    },
+    // Set before the start is awaited: a start that throws after spawning (search attributes) is stopped too.
+    stop: () => server && stopDevServer(server),
   },
   cleanUp: [
     async () => {
