@@ -229,7 +229,12 @@ export async function followOperation<R>(
     ready?: ReadyWorker;
   },
 ): Promise<R> {
-  const desc = await handle.describe();
+  const desc = await handle.describe().catch(async (err: unknown) => {
+    // The worker embedFirst made holds the run's first workflow task (handed eagerly): stop it, or that task waits
+    // out its timeout before another worker gets it.
+    await opts.ready?.worker.run(Promise.resolve());
+    throw err;
+  });
   // The workflow's own queue: a resumed run keeps the queue it was started on, whatever today's flags say.
   const taskQueue = desc.taskQueue || ctx.taskQueue || DEFAULT_TASK_QUEUE;
   const note = (s: string) => ctx.out.write(`${s}\n`);
