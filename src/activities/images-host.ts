@@ -58,8 +58,12 @@ discard() {
 # $1 hex: containerd's copy kept from its garbage collector until the import references it (CLEANUP_SCRIPT lets it
 # go). Nothing else holds a blob just ingested, and containerd collects at start, after 100 writes and after any
 # delete (an import ending deletes its lease). Not there (not taken, or collected before this): the staged copy is
-# what the import takes then.
-keep() { ctr -n k8s.io content label "sha256:$1" ${quote(`${GC_ROOT_LABEL}=${GC_ROOT_VALUE}`)} >/dev/null 2>&1 || true; }
+# what the import takes then. A blob with a GC root label already (an operator's own) is left as it is: ours would
+# overwrite it, and the release would then take the blob's only root away.
+keep() {
+  o=$(ctr -n k8s.io content ls -q "digest==sha256:$1,"${quote(`labels."${GC_ROOT_LABEL}"`)} 2>/dev/null) && [ -z "$o" ] &&
+    ctr -n k8s.io content label "sha256:$1" ${quote(`${GC_ROOT_LABEL}=${GC_ROOT_VALUE}`)} >/dev/null 2>&1 || true
+}
 while IFS=' ' read -r hex off size; do
   case "$hex" in ''|*[!0-9a-f]*) echo "receive: bad blob name" >&2; exit 2;; esac
   [ \${#hex} -eq 64 ] || { echo "receive: bad blob name" >&2; exit 2; }

@@ -225,7 +225,10 @@ export function createImageActivities(deps: ActivityDeps) {
               const r = await deps
                 .session(host)
                 .run(['sh', '-c', RELEASE_SCRIPT], { action: 'let go of the blobs kept for the import' });
-              released[name] = Number(r.stdout.trim()) || 0;
+              // RELEASE_SCRIPT's last line is the count; anything else is a failure here, not a silent 0.
+              const last = r.stdout.trim().split('\n').pop() ?? '';
+              if (!/^\d+$/.test(last)) throw new Error(`printed no count of blobs let go: ${JSON.stringify(last)}`);
+              released[name] = Number(last);
             } catch (err) {
               failed.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
             }

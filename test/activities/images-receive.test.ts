@@ -261,4 +261,16 @@ describe("containerd's garbage collector between a push's ingest and its import"
     expect((await sh(shellCommand(['sh', '-c', RELEASE_SCRIPT]))).trim()).toBe('0');
     await sh(`rm -f ${BLOBS}/${a} ${BLOBS}/${b}`);
   });
+
+  it("a blob with an operator's own GC root label keeps it through the receiver and the release", async () => {
+    const mine = `${GC_ROOT_LABEL}=operator`;
+    const a = await blob('own-a', 100_000);
+    await sh(`ctr -n k8s.io content ingest --expected-size 100000 --expected-digest sha256:${a} own-a < /tmp/own-a`);
+    await sh(`ctr -n k8s.io content label sha256:${a} ${quote(mine)}`);
+    const r = await receive([{ hex: a, offset: 0, size: 100_000, bytes: 'cat /tmp/own-a' }]);
+    expect(r.out).toBe(`ok ${a}`);
+    expect((await sh(shellCommand(['sh', '-c', RELEASE_SCRIPT]))).trim()).toBe('0');
+    expect(await sh(`ctr -n k8s.io content ls | grep ${a}`)).toContain(mine);
+    await sh(`ctr -n k8s.io content label sha256:${a} ${quote(`${GC_ROOT_LABEL}=`)} && rm -f ${BLOBS}/${a}`);
+  });
 });
