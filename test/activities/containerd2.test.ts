@@ -37,6 +37,7 @@ import { runBuildScript } from '../../lab/build-script.js';
 import { hostDir } from '../../lab/host-files.js';
 import { createLab, type Lab } from '../../lab/index.js';
 import { writeFileCommand } from '../../lab/k8s/node.js';
+import { oneLayerImage } from '../support/one-layer-image.js';
 import { startLabRegistry, type LabRegistry } from '../../lab/k8s/registry-server.js';
 import { criImageCommand, criStatusCommand, type CriImage, type CriStatus } from '../support/cri-status.js';
 import { pollUntil } from '../support/poll.js';
@@ -174,38 +175,7 @@ describe('our containerd config against a real containerd 2', () => {
   it("the images push receiver's ingest and import work with containerd 2's ctr", async () => {
     await sh(writeFileCommand(RECEIVE_PATH, RECEIVE_SCRIPT, '0755'));
     // A one-layer image, made here: an uncompressed tar layer, its config, its manifest.
-    await sh('mkdir -p /tmp/l && echo "hello containerd 2" > /tmp/l/hello && tar -C /tmp/l -cf /tmp/layer.tar hello');
-    const digestOf = async (name: string) => ({
-      hex: (await sh(`sha256sum < /tmp/${name} | cut -d' ' -f1`)).trim(),
-      size: Number((await sh(`stat -c %s /tmp/${name}`)).trim()),
-    });
-    const json = (name: string, value: unknown) => sh(writeFileCommand(`/tmp/${name}`, JSON.stringify(value)));
-    const layer = await digestOf('layer.tar');
-    await json('config.json', {
-      architecture: ociArchitecture(),
-      os: 'linux',
-      config: {},
-      rootfs: { type: 'layers', diff_ids: [`sha256:${layer.hex}`] },
-    });
-    const config = await digestOf('config.json');
-    await json('manifest.json', {
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: {
-        mediaType: 'application/vnd.oci.image.config.v1+json',
-        digest: `sha256:${config.hex}`,
-        size: config.size,
-      },
-      layers: [
-        { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${layer.hex}`, size: layer.size },
-      ],
-    });
-    const manifest = await digestOf('manifest.json');
-    const parts = [
-      [layer, 'layer.tar'],
-      [config, 'config.json'],
-      [manifest, 'manifest.json'],
-    ] as const;
+    const { layer, manifest, parts } = await oneLayerImage(sh, '', 'hello containerd 2');
     // The layer cut after 1000 bytes first, then resumed: the receiver's resume path with containerd 2's ctr too.
     const frames = (list: { hex: string; offset: number; size: number; bytes: string }[]) =>
       list.map((p) => `printf '%s %s %s\\n' ${p.hex} ${p.offset} ${p.size}; ${p.bytes}`).join('; ');
@@ -246,7 +216,9 @@ describe('our containerd config against a real containerd 2', () => {
     // Two images of one layer made here (an uncompressed tar, its diff id its digest), pushed to a lab registry: the
     // CRI pins by image (config digest), so they differ in their config's author.
     registry = await startLabRegistry({ labDir: lab.dir, address: lab.bridgeAddress, port: 5002 });
-    await sh('mkdir -p /tmp/pin && echo "pinned by containerd 2" > /tmp/pin/hello && tar -C /tmp/pin -cf /tmp/pin.tar hello');
+    await sh(
+      'mkdir -p /tmp/pin && echo "pinned by containerd 2" > /tmp/pin/hello && tar -C /tmp/pin -cf /tmp/pin.tar hello',
+    );
     const layer = await readFile(join(hostDir(lab.dir, 1), 'tmp', 'pin.tar'));
     const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
     const baseConfig = {

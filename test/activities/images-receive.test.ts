@@ -21,6 +21,7 @@ import { ociArchitecture } from '../../src/images/oci-layout.js';
 import { quote, shellCommand } from '../../src/ssh/quote.js';
 import { createLab, type Lab } from '../../lab/index.js';
 import { writeFileCommand } from '../../lab/k8s/node.js';
+import { oneLayerImage } from '../support/one-layer-image.js';
 import { activeIngests } from '../support/k8s-cluster.js';
 import { pollUntil } from '../support/poll.js';
 
@@ -164,45 +165,11 @@ describe("containerd's garbage collector between a push's ingest and its import"
   /** What runs containerd 1.6's GC now: the synchronous delete of a lease (as `ctr content prune` does it). */
   const collectGarbage = () =>
     sh('ctr -n k8s.io leases create --id k2h-test-gc >/dev/null && ctr -n k8s.io leases delete --sync k2h-test-gc');
-  const json = (name: string, value: unknown) =>
-    sh(`${writeFileCommand(`/tmp/${name}`, JSON.stringify(value))} && true`);
-  const digestOf = async (name: string) => ({
-    hex: (await sh(`sha256sum < /tmp/${name} | cut -d' ' -f1`)).trim(),
-    size: Number((await sh(`stat -c %s /tmp/${name}`)).trim()),
-  });
 
   it('the blobs received stay in containerd through a GC (one cut before its staged rename too), the import succeeds, and cleanup lets them go', async () => {
     // A one-layer image, made here: an uncompressed tar layer, its config, its manifest.
-    await sh(
-      'mkdir -p /tmp/gc-layer && echo "kept through gc" > /tmp/gc-layer/hello && tar -C /tmp/gc-layer -cf /tmp/gc-layer.tar hello',
-    );
-    const layer = await digestOf('gc-layer.tar');
-    await json('gc-config.json', {
-      architecture: ociArchitecture(),
-      os: 'linux',
-      config: {},
-      rootfs: { type: 'layers', diff_ids: [`sha256:${layer.hex}`] },
-    });
-    const config = await digestOf('gc-config.json');
-    await json('gc-manifest.json', {
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: {
-        mediaType: 'application/vnd.oci.image.config.v1+json',
-        digest: `sha256:${config.hex}`,
-        size: config.size,
-      },
-      layers: [
-        { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${layer.hex}`, size: layer.size },
-      ],
-    });
-    const manifest = await digestOf('gc-manifest.json');
+    const { layer, manifest, parts } = await oneLayerImage(sh, 'gc-', 'kept through gc');
     const unrelated = await blob('gc-unrelated', 100_000);
-    const parts = [
-      [layer, 'gc-layer.tar'],
-      [config, 'gc-config.json'],
-      [manifest, 'gc-manifest.json'],
-    ] as const;
     const r = await receive([
       ...parts.map(([d, f]) => ({ hex: d.hex, offset: 0, size: d.size, bytes: `cat /tmp/${f}` })),
       { hex: unrelated, offset: 0, size: 100_000, bytes: 'cat /tmp/gc-unrelated' },
