@@ -18,26 +18,19 @@ import { cp, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createContainerdActivities } from '../../src/activities/containerd.js';
-import {
-  importIndex,
-  INDEX_AND_IMPORT_SCRIPT,
-  RECEIVE_PATH,
-  RECEIVE_SCRIPT,
-  STAGING_DIR,
-} from '../../src/activities/images-host.js';
+import { RECEIVE_PATH, RECEIVE_SCRIPT, STAGING_DIR } from '../../src/activities/images-host.js';
 import { createSshDeps } from '../../src/activities/ssh-deps.js';
 import { sshTrustOf } from '../../src/activities/ssh-trust.js';
 import { ociArchitecture } from '../../src/images/oci-layout.js';
 import { loadInventory } from '../../src/inventory/index.js';
 import { targetOf } from '../../src/plan/topology.js';
 import type { HostContext } from '../../src/plan/types.js';
-import { shellCommand } from '../../src/ssh/quote.js';
 import { CONTAINERD_CONFIG } from '../../src/templates/containerd.js';
 import { runBuildScript } from '../../lab/build-script.js';
 import { hostDir } from '../../lab/host-files.js';
 import { createLab, type Lab } from '../../lab/index.js';
 import { writeFileCommand } from '../../lab/k8s/node.js';
-import { oneLayerImage } from '../support/one-layer-image.js';
+import { importOneLayerImage, oneLayerImage } from '../support/one-layer-image.js';
 import { startLabRegistry, type LabRegistry } from '../../lab/k8s/registry-server.js';
 import { criImageCommand, criStatusCommand, type CriImage, type CriStatus } from '../support/cri-status.js';
 import { pollUntil } from '../support/poll.js';
@@ -175,7 +168,8 @@ describe('our containerd config against a real containerd 2', () => {
   it("the images push receiver's ingest and import work with containerd 2's ctr", async () => {
     await sh(writeFileCommand(RECEIVE_PATH, RECEIVE_SCRIPT, '0755'));
     // A one-layer image, made here: an uncompressed tar layer, its config, its manifest.
-    const { layer, manifest, parts } = await oneLayerImage(sh, '', 'hello containerd 2');
+    const image = await oneLayerImage(sh, '', 'hello containerd 2');
+    const { layer, parts } = image;
     // The layer cut after 1000 bytes first, then resumed: the receiver's resume path with containerd 2's ctr too.
     const frames = (list: { hex: string; offset: number; size: number; bytes: string }[]) =>
       list.map((p) => `printf '%s %s %s\\n' ${p.hex} ${p.offset} ${p.size}; ${p.bytes}`).join('; ');
@@ -196,20 +190,7 @@ describe('our containerd config against a real containerd 2', () => {
     expect((await sh('ctr -n k8s.io content active')).trim().split('\n').slice(1)).toEqual([]);
 
     const ref = 'k2h.test/containerd2:1';
-    const index = importIndex(
-      [
-        {
-          ref,
-          manifest: {
-            mediaType: 'application/vnd.oci.image.manifest.v1+json',
-            digest: `sha256:${manifest.hex}`,
-            size: manifest.size,
-          },
-        },
-      ],
-      ociArchitecture(),
-    );
-    await lab.exec('h1', shellCommand(['sh', '-c', INDEX_AND_IMPORT_SCRIPT, 'sh', STAGING_DIR, '', index]));
+    await importOneLayerImage(sh, image, ref);
     expect(await sh('ctr -n k8s.io images ls -q')).toContain(ref);
   }, 120_000);
   it("the CRI pins the sandbox image our config names (the kubelet's image GC keeps it), and after setSandboxImage it pins the new one (the old keeps its pin)", async () => {

@@ -10,18 +10,15 @@ import {
   CLEANUP_SCRIPT,
   GC_ROOT_LABEL,
   GC_ROOT_VALUE,
-  importIndex,
-  INDEX_AND_IMPORT_SCRIPT,
   RECEIVE_PATH,
   RECEIVE_SCRIPT,
   RELEASE_SCRIPT,
   STAGING_DIR,
 } from '../../src/activities/images-host.js';
-import { ociArchitecture } from '../../src/images/oci-layout.js';
 import { quote, shellCommand } from '../../src/ssh/quote.js';
 import { createLab, type Lab } from '../../lab/index.js';
 import { writeFileCommand } from '../../lab/k8s/node.js';
-import { oneLayerImage } from '../support/one-layer-image.js';
+import { importOneLayerImage, oneLayerImage } from '../support/one-layer-image.js';
 import { activeIngests } from '../support/k8s-cluster.js';
 import { pollUntil } from '../support/poll.js';
 
@@ -168,7 +165,8 @@ describe("containerd's garbage collector between a push's ingest and its import"
 
   it('the blobs received stay in containerd through a GC (one cut before its staged rename too), the import succeeds, and cleanup lets them go', async () => {
     // A one-layer image, made here: an uncompressed tar layer, its config, its manifest.
-    const { layer, manifest, parts } = await oneLayerImage(sh, 'gc-', 'kept through gc');
+    const image = await oneLayerImage(sh, 'gc-', 'kept through gc');
+    const { layer, parts } = image;
     const unrelated = await blob('gc-unrelated', 100_000);
     const r = await receive([
       ...parts.map(([d, f]) => ({ hex: d.hex, offset: 0, size: d.size, bytes: `cat /tmp/${f}` })),
@@ -183,20 +181,7 @@ describe("containerd's garbage collector between a push's ingest and its import"
     for (const [d] of parts) expect(await has(d.hex)).toBe(true);
 
     const ref = 'k2h.test/gc:1';
-    const index = importIndex(
-      [
-        {
-          ref,
-          manifest: {
-            mediaType: 'application/vnd.oci.image.manifest.v1+json',
-            digest: `sha256:${manifest.hex}`,
-            size: manifest.size,
-          },
-        },
-      ],
-      ociArchitecture(),
-    );
-    await lab.exec('h1', shellCommand(['sh', '-c', INDEX_AND_IMPORT_SCRIPT, 'sh', STAGING_DIR, '', index]));
+    await importOneLayerImage(sh, image, ref);
     expect(await sh('ctr -n k8s.io images ls -q')).toContain(ref);
 
     // Verified: cleanup drops what kept them; the image holds its blobs, the unrelated blob goes with the next GC.

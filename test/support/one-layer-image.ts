@@ -2,7 +2,9 @@
 // manifest), for tests that feed blobs to containerd through the images push receiver. Shared by the containerd 1.6
 // and containerd 2 receiver tests.
 import { writeFileCommand } from '../../lab/k8s/node.js';
+import { importIndex, INDEX_AND_IMPORT_SCRIPT, STAGING_DIR } from '../../src/activities/images-host.js';
 import { ociArchitecture } from '../../src/images/oci-layout.js';
+import { shellCommand } from '../../src/ssh/quote.js';
 
 export interface BlobOnHost {
   hex: string;
@@ -61,4 +63,27 @@ export async function oneLayerImage(
       [manifest, files.manifest],
     ],
   };
+}
+
+/** Indexes `image` under `ref` and imports it from the receiver's staging dir, as a host's import step does. */
+export async function importOneLayerImage(
+  sh: (cmd: string) => Promise<string>,
+  image: OneLayerImage,
+  ref: string,
+): Promise<void> {
+  const { manifest } = image;
+  const index = importIndex(
+    [
+      {
+        ref,
+        manifest: {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: `sha256:${manifest.hex}`,
+          size: manifest.size,
+        },
+      },
+    ],
+    ociArchitecture(),
+  );
+  await sh(shellCommand(['sh', '-c', INDEX_AND_IMPORT_SCRIPT, 'sh', STAGING_DIR, '', index]));
 }
