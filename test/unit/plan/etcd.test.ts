@@ -3,6 +3,7 @@ import { unreachableFacts, type HostSetupFacts, type SetupFacts } from '../../..
 import { Inventory, type InventoryInput } from '../../../src/inventory/schema.js';
 import { describeEtcdPlan, etcdFactsRequest, planEtcdSetup, planEtcdSetupRunbook } from '../../../src/plan/etcd.js';
 import { describeRunbook, ONCE, type Runbook } from '../../../src/plan/runbook.js';
+import { etcdMember } from '../../support/etcd-member.js';
 
 /** Each host's steps (activity ids) in the runbook's per-host phase. */
 const hostSteps = (rb: Runbook) =>
@@ -289,12 +290,7 @@ describe('etcd setup planned from facts', () => {
 describe('etcd scale-in planned from facts', () => {
   // The cluster has e1..e5; the inventory keeps e1..e3 (e3's address as its peer URL names it).
   const three = inv();
-  const member = (name: string, address: string, id: string) => ({
-    id,
-    name,
-    peerUrls: [`https://${address}:2380`],
-    clientUrls: [`https://${address}:2379`],
-  });
+  const member = etcdMember;
   const listed = [
     member('e1', '10.200.1.21', 'a1'),
     member('e2', '10.200.1.22', 'a2'),

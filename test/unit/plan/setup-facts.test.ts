@@ -6,6 +6,7 @@ import { unreachableFacts, type HostSetupFacts, type SetupFacts } from '../../..
 import { Inventory, type InventoryInput } from '../../../src/inventory/schema.js';
 import { describeRunbook, ONCE, type Runbook } from '../../../src/plan/runbook.js';
 import { planSetup, setupFactsRequest } from '../../../src/plan/setup.js';
+import { etcdMember } from '../../support/etcd-member.js';
 
 const input: InventoryInput = {
   cluster: { name: 'prod', kubernetesVersion: '1.34.12', vip: { address: '10.10.0.100' } },
@@ -290,12 +291,7 @@ describe("the API servers' etcd servers after the etcd group changed", () => {
 
 describe('scale-in under setup: only when every API server is known to follow', () => {
   const all = ['10.10.0.11', '10.10.0.12', '10.10.0.13'].map((a) => `https://${a}:2379`);
-  const member = (name: string, address: string, id: string) => ({
-    id,
-    name,
-    peerUrls: [`https://${address}:2380`],
-    clientUrls: [`https://${address}:2379`],
-  });
+  const member = etcdMember;
   const listed = [
     member('m1', '10.10.0.11', 'a1'),
     member('m2', '10.10.0.12', 'a2'),
