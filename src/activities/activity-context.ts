@@ -30,6 +30,12 @@ export function currentCancellationSignal(): AbortSignal | undefined {
   return current()?.cancellationSignal;
 }
 
+/** A warning in the worker's log, with the activity's attributes; nothing outside an activity (the caller also
+ * returns it in its result, which is where a test or script sees it). */
+export function warn(message: string, attrs?: Record<string, unknown>): void {
+  current()?.log.warn(message, attrs);
+}
+
 /** Wait, but end early (rejecting) when the activity is cancelled, e.g. because its workflow was. */
 export function pause(ms: number): Promise<void> {
   const ctx = current();

@@ -8,7 +8,7 @@ import type { HostContext } from '../plan/types.js';
 import { quote, type HostSession } from '../ssh/index.js';
 import { KEEPALIVED_CHECK_SCRIPT, KEEPALIVED_CONF } from '../templates/keepalived.js';
 import { HAPROXY_CFG, NGINX_CONF } from '../templates/load-balancer.js';
-import { keepAlive } from './activity-context.js';
+import { keepAlive, warn } from './activity-context.js';
 import { NGINX_LB_SERVICE } from './apiserver-vip.js';
 import type { ActivityDeps } from './deps.js';
 import { withFailures } from './failures.js';
@@ -42,6 +42,31 @@ export interface UninstallResult {
   host: string;
   /** What was done (empty on a host that had nothing left). */
   removed: string[];
+  /** What a best-effort part could not do, and why (the step still succeeds); absent when there is none. */
+  warnings?: string[];
+}
+
+/** RELEASE_SCRIPT's answer: how many blobs it let go, or, when it failed or printed anything but one count, a
+ * warning saying so (best-effort: the blobs stay kept, the uninstall goes on). */
+export function releasedBlobs(r: {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}): { released: number; warning?: string } {
+  const what = `the blobs an images push kept from containerd's GC (${GC_ROOT_LABEL}) were not let go`;
+  const tail = (s: string) => s.trim().split('\n').slice(-3).join(' | ').slice(0, 300);
+  if (r.code !== 0)
+    return {
+      released: 0,
+      warning: `${what}: the release exited with ${r.code ?? 'a signal'}${r.stderr.trim() ? `: ${tail(r.stderr)}` : ''}`,
+    };
+  const out = r.stdout.trim();
+  if (!/^\d+$/.test(out))
+    return {
+      released: 0,
+      warning: `${what}: the release printed ${out === '' ? 'nothing' : JSON.stringify(tail(out))} instead of a count`,
+    };
+  return { released: Number(out) };
 }
 
 // CNI state a pod network leaves: IPAM leases, flannel's subnet file and config, its interfaces.
@@ -79,6 +104,7 @@ export function createUninstallActivities(deps: ActivityDeps) {
       return withFailures(async () => {
         const session = deps.session(host);
         const removed: string[] = [];
+        const warnings: string[] = [];
         const state = await session.run(
           {
             script:
@@ -110,13 +136,18 @@ export function createUninstallActivities(deps: ActivityDeps) {
           if (supervised) await manager.start('kubelet');
         }
         // Blobs an `images push` that never verified this host kept from containerd's GC (its GC root label): let go,
-        // so containerd collects them. Best-effort: a containerd that does not answer keeps them (and says nothing).
+        // so containerd collects them. Best-effort: a containerd that does not answer keeps them, and the step's result
+        // and the worker's log say so (warnings).
         const kept = await session.run(['sh', '-c', RELEASE_SCRIPT], {
           allowNonZero: true,
           action: 'let go of the blobs images push kept',
         });
-        const released = kept.code === 0 ? Number(kept.stdout.trim()) || 0 : 0;
+        const { released, warning } = releasedBlobs(kept);
         if (released) removed.push(`${GC_ROOT_LABEL} on ${released} blobs`);
+        if (warning) {
+          warnings.push(warning);
+          warn(warning, { host: host.target.name });
+        }
         const ours = await session.run(
           { script: `[ -d ${quote(KUBEADM2HA_DIR)} ] && rm -rf -- ${quote(KUBEADM2HA_DIR)} && echo yes || true` },
           { action: `remove ${KUBEADM2HA_DIR}` },
@@ -150,7 +181,7 @@ export function createUninstallActivities(deps: ActivityDeps) {
             removed.push(...pkgs.map((p) => `package:${p}`));
           }
         }
-        return { host: host.target.name, removed };
+        return { host: host.target.name, removed, ...(warnings.length > 0 && { warnings }) };
       });
     },
 

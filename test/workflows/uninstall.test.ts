@@ -34,6 +34,8 @@ const load = async () => (await suite.lab.exec('h1', 'cut -d" " -f1 /proc/loadav
 const sh = async (h: string, cmd: string) => (await suite.lab.exec(h, cmd, { allowFail: true })).stdout.trim();
 const lines = (s: string) => s.split('\n').filter(Boolean);
 const removed = (r: RunbookResult) => r.steps.flatMap((s) => (s.result as UninstallResult).removed);
+/** What a best-effort part could not do (the images push blobs' release answering anything but a count). */
+const warnings = (r: RunbookResult) => r.steps.flatMap((s) => (s.result as UninstallResult).warnings ?? []);
 
 // Everything of the cluster a host could still hold, as one text: empty means clean.
 const leftovers = (vip: string) => `
@@ -85,6 +87,7 @@ describe('uninstallCluster on the real-Kubernetes lab', () => {
     expect(removed(un.result)).toEqual(
       expect.arrayContaining(['kubeadm reset', '/etc/keepalived/keepalived.conf', '/etc/haproxy/haproxy.cfg']),
     );
+    expect(warnings(un.result)).toEqual([]);
     for (const h of hosts) {
       const left = lines(await check(h)).filter((l) => !bare[h]!.includes(l));
       expect({ host: h, left }).toEqual({ host: h, left: [] });
@@ -94,6 +97,7 @@ describe('uninstallCluster on the real-Kubernetes lab', () => {
 
     const again = await uninstall();
     expect(removed(again.result)).toEqual([]);
+    expect(warnings(again.result)).toEqual([]);
     process.stderr.write(`[uninstall workflow] second uninstall ${again.ms} ms\n`);
 
     const second = await setup();
