@@ -22,6 +22,9 @@ export function createPreflightActivities(deps: ActivityDeps) {
       return withFailures(async () => {
         const probe = probes[check.id];
         const session = deps.session(host);
+        // The clock check is a host's first (src/plan/preflight.ts): open the connection before the clock starts, so
+        // the skew's uncertainty is one command's round trip, not the handshake's.
+        if (check.id === 'clock') await session.ready?.();
         const before = deps.now();
         const opts = { action: `preflight ${check.id}`, timeoutMs: 30_000 };
         const script = probe.script(check);

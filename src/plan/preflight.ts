@@ -31,7 +31,17 @@ export function requiredPorts(inv: Inventory, hostName: string): number[] {
   return [...ports].sort((a, b) => a - b);
 }
 
-export function planPreflight(inv: Inventory): PreflightPlan {
+export interface PreflightPlanOptions {
+  /**
+   * The clock check first (default). A host's first check runs alone and opens the SSH connection; the clock probe
+   * runs alone anyway (its skew is measured around its own round trip), so making it the first saves every host one
+   * remote shell: two execs (clock, then the batch of the rest) instead of three. False: the order of runs recorded
+   * before (OS first, clock among the rest).
+   */
+  clockFirst?: boolean;
+}
+
+export function planPreflight(inv: Inventory, { clockFirst = true }: PreflightPlanOptions = {}): PreflightPlan {
   const minor = Number(inv.cluster.kubernetesVersion.split('.')[1]);
   const nodeNames = new Set(nodes(inv).map((h) => h.name));
   return {
@@ -40,7 +50,13 @@ export function planPreflight(inv: Inventory): PreflightPlan {
     hosts: inv.hosts.map((h) => {
       const master = isMaster(h);
       const node = nodeNames.has(h.name);
+      const clock: CheckSpec = {
+        id: C.clock,
+        title: 'clock skew against the operator',
+        params: { warnSkewMs: 500, maxSkewMs: 2000 },
+      };
       const steps: CheckSpec[] = [
+        ...(clockFirst ? [clock] : []),
         { id: C.os, title: 'supported OS and kernel', params: {} },
         {
           id: C.resources,
@@ -52,7 +68,7 @@ export function planPreflight(inv: Inventory): PreflightPlan {
         { id: C.swap, title: 'swap off', params: {} },
         { id: C.hostname, title: 'hostname matches inventory', params: { expectedHostname: h.name } },
         { id: C.identity, title: 'machine identity (machine-id, product_uuid, MAC)', params: {} },
-        { id: C.clock, title: 'clock skew against the operator', params: { warnSkewMs: 500, maxSkewMs: 2000 } },
+        ...(clockFirst ? [] : [clock]),
         { id: C.ports, title: 'required ports free', params: { ports: requiredPorts(inv, h.name) } },
         { id: C.disk, title: 'free disk under /var/lib', params: { minFreeDiskMiB: 10 * 1024 } },
       ];

@@ -20,6 +20,8 @@ export interface HostSession {
   /** Inventory name of the host, used as the prefix of every error message. */
   readonly name: string;
   run(command: Command, opts?: RunOptions): Promise<RunResult>;
+  /** Opens the connection (and checks sudo) without running anything; what `run` would wait for first. */
+  ready?(): Promise<void>;
   /** Atomic, idempotent upload; `changed: false` when the remote file already had this content and mode. */
   putFile(remotePath: string, content: Buffer | string, opts: PutFileOptions): Promise<{ changed: boolean }>;
   getFile(remotePath: string, opts?: { timeoutMs?: number }): Promise<Buffer>;
@@ -53,6 +55,11 @@ export class PooledHostSession implements HostSession {
     private readonly connection: () => Promise<{ conn: Connection; sudo: boolean }>,
     private readonly settings: Omit<SessionSettings, 'sudo'>,
   ) {}
+
+  async ready(): Promise<void> {
+    const { conn, sudo } = await this.connection();
+    if (sudo) await ensureSudo(conn);
+  }
 
   async run(command: Command, opts: RunOptions = {}): Promise<RunResult> {
     const { conn, sudo } = await this.connection();

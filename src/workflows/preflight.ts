@@ -105,6 +105,8 @@ async function checkHosts(
 const PARALLEL_CHECKS = 'preflight-parallel-checks';
 /** Patch id: a host's checks after the first are local activities (recorded runs before it scheduled each one). */
 const LOCAL_CHECKS = 'preflight-local-checks';
+/** Patch id: a host's clock check is its first (recorded runs before it checked the OS first; src/plan/preflight.ts). */
+const CLOCK_FIRST = 'preflight-clock-first';
 
 /** Child workflow: one batch of a big preflight's hosts. */
 export async function preflightHosts(input: PreflightHostsInput): Promise<PreflightHostsResult> {
@@ -127,7 +129,7 @@ export async function preflightHosts(input: PreflightHostsInput): Promise<Prefli
 
 export async function preflightCluster(input: PreflightInput): Promise<PreflightReport> {
   const { inventory } = acceptInput('preflightCluster', input);
-  const plan = planPreflight(inventory);
+  const plan = planPreflight(inventory, { clockFirst: patched(CLOCK_FIRST) });
   const progress = beginOperation('preflight', 'preflight', plan);
   const results: CheckResult[] = [];
 

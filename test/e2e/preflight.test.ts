@@ -57,8 +57,14 @@ afterAll(async () => {
 
 describe('preflight on lab hosts', () => {
   it('runs every planned check on every host and passes prepared hosts', async () => {
-    // The replay fixture of a preflight whose checks after the first are local activities (patch preflight-local-checks).
-    const report = await runPreflight(inventory, undefined, 'preflight-4-hosts-local-checks');
+    // The replay fixture of a preflight whose checks after the first are local activities (patch preflight-local-checks)
+    // and whose first check on each host is the clock (patch preflight-clock-first).
+    const log = join(lab.dir, 'activity-log-all.jsonl');
+    const report = await runPreflight(inventory, log, 'preflight-4-hosts-clock-first');
+    // Each host's first check is its clock, alone: the one that opens the connection.
+    const starts = readActivityLog(await readFile(log, 'utf8')).filter((e) => e.event === 'start');
+    for (const h of lab.hosts)
+      expect(starts.find((e) => e.subject?.startsWith(`${h.name}/`))?.subject).toBe(`${h.name}/clock`);
     const planned = planPreflight(inventory).hosts.reduce((n, h) => n + h.steps.length, 0);
     expect(report.results.filter((r) => r.check !== 'unique-identity')).toHaveLength(planned);
     expect(report.results.filter((r) => r.status === 'fail')).toEqual([]);

@@ -31,6 +31,13 @@ describe('preflight plan', () => {
     expect(ids('h3')).not.toContain('sysctl');
     expect(ids('h4')).toContain('container-runtime');
   });
+  it('checks the clock first on every host, and in the old place for runs recorded before', () => {
+    // First alone (it opens the connection), and the clock runs alone anyway: two remote shells per host, not three.
+    expect(planPreflight(inv).hosts.map((h) => h.steps[0]?.id)).toEqual(['clock', 'clock', 'clock', 'clock']);
+    const old = planPreflight(inv, { clockFirst: false }).hosts[0]!.steps.map((s) => s.id);
+    expect(old.slice(0, 6)).toEqual(['os', 'resources', 'swap', 'hostname', 'identity', 'clock']);
+    expect(new Set(old)).toEqual(new Set(planPreflight(inv).hosts[0]!.steps.map((s) => s.id)));
+  });
   it('asks masters for 2 CPUs and 1700 MiB like kubeadm', () => {
     const res = planPreflight(inv).hosts[0]?.steps.find((s) => s.id === 'resources');
     expect(res?.params).toEqual({ minCpus: 2, minMemoryMiB: 1700 });
