@@ -229,6 +229,59 @@ export function removalQuorumProblem(
   );
 }
 
+/** A peer connection a member's etcd refused: the address it came from and the addresses its certificate names. */
+export interface PeerRejection {
+  from: string;
+  certificateIps: string[];
+  count: number;
+}
+
+/**
+ * etcd's "rejected connection on peer endpoint" lines in a member's log (zap JSON, one object a line), one entry per
+ * source address and certificate (pure, unit-tested). etcd checks that a peer connects from an address its
+ * certificate names; a host whose connections leave from another address (a VIP whose prefix is longer than the
+ * host's own address's adds a route with the VIP as source) is refused on every dial, and a member that can only be
+ * reached that way never catches up.
+ */
+export function peerRejections(log: string): PeerRejection[] {
+  const byKey = new Map<string, PeerRejection>();
+  for (const line of log.split('\n')) {
+    if (!line.includes('rejected connection on peer endpoint')) continue;
+    let entry: Record<string, unknown>;
+    try {
+      entry = JSON.parse(line.slice(line.indexOf('{'))) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    const remote = typeof entry['remote-addr'] === 'string' ? entry['remote-addr'] : '';
+    const from = remote.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+    const ips = Array.isArray(entry['ip-addresses'])
+      ? entry['ip-addresses'].filter((x): x is string => typeof x === 'string')
+      : [];
+    const key = `${from} ${ips.join(',')}`;
+    const seen = byKey.get(key);
+    if (seen) seen.count++;
+    else byKey.set(key, { from, certificateIps: ips, count: 1 });
+  }
+  return [...byKey.values()];
+}
+
+/** For a person: which peer connections were refused and the likely reason, or '' for none. */
+export function describePeerRejections(r: PeerRejection[]): string {
+  if (!r.length) return '';
+  const each = r
+    .map(
+      (x) =>
+        `${x.count}× from ${x.from || '?'} with a certificate for ${x.certificateIps.filter((ip) => ip !== '127.0.0.1' && ip !== '::1').join(', ') || 'no address'}`,
+    )
+    .join('; ');
+  return (
+    `; its etcd refused peer connections (${each}): etcd accepts a peer only from an address its certificate names, ` +
+    "so that host's connections leave from another address (a VIP whose vip.prefixLength is longer than the " +
+    "host's own prefix makes the VIP their source)"
+  );
+}
+
 const describeUnhealthy = (h: EtcdHealth): string =>
   h.unhealthy.map((u) => `${u.name} (${u.endpoint ? `${u.endpoint}: ` : ''}${u.error})`).join(', ') ||
   `down: ${h.down.join(', ')}`;
@@ -518,8 +571,18 @@ export function createEtcdActivities(deps: ActivityDeps) {
             );
           }
           if (deps.now() >= deadline) {
+            // Its own log may say why it cannot catch up: peers it refused.
+            const log = await session.run(
+              {
+                script:
+                  manager.kind === 'systemd'
+                    ? `journalctl -u ${quote(ETCD_SERVICE)} --no-pager -o cat -n 5000 2>/dev/null || true`
+                    : `tail -n 5000 ${quote(logFilePath(ETCD_SERVICE))} 2>/dev/null || true`,
+              },
+              { action: 'read the etcd log', allowNonZero: true, timeoutMs: 30_000 },
+            );
             throw new KubeadmHaError(
-              `etcd member ${member.name} did not start within ${timeoutSeconds} s: ${why}`,
+              `etcd member ${member.name} did not start within ${timeoutSeconds} s: ${why}${describePeerRejections(peerRejections(log.stdout))}`,
               FailureType.EtcdUnhealthy,
               host.target.name,
             );

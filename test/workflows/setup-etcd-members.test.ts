@@ -24,6 +24,7 @@ import { etcdHealthcheckClient, etcdCa } from '../../src/pki/layout.js';
 import { dataConverter } from '../../src/temporal/data-converter.js';
 import { approveUpdate, progressQuery } from '../../src/workflows/messages.js';
 import { uniqueQueue } from '../e2e/helpers.js';
+import { moveEtcdLeader, vipHolder, withEtcdDiagnostics } from '../support/etcd-diagnostics.js';
 
 const masters = ['h1', 'h2'];
 const oldMembers = ['h1', 'h2', 'h3'];
@@ -125,7 +126,22 @@ describe.skipIf(!enabled)(
       expect(rollout).toMatchObject({ kind: 'hosts', rollout: { kind: 'serial' } });
       expect(rollout?.kind === 'hosts' && rollout.hosts.map((h) => h.target.name)).toEqual(masters);
 
-      const { result, ms } = await suite.run<RunbookResult>('setupCluster', [{ inventory: five }], 'setup');
+      // The hardest place for the leader during a join: the master holding the VIP (its connections to the new members
+      // must leave from its own address, not the VIP's, or their etcd refuses them: the peer certificate names the
+      // host's address).
+      const holder = await vipHolder(suite.lab, masters);
+      if (holder) {
+        const moved = await moveEtcdLeader(suite.lab, oldMembers, holder);
+        process.stderr.write(`[setup-etcd-members] VIP on ${holder}; etcd leader ${moved.before} -> ${moved.after}\n`);
+      }
+      const { result, ms } = await withEtcdDiagnostics(
+        'setup-etcd-members',
+        suite.lab,
+        [...oldMembers, ...newMembers],
+        () =>
+          // abort: a failed step ends the run (with the diagnostics) instead of parking it for a decision nobody gives.
+          suite.run<RunbookResult>('setupCluster', [{ inventory: five, onFailure: 'abort' }], 'setup'),
+      );
       process.stderr.write(`[setup-etcd-members] 3 → 5 etcd members through setup: ${ms} ms\n`);
       const at = (host: string, step: string) => result.steps.findIndex((s) => s.host === host && s.step === step);
       // One master at a time: h2's manifest was written only after h1's API server came back ready.

@@ -13,7 +13,14 @@ import {
   keptInitialCluster,
   renderEtcdConfig,
 } from '../../../src/activities/etcd-config.js';
-import { etcdServiceSpec, madisonEntries, parseEtcdVersion, pickVersion } from '../../../src/activities/etcd.js';
+import {
+  describePeerRejections,
+  etcdServiceSpec,
+  madisonEntries,
+  parseEtcdVersion,
+  peerRejections,
+  pickVersion,
+} from '../../../src/activities/etcd.js';
 import {
   emptyMemberAction,
   etcdctlArgv,
@@ -369,5 +376,44 @@ describe('ensureService', () => {
     expect((await ensureService(newDefinition.m, spec, { restartIfRunning: false })).action).toBe('restarted');
     const newCerts = manager(true, false);
     expect((await ensureService(newCerts.m, spec, { restartIfRunning: true })).action).toBe('restarted');
+  });
+});
+
+describe('peerRejections: the peer connections a member refused, from its own log', () => {
+  // Captured from etcd 3.6.5 on lab host h4 (setup-etcd-members, 2026-12-03): h1 held the VIP 10.200.1.100/25 while its
+  // own address is 10.200.1.11/24, so its connections to 10.200.1.0/25 left from the VIP.
+  const line = (port: number, ip: string, name: string) =>
+    JSON.stringify({
+      level: 'warn',
+      ts: '2026-12-03T17:09:20.381609Z',
+      caller: 'embed/config_logging.go:179',
+      msg: 'rejected connection on peer endpoint',
+      'remote-addr': `10.200.1.100:${port}`,
+      'server-name': '',
+      'ip-addresses': [ip, '127.0.0.1', '::1'],
+      'dns-names': [name, 'localhost'],
+      error: `tls: "10.200.1.100" does not match any of DNSNames ["${name}" "localhost"]`,
+    });
+  const log = [
+    '{"level":"info","msg":"starting etcd server"}',
+    line(54540, '10.200.1.11', 'h1'),
+    line(54541, '10.200.1.11', 'h1'),
+    line(37132, '10.200.1.12', 'h2'),
+    'not json: rejected connection on peer endpoint',
+  ].join('\n');
+
+  it('one entry per source and certificate, counted; other lines and unreadable ones ignored', () => {
+    expect(peerRejections(log)).toEqual([
+      { from: '10.200.1.100', certificateIps: ['10.200.1.11', '127.0.0.1', '::1'], count: 2 },
+      { from: '10.200.1.100', certificateIps: ['10.200.1.12', '127.0.0.1', '::1'], count: 1 },
+    ]);
+    expect(peerRejections('{"level":"info","msg":"ready to serve client requests"}')).toEqual([]);
+  });
+
+  it('says where they came from, whose certificate, and the likely cause; nothing for none', () => {
+    const text = describePeerRejections(peerRejections(log));
+    expect(text).toContain('2× from 10.200.1.100 with a certificate for 10.200.1.11');
+    expect(text).toContain('vip.prefixLength');
+    expect(describePeerRejections([])).toBe('');
   });
 });
