@@ -71,6 +71,47 @@ function setTableKey(toml: string, dotted: string[], key: string, value: string)
   return `${toml.slice(0, bodyStart)}\n${indent}${line}${toml.slice(bodyStart)}`;
 }
 
+/** The value of `key` directly in the table `dotted` of a TOML text (a basic or literal string), or undefined. */
+function tableKeyValue(toml: string, dotted: string[], key: string): string | undefined {
+  const header = tableHeader(dotted).exec(toml);
+  if (!header) return undefined;
+  const bodyStart = header.index + header[0].length;
+  const next = /^[ \t]*\[/m.exec(toml.slice(bodyStart));
+  const body = toml.slice(bodyStart, next ? bodyStart + next.index : toml.length);
+  const m = new RegExp(`^[ \\t]*${key}[ \\t]*=[ \\t]*(?:"([^"]*)"|'([^']*)')`, 'm').exec(body);
+  return m?.[1] ?? m?.[2];
+}
+
+/**
+ * The sandbox image containerd runs with, from its `containerd config dump` (config.toml and every file it imports,
+ * merged, in the dump's own version): version 3 and later (containerd 2, which migrates older files before it dumps
+ * them; 2.4.2 prints version 4) [plugins.'io.containerd.cri.v1.images'.pinned_images] `sandbox`; version 2 (1.6, 1.7)
+ * [plugins."io.containerd.grpc.v1.cri"] `sandbox_image`. undefined: the dump names none.
+ */
+export function effectiveSandboxImage(dump: string): string | undefined {
+  const version = Number(/^[ \t]*version[ \t]*=[ \t]*(\d+)/m.exec(dump)?.[1] ?? '2');
+  return version >= 3
+    ? tableKeyValue(dump, ['plugins', 'io.containerd.cri.v1.images', 'pinned_images'], 'sandbox')
+    : tableKeyValue(dump, ['plugins', 'io.containerd.grpc.v1.cri'], 'sandbox_image');
+}
+
+/** The `imports` a `containerd config dump` lists (1.6: the files it read, config.toml itself among them; 2.x: the
+ * patterns as written, globs included, /etc/containerd/conf.d/*.toml by default), in order. */
+export function dumpImports(dump: string): string[] {
+  const list = /^[ \t]*imports[ \t]*=[ \t]*\[([^\]]*)\]/m.exec(dump)?.[1] ?? '';
+  return [...list.matchAll(/"([^"]*)"|'([^']*)'/g)].map((m) => m[1] ?? m[2]!);
+}
+
+/** Prints `path<TAB>line` for each line naming a sandbox image in the files the patterns (arguments: absolute or
+ * relative to /etc/containerd, globs expanded here, in containerd's order) match. */
+const SANDBOX_LINES_SCRIPT = [
+  'cd /etc/containerd 2>/dev/null || true',
+  "IFS='\n'",
+  'for p in "$@"; do for f in $p; do [ -f "$f" ] || continue',
+  '  grep -E "^[[:space:]]*(sandbox_image|sandbox)[[:space:]]*=" "$f" | while IFS= read -r l; do printf "%s\\t%s\\n" "$f" "$l"; done',
+  'done; done; true',
+].join('\n');
+
 /**
  * config.toml with its sandbox (pause) image set to `image`, in the place the file's config version keeps it:
  * version 3 and later (containerd 2; 2.3 and later write version 4, which moved only server settings) `sandbox` in
@@ -142,6 +183,48 @@ export interface SetSandboxImageResult {
   action: 'none' | 'started' | 'restarted';
 }
 
+/**
+ * containerd's effective sandbox image is `image`: its `config dump` merges config.toml with every file it imports
+ * (2.x import /etc/containerd/conf.d/*.toml by default), and a later import overrides what config.toml says. When it
+ * is not, fails (not retryable: only an operator's edit changes it) naming the file that sets it, found by a second
+ * command only then. Every run checks, so a re-run after that failure does not pass because config.toml is as wanted.
+ */
+async function confirmSandboxImage(session: HostSession, binary: string, image: string): Promise<void> {
+  const d = await session.run([binary, '--config', CONTAINERD_CONFIG, 'config', 'dump'], {
+    action: 'containerd config dump',
+    timeoutMs: 60_000,
+  });
+  const effective = effectiveSandboxImage(d.stdout);
+  if (effective === image) return;
+  const imports = dumpImports(d.stdout);
+  const found = imports.length
+    ? await session.run(['sh', '-c', SANDBOX_LINES_SCRIPT, 'sh', ...imports], {
+        action: 'find the imported file that sets the sandbox image',
+        timeoutMs: 30_000,
+      })
+    : undefined;
+  const main = (f: string) => f === CONTAINERD_CONFIG || f === 'config.toml';
+  const setters = (found?.stdout ?? '')
+    .split('\n')
+    .flatMap((l) => {
+      const tab = l.indexOf('\t');
+      if (tab < 0) return [];
+      const file = l.slice(0, tab);
+      const abs = file.startsWith('/') ? file : `/etc/containerd/${file}`;
+      return main(abs) ? [] : [{ file: abs, value: sandboxImageOf(l.slice(tab + 1)) }];
+    });
+  const by = [...setters].reverse().find((s) => s.value === effective) ?? setters.at(-1);
+  throw new KubeadmHaError(
+    `containerd's effective sandbox image is ${effective === undefined ? 'its built-in default' : effective}, not ` +
+      `${image} as written to ${CONTAINERD_CONFIG}: ` +
+      (by
+        ? `${by.file}, which containerd imports after it, sets it and overrides it; change or remove it there, then run again`
+        : `a file it imports (${imports.join(', ') || 'none listed'}) overrides it; change it there, then run again`),
+    FailureType.HostNotSuitable,
+    session.name,
+  );
+}
+
 export function createContainerdActivities(deps: ActivityDeps) {
   return {
     async configureContainerd({
@@ -183,7 +266,8 @@ export function createContainerdActivities(deps: ActivityDeps) {
     /**
      * The upgrade's sandbox image (kubeadm of the target names its own pause, and warns when containerd's differs):
      * config.toml's sandbox image set to `image`, checked by `containerd config dump`, containerd restarted only when
-     * the file changed (or a restart an earlier attempt owed is pending). A second run changes nothing.
+     * the file changed (or a restart an earlier attempt owed is pending), then the effective value confirmed from the
+     * dump of config.toml with its imports (confirmSandboxImage). A second run changes nothing.
      */
     async setSandboxImage({ host, image }: SetSandboxImageInput): Promise<SetSandboxImageResult> {
       return withFailures(async () => {
@@ -214,6 +298,7 @@ export function createContainerdActivities(deps: ActivityDeps) {
           action = (await ensureDaemon(session, containerdService(await containerd()), true)).action;
           await waitContainerd(session, deps, host.target.name);
         }
+        await confirmSandboxImage(session, binary ?? 'containerd', image);
         return { host: host.target.name, image, ...(before !== undefined && { before }), changed, action };
       });
     },

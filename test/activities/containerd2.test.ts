@@ -263,4 +263,29 @@ describe('our containerd config against a real containerd 2', () => {
     expect(await deprecations()).toEqual([]);
     expect(await configWarnings()).toEqual([]);
   }, 180_000);
+
+  it("setSandboxImage confirms containerd 2's effective sandbox image: a drop-in in conf.d, which its own config imports, overrides it and fails the step, named", async () => {
+    // containerd 2's own file (`config default`, 2.4.2) imports /etc/containerd/conf.d/*.toml. Measured: its `config
+    // dump` lists that import for any file, but merges the drop-ins only when the file names them.
+    await sh(`containerd config default > ${CONTAINERD_CONFIG}`);
+    expect(await sh(`cat ${CONTAINERD_CONFIG}`)).toContain("imports = ['/etc/containerd/conf.d/*.toml']");
+    const dropIn = '/etc/containerd/conf.d/99-pause.toml';
+    await sh(
+      writeFileCommand(
+        dropIn,
+        "version = 3\n[plugins.'io.containerd.cri.v1.images'.pinned_images]\n  sandbox = 'example.org/theirs/pause:2'\n",
+      ),
+    );
+    const image = 'registry.k8s.io/pause:3.88';
+    await expect(acts().setSandboxImage({ host, image })).rejects.toMatchObject({
+      type: 'HostNotSuitable',
+      nonRetryable: true,
+      message: expect.stringContaining(
+        `containerd's effective sandbox image is example.org/theirs/pause:2, not ${image} as written to ` +
+          `${CONTAINERD_CONFIG}: ${dropIn}, which containerd imports after it, sets it and overrides it`,
+      ) as unknown,
+    });
+    await sh(`rm ${dropIn}`);
+    expect(await acts().setSandboxImage({ host, image })).toMatchObject({ changed: false, action: 'none' });
+  }, 120_000);
 });

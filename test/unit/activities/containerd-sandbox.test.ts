@@ -8,7 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sandboxImageOf, withSandboxImage } from '../../../src/activities/containerd.js';
+import {
+  dumpImports,
+  effectiveSandboxImage,
+  sandboxImageOf,
+  withSandboxImage,
+} from '../../../src/activities/containerd.js';
 import { renderContainerdConfig } from '../../../src/templates/containerd.js';
 
 const run = promisify(execFile);
@@ -94,5 +99,39 @@ describe('withSandboxImage', () => {
     expect(withSandboxImage(bare, NEW)).toBe(
       `${bare}\n[plugins."io.containerd.cri.v1.images".pinned_images]\n  sandbox = "${NEW}"\n`,
     );
+  });
+});
+
+describe('effectiveSandboxImage and dumpImports (what setSandboxImage confirms against)', () => {
+  it("containerd 1.6's dump of config.toml with an import that overrides its sandbox image: the import's, and the files read", async () => {
+    const dropIn = join(dir, 'conf.d', '10-pause.toml');
+    await run('mkdir', ['-p', join(dir, 'conf.d')]);
+    await writeFile(
+      dropIn,
+      'version = 2\n[plugins."io.containerd.grpc.v1.cri"]\n  sandbox_image = "example.org/theirs:1"\n',
+    );
+    const main = `imports = [${JSON.stringify(join(dir, 'conf.d', '*.toml'))}]\n${setupConfig}`;
+    const out = await dump('imports.toml', main);
+    expect(effectiveSandboxImage(out)).toBe('example.org/theirs:1');
+    expect(dumpImports(out)).toEqual([join(dir, 'imports.toml'), dropIn]);
+    expect(effectiveSandboxImage(await dump('plain.toml', setupConfig))).toBe(OLD);
+  });
+
+  it("containerd 2's dump (version 4, literal strings): pinned_images.sandbox, not the runtime's sandboxer", () => {
+    const v4 = [
+      'version = 4',
+      "imports = ['/etc/containerd/conf.d/*.toml', '/etc/k2h/*.toml']",
+      '',
+      "[plugins.'io.containerd.cri.v1.images'.pinned_images]",
+      `  sandbox = '${NEW}'`,
+      '',
+      "[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]",
+      "  sandboxer = 'podsandbox'",
+      '',
+    ].join('\n');
+    expect(effectiveSandboxImage(v4)).toBe(NEW);
+    expect(dumpImports(v4)).toEqual(['/etc/containerd/conf.d/*.toml', '/etc/k2h/*.toml']);
+    expect(effectiveSandboxImage(v4.replace(/^ {2}sandbox = .*$/m, ''))).toBeUndefined();
+    expect(dumpImports('version = 4\n')).toEqual([]);
   });
 });
