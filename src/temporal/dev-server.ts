@@ -98,13 +98,21 @@ export class PortTakenError extends Error {
 }
 
 /** startDevServer's options: the port may be left to us ('free'). */
-export interface DevServerStartOptions extends Omit<DevServerOptions, 'port'> {
+export interface DevServerStartOptions extends Omit<DevServerOptions, 'port' | 'uiPort'> {
   /** Frontend gRPC port (default 7233). A number is fixed: when something else holds it, PortTakenError. 'free': any
    * port free right now (from pickPort), picked again when another process takes it before the server binds it; the
    * port used is DevServerInfo.port (pass it to stopDevServer/devServerStatus). */
   port?: number | 'free';
   /** Picks a free port for port: 'free' (default: freePort(), the OS's choice). */
   pickPort?: () => Promise<number>;
+  /** Web UI port, ignored when headless. A number is fixed, like port. 'free': any port free right now (from
+   * pickUiPort), picked again when another process takes it first. Not given: defaultUiPort (8233) while it is free,
+   * else as 'free'. The link to open is DevServerInfo.uiUrl (the CLI prints it). */
+  uiPort?: number | 'free';
+  /** The Web UI port tried first when uiPort is not given (default DEFAULT_UI_PORT). */
+  defaultUiPort?: number;
+  /** Picks a free port for the Web UI (default: freePort()). */
+  pickUiPort?: () => Promise<number>;
 }
 
 /** The spawned server exited because an address it binds was taken (after our checks: a race with another process).
@@ -212,13 +220,32 @@ function resolve(opts: DevServerOptions): Resolved {
  */
 export async function startDevServer(opts: DevServerStartOptions = {}): Promise<DevServerInfo> {
   const free = opts.port === 'free';
-  const { pickPort = freePort, ...rest } = opts;
+  const { pickPort = freePort, pickUiPort = freePort, defaultUiPort = DEFAULT_UI_PORT, uiPort: asked, ...rest } = opts;
+  // The Web UI port moves when it was not fixed by the caller (not given, or 'free').
+  const uiMoves = !opts.headless && typeof asked !== 'number';
+  let uiPort: number | undefined = opts.headless
+    ? undefined
+    : typeof asked === 'number'
+      ? asked
+      : asked === 'free'
+        ? await pickUiPort()
+        : defaultUiPort;
   for (let attempt = 1; ; attempt++) {
     const port = opts.port === 'free' ? await pickPort() : opts.port;
     try {
-      return await startOnPort({ ...rest, port });
+      return await startOnPort({ ...rest, port, ...(uiPort !== undefined && { uiPort }) });
     } catch (err) {
       const last = attempt >= START_ATTEMPTS;
+      if (
+        err instanceof PortTakenError &&
+        err.port === uiPort &&
+        err.port !== (port ?? DEFAULT_PORT) &&
+        uiMoves &&
+        !last
+      ) {
+        uiPort = await pickUiPort();
+        continue;
+      }
       if (err instanceof PortTakenError && err.port === port && free && !last) continue;
       if (!(err instanceof AddressInUseError)) throw err;
       if (err.frontend && !free) {
@@ -381,6 +408,14 @@ async function startLocked(opts: DevServerOptions, r: Resolved): Promise<DevServ
       rec.uiFront = { pid: frontPid, port: r.uiPort, innerUiPort, logFile };
     } catch (err) {
       killGroup(pid, 'SIGTERM');
+      // Another process took the front's port after our check: the server goes (its codec endpoint names that
+      // port), and the caller may start again on another port once it has.
+      if (await tcpOpen(`${HOST}:${r.uiPort}`, 1000)) {
+        await pollUntil(() => !pidAlive(pid), { timeoutMs: 15_000, intervalMs: 50, what: `pid ${pid} to exit` }).catch(
+          () => killGroup(pid, 'SIGKILL'),
+        );
+        throw new PortTakenError(portTakenMessage(`${HOST}:${r.uiPort}`, r.uiPort), r.uiPort);
+      }
       throw err;
     }
   }

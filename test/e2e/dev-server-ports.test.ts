@@ -19,6 +19,7 @@ import {
   type DevServerStartOptions,
 } from '../../src/temporal/dev-server.js';
 import { freePort } from '../../src/temporal/process-util.js';
+import { HEALTH_PATH } from '../../src/temporal/ui-front.js';
 
 let dir: string;
 let cliPath: string;
@@ -51,7 +52,8 @@ function options(name: string, o: Partial<DevServerStartOptions> = {}): DevServe
 
 async function start(o: DevServerStartOptions) {
   const info = await startDevServer(o);
-  started.push({ ...o, port: info.port });
+  const { uiPort: _ui, ...rest } = o;
+  started.push({ ...rest, port: info.port });
   return info;
 }
 
@@ -59,7 +61,10 @@ async function start(o: DevServerStartOptions) {
  * A stand-in CLI: its first `exits` runs print what the real CLI logs when a port is taken under it and exit with
  * that code; later runs are the real binary (exec, so the process is a real start-dev of ours). Counts its runs.
  */
-async function standInCli(name: string, exits: { code: number; log: (port: string) => string }[]): Promise<{
+async function standInCli(
+  name: string,
+  exits: { code: number; log: (port: string) => string }[],
+): Promise<{
   path: string;
   runs: () => Promise<number>;
 }> {
@@ -171,7 +176,41 @@ describe('dev server start when its ports race with other processes', () => {
       () => undefined,
       (e: unknown) => e as Error,
     );
-    expect(err?.message).toMatch(/did not become healthy \(exited with code 2\)[\s\S]*address in use on each of 4 attempts/);
+    expect(err?.message).toMatch(
+      /did not become healthy \(exited with code 2\)[\s\S]*address in use on each of 4 attempts/,
+    );
     expect(await cli.runs()).toBe(4);
+  });
+
+  it('the Web UI port not given: its default, held by another process, gives way to a free one, whose link is the one returned and answers', async () => {
+    const taken = await holdPort();
+    const picks: number[] = [];
+    const info = await start(
+      options('ui-default-taken', {
+        headless: false,
+        defaultUiPort: taken,
+        pickUiPort: async () => {
+          picks.push(await freePort());
+          return picks.at(-1)!;
+        },
+      }),
+    );
+    expect(picks).toHaveLength(1);
+    expect(info.uiUrl).toBe(`http://127.0.0.1:${picks[0]}`);
+    // The front answers there (its health path), the server behind it is healthy, and the holder kept its port.
+    expect((await fetch(`${info.uiUrl}${HEALTH_PATH}`)).ok).toBe(true);
+    expect((await probe(info.address)).healthy).toBe(true);
+    expect((held[0]!.address() as { port: number }).port).toBe(taken);
+  });
+
+  it('a Web UI port given as a number that another process holds is a PortTakenError naming it, no server started', async () => {
+    const taken = await holdPort();
+    const err = await startDevServer(options('ui-fixed-taken', { headless: false, uiPort: taken })).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(err).toBeInstanceOf(PortTakenError);
+    expect(err!.message).toContain(`127.0.0.1:${taken} is taken by pid ${process.pid}`);
+    expect((err as PortTakenError).port).toBe(taken);
   });
 });

@@ -19,7 +19,8 @@ import {
 
 interface ServerFlags {
   port: number;
-  uiPort: number;
+  /** Not given: 8233 while it is free, else a free one (startDevServer). */
+  uiPort?: number;
   headless?: boolean;
   dbFile?: string;
   uiCodecEndpoint?: string;
@@ -116,7 +117,11 @@ export async function ensureLocalServer(flags: TemporalFlags = {}, opts: DevServ
 function withServerOptions(cmd: Command): Command {
   return cmd
     .option('--port <port>', 'frontend gRPC port', parsePort, DEFAULT_PORT)
-    .option('--ui-port <port>', 'Web UI port', parsePort, DEFAULT_UI_PORT)
+    .option(
+      '--ui-port <port>',
+      `Web UI port (default ${DEFAULT_UI_PORT}, or a free one while that is taken)`,
+      parsePort,
+    )
     .option('--db-file <path>', 'SQLite file (default: in the state directory, per CLI version)')
     .option('--json', 'machine-readable output');
 }
@@ -124,7 +129,7 @@ function withServerOptions(cmd: Command): Command {
 function toDevServerOptions(f: ServerFlags): DevServerOptions {
   return {
     port: f.port,
-    uiPort: f.uiPort,
+    ...(f.uiPort !== undefined && { uiPort: f.uiPort }),
     ...(f.headless ? { headless: true } : {}),
     ...(f.dbFile ? { dbFile: f.dbFile } : {}),
     ...(f.uiCodecEndpoint ? { uiCodecEndpoint: checkUrl(f.uiCodecEndpoint) } : {}),
