@@ -8,8 +8,15 @@
 // Where: a lab namespace host (h1, containerd 1.6 running there, as images-receive.test.ts starts it), and with
 // --local this machine too (no lab network: vip-subnet reads eth0 that may not exist; it is still the script's cost).
 //
-//   npx tsx bench/probe-cpu.ts [--runs 30] [--local] [--no-containerd]
+// --before REF measures REF's probe scripts too, in the same rounds (interleaved: the load hits both alike), from
+// its src/activities/preflight-checks.ts copied to a temporary file.
+//
+//   npx tsx bench/probe-cpu.ts [--runs 30] [--local] [--no-containerd] [--before main~3]
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { batchScript } from '../src/activities/preflight-batch.js';
 import { probes } from '../src/activities/preflight-checks.js';
@@ -29,6 +36,26 @@ const arg = (name: string): string | undefined => {
 const RUNS = Number(arg('--runs') ?? 30);
 const LOCAL = process.argv.includes('--local');
 const CONTAINERD = !process.argv.includes('--no-containerd');
+const BEFORE = arg('--before');
+
+type Probes = typeof probes;
+
+/** The probes of git revision `ref`: its preflight-checks.ts, its imports pointed at this checkout's modules. */
+async function probesAt(ref: string): Promise<Probes> {
+  const src = fileURLToPath(new URL('../src/', import.meta.url));
+  const { stdout } = await promisify(execFile)('git', ['show', `${ref}:src/activities/preflight-checks.ts`], {
+    maxBuffer: 16 << 20,
+  });
+  const text = stdout.replace(/from '\.\.\/([^']+)\.js'/g, (_m, mod: string) => `from '${join(src, `${mod}.ts`)}'`);
+  const dir = await mkdtemp(join(tmpdir(), 'probe-cpu-'));
+  try {
+    const file = join(dir, 'preflight-checks.ts');
+    await writeFile(file, text);
+    return ((await import(pathToFileURL(file).href)) as { probes: Probes }).probes;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 export interface Item {
   name: string;
@@ -38,13 +65,13 @@ export interface Item {
 }
 
 /** The items a host's preflight costs: each probe alone under `sh -c`, and the three command lines sent per host. */
-export function items(steps: readonly CheckSpec[]): Item[] {
-  const script = (s: CheckSpec) => probes[s.id].script(s);
+export function items(steps: readonly CheckSpec[], set: Probes = probes, label = ''): Item[] {
+  const script = (s: CheckSpec) => set[s.id].script(s);
   const sent = (s: string) => buildCommand({ script: s }, { timeoutMs: 30_000 });
   const [first, ...rest] = steps;
   const clock = steps.find((s) => s.id === 'clock')!;
   const batched = rest.filter((s) => s.id !== 'clock');
-  return [
+  const list: Item[] = [
     { name: '(sh -c :)', line: ':', shell: 'sh' },
     ...steps.map((s): Item => ({ name: s.id, line: script(s), shell: 'sh' })),
     { name: '(empty exec: bash -c timeout sh -c :)', line: sent(':'), shell: 'bash' },
@@ -56,6 +83,7 @@ export function items(steps: readonly CheckSpec[]): Item[] {
     },
     { name: 'sent: clock', line: sent(script(clock)), shell: 'bash' },
   ];
+  return label ? list.filter((it) => !it.name.startsWith('(')).map((it) => ({ ...it, name: `${label}${it.name}` })) : list;
 }
 
 /** A bash script that runs every item `runs` times (interleaved) and prints the children's CPU after each run. */
@@ -115,13 +143,24 @@ export async function measure(
   return list.map((it, i) => ({ name: it.name, ms: trimmedMean(per[i]!) }));
 }
 
+const BEFORE_LABEL = 'before: ';
+
+/** One row per item, with the --before figure beside it when there is one. */
 function table(title: string, rows: { name: string; ms: number }[]): string {
-  const w = Math.max(...rows.map((r) => r.name.length));
-  const sent = rows.filter((r) => r.name.startsWith('sent: ')).reduce((a, r) => a + r.ms, 0);
+  const before = new Map(
+    rows.filter((r) => r.name.startsWith(BEFORE_LABEL)).map((r) => [r.name.slice(BEFORE_LABEL.length), r.ms]),
+  );
+  const now = rows.filter((r) => !r.name.startsWith(BEFORE_LABEL));
+  const total = (rs: { name: string; ms: number }[]) =>
+    rs.filter((r) => r.name.startsWith('sent: ')).reduce((a, r) => a + r.ms, 0);
+  now.push({ name: 'per-host total (the three sent lines)', ms: total(now) });
+  if (before.size) before.set('per-host total (the three sent lines)', total([...before].map(([name, ms]) => ({ name, ms }))));
+  const w = Math.max(...now.map((r) => r.name.length));
+  const fmt = (x: number | undefined) => (x === undefined ? '' : x.toFixed(1)).padStart(7);
   return [
     `${title}: CPU ms per run (user+system of children; mean of the middle 80% of ${RUNS} runs)`,
-    ...rows.map((r) => `  ${r.name.padEnd(w)}  ${r.ms.toFixed(1).padStart(6)}`),
-    `  ${'per-host total (the three sent lines)'.padEnd(w)}  ${sent.toFixed(1).padStart(6)}`,
+    `  ${''.padEnd(w)}  ${'now'.padStart(7)}${before.size ? `  ${`${BEFORE}`.padStart(7)}` : ''}`,
+    ...now.map((r) => `  ${r.name.padEnd(w)}  ${fmt(r.ms)}${before.size ? `  ${fmt(before.get(r.name))}` : ''}`),
   ].join('\n');
 }
 
@@ -130,7 +169,7 @@ async function main(): Promise<void> {
   try {
     const inventory = (await loadInventory(await lab.writeInventory())).inventory;
     const steps = planPreflight(inventory).hosts[0]!.steps;
-    const list = items(steps);
+    const list = [...items(steps), ...(BEFORE ? items(steps, await probesAt(BEFORE), BEFORE_LABEL) : [])];
     if (CONTAINERD) {
       await lab.exec(
         'h1',

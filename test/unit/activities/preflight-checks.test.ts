@@ -47,6 +47,8 @@ describe('preflight verdicts', () => {
     const ss = 'LISTEN 0 128 10.200.1.11:22 0.0.0.0:* users:(("sshd",pid=9,fd=3))\nLISTEN 0 4096 *:6443 *:* users:(("kube-apiserver",pid=7,fd=3))';
     expect(evaluatePorts(ss, [6443, 10250])).toMatchObject({ status: 'fail', message: 'in use: 6443 (kube-apiserver)' });
     expect(evaluatePorts(ss, [10250]).status).toBe('pass');
+    // The probe lists only the required ports, and nothing when all are free.
+    expect(evaluatePorts('', [6443, 10250])).toMatchObject({ status: 'pass', message: '6443, 10250 free' });
   });
   it('requires the VIP on-link in the interface subnet', () => {
     const params = { vip: '10.200.1.100', vipPrefixLength: 24, vipInterface: 'eth0' };
