@@ -7,7 +7,7 @@
 // also run as one batch (src/activities/preflight-batch.ts) and must give the same output as alone.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProbeBatcher } from '../../src/activities/preflight-batch.js';
-import { parseFacts, probes } from '../../src/activities/preflight-checks.js';
+import { evaluatePorts, parseFacts, probes } from '../../src/activities/preflight-checks.js';
 import { createSshDeps } from '../../src/activities/ssh-deps.js';
 import { sshTrustOf } from '../../src/activities/ssh-trust.js';
 import { loadInventory } from '../../src/inventory/index.js';
@@ -15,28 +15,60 @@ import { planPreflight } from '../../src/plan/preflight.js';
 import { targetOf } from '../../src/plan/topology.js';
 import type { CheckSpec, HostContext, PreflightCheckId } from '../../src/plan/types.js';
 import { createLab, type Lab } from '../../lab/index.js';
+import { createNspawnLab, type NspawnLab } from '../../lab/nspawn/index.js';
 import { writeFileCommand } from '../../lab/k8s/node.js';
 import { pollUntil } from '../support/poll.js';
 
-let lab: Lab;
-let deps: ReturnType<typeof createSshDeps>;
-const hosts: Record<string, { ctx: HostContext; steps: CheckSpec[] }> = {};
+/** A lab's hosts with their planned checks, and the SSH sessions the probes run over. */
+async function probeEnv(lab: Lab) {
+  const inventory = (await loadInventory(await lab.writeInventory())).inventory;
+  const deps = createSshDeps(sshTrustOf(inventory));
+  const plan = planPreflight(inventory);
+  const hosts: Record<string, { ctx: HostContext; steps: CheckSpec[] }> = {};
+  for (const h of inventory.hosts) {
+    hosts[h.name] = {
+      ctx: { target: targetOf(h), ssh: inventory.ssh },
+      steps: plan.hosts.find((p) => p.target.name === h.name)!.steps,
+    };
+  }
+  /** The host's planned check; one its role does not plan (vip-subnet on a worker) as h1 has it. */
+  const step = (host: string, id: PreflightCheckId): CheckSpec =>
+    hosts[host]!.steps.find((s) => s.id === id) ?? hosts.h1!.steps.find((s) => s.id === id)!;
+  /** The probe run alone over SSH, as the activity runs the first probe and the clock probe. */
+  const probe = async (host: string, id: PreflightCheckId): Promise<string> =>
+    (await deps.session(hosts[host]!.ctx).run({ script: probes[id].script(step(host, id)) }, { action: id })).stdout;
+  return {
+    hosts,
+    deps,
+    probe,
+    /** An independent read inside the host (nsenter, not ssh), trailing newline dropped. */
+    read: async (host: string, cmd: string): Promise<string> => (await lab.exec(host, cmd)).stdout.replace(/\n$/, ''),
+    async facts(host: string, id: PreflightCheckId) {
+      const out = await probe(host, id);
+      const f = parseFacts(out);
+      const verdict = probes[id].evaluate(f, step(host, id), { raw: out });
+      return { out, f, one: (k: string) => f.get(k)?.[0] ?? '', verdict };
+    },
+    /** Each of the host's probes but the clock, as one batch: the output each gives alone (`skip`: moving facts). */
+    async batchMatchesAlone(host: string, skip: PreflightCheckId[] = []) {
+      const steps = hosts[host]!.steps.filter((s) => s.id !== 'clock');
+      const batcher = new ProbeBatcher();
+      const session = deps.session(hosts[host]!.ctx);
+      const batched = await Promise.all(
+        steps.map((s) => batcher.run(host, session, probes[s.id].script(s), { action: s.id })),
+      );
+      for (const [i, s] of steps.entries()) {
+        if (!skip.includes(s.id))
+          expect({ id: s.id, out: batched[i]!.stdout }).toEqual({ id: s.id, out: await probe(host, s.id) });
+      }
+    },
+  };
+}
 
-/** An independent read inside the host (nsenter, not ssh), trailing newline dropped. */
-const read = async (host: string, cmd: string): Promise<string> => (await lab.exec(host, cmd)).stdout.replace(/\n$/, '');
-/** The host's planned check; one its role does not plan (vip-subnet on a worker) as h1 has it. */
-const step = (host: string, id: PreflightCheckId): CheckSpec =>
-  hosts[host]!.steps.find((s) => s.id === id) ?? hosts.h1!.steps.find((s) => s.id === id)!;
-/** The probe run alone over SSH, as the activity runs the first probe and the clock probe. */
-const probe = async (host: string, id: PreflightCheckId): Promise<string> => {
-  const out = await deps.session(hosts[host]!.ctx).run({ script: probes[id].script(step(host, id)) }, { action: id });
-  return out.stdout;
-};
-const facts = async (host: string, id: PreflightCheckId) => {
-  const out = await probe(host, id);
-  const f = parseFacts(out);
-  return { out, f, one: (k: string) => f.get(k)?.[0] ?? '', verdict: probes[id].evaluate(f, step(host, id), { raw: out }) };
-};
+let lab: Lab;
+let env: Awaited<ReturnType<typeof probeEnv>>;
+const read = (host: string, cmd: string) => env.read(host, cmd);
+const facts = (host: string, id: PreflightCheckId) => env.facts(host, id);
 
 const FSTAB = [
   '# /etc/fstab: a comment naming swap',
@@ -53,7 +85,10 @@ beforeAll(async () => {
   await lab.exec(
     'h1',
     [
-      writeFileCommand('/etc/containerd/config.toml', 'version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n'),
+      writeFileCommand(
+        '/etc/containerd/config.toml',
+        'version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n',
+      ),
       'setsid nohup /usr/bin/containerd </dev/null >>/var/log/containerd.log 2>&1 & true',
       // A process on 6443 (a required port of h1's): the ports probe must name it.
       `setsid nohup python3 -c 'import socket, time; s = socket.socket(); s.bind(("0.0.0.0", 6443)); s.listen(); time.sleep(3600)' </dev/null >/dev/null 2>&1 & true`,
@@ -77,19 +112,11 @@ beforeAll(async () => {
     60_000,
     200,
   );
-  const inventory = (await loadInventory(await lab.writeInventory())).inventory;
-  deps = createSshDeps(sshTrustOf(inventory));
-  const plan = planPreflight(inventory);
-  for (const h of inventory.hosts) {
-    hosts[h.name] = {
-      ctx: { target: targetOf(h), ssh: inventory.ssh },
-      steps: plan.hosts.find((p) => p.target.name === h.name)!.steps,
-    };
-  }
+  env = await probeEnv(lab);
 }, 180_000);
 
 afterAll(async () => {
-  await deps?.close();
+  await env?.deps.close();
   await lab?.destroy();
 });
 
@@ -205,17 +232,55 @@ describe('preflight probe facts on real hosts, against independent reads', () =>
   });
 
   it('each host: the batch gives every probe the output it gives alone', async () => {
-    for (const h of ['h1', 'h2']) {
-      const steps = hosts[h]!.steps.filter((s) => s.id !== 'clock');
-      const batcher = new ProbeBatcher();
-      const session = deps.session(hosts[h]!.ctx);
-      const batched = await Promise.all(
-        steps.map((s) => batcher.run(h, session, probes[s.id].script(s), { action: s.id })),
-      );
-      for (const [i, s] of steps.entries()) {
-        if (s.id === 'disk' && h === 'h1') continue; // the busy disk: see above
-        expect({ id: s.id, out: batched[i]!.stdout }).toEqual({ id: s.id, out: await probe(h, s.id) });
-      }
-    }
+    await env.batchMatchesAlone('h1', ['disk']); // the busy disk: see above
+    await env.batchMatchesAlone('h2');
+  });
+});
+
+describe('preflight probe facts on an nspawn host (systemd PID 1, its own Debian root fs and utilities)', () => {
+  let nlab: NspawnLab | undefined;
+  let n: Awaited<ReturnType<typeof probeEnv>>;
+  beforeAll(async () => {
+    nlab = await createNspawnLab({ hosts: 1 });
+    n = await probeEnv(nlab);
+  }, 180_000);
+  afterAll(async () => {
+    await n?.deps.close();
+    await nlab?.destroy();
+  });
+
+  it('every probe: the facts the utilities give inside the host', async () => {
+    const one = async (id: PreflightCheckId, k: string) => (await n.facts('h1', id)).one(k);
+    expect(await n.read('h1', 'cat /proc/1/comm')).toBe('systemd');
+    expect(await one('os', 'kernel')).toBe(await n.read('h1', 'uname -r'));
+    expect(await one('os', 'arch')).toBe(await n.read('h1', 'uname -m'));
+    expect(await one('os', 'id')).toBe(await n.read('h1', `sed -n 's/^ID=//p' /etc/os-release | tr -d '"'`));
+    expect(await one('resources', 'cpus')).toBe(await n.read('h1', 'nproc'));
+    expect(await one('resources', 'memKiB')).toBe(
+      await n.read('h1', `sed -n 's/^MemTotal: *\\([0-9]*\\).*/\\1/p' /proc/meminfo`),
+    );
+    expect(await one('swap', 'active')).toBe(await n.read('h1', 'tail -n +2 /proc/swaps | wc -l'));
+    expect(await one('swap', 'fstab')).toBe(
+      await n.read('h1', `grep -c '^[^#]*[[:space:]]swap[[:space:]]' /etc/fstab || true`),
+    );
+    expect(await one('identity', 'hostname')).toBe('h1');
+    expect(await one('identity', 'machineId')).toBe(await n.read('h1', 'cat /etc/machine-id'));
+    expect(await one('identity', 'mac')).toBe(await n.read('h1', 'cat /sys/class/net/eth0/address'));
+    expect(await one('kernel-modules', 'overlay')).toBe(
+      await n.read('h1', 'grep -qw overlay /proc/filesystems && echo 1 || echo 0'),
+    );
+    expect(await one('sysctl', 'net/ipv4/ip_forward')).toBe(await n.read('h1', 'cat /proc/sys/net/ipv4/ip_forward'));
+    expect(await one('cgroups', 'fs')).toBe(await n.read('h1', 'stat -fc %T /sys/fs/cgroup'));
+    const cr = await n.facts('h1', 'container-runtime');
+    const hasContainerd = (await nlab!.exec('h1', 'command -v containerd', { allowFail: true })).code === 0;
+    expect(cr.one('containerd')).toBe(hasContainerd ? await n.read('h1', `containerd --version | cut -d" " -f3`) : '');
+    const vip = await n.facts('h1', 'vip-subnet');
+    expect(vip.f.get('addr')).toEqual([`${nlab!.hosts[0]!.address}/24`]);
+    expect(vip.one('route')).toBe((await n.read('h1', `ip -4 -o route get ${nlab!.vip} 2>&1 | head -n1`)).trim());
+    expect(vip.verdict, JSON.stringify(vip)).toMatchObject({ status: 'pass' });
+    // The verdict the whole listing gives (what the probe printed before it listed only the required ports).
+    const ports = n.hosts.h1!.steps.find((s) => s.id === 'ports')!.params.ports ?? [];
+    expect((await n.facts('h1', 'ports')).verdict).toEqual(evaluatePorts(await n.read('h1', 'ss -Htlnp'), ports));
+    await n.batchMatchesAlone('h1', ['disk']);
   });
 });
