@@ -34,6 +34,14 @@ export interface KeepalivedSettings {
 export const CHECK_WEIGHT = 50;
 const BASE_PRIORITY = 150;
 
+/**
+ * The VIP is added with noprefixroute: no subnet route of its own, so it is never the source address of this
+ * master's own connections. Without it, a vip.prefixLength longer than the master's own address's (a /25 VIP on a
+ * /24 host) adds a more specific route with the VIP as source, and the master's etcd then dials other members from
+ * the VIP: etcd refuses a peer whose address its certificate does not name, and a member that joins while the
+ * leader holds the VIP never catches up (setup-etcd-members.test.ts, h4 "started, not healthy yet"). With equal
+ * prefixes the flag changes nothing (the host's own subnet route is there already).
+ */
 export function renderKeepalivedConf(s: KeepalivedSettings): string {
   if (s.rank < 0 || s.rank >= CHECK_WEIGHT)
     throw new Error(`keepalived rank ${s.rank} out of range 0..${CHECK_WEIGHT - 1}`);
@@ -60,7 +68,7 @@ vrrp_instance k2h_apiserver {
   priority ${BASE_PRIORITY - s.rank}
   advert_int 1
 ${unicast(s)}  virtual_ipaddress {
-    ${s.vip.address}/${s.vip.prefixLength} dev ${s.vip.interface}
+    ${s.vip.address}/${s.vip.prefixLength} dev ${s.vip.interface} noprefixroute
   }
   track_script {
     check_apiserver
