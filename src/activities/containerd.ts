@@ -2,9 +2,10 @@
 // restriction, CNI directory), one certs.d/<registry>/hosts.toml per configured registry, the config checked by
 // `containerd config dump` before it replaces the old one, and containerd restarted only when something changed.
 // An upgrade sets only the sandbox (pause) image to the target's (setSandboxImage), leaving the rest of the file as
-// it is.
+// it is, confirms it from containerd's own dump (an imported file may override it), and drops containerd 2's CRI pin
+// of earlier sandbox images no container uses (containerd 1.6 pins none), so the kubelet's image GC may collect them.
 import type { HostContext } from '../plan/types.js';
-import { quote, type HostSession } from '../ssh/index.js';
+import { quote, shellCommand, type HostSession } from '../ssh/index.js';
 import {
   CONTAINERD_CONFIG,
   hostsTomlPath,
@@ -181,6 +182,69 @@ export interface SetSandboxImageResult {
   /** config.toml was rewritten. */
   changed: boolean;
   action: 'none' | 'started' | 'restarted';
+  /** Image records whose CRI pin (io.cri-containerd.pinned) this run dropped: pinned by containerd 2 as an earlier
+   * sandbox image, no longer pinned by the config, used by no container. Absent: none. */
+  unpinned?: string[];
+  /** Earlier sandbox images still pinned because a container (a pod's sandbox) uses them: a later run releases
+   * them once none does. Absent: none. */
+  stillPinned?: string[];
+}
+
+/** The label containerd 2's CRI (and 1.7's) puts on an image it pulled as one its config pins (the sandbox image
+ * among them); the kubelet's image GC never removes a pinned image. containerd 1.6 neither sets nor reads it. */
+export const CRI_PIN_LABEL = 'io.cri-containerd.pinned';
+const PINNED_MARK = '#kubeadm2ha:pinned';
+const CONTAINERS_MARK = '#kubeadm2ha:containers';
+
+/** An image record carrying the CRI's pin label: its name and the digest of its target (a pulled image has
+ * several records, by tag, by digest and by config digest, all with one target). */
+export interface PinnedRecord {
+  ref: string;
+  digest: string;
+}
+
+/** The rows of a ctr listing (header dropped) as whitespace-separated columns. */
+const table = (text: string): string[][] =>
+  text
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .filter((c) => c[0] !== undefined && c[0] !== '');
+
+/** The images the dump says containerd pins: version 3+ every value of pinned_images (the sandbox image and any
+ * other an operator pinned), version 2 its sandbox_image. */
+export function configuredPins(dump: string): string[] {
+  const version = Number(/^[ \t]*version[ \t]*=[ \t]*(\d+)/m.exec(dump)?.[1] ?? '2');
+  if (version < 3) return [effectiveSandboxImage(dump)].filter((x): x is string => x !== undefined);
+  const header = tableHeader(['plugins', 'io.containerd.cri.v1.images', 'pinned_images']).exec(dump);
+  if (!header) return [];
+  const bodyStart = header.index + header[0].length;
+  const next = /^[ \t]*\[/m.exec(dump.slice(bodyStart));
+  const body = dump.slice(bodyStart, next ? bodyStart + next.index : dump.length);
+  return [...body.matchAll(/^[ \t]*[\w"'-]+[ \t]*=[ \t]*(?:"([^"]*)"|'([^']*)')/gm)].map((m) => m[1] ?? m[2]!);
+}
+
+/**
+ * The pins to drop: every image the CRI pinned whose records name none of the images the config pins now (an
+ * earlier sandbox image: containerd 2 pins at pull and never lets go, so the kubelet's GC would keep it for good),
+ * unless a container uses one of its records (a pod sandbox still running on it: released by a later run). Grouped
+ * by target digest, since the CRI pins every record of a pulled image.
+ */
+export function stalePins(
+  pinned: PinnedRecord[],
+  configured: string[],
+  containerImages: string[],
+): { release: string[]; inUse: string[] } {
+  const groups = new Map<string, string[]>();
+  for (const p of pinned) groups.set(p.digest || p.ref, [...(groups.get(p.digest || p.ref) ?? []), p.ref]);
+  const release: string[] = [];
+  const inUse: string[] = [];
+  for (const refs of groups.values()) {
+    if (refs.some((r) => configured.includes(r))) continue;
+    if (refs.some((r) => containerImages.includes(r))) inUse.push(...refs);
+    else release.push(...refs);
+  }
+  return { release, inUse };
 }
 
 /**
@@ -189,14 +253,32 @@ export interface SetSandboxImageResult {
  * is not, fails (not retryable: only an operator's edit changes it) naming the file that sets it, found by a second
  * command only then. Every run checks, so a re-run after that failure does not pass because config.toml is as wanted.
  */
-async function confirmSandboxImage(session: HostSession, binary: string, image: string): Promise<void> {
-  const d = await session.run([binary, '--config', CONTAINERD_CONFIG, 'config', 'dump'], {
-    action: 'containerd config dump',
-    timeoutMs: 60_000,
-  });
-  const effective = effectiveSandboxImage(d.stdout);
-  if (effective === image) return;
-  const imports = dumpImports(d.stdout);
+async function confirmSandboxImage(
+  session: HostSession,
+  binary: string,
+  image: string,
+): Promise<{ dump: string; pinned: PinnedRecord[]; containerImages: string[] }> {
+  // One command: the dump, then what stalePins needs (ctr's own lists; empty where ctr cannot answer).
+  const d = await session.run(
+    {
+      script: [
+        `${shellCommand([binary, '--config', CONTAINERD_CONFIG, 'config', 'dump'])} || exit 1`,
+        `echo ${quote(PINNED_MARK)}`,
+        `ctr -n k8s.io images ls ${quote(`labels."${CRI_PIN_LABEL}"==pinned`)} 2>/dev/null || true`,
+        `echo ${quote(CONTAINERS_MARK)}`,
+        'ctr -n k8s.io containers ls 2>/dev/null || true',
+      ].join('\n'),
+    },
+    { action: 'containerd config dump', timeoutMs: 60_000 },
+  );
+  const [dump = '', rest = ''] = d.stdout.split(new RegExp(`(?:^|\\n)${PINNED_MARK}\\n`));
+  const [pinnedList = '', containerList = ''] = rest.split(new RegExp(`(?:^|\\n)${CONTAINERS_MARK}\\n`));
+  const pinned = table(pinnedList).map((c) => ({ ref: c[0]!, digest: c[2] ?? '' }));
+  const containerImages = table(containerList).map((c) => c[1] ?? '');
+
+  const effective = effectiveSandboxImage(dump);
+  if (effective === image) return { dump, pinned, containerImages };
+  const imports = dumpImports(dump);
   const found = imports.length
     ? await session.run(['sh', '-c', SANDBOX_LINES_SCRIPT, 'sh', ...imports], {
         action: 'find the imported file that sets the sandbox image',
@@ -204,15 +286,13 @@ async function confirmSandboxImage(session: HostSession, binary: string, image: 
       })
     : undefined;
   const main = (f: string) => f === CONTAINERD_CONFIG || f === 'config.toml';
-  const setters = (found?.stdout ?? '')
-    .split('\n')
-    .flatMap((l) => {
-      const tab = l.indexOf('\t');
-      if (tab < 0) return [];
-      const file = l.slice(0, tab);
-      const abs = file.startsWith('/') ? file : `/etc/containerd/${file}`;
-      return main(abs) ? [] : [{ file: abs, value: sandboxImageOf(l.slice(tab + 1)) }];
-    });
+  const setters = (found?.stdout ?? '').split('\n').flatMap((l) => {
+    const tab = l.indexOf('\t');
+    if (tab < 0) return [];
+    const file = l.slice(0, tab);
+    const abs = file.startsWith('/') ? file : `/etc/containerd/${file}`;
+    return main(abs) ? [] : [{ file: abs, value: sandboxImageOf(l.slice(tab + 1)) }];
+  });
   const by = [...setters].reverse().find((s) => s.value === effective) ?? setters.at(-1);
   throw new KubeadmHaError(
     `containerd's effective sandbox image is ${effective === undefined ? 'its built-in default' : effective}, not ` +
@@ -267,7 +347,10 @@ export function createContainerdActivities(deps: ActivityDeps) {
      * The upgrade's sandbox image (kubeadm of the target names its own pause, and warns when containerd's differs):
      * config.toml's sandbox image set to `image`, checked by `containerd config dump`, containerd restarted only when
      * the file changed (or a restart an earlier attempt owed is pending), then the effective value confirmed from the
-     * dump of config.toml with its imports (confirmSandboxImage). A second run changes nothing.
+     * dump of config.toml with its imports (confirmSandboxImage). Then the CRI pin of every earlier sandbox image the
+     * config no longer pins is dropped (stalePins), unless a container (a pod sandbox not yet recreated) still uses
+     * it: that one is reported as stillPinned and released by a later run (the next upgrade's). A second run changes
+     * nothing.
      */
     async setSandboxImage({ host, image }: SetSandboxImageInput): Promise<SetSandboxImageResult> {
       return withFailures(async () => {
@@ -298,8 +381,31 @@ export function createContainerdActivities(deps: ActivityDeps) {
           action = (await ensureDaemon(session, containerdService(await containerd()), true)).action;
           await waitContainerd(session, deps, host.target.name);
         }
-        await confirmSandboxImage(session, binary ?? 'containerd', image);
-        return { host: host.target.name, image, ...(before !== undefined && { before }), changed, action };
+        const { dump, pinned, containerImages } = await confirmSandboxImage(session, binary ?? 'containerd', image);
+        // Only now, with the new image confirmed (and after the restart, so the old one is pinned by nothing but its
+        // label): a second command only when there is a stale pin to drop.
+        const { release, inUse } = stalePins(pinned, configuredPins(dump), containerImages);
+        if (release.length > 0)
+          await session.run(
+            {
+              script: release
+                .map(
+                  (r) =>
+                    `${shellCommand(['ctr', '-n', 'k8s.io', 'images', 'label', r, `${CRI_PIN_LABEL}=`])} >/dev/null`,
+                )
+                .join(' && '),
+            },
+            { action: 'drop the CRI pin of earlier sandbox images', timeoutMs: 60_000 },
+          );
+        return {
+          host: host.target.name,
+          image,
+          ...(before !== undefined && { before }),
+          changed,
+          action,
+          ...(release.length > 0 && { unpinned: release }),
+          ...(inUse.length > 0 && { stillPinned: inUse }),
+        };
       });
     },
   };

@@ -12,8 +12,9 @@
 //   workers    — in batches: kubeadm, node repairs, `kubeadm upgrade node`, drain (with a deadline), kubelet/kubectl,
 //                restart, uncordon, Ready at the target
 // Node repairs, right before `kubeadm upgrade apply|node` (both idempotent): containerd's sandbox image set to the
-// target's pause (kubeadm of the target warns when it differs; containerd restarted only when it changed), and the
-// node's CRI socket annotation written when a join cut short left it out (kubeadm refuses such a node).
+// target's pause (kubeadm of the target warns when it differs; containerd restarted only when it changed; the old
+// pause's containerd 2 pin dropped once no sandbox uses it, else on a later run, so the kubelet's GC may collect it),
+// and the node's CRI socket annotation written when a join cut short left it out (kubeadm refuses such a node).
 //   leftovers  — nodes already at the target but cordoned (a run stopped between restart and uncordon): uncordon
 // Every drain registers uncordon as its undo, so an abort leaves no node cordoned; each node's rollback (its
 // /etc/kubernetes copy, the previous packages, kubelet restart, uncordon) is the decision `rollback`.

@@ -5,7 +5,8 @@
 // write 4, not 3; an earlier withSandboxImage took a version 4 file for version 2 and containerd ignored its edit);
 // the images push receiver's ctr commands (content ingest with a resume, import) work with containerd 2's ctr; and
 // the CRI, pulling from a lab registry as the kubelet would, pins the image our config names (and, after
-// setSandboxImage, the new one too: the old keeps its pin) and no other.
+// setSandboxImage, the new one too: the old keeps its pin until setSandboxImage drops it once no container uses it)
+// and no other.
 // containerd 2 is installed in this host only: its /usr/local/bin (a private overlay upper, first on the PATH), so
 // the machine's containerd 1.6 and every other lab host are untouched; socket, root and state are the host's own
 // (private /run and /var/lib/containerd). No container is run, so runc's version (Debian's 1.1.5) does not matter.
@@ -193,7 +194,7 @@ describe('our containerd config against a real containerd 2', () => {
     await importOneLayerImage(sh, image, ref);
     expect(await sh('ctr -n k8s.io images ls -q')).toContain(ref);
   }, 120_000);
-  it("the CRI pins the sandbox image our config names (the kubelet's image GC keeps it), and after setSandboxImage it pins the new one (the old keeps its pin)", async () => {
+  it("the CRI pins the sandbox image our config names (the kubelet's image GC keeps it); after setSandboxImage it pins the new one, and the old keeps its pin only while a container uses it", async () => {
     // Two images of one layer made here (an uncompressed tar, its diff id its digest), pushed to a lab registry: the
     // CRI pins by image (config digest), so they differ in their config's author.
     registry = await startLabRegistry({ labDir: lab.dir, address: lab.bridgeAddress, port: 5002 });
@@ -252,14 +253,37 @@ describe('our containerd config against a real containerd 2', () => {
     expect(await cri('image', pause)).toMatchObject({ repoTags: [pause], pinned: true });
     expect(await cri('image', other)).toMatchObject({ repoTags: [other], pinned: false });
 
+    // A container on the old sandbox image (a stand-in for a pod sandbox still running on it: a container record,
+    // not run) keeps its pin through the upgrade's edit.
+    const pauseRecords = (await sh(`ctr -n k8s.io images ls -q | grep -F -e ${pause} -e k2h/pause@ || true`))
+      .trim()
+      .split('\n');
+    await sh(`ctr -n k8s.io containers create ${pause} k2h-sandbox-stand-in`);
     // The upgrade's edit: the new sandbox image is pinned by containerd 2 from then on (the kubelet pulls it anew).
-    expect(await acts().setSandboxImage({ host, image: other })).toMatchObject({ changed: true, action: 'restarted' });
+    const edit = await acts().setSandboxImage({ host, image: other });
+    expect(edit).toMatchObject({ changed: true, action: 'restarted' });
+    expect(edit.unpinned).toBeUndefined();
+    expect(edit.stillPinned).toEqual(expect.arrayContaining([pause]));
     await pollUntil(async () => (await criStatus()).conditions.length > 0, 'the CRI answering', 30_000);
     await cri('pull', other);
     expect(await cri('image', other)).toMatchObject({ pinned: true });
-    // The old one keeps its pin (measured, containerd 2.4.2: the pin set at its pull outlives the restart), so the
-    // kubelet's image GC never removes it; what removes it is an explicit image removal.
+    // Measured, containerd 2.4.2: the pin set at the old image's pull outlives the restart and the config's change
+    // (containerd never drops it), so without the release below the kubelet's image GC would never remove it.
     expect(await cri('image', pause)).toMatchObject({ repoTags: [pause], pinned: true });
+    expect(await sh(`ctr -n k8s.io images ls -q 'labels."io.cri-containerd.pinned"==pinned'`)).toContain(pause);
+
+    // Once no container uses it, the next run (config.toml as wanted: nothing else changes) drops the pin of each of
+    // its records, and the CRI reports it unpinned; the current one keeps its pin. A run after that finds nothing.
+    await sh('ctr -n k8s.io containers rm k2h-sandbox-stand-in');
+    const release = await acts().setSandboxImage({ host, image: other });
+    expect(release).toMatchObject({ changed: false, action: 'none' });
+    expect([...(release.unpinned ?? [])].sort()).toEqual(expect.arrayContaining(pauseRecords.filter((r) => r !== '')));
+    expect(release.unpinned).not.toContain(other);
+    expect(await cri('image', pause)).toMatchObject({ repoTags: [pause], pinned: false });
+    expect(await cri('image', other)).toMatchObject({ pinned: true });
+    const again = await acts().setSandboxImage({ host, image: other });
+    expect(again.unpinned).toBeUndefined();
+    expect(again.stillPinned).toBeUndefined();
     expect(await deprecations()).toEqual([]);
     expect(await configWarnings()).toEqual([]);
   }, 180_000);

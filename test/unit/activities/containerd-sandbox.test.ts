@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  configuredPins,
   dumpImports,
+  stalePins,
   effectiveSandboxImage,
   sandboxImageOf,
   withSandboxImage,
@@ -133,5 +135,36 @@ describe('effectiveSandboxImage and dumpImports (what setSandboxImage confirms a
     expect(dumpImports(v4)).toEqual(['/etc/containerd/conf.d/*.toml', '/etc/k2h/*.toml']);
     expect(effectiveSandboxImage(v4.replace(/^ {2}sandbox = .*$/m, ''))).toBeUndefined();
     expect(dumpImports('version = 4\n')).toEqual([]);
+  });
+});
+
+describe('stalePins (the CRI pins setSandboxImage drops)', () => {
+  const old = [
+    { ref: OLD, digest: 'sha256:aa' },
+    { ref: '10.200.7.1:5000/k8s/pause@sha256:aa', digest: 'sha256:aa' },
+    { ref: 'sha256:0a', digest: 'sha256:aa' },
+  ];
+  const current = [
+    { ref: NEW, digest: 'sha256:bb' },
+    { ref: 'sha256:0b', digest: 'sha256:bb' },
+  ];
+  it('an image pinned but no longer configured is released, every record of it; the configured one is kept', () => {
+    expect(stalePins([...old, ...current], [NEW], [])).toEqual({ release: old.map((p) => p.ref), inUse: [] });
+    expect(stalePins(current, [NEW], [])).toEqual({ release: [], inUse: [] });
+    expect(stalePins([], [NEW], [])).toEqual({ release: [], inUse: [] });
+  });
+  it('an old one a container uses (any of its records) stays pinned, reported', () => {
+    expect(stalePins([...old, ...current], [NEW], ['sha256:0a', NEW])).toEqual({
+      release: [],
+      inUse: old.map((p) => p.ref),
+    });
+  });
+  it('configuredPins: every pinned_images value in a version 3+ dump, the sandbox_image of a version 2 one', () => {
+    const v4 = `version = 4\n[plugins.'io.containerd.cri.v1.images'.pinned_images]\n  sandbox = '${NEW}'\n  mine = "x/y:1"\n\n[plugins.'io.containerd.cri.v1.runtime']\n  z = 'q'\n`;
+    expect(configuredPins(v4)).toEqual([NEW, 'x/y:1']);
+    expect(configuredPins(`version = 2\n[plugins."io.containerd.grpc.v1.cri"]\n  sandbox_image = "${OLD}"\n`)).toEqual([
+      OLD,
+    ]);
+    expect(configuredPins('version = 4\n')).toEqual([]);
   });
 });
