@@ -1,6 +1,7 @@
 // Host-side CPU of a host's preflight: what each probe script (src/activities/preflight-checks.ts) costs the host it
 // runs on, and the whole per-host set as it is sent (the first probe alone, the rest as one batch shell from
-// src/activities/preflight-batch.ts, the clock probe alone), each command line as buildCommand makes it (timeout,
+// src/activities/preflight-batch.ts, the clock probe alone where it is not the first: src/plan/preflight.ts puts
+// it first), each command line as buildCommand makes it (timeout,
 // sh -c) under `bash -c` as sshd would start it for root. CPU, not wall time: user+system of the children, read
 // with bash's `times` (getrusage RUSAGE_CHILDREN) after every run, so the load on this shared machine moves the
 // figures far less than it moves wall times. Trimmed means over --runs rounds; probes interleave within a round.
@@ -81,9 +82,12 @@ export function items(steps: readonly CheckSpec[], set: Probes = probes, label =
       line: sent(batchScript(batched.map(script), '0123456789abcdef01')),
       shell: 'bash',
     },
-    { name: 'sent: clock', line: sent(script(clock)), shell: 'bash' },
+    // The clock probe never joins a batch: alone, unless it is the first (planPreflight's clockFirst).
+    ...(first!.id === 'clock' ? [] : [{ name: 'sent: clock', line: sent(script(clock)), shell: 'bash' } as const]),
   ];
-  return label ? list.filter((it) => !it.name.startsWith('(')).map((it) => ({ ...it, name: `${label}${it.name}` })) : list;
+  return label
+    ? list.filter((it) => !it.name.startsWith('(')).map((it) => ({ ...it, name: `${label}${it.name}` }))
+    : list;
 }
 
 /** A bash script that runs every item `runs` times (interleaved) and prints the children's CPU after each run. */
@@ -153,8 +157,9 @@ function table(title: string, rows: { name: string; ms: number }[]): string {
   const now = rows.filter((r) => !r.name.startsWith(BEFORE_LABEL));
   const total = (rs: { name: string; ms: number }[]) =>
     rs.filter((r) => r.name.startsWith('sent: ')).reduce((a, r) => a + r.ms, 0);
-  now.push({ name: 'per-host total (the three sent lines)', ms: total(now) });
-  if (before.size) before.set('per-host total (the three sent lines)', total([...before].map(([name, ms]) => ({ name, ms }))));
+  now.push({ name: 'per-host total (the sent lines)', ms: total(now) });
+  if (before.size)
+    before.set('per-host total (the sent lines)', total([...before].map(([name, ms]) => ({ name, ms }))));
   const w = Math.max(...now.map((r) => r.name.length));
   const fmt = (x: number | undefined) => (x === undefined ? '' : x.toFixed(1)).padStart(7);
   return [
@@ -174,7 +179,10 @@ async function main(): Promise<void> {
       await lab.exec(
         'h1',
         [
-          writeFileCommand('/etc/containerd/config.toml', 'version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n'),
+          writeFileCommand(
+            '/etc/containerd/config.toml',
+            'version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n',
+          ),
           'setsid nohup /usr/bin/containerd </dev/null >>/var/log/containerd.log 2>&1 & true',
         ].join(' && '),
       );
