@@ -1,8 +1,8 @@
 // Host-side CPU of a host's preflight: what each probe script (src/activities/preflight-checks.ts) costs the host it
 // runs on, and the whole per-host set as it is sent (the first probe alone, the rest as one batch shell from
 // src/activities/preflight-batch.ts, the clock probe alone where it is not the first: src/plan/preflight.ts puts
-// it first), each command line as buildCommand makes it (timeout,
-// sh -c) under `bash -c` as sshd would start it for root. CPU, not wall time: user+system of the children, read
+// it first), each command line as buildCommand makes it (timeout, sh -c) under `bash -c` as sshd would start it
+// for root. CPU, not wall time: user+system of the children, read
 // with bash's `times` (getrusage RUSAGE_CHILDREN) after every run, so the load on this shared machine moves the
 // figures far less than it moves wall times. Trimmed means over --runs rounds; probes interleave within a round.
 //

@@ -13,6 +13,7 @@ import { sshTrustOf } from '../../src/activities/ssh-trust.js';
 import { loadInventory } from '../../src/inventory/index.js';
 import { planPreflight } from '../../src/plan/preflight.js';
 import { targetOf } from '../../src/plan/topology.js';
+import { quote } from '../../src/ssh/quote.js';
 import type { CheckSpec, HostContext, PreflightCheckId } from '../../src/plan/types.js';
 import { createLab, type Lab } from '../../lab/index.js';
 import { createNspawnLab, type NspawnLab } from '../../lab/nspawn/index.js';
@@ -100,8 +101,8 @@ beforeAll(async () => {
       'rm /usr/bin/containerd /usr/sbin/runc',
       'mount -t tmpfs -o size=777m k2h-probes-varlib /var/lib',
       'mount -t cgroup2 k2h-probes-cg2 /sys/fs/cgroup',
-      `ip addr add ${lab.vip}/24 dev eth0`,
-      `printf '%s' '${FSTAB.replaceAll("'", `'\\''`)}' >/etc/fstab`,
+      `ip addr add ${quote(`${lab.vip}/24`)} dev eth0`,
+      writeFileCommand('/etc/fstab', FSTAB),
     ].join(' && '),
   );
   await pollUntil(
@@ -221,7 +222,7 @@ describe('preflight probe facts on real hosts, against independent reads', () =>
       expect(f.get('addr')).toEqual(
         (await read(h, `ip -o -4 addr show dev eth0 | awk '{print $4}'`)).split('\n').filter(Boolean),
       );
-      expect(one('route')).toBe((await read(h, `ip -4 -o route get ${lab.vip} 2>&1 | head -n1`)).trim());
+      expect(one('route')).toBe((await read(h, `ip -4 -o route get ${quote(lab.vip)} 2>&1 | head -n1`)).trim());
       expect(f.get('hostaddr')).toEqual(
         (await read(h, `ip -o -4 addr show | awk '{split($4, a, "/"); print a[1]}'`)).split('\n').filter(Boolean),
       );
@@ -276,7 +277,9 @@ describe('preflight probe facts on an nspawn host (systemd PID 1, its own Debian
     expect(cr.one('containerd')).toBe(hasContainerd ? await n.read('h1', `containerd --version | cut -d" " -f3`) : '');
     const vip = await n.facts('h1', 'vip-subnet');
     expect(vip.f.get('addr')).toEqual([`${nlab!.hosts[0]!.address}/24`]);
-    expect(vip.one('route')).toBe((await n.read('h1', `ip -4 -o route get ${nlab!.vip} 2>&1 | head -n1`)).trim());
+    expect(vip.one('route')).toBe(
+      (await n.read('h1', `ip -4 -o route get ${quote(nlab!.vip)} 2>&1 | head -n1`)).trim(),
+    );
     expect(vip.verdict, JSON.stringify(vip)).toMatchObject({ status: 'pass' });
     // The verdict the whole listing gives (what the probe printed before it listed only the required ports).
     const ports = n.hosts.h1!.steps.find((s) => s.id === 'ports')!.params.ports ?? [];
