@@ -35,11 +35,12 @@ export function createPreflightActivities(deps: ActivityDeps) {
             : await batcher.run(hostKey(host), session, script, opts);
         const after = deps.now();
         const facts = parseFacts(out.stdout);
-        let skewMs: number | undefined;
         const ns = facts.get('epochNs')?.[0];
-        // The host read its clock somewhere inside [before, after]; assume the middle.
-        if (ns) skewMs = Number(BigInt(ns) / 1_000_000n) - (before + after) / 2;
-        const verdict = probe.evaluate(facts, check, { raw: out.stdout, ...(skewMs !== undefined && { skewMs }) });
+        // The host read its clock somewhere inside [before, after]; assume the middle, and tell the verdict how wide.
+        const clock = ns
+          ? { skewMs: Number(BigInt(ns) / 1_000_000n) - (before + after) / 2, roundTripMs: after - before }
+          : {};
+        const verdict = probe.evaluate(facts, check, { raw: out.stdout, ...clock });
         return { host: host.target.name, check: check.id, ...verdict };
       });
     },

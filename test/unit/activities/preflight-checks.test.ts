@@ -3,7 +3,11 @@ import { evaluatePorts, parseFacts, probes, sameSubnet } from '../../../src/acti
 import type { CheckSpec } from '../../../src/plan/types.js';
 
 const run = (id: keyof typeof probes, out: string, params: CheckSpec['params'] = {}, skewMs?: number) =>
-  probes[id].evaluate(parseFacts(out), { id, title: id, params }, { raw: out, ...(skewMs !== undefined && { skewMs }) });
+  probes[id].evaluate(
+    parseFacts(out),
+    { id, title: id, params },
+    { raw: out, ...(skewMs !== undefined && { skewMs }) },
+  );
 
 describe('preflight verdicts', () => {
   it('accepts Debian 12 and refuses Debian 10', () => {
@@ -38,23 +42,50 @@ describe('preflight verdicts', () => {
     expect(run('cgroups', 'fs=tmpfs', { kubernetesMinor: 35 }).status).toBe('fail');
     expect(run('cgroups', 'fs=cgroup2fs', { kubernetesMinor: 35 }).status).toBe('pass');
   });
+  it('judges clock skew by the smallest skew its round trip allows', () => {
+    const clock = (skewMs: number, roundTripMs: number) =>
+      probes.clock.evaluate(
+        parseFacts(''),
+        { id: 'clock', title: 'clock', params: { warnSkewMs: 500, maxSkewMs: 2000 } },
+        {
+          raw: '',
+          skewMs,
+          roundTripMs,
+        },
+      );
+    // 2121 ms measured over a 600 ms round trip: at least 1821 ms off, a warning, not a failure.
+    expect(clock(2121, 600)).toMatchObject({ status: 'warn', message: 'clock differs by 2121 ± 300 ms' });
+    expect(clock(2600, 600)).toMatchObject({ status: 'fail', facts: { skewMs: 2600, roundTripMs: 600 } });
+    expect(clock(-30, 20)).toMatchObject({ status: 'pass', message: 'skew -30 ± 10 ms' });
+    // A round trip so slow that the skew cannot be told from a warning's threshold says so.
+    expect(clock(100, 1400)).toMatchObject({ status: 'warn' });
+    expect(clock(100, 1400).message).toContain('not measured closer than 100 ± 700 ms');
+  });
   it('judges clock skew by thresholds', () => {
     expect(run('clock', '', { warnSkewMs: 500, maxSkewMs: 2000 }, 30).status).toBe('pass');
     expect(run('clock', '', { warnSkewMs: 500, maxSkewMs: 2000 }, -900).status).toBe('warn');
     expect(run('clock', '', { warnSkewMs: 500, maxSkewMs: 2000 }, 2500).status).toBe('fail');
   });
   it('names the process holding a required port', () => {
-    const ss = 'LISTEN 0 128 10.200.1.11:22 0.0.0.0:* users:(("sshd",pid=9,fd=3))\nLISTEN 0 4096 *:6443 *:* users:(("kube-apiserver",pid=7,fd=3))';
-    expect(evaluatePorts(ss, [6443, 10250])).toMatchObject({ status: 'fail', message: 'in use: 6443 (kube-apiserver)' });
+    const ss =
+      'LISTEN 0 128 10.200.1.11:22 0.0.0.0:* users:(("sshd",pid=9,fd=3))\nLISTEN 0 4096 *:6443 *:* users:(("kube-apiserver",pid=7,fd=3))';
+    expect(evaluatePorts(ss, [6443, 10250])).toMatchObject({
+      status: 'fail',
+      message: 'in use: 6443 (kube-apiserver)',
+    });
     expect(evaluatePorts(ss, [10250]).status).toBe('pass');
     // The probe lists only the required ports, and nothing when all are free.
     expect(evaluatePorts('', [6443, 10250])).toMatchObject({ status: 'pass', message: '6443, 10250 free' });
   });
   it('requires the VIP on-link in the interface subnet', () => {
     const params = { vip: '10.200.1.100', vipPrefixLength: 24, vipInterface: 'eth0' };
-    expect(run('vip-subnet', 'addr=10.200.1.11/24\nroute=10.200.1.100 dev eth0 src 10.200.1.11', params).status).toBe('pass');
+    expect(run('vip-subnet', 'addr=10.200.1.11/24\nroute=10.200.1.100 dev eth0 src 10.200.1.11', params).status).toBe(
+      'pass',
+    );
     expect(run('vip-subnet', 'addr=10.200.2.11/24\nroute=x', params).message).toContain('not in the subnet');
-    expect(run('vip-subnet', 'addr=10.200.1.11/24\nroute=10.200.1.100 via 10.200.1.1 dev eth0', params).status).toBe('fail');
+    expect(run('vip-subnet', 'addr=10.200.1.11/24\nroute=10.200.1.100 via 10.200.1.1 dev eth0', params).status).toBe(
+      'fail',
+    );
     expect(run('vip-subnet', '', params).message).toContain('has no IPv4 address');
   });
   it('computes subnets', () => {
