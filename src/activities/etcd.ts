@@ -571,18 +571,26 @@ export function createEtcdActivities(deps: ActivityDeps) {
             );
           }
           if (deps.now() >= deadline) {
-            // Its own log may say why it cannot catch up: peers it refused.
-            const log = await session.run(
-              {
-                script:
-                  manager.kind === 'systemd'
-                    ? `journalctl -u ${quote(ETCD_SERVICE)} --no-pager -o cat -n 5000 2>/dev/null || true`
-                    : `tail -n 5000 ${quote(logFilePath(ETCD_SERVICE))} 2>/dev/null || true`,
-              },
-              { action: 'read the etcd log', allowNonZero: true, timeoutMs: 30_000 },
-            );
+            // Its own log may say why it cannot catch up: peers it refused. Only a diagnostic: if reading it fails
+            // (connection lost, its timeout), the failure is still this EtcdUnhealthy one, not HostUnreachable.
+            let logText = '';
+            try {
+              logText = (
+                await session.run(
+                  {
+                    script:
+                      manager.kind === 'systemd'
+                        ? `journalctl -u ${quote(ETCD_SERVICE)} --no-pager -o cat -n 5000 2>/dev/null || true`
+                        : `tail -n 5000 ${quote(logFilePath(ETCD_SERVICE))} 2>/dev/null || true`,
+                  },
+                  { action: 'read the etcd log', allowNonZero: true, timeoutMs: 30_000 },
+                )
+              ).stdout;
+            } catch {
+              logText = '';
+            }
             throw new KubeadmHaError(
-              `etcd member ${member.name} did not start within ${timeoutSeconds} s: ${why}${describePeerRejections(peerRejections(log.stdout))}`,
+              `etcd member ${member.name} did not start within ${timeoutSeconds} s: ${why}${describePeerRejections(peerRejections(logText))}`,
               FailureType.EtcdUnhealthy,
               host.target.name,
             );
