@@ -235,16 +235,49 @@ export function stalePins(
   configured: string[],
   containerImages: string[],
 ): { release: string[]; inUse: string[] } {
+  // Compared normalized: a config may say `pause:3.10` where containerd's record is docker.io/library/pause:3.10.
+  const wanted = new Set(configured.map(normalizeImageRef));
+  const used = new Set(containerImages.map(normalizeImageRef));
+  // No record sharing a target with a configured pin's record is released, whatever it is named.
+  const keptDigests = new Set(
+    pinned.filter((p) => p.digest && wanted.has(normalizeImageRef(p.ref))).map((p) => p.digest),
+  );
   const groups = new Map<string, string[]>();
   for (const p of pinned) groups.set(p.digest || p.ref, [...(groups.get(p.digest || p.ref) ?? []), p.ref]);
   const release: string[] = [];
   const inUse: string[] = [];
-  for (const refs of groups.values()) {
-    if (refs.some((r) => configured.includes(r))) continue;
-    if (refs.some((r) => containerImages.includes(r))) inUse.push(...refs);
+  for (const [key, refs] of groups) {
+    if (keptDigests.has(key) || refs.some((r) => wanted.has(normalizeImageRef(r)))) continue;
+    if (refs.some((r) => used.has(normalizeImageRef(r)))) inUse.push(...refs);
     else release.push(...refs);
   }
   return { release, inUse };
+}
+
+/**
+ * An image reference the way containerd/docker normalize it: no registry host (a first component without '.' or ':'
+ * and not `localhost`) means docker.io; docker.io with a single path component means docker.io/library/; neither
+ * tag nor digest means :latest. A bare digest (a record by config digest, `sha256:…`) is left as it is.
+ */
+export function normalizeImageRef(ref: string): string {
+  const r = ref.trim();
+  if (/^[a-z0-9]+:[0-9a-f]{32,}$/i.test(r)) return r;
+  const at = r.indexOf('@');
+  const named = at < 0 ? r : r.slice(0, at);
+  const digest = at < 0 ? '' : r.slice(at);
+  const slash = named.lastIndexOf('/');
+  const colon = named.lastIndexOf(':');
+  const hasTag = colon > slash;
+  const name = hasTag ? named.slice(0, colon) : named;
+  const tag = hasTag ? named.slice(colon) : '';
+  const first = name.indexOf('/');
+  const head = first < 0 ? '' : name.slice(0, first);
+  const isHost = head !== '' && (head.includes('.') || head.includes(':') || head === 'localhost');
+  let domain = isHost ? head : 'docker.io';
+  let path = isHost ? name.slice(first + 1) : name;
+  if (domain === 'index.docker.io') domain = 'docker.io';
+  if (domain === 'docker.io' && !path.includes('/')) path = `library/${path}`;
+  return `${domain}/${path}${tag || (digest ? '' : ':latest')}${digest}`;
 }
 
 /**

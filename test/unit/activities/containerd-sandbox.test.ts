@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   configuredPins,
   dumpImports,
+  normalizeImageRef,
   stalePins,
   effectiveSandboxImage,
   sandboxImageOf,
@@ -158,6 +159,35 @@ describe('stalePins (the CRI pins setSandboxImage drops)', () => {
       release: [],
       inUse: old.map((p) => p.ref),
     });
+  });
+  it('normalizeImageRef: docker.io, library/ and :latest filled in the way containerd does; hosts kept', () => {
+    expect(normalizeImageRef('pause:3.10')).toBe('docker.io/library/pause:3.10');
+    expect(normalizeImageRef('myorg/pause:3.10')).toBe('docker.io/myorg/pause:3.10');
+    expect(normalizeImageRef('pause')).toBe('docker.io/library/pause:latest');
+    expect(normalizeImageRef('docker.io/pause:3.10')).toBe('docker.io/library/pause:3.10');
+    expect(normalizeImageRef('pause@sha256:aa')).toBe('docker.io/library/pause@sha256:aa');
+    expect(normalizeImageRef(OLD)).toBe(OLD);
+    expect(normalizeImageRef('localhost/pause')).toBe('localhost/pause:latest');
+    expect(normalizeImageRef('registry.k8s.io/pause:3.10.1')).toBe('registry.k8s.io/pause:3.10.1');
+  });
+  it('a configured pin written unnormalized keeps the record containerd normalized (air-gapped nodes keep their pause)', () => {
+    const records = [
+      { ref: 'docker.io/library/pause:3.10', digest: 'sha256:cc' },
+      { ref: 'docker.io/myorg/pause:3.10', digest: 'sha256:dd' },
+      ...old,
+    ];
+    expect(stalePins(records, ['pause:3.10', 'myorg/pause:3.10'], [])).toEqual({
+      release: old.map((p) => p.ref),
+      inUse: [],
+    });
+  });
+  it('a record sharing its target digest with a configured pin record is never released', () => {
+    // Another name for the configured image's target (a retag): releasing it would drop a pin of that content.
+    const records = [
+      { ref: NEW, digest: 'sha256:bb' },
+      { ref: 'other.example/pause:alias', digest: 'sha256:bb' },
+    ];
+    expect(stalePins(records, [NEW], [])).toEqual({ release: [], inUse: [] });
   });
   it('configuredPins: every pinned_images value in a version 3+ dump, the sandbox_image of a version 2 one', () => {
     const v4 = `version = 4\n[plugins.'io.containerd.cri.v1.images'.pinned_images]\n  sandbox = '${NEW}'\n  mine = "x/y:1"\n\n[plugins.'io.containerd.cri.v1.runtime']\n  z = 'q'\n`;
