@@ -273,11 +273,14 @@ export const probes: Record<PreflightCheckId, Probe> = {
     // The versions are what the binaries on the PATH say (a package database can be wrong about them: a binary in
     // /usr/local/bin). Both are Go programs: GOMAXPROCS=1 and GOGC=off spare the runtime's threads and GC cycles
     // while containerd's package init runs, about 3 of its 22 ms CPU. f3 is `cut -d" " -f3` of the first line.
+    // No here-documents: bash 4.4 (RHEL 8) writes them to a temp file and, with /tmp full or read-only, skips the
+    // command and goes on, so a full disk would read as "not installed". The first line is cut off by expansion.
     script: () =>
+      "NL='\n'; " +
       'f3() { case $1 in *" "*" "*) x=${1#* }; x=${x#* }; x=${x%% *} ;; *" "*) x= ;; *) x=$1 ;; esac; }; ' +
-      'if command -v containerd >/dev/null; then IFS= read -r l <<EOF\n$(GOMAXPROCS=1 GOGC=off containerd --version)\nEOF\n' +
+      'if command -v containerd >/dev/null; then l=$(GOMAXPROCS=1 GOGC=off containerd --version); l=${l%%"$NL"*}; ' +
       'f3 "$l"; echo "containerd=$x"; fi; ' +
-      'if command -v runc >/dev/null; then IFS= read -r l <<EOF\n$(GOMAXPROCS=1 GOGC=off runc --version)\nEOF\n' +
+      'if command -v runc >/dev/null; then l=$(GOMAXPROCS=1 GOGC=off runc --version); l=${l%%"$NL"*}; ' +
       'f3 "$l"; echo "runc=$x"; fi; ' +
       'test -S /run/containerd/containerd.sock && echo socket=1 || echo socket=0',
     evaluate(f) {
@@ -296,11 +299,14 @@ export const probes: Record<PreflightCheckId, Probe> = {
       const iface = quote(spec.params.vipInterface ?? 'eth0');
       const vip = quote(spec.params.vip ?? '');
       // One `ip -o -4 addr show` (a line per address: index, device, inet, address/prefix, ...) gives both the
-      // interface's addresses and every address on the host; the route's first line is read off a here-document.
+      // interface's addresses and every address on the host; the route's first line is cut off by expansion. No
+      // here-documents: bash 4.4 (RHEL 8) writes them to a temp file and, with /tmp full or read-only, skips the
+      // command and goes on, so a full disk would read as "no IPv4 address". Lines split on IFS=newline, fields on
+      // blanks; the word list is expanded before the loop body changes IFS.
       return (
-        `all=$(ip -o -4 addr show); host=; while read -r _ dev _ cidr _; do [ -n "$cidr" ] || continue; ` +
-        `[ "$dev" != ${iface} ] || echo "addr=$cidr"; host="$host\${cidr%%/*} "; done <<EOF\n$all\nEOF\n` +
-        `IFS= read -r route <<EOF\n$(ip -4 -o route get ${vip} 2>&1)\nEOF\necho "route=$route"; ` +
+        `NL='\n'; all=$(ip -o -4 addr show); host=; IFS=$NL; set -f; for line in $all; do IFS=' \t'; set -- $line; ` +
+        `[ -n "$4" ] || continue; [ "$2" != ${iface} ] || echo "addr=$4"; host="$host\${4%%/*} "; done; ` +
+        `IFS=' \t\n'; set +f; route=$(ip -4 -o route get ${vip} 2>&1); echo "route=\${route%%"$NL"*}"; ` +
         `for a in $host; do echo "hostaddr=$a"; done`
       );
     },
