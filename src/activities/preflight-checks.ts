@@ -298,14 +298,16 @@ export const probes: Record<PreflightCheckId, Probe> = {
     script: (spec) => {
       const iface = quote(spec.params.vipInterface ?? 'eth0');
       const vip = quote(spec.params.vip ?? '');
-      // One `ip -o -4 addr show` (a line per address: index, device, inet, address/prefix, ...) gives both the
-      // interface's addresses and every address on the host; the route's first line is cut off by expansion. No
+      // `ip -o -4 addr show` prints a line per address: index, device, inet, address/prefix, ... The interface's
+      // own call (`dev`) resolves an altname, which a match on the device column would not. The route's first
+      // line is cut off by expansion. No
       // here-documents: bash 4.4 (RHEL 8) writes them to a temp file and, with /tmp full or read-only, skips the
       // command and goes on, so a full disk would read as "no IPv4 address". Lines split on IFS=newline, fields on
       // blanks; the word list is expanded before the loop body changes IFS.
       return (
-        `NL='\n'; all=$(ip -o -4 addr show); host=; IFS=$NL; set -f; for line in $all; do IFS=' \t'; set -- $line; ` +
-        `[ -n "$4" ] || continue; [ "$2" != ${iface} ] || echo "addr=$4"; host="$host\${4%%/*} "; done; ` +
+        `NL='\n'; mine=$(ip -o -4 addr show dev ${iface} 2>/dev/null); all=$(ip -o -4 addr show); host=; set -f; ` +
+        `IFS=$NL; for line in $mine; do IFS=' \t'; set -- $line; [ -z "$4" ] || echo "addr=$4"; done; ` +
+        `IFS=$NL; for line in $all; do IFS=' \t'; set -- $line; [ -n "$4" ] || continue; host="$host\${4%%/*} "; done; ` +
         `IFS=' \t\n'; set +f; route=$(ip -4 -o route get ${vip} 2>&1); echo "route=\${route%%"$NL"*}"; ` +
         `for a in $host; do echo "hostaddr=$a"; done`
       );
