@@ -173,14 +173,16 @@ export const probes: Record<PreflightCheckId, Probe> = {
       // seconds, and its middle is only a guess at when the host read its clock.
       const skewMs = Math.round(ctx.skewMs ?? 0);
       const marginMs = Math.round((ctx.roundTripMs ?? 0) / 2);
-      const atLeast = Math.max(0, Math.abs(skewMs) - marginMs);
+      const atLeast = Math.abs(skewMs) - marginMs;
+      const atMost = Math.abs(skewMs) + marginMs;
       const facts = { skewMs, ...(ctx.roundTripMs !== undefined && { roundTripMs: Math.round(ctx.roundTripMs) }) };
       const measured = marginMs > 0 ? `${skewMs} ± ${marginMs} ms` : `${skewMs} ms`;
       const warnMs = spec.params.warnSkewMs ?? 500;
       if (atLeast > (spec.params.maxSkewMs ?? 2000))
         return v('fail', `clock differs from the operator's by ${measured}; certificates and etcd need NTP`, facts);
       if (atLeast > warnMs) return v('warn', `clock differs by ${measured}`, facts);
-      if (marginMs > warnMs)
+      // Passes only when the largest skew the round trip allows is within the warning threshold.
+      if (atMost > warnMs)
         return v('warn', `clock skew not measured closer than ${measured}: the probe's round trip was slow`, facts);
       return v('pass', `skew ${measured}`, facts);
     },

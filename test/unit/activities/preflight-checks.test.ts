@@ -60,6 +60,14 @@ describe('preflight verdicts', () => {
     // A round trip so slow that the skew cannot be told from a warning's threshold says so.
     expect(clock(100, 1400)).toMatchObject({ status: 'warn' });
     expect(clock(100, 1400).message).toContain('not measured closer than 100 ± 700 ms');
+    // Between 500 and 1480 ms off: not provably past the warning threshold, not provably within it either.
+    expect(clock(990, 980)).toMatchObject({
+      status: 'warn',
+      message: "clock skew not measured closer than 990 ± 490 ms: the probe's round trip was slow",
+    });
+    expect(clock(-1200, 1200)).toMatchObject({ status: 'warn', message: 'clock differs by -1200 ± 600 ms' });
+    expect(clock(450, 200)).toMatchObject({ status: 'warn' });
+    expect(clock(400, 200)).toMatchObject({ status: 'pass', message: 'skew 400 ± 100 ms' });
   });
   it('judges clock skew by thresholds', () => {
     expect(run('clock', '', { warnSkewMs: 500, maxSkewMs: 2000 }, 30).status).toBe('pass');
