@@ -266,13 +266,16 @@ export async function followOperation<R>(
       ),
     );
   };
-  const pollers =
-    ready || ctx.workerMode === 'embedded' ? 0 : await livePollers(ctx.client, ctx.namespace, taskQueue);
+  const pollers = ready || ctx.workerMode === 'embedded' ? 0 : await livePollers(ctx.client, ctx.namespace, taskQueue);
   if (ready || ctx.workerMode === 'embedded' || (ctx.workerMode === 'auto' && pollers === 0)) await embed('');
   else note(`worker: ${pollers || 'external'} worker(s) polling task queue ${taskQueue}`);
 
   const view = ctx.json ? undefined : new ProgressView(ctx.out);
   let settled = false;
+  let settle!: () => void;
+  const settledNow = new Promise<void>((r) => (settle = r));
+  // A pause that ends early once the run has settled: the loops below must not hold the result back by their sleep.
+  const pause = (ms: number) => Promise.race([settledNow, new Promise<void>((r) => setTimeout(r, ms))]);
   let warned = false;
   const watch = (async () => {
     while (!settled) {
@@ -282,13 +285,14 @@ export async function followOperation<R>(
       } catch {
         // Not queryable yet (no workflow task processed) or the worker is restarting: try again shortly.
       }
-      await new Promise((r) => setTimeout(r, 250));
+      await pause(250);
     }
   })();
   // Apart from the query loop: a query with no worker to answer it waits for its deadline (tens of seconds).
   const watchdog = (async () => {
     while (!settled && !embedded) {
-      await new Promise((r) => setTimeout(r, 1_000));
+      await pause(1_000);
+      if (settled) break;
       // While other workers are trusted: are they picking up the work? Never wait on one that is not.
       const stalled = stalledWork(await handle.describe().catch(() => desc));
       if (!stalled || settled) continue;
@@ -311,6 +315,7 @@ export async function followOperation<R>(
     return out;
   } finally {
     settled = true;
+    settle();
     await watch;
     await watchdog;
     await embedded;
