@@ -27,8 +27,7 @@ import type { CheckSpec } from '../src/plan/types.js';
 import { buildCommand } from '../src/ssh/exec.js';
 import { quote } from '../src/ssh/quote.js';
 import { createLab, type Lab } from '../lab/index.js';
-import { writeFileCommand } from '../lab/k8s/node.js';
-import { pollUntil } from '../test/support/poll.js';
+import { startPlainContainerd } from '../test/support/plain-containerd.js';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(name);
@@ -176,22 +175,7 @@ async function main(): Promise<void> {
     const steps = planPreflight(inventory).hosts[0]!.steps;
     const list = [...items(steps), ...(BEFORE ? items(steps, await probesAt(BEFORE), BEFORE_LABEL) : [])];
     if (CONTAINERD) {
-      await lab.exec(
-        'h1',
-        [
-          writeFileCommand(
-            '/etc/containerd/config.toml',
-            'version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n',
-          ),
-          'setsid nohup /usr/bin/containerd </dev/null >>/var/log/containerd.log 2>&1 & true',
-        ].join(' && '),
-      );
-      await pollUntil(
-        async () => (await lab.exec('h1', 'ctr --timeout 2s version', { allowFail: true })).code === 0,
-        'containerd answering on h1',
-        60_000,
-        200,
-      );
+      await startPlainContainerd(lab, 'h1');
     }
     const onHost = await measure(async (cmd) => (await lab.exec('h1', cmd)).stdout, list, RUNS);
     console.log(table(`lab host h1 (namespace host${CONTAINERD ? ', containerd running' : ''})`, onHost));

@@ -20,10 +20,9 @@ import { createLab, type Lab } from '../../lab/index.js';
 import { writeFileCommand } from '../../lab/k8s/node.js';
 import { importOneLayerImage, oneLayerImage } from '../support/one-layer-image.js';
 import { activeIngests } from '../support/k8s-cluster.js';
-import { pollUntil } from '../support/poll.js';
+import { startPlainContainerd } from '../support/plain-containerd.js';
 
 let lab: Lab;
-const CONTAINERD_CONFIG = 'version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n';
 const BLOBS = `${STAGING_DIR}/blobs/sha256`;
 const sh = async (cmd: string): Promise<string> => (await lab.exec('h1', cmd)).stdout;
 
@@ -53,19 +52,7 @@ const partialSize = async (hex: string): Promise<number> => Number(await sh(`sta
 
 beforeAll(async () => {
   lab = await createLab({ hosts: 1 });
-  await sh(
-    [
-      writeFileCommand('/etc/containerd/config.toml', CONTAINERD_CONFIG),
-      writeFileCommand(RECEIVE_PATH, RECEIVE_SCRIPT, '0755'),
-      'setsid nohup /usr/bin/containerd </dev/null >>/var/log/containerd.log 2>&1 & true',
-    ].join(' && '),
-  );
-  await pollUntil(
-    async () => (await lab.exec('h1', 'ctr --timeout 2s version', { allowFail: true })).code === 0,
-    'containerd answering on h1',
-    60_000,
-    200,
-  );
+  await startPlainContainerd(lab, 'h1', [writeFileCommand(RECEIVE_PATH, RECEIVE_SCRIPT, '0755')]);
 }, 180_000);
 
 afterAll(async () => {
